@@ -1,0 +1,62 @@
+"""The small interface every model family implements, and the registry that picks one by name.
+
+Backend modules import torch and diffusers only inside `load()`, so their `CAPABILITIES` can be
+read by the bot (which never installs torch) to size requests.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from worker.spec import Capabilities, RenderSpec
+
+# name -> module path; each module defines CAPABILITIES and load(model, device) -> Backend.
+BACKENDS: dict[str, str] = {"tiny": "worker.backends.tiny"}
+
+StepCallback = Callable[[int, int], None]
+"""Called after each denoising step with (step, total); it may raise to stop the render."""
+
+
+@dataclass(frozen=True)
+class RenderedClip:
+    """Frames as uint8 RGB, shape (frames, height, width, 3), at the backend's native rate."""
+
+    frames: np.ndarray
+    fps: float
+
+
+class Backend(Protocol):
+    capabilities: Capabilities
+
+    def render(self, spec: RenderSpec, on_step: StepCallback) -> RenderedClip:
+        """Render deterministically: the same spec on the same machine gives the same frames."""
+        ...
+
+
+class UnknownBackend(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown backend {name!r}; known: {', '.join(sorted(BACKENDS))}")
+
+
+def _module(name: str) -> Any:
+    try:
+        return importlib.import_module(BACKENDS[name])
+    except KeyError:
+        raise UnknownBackend(name) from None
+
+
+def capabilities_for(name: str) -> Capabilities:
+    """The backend's capabilities, without loading torch or weights."""
+    caps: Capabilities = _module(name).CAPABILITIES
+    return caps
+
+
+def load_backend(name: str, *, model: str | None = None, device: str = "auto") -> Backend:
+    """Build the pipeline once (weights, device placement); slow, so only at worker start-up."""
+    backend: Backend = _module(name).load(model=model, device=device)
+    return backend

@@ -1,0 +1,186 @@
+"""The job contract between the bot and the workers.
+
+Everything that crosses Redis is defined here, as frozen pydantic models that travel as JSON
+(never pickle: anyone who can write to Redis could otherwise run code on a worker). This module
+imports no torch, no redis and no discord, so the bot can build and validate jobs without them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+SPEC_VERSION = 1
+MAX_PROMPT_CHARS = 1500
+MAX_SEED = 2**32 - 1
+
+# Pika's guidance scale, which every backend maps onto its own useful range.
+MIN_GUIDANCE = 8.0
+MAX_GUIDANCE = 24.0
+DEFAULT_GUIDANCE = 12.0
+MIN_FPS = 8
+MAX_FPS = 24
+DEFAULT_FPS = 24
+MIN_MOTION = 0
+MAX_MOTION = 4
+DEFAULT_MOTION = 1
+# Widest and tallest accepted aspect ratio (W/H).
+MIN_ASPECT = 0.4
+MAX_ASPECT = 2.5
+
+Camera = Literal[
+    "zoom in",
+    "zoom out",
+    "pan left",
+    "pan right",
+    "pan up",
+    "pan down",
+    "pan up left",
+    "pan up right",
+    "pan down left",
+    "pan down right",
+    "rotate clockwise",
+    "rotate counterclockwise",
+    "static",
+]
+Mode = Literal["t2v", "i2v", "v2v", "extend", "upscale"]
+
+# Redis names shared by producers and consumers: one place, one prefix.
+KEY_PREFIX = "reelbot:"
+DEFAULT_QUEUE = f"{KEY_PREFIX}queue:fast"
+RESULT_STREAM = f"{KEY_PREFIX}results"
+RENDER_TASK = "render_clip"
+
+
+def events_key(generation_id: str) -> str:
+    """The per-generation stream of progress events (queued, started, step, done, failed)."""
+    return f"{KEY_PREFIX}events:{generation_id}"
+
+
+GenerationId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+PromptText = Annotated[str, StringConstraints(max_length=MAX_PROMPT_CHARS)]
+
+
+class StylePreset(BaseModel):
+    """A named look: text appended to the prompt and to the negative prompt."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
+    prompt_suffix: Annotated[str, StringConstraints(max_length=300)] = ""
+    negative: Annotated[str, StringConstraints(max_length=300)] = ""
+
+
+class RenderSpec(BaseModel):
+    """What to render and for whom, validated once at the edge; the worker trusts nothing else.
+
+    `width`, `height`, `num_frames` and `fps` describe the delivered MP4; the backend renders at
+    its native frame rate and the encoder resamples. `guidance_scale` stays on Pika's 8-24 scale
+    so a clip's settings read the same whatever model rendered it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: Literal[1] = SPEC_VERSION
+    prompt: Annotated[PromptText, StringConstraints(min_length=1)]
+    negative_prompt: PromptText = ""
+    style: StylePreset | None = None
+    aspect_ratio: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,4}:[1-9][0-9]{0,4}$")]
+    width: Annotated[int, Field(ge=64, le=4096, multiple_of=8)]
+    height: Annotated[int, Field(ge=64, le=4096, multiple_of=8)]
+    num_frames: Annotated[int, Field(ge=1, le=24 * 60)]
+    fps: Annotated[int, Field(ge=MIN_FPS, le=MAX_FPS)] = DEFAULT_FPS
+    steps: Annotated[int, Field(ge=1, le=200)]
+    guidance_scale: Annotated[float, Field(ge=MIN_GUIDANCE, le=MAX_GUIDANCE)] = DEFAULT_GUIDANCE
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)]
+    motion: Annotated[int, Field(ge=MIN_MOTION, le=MAX_MOTION)] = DEFAULT_MOTION
+    camera: Camera | None = None
+    mode: Mode = "t2v"
+    input_media: tuple[str, ...] = ()
+    hidden: bool = False
+    sound: bool = False
+    backend: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,32}$")] = "tiny"
+    parent_id: GenerationId | None = None
+    owner_id: Annotated[str, StringConstraints(max_length=64)] = ""
+    owner_name: Annotated[str, StringConstraints(max_length=100)] = ""
+    guild_id: int | None = None
+    channel_id: int | None = None
+
+    @model_validator(mode="after")
+    def _aspect_in_bounds(self) -> RenderSpec:
+        w, h = (int(part) for part in self.aspect_ratio.split(":"))
+        if not MIN_ASPECT <= w / h <= MAX_ASPECT:
+            raise ValueError(f"aspect_ratio {self.aspect_ratio} is outside {MIN_ASPECT}-{MAX_ASPECT}")
+        return self
+
+    @property
+    def duration_s(self) -> float:
+        return self.num_frames / self.fps
+
+    def full_prompt(self) -> str:
+        """The prompt the model sees: the member's text plus the style's suffix."""
+        if self.style and self.style.prompt_suffix:
+            return f"{self.prompt}, {self.style.prompt_suffix}"
+        return self.prompt
+
+    def full_negative_prompt(self) -> str:
+        parts = [self.negative_prompt, self.style.negative if self.style else ""]
+        return ", ".join(p for p in parts if p)
+
+
+class Capabilities(BaseModel):
+    """What a backend can render; the bot sizes requests with it without importing the backend."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    modes: tuple[Mode, ...] = ("t2v",)
+    native_pixels: int = Field(gt=0, description="about width*height the model was trained at")
+    size_multiple: int = Field(gt=0, description="width and height must be multiples of this")
+    native_fps: int = Field(gt=0)
+    default_seconds: float = Field(gt=0)
+    max_seconds: float = Field(gt=0)
+    default_steps: int = Field(gt=0)
+    guidance_range: tuple[float, float] = Field(
+        description="the backend's guidance at Pika's 8 and at Pika's 24, mapped linearly"
+    )
+    native_camera: bool = False
+    sound: bool = False
+
+    def snap_size(self, aspect_w: int, aspect_h: int) -> tuple[int, int]:
+        """Width and height with the given ratio, about `native_pixels` in area, on the grid."""
+        ratio = aspect_w / aspect_h
+        height = (self.native_pixels / ratio) ** 0.5
+        width = height * ratio
+        m = self.size_multiple
+        return max(m, round(width / m) * m), max(m, round(height / m) * m)
+
+    def backend_guidance(self, pika_scale: float) -> float:
+        lo, hi = self.guidance_range
+        t = (pika_scale - MIN_GUIDANCE) / (MAX_GUIDANCE - MIN_GUIDANCE)
+        return lo + t * (hi - lo)
+
+
+class RenderJob(BaseModel):
+    """One queued render: the generation id (also the arq job id) and its spec."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    generation_id: GenerationId
+    spec: RenderSpec
+
+
+class ProgressEvent(BaseModel):
+    """One entry of a generation's event stream; the bot and the CLI render it for people."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["queued", "started", "step", "encoding", "done", "failed"]
+    step: int = 0
+    total: int = 0
+    attempt: int = 1
+    worker: str = ""
+    media_path: str = ""
+    message: str = ""
+    at: float = 0.0
