@@ -7,7 +7,8 @@ imports no torch, no redis and no discord, so the bot can build and validate job
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import json
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -184,3 +185,23 @@ class ProgressEvent(BaseModel):
     media_path: str = ""
     message: str = ""
     at: float = 0.0
+
+
+class ResultRecord(BaseModel):
+    """What the worker appends to RESULT_STREAM for the bot's delivery consumer, once per clip."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    generation_id: GenerationId
+    status: Literal["done", "failed"]
+    media_path: str = ""
+    message: str = ""
+
+
+def serialize_job(data: Any) -> bytes:
+    """arq's job serializer: JSON, never pickle. Unknown objects (an exception) become text."""
+    return json.dumps(data, default=str, separators=(",", ":")).encode()
+
+
+def deserialize_job(raw: bytes) -> Any:
+    return json.loads(raw)

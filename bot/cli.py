@@ -1,0 +1,150 @@
+"""The `reelbot` command: parse, create, up, worker, gallery."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from bot.errors import FlagError, UserFacingError
+
+EXIT_BAD_INPUT = 2
+EXIT_UNAVAILABLE = 3
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    """Print how the bot reads a request, as one JSON object."""
+    from bot.flags import parse_request
+    from bot.settings import BotSettings
+    from worker.backends import capabilities_for
+
+    settings = BotSettings()
+    spec = parse_request(args.text, capabilities=capabilities_for(settings.backend))
+    print(json.dumps(spec.model_dump(mode="json"), ensure_ascii=False))
+    return 0
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    from bot.settings import BotSettings
+
+    return asyncio.run(_create(BotSettings(), args.text, args.timeout))
+
+
+async def _create(settings: object, text: str, timeout: float | None) -> int:
+    from bot.console import create_clip
+    from bot.flags import parse_request
+    from bot.settings import BotSettings
+    from bot.submit import connect_queue
+    from bot.up import local_redis_url
+    from gallery.db import make_engine, migrate
+    from gallery.media import LocalMediaStore
+    from gallery.store import GalleryStore
+    from worker.backends import capabilities_for
+
+    assert isinstance(settings, BotSettings)
+    # Bad flags are reported before anything is started or connected.
+    parse_request(text, capabilities=capabilities_for(settings.backend))
+    redis_url = settings.redis_url or local_redis_url(settings.data_dir)
+    if not redis_url:
+        raise UserFacingError(
+            "No Redis configured and no `reelbot up` running here. Start `reelbot up` in "
+            "another terminal, or set REELBOT_REDIS_URL to your server."
+        )
+    pool = await connect_queue(redis_url)
+    engine = make_engine(settings.resolved_database_url())
+    await asyncio.to_thread(migrate, engine)
+    try:
+        await create_clip(
+            text,
+            pool=pool,
+            store=GalleryStore(engine),
+            media=LocalMediaStore(settings.resolved_media_dir()),
+            backend=settings.backend,
+            queue_name=settings.queue_name,
+            public_url=settings.public_url
+            or f"http://{settings.gallery_host}:{settings.gallery_port}",
+            idle_timeout_s=timeout,
+        )
+    finally:
+        await pool.aclose()
+        engine.dispose()
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from bot.settings import BotSettings
+    from bot.up import DEMO_PROMPT, run_up
+
+    settings = BotSettings()
+    if args.workers is not None:
+        settings = settings.model_copy(update={"workers": args.workers})
+    demo = None if args.no_demo else (args.demo_prompt or DEMO_PROMPT)
+    try:
+        return asyncio.run(run_up(settings, demo_prompt=demo, exit_after_demo=args.once))
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from worker.__main__ import main as worker_main
+
+    return worker_main()
+
+
+def cmd_gallery(args: argparse.Namespace) -> int:
+    from gallery.settings import GallerySettings
+    from gallery.web import run_gallery
+
+    run_gallery(GallerySettings())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reelbot", description="Make short AI video clips together, on your own GPUs."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("parse", help="show how a prompt with flags is read (JSON)")
+    p.add_argument("text", help='prompt with flags, e.g. "a fox -motion 3 -ar 9:16"')
+    p.set_defaults(run=cmd_parse)
+
+    p = sub.add_parser("create", help="make a clip through the queue, as /create does")
+    p.add_argument("text", help="prompt with flags")
+    p.add_argument(
+        "--timeout", type=float, default=None, help="give up after this many idle seconds"
+    )
+    p.set_defaults(run=cmd_create)
+
+    p = sub.add_parser("up", help="run everything locally and make a first clip")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes")
+    p.add_argument("--no-demo", action="store_true", help="do not make the first clip")
+    p.add_argument("--demo-prompt", default=None, help="prompt of the first clip")
+    p.add_argument("--once", action="store_true", help="exit after the first clip")
+    p.set_defaults(run=cmd_up)
+
+    p = sub.add_parser("worker", help="run one render worker (needs REELBOT_REDIS_URL)")
+    p.set_defaults(run=cmd_worker)
+
+    p = sub.add_parser("gallery", help="serve the web gallery")
+    p.set_defaults(run=cmd_gallery)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+        return code
+    except FlagError as exc:
+        print(f"reelbot: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except UserFacingError as exc:
+        print(f"reelbot: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The terminal front end: `reelbot create` takes the same path a Discord request takes."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from arq.connections import ArqRedis
+
+from bot.errors import UserFacingError
+from bot.flags import parse_request
+from bot.submit import Submitter
+from gallery.media import LocalMediaStore
+from gallery.store import GalleryStore
+from worker.backends import capabilities_for
+from worker.events import follow_events
+from worker.spec import RenderSpec
+
+BAR_WIDTH = 20
+
+
+class RenderFailed(UserFacingError):
+    pass
+
+
+@dataclass(frozen=True)
+class CreatedClip:
+    generation_id: str
+    spec: RenderSpec
+    path: Path
+    url: str
+    seconds: float
+
+
+def progress_bar(step: int, total: int, width: int = BAR_WIDTH) -> str:
+    filled = round(width * step / total) if total else 0
+    return "█" * filled + "░" * (width - filled)
+
+
+class ProgressPrinter:
+    """Prints events as one updating line on a terminal, or as plain lines into a pipe/log."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.live = out.isatty()
+        self.started = time.monotonic()
+
+    def line(self, text: str, *, final: bool = True) -> None:
+        if self.live:
+            self.out.write("\r\033[K" + text + ("\n" if final else ""))
+        else:
+            self.out.write(text + "\n")
+        self.out.flush()
+
+    def step(self, step: int, total: int) -> None:
+        elapsed = time.monotonic() - self.started
+        bar = progress_bar(step, total)
+        self.line(f"rendering {bar} {step}/{total} steps  {elapsed:.1f} s", final=not self.live)
+
+
+async def create_clip(
+    text: str,
+    *,
+    pool: ArqRedis,
+    store: GalleryStore,
+    media: LocalMediaStore,
+    backend: str,
+    queue_name: str,
+    public_url: str,
+    out: TextIO = sys.stdout,
+    owner: str = "cli:local",
+    idle_timeout_s: float | None = None,
+) -> CreatedClip:
+    """Parse, enqueue, follow progress to the end and say where the clip is."""
+    spec = parse_request(
+        text, capabilities=capabilities_for(backend), owner_id=owner, owner_name=owner
+    )
+    printer = ProgressPrinter(out)
+    submission = await Submitter(pool, store, queue_name=queue_name).submit(spec)
+    gid = submission.generation_id
+    printer.line(
+        f"queued {gid} (#{submission.position} in queue): {spec.width}x{spec.height}, "
+        f"{spec.num_frames} frames at {spec.fps} fps, seed {spec.seed}"
+    )
+    async for event in follow_events(pool, gid, idle_timeout_s=idle_timeout_s):
+        if event.kind == "started":
+            retry = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+            printer.line(f"rendering on {event.worker}{retry}")
+        elif event.kind == "step":
+            printer.step(event.step, event.total)
+        elif event.kind == "encoding":
+            printer.line("encoding MP4…")
+        elif event.kind == "failed":
+            raise RenderFailed(f"Clip {gid} failed: {event.message}")
+        elif event.kind == "done":
+            path = media.resolve(event.media_path)
+            url = f"{public_url.rstrip('/')}/clips/{gid}"
+            seconds = time.monotonic() - printer.started
+            printer.line(f"done in {seconds:.1f} s")
+            printer.line(f"file:    {path}")
+            printer.line(f"gallery: {url}")
+            return CreatedClip(gid, spec, path, url, seconds)
+    raise RenderFailed(f"Clip {gid}: the progress stream ended without a result")

@@ -1,0 +1,115 @@
+"""Turn a validated RenderSpec into a gallery row and a queued arq job: the one way work enters.
+
+The gallery row is written first (the database is the system of record), then the job is
+enqueued under the generation id, so retrying a submission can never queue a clip twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.errors import QueueUnavailable
+from gallery.models import GenerationCreate
+from gallery.store import GalleryStore
+from worker.events import publish_event
+from worker.spec import (
+    RENDER_TASK,
+    ProgressEvent,
+    RenderJob,
+    RenderSpec,
+    deserialize_job,
+    serialize_job,
+)
+
+JOB_EXPIRES = timedelta(days=7)  # a long backlog must not silently drop jobs after arq's 24 h
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, fit for a message or a log line."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+async def connect_queue(redis_url: str, *, timeout_s: float = 5.0) -> ArqRedis:
+    """An arq pool with JSON jobs, or QueueUnavailable naming the URL (never a stack trace)."""
+    settings = RedisSettings.from_dsn(redis_url)
+    settings.conn_timeout = int(timeout_s)
+    settings.conn_retries = 0
+    try:
+        pool = await create_pool(
+            settings, job_serializer=serialize_job, job_deserializer=deserialize_job, retry=0
+        )
+        await asyncio.wait_for(pool.ping(), timeout_s)
+    except (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError) as exc:
+        raise QueueUnavailable(
+            f"Can't reach Redis at {redacted(redis_url)} ({exc.__class__.__name__}). "
+            "Start it, fix REELBOT_REDIS_URL, or run `reelbot up`, which starts its own."
+        ) from None
+    return pool
+
+
+@dataclass(frozen=True)
+class Submission:
+    generation_id: str
+    position: int  # 1 = next to render (counting clips already rendering)
+
+
+def new_generation_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Submitter:
+    def __init__(self, pool: ArqRedis, store: GalleryStore, *, queue_name: str) -> None:
+        self.pool = pool
+        self.store = store
+        self.queue_name = queue_name
+
+    async def submit(self, spec: RenderSpec, *, generation_id: str | None = None) -> Submission:
+        gid = generation_id or new_generation_id()
+        await asyncio.to_thread(self.store.add_generation, generation_create(gid, spec))
+        job = RenderJob(generation_id=gid, spec=spec).model_dump(mode="json")
+        await self.pool.enqueue_job(
+            RENDER_TASK, job, _job_id=gid, _queue_name=self.queue_name, _expires=JOB_EXPIRES
+        )
+        await publish_event(self.pool, gid, ProgressEvent(kind="queued"))
+        return Submission(gid, await self.position(gid) or 1)
+
+    async def position(self, generation_id: str) -> int | None:
+        rank = await self.pool.zrank(self.queue_name, generation_id)
+        return None if rank is None else rank + 1
+
+
+def generation_create(generation_id: str, spec: RenderSpec) -> GenerationCreate:
+    return GenerationCreate(
+        id=generation_id,
+        owner_id=spec.owner_id or "cli:anonymous",
+        owner_name=spec.owner_name or spec.owner_id or "anonymous",
+        prompt=spec.prompt,
+        negative_prompt=spec.negative_prompt,
+        spec=spec.model_dump(mode="json"),
+        backend=spec.backend,
+        seed=spec.seed,
+        width=spec.width,
+        height=spec.height,
+        num_frames=spec.num_frames,
+        fps=spec.fps,
+        aspect_ratio=spec.aspect_ratio,
+        camera=spec.camera,
+        motion=spec.motion,
+        hidden=spec.hidden,
+        parent_id=spec.parent_id,
+        guild_id=spec.guild_id,
+        channel_id=spec.channel_id,
+    )

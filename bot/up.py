@@ -1,0 +1,193 @@
+"""`reelbot up`: the whole system on one machine, with nothing but Python installed.
+
+A private Redis when none is configured, SQLite and a media folder under the data directory,
+supervised worker processes, the gallery web, and a first clip made through the whole path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from aiohttp import web
+
+from bot.console import create_clip
+from bot.local_redis import LocalRedis, free_port
+from bot.settings import BotSettings
+from bot.submit import connect_queue
+from gallery.db import make_engine, migrate
+from gallery.media import LocalMediaStore
+from gallery.store import GalleryStore
+from gallery.web import create_app
+from worker.liveness import heartbeat_key
+
+log = logging.getLogger(__name__)
+
+DEMO_PROMPT = "a fox running through snow -motion 3 -camera pan left -ar 9:16 -seed 7"
+RESTART_BACKOFF_S = 1.0
+
+
+def redis_url_file(data_dir: Path) -> Path:
+    """Where a running `reelbot up` leaves its private Redis URL for `reelbot create`."""
+    return data_dir / "run" / "redis.url"
+
+
+def local_redis_url(data_dir: Path) -> str | None:
+    try:
+        return redis_url_file(data_dir).read_text().strip() or None
+    except OSError:
+        return None
+
+
+class WorkerProcess:
+    """One `reelbot worker` child, restarted whenever it exits while we are running."""
+
+    def __init__(self, index: int, env: dict[str, str], log_dir: Path) -> None:
+        self.index = index
+        self.env = env
+        self.log_path = log_dir / f"worker-{index}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log_file:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "worker"],
+                env=self.env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    async def supervise(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            if self.process is not None and self.process.poll() is not None:
+                self.restarts += 1
+                log.warning("worker %d exited (%s); restarting", self.index, self.process.returncode)
+                await asyncio.sleep(RESTART_BACKOFF_S)
+                self.start()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def available_port(host: str, preferred: int) -> int:
+    """The configured port if free, else any free one (the output says which)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, preferred))  # 0 asks the system for any free port
+            port: int = sock.getsockname()[1]
+            return port
+        except OSError:
+            return free_port()
+
+
+async def wait_for_worker(pool: object, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        async for _ in pool.scan_iter(match=heartbeat_key("*"), count=100):  # type: ignore[attr-defined]
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+async def run_up(
+    settings: BotSettings,
+    *,
+    demo_prompt: str | None = DEMO_PROMPT,
+    exit_after_demo: bool = False,
+    out: TextIO = sys.stdout,
+) -> int:
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    async with contextlib.AsyncExitStack() as stack:
+        redis_url = settings.redis_url
+        if not redis_url:
+            local = LocalRedis(data_dir / "redis").start()
+            stack.callback(local.stop)
+            redis_url = local.url
+            url_file = redis_url_file(data_dir)
+            url_file.parent.mkdir(parents=True, exist_ok=True)
+            url_file.write_text(redis_url)
+            stack.callback(url_file.unlink, missing_ok=True)
+            print(f"redis:   private server at {redis_url} (data in {local.directory})", file=out)
+
+        database_url = settings.resolved_database_url()
+        media_dir = settings.resolved_media_dir().resolve()
+        engine = make_engine(database_url)
+        await asyncio.to_thread(migrate, engine)
+        store = GalleryStore(engine)
+        media = LocalMediaStore(media_dir)
+
+        env = {
+            **os.environ,
+            "REELBOT_REDIS_URL": redis_url,
+            "REELBOT_DATA_DIR": str(data_dir),
+            "REELBOT_DATABASE_URL": database_url,
+            "REELBOT_MEDIA_DIR": str(media_dir),
+        }
+        workers = [WorkerProcess(i, env, data_dir / "logs") for i in range(settings.workers)]
+        for worker in workers:
+            worker.start()
+            stack.callback(worker.stop)
+            task = asyncio.create_task(worker.supervise())
+            stack.callback(task.cancel)
+        if workers:
+            print(f"workers: {len(workers)} x {settings.backend} (logs in {data_dir / 'logs'})", file=out)
+
+        pool = await connect_queue(redis_url)
+        stack.push_async_callback(pool.aclose)
+
+        port = available_port(settings.gallery_host, settings.gallery_port)
+        public_url = settings.public_url or f"http://{settings.gallery_host}:{port}"
+        runner = web.AppRunner(create_app(store, media, public_url=public_url), access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        await web.TCPSite(runner, settings.gallery_host, port).start()
+        print(f"gallery: {public_url}", file=out)
+
+        if demo_prompt:
+            if workers and not await wait_for_worker(pool, timeout_s=120):
+                print("worker:  not ready after 120 s; the clip waits in the queue", file=out)
+            print(f"making a first clip: {demo_prompt}", file=out)
+            await create_clip(
+                demo_prompt,
+                pool=pool,
+                store=store,
+                media=media,
+                backend=settings.backend,
+                queue_name=settings.queue_name,
+                public_url=public_url,
+                out=out,
+            )
+        if exit_after_demo:
+            return 0
+        print("running; press Ctrl-C to stop", file=out)
+        await wait_for_stop_signal()
+    return 0
+
+
+async def wait_for_stop_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

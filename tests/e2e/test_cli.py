@@ -1,0 +1,124 @@
+"""The `reelbot` command as operators and moderators run it: real processes, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import pytest
+
+from tests.conftest import ROOT
+
+EXAMPLES = Path(os.environ.get("REELBOT_EXAMPLES", ROOT.parent / "shared" / "examples"))
+
+
+def reelbot(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+    )
+
+
+def example_lines() -> list[dict]:
+    path = EXAMPLES / "parse.jsonl"
+    if not path.exists():  # the examples live beside the repository, not in it
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("example", example_lines(), ids=lambda e: e["in"][:40])
+def test_parse_matches_the_shared_examples(example: dict) -> None:
+    result = reelbot("parse", example["in"])
+    if "exit" in example:
+        assert result.returncode == example["exit"], result.stderr
+        assert result.stdout == ""
+        for word in example["stderr_mentions"]:
+            assert word in result.stderr
+        assert "Traceback" not in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr
+        spec = json.loads(result.stdout)
+        for key, value in example["out"].items():
+            assert spec[key] == value, key
+
+
+def test_parse_prints_every_documented_key() -> None:
+    result = reelbot("parse", "a fox running through snow -motion 3 -camera pan left -ar 9:16")
+    assert result.returncode == 0, result.stderr
+    spec = json.loads(result.stdout)
+    for key in (
+        "prompt negative_prompt aspect_ratio width height num_frames fps seed motion camera "
+        "guidance_scale hidden"
+    ).split():
+        assert key in spec
+    assert spec["aspect_ratio"] == "9:16" and spec["width"] < spec["height"]
+    assert 0 <= spec["seed"] <= 2**32 - 1
+
+
+@pytest.mark.parametrize(
+    "text, mentions",
+    [
+        ("a windmill -motion", ["-motion", "0", "4"]),
+        ("a windmill -seed -1", ["-seed"]),
+        ("-camera zoom in", ["prompt"]),
+        ("a windmill " + "x" * 1600, ["1500"]),
+    ],
+)
+def test_parse_rejects_bad_input_with_exit_2_and_no_traceback(text: str, mentions: list[str]) -> None:
+    result = reelbot("parse", text)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    for word in mentions:
+        assert word in result.stderr
+
+
+def test_create_without_reachable_redis_names_the_url(tmp_path: Path) -> None:
+    env = {"REELBOT_REDIS_URL": "redis://:hunter2@127.0.0.1:1/0", "REELBOT_DATA_DIR": str(tmp_path)}
+    result = reelbot("create", "a fox -seed 1", env=env)
+    assert result.returncode == 3
+    assert "127.0.0.1:1" in result.stderr
+    assert "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_create_with_bad_flags_fails_before_connecting(tmp_path: Path) -> None:
+    env = {"REELBOT_REDIS_URL": "redis://127.0.0.1:1/0", "REELBOT_DATA_DIR": str(tmp_path)}
+    result = reelbot("create", "a fox -camrea zoom in", env=env)
+    assert result.returncode == 2
+    assert "-camrea" in result.stderr and "-camera" in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_up_starts_everything_and_makes_a_first_clip(tmp_path: Path) -> None:
+    """The README's first command, minus the install: own Redis, worker, gallery, one clip."""
+    env = {
+        "REELBOT_DATA_DIR": str(tmp_path / "data"),
+        "REELBOT_GALLERY_PORT": "0",
+        "REELBOT_REDIS_URL": "",
+        "PATH": "/nonexistent",  # no system redis-server: the embedded Valkey must be used
+    }
+    env = {k: v for k, v in {**os.environ, **env}.items() if k != "REELBOT_REDIS_URL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "up", "--once"],
+        capture_output=True, text=True, timeout=280, env=env, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = dict(
+        line.split(":", 1) for line in result.stdout.splitlines() if line.startswith(("file:", "gallery:"))
+    )
+    path = Path(lines["file"].strip())
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert stream.height > stream.width  # the demo asks for 9:16
+    assert lines["gallery"].strip().startswith("http://127.0.0.1:")
+    assert not (tmp_path / "data" / "run" / "redis.url").exists()  # cleaned up on exit

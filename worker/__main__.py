@@ -1,0 +1,29 @@
+"""`python -m worker` (also `reelbot worker`): one arq worker process for one device."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+
+def main() -> int:
+    from arq.worker import Worker
+
+    from worker.settings import WorkerConfig
+    from worker.tasks import worker_settings
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    config = WorkerConfig()
+    try:
+        kwargs = worker_settings(config)
+    except ValueError as exc:
+        print(f"reelbot worker: {exc}", file=sys.stderr)
+        return 2
+    Worker(**kwargs).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

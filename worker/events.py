@@ -1,0 +1,52 @@
+"""Per-generation progress events on a Redis stream, so late readers still see the history."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+from redis.asyncio import Redis
+
+from worker.spec import ProgressEvent, events_key
+
+EVENTS_TTL_S = 24 * 3600
+EVENTS_MAXLEN = 500
+TERMINAL_KINDS = frozenset({"done", "failed"})
+
+
+async def publish_event(redis: Redis, generation_id: str, event: ProgressEvent) -> None:
+    """Append one event; the stream expires a day after its last event."""
+    if not event.at:
+        event = event.model_copy(update={"at": time.time()})
+    key = events_key(generation_id)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.xadd(key, {"e": event.model_dump_json()}, maxlen=EVENTS_MAXLEN, approximate=True)
+        pipe.expire(key, EVENTS_TTL_S)
+        await pipe.execute()
+
+
+async def follow_events(
+    redis: Redis, generation_id: str, *, block_ms: int = 1000, idle_timeout_s: float | None = None
+) -> AsyncIterator[ProgressEvent]:
+    """Yield the generation's events from the first, until a terminal one (done or failed).
+
+    `idle_timeout_s` bounds how long to wait with no new event (None: forever).
+    """
+    key = events_key(generation_id)
+    last_id = "0-0"
+    last_seen = time.monotonic()
+    while True:
+        replies = await redis.xread({key: last_id}, block=block_ms, count=100)
+        if not replies:
+            if idle_timeout_s is not None and time.monotonic() - last_seen > idle_timeout_s:
+                raise TimeoutError(f"no progress for {idle_timeout_s:.0f} s")
+            continue
+        last_seen = time.monotonic()
+        for _stream, entries in replies:
+            for entry_id, fields in entries:
+                last_id = entry_id
+                raw = fields.get(b"e") or fields.get("e")
+                event = ProgressEvent.model_validate_json(raw)
+                yield event
+                if event.kind in TERMINAL_KINDS:
+                    return

@@ -1,0 +1,32 @@
+"""Settings of a render worker process (`REELBOT_` environment variables or `.env`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from gallery.settings import GallerySettings
+from worker.spec import DEFAULT_QUEUE
+
+
+class QueueSettings(GallerySettings):
+    """Where jobs travel; shared by every process that enqueues or renders."""
+
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://[:password@]host:port/db; unset → `reelbot up` starts a private server",
+    )
+    queue_name: str = DEFAULT_QUEUE
+    job_timeout_s: int = Field(
+        default=600, ge=10, description="a render running longer is cancelled and retried"
+    )
+    max_tries: int = Field(default=5, ge=1, description="attempts per clip before it is failed")
+    backend: str = Field(default="tiny", description="model family the workers run (tiny, …)")
+
+
+class WorkerConfig(QueueSettings):
+    """One worker process renders one clip at a time on one device."""
+
+    model: str | None = Field(default=None, description="model id or local folder of weights")
+    device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N")
+    poll_delay_s: float = Field(default=0.02, gt=0, le=5, description="idle queue poll interval")
+    heartbeat_s: float = Field(default=1.0, gt=0, le=60)

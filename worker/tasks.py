@@ -1,0 +1,233 @@
+"""The arq side of a worker: start-up (load the pipeline once), the `render_clip` task, shutdown.
+
+Only `startup` creates resources; they live in arq's `ctx` and are passed down from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Any
+
+from arq import Retry
+from arq.worker import func
+from pydantic import ValidationError
+
+from gallery.db import make_engine, migrate
+from gallery.media import LocalMediaStore
+from gallery.store import GalleryStore
+from worker.backends import Backend, RenderedClip, load_backend
+from worker.encode import encode_mp4
+from worker.events import publish_event
+from worker.liveness import Liveness
+from worker.results import publish_result_once
+from worker.settings import WorkerConfig
+from worker.spec import (
+    RENDER_TASK,
+    ProgressEvent,
+    RenderJob,
+    ResultRecord,
+    deserialize_job,
+    serialize_job,
+)
+
+log = logging.getLogger(__name__)
+
+STEP_EVENT_INTERVAL_S = 0.25  # progress events per clip are rate-limited to this spacing
+
+
+class RenderCancelled(Exception):
+    """Raised inside the render thread from the step callback to stop denoising early."""
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    config: WorkerConfig = ctx["config"]
+    started = time.perf_counter()
+    ctx["backend"] = await asyncio.to_thread(
+        load_backend, config.backend, model=config.model, device=config.device
+    )
+    ctx["load_s"] = time.perf_counter() - started
+    engine = make_engine(config.resolved_database_url())
+    await asyncio.to_thread(migrate, engine)
+    ctx["store"] = GalleryStore(engine)
+    ctx["media"] = LocalMediaStore(config.resolved_media_dir())
+    worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    liveness = Liveness(
+        ctx["redis"], worker_id, interval_s=config.heartbeat_s, job_ttl_s=config.job_timeout_s + 60
+    )
+    ctx["liveness"] = liveness
+    ctx["liveness_task"] = asyncio.create_task(liveness.run())
+    log.info(
+        "worker %s ready: backend %s loaded in %.1f s", worker_id, config.backend, ctx["load_s"]
+    )
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    task: asyncio.Task[None] | None = ctx.get("liveness_task")
+    if task:
+        task.cancel()
+    liveness: Liveness | None = ctx.get("liveness")
+    if liveness:
+        await liveness.stop()
+
+
+async def render_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+    """Render, encode, store and announce one clip; safe to run again for the same id."""
+    try:
+        job = RenderJob.model_validate(payload)
+    except ValidationError as exc:  # never retried: the same payload would fail again
+        log.error("rejected malformed job %s: %s", ctx.get("job_id"), exc)
+        return {"status": "rejected"}
+    config: WorkerConfig = ctx["config"]
+    store: GalleryStore = ctx["store"]
+    gid = job.generation_id
+    attempt: int = ctx["job_try"]
+
+    existing = await asyncio.to_thread(store.get, gid)
+    if existing is not None and existing.status == "done":
+        # A retry of a job that finished just before its worker died: announce, don't re-render.
+        log.info("[%s] already done; re-announcing", gid)
+        await _announce_done(ctx, gid, existing.media_path or "")
+        return {"status": "done", "generation_id": gid}
+    if attempt > config.max_tries:
+        await _fail(ctx, gid, f"the worker stopped {attempt - 1} times while rendering this clip")
+        return {"status": "failed", "generation_id": gid}
+
+    liveness: Liveness = ctx["liveness"]
+    await liveness.claim(gid)
+    try:
+        return await _render(ctx, job, attempt)
+    except (Retry, asyncio.CancelledError):
+        raise
+    except Exception as exc:
+        log.exception("[%s] attempt %d failed", gid, attempt)
+        if attempt < config.max_tries:
+            raise Retry(defer=min(2 * attempt, 30)) from exc
+        await _fail(ctx, gid, f"rendering failed ({type(exc).__name__})")
+        return {"status": "failed", "generation_id": gid}
+    finally:
+        await liveness.release(gid)
+
+
+async def _render(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[str, Any]:
+    gid, spec = job.generation_id, job.spec
+    store: GalleryStore = ctx["store"]
+    media: LocalMediaStore = ctx["media"]
+    liveness: Liveness = ctx["liveness"]
+    redis = ctx["redis"]
+    picked_up = time.time()
+    timings: dict[str, float] = {"pickup": max(0.0, picked_up - ctx["enqueue_time"].timestamp())}
+    if attempt == 1:
+        timings["load"] = ctx["load_s"]
+
+    await asyncio.to_thread(store.mark_rendering, gid, worker=liveness.worker_id, attempt=attempt)
+    started = ProgressEvent(kind="started", total=spec.steps, attempt=attempt)
+    await publish_event(redis, gid, started.model_copy(update={"worker": liveness.worker_id}))
+
+    clip, render_timings = await _render_in_thread(ctx["backend"], job, redis)
+    timings.update(render_timings)
+
+    await publish_event(redis, gid, ProgressEvent(kind="encoding", attempt=attempt))
+    t0 = time.perf_counter()
+    path = media.path_for(gid)
+    encoded = await asyncio.to_thread(
+        encode_mp4, clip.frames, clip.fps, path, fps=spec.fps, num_frames=spec.num_frames
+    )
+    timings["encode"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    relative = media.relative_path(gid)
+    first = await asyncio.to_thread(
+        store.mark_done, gid, media_path=relative, size_bytes=encoded.size_bytes, timings=timings
+    )
+    timings["store"] = time.perf_counter() - t0
+    await _announce_done(ctx, gid, relative)
+    log.info("[%s] done in attempt %d (first=%s): %s", gid, attempt, first, timings)
+    return {"status": "done", "generation_id": gid, "timings": timings}
+
+
+async def _render_in_thread(
+    backend: Backend, job: RenderJob, redis: Any
+) -> tuple[RenderedClip, dict[str, float]]:
+    """Denoise in a thread so the event loop keeps beating; cancel it cooperatively.
+
+    If the task is cancelled (job timeout, abort), the thread is told to stop at its next
+    step and we wait for it: the device stays ours until the render really ends.
+    """
+    loop = asyncio.get_running_loop()
+    stop = threading.Event()
+    marks = {"last_step": 0.0, "last_event": 0.0}
+    gid = job.generation_id
+
+    def on_step(step: int, total: int) -> None:
+        now = time.perf_counter()
+        marks["last_step"] = now
+        if stop.is_set():
+            raise RenderCancelled(gid)
+        if step == total or now - marks["last_event"] >= STEP_EVENT_INTERVAL_S:
+            marks["last_event"] = now
+            event = ProgressEvent(kind="step", step=step, total=total)
+            asyncio.run_coroutine_threadsafe(publish_event(redis, gid, event), loop)
+
+    started = time.perf_counter()
+    thread_job = asyncio.ensure_future(asyncio.to_thread(job_render, backend, job, on_step))
+    try:
+        clip = await asyncio.shield(thread_job)
+    except asyncio.CancelledError:
+        stop.set()
+        await asyncio.wait([thread_job])
+        raise
+    ended = time.perf_counter()
+    last_step = marks["last_step"] or ended
+    return clip, {"denoise": last_step - started, "decode": ended - last_step}
+
+
+def job_render(backend: Backend, job: RenderJob, on_step: Any) -> RenderedClip:
+    """The blocking render call, named so that profiles and stack dumps read well."""
+    return backend.render(job.spec, on_step)
+
+
+async def _announce_done(ctx: dict[str, Any], gid: str, media_path: str) -> None:
+    record = ResultRecord(generation_id=gid, status="done", media_path=media_path)
+    await publish_result_once(ctx["redis"], record)
+    await publish_event(ctx["redis"], gid, ProgressEvent(kind="done", media_path=media_path))
+
+
+async def _fail(ctx: dict[str, Any], gid: str, message: str) -> None:
+    store: GalleryStore = ctx["store"]
+    await asyncio.to_thread(store.mark_failed, gid, error=message)
+    await publish_result_once(
+        ctx["redis"], ResultRecord(generation_id=gid, status="failed", message=message)
+    )
+    await publish_event(ctx["redis"], gid, ProgressEvent(kind="failed", message=message))
+
+
+def worker_settings(config: WorkerConfig) -> dict[str, Any]:
+    """Keyword arguments for `arq.worker.Worker`: JSON jobs, one clip at a time, tight polling."""
+    from arq.connections import RedisSettings
+
+    if not config.redis_url:
+        raise ValueError("a worker needs REELBOT_REDIS_URL (or run it through `reelbot up`)")
+    return {
+        "functions": [
+            # one try more than max_tries, so the last try can fail the clip cleanly itself
+            func(render_clip, name=RENDER_TASK, max_tries=config.max_tries + 1),
+        ],
+        "queue_name": config.queue_name,
+        "redis_settings": RedisSettings.from_dsn(config.redis_url),
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "ctx": {"config": config},
+        "max_jobs": 1,
+        "job_timeout": config.job_timeout_s,
+        "poll_delay": config.poll_delay_s,
+        "keep_result": 3600,
+        "job_serializer": serialize_job,
+        "job_deserializer": deserialize_job,
+        "health_check_interval": 30,
+    }
