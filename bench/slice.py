@@ -47,7 +47,9 @@ async def run(args: argparse.Namespace, data_dir: Path) -> None:
         }
         logs = (data_dir / "worker.log").open("wb")
         procs = [
-            subprocess.Popen([sys.executable, "-m", "worker"], env=env, stdout=logs, stderr=logs, cwd=ROOT)
+            subprocess.Popen(
+                [sys.executable, "-m", "worker"], env=env, stdout=logs, stderr=logs, cwd=ROOT
+            )
             for _ in range(args.workers)
         ]
         engine = make_engine(f"sqlite:///{data_dir / 'reelbot.db'}")
@@ -91,7 +93,8 @@ async def report(args: argparse.Namespace, pool, store: GalleryStore, backend: s
 
     print(
         f"backend {backend}: {spec.width}x{spec.height}, {spec.num_frames} frames at {spec.fps} "
-        f"fps, {spec.steps} steps; {len(rows)} clips; pipeline load {load_s:.2f} s (once per worker)"
+        f"fps, {spec.steps} steps; {len(rows)} clips; "
+        f"pipeline load {load_s:.2f} s (once per worker)"
     )
     wall = statistics.mean(r["wall"] for r in rows)
     print(f"{'stage':<10}{'mean s':>10}{'share':>9}")
@@ -105,7 +108,10 @@ async def report(args: argparse.Namespace, pool, store: GalleryStore, backend: s
     denoise = statistics.mean(r["denoise"] for r in rows)
     print(f"everything but denoise: {(wall - denoise) / wall:.1%} of wall")
     pickup = sorted(r["pickup"] * 1000 for r in rows)
-    print(f"pickup by an idle worker: median {statistics.median(pickup):.1f} ms, max {pickup[-1]:.1f} ms")
+    print(
+        f"pickup by an idle worker: median {statistics.median(pickup):.1f} ms, "
+        f"max {pickup[-1]:.1f} ms"
+    )
 
 
 def main() -> None:

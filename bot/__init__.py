@@ -1,1 +1,1 @@
-"""The front ends: the Discord bot and the `reelbot` command. They parse and enqueue; never render."""
+"""Front ends: the Discord bot and the `reelbot` command. They parse and enqueue, never render."""

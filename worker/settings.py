@@ -13,7 +13,7 @@ class QueueSettings(GallerySettings):
 
     redis_url: str | None = Field(
         default=None,
-        description="redis://[:password@]host:port/db; unset → `reelbot up` starts a private server",
+        description="redis://[:password@]host:port/db; unset: `reelbot up` starts its own",
     )
     queue_name: str = DEFAULT_QUEUE
     job_timeout_s: int = Field(

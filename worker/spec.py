@@ -8,11 +8,11 @@ imports no torch, no redis and no discord, so the bot can build and validate job
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-SPEC_VERSION = 1
+SPEC_VERSION: Final = 1
 MAX_PROMPT_CHARS = 1500
 MAX_SEED = 2**32 - 1
 
@@ -112,7 +112,9 @@ class RenderSpec(BaseModel):
     def _aspect_in_bounds(self) -> RenderSpec:
         w, h = (int(part) for part in self.aspect_ratio.split(":"))
         if not MIN_ASPECT <= w / h <= MAX_ASPECT:
-            raise ValueError(f"aspect_ratio {self.aspect_ratio} is outside {MIN_ASPECT}-{MAX_ASPECT}")
+            raise ValueError(
+                f"aspect_ratio {self.aspect_ratio} is outside {MIN_ASPECT}-{MAX_ASPECT}"
+            )
         return self
 
     @property

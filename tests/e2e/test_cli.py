@@ -54,10 +54,8 @@ def test_parse_prints_every_documented_key() -> None:
     result = reelbot("parse", "a fox running through snow -motion 3 -camera pan left -ar 9:16")
     assert result.returncode == 0, result.stderr
     spec = json.loads(result.stdout)
-    for key in (
-        "prompt negative_prompt aspect_ratio width height num_frames fps seed motion camera "
-        "guidance_scale hidden"
-    ).split():
+    keys = "prompt negative_prompt aspect_ratio width height num_frames fps seed motion camera"
+    for key in [*keys.split(), "guidance_scale", "hidden"]:
         assert key in spec
     assert spec["aspect_ratio"] == "9:16" and spec["width"] < spec["height"]
     assert 0 <= spec["seed"] <= 2**32 - 1
@@ -72,7 +70,9 @@ def test_parse_prints_every_documented_key() -> None:
         ("a windmill " + "x" * 1600, ["1500"]),
     ],
 )
-def test_parse_rejects_bad_input_with_exit_2_and_no_traceback(text: str, mentions: list[str]) -> None:
+def test_parse_rejects_bad_input_with_exit_2_and_no_traceback(
+    text: str, mentions: list[str]
+) -> None:
     result = reelbot("parse", text)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -113,7 +113,9 @@ def test_up_starts_everything_and_makes_a_first_clip(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     lines = dict(
-        line.split(":", 1) for line in result.stdout.splitlines() if line.startswith(("file:", "gallery:"))
+        line.split(":", 1)
+        for line in result.stdout.splitlines()
+        if line.startswith(("file:", "gallery:"))
     )
     path = Path(lines["file"].strip())
     with av.open(str(path)) as container:

@@ -1,4 +1,4 @@
-"""The whole slice with real parts: Redis server, arq worker processes, tiny diffusers, PyAV, SQLite."""
+"""The whole slice, real parts: Redis server, arq worker processes, tiny diffusers, PyAV, SQLite."""
 
 from __future__ import annotations
 
