@@ -15,6 +15,12 @@ def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # diffusers and transformers log truncated prompts at WARNING; prompts belong at DEBUG.
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.set_verbosity_error()
+    transformers_logging.set_verbosity_error()
     config = WorkerConfig()
     try:
         kwargs = worker_settings(config)

@@ -80,7 +80,9 @@ class Liveness:
                 pipe.multi()
                 pipe.delete(key_s, owner_key(job_id))
                 await pipe.execute()
-            log.warning("worker %s died while rendering %s; freeing it for a retry", owner_s, job_id)
+            log.warning(
+                "worker %s died while rendering %s; freeing it for a retry", owner_s, job_id
+            )
             freed.append(job_id)
         return freed
 

@@ -1,0 +1,153 @@
+"""The MP4s the worker writes play inline: H.264, yuv420p, exact frame count and rate, faststart."""
+
+from __future__ import annotations
+
+import itertools
+import struct
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from worker import encode
+from worker.encode import EncodedClip, encode_mp4, probe_mp4
+
+
+def gray_frames(levels: list[int], height: int = 48, width: int = 64) -> np.ndarray:
+    """One flat gray frame per level, so each decoded frame tells which source frame it shows."""
+    return np.stack([np.full((height, width, 3), level, np.uint8) for level in levels])
+
+
+def top_level_boxes(path: Path) -> list[str]:
+    """The MP4's top-level box types, in file order."""
+    data = path.read_bytes()
+    boxes, offset = [], 0
+    while offset < len(data):
+        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        if size == 1:
+            (size,) = struct.unpack(">Q", data[offset + 8 : offset + 16])
+        elif size == 0:
+            size = len(data) - offset
+        boxes.append(kind.decode("ascii"))
+        offset += size
+    return boxes
+
+
+def decoded_means(path: Path) -> list[float]:
+    with av.open(str(path)) as container:
+        return [float(f.to_ndarray(format="rgb24").mean()) for f in container.decode(video=0)]
+
+
+def test_encoded_clip_is_h264_yuv420p_at_exact_rate_and_count(tmp_path: Path) -> None:
+    frames = gray_frames(list(range(0, 160, 10)))  # 16 frames: 2 s at 8 fps
+    out = tmp_path / "clip.mp4"
+
+    clip = encode_mp4(frames, 8.0, out, fps=24, num_frames=48)
+
+    assert clip == EncodedClip(out, 64, 48, 48, 24.0, out.stat().st_size)
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert stream.codec_context.pix_fmt == "yuv420p"
+        assert (stream.codec_context.width, stream.codec_context.height) == (64, 48)
+        assert stream.average_rate == Fraction(24)
+        assert sum(1 for _ in container.decode(stream)) == 48
+    assert probe_mp4(out) == clip
+
+
+def test_index_precedes_media_data_for_inline_play(tmp_path: Path) -> None:
+    out = tmp_path / "clip.mp4"
+    encode_mp4(gray_frames([0, 50, 100]), 8.0, out, fps=8, num_frames=3)
+
+    boxes = top_level_boxes(out)
+
+    assert boxes[0] == "ftyp"
+    assert boxes.index("moov") < boxes.index("mdat")
+
+
+def test_resampling_8_to_24_fps_blends_neighbours_in_source_order(tmp_path: Path) -> None:
+    levels = [20 + 25 * i for i in range(9)]  # 9 frames at 8 fps: 20, 45, ..., 220
+    out = tmp_path / "clip.mp4"
+
+    encode_mp4(gray_frames(levels), 8.0, out, fps=24, num_frames=27, crf=4)
+
+    means = decoded_means(out)
+    assert len(means) == 27
+    # Output frame j shows time j/24, i.e. source position j/3: every third frame is a source
+    # frame, the two between are blends; past the last source frame it is held.
+    expected = [min(20 + 25 * j / 3, 220) for j in range(27)]
+    assert means == pytest.approx(expected, abs=3)
+    assert all(a <= b + 0.5 for a, b in itertools.pairwise(means))
+
+
+def test_resampling_down_skips_frames_in_order(tmp_path: Path) -> None:
+    levels = list(range(0, 240, 10))  # 24 frames at 24 fps
+    out = tmp_path / "clip.mp4"
+
+    encode_mp4(gray_frames(levels), 24.0, out, fps=8, num_frames=8, crf=4)
+
+    assert decoded_means(out) == pytest.approx([0, 30, 60, 90, 120, 150, 180, 210], abs=3)
+
+
+def test_odd_sizes_lose_one_row_and_column(tmp_path: Path) -> None:
+    out = tmp_path / "odd.mp4"
+
+    clip = encode_mp4(gray_frames([10, 20], height=47, width=65), 8.0, out, fps=8, num_frames=2)
+
+    assert (clip.width, clip.height) == (64, 46)
+    assert (probe_mp4(out).width, probe_mp4(out).height) == (64, 46)
+
+
+def test_write_is_atomic_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    out = tmp_path / "clip.mp4"
+    encode_mp4(gray_frames([0, 100]), 8.0, out, fps=8, num_frames=2)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+def test_failed_encode_keeps_previous_file_and_cleans_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "clip.mp4"
+    out.write_bytes(b"the previous clip")
+
+    def dies_midway(frames: np.ndarray, plan: list) -> object:
+        yield frames[0]
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(encode, "_resampled", dies_midway)
+    with pytest.raises(RuntimeError, match="worker killed"):
+        encode_mp4(gray_frames([0, 100, 200]), 8.0, out, fps=8, num_frames=3)
+
+    assert out.read_bytes() == b"the previous clip"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+def test_same_frames_give_identical_bytes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (9, 64, 96, 3), dtype=np.uint8)
+
+    a = encode_mp4(frames, 8.0, tmp_path / "a.mp4", fps=24, num_frames=24)
+    b = encode_mp4(frames, 8.0, tmp_path / "b.mp4", fps=24, num_frames=24)
+
+    assert a.path.read_bytes() == b.path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("frames", "kwargs", "message"),
+    [
+        (np.zeros((2, 48, 64, 3), np.float32), {}, "uint8"),
+        (np.zeros((2, 48, 64), np.uint8), {}, "shape"),
+        (np.zeros((2, 48, 64, 3), np.uint8), {"num_frames": 0}, "num_frames=0"),
+        (np.zeros((2, 48, 64, 3), np.uint8), {"crf": 60}, "crf=60"),
+    ],
+)
+def test_bad_input_is_refused_by_name(
+    tmp_path: Path, frames: np.ndarray, kwargs: dict, message: str
+) -> None:
+    args = {"fps": 8, "num_frames": 2} | kwargs
+    with pytest.raises(ValueError, match=message):
+        encode_mp4(frames, 8.0, tmp_path / "x.mp4", **args)
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,178 @@
+"""Frames to an H.264 MP4 that plays inline in Discord and browsers, written with PyAV.
+
+diffusers' `export_to_video` leaves the MP4 index (moov) at the end of the file and takes no
+options, so we write the file ourselves: libx264, yuv420p (the only 4:2:0 layout every browser
+decodes), even dimensions, `+faststart` so the index comes before the media data and playback can
+start while downloading, and a constant frame rate whose time base decodes to exactly `fps`.
+
+The backend renders at its native rate (8 fps for the tiny model); the encoder resamples in time
+to the requested rate by blending the two nearest source frames in proportion to their distance.
+At 8 -> 24 fps that puts two crossfaded frames between each pair of source frames, which reads as
+smoother motion than repeating each frame three times (the cost: slight ghosting on fast moves).
+
+Output bytes are deterministic: x264 is deterministic unless told otherwise, but its output
+depends on its thread count, so the count is fixed rather than taken from the machine's cores.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+# Fixed so that every worker, whatever its core count, writes the same bytes for the same frames.
+X264_THREADS = 4
+X264_PRESET = "medium"
+# AVCOL_PRI_BT709 / AVCOL_TRC_BT709 / AVCOL_SPC_BT709 and AVCOL_RANGE_MPEG (limited range).
+_BT709 = 1
+_LIMITED_RANGE = 1
+
+
+@dataclass(frozen=True)
+class EncodedClip:
+    """What was written (or read back): enough for the bot to post it and the gallery to list it."""
+
+    path: Path
+    width: int
+    height: int
+    num_frames: int
+    fps: float
+    size_bytes: int
+
+
+def resample_plan(
+    source_frames: int, source_fps: float, fps: int, num_frames: int
+) -> list[tuple[int, int, float]]:
+    """For each output frame: (earlier source index, later source index, weight of the later).
+
+    Output frame j sits at time j / fps; past the last source frame the last one is held.
+    """
+    plan = []
+    last = source_frames - 1
+    for j in range(num_frames):
+        position = min(j * source_fps / fps, float(last))
+        before = int(position)
+        weight = position - before
+        if weight < 1e-6:
+            plan.append((before, before, 0.0))
+        else:
+            plan.append((before, min(before + 1, last), weight))
+    return plan
+
+
+def _resampled(frames: np.ndarray, plan: list[tuple[int, int, float]]) -> Iterator[np.ndarray]:
+    """Yield output frames one at a time, so a long HD clip never sits in memory as floats."""
+    for before, after, weight in plan:
+        if weight == 0.0:
+            yield frames[before]
+        else:
+            mixed = frames[before].astype(np.float32) * (1.0 - weight)
+            mixed += frames[after].astype(np.float32) * weight
+            yield np.clip(np.round(mixed), 0, 255).astype(np.uint8)
+
+
+def _check(frames: np.ndarray, source_fps: float, fps: int, num_frames: int, crf: int) -> None:
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(
+            f"frames must be uint8 of shape (T, H, W, 3), got {frames.dtype} {frames.shape}"
+        )
+    if frames.shape[0] < 1 or frames.shape[1] < 2 or frames.shape[2] < 2:
+        raise ValueError(f"frames shape {frames.shape} has no picture to encode")
+    if source_fps <= 0:
+        raise ValueError(f"source_fps={source_fps} must be positive")
+    if fps < 1:
+        raise ValueError(f"fps={fps} must be a positive integer")
+    if num_frames < 1:
+        raise ValueError(f"num_frames={num_frames} must be at least 1")
+    if not 0 <= crf <= 51:
+        raise ValueError(f"crf={crf} must be in 0-51")
+
+
+def encode_mp4(
+    frames: np.ndarray,
+    source_fps: float,
+    path: Path,
+    *,
+    fps: int,
+    num_frames: int,
+    crf: int = 20,
+) -> EncodedClip:
+    """Encode uint8 RGB `frames` (T, H, W, 3) at `source_fps` to exactly `num_frames` at `fps`.
+
+    An odd width or height loses its last column or row (yuv420p needs even sizes). The file is
+    written next to `path` and moved into place in one step, so `path` is either absent or whole.
+    """
+    import av  # here, not at the top: the bot's CLI probes files without the worker extras
+    from av.video.reformatter import ColorRange, Colorspace
+
+    _check(frames, source_fps, fps, num_frames, crf)
+    height, width = frames.shape[1] - frames.shape[1] % 2, frames.shape[2] - frames.shape[2] % 2
+    frames = frames[:, :height, :width]
+    plan = resample_plan(frames.shape[0], source_fps, fps, num_frames)
+    path = Path(path)
+    time_base = Fraction(1, fps)
+
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; the gallery and the bot must read it
+    try:
+        with av.open(
+            tmp_name, "w", format="mp4", container_options={"movflags": "+faststart"}
+        ) as container:
+            stream = container.add_stream("libx264", rate=fps)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            codec = stream.codec_context
+            codec.time_base = time_base
+            codec.thread_count = X264_THREADS
+            codec.color_primaries = codec.color_trc = codec.colorspace = _BT709
+            codec.color_range = _LIMITED_RANGE
+            stream.options = {"crf": str(crf), "preset": X264_PRESET}
+            for index, rgb in enumerate(_resampled(frames, plan)):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+                frame = frame.reformat(
+                    format="yuv420p",
+                    dst_colorspace=Colorspace.ITU709,
+                    dst_color_range=ColorRange.MPEG,
+                )
+                frame.pts, frame.time_base = index, time_base
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode(None))
+        with open(tmp, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return EncodedClip(
+        path=path,
+        width=width,
+        height=height,
+        num_frames=num_frames,
+        fps=float(fps),
+        size_bytes=path.stat().st_size,
+    )
+
+
+def probe_mp4(path: Path) -> EncodedClip:
+    """Read back the first video stream's size, frame count and average frame rate."""
+    import av
+
+    path = Path(path)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        num_frames = stream.frames or sum(1 for _ in container.decode(stream))
+        rate = stream.average_rate
+        return EncodedClip(
+            path=path,
+            width=stream.codec_context.width,
+            height=stream.codec_context.height,
+            num_frames=num_frames,
+            fps=float(rate) if rate else 0.0,
+            size_bytes=path.stat().st_size,
+        )
