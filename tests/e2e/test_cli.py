@@ -66,8 +66,8 @@ def test_parse_prints_every_documented_key() -> None:
     [
         ("a windmill -motion", ["-motion", "0", "4"]),
         ("a windmill -seed -1", ["-seed"]),
-        ("-camera zoom in", ["prompt"]),
-        ("a windmill " + "x" * 1600, ["1500"]),
+        ("-camera zoom in", ["Describe the clip"]),
+        ("a windmill " + "x" * 1600, ["1,500"]),
     ],
 )
 def test_parse_rejects_bad_input_with_exit_2_and_no_traceback(
