@@ -27,7 +27,9 @@ import numpy as np
 
 # Fixed so that every worker, whatever its core count, writes the same bytes for the same frames.
 X264_THREADS = 4
-X264_PRESET = "medium"
+# veryfast: about 2x faster than medium on these machines at a similar size for this content;
+# on a GPU worker the CPU encode would otherwise rival the render itself.
+X264_PRESET = "veryfast"
 # AVCOL_PRI_BT709 / AVCOL_TRC_BT709 / AVCOL_SPC_BT709 and AVCOL_RANGE_MPEG (limited range).
 _BT709 = 1
 _LIMITED_RANGE = 1
