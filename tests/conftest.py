@@ -63,7 +63,10 @@ class WorkerProcesses:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"worker-{len(self.processes)}.log").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "worker"], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "worker"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             cwd=ROOT,
         )
         self.processes.append(proc)
