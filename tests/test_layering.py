@@ -49,7 +49,7 @@ def test_dependencies_point_one_way(package: str) -> None:
 
 
 def test_the_bot_and_the_job_contract_import_without_torch() -> None:
-    blocked = "torch diffusers transformers av".split()
+    blocked = ["torch", "diffusers", "transformers", "av"]
     code = "; ".join(
         [
             "import sys",

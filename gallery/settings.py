@@ -1,0 +1,46 @@
+"""Settings the gallery needs, shared by every process that touches the gallery database.
+
+The bot's and the worker's settings classes subclass `GallerySettings`, so one `.env` file and
+one set of `REELBOT_` variables configure the database and the media folder for all of them.
+Nothing is read at import time: an entry point builds the settings and passes them down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GallerySettings(BaseSettings):
+    """Where the gallery keeps its rows and files, and where its web pages are served."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="REELBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Path("reelbot-data")
+    database_url: str | None = None
+    media_dir: Path | None = None
+    gallery_host: str = "127.0.0.1"
+    gallery_port: int = 8080
+    public_url: str | None = None
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or a SQLite file inside `data_dir` (the zero-setup default)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'reelbot.db'}"
+
+    def resolved_media_dir(self) -> Path:
+        """The configured media folder, or `data_dir/media`."""
+        return self.media_dir if self.media_dir is not None else self.data_dir / "media"
+
+    def resolved_public_url(self) -> str:
+        """The base URL put into links people click (Discord posts, OpenGraph tags), no slash."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = self.gallery_host
+        if ":" in host:  # an IPv6 literal needs brackets in a URL
+            host = f"[{host}]"
+        return f"http://{host}:{self.gallery_port}"

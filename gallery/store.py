@@ -1,0 +1,245 @@
+"""Reads and writes of the gallery database, each in its own short session.
+
+Every state change is one conditional statement (`UPDATE … WHERE status <> 'done'`,
+`INSERT … ON CONFLICT DO NOTHING`), so retried jobs, two workers racing on one generation and
+a crash between steps all leave the row right without any locking in Python. Methods are
+synchronous; async callers wrap them in `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from gallery.models import (
+    UNFINISHED,
+    Generation,
+    GenerationCreate,
+    GenerationStatus,
+    Member,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 100
+MAX_ERROR_CHARS = 4000
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR = re.compile(r"^(\d{1,20})\.([0-9a-f]{32})$")
+
+Cursor = tuple[datetime, str]
+
+
+class InvalidCursor(ValueError):
+    """A page cursor that this gallery did not make (edited, truncated or from elsewhere)."""
+
+
+def encode_cursor(generation: Generation) -> str:
+    """The opaque cursor for "clips older than this one": (finished_at, id), URL-safe."""
+    if generation.finished_at is None:
+        raise ValueError(f"generation {generation.id} has no finished_at to page from")
+    micros = (generation.finished_at - _EPOCH) // timedelta(microseconds=1)
+    raw = f"{micros}.{generation.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Cursor:
+    """Parse a cursor from `encode_cursor`; raise `InvalidCursor` for anything else."""
+    if not cursor or len(cursor) > 80:
+        raise InvalidCursor("cursor has the wrong length")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidCursor("cursor is not valid base64") from exc
+    match = _CURSOR.fullmatch(raw)
+    if match is None:
+        raise InvalidCursor("cursor is not a page position")
+    try:
+        finished_at = _EPOCH + timedelta(microseconds=int(match.group(1)))
+    except OverflowError as exc:
+        raise InvalidCursor("cursor time is out of range") from exc
+    return finished_at, match.group(2)
+
+
+def _insert(dialect_name: str) -> Any:
+    """The dialect's INSERT construct, which knows ON CONFLICT (both databases speak it)."""
+    if dialect_name == "postgresql":
+        return postgresql.insert
+    if dialect_name == "sqlite":
+        return sqlite.insert
+    raise NotImplementedError(f"database {dialect_name!r} is not supported (SQLite, PostgreSQL)")
+
+
+class GalleryStore:
+    """The gallery database, behind methods named for what the bot, worker and web need."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._insert = _insert(engine.dialect.name)
+
+    def _session(self) -> Session:
+        # Rows returned to callers stay readable after the session closes.
+        return Session(self.engine, expire_on_commit=False)
+
+    def ping(self) -> None:
+        """Raise if the database cannot answer a trivial query (the health check)."""
+        with self._session() as session:
+            session.exec(select(sa.literal(1))).one()
+
+    def add_generation(self, new: GenerationCreate) -> bool:
+        """Record a request (and its member); False if the id was already there.
+
+        Enqueueing may be retried with the same generation id, so the insert is a no-op the
+        second time rather than an error. The member's display name follows the latest request.
+        """
+        now = utcnow()
+        row = Generation.model_validate(new.model_dump(exclude={"owner_name"}))
+        row.created_at = row.updated_at = now
+        values = row.model_dump()
+
+        member = self._insert(Member).values(
+            id=new.owner_id, display_name=new.owner_name, created_at=now
+        )
+        if new.owner_name:
+            member = member.on_conflict_do_update(
+                index_elements=["id"],
+                set_={"display_name": member.excluded.display_name},
+                where=col(Member.display_name) != member.excluded.display_name,
+            )
+        else:
+            member = member.on_conflict_do_nothing(index_elements=["id"])
+        # RETURNING says whether the row was new on both databases (rowcount does not always).
+        generation = (
+            self._insert(Generation)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(col(Generation.id))
+        )
+
+        with self._session() as session:
+            if new.parent_id is not None and session.get(Generation, new.parent_id) is None:
+                raise ValueError(f"parent generation {new.parent_id} does not exist")
+            session.exec(member)
+            created = session.exec(generation).first() is not None
+            session.commit()
+        if not created:
+            log.info("generation %s already recorded; enqueue retried", new.id)
+        return created
+
+    def _update(self, generation_id: str, *conditions: Any, **values: Any) -> int:
+        """One conditional UPDATE of a generation row; returns how many rows it changed."""
+        statement = (
+            sa.update(Generation)
+            .where(col(Generation.id) == generation_id, *conditions)
+            .values(updated_at=utcnow(), **values)
+        )
+        with self._session() as session:
+            changed = session.exec(statement).rowcount
+            session.commit()
+        return changed
+
+    def mark_rendering(self, generation_id: str, *, worker: str, attempt: int) -> None:
+        """A worker started (or restarted) rendering; a finished clip stays finished."""
+        changed = self._update(
+            generation_id,
+            col(Generation.status) != GenerationStatus.DONE,
+            status=GenerationStatus.RENDERING,
+            worker=worker,
+            attempts=attempt,
+            started_at=utcnow(),
+            finished_at=None,
+            error=None,
+        )
+        if not changed:
+            log.info("generation %s not marked rendering: done already or unknown", generation_id)
+
+    def mark_done(
+        self,
+        generation_id: str,
+        *,
+        media_path: str,
+        size_bytes: int,
+        timings: dict[str, float],
+    ) -> bool:
+        """Record the finished clip; True only for the call that actually finished it.
+
+        A retried job that renders the same clip again gets False and must not announce it a
+        second time; the first `finished_at` (the gallery's sort key) is kept.
+        """
+        changed = self._update(
+            generation_id,
+            col(Generation.status) != GenerationStatus.DONE,
+            status=GenerationStatus.DONE,
+            media_path=media_path,
+            size_bytes=size_bytes,
+            timings=dict(timings),
+            finished_at=utcnow(),
+            error=None,
+        )
+        if not changed:
+            log.info("generation %s already done (or unknown); not marked again", generation_id)
+        return changed == 1
+
+    def mark_failed(self, generation_id: str, *, error: str) -> None:
+        """Record a failure; a clip that is already done is never turned into a failure."""
+        changed = self._update(
+            generation_id,
+            col(Generation.status) != GenerationStatus.DONE,
+            status=GenerationStatus.FAILED,
+            error=error[:MAX_ERROR_CHARS],
+            finished_at=utcnow(),
+        )
+        if not changed:
+            log.info("generation %s not marked failed: done already or unknown", generation_id)
+
+    def set_discord_message(self, generation_id: str, message_id: int) -> None:
+        """Remember the Discord message that shows the clip (for edits, replies and reports)."""
+        self._update(generation_id, discord_message_id=message_id)
+
+    def get(self, generation_id: str) -> Generation | None:
+        """One generation in any state, or None."""
+        with self._session() as session:
+            return session.get(Generation, generation_id)
+
+    def list_public(self, *, limit: int = 24, before: Cursor | None = None) -> list[Generation]:
+        """Done, not hidden clips, newest finished first, strictly older than `before`.
+
+        Keyset pagination on (finished_at, id) reads one index range per page, however deep,
+        and never skips or repeats a clip when new ones arrive while someone pages. (On SQLite,
+        SQLAlchemy writes a constant `OFFSET 0` after every LIMIT; it skips nothing.)
+        """
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"limit={limit} must be between 1 and {MAX_PAGE_SIZE}")
+        statement = (
+            select(Generation)
+            .where(col(Generation.status) == GenerationStatus.DONE)
+            .where(col(Generation.hidden) == sa.false())
+            .order_by(col(Generation.finished_at).desc(), col(Generation.id).desc())
+            .limit(limit)
+        )
+        if before is not None:
+            finished_at, generation_id = before
+            key = sa.tuple_(col(Generation.finished_at), col(Generation.id))
+            statement = statement.where(key < (finished_at, generation_id))
+        with self._session() as session:
+            return list(session.exec(statement).all())
+
+    def list_unfinished(self) -> list[Generation]:
+        """Queued and rendering requests, oldest first (what a reconciler re-enqueues)."""
+        statement = (
+            select(Generation)
+            .where(col(Generation.status).in_(UNFINISHED))
+            .order_by(col(Generation.created_at), col(Generation.id))
+        )
+        with self._session() as session:
+            return list(session.exec(statement).all())
