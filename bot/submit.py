@@ -29,6 +29,7 @@ from worker.spec import (
     serialize_job,
 )
 
+ANONYMOUS = "cli:anonymous"
 JOB_EXPIRES = timedelta(days=7)  # a long backlog must not silently drop jobs after arq's 24 h
 
 
@@ -78,7 +79,10 @@ class Submitter:
 
     async def submit(self, spec: RenderSpec, *, generation_id: str | None = None) -> Submission:
         gid = generation_id or new_generation_id()
-        await asyncio.to_thread(self.store.add_generation, generation_create(gid, spec))
+        if not spec.owner_id:
+            spec = spec.model_copy(update={"owner_id": ANONYMOUS, "owner_name": "anonymous"})
+        row = GenerationCreate.from_spec(gid, spec.model_dump(mode="json"))
+        await asyncio.to_thread(self.store.add_generation, row)
         job = RenderJob(generation_id=gid, spec=spec).model_dump(mode="json")
         await self.pool.enqueue_job(
             RENDER_TASK, job, _job_id=gid, _queue_name=self.queue_name, _expires=JOB_EXPIRES
@@ -89,27 +93,3 @@ class Submitter:
     async def position(self, generation_id: str) -> int | None:
         rank = await self.pool.zrank(self.queue_name, generation_id)
         return None if rank is None else rank + 1
-
-
-def generation_create(generation_id: str, spec: RenderSpec) -> GenerationCreate:
-    return GenerationCreate(
-        id=generation_id,
-        owner_id=spec.owner_id or "cli:anonymous",
-        owner_name=spec.owner_name or spec.owner_id or "anonymous",
-        prompt=spec.prompt,
-        negative_prompt=spec.negative_prompt,
-        spec=spec.model_dump(mode="json"),
-        backend=spec.backend,
-        seed=spec.seed,
-        width=spec.width,
-        height=spec.height,
-        num_frames=spec.num_frames,
-        fps=spec.fps,
-        aspect_ratio=spec.aspect_ratio,
-        camera=spec.camera,
-        motion=spec.motion,
-        hidden=spec.hidden,
-        parent_id=spec.parent_id,
-        guild_id=spec.guild_id,
-        channel_id=spec.channel_id,
-    )
