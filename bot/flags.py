@@ -107,6 +107,32 @@ def parse_request(
         max_seconds=capabilities.max_seconds,
         sound_supported=capabilities.sound,
     )
+    return resolve_request(
+        parsed,
+        capabilities=capabilities,
+        seed_source=seed_source,
+        backend=backend,
+        owner_id=owner_id,
+        owner_name=owner_name,
+        guild_id=guild_id,
+        channel_id=channel_id,
+        parent_id=parent_id,
+    )
+
+
+def resolve_request(
+    parsed: ParsedPrompt,
+    *,
+    capabilities: Capabilities,
+    seed_source: Callable[[], int] = random_seed,
+    backend: str | None = None,
+    owner_id: str = "",
+    owner_name: str = "",
+    guild_id: int | None = None,
+    channel_id: int | None = None,
+    parent_id: str | None = None,
+) -> RenderSpec:
+    """Fill what the member left out with the loaded model's defaults: the complete spec."""
     aspect = parsed.aspect_ratio or DEFAULT_ASPECT
     aspect_w, aspect_h = (int(part) for part in aspect.split(":"))
     width, height = capabilities.snap_size(aspect_w, aspect_h)

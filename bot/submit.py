@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit, urlunsplit
@@ -77,18 +78,30 @@ class Submitter:
         self.store = store
         self.queue_name = queue_name
 
-    async def submit(self, spec: RenderSpec, *, generation_id: str | None = None) -> Submission:
+    async def submit(
+        self,
+        spec: RenderSpec,
+        *,
+        generation_id: str | None = None,
+        before_enqueue: Callable[[Submission], Awaitable[None]] | None = None,
+    ) -> Submission:
+        """Record, then enqueue. `before_enqueue` runs in between (e.g. answering the member and
+        noting where to deliver), so the clip can never finish before its destination is known.
+        """
         gid = generation_id or new_generation_id()
         if not spec.owner_id:
             spec = spec.model_copy(update={"owner_id": ANONYMOUS, "owner_name": "anonymous"})
         row = GenerationCreate.from_spec(gid, spec.model_dump(mode="json"))
         await asyncio.to_thread(self.store.add_generation, row)
+        submission = Submission(gid, await self.pool.zcard(self.queue_name) + 1)
+        if before_enqueue is not None:
+            await before_enqueue(submission)
         job = RenderJob(generation_id=gid, spec=spec).model_dump(mode="json")
         await self.pool.enqueue_job(
             RENDER_TASK, job, _job_id=gid, _queue_name=self.queue_name, _expires=JOB_EXPIRES
         )
         await publish_event(self.pool, gid, ProgressEvent(kind="queued"))
-        return Submission(gid, await self.position(gid) or 1)
+        return submission
 
     async def position(self, generation_id: str) -> int | None:
         rank = await self.pool.zrank(self.queue_name, generation_id)

@@ -1,0 +1,121 @@
+"""The Discord bot: resources made in `run_bot`, passed in, used by the cogs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Mapping
+
+import discord
+from arq.connections import ArqRedis
+from discord import app_commands
+from discord.ext import commands
+
+from bot.delivery import Delivery
+from bot.errors import UserFacingError
+from bot.progress import ProgressTracker
+from bot.settings import BotSettings
+from bot.styles import DEFAULT_STYLES
+from bot.submit import Submitter, connect_queue
+from gallery.db import make_engine, migrate
+from gallery.media import LocalMediaStore
+from gallery.store import GalleryStore
+from worker.backends import capabilities_for
+from worker.spec import Capabilities, StylePreset
+
+log = logging.getLogger(__name__)
+
+
+class ReelTree(app_commands.CommandTree["ReelBot"]):
+    """Turns every failure into an ephemeral reply: the member's own mistake said plainly,
+    anything else as "something went wrong" with a reference that is in the log."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[ReelBot], error: app_commands.AppCommandError
+    ) -> None:
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        friendly = UserFacingError | app_commands.TransformerError | app_commands.CheckFailure
+        if isinstance(cause, friendly):
+            text = str(cause)
+        else:
+            ref = uuid.uuid4().hex[:6]
+            log.error("command failed (ref %s)", ref, exc_info=cause)
+            text = f"Something went wrong (ref {ref}). Please try again in a moment."
+        await reply_ephemeral(interaction, text)
+
+
+async def reply_ephemeral(interaction: discord.Interaction[ReelBot], text: str) -> None:
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True)
+    else:
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+class ReelBot(commands.Bot):
+    def __init__(
+        self,
+        *,
+        queue: ArqRedis,
+        store: GalleryStore,
+        media: LocalMediaStore,
+        capabilities: Capabilities,
+        queue_name: str,
+        public_url: str,
+        styles: Mapping[str, StylePreset] = DEFAULT_STYLES,
+        sync_commands: bool = True,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        intents.guild_reactions = True
+        intents.dm_reactions = True
+        super().__init__(command_prefix=commands.when_mentioned, intents=intents, tree_cls=ReelTree)
+        self.queue = queue
+        self.store = store
+        self.media = media
+        self.capabilities = capabilities
+        self.styles = styles
+        self.submitter = Submitter(queue, store, queue_name=queue_name)
+        self.progress = ProgressTracker(self, queue, store)
+        self.delivery = Delivery(self, queue, store, media, public_url=public_url)
+        self.sync_commands = sync_commands
+        self._background: list[asyncio.Task[None]] = []
+
+    async def setup_hook(self) -> None:
+        from bot.cogs.create import CreateCog
+
+        await self.add_cog(CreateCog(self))
+        if self.sync_commands:
+            await self.tree.sync()
+        self._background.append(asyncio.create_task(self.delivery.run()))
+        await self.progress.resume()
+
+    async def close(self) -> None:
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.progress.close()
+        await super().close()
+
+
+async def run_bot(settings: BotSettings, *, redis_url: str, public_url: str) -> None:
+    """Connect everything, then run the bot until it is closed."""
+    if settings.discord_token is None:
+        raise UserFacingError("Set REELBOT_DISCORD_TOKEN to your bot's token to run the bot.")
+    queue = await connect_queue(redis_url)
+    engine = make_engine(settings.resolved_database_url())
+    await asyncio.to_thread(migrate, engine)
+    bot = ReelBot(
+        queue=queue,
+        store=GalleryStore(engine),
+        media=LocalMediaStore(settings.resolved_media_dir()),
+        capabilities=capabilities_for(settings.backend),
+        queue_name=settings.queue_name,
+        public_url=public_url,
+    )
+    try:
+        async with bot:
+            await bot.start(settings.discord_token.get_secret_value())
+    finally:
+        await queue.aclose()
+        engine.dispose()

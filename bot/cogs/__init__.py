@@ -1,0 +1,1 @@
+"""One cog per concern: create, remix, moderation, gallery, info."""

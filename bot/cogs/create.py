@@ -1,0 +1,137 @@
+"""`/create`: a prompt with inline flags, or the same settings as slash options."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.flags import parse_flags, resolve_request
+from bot.messages import queued_text
+from bot.options import merge_options
+from bot.submit import Submission
+from bot.targets import DeliveryTarget, save_target
+from worker.spec import MAX_FPS, MAX_GUIDANCE, MAX_MOTION, MAX_SEED, MIN_FPS, MIN_GUIDANCE
+
+if TYPE_CHECKING:
+    from bot.app import ReelBot
+
+CameraChoice = Literal[
+    "zoom in",
+    "zoom out",
+    "pan left",
+    "pan right",
+    "pan up",
+    "pan down",
+    "pan up left",
+    "pan up right",
+    "pan down left",
+    "pan down right",
+    "rotate clockwise",
+    "rotate counterclockwise",
+    "static",
+]
+COMMON_RATIOS = ["16:9", "9:16", "1:1", "4:5", "5:4", "3:2", "2:3", "21:9", "4:3", "3:4"]
+
+
+class CreateCog(commands.Cog):
+    def __init__(self, bot: ReelBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="create")
+    @app_commands.describe(
+        prompt="What to see; flags like -motion 3 -camera pan left -ar 9:16 may follow",
+        motion="How much moves, 0 (still) to 4 (a lot)",
+        camera="Camera move",
+        negative="What to keep out of the clip",
+        aspect_ratio="Width:height, like 16:9, 9:16 or 1:1",
+        seed="Same seed + same settings = same clip",
+        guidance="How closely to follow the prompt, 8 to 24",
+        fps="Frames per second, 8 to 24",
+        length="Seconds",
+        hide="Keep it out of the public gallery",
+        style="A style preset",
+    )
+    async def create(
+        self,
+        interaction: discord.Interaction[ReelBot],
+        prompt: app_commands.Range[str, 1, 4000],
+        motion: app_commands.Range[int, 0, MAX_MOTION] | None = None,
+        camera: CameraChoice | None = None,
+        negative: app_commands.Range[str, 1, 1500] | None = None,
+        aspect_ratio: app_commands.Range[str, 3, 11] | None = None,
+        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        guidance: app_commands.Range[float, MIN_GUIDANCE, MAX_GUIDANCE] | None = None,
+        fps: app_commands.Range[int, MIN_FPS, MAX_FPS] | None = None,
+        length: app_commands.Range[float, 1, 60] | None = None,
+        hide: bool | None = None,
+        style: str | None = None,
+    ) -> None:
+        """Make a short video clip from a prompt."""
+        bot = interaction.client
+        capabilities = bot.capabilities
+        parsed = parse_flags(
+            prompt,
+            styles=bot.styles,
+            max_seconds=capabilities.max_seconds,
+            sound_supported=capabilities.sound,
+        )
+        options = {
+            "motion": motion,
+            "camera": camera,
+            "negative": negative,
+            "aspect_ratio": aspect_ratio,
+            "seed": seed,
+            "guidance": guidance,
+            "fps": fps,
+            "length": length,
+            "style": style,
+            # clips made in DMs stay private unless asked otherwise
+            "hide": hide if hide is not None else interaction.guild_id is None,
+        }
+        parsed = merge_options(
+            parsed, options, styles=bot.styles, max_seconds=capabilities.max_seconds
+        )
+        user = interaction.user
+        spec = resolve_request(
+            parsed,
+            capabilities=capabilities,
+            owner_id=f"discord:{user.id}",
+            owner_name=user.display_name[:100],
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+        )
+
+        async def answer(submission: Submission) -> None:
+            response = await interaction.response.send_message(
+                queued_text(user.id, spec, submission.position),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            assert interaction.channel_id is not None
+            target = DeliveryTarget(
+                channel_id=interaction.channel_id,
+                status_message_id=response.message_id,
+                user_id=user.id,
+                upload_limit=interaction.filesize_limit,
+            )
+            await save_target(bot.queue, submission.generation_id, target)
+
+        submission = await bot.submitter.submit(spec, before_enqueue=answer)
+        bot.progress.track(submission.generation_id, spec)
+
+    @create.autocomplete("aspect_ratio")
+    async def _ratios(
+        self, interaction: discord.Interaction[ReelBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        return [
+            app_commands.Choice(name=r, value=r) for r in COMMON_RATIOS if r.startswith(current)
+        ]
+
+    @create.autocomplete("style")
+    async def _styles(
+        self, interaction: discord.Interaction[ReelBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        names = sorted(interaction.client.styles)
+        return [app_commands.Choice(name=n, value=n) for n in names if current.lower() in n][:25]

@@ -1,0 +1,148 @@
+"""The result consumer: finished clips from the Redis stream to Discord, each posted once.
+
+Workers never talk to Discord. They append a ResultRecord to RESULT_STREAM; this consumer reads
+it through a consumer group, posts, records the message id in the gallery row, then acks. A
+crash between posting and acking is safe twice over: the gallery row already names the message,
+and the post carries a nonce derived from the generation id with `enforce_nonce`, so Discord
+returns the message it already made instead of a second one. Records left pending by a crashed
+consumer are re-read at start (our own) or claimed after an idle time (another instance's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import discord
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from bot.messages import failed_text, result_text
+from bot.targets import DeliveryTarget, forget_target, load_target
+from gallery.media import LocalMediaStore
+from gallery.store import GalleryStore
+from worker.spec import RESULT_STREAM, RenderSpec, ResultRecord
+
+log = logging.getLogger(__name__)
+
+GROUP = "reelbot-bot"
+CLAIM_IDLE_MS = 60_000  # another consumer's pending record is taken over after this long
+RETRY_DELAY_S = 5.0
+
+
+def message_nonce(generation_id: str) -> str:
+    """Discord nonces are at most 25 characters; 100 bits of the id are plenty to be unique."""
+    return generation_id[:25]
+
+
+class Delivery:
+    def __init__(
+        self,
+        client: discord.Client,
+        redis: Redis,
+        store: GalleryStore,
+        media: LocalMediaStore,
+        *,
+        public_url: str,
+        consumer: str = "bot-1",
+    ) -> None:
+        self.client = client
+        self.redis = redis
+        self.store = store
+        self.media = media
+        self.public_url = public_url.rstrip("/")
+        self.consumer = consumer
+
+    async def run(self) -> None:
+        """Deliver forever: first what this consumer left pending, then new and abandoned ones."""
+        await self._ensure_group()
+        await self._drain("0")  # our own pending records, from before a restart
+        while True:
+            try:
+                await self._claim_abandoned()
+                await self._drain(">", block_ms=2000)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # Redis or Discord blip: log, wait, go on; nothing is acked
+                log.exception("delivery loop failed; retrying in %.0f s", RETRY_DELAY_S)
+                await asyncio.sleep(RETRY_DELAY_S)
+
+    async def _ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(RESULT_STREAM, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _drain(self, start: str, block_ms: int | None = None) -> None:
+        replies = await self.redis.xreadgroup(
+            GROUP, self.consumer, {RESULT_STREAM: start}, count=20, block=block_ms
+        )
+        for _stream, entries in replies or []:
+            for entry_id, fields in entries:
+                await self._handle(entry_id, fields)
+
+    async def _claim_abandoned(self) -> None:
+        reply = await self.redis.xautoclaim(
+            RESULT_STREAM, GROUP, self.consumer, min_idle_time=CLAIM_IDLE_MS, count=20
+        )
+        for entry_id, fields in reply[1]:
+            await self._handle(entry_id, fields)
+
+    async def _handle(self, entry_id: Any, fields: dict[Any, Any] | None) -> None:
+        raw = (fields or {}).get(b"r") or (fields or {}).get("r")
+        if raw is None:  # trimmed or malformed: nothing we can deliver
+            await self.redis.xack(RESULT_STREAM, GROUP, entry_id)
+            return
+        record = ResultRecord.model_validate_json(raw)
+        try:
+            await self.deliver(record)
+        except discord.HTTPException as exc:
+            if exc.status >= 500 or exc.status == 429:
+                raise  # transient: leave it pending, it is retried
+            log.error("[%s] Discord refused the post (%s); giving up", record.generation_id, exc)
+        await self.redis.xack(RESULT_STREAM, GROUP, entry_id)
+
+    async def deliver(self, record: ResultRecord) -> None:
+        gid = record.generation_id
+        row = await asyncio.to_thread(self.store.get, gid)
+        target = await load_target(self.redis, gid)
+        if row is None or target is None:
+            return  # made elsewhere (the terminal), or its target expired
+        if row.discord_message_id:
+            log.info("[%s] already posted as %s", gid, row.discord_message_id)
+            await forget_target(self.redis, gid)
+            return
+        spec = RenderSpec.model_validate(row.spec)
+        message = await self._post(record, spec, target)
+        await asyncio.to_thread(self.store.set_discord_message, gid, message.id)
+        await forget_target(self.redis, gid)
+        log.info("[%s] posted as message %s", gid, message.id)
+
+    async def _post(
+        self, record: ResultRecord, spec: RenderSpec, target: DeliveryTarget
+    ) -> discord.Message:
+        channel = self.client.get_partial_messageable(target.channel_id)
+        mentions = discord.AllowedMentions(users=[discord.Object(target.user_id)], roles=False)
+        reference = None
+        if target.status_message_id:
+            reference = discord.MessageReference(
+                message_id=target.status_message_id,
+                channel_id=target.channel_id,
+                fail_if_not_exists=False,
+            )
+        kwargs: dict[str, Any] = {
+            "nonce": message_nonce(record.generation_id),
+            "allowed_mentions": mentions,
+            "reference": reference,
+        }
+        if record.status == "failed":
+            return await channel.send(failed_text(target.user_id, spec, record.message), **kwargs)
+        url = f"{self.public_url}/clips/{record.generation_id}"
+        path = self.media.resolve(record.media_path)
+        attach = path.stat().st_size <= target.upload_limit
+        text = result_text(target.user_id, spec, url, attached=attach)
+        if attach:
+            kwargs["file"] = discord.File(path, filename=f"reelbot-{spec.seed}.mp4")
+        return await channel.send(text, **kwargs)

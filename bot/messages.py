@@ -1,0 +1,50 @@
+"""What members read: the queued line, the progress line, the result caption. Pure text."""
+
+from __future__ import annotations
+
+from bot.console import progress_bar
+from bot.flags import to_command_line
+from worker.spec import RenderSpec
+
+DISCORD_MESSAGE_LIMIT = 2000
+
+
+def clip_summary(spec: RenderSpec) -> str:
+    return (
+        f"{spec.width}×{spec.height} · {spec.duration_s:g} s at {spec.fps} fps · seed {spec.seed}"
+    )
+
+
+def queued_text(user_id: int, spec: RenderSpec, position: int) -> str:
+    ahead = "next up" if position <= 1 else f"#{position} in the queue"
+    return _fit(f"<@{user_id}> queued ({ahead}) · {clip_summary(spec)}\n> {_quote(spec.prompt)}")
+
+
+def progress_text(user_id: int, spec: RenderSpec, step: int, total: int, elapsed: float) -> str:
+    bar = progress_bar(step, total, width=16)
+    return _fit(
+        f"<@{user_id}> rendering `{bar}` {step}/{total} · {elapsed:.0f} s · {clip_summary(spec)}"
+        f"\n> {_quote(spec.prompt)}"
+    )
+
+
+def result_text(user_id: int, spec: RenderSpec, clip_url: str, *, attached: bool) -> str:
+    how = "" if attached else "\nThe clip is larger than this server's upload limit; watch it here:"
+    line = _quote(to_command_line(spec))
+    return _fit(
+        f"<@{user_id}> your clip is ready · {clip_summary(spec)}\n`/create {line}`{how}\n{clip_url}"
+    )
+
+
+def failed_text(user_id: int, spec: RenderSpec, reason: str) -> str:
+    return _fit(f"<@{user_id}> sorry, this clip failed: {reason}\n> {_quote(spec.prompt)}")
+
+
+def _quote(text: str) -> str:
+    """A prompt shown as a quote: one line, no mass mentions, no markdown surprises."""
+    flat = " ".join(text.split())
+    return flat.replace("@", "@\u200b").replace("`", "ˋ")
+
+
+def _fit(text: str) -> str:
+    return text if len(text) <= DISCORD_MESSAGE_LIMIT else text[: DISCORD_MESSAGE_LIMIT - 1] + "…"

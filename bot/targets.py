@@ -1,0 +1,50 @@
+"""Where a clip goes when it is done: the channel, the "queued" message to reply to, the cap.
+
+Kept in Redis beside the job (work in flight), written before the job is enqueued, so the
+delivery consumer always knows where a finished clip belongs, even after a bot restart.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+from redis.asyncio import Redis
+
+from worker.spec import KEY_PREFIX
+
+TARGET_TTL_S = 8 * 24 * 3600  # longer than a job may wait in the queue
+DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024  # Discord's per-attachment default since 2025
+
+
+class DeliveryTarget(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    channel_id: int
+    status_message_id: int | None = None  # the public "queued" message, edited with progress
+    user_id: int
+    upload_limit: int = DEFAULT_UPLOAD_LIMIT
+
+
+def target_key(generation_id: str) -> str:
+    return f"{KEY_PREFIX}target:{generation_id}"
+
+
+async def save_target(redis: Redis, generation_id: str, target: DeliveryTarget) -> None:
+    await redis.set(target_key(generation_id), target.model_dump_json(), ex=TARGET_TTL_S)
+
+
+async def load_target(redis: Redis, generation_id: str) -> DeliveryTarget | None:
+    raw = await redis.get(target_key(generation_id))
+    return None if raw is None else DeliveryTarget.model_validate_json(raw)
+
+
+async def pending_targets(redis: Redis) -> list[str]:
+    """Generation ids that still have a target: in flight or not yet delivered."""
+    prefix = target_key("")
+    ids = []
+    async for key in redis.scan_iter(match=f"{prefix}*", count=500):
+        ids.append((key.decode() if isinstance(key, bytes) else key).removeprefix(prefix))
+    return ids
+
+
+async def forget_target(redis: Redis, generation_id: str) -> None:
+    await redis.delete(target_key(generation_id))

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import FlagError
+from bot.flags import parse_flags
+from bot.options import merge_options
+from bot.styles import DEFAULT_STYLES
+
+
+def merged(text: str, **options: object):
+    return merge_options(parse_flags(text), options, styles=DEFAULT_STYLES, max_seconds=4.0)
+
+
+@pytest.mark.parametrize(
+    "options, field, expected",
+    [
+        ({"motion": 3}, "motion", 3),
+        ({"camera": "pan left"}, "camera", "pan left"),
+        ({"camera": "acw"}, "camera", "rotate counterclockwise"),
+        ({"negative": "text, watermark"}, "negative_prompt", "text, watermark"),
+        ({"aspect_ratio": "9:16"}, "aspect_ratio", "9:16"),
+        ({"seed": 7}, "seed", 7),
+        ({"guidance": 16.0}, "guidance", 16.0),
+        ({"fps": 12}, "fps", 12),
+        ({"length": 3.0}, "length", 3.0),
+        ({"hide": True}, "hidden", True),
+    ],
+)
+def test_an_option_sets_what_its_flag_sets(options, field, expected) -> None:
+    assert getattr(merged("a fox", **options), field) == expected
+
+
+def test_style_option_reads_a_preset() -> None:
+    assert merged("a fox", style="anime").style == DEFAULT_STYLES["anime"]
+
+
+def test_unset_options_change_nothing() -> None:
+    base = parse_flags("a fox -motion 2")
+    assert merged("a fox -motion 2", motion=None, camera=None, hide=False, negative="") == base
+
+
+def test_the_same_setting_both_ways_is_fine_when_they_agree() -> None:
+    assert (
+        merged("a fox -motion 2 -camera ccw", motion=2, camera="rotate counterclockwise").motion
+        == 2
+    )
+
+
+@pytest.mark.parametrize(
+    "text, options, mentions",
+    [
+        ("a fox -motion 2", {"motion": 3}, ["-motion 2", "motion", "3"]),
+        ("a fox -ar 1:1", {"aspect_ratio": "9:16"}, ["-ar 1:1", "9:16"]),
+        ("a fox -gs 12", {"guidance": 16.0}, ["-gs 12", "16"]),
+        ("a fox -style noir", {"style": "anime"}, ["noir", "anime"]),
+    ],
+)
+def test_disagreeing_flag_and_option_is_an_error_naming_both(text, options, mentions) -> None:
+    with pytest.raises(FlagError) as error:
+        merged(text, **options)
+    for word in mentions:
+        assert word in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "options, mentions",
+    [
+        ({"motion": 9}, ["motion", "0", "4"]),
+        ({"aspect_ratio": "3:1"}, ["aspect_ratio"]),
+        ({"camera": "pan leftt"}, ["pan left"]),
+        ({"length": 9.0}, ["4"]),
+        ({"style": "animee"}, ["anime"]),
+    ],
+)
+def test_a_bad_option_gets_the_flags_message(options, mentions) -> None:
+    with pytest.raises(FlagError) as error:
+        merged("a fox", **options)
+    for word in mentions:
+        assert word in str(error.value)
