@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -87,6 +88,22 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 0
 
 
+def cmd_bot(args: argparse.Namespace) -> int:
+    from bot.app import run_bot
+    from bot.settings import BotSettings
+    from bot.up import local_redis_url
+
+    settings = BotSettings()
+    redis_url = settings.redis_url or local_redis_url(settings.data_dir)
+    if not redis_url:
+        raise UserFacingError("Set REELBOT_REDIS_URL (or run `reelbot up`, which starts the bot).")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            run_bot(settings, redis_url=redis_url, public_url=settings.resolved_public_url())
+        )
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from worker.__main__ import main as worker_main
 
@@ -124,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo-prompt", default=None, help="prompt of the first clip")
     p.add_argument("--once", action="store_true", help="exit after the first clip")
     p.set_defaults(run=cmd_up)
+
+    p = sub.add_parser("bot", help="run the Discord bot (needs REELBOT_DISCORD_TOKEN)")
+    p.set_defaults(run=cmd_bot)
 
     p = sub.add_parser("worker", help="run one render worker (needs REELBOT_REDIS_URL)")
     p.set_defaults(run=cmd_worker)

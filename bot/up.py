@@ -169,6 +169,15 @@ async def run_up(
         await web.TCPSite(runner, settings.gallery_host, port).start()
         print(f"gallery: {public_url}", file=out)
 
+        if settings.discord_token is not None:
+            from bot.app import run_bot
+
+            bot_task = asyncio.create_task(
+                run_bot(settings, redis_url=redis_url, public_url=public_url)
+            )
+            stack.callback(bot_task.cancel)
+            print("discord: bot starting (REELBOT_DISCORD_TOKEN is set)", file=out)
+
         if demo_prompt:
             if workers and not await wait_for_worker(pool, timeout_s=120):
                 print("worker:  not ready after 120 s; the clip waits in the queue", file=out)
