@@ -6,6 +6,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
 import discord
 from arq.connections import ArqRedis
@@ -64,12 +65,18 @@ class ReelBot(commands.Bot):
         public_url: str,
         styles: Mapping[str, StylePreset] = DEFAULT_STYLES,
         sync_commands: bool = True,
+        **discord_options: Any,
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True
         intents.guild_reactions = True
         intents.dm_reactions = True
-        super().__init__(command_prefix=commands.when_mentioned, intents=intents, tree_cls=ReelTree)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            tree_cls=ReelTree,
+            **discord_options,
+        )
         self.queue = queue
         self.store = store
         self.media = media

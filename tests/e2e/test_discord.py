@@ -1,0 +1,193 @@
+"""/create end to end: fake Discord ↔ unmodified discord.py bot ↔ real Redis ↔ real worker process.
+
+Assertions are on what members would see in the channel: the queued message, its progress
+edits, the result posted once with a playable MP4, and the errors they get for bad input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import av
+import pytest
+
+from bot.app import ReelBot
+from bot.submit import connect_queue
+from gallery.db import make_engine, migrate
+from gallery.media import LocalMediaStore
+from gallery.store import GalleryStore
+from tests.fakediscord import FakeDiscord
+from worker.backends import capabilities_for
+from worker.spec import DEFAULT_QUEUE, RESULT_STREAM
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+PUBLIC_URL = "http://gallery.test"
+
+
+class Stack:
+    """Everything a bot needs, built the way `run_bot` builds it, so tests can restart the bot."""
+
+    def __init__(self, redis_url: str, data_dir: Path) -> None:
+        self.redis_url = redis_url
+        self.engine = make_engine(f"sqlite:///{data_dir / 'reelbot.db'}")
+        migrate(self.engine)
+        self.store = GalleryStore(self.engine)
+        self.media = LocalMediaStore(data_dir / "media")
+        self.pools: list[object] = []
+
+    async def new_bot(self) -> ReelBot:
+        pool = await connect_queue(self.redis_url)
+        self.pools.append(pool)
+        return ReelBot(
+            queue=pool,
+            store=self.store,
+            media=self.media,
+            capabilities=capabilities_for("tiny"),
+            queue_name=DEFAULT_QUEUE,
+            public_url=PUBLIC_URL,
+            guild_ready_timeout=0.05,
+        )
+
+    async def close(self) -> None:
+        for pool in self.pools:
+            await pool.aclose()  # type: ignore[attr-defined]
+        self.engine.dispose()
+
+
+@pytest.fixture
+async def stack(redis_server, redis, data_dir) -> AsyncIterator[Stack]:
+    s = Stack(redis_server.url, data_dir)
+    yield s
+    await s.close()
+
+
+def probe(data: bytes) -> tuple[int, int, int, float]:
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        return stream.width, stream.height, frames, float(stream.average_rate)
+
+
+async def eventually(get, ok, timeout: float = 10.0):
+    """The first value of `get()` that satisfies `ok`, polling briefly (state written by others)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = get()
+        if value is not None and ok(value):
+            return value
+        assert asyncio.get_running_loop().time() < deadline, f"never satisfied: {value!r}"
+        await asyncio.sleep(0.05)
+
+
+def results_for_bot(fake: FakeDiscord) -> list:
+    """Messages the bot posted into channels that carry a clip or a clip link."""
+    return [m for m in fake.visible_messages() if "your clip is ready" in m.content]
+
+
+async def test_create_queues_then_posts_the_clip_once(stack, workers, redis) -> None:
+    workers.start()
+    async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
+        ix = await fake.slash_command(
+            "create",
+            {"prompt": "a fox running through snow -camera pan left -ar 9:16 -seed 7", "motion": 3},
+            user="alice",
+        )
+        queued = await ix.wait_reply()
+        assert not queued.ephemeral
+        assert "queued" in queued.content and "a fox running through snow" in queued.content
+        assert "seed 7" in queued.content
+
+        result = await fake.wait_for_message(
+            lambda m: "your clip is ready" in m.content, timeout=60
+        )
+        assert result.message_reference and int(result.message_reference["message_id"]) == queued.id
+        assert f"<@{fake.users['alice'].id}>" in result.content
+        assert "-motion 3" in result.content and "-camera pan left" in result.content
+        [(name, data)] = result.files.items()
+        assert name.endswith(".mp4")
+        width, height, frames, fps = probe(data)
+        assert (width, height, frames, fps) == (288, 512, 48, 24.0)
+
+        gid = result.content.split(f"{PUBLIC_URL}/clips/")[1].split()[0]
+        # The message id is recorded right after the post (and before the stream ack).
+        row = await eventually(lambda: stack.store.get(gid), lambda r: r.discord_message_id)
+        assert row.status == "done" and row.discord_message_id == result.id
+        assert row.owner_id == f"discord:{fake.users['alice'].id}"
+        assert results_for_bot(fake) == [result]
+
+
+@pytest.mark.parametrize(
+    "options, mentions",
+    [
+        ({"prompt": "a windmill -motion 9"}, ["-motion 9", "0 to 4"]),
+        ({"prompt": "a windmill -camrea zoom in"}, ["-camrea", "-camera"]),
+        ({"prompt": "a windmill -motion 2", "motion": 3}, ["-motion 2", "motion", "3"]),
+        ({"prompt": "-ar 9:16"}, ["Describe the clip"]),
+    ],
+)
+async def test_bad_requests_get_a_private_error_and_queue_nothing(
+    stack, redis, options, mentions
+) -> None:
+    async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
+        ix = await fake.slash_command("create", options)
+        reply = await ix.wait_reply()
+        assert reply.ephemeral
+        for word in mentions:
+            assert word in reply.content
+        assert await redis.zcard(DEFAULT_QUEUE) == 0
+        assert [m for m in fake.visible_messages() if not m.ephemeral] == []
+
+
+async def test_clips_finished_while_the_bot_was_down_are_posted_when_it_returns(
+    stack, workers, redis
+) -> None:
+    async with FakeDiscord() as fake:
+        async with fake.running(await stack.new_bot()):
+            for seed in (1, 2):
+                ix = await fake.slash_command("create", {"prompt": f"a lighthouse -seed {seed}"})
+                await ix.wait_reply()
+        # The bot is gone; the worker starts only now and finishes both clips meanwhile.
+        workers.start()
+        for _ in range(600):
+            if await redis.xlen(RESULT_STREAM) == 2:
+                break
+            await asyncio.sleep(0.1)
+        assert await redis.xlen(RESULT_STREAM) == 2
+        assert results_for_bot(fake) == []
+
+        async with fake.running(await stack.new_bot()):
+            await fake.wait_for(lambda e: len(results_for_bot(fake)) == 2, timeout=30)
+        posted = results_for_bot(fake)
+        assert sorted("-seed 1" in m.content for m in posted) == [False, True]
+        assert all(m.files for m in posted)
+
+
+async def test_a_lost_post_response_does_not_post_twice(stack, workers) -> None:
+    """Discord made the message but the reply was lost: the retry reuses the nonce."""
+    workers.start()
+    async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
+        fake.fail_next("POST", "/channels/{channel_id}/messages", status=500, apply=True)
+        ix = await fake.slash_command("create", {"prompt": "a paper boat -seed 5"})
+        await ix.wait_reply()
+        await fake.wait_for(lambda e: len(results_for_bot(fake)) >= 1, timeout=60)
+        await fake.wait_for(lambda e: e.kind == "dedup", timeout=30)
+        assert len(results_for_bot(fake)) == 1
+
+
+async def test_a_clip_over_the_upload_cap_becomes_a_gallery_link(stack, workers) -> None:
+    workers.start()
+    async with (
+        FakeDiscord(attachment_size_limit=50_000) as fake,
+        fake.running(await stack.new_bot()),
+    ):
+        ix = await fake.slash_command("create", {"prompt": "a neon city at night -seed 3"})
+        await ix.wait_reply()
+        result = await fake.wait_for_message(
+            lambda m: "your clip is ready" in m.content, timeout=60
+        )
+    assert result.files == {}
+    assert "upload limit" in result.content and f"{PUBLIC_URL}/clips/" in result.content
