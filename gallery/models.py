@@ -99,6 +99,8 @@ class Member(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     display_name: str = Field(default="", max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # Flags the member wants on every request (`/settings`), e.g. "-ar 9:16 -motion 2".
+    default_flags: str = Field(default="", max_length=300)
 
 
 class GenerationBase(SQLModel):
@@ -141,6 +143,8 @@ class Generation(GenerationBase, table=True):
         sa.Index("ix_generation_status_created", "status", "created_at"),
         sa.Index("ix_generation_owner_created", "owner_id", "created_at"),
         sa.Index("ix_generation_parent", "parent_id"),
+        # Reactions and buttons arrive with a message id.
+        sa.Index("ix_generation_discord_message", "discord_message_id"),
     )
 
     status: GenerationStatus = Field(
@@ -155,6 +159,9 @@ class Generation(GenerationBase, table=True):
     # Stage name -> seconds ("load", "render", "encode", ...).
     timings: dict[str, float] = Field(default_factory=dict, sa_type=JSONType, nullable=False)
     discord_message_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    like_count: int = Field(default=0, ge=0)
+    # Set when the owner or a moderator deletes the clip; it then never appears anywhere public.
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -167,7 +174,17 @@ class Generation(GenerationBase, table=True):
     @property
     def is_public(self) -> bool:
         """Whether anyone may see it: rendered and not hidden."""
-        return self.status == GenerationStatus.DONE and not self.hidden
+        return self.status == GenerationStatus.DONE and not self.hidden and self.deleted_at is None
+
+
+class Like(SQLModel, table=True):
+    """One member's ❤️ on one clip; the pair is the key, so liking twice counts once."""
+
+    generation_id: str = Field(
+        primary_key=True, foreign_key="generation.id", ondelete="CASCADE", max_length=32
+    )
+    member_id: str = Field(primary_key=True, foreign_key="member.id", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
 # The spec keys copied into columns by `GenerationCreate.from_spec` (the job contract's names).

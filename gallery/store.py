@@ -212,7 +212,7 @@ class GalleryStore:
             return session.get(Generation, generation_id)
 
     def list_public(self, *, limit: int = 24, before: Cursor | None = None) -> list[Generation]:
-        """Done, not hidden clips, newest finished first, strictly older than `before`.
+        """Done, not hidden, not deleted clips, newest finished first, strictly older than `before`.
 
         Keyset pagination on (finished_at, id) reads one index range per page, however deep,
         and never skips or repeats a clip when new ones arrive while someone pages. (On SQLite,
@@ -224,6 +224,7 @@ class GalleryStore:
             select(Generation)
             .where(col(Generation.status) == GenerationStatus.DONE)
             .where(col(Generation.hidden) == sa.false())
+            .where(col(Generation.deleted_at).is_(None))
             .order_by(col(Generation.finished_at).desc(), col(Generation.id).desc())
             .limit(limit)
         )
