@@ -19,6 +19,7 @@ from bot.progress import ProgressTracker
 from bot.settings import BotSettings
 from bot.styles import DEFAULT_STYLES
 from bot.submit import Submitter, connect_queue
+from gallery.community import CommunityStore
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
@@ -26,6 +27,9 @@ from worker.backends import capabilities_for
 from worker.spec import Capabilities, StylePreset
 
 log = logging.getLogger(__name__)
+
+# One module per concern, each with `async def setup(bot)`; loaded in this order.
+COGS: tuple[str, ...] = ("bot.cogs.create",)
 
 
 class ReelTree(app_commands.CommandTree["ReelBot"]):
@@ -79,6 +83,7 @@ class ReelBot(commands.Bot):
         )
         self.queue = queue
         self.store = store
+        self.community = CommunityStore(store.engine)
         self.media = media
         self.capabilities = capabilities
         self.styles = styles
@@ -89,9 +94,8 @@ class ReelBot(commands.Bot):
         self._background: list[asyncio.Task[None]] = []
 
     async def setup_hook(self) -> None:
-        from bot.cogs.create import CreateCog
-
-        await self.add_cog(CreateCog(self))
+        for extension in COGS:
+            await self.load_extension(extension)
         if self.sync_commands:
             await self.tree.sync()
         self._background.append(asyncio.create_task(self.delivery.run()))

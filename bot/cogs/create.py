@@ -135,3 +135,7 @@ class CreateCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         names = sorted(interaction.client.styles)
         return [app_commands.Choice(name=n, value=n) for n in names if current.lower() in n][:25]
+
+
+async def setup(bot: ReelBot) -> None:
+    await bot.add_cog(CreateCog(bot))
