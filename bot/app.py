@@ -29,7 +29,12 @@ from worker.spec import Capabilities, StylePreset
 log = logging.getLogger(__name__)
 
 # One module per concern, each with `async def setup(bot)`; loaded in this order.
-COGS: tuple[str, ...] = ("bot.cogs.create",)
+COGS: tuple[str, ...] = (
+    "bot.cogs.create",
+    "bot.cogs.settings",
+    "bot.cogs.info",
+    "bot.cogs.gallery",
+)
 
 
 class ReelTree(app_commands.CommandTree["ReelBot"]):
@@ -99,6 +104,7 @@ class ReelBot(commands.Bot):
         if self.sync_commands:
             await self.tree.sync()
         self._background.append(asyncio.create_task(self.delivery.run()))
+        self._background.append(asyncio.create_task(self.progress.run()))
         await self.progress.resume()
 
     async def close(self) -> None:

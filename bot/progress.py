@@ -1,7 +1,9 @@
 """Live progress on the public "queued" message: edited at most every few seconds.
 
-Edits go through the bot token on the channel message (not the interaction token, which dies
-after 15 minutes), so a long wait or a bot restart does not end the updates.
+One reader follows the event streams of every clip in flight with a single blocking XREAD,
+however many there are (a connection per clip would not survive a busy evening). Edits go
+through the bot token on the channel message, not the interaction token that dies after 15
+minutes, so a long wait or a bot restart does not end the updates.
 """
 
 from __future__ import annotations
@@ -9,19 +11,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass, field
 
 import discord
 from redis.asyncio import Redis
 
 from bot.messages import progress_text
-from bot.targets import load_target, pending_targets
+from bot.targets import DeliveryTarget, load_target, pending_targets
 from gallery.store import GalleryStore
-from worker.events import follow_events
-from worker.spec import RenderSpec
+from worker.events import TERMINAL_KINDS, read_event
+from worker.spec import RenderSpec, events_key
 
 log = logging.getLogger(__name__)
 
 EDIT_INTERVAL_S = 3.0  # Discord allows 5 edits / 5 s per channel; members don't need more
+STREAMS_PER_READ = 500
+EVENTS_PREFIX = events_key("")
+
+
+@dataclass
+class Watch:
+    spec: RenderSpec
+    last_id: str = "0-0"
+    target: DeliveryTarget | None = None
+    started: float = field(default_factory=time.monotonic)
+    last_edit: float = 0.0
 
 
 class ProgressTracker:
@@ -29,13 +43,13 @@ class ProgressTracker:
         self.client = client
         self.redis = redis
         self.store = store
-        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.watched: dict[str, Watch] = {}
+        self._added = asyncio.Event()
+        self._edits: set[asyncio.Task[None]] = set()
 
     def track(self, generation_id: str, spec: RenderSpec) -> None:
-        if generation_id not in self.tasks:
-            task = asyncio.create_task(self._follow(generation_id, spec))
-            self.tasks[generation_id] = task
-            task.add_done_callback(lambda _: self.tasks.pop(generation_id, None))
+        self.watched.setdefault(generation_id, Watch(spec))
+        self._added.set()
 
     async def resume(self) -> None:
         """After a restart: follow again every request that is still waiting for its clip."""
@@ -44,28 +58,62 @@ class ProgressTracker:
             if row is not None and row.status in ("queued", "rendering"):
                 self.track(gid, RenderSpec.model_validate(row.spec))
 
-    async def _follow(self, generation_id: str, spec: RenderSpec) -> None:
-        target = await load_target(self.redis, generation_id)
+    async def run(self) -> None:
+        """Read every watched stream at once, forever (a background task of the bot)."""
+        while True:
+            if not self.watched:
+                self._added.clear()
+                await self._added.wait()
+            batch = list(self.watched.items())[:STREAMS_PER_READ]
+            streams = {events_key(gid): watch.last_id for gid, watch in batch}
+            try:
+                replies = await self.redis.xread(streams, block=1000, count=20)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("progress read failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            for stream, entries in replies or []:
+                name = stream.decode() if isinstance(stream, bytes) else stream
+                gid = name.removeprefix(EVENTS_PREFIX)
+                for entry_id, fields in entries:
+                    await self._on_event(gid, entry_id, fields)
+
+    async def _on_event(self, gid: str, entry_id: bytes | str, fields: dict) -> None:
+        watch = self.watched.get(gid)
+        if watch is None:
+            return
+        watch.last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        event = read_event(fields)
+        if event.kind in TERMINAL_KINDS:
+            self.watched.pop(gid, None)  # the delivery consumer posts the result
+            return
+        now = time.monotonic()
+        if event.kind != "step" or now - watch.last_edit < EDIT_INTERVAL_S:
+            return
+        watch.last_edit = now
+        if watch.target is None:
+            watch.target = await load_target(self.redis, gid)
+        target = watch.target
         if target is None or target.status_message_id is None:
             return
-        message = self.client.get_partial_messageable(target.channel_id).get_partial_message(
-            target.status_message_id
+        text = progress_text(
+            target.user_id, watch.spec, event.step, event.total, now - watch.started
         )
-        started = time.monotonic()
-        last_edit = 0.0
+        task = asyncio.create_task(self._edit(gid, target, text))
+        self._edits.add(task)
+        task.add_done_callback(self._edits.discard)
+
+    async def _edit(self, gid: str, target: DeliveryTarget, text: str) -> None:
+        channel = self.client.get_partial_messageable(target.channel_id)
         try:
-            async for event in follow_events(self.redis, generation_id):
-                if event.kind != "step" or time.monotonic() - last_edit < EDIT_INTERVAL_S:
-                    continue
-                last_edit = time.monotonic()
-                text = progress_text(
-                    target.user_id, spec, event.step, event.total, last_edit - started
-                )
-                await message.edit(content=text)
-        except discord.HTTPException as exc:  # message deleted, permissions changed: stop quietly
-            log.info("[%s] progress edits stopped: %s", generation_id, exc)
+            await channel.get_partial_message(target.status_message_id or 0).edit(content=text)
+        except discord.HTTPException as exc:  # deleted, permissions changed: stop following it
+            log.info("[%s] progress edits stopped: %s", gid, exc)
+            self.watched.pop(gid, None)
 
     async def close(self) -> None:
-        for task in list(self.tasks.values()):
+        for task in list(self._edits):
             task.cancel()
-        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        await asyncio.gather(*self._edits, return_exceptions=True)

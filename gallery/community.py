@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from gallery.db import write_lock
 from gallery.models import UNFINISHED, Generation, GenerationStatus, Like, Member, utcnow
 
 
@@ -30,7 +31,7 @@ class CommunityStore:
 
     def like(self, generation_id: str, member_id: str, display_name: str = "") -> bool:
         """True if this member had not liked the clip yet; the count moves only then."""
-        with self._session() as session:
+        with write_lock(self.engine), self._session() as session:
             if session.get(Member, member_id) is None:
                 session.add(Member(id=member_id, display_name=display_name[:100]))
                 session.flush()
@@ -50,7 +51,7 @@ class CommunityStore:
         return True
 
     def unlike(self, generation_id: str, member_id: str) -> bool:
-        with self._session() as session:
+        with write_lock(self.engine), self._session() as session:
             removed = session.exec(
                 sa.delete(Like).where(
                     col(Like.generation_id) == generation_id, col(Like.member_id) == member_id
@@ -67,7 +68,7 @@ class CommunityStore:
 
     def delete(self, generation_id: str) -> bool:
         """Take a clip out of everything public; True the first time."""
-        with self._session() as session:
+        with write_lock(self.engine), self._session() as session:
             changed = session.exec(
                 sa.update(Generation)
                 .where(col(Generation.id) == generation_id, col(Generation.deleted_at).is_(None))
@@ -92,7 +93,7 @@ class CommunityStore:
             return member.default_flags if member else ""
 
     def set_default_flags(self, member_id: str, flags: str, display_name: str = "") -> None:
-        with self._session() as session:
+        with write_lock(self.engine), self._session() as session:
             member = session.get(Member, member_id)
             if member is None:
                 member = Member(id=member_id, display_name=display_name[:100])

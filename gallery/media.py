@@ -3,6 +3,9 @@
 Paths are derived from the 32-hex generation id and a kind from a fixed list, never from
 anything a person typed, so no request can name a file outside the media root. Files are
 sharded by the id's first two characters to keep directories small.
+
+Kinds: `mp4` the clip, `jpg`/`webp` previews, `png` a member's input image for image-to-video
+(always re-encoded by the bot before it gets here, never the bytes the member sent).
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 GENERATION_ID = re.compile(r"^[0-9a-f]{32}$")
-KINDS = frozenset({"mp4", "jpg", "webp"})
+KINDS = frozenset({"mp4", "jpg", "webp", "png"})
 
 
 def check_generation_id(generation_id: str) -> str:
@@ -59,11 +64,21 @@ class LocalMediaStore:
         The file appears under its final name only once complete (temp file + rename in the
         same folder), so the web never serves half a clip, and a retried job just replaces it.
         """
+        with open(source, "rb") as src:
+            return self._write(generation_id, kind, lambda out: shutil.copyfileobj(src, out))
+
+    def save_bytes(self, generation_id: str, data: bytes, kind: str) -> tuple[str, int]:
+        """Write `data` into place atomically, as `save` does; return (relative path, size)."""
+        return self._write(generation_id, kind, lambda out: out.write(data))
+
+    def _write(
+        self, generation_id: str, kind: str, fill: Callable[[BinaryIO], object]
+    ) -> tuple[str, int]:
         target = self.path_for(generation_id, kind)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{generation_id}.", suffix=".tmp")
         try:
-            with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-                shutil.copyfileobj(src, out)
+            with os.fdopen(fd, "wb") as out:
+                fill(out)
                 out.flush()
                 os.fsync(out.fileno())
             os.chmod(tmp, 0o644)

@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from gallery.db import write_lock
 from gallery.models import (
     UNFINISHED,
     Generation,
@@ -85,7 +86,25 @@ class GalleryStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._insert = _insert(engine.dialect.name)
+        insert = _insert(engine.dialect.name)
+        # Built once with bound parameters: the statements compile once and are cached, where
+        # `.values(<row>)` re-keyed ~30 literals per call (3.5 ms per request, bench/frontend.py).
+        member = insert(Member)
+        self._add_member = member.on_conflict_do_nothing(index_elements=["id"])
+        self._upsert_member = member.on_conflict_do_update(
+            index_elements=["id"],
+            set_={"display_name": member.excluded.display_name},
+            where=col(Member.display_name) != member.excluded.display_name,
+        )
+        # RETURNING says whether the row was new on both databases (rowcount does not always).
+        self._add_generation = (
+            insert(Generation)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(col(Generation.id))
+        )
+        self._parent_exists = sa.select(col(Generation.id)).where(
+            col(Generation.id) == sa.bindparam("parent_id")
+        )
 
     def _session(self) -> Session:
         # Rows returned to callers stay readable after the session closes.
@@ -105,33 +124,15 @@ class GalleryStore:
         now = utcnow()
         row = Generation.model_validate(new.model_dump(exclude={"owner_name"}))
         row.created_at = row.updated_at = now
-        values = row.model_dump()
-
-        member = self._insert(Member).values(
-            id=new.owner_id, display_name=new.owner_name, created_at=now
-        )
-        if new.owner_name:
-            member = member.on_conflict_do_update(
-                index_elements=["id"],
-                set_={"display_name": member.excluded.display_name},
-                where=col(Member.display_name) != member.excluded.display_name,
-            )
-        else:
-            member = member.on_conflict_do_nothing(index_elements=["id"])
-        # RETURNING says whether the row was new on both databases (rowcount does not always).
-        generation = (
-            self._insert(Generation)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["id"])
-            .returning(col(Generation.id))
-        )
-
-        with self._session() as session:
-            if new.parent_id is not None and session.get(Generation, new.parent_id) is None:
-                raise ValueError(f"parent generation {new.parent_id} does not exist")
-            session.exec(member)
-            created = session.exec(generation).first() is not None
-            session.commit()
+        member = {"id": new.owner_id, "display_name": new.owner_name, "created_at": now}
+        upsert = self._upsert_member if new.owner_name else self._add_member
+        with write_lock(self.engine), self.engine.begin() as conn:
+            if new.parent_id is not None:
+                parent = conn.execute(self._parent_exists, {"parent_id": new.parent_id}).first()
+                if parent is None:
+                    raise ValueError(f"parent generation {new.parent_id} does not exist")
+            conn.execute(upsert, member)
+            created = conn.execute(self._add_generation, row.model_dump()).first() is not None
         if not created:
             log.info("generation %s already recorded; enqueue retried", new.id)
         return created
@@ -143,7 +144,7 @@ class GalleryStore:
             .where(col(Generation.id) == generation_id, *conditions)
             .values(updated_at=utcnow(), **values)
         )
-        with self._session() as session:
+        with write_lock(self.engine), self._session() as session:
             changed = session.exec(statement).rowcount
             session.commit()
         return changed

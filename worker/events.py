@@ -25,6 +25,14 @@ async def publish_event(redis: Redis, generation_id: str, event: ProgressEvent) 
         await pipe.execute()
 
 
+def read_event(fields: dict[bytes | str, bytes | str]) -> ProgressEvent:
+    """The event in one stream entry, as `publish_event` wrote it."""
+    raw = fields.get(b"e") or fields.get("e")
+    if raw is None:
+        raise ValueError(f"not a progress event: {fields!r}")
+    return ProgressEvent.model_validate_json(raw)
+
+
 async def follow_events(
     redis: Redis, generation_id: str, *, block_ms: int = 1000, idle_timeout_s: float | None = None
 ) -> AsyncIterator[ProgressEvent]:
@@ -45,8 +53,7 @@ async def follow_events(
         for _stream, entries in replies:
             for entry_id, fields in entries:
                 last_id = entry_id
-                raw = fields.get(b"e") or fields.get("e")
-                event = ProgressEvent.model_validate_json(raw)
+                event = read_event(fields)
                 yield event
                 if event.kind in TERMINAL_KINDS:
                     return
