@@ -8,46 +8,68 @@ import contextlib
 import json
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from bot.errors import FlagError, UserFacingError
+from pydantic import ValidationError
+
+from bot.errors import ConfigError, FlagError, UserFacingError
+
+if TYPE_CHECKING:
+    from bot.settings import BotSettings
+    from worker.spec import Capabilities
 
 EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 3
 
 
+def load_settings() -> BotSettings:
+    """The settings, or a ConfigError naming each bad REELBOT_ variable."""
+    from bot.settings import BotSettings
+
+    try:
+        return BotSettings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"REELBOT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"Bad settings: {problems}.") from None
+
+
+def loaded_capabilities(settings: BotSettings) -> Capabilities:
+    from worker.backends import UnknownBackend, capabilities_for
+
+    try:
+        return capabilities_for(settings.backend)
+    except UnknownBackend as exc:
+        raise ConfigError(f"REELBOT_BACKEND: {exc}.") from None
+
+
 def cmd_parse(args: argparse.Namespace) -> int:
     """Print how the bot reads a request, as one JSON object."""
     from bot.flags import parse_request
-    from bot.settings import BotSettings
-    from worker.backends import capabilities_for
 
-    settings = BotSettings()
-    spec = parse_request(args.text, capabilities=capabilities_for(settings.backend))
+    spec = parse_request(args.text, capabilities=loaded_capabilities(load_settings()))
     print(json.dumps(spec.model_dump(mode="json"), ensure_ascii=False))
     return 0
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    from bot.settings import BotSettings
-
-    return asyncio.run(_create(BotSettings(), args.text, args.timeout))
+    return asyncio.run(_create(load_settings(), args.text, args.timeout))
 
 
-async def _create(settings: object, text: str, timeout: float | None) -> int:
+async def _create(settings: BotSettings, text: str, timeout: float | None) -> int:
     from bot.console import create_clip
     from bot.flags import parse_request
-    from bot.settings import BotSettings
     from bot.submit import connect_queue
-    from bot.up import local_redis_url
+    from bot.up import read_run_file
     from gallery.db import make_engine, migrate
     from gallery.media import LocalMediaStore
     from gallery.store import GalleryStore
-    from worker.backends import capabilities_for
 
-    assert isinstance(settings, BotSettings)
     # Bad flags are reported before anything is started or connected.
-    parse_request(text, capabilities=capabilities_for(settings.backend))
-    redis_url = settings.redis_url or local_redis_url(settings.data_dir)
+    parse_request(text, capabilities=loaded_capabilities(settings))
+    redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
     if not redis_url:
         raise UserFacingError(
             "No Redis configured and no `reelbot up` running here. Start `reelbot up` in "
@@ -64,8 +86,10 @@ async def _create(settings: object, text: str, timeout: float | None) -> int:
             media=LocalMediaStore(settings.resolved_media_dir()),
             backend=settings.backend,
             queue_name=settings.queue_name,
+            # the address `reelbot up` really serves on (it may have had to pick another port)
             public_url=settings.public_url
-            or f"http://{settings.gallery_host}:{settings.gallery_port}",
+            or read_run_file(settings.data_dir, "gallery.url")
+            or settings.resolved_public_url(),
             idle_timeout_s=timeout,
         )
     finally:
@@ -75,10 +99,9 @@ async def _create(settings: object, text: str, timeout: float | None) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from bot.settings import BotSettings
     from bot.up import DEMO_PROMPT, run_up
 
-    settings = BotSettings()
+    settings = load_settings()
     if args.workers is not None:
         settings = settings.model_copy(update={"workers": args.workers})
     demo = None if args.no_demo else (args.demo_prompt or DEMO_PROMPT)
@@ -90,11 +113,10 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_bot(args: argparse.Namespace) -> int:
     from bot.app import run_bot
-    from bot.settings import BotSettings
-    from bot.up import local_redis_url
+    from bot.up import read_run_file
 
-    settings = BotSettings()
-    redis_url = settings.redis_url or local_redis_url(settings.data_dir)
+    settings = load_settings()
+    redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
     if not redis_url:
         raise UserFacingError("Set REELBOT_REDIS_URL (or run `reelbot up`, which starts the bot).")
     with contextlib.suppress(KeyboardInterrupt):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+MAX_MESSAGE = 600  # Discord messages stop at 2,000 characters; an error needs far fewer
+MAX_SHOWN = 80
+
 
 class UserFacingError(Exception):
     """An error a member can fix; its message is shown to them as is (friendly, no internals)."""
@@ -18,15 +21,21 @@ class FlagError(UserFacingError):
         allowed: str = "",
         suggestion: str | None = None,
     ) -> None:
-        self.token = token
+        self.token = token[:MAX_SHOWN]
         self.allowed = allowed
         self.suggestion = suggestion
+        if len(message) > MAX_MESSAGE:  # a pasted wall of text must not make an unsendable reply
+            message = message[: MAX_MESSAGE - 1] + "…"
         parts = [message]
         if suggestion:
             parts.append(f"Did you mean `{suggestion}`?")
         if allowed:
             parts.append(f"Allowed: {allowed}.")
         super().__init__(" ".join(parts))
+
+
+class ConfigError(UserFacingError):
+    """The operator's settings are wrong: says which setting and what it should look like."""
 
 
 class QueueUnavailable(UserFacingError):

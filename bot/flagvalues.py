@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
+from typing import get_args
 
 from bot.errors import FlagError
 from bot.flagtext import read_text
@@ -154,24 +155,7 @@ def _read_style(shown: str, value: str, styles: Mapping[str, StylePreset]) -> St
 
 # --- camera moves -------------------------------------------------------------------------
 
-CAMERAS: dict[str, Camera] = {
-    move: move
-    for move in (
-        "zoom in",
-        "zoom out",
-        "pan left",
-        "pan right",
-        "pan up",
-        "pan down",
-        "pan up left",
-        "pan up right",
-        "pan down left",
-        "pan down right",
-        "rotate clockwise",
-        "rotate counterclockwise",
-        "static",
-    )
-}
+CAMERAS: dict[str, Camera] = {move: move for move in get_args(Camera)}
 _TURNS = {
     "clockwise": "clockwise",
     "cw": "clockwise",

@@ -17,7 +17,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.errors import QueueUnavailable
+from bot.errors import ConfigError, QueueUnavailable
 from gallery.models import GenerationCreate
 from gallery.store import GalleryStore
 from worker.events import publish_event
@@ -46,12 +46,23 @@ def redacted(url: str) -> str:
 
 async def connect_queue(redis_url: str, *, timeout_s: float = 5.0) -> ArqRedis:
     """An arq pool with JSON jobs, or QueueUnavailable naming the URL (never a stack trace)."""
-    settings = RedisSettings.from_dsn(redis_url)
-    settings.conn_timeout = int(timeout_s)
+    try:
+        settings = RedisSettings.from_dsn(redis_url)
+    except (RuntimeError, ValueError):
+        raise ConfigError(
+            f"REELBOT_REDIS_URL={redacted(redis_url)!r} is not a Redis URL; "
+            "it should look like redis://[:password@]host:6379/0 (rediss:// for TLS)."
+        ) from None
+    settings.conn_timeout = max(1, int(timeout_s))
     settings.conn_retries = 0
     try:
-        pool = await create_pool(
-            settings, job_serializer=serialize_job, job_deserializer=deserialize_job, retry=0
+        # Bounded as a whole: a server that accepts the connection but never answers must
+        # not hang the caller.
+        pool = await asyncio.wait_for(
+            create_pool(
+                settings, job_serializer=serialize_job, job_deserializer=deserialize_job, retry=0
+            ),
+            timeout_s,
         )
         await asyncio.wait_for(pool.ping(), timeout_s)
     except (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError) as exc:

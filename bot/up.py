@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import signal
@@ -15,12 +16,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
 from aiohttp import web
 
 from bot.console import create_clip
+from bot.errors import ConfigError
 from bot.local_redis import LocalRedis, free_port
 from bot.settings import BotSettings
 from bot.submit import connect_queue
@@ -36,16 +39,41 @@ DEMO_PROMPT = "a fox running through snow -motion 3 -camera pan left -ar 9:16 -s
 RESTART_BACKOFF_S = 1.0
 
 
-def redis_url_file(data_dir: Path) -> Path:
-    """Where a running `reelbot up` leaves its private Redis URL for `reelbot create`."""
-    return data_dir / "run" / "redis.url"
+EXIT_CONFIG = 2  # a worker that exits with this will only do it again: no restart
 
 
-def local_redis_url(data_dir: Path) -> str | None:
+def run_dir(data_dir: Path) -> Path:
+    """Where a running `reelbot up` leaves what other commands need: its Redis and web URLs."""
+    return data_dir / "run"
+
+
+def read_run_file(data_dir: Path, name: str) -> str | None:
     try:
-        return redis_url_file(data_dir).read_text().strip() or None
+        return (run_dir(data_dir) / name).read_text().strip() or None
     except OSError:
         return None
+
+
+@contextlib.contextmanager
+def exclusive_data_dir(data_dir: Path) -> Iterator[None]:
+    """One `reelbot up` per data folder: a second would share the Redis files and run files."""
+    path = run_dir(data_dir) / "up.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"Another `reelbot up` is already running with the data folder {data_dir}. "
+                "Stop it first, or set REELBOT_DATA_DIR to another folder."
+            ) from None
+        yield
+
+
+def write_run_file(stack: contextlib.AsyncExitStack, data_dir: Path, name: str, value: str) -> None:
+    path = run_dir(data_dir) / name
+    path.write_text(value)
+    stack.callback(path.unlink, missing_ok=True)
 
 
 class WorkerProcess:
@@ -73,6 +101,9 @@ class WorkerProcess:
         while True:
             await asyncio.sleep(0.5)
             if self.process is not None and self.process.poll() is not None:
+                if self.process.returncode == EXIT_CONFIG:
+                    log.error("worker %d refused its settings; see %s", self.index, self.log_path)
+                    return
                 self.restarts += 1
                 log.warning(
                     "worker %d exited (%s); restarting", self.index, self.process.returncode
@@ -121,15 +152,13 @@ async def run_up(
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(exclusive_data_dir(data_dir))
         redis_url = settings.redis_url
         if not redis_url:
-            local = LocalRedis(data_dir / "redis").start()
-            stack.callback(local.stop)
+            local = await asyncio.to_thread(LocalRedis(data_dir / "redis").start)
+            stack.push_async_callback(asyncio.to_thread, local.stop)
             redis_url = local.url
-            url_file = redis_url_file(data_dir)
-            url_file.parent.mkdir(parents=True, exist_ok=True)
-            url_file.write_text(redis_url)
-            stack.callback(url_file.unlink, missing_ok=True)
+            write_run_file(stack, data_dir, "redis.url", redis_url)
             print(f"redis:   private server at {redis_url} (data in {local.directory})", file=out)
 
         database_url = settings.resolved_database_url()
@@ -149,7 +178,7 @@ async def run_up(
         workers = [WorkerProcess(i, env, data_dir / "logs") for i in range(settings.workers)]
         for worker in workers:
             worker.start()
-            stack.callback(worker.stop)
+            stack.push_async_callback(asyncio.to_thread, worker.stop)
             task = asyncio.create_task(worker.supervise())
             stack.callback(task.cancel)
         if workers:
@@ -162,11 +191,12 @@ async def run_up(
         stack.push_async_callback(pool.aclose)
 
         port = available_port(settings.gallery_host, settings.gallery_port)
-        public_url = settings.public_url or f"http://{settings.gallery_host}:{port}"
+        public_url = settings.model_copy(update={"gallery_port": port}).resolved_public_url()
         runner = web.AppRunner(create_app(store, media, public_url=public_url), access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         await web.TCPSite(runner, settings.gallery_host, port).start()
+        write_run_file(stack, data_dir, "gallery.url", public_url)
         print(f"gallery: {public_url}", file=out)
 
         if settings.discord_token is not None:

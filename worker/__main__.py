@@ -21,11 +21,17 @@ def main() -> int:
 
     diffusers_logging.set_verbosity_error()
     transformers_logging.set_verbosity_error()
-    config = WorkerConfig()
+    from pydantic import ValidationError
+
+    from worker.backends import capabilities_for
+
+    # Settings problems exit with 2, which `reelbot up` takes as "don't restart me".
     try:
+        config = WorkerConfig()
+        capabilities_for(config.backend)
         kwargs = worker_settings(config)
-    except ValueError as exc:
-        print(f"reelbot worker: {exc}", file=sys.stderr)
+    except (ValidationError, ValueError, RuntimeError) as exc:
+        print(f"reelbot worker: bad settings: {exc}", file=sys.stderr)
         return 2
     Worker(**kwargs).run()
     return 0

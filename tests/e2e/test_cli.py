@@ -124,3 +124,81 @@ def test_up_starts_everything_and_makes_a_first_clip(tmp_path: Path) -> None:
         assert stream.height > stream.width  # the demo asks for 9:16
     assert lines["gallery"].strip().startswith("http://127.0.0.1:")
     assert not (tmp_path / "data" / "run" / "redis.url").exists()  # cleaned up on exit
+
+
+@pytest.mark.parametrize(
+    "env, mentions",
+    [
+        ({"REELBOT_BACKEND": "ltx-nope"}, ["REELBOT_BACKEND", "tiny"]),
+        ({"REELBOT_GALLERY_PORT": "abc"}, ["REELBOT_GALLERY_PORT"]),
+        ({"REELBOT_REDIS_URL": "http://example.invalid"}, ["REELBOT_REDIS_URL", "redis://"]),
+    ],
+)
+def test_bad_settings_are_named_without_a_traceback(tmp_path: Path, env, mentions) -> None:
+    result = reelbot("create", "a fox -seed 1", env={"REELBOT_DATA_DIR": str(tmp_path), **env})
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr
+    for word in mentions:
+        assert word in result.stderr
+
+
+def test_create_gives_up_on_a_redis_that_never_answers(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as silent:  # accepts connections, never replies
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        env = {
+            "REELBOT_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+            "REELBOT_DATA_DIR": str(tmp_path),
+        }
+        result = reelbot("create", "a fox -seed 1", env=env, timeout=30)
+    assert result.returncode == 3
+    assert f"127.0.0.1:{port}" in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_create_finds_a_running_up_and_a_second_up_is_refused(tmp_path: Path) -> None:
+    import signal
+
+    data = tmp_path / "data"
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "REELBOT_REDIS_URL"},
+        "REELBOT_DATA_DIR": str(data),
+        "REELBOT_GALLERY_PORT": "0",
+    }
+    up = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "up", "--no-demo"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        gallery = ""
+        assert up.stdout is not None
+        for line in up.stdout:
+            if line.startswith("gallery:"):
+                gallery = line.split(":", 1)[1].strip()
+            if line.startswith("running"):
+                break
+        assert gallery.startswith("http://127.0.0.1:") and not gallery.endswith(":0")
+
+        made = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "create", "a kite over a beach -seed 4"],
+            capture_output=True, text=True, env=env, cwd=ROOT, timeout=200,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        assert f"gallery: {gallery}/clips/" in made.stdout
+
+        second = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "up", "--once"],
+            capture_output=True, text=True, env=env, cwd=ROOT, timeout=60,
+        )  # fmt: skip
+        assert second.returncode == 3
+        assert "Another `reelbot up`" in second.stderr
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(timeout=60)
+    assert up.returncode == 0
+    assert not (data / "run" / "redis.url").exists()
+    assert not (data / "run" / "gallery.url").exists()
