@@ -29,7 +29,11 @@ OPTION_FLAGS: dict[str, tuple[str, str]] = {
     "hide": ("hide", "hidden"),
     "sound": ("sound", "sound"),
 }
-_UNSET: tuple[object, ...] = (None, "", False)
+
+
+def _unset(value: object) -> bool:
+    """Not given: None, an empty text or a switch left off. Identity checks, so 0 counts."""
+    return value is None or value is False or (isinstance(value, str) and not value)
 
 
 def merge_options(
@@ -42,7 +46,7 @@ def merge_options(
     """`parsed` with the form's options applied; FlagError when an option contradicts a flag."""
     changes: dict[str, object] = {}
     for option, given in options.items():
-        if given in _UNSET:
+        if _unset(given):
             continue
         flag, field = OPTION_FLAGS[option]
         if isinstance(given, bool):
@@ -52,7 +56,7 @@ def merge_options(
             if flag == "camera":
                 value = str(value)
         inline = getattr(parsed, field)
-        if inline not in _UNSET and inline != value:
+        if not _unset(inline) and inline != value:
             raise FlagError(
                 f"The prompt says `-{flag} {_show(inline)}` but the `{option}` option says "
                 f"`{_show(value)}`. Keep one of them.",

@@ -31,6 +31,12 @@ def test_an_option_sets_what_its_flag_sets(options, field, expected) -> None:
     assert getattr(merged("a fox", **options), field) == expected
 
 
+def test_zero_is_a_value_not_an_unset_option() -> None:
+    assert merged("a fox", motion=0).motion == 0
+    with pytest.raises(FlagError):
+        merged("a fox -motion 0", motion=3)
+
+
 def test_style_option_reads_a_preset() -> None:
     assert merged("a fox", style="anime").style == DEFAULT_STYLES["anime"]
 
