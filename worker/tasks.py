@@ -12,6 +12,8 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from arq import Retry
@@ -43,6 +45,10 @@ STEP_EVENT_INTERVAL_S = 0.25  # progress events per clip are rate-limited to thi
 
 class RenderCancelled(Exception):
     """Raised inside the render thread from the step callback to stop denoising early."""
+
+
+class MissingInput(Exception):
+    """A job's input media is not in the store: no retry can fix that, so the clip fails."""
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -104,6 +110,10 @@ async def render_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str,
         return await _render(ctx, job, attempt)
     except (Retry, asyncio.CancelledError):
         raise
+    except MissingInput as exc:
+        log.error("[%s] %s", gid, exc)
+        await _fail(ctx, gid, "its input image is missing; please send it again")
+        return {"status": "failed", "generation_id": gid}
     except Exception as exc:
         log.exception("[%s] attempt %d failed", gid, attempt)
         if attempt < config.max_tries:
@@ -124,12 +134,13 @@ async def _render(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[str
     timings: dict[str, float] = {"pickup": max(0.0, picked_up - ctx["enqueue_time"].timestamp())}
     if attempt == 1:
         timings["load"] = ctx["load_s"]
+    inputs = input_paths(media, spec.input_media)
 
     await asyncio.to_thread(store.mark_rendering, gid, worker=liveness.worker_id, attempt=attempt)
     started = ProgressEvent(kind="started", total=spec.steps, attempt=attempt)
     await publish_event(redis, gid, started.model_copy(update={"worker": liveness.worker_id}))
 
-    clip, render_timings = await _render_in_thread(ctx["backend"], job, redis)
+    clip, render_timings = await _render_in_thread(ctx["backend"], job, redis, inputs)
     timings.update(render_timings)
 
     await publish_event(redis, gid, ProgressEvent(kind="encoding", attempt=attempt))
@@ -151,8 +162,26 @@ async def _render(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[str
     return {"status": "done", "generation_id": gid, "timings": timings}
 
 
+def input_paths(media: LocalMediaStore, relative: Sequence[str]) -> tuple[Path, ...]:
+    """The spec's input media as files inside the store; MissingInput for any that is not.
+
+    `LocalMediaStore.resolve` refuses paths outside the media root, so a forged job cannot make
+    a backend read an arbitrary file.
+    """
+    paths = []
+    for item in relative:
+        try:
+            path = media.resolve(item)
+        except ValueError as exc:
+            raise MissingInput(str(exc)) from None
+        if not path.is_file():
+            raise MissingInput(f"input media {item!r} is not in the store")
+        paths.append(path)
+    return tuple(paths)
+
+
 async def _render_in_thread(
-    backend: Backend, job: RenderJob, redis: Any
+    backend: Backend, job: RenderJob, redis: Any, inputs: Sequence[Path] = ()
 ) -> tuple[RenderedClip, dict[str, float]]:
     """Denoise in a thread so the event loop keeps beating; cancel it cooperatively.
 
@@ -175,7 +204,7 @@ async def _render_in_thread(
             asyncio.run_coroutine_threadsafe(publish_event(redis, gid, event), loop)
 
     started = time.perf_counter()
-    thread_job = asyncio.ensure_future(asyncio.to_thread(job_render, backend, job, on_step))
+    thread_job = asyncio.ensure_future(asyncio.to_thread(job_render, backend, job, on_step, inputs))
     try:
         clip = await asyncio.shield(thread_job)
     except asyncio.CancelledError:
@@ -187,9 +216,11 @@ async def _render_in_thread(
     return clip, {"denoise": last_step - started, "decode": ended - last_step}
 
 
-def job_render(backend: Backend, job: RenderJob, on_step: Any) -> RenderedClip:
+def job_render(
+    backend: Backend, job: RenderJob, on_step: Any, inputs: Sequence[Path] = ()
+) -> RenderedClip:
     """The blocking render call, named so that profiles and stack dumps read well."""
-    return backend.render(job.spec, on_step)
+    return backend.render(job.spec, on_step, inputs=inputs)
 
 
 async def _announce_done(ctx: dict[str, Any], gid: str, media_path: str) -> None:

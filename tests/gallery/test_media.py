@@ -77,3 +77,12 @@ def test_save_puts_a_complete_file_in_place(media: LocalMediaStore, tmp_path: Pa
     source.write_bytes(b"retry")  # a retried job replaces the file
     assert media.save(GID, source)[1] == 5
     assert [p.name for p in (media.root / "01").iterdir()] == [f"{GID}.mp4"]  # no temp files
+
+
+def test_save_bytes_stores_an_input_image_atomically(media: LocalMediaStore) -> None:
+    relative, size = media.save_bytes(GID, b"\x89PNG fake", "png")
+    assert (relative, size) == (f"01/{GID}.png", 9)
+    assert media.resolve(relative).read_bytes() == b"\x89PNG fake"
+    assert [p.name for p in (media.root / "01").iterdir()] == [f"{GID}.png"]  # no temp files
+    with pytest.raises(ValueError, match="kind"):
+        media.save_bytes(GID, b"x", "html")

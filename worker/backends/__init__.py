@@ -7,8 +7,9 @@ read by the bot (which never installs torch) to size requests.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -33,8 +34,14 @@ class RenderedClip:
 class Backend(Protocol):
     capabilities: Capabilities
 
-    def render(self, spec: RenderSpec, on_step: StepCallback) -> RenderedClip:
-        """Render deterministically: the same spec on the same machine gives the same frames."""
+    def render(
+        self, spec: RenderSpec, on_step: StepCallback, *, inputs: Sequence[Path] = ()
+    ) -> RenderedClip:
+        """Render deterministically: the same spec on the same machine gives the same frames.
+
+        `inputs` are `spec.input_media` resolved to files by the worker (which owns the media
+        store), in the same order; a backend never sees a path a request could have chosen.
+        """
         ...
 
 

@@ -11,6 +11,13 @@ spatially and 8x in time); sizes must therefore be multiples of 32 and frame cou
 for the production model. `-motion` is not mapped for the tiny model: it has no trained notion of
 motion to steer, so the setting is accepted and has no effect here.
 
+Image-to-video (`mode="i2v"`) runs the real `diffusers.LTXImageToVideoPipeline` over the very
+same modules (no second copy of any weight): the conditioning image, center-cropped and resized
+to the clip's size (`worker.images.fit_image`), is encoded by the VAE into the first latent
+frame, which stays fixed while the rest is denoised, exactly as in production. With random
+weights the VAE is no autoencoder, so the decoded first frame does not *look* like the image;
+the tests check the conditioning where it lives, in the latents.
+
 torch and diffusers are imported inside `load()` only, so the bot can read `CAPABILITIES`
 without them.
 """
@@ -21,11 +28,14 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from worker.backends import RenderedClip, StepCallback
+from worker.images import fit_image
 from worker.spec import Capabilities, RenderSpec
 
 log = logging.getLogger(__name__)
@@ -37,7 +47,7 @@ _MIN_FRAMES = 9
 
 CAPABILITIES = Capabilities(
     name="tiny",
-    modes=("t2v",),
+    modes=("t2v", "i2v"),
     # 512x288 is exactly 16:9 on the 32 grid; a default clip (17 frames, 4 steps) renders in
     # about 0.3 s on 2 idle CPU cores, nine tenths of it in the VAE decode.
     native_pixels=512 * 288,
@@ -160,6 +170,15 @@ def _build_pipeline() -> Any:  # a diffusers.LTXPipeline (diffusers does not typ
     return pipe
 
 
+def _image_pipeline(pipe: Any) -> Any:  # a diffusers.LTXImageToVideoPipeline
+    """Image-to-video over `pipe`'s own modules: shared, so nothing is built or placed twice."""
+    from diffusers import LTXImageToVideoPipeline
+
+    image_pipe: Any = LTXImageToVideoPipeline(**pipe.components)
+    image_pipe.set_progress_bar_config(disable=True)
+    return image_pipe
+
+
 def native_frames(duration_s: float, native_fps: int = CAPABILITIES.native_fps) -> int:
     """The fewest 8k+1 frames (at least 9) whose span, 8k / native_fps, covers `duration_s`."""
     k = max(1, math.ceil(duration_s * native_fps / _TEMPORAL_RATIO - 1e-9))
@@ -167,14 +186,16 @@ def native_frames(duration_s: float, native_fps: int = CAPABILITIES.native_fps) 
 
 
 class TinyBackend:
-    """The tiny LTX pipeline, kept warm; renders one clip at a time."""
+    """The tiny LTX pipelines (text- and image-to-video), kept warm; one clip at a time."""
 
     capabilities = CAPABILITIES
 
     def __init__(self, pipe: Any, device: str) -> None:
         self.pipe = pipe
+        self.image_pipe = _image_pipeline(pipe)
         self.device = device
-        # The pipeline keeps per-call state on itself (guidance, interrupt flag): never share it.
+        # A pipeline keeps per-call state on itself (guidance, interrupt flag), and both share
+        # one scheduler and one set of modules: one render at a time, whichever the mode.
         self._lock = threading.Lock()
 
     def parameter_count(self) -> dict[str, int]:
@@ -183,8 +204,13 @@ class TinyBackend:
             for name in ("text_encoder", "transformer", "vae")
         }
 
-    def render(self, spec: RenderSpec, on_step: StepCallback) -> RenderedClip:
-        """Render `spec`; `on_step(step, total)` after each denoising step may raise to stop."""
+    def render(
+        self, spec: RenderSpec, on_step: StepCallback, *, inputs: Sequence[Path] = ()
+    ) -> RenderedClip:
+        """Render `spec`; `on_step(step, total)` after each denoising step may raise to stop.
+
+        For `i2v`, `inputs` holds the one conditioning image (resolved by the worker).
+        """
         import torch
 
         caps = self.capabilities
@@ -201,13 +227,23 @@ class TinyBackend:
                 f"the tiny backend renders at most {caps.max_seconds} s"
             )
         num_frames = native_frames(spec.duration_s, caps.native_fps)
+        pipe: Any = self.pipe
+        image: dict[str, Any] = {}
+        if spec.mode == "i2v":
+            if len(inputs) != 1:
+                raise ValueError(f"mode 'i2v' takes exactly one input image, got {len(inputs)}")
+            pipe = self.image_pipe
+            image["image"] = fit_image(inputs[0], spec.width, spec.height)
+        elif inputs:
+            raise ValueError(f"mode {spec.mode!r} takes no input media, got {len(inputs)}")
 
         def step_end(pipe: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
             on_step(i + 1, pipe.num_timesteps)
             return {}
 
         with self._lock:
-            output = self.pipe(
+            output = pipe(
+                **image,
                 prompt=spec.full_prompt(),
                 negative_prompt=spec.full_negative_prompt(),
                 width=spec.width,
