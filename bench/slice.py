@@ -33,8 +33,7 @@ from gallery.db import make_engine, migrate  # noqa: E402
 from gallery.store import GalleryStore  # noqa: E402
 from worker.backends import capabilities_for  # noqa: E402
 from worker.events import follow_events  # noqa: E402
-from worker.liveness import heartbeat_key  # noqa: E402
-from worker.spec import deserialize_job  # noqa: E402
+from worker.spec import deserialize_job, heartbeat_key  # noqa: E402
 
 STAGES = ("parse", "enqueue", "pickup", "denoise", "decode", "encode", "store")
 

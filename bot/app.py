@@ -31,9 +31,11 @@ log = logging.getLogger(__name__)
 # One module per concern, each with `async def setup(bot)`; loaded in this order.
 COGS: tuple[str, ...] = (
     "bot.cogs.create",
+    "bot.cogs.animate",
     "bot.cogs.settings",
     "bot.cogs.info",
     "bot.cogs.gallery",
+    "bot.cogs.remix",
 )
 
 

@@ -20,9 +20,10 @@ from redis.exceptions import ResponseError
 
 from bot.messages import failed_text, result_text
 from bot.targets import DeliveryTarget, forget_target, load_target
+from bot.views import result_view
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
-from worker.spec import RESULT_STREAM, RenderSpec, ResultRecord
+from worker.spec import RESULT_STREAM, Capabilities, RenderSpec, ResultRecord
 
 log = logging.getLogger(__name__)
 
@@ -145,4 +146,8 @@ class Delivery:
         text = result_text(target.user_id, spec, url, attached=attach)
         if attach:
             kwargs["file"] = discord.File(path, filename=f"reelbot-{spec.seed}.mp4")
+        # The loaded model decides Extend/Upscale; the client is the ReelBot that owns us.
+        capabilities: Capabilities | None = getattr(self.client, "capabilities", None)
+        modes = capabilities.modes if capabilities is not None else ()
+        kwargs["view"] = result_view(record.generation_id, modes)
         return await channel.send(text, **kwargs)

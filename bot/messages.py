@@ -15,9 +15,18 @@ def clip_summary(spec: RenderSpec) -> str:
     )
 
 
-def queued_text(user_id: int, spec: RenderSpec, position: int) -> str:
+def queued_text(user_id: int, spec: RenderSpec, position: int, *, note: str = "") -> str:
+    """`note` is one more line for the member, e.g. how their picture was framed."""
     ahead = "next up" if position <= 1 else f"#{position} in the queue"
-    return _fit(f"<@{user_id}> queued ({ahead}) · {clip_summary(spec)}\n> {_quote(spec.prompt)}")
+    extra = f"\n{note}" if note else ""
+    return _fit(
+        f"<@{user_id}> queued ({ahead}) · {clip_summary(spec)}{extra}\n> {_quote(spec.prompt)}"
+    )
+
+
+def command_name(spec: RenderSpec) -> str:
+    """The slash command that makes clips like this one."""
+    return "/animate" if spec.mode == "i2v" else "/create"
 
 
 def progress_text(user_id: int, spec: RenderSpec, step: int, total: int, elapsed: float) -> str:
@@ -32,7 +41,8 @@ def result_text(user_id: int, spec: RenderSpec, clip_url: str, *, attached: bool
     how = "" if attached else "\nThe clip is larger than this server's upload limit; watch it here:"
     line = _quote(to_command_line(spec))
     return _fit(
-        f"<@{user_id}> your clip is ready · {clip_summary(spec)}\n`/create {line}`{how}\n{clip_url}"
+        f"<@{user_id}> your clip is ready · {clip_summary(spec)}\n"
+        f"`{command_name(spec)} {line}`{how}\n{clip_url}"
     )
 
 

@@ -31,7 +31,7 @@ from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
 from gallery.web import create_app
-from worker.liveness import heartbeat_key
+from worker.spec import heartbeat_key
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from worker.spec import KEY_PREFIX, RESULT_STREAM, ResultRecord
+from worker.spec import RESULT_STREAM, ResultRecord, result_sent_key
 
 SENT_TTL_S = 7 * 24 * 3600
 
@@ -18,16 +18,12 @@ return false
 """
 
 
-def sent_key(generation_id: str) -> str:
-    return f"{KEY_PREFIX}result-sent:{generation_id}"
-
-
 async def publish_result_once(redis: Redis, record: ResultRecord) -> bool:
     """Append the record to the result stream unless it was already appended; True if appended."""
     entry_id = await redis.eval(
         _PUBLISH_ONCE,
         2,
-        sent_key(record.generation_id),
+        result_sent_key(record.generation_id),
         RESULT_STREAM,
         record.model_dump_json(),
         SENT_TTL_S,

@@ -17,7 +17,7 @@ class QueueSettings(GallerySettings):
     )
     queue_name: str = DEFAULT_QUEUE
     job_timeout_s: int = Field(
-        default=600, ge=10, description="a render running longer is cancelled and retried"
+        default=600, ge=1, description="a render running longer is stopped and retried"
     )
     max_tries: int = Field(default=5, ge=1, description="attempts per clip before it is failed")
     backend: str = Field(default="tiny", description="model family the workers run (tiny, …)")
@@ -29,4 +29,10 @@ class WorkerConfig(QueueSettings):
     model: str | None = Field(default=None, description="model id or local folder of weights")
     device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N")
     poll_delay_s: float = Field(default=0.02, gt=0, le=5, description="idle queue poll interval")
-    heartbeat_s: float = Field(default=1.0, gt=0, le=60)
+    heartbeat_s: float = Field(default=1.0, gt=0, le=60, description="how often a worker beats")
+    lease_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=600,
+        description="a worker silent this long is dead and its clip is retried elsewhere",
+    )

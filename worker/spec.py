@@ -54,6 +54,19 @@ RESULT_STREAM = f"{KEY_PREFIX}results"
 RENDER_TASK = "render_clip"
 
 
+OWNERS_KEY = f"{KEY_PREFIX}owners"  # hash: generation id -> the worker rendering it
+
+
+def heartbeat_key(worker_id: str) -> str:
+    """A worker's liveness: exists while the worker beats (`reelbot:worker:*` lists workers)."""
+    return f"{KEY_PREFIX}worker:{worker_id}"
+
+
+def result_sent_key(generation_id: str) -> str:
+    """Marks a clip's result as appended to RESULT_STREAM, so it is appended once."""
+    return f"{KEY_PREFIX}result-sent:{generation_id}"
+
+
 def events_key(generation_id: str) -> str:
     """The per-generation stream of progress events (queued, started, step, done, failed)."""
     return f"{KEY_PREFIX}events:{generation_id}"

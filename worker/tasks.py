@@ -19,6 +19,7 @@ from typing import Any
 from arq import Retry
 from arq.worker import func
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
@@ -47,8 +48,17 @@ class RenderCancelled(Exception):
     """Raised inside the render thread from the step callback to stop denoising early."""
 
 
+class LeaseLost(Exception):
+    """Another worker took this job over (we stalled past our lease): stop, touch nothing."""
+
+
 class MissingInput(Exception):
     """A job's input media is not in the store: no retry can fix that, so the clip fails."""
+
+
+# The same job would fail the same way again: fail the clip at once instead of retrying.
+PERMANENT_ERRORS = (MissingInput, ValueError, TypeError)
+ANNOUNCE_TRIES = 8  # the finished clip's announcement outlasts a Redis restart of ~30 s
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -64,8 +74,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["media"] = LocalMediaStore(config.resolved_media_dir())
     worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     liveness = Liveness(
-        ctx["redis"], worker_id, interval_s=config.heartbeat_s, job_ttl_s=config.job_timeout_s + 60
+        ctx["redis"], worker_id, interval_s=config.heartbeat_s, lease_s=config.lease_s
     )
+    ctx["load_unreported"] = True
     ctx["liveness"] = liveness
     ctx["liveness_task"] = asyncio.create_task(liveness.run())
     log.info(
@@ -107,21 +118,38 @@ async def render_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str,
     liveness: Liveness = ctx["liveness"]
     await liveness.claim(gid)
     try:
-        return await _render(ctx, job, attempt)
+        # Our own deadline, inside arq's: a render past it is stopped and retried (arq would
+        # treat its own timeout as final and leave the clip unanswered).
+        async with asyncio.timeout(config.job_timeout_s):
+            return await _render(ctx, job, attempt)
+    except LeaseLost:
+        log.warning("[%s] another worker took this clip over; leaving it to them", gid)
+        return {"status": "superseded", "generation_id": gid}
     except (Retry, asyncio.CancelledError):
         raise
-    except MissingInput as exc:
-        log.error("[%s] %s", gid, exc)
-        await _fail(ctx, gid, "its input image is missing; please send it again")
-        return {"status": "failed", "generation_id": gid}
     except Exception as exc:
         log.exception("[%s] attempt %d failed", gid, attempt)
-        if attempt < config.max_tries:
-            raise Retry(defer=min(2 * attempt, 30)) from exc
-        await _fail(ctx, gid, f"rendering failed ({type(exc).__name__})")
-        return {"status": "failed", "generation_id": gid}
+        row = await asyncio.to_thread(store.get, gid)
+        if row is not None and row.status == "done":  # the first final status wins
+            await _announce_done(ctx, gid, row.media_path or "")
+            return {"status": "done", "generation_id": gid}
+        if isinstance(exc, PERMANENT_ERRORS) or attempt >= config.max_tries:
+            await _fail(ctx, gid, failure_reason(exc, config))
+            return {"status": "failed", "generation_id": gid}
+        raise Retry(defer=min(2 * attempt, 30)) from exc
     finally:
         await liveness.release(gid)
+
+
+def failure_reason(exc: BaseException, config: WorkerConfig) -> str:
+    """What the member is told, in their words, not ours."""
+    if isinstance(exc, MissingInput):
+        return "its input image is missing; please send it again"
+    if isinstance(exc, TimeoutError):
+        return f"it took longer than this server allows ({config.job_timeout_s} s)"
+    if isinstance(exc, ValueError | TypeError):
+        return f"the model can't render these settings ({str(exc)[:200]})"
+    return f"rendering failed ({type(exc).__name__})"
 
 
 async def _render(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[str, Any]:
@@ -132,24 +160,28 @@ async def _render(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[str
     redis = ctx["redis"]
     picked_up = time.time()
     timings: dict[str, float] = {"pickup": max(0.0, picked_up - ctx["enqueue_time"].timestamp())}
-    if attempt == 1:
+    if ctx.pop("load_unreported", False):  # this worker's first clip waited for the load
         timings["load"] = ctx["load_s"]
     inputs = input_paths(media, spec.input_media)
 
     await asyncio.to_thread(store.mark_rendering, gid, worker=liveness.worker_id, attempt=attempt)
-    started = ProgressEvent(kind="started", total=spec.steps, attempt=attempt)
-    await publish_event(redis, gid, started.model_copy(update={"worker": liveness.worker_id}))
+    started = ProgressEvent(
+        kind="started", total=spec.steps, attempt=attempt, worker=liveness.worker_id
+    )
+    await publish_progress(redis, gid, started)
 
-    clip, render_timings = await _render_in_thread(ctx["backend"], job, redis, inputs)
+    clip, render_timings = await _render_in_thread(ctx["backend"], job, redis, liveness, inputs)
     timings.update(render_timings)
 
-    await publish_event(redis, gid, ProgressEvent(kind="encoding", attempt=attempt))
+    await publish_progress(redis, gid, ProgressEvent(kind="encoding", attempt=attempt))
     t0 = time.perf_counter()
     path = media.path_for(gid)
     encoded = await asyncio.to_thread(
         encode_mp4, clip.frames, clip.fps, path, fps=spec.fps, num_frames=spec.num_frames
     )
     timings["encode"] = time.perf_counter() - t0
+    if not liveness.still_owns(gid):
+        raise LeaseLost(gid)
 
     t0 = time.perf_counter()
     relative = media.relative_path(gid)
@@ -180,8 +212,20 @@ def input_paths(media: LocalMediaStore, relative: Sequence[str]) -> tuple[Path, 
     return tuple(paths)
 
 
+async def publish_progress(redis: Any, gid: str, event: ProgressEvent) -> None:
+    """Progress is best effort: a Redis blip must not throw away a render."""
+    try:
+        await publish_event(redis, gid, event)
+    except Exception as exc:
+        log.warning("[%s] progress event %s not published: %s", gid, event.kind, exc)
+
+
 async def _render_in_thread(
-    backend: Backend, job: RenderJob, redis: Any, inputs: Sequence[Path] = ()
+    backend: Backend,
+    job: RenderJob,
+    redis: Any,
+    liveness: Liveness,
+    inputs: Sequence[Path] = (),
 ) -> tuple[RenderedClip, dict[str, float]]:
     """Denoise in a thread so the event loop keeps beating; cancel it cooperatively.
 
@@ -198,10 +242,12 @@ async def _render_in_thread(
         marks["last_step"] = now
         if stop.is_set():
             raise RenderCancelled(gid)
+        if not liveness.still_owns(gid):
+            raise LeaseLost(gid)
         if step == total or now - marks["last_event"] >= STEP_EVENT_INTERVAL_S:
             marks["last_event"] = now
             event = ProgressEvent(kind="step", step=step, total=total)
-            asyncio.run_coroutine_threadsafe(publish_event(redis, gid, event), loop)
+            asyncio.run_coroutine_threadsafe(publish_progress(redis, gid, event), loop)
 
     started = time.perf_counter()
     thread_job = asyncio.ensure_future(asyncio.to_thread(job_render, backend, job, on_step, inputs))
@@ -210,6 +256,8 @@ async def _render_in_thread(
     except asyncio.CancelledError:
         stop.set()
         await asyncio.wait([thread_job])
+        if not thread_job.cancelled():
+            thread_job.exception()  # retrieved: the RenderCancelled we asked for
         raise
     ended = time.perf_counter()
     last_step = marks["last_step"] or ended
@@ -224,9 +272,18 @@ def job_render(
 
 
 async def _announce_done(ctx: dict[str, Any], gid: str, media_path: str) -> None:
+    """Hand the clip to delivery; retried through a Redis outage, since the clip is made."""
     record = ResultRecord(generation_id=gid, status="done", media_path=media_path)
-    await publish_result_once(ctx["redis"], record)
-    await publish_event(ctx["redis"], gid, ProgressEvent(kind="done", media_path=media_path))
+    for attempt in range(ANNOUNCE_TRIES):
+        try:
+            await publish_result_once(ctx["redis"], record)
+            break
+        except (RedisError, OSError) as exc:
+            if attempt == ANNOUNCE_TRIES - 1:
+                raise
+            log.warning("[%s] result not announced yet (%s); retrying", gid, exc)
+            await asyncio.sleep(min(2**attempt, 10))
+    await publish_progress(ctx["redis"], gid, ProgressEvent(kind="done", media_path=media_path))
 
 
 async def _fail(ctx: dict[str, Any], gid: str, message: str) -> None:
@@ -235,7 +292,7 @@ async def _fail(ctx: dict[str, Any], gid: str, message: str) -> None:
     await publish_result_once(
         ctx["redis"], ResultRecord(generation_id=gid, status="failed", message=message)
     )
-    await publish_event(ctx["redis"], gid, ProgressEvent(kind="failed", message=message))
+    await publish_progress(ctx["redis"], gid, ProgressEvent(kind="failed", message=message))
 
 
 def worker_settings(config: WorkerConfig) -> dict[str, Any]:
@@ -255,7 +312,8 @@ def worker_settings(config: WorkerConfig) -> dict[str, Any]:
         "on_shutdown": shutdown,
         "ctx": {"config": config},
         "max_jobs": 1,
-        "job_timeout": config.job_timeout_s,
+        # arq's deadline sits past ours, so ours always fires first and decides retry or fail
+        "job_timeout": config.job_timeout_s + 60,
         "poll_delay": config.poll_delay_s,
         "keep_result": 3600,
         "job_serializer": serialize_job,

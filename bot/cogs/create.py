@@ -8,11 +8,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.flags import parse_flags, resolve_request
-from bot.messages import queued_text
+from bot.cogs.settings import member_defaults
+from bot.defaults import apply_defaults
 from bot.options import merge_options
-from bot.submit import Submission
-from bot.targets import DeliveryTarget, save_target
+from bot.requests import Asker, build_spec, read_text, reply_with, submit_request
 from worker.spec import MAX_FPS, MAX_GUIDANCE, MAX_MOTION, MAX_SEED, MIN_FPS, MIN_GUIDANCE
 
 if TYPE_CHECKING:
@@ -72,12 +71,7 @@ class CreateCog(commands.Cog):
         """Make a short video clip from a prompt."""
         bot = interaction.client
         capabilities = bot.capabilities
-        parsed = parse_flags(
-            prompt,
-            styles=bot.styles,
-            max_seconds=capabilities.max_seconds,
-            sound_supported=capabilities.sound,
-        )
+        parsed = read_text(prompt, capabilities, bot.styles)
         options = {
             "motion": motion,
             "camera": camera,
@@ -94,32 +88,15 @@ class CreateCog(commands.Cog):
         parsed = merge_options(
             parsed, options, styles=bot.styles, max_seconds=capabilities.max_seconds
         )
-        user = interaction.user
-        spec = resolve_request(
+        # the member's /settings defaults fill what they left out (`hide: False` keeps -hide off)
+        parsed = apply_defaults(
             parsed,
-            capabilities=capabilities,
-            owner_id=f"discord:{user.id}",
-            owner_name=user.display_name[:100],
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
+            await member_defaults(bot, interaction.user),
+            given=("hidden",) if hide is not None else (),
         )
-
-        async def answer(submission: Submission) -> None:
-            response = await interaction.response.send_message(
-                queued_text(user.id, spec, submission.position),
-                allowed_mentions=discord.AllowedMentions.none(),
-            )
-            assert interaction.channel_id is not None
-            target = DeliveryTarget(
-                channel_id=interaction.channel_id,
-                status_message_id=response.message_id,
-                user_id=user.id,
-                upload_limit=interaction.filesize_limit,
-            )
-            await save_target(bot.queue, submission.generation_id, target)
-
-        submission = await bot.submitter.submit(spec, before_enqueue=answer)
-        bot.progress.track(submission.generation_id, spec)
+        asker = Asker.of(interaction)
+        spec = build_spec(parsed, asker, capabilities)
+        await submit_request(bot, spec, asker, reply_with(interaction))
 
     @create.autocomplete("aspect_ratio")
     async def _ratios(

@@ -1,0 +1,153 @@
+"""`/animate`: bring an attached picture to life, with an optional prompt and the usual flags.
+
+The picture decides the clip's shape: its aspect ratio is snapped to the nearest common one
+(`bot.attachments.nearest_ratio`) and the worker center-crops the picture to it, unless the
+member asks for another with `-ar` in the prompt (a `/settings` default `-ar` does not apply
+here: it was meant for prompts, and would crop every picture). Other `/settings` defaults
+apply as they do for `/create`. With no prompt the model is told "animate this image"
+(`DEFAULT_PROMPT`); a prompt of flags alone (`-motion 3 -camera zoom in`) gets the same text in
+front, since a picture already says what the clip shows.
+
+The member's picture is checked and re-encoded (`bot.attachments`) and stored under the new
+generation's id before the job exists, so a worker can never pick up a job without its image.
+All of it happens before the first answer, which Discord wants within 3 s: the download has
+its own timeout and the decoding runs in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.attachments import check_image, download, framing_note, nearest_ratio
+from bot.cogs.create import CameraChoice
+from bot.cogs.settings import member_defaults
+from bot.defaults import apply_defaults
+from bot.errors import UserFacingError
+from bot.flagtext import clean_text, flag_tokens
+from bot.messages import queued_text
+from bot.options import merge_options
+from bot.requests import Asker, build_spec, read_text, reply_with
+from bot.submit import Submission, new_generation_id
+from bot.targets import DeliveryTarget, save_target
+from worker.spec import MAX_FPS, MAX_GUIDANCE, MAX_MOTION, MAX_SEED, MIN_FPS, MIN_GUIDANCE
+
+if TYPE_CHECKING:
+    from bot.app import ReelBot
+
+DEFAULT_PROMPT = "animate this image"
+
+
+def animate_prompt(text: str | None) -> str:
+    """The prompt text to parse: `DEFAULT_PROMPT` in front when the member described nothing."""
+    clean = clean_text(text or "")
+    tokens = flag_tokens(clean)
+    described = clean[: tokens[0].start].strip() if tokens else clean
+    return clean if described else f"{DEFAULT_PROMPT} {clean}".strip()
+
+
+class AnimateCog(commands.Cog):
+    def __init__(self, bot: ReelBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="animate")
+    @app_commands.describe(
+        image="The picture to animate: PNG, JPEG, WebP or GIF, at least 64×64, up to 10 MB",
+        prompt="What should happen (optional); flags like -motion 3 -camera zoom in may follow",
+        motion="How much moves, 0 (still) to 4 (a lot)",
+        camera="Camera move",
+        negative="What to keep out of the clip",
+        seed="Same seed + same settings = same clip",
+        guidance="How closely to follow the prompt, 8 to 24",
+        fps="Frames per second, 8 to 24",
+        length="Seconds",
+        hide="Keep it out of the public gallery",
+        style="A style preset",
+    )
+    async def animate(
+        self,
+        interaction: discord.Interaction[ReelBot],
+        image: discord.Attachment,
+        prompt: app_commands.Range[str, 1, 4000] | None = None,
+        motion: app_commands.Range[int, 0, MAX_MOTION] | None = None,
+        camera: CameraChoice | None = None,
+        negative: app_commands.Range[str, 1, 1500] | None = None,
+        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        guidance: app_commands.Range[float, MIN_GUIDANCE, MAX_GUIDANCE] | None = None,
+        fps: app_commands.Range[int, MIN_FPS, MAX_FPS] | None = None,
+        length: app_commands.Range[float, 1, 60] | None = None,
+        hide: bool | None = None,
+        style: str | None = None,
+    ) -> None:
+        """Make a short video clip from a picture."""
+        bot = interaction.client
+        capabilities = bot.capabilities
+        if "i2v" not in capabilities.modes:
+            raise UserFacingError(
+                f"The model loaded right now (`{capabilities.name}`) can't animate pictures. "
+                "Use /create to make a clip from a prompt."
+            )
+        # Everything the member typed is checked before the picture is downloaded.
+        parsed = read_text(animate_prompt(prompt), capabilities, bot.styles)
+        options = {
+            "motion": motion,
+            "camera": camera,
+            "negative": negative,
+            "seed": seed,
+            "guidance": guidance,
+            "fps": fps,
+            "length": length,
+            "style": style,
+            # clips made in DMs stay private unless asked otherwise
+            "hide": hide if hide is not None else interaction.guild_id is None,
+        }
+        parsed = merge_options(
+            parsed, options, styles=bot.styles, max_seconds=capabilities.max_seconds
+        )
+        given = ("aspect_ratio", "hidden") if hide is not None else ("aspect_ratio",)
+        parsed = apply_defaults(parsed, await member_defaults(bot, interaction.user), given=given)
+        asker = Asker.of(interaction)
+
+        data = await download(image)
+        picture = await asyncio.to_thread(check_image, data, image.filename)
+        width, height = picture.source_width, picture.source_height
+        asked = parsed.aspect_ratio is not None
+        ratio = parsed.aspect_ratio or nearest_ratio(width, height)
+        note = framing_note(width, height, ratio, asked=asked)
+
+        spec = build_spec(dataclasses.replace(parsed, aspect_ratio=ratio), asker, capabilities)
+        # The picture is in the store, under the new id, before the job can exist.
+        gid = new_generation_id()
+        stored, _size = await asyncio.to_thread(bot.media.save_bytes, gid, picture.png, "png")
+        spec = spec.model_copy(update={"mode": "i2v", "input_media": (stored,)})
+        post = reply_with(interaction)
+
+        async def answer(submission: Submission) -> None:
+            text = queued_text(asker.user_id, spec, submission.position, note=note)
+            message_id = await post(text)
+            target = DeliveryTarget(
+                channel_id=asker.channel_id,
+                status_message_id=message_id,
+                user_id=asker.user_id,
+                upload_limit=asker.upload_limit,
+            )
+            await save_target(bot.queue, submission.generation_id, target)
+
+        submission = await bot.submitter.submit(spec, generation_id=gid, before_enqueue=answer)
+        bot.progress.track(submission.generation_id, spec)
+
+    @animate.autocomplete("style")
+    async def _styles(
+        self, interaction: discord.Interaction[ReelBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        names = sorted(interaction.client.styles)
+        return [app_commands.Choice(name=n, value=n) for n in names if current.lower() in n][:25]
+
+
+async def setup(bot: ReelBot) -> None:
+    await bot.add_cog(AnimateCog(bot))

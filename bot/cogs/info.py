@@ -1,0 +1,281 @@
+"""`/info` and `/queue`: what a member has asked for, where it stands, and cancelling it.
+
+ETA: the mean work time (denoise, decode, encode, store; not the queue wait, not a model load)
+of the most recent public clips, times the rounds of jobs ahead given the live workers (their
+heartbeat keys). Rough on purpose: the same model renders similar clips in similar times, and
+a member wants "about 2 min", not a schedule.
+
+Cancelling removes a queued job from arq in one Lua script that refuses when the job's
+in-progress key exists (a worker took it), so a render is never cut off half way and a job is
+never both cancelled and rendered. arq's `Job.abort()` is not used: it waits for a worker to
+notice (none may be running) and only cancels the asyncio task, not the render thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, time
+from typing import TYPE_CHECKING, Any
+
+import discord
+from arq.constants import in_progress_key_prefix, job_key_prefix
+from discord import app_commands
+from discord.ext import commands
+
+from bot.cogs.settings import member_id
+from bot.messages import clip_summary
+from bot.targets import forget_target, load_target
+from gallery.models import Generation, GenerationStatus
+from worker.events import publish_event
+from worker.spec import MAX_FPS, MIN_FPS, ProgressEvent, RenderSpec, heartbeat_key
+
+if TYPE_CHECKING:
+    from bot.app import ReelBot
+
+CANCELLED = "cancelled by owner"
+ETA_SAMPLE = 20  # recent clips averaged for the ETA
+QUEUE_SHOWN = 10  # requests listed by /queue (two rows of Cancel buttons)
+NOT_TIMED = frozenset({"pickup", "load"})  # waiting in the queue and loading the model
+_CANCEL_SCRIPT = """
+if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+if removed == 1 then redis.call('DEL', KEYS[2]) end
+return removed
+"""
+
+
+# --- pure helpers -------------------------------------------------------------------------
+
+
+def work_seconds(timings: Mapping[str, float]) -> float | None:
+    """Seconds a worker spent on one clip, from a gallery row's `timings`; None if untimed."""
+    spent = [seconds for stage, seconds in timings.items() if stage not in NOT_TIMED]
+    return sum(spent) if spent else None
+
+
+def mean_work_seconds(timings: Iterable[Mapping[str, float]]) -> float | None:
+    samples = [s for t in timings if (s := work_seconds(t)) is not None]
+    return sum(samples) / len(samples) if samples else None
+
+
+def ready_in(position: int, mean_s: float, workers: int) -> float:
+    """Seconds until a job at `position` (1-based, counting jobs being rendered: arq keeps
+    them in the queue until they finish) is done, if each job takes `mean_s`."""
+    rounds_ahead = (position - 1) // max(1, workers)
+    return (rounds_ahead + 1) * mean_s
+
+
+def about(seconds: float) -> str:
+    if seconds < 60:
+        return f"about {max(1, round(seconds))} s"
+    if seconds < 3600:
+        return f"about {round(seconds / 60)} min"
+    return f"about {seconds / 3600:.1f} h"
+
+
+def excerpt(prompt: str, limit: int = 60) -> str:
+    """A prompt shortened for a list line, with no markdown or mentions that could fire."""
+    flat = " ".join(prompt.split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1].rstrip() + "…"
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(flat))
+
+
+# --- the queue ----------------------------------------------------------------------------
+
+
+class CancelButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"reelbot:cancel:(?P<gid>[0-9a-f]{32})",
+):
+    """Cancels one queued request; the generation id lives in the custom_id, so the button
+    still works after a bot restart. Only the owner may use it."""
+
+    def __init__(self, generation_id: str, label: str = "Cancel") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                style=discord.ButtonStyle.danger,
+                custom_id=f"reelbot:cancel:{generation_id}",
+            )
+        )
+        self.generation_id = generation_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],  # the bot's; Any as the base class types it
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+    ) -> CancelButton:
+        return cls(match["gid"])
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        bot: ReelBot = interaction.client
+        row = await asyncio.to_thread(bot.store.get, self.generation_id)
+        if row is None or row.owner_id != member_id(interaction.user):
+            await interaction.response.send_message(
+                "Only the member who asked for this clip can cancel it.", ephemeral=True
+            )
+            return False
+        return True
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        bot: ReelBot = interaction.client
+        note = await cancel(bot, self.generation_id, interaction.user.id)
+        if note is not None:
+            await interaction.response.send_message(note, ephemeral=True)
+            return
+        text, view = await queue_page(bot, interaction.user)
+        await interaction.response.edit_message(
+            content=f"Cancelled.\n{text}",
+            view=view,
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+
+
+async def cancel(bot: ReelBot, generation_id: str, user_id: int) -> str | None:
+    """Take a queued request out of the queue and fail its row; None when that happened,
+    else what to tell the member."""
+    row = await asyncio.to_thread(bot.store.get, generation_id)
+    if row is None or row.status in (GenerationStatus.DONE, GenerationStatus.FAILED):
+        return "That request has already finished."
+    if row.status == GenerationStatus.RENDERING:
+        return "That clip is rendering now and can't be cancelled any more; it will arrive soon."
+    script = bot.queue.register_script(_CANCEL_SCRIPT)
+    keys = [
+        bot.submitter.queue_name,
+        job_key_prefix + generation_id,
+        in_progress_key_prefix + generation_id,
+    ]
+    if await script(keys=keys, args=[generation_id]) == -1:
+        return "A worker has just started on that clip, so it can't be cancelled any more."
+    # Removed now, or no longer in Redis at all (lost): either way nothing will render it.
+    await asyncio.to_thread(bot.store.mark_failed, generation_id, error=CANCELLED)
+    await publish_event(bot.queue, generation_id, ProgressEvent(kind="failed", message=CANCELLED))
+    await _mark_status_message(bot, generation_id, RenderSpec.model_validate(row.spec), user_id)
+    return None
+
+
+async def _mark_status_message(
+    bot: ReelBot, generation_id: str, spec: RenderSpec, user_id: int
+) -> None:
+    """The public "queued" message says it was cancelled, so the channel isn't left waiting."""
+    target = await load_target(bot.queue, generation_id)
+    await forget_target(bot.queue, generation_id)
+    if target is None or target.status_message_id is None:
+        return
+    message = bot.get_partial_messageable(target.channel_id).get_partial_message(
+        target.status_message_id
+    )
+    text = f"<@{user_id}> cancelled this request · {clip_summary(spec)}\n> {excerpt(spec.prompt)}"
+    # deleted meanwhile, or no access any more: nothing left to correct
+    with contextlib.suppress(discord.HTTPException):
+        await message.edit(content=text, allowed_mentions=discord.AllowedMentions.none())
+
+
+async def _live_workers(bot: ReelBot) -> int:
+    count = 0
+    async for _key in bot.queue.scan_iter(match=f"{heartbeat_key('')}*", count=200):
+        count += 1
+    return count
+
+
+async def queue_page(bot: ReelBot, user: discord.abc.User) -> tuple[str, discord.ui.View | None]:
+    """The member's unfinished requests, one line each, and a Cancel button per queued one."""
+    rows = await asyncio.to_thread(bot.community.unfinished_of, member_id(user))
+    if not rows:
+        return "Nothing of yours is waiting or rendering.", None
+    recent = await asyncio.to_thread(bot.store.list_public, limit=ETA_SAMPLE)
+    mean_s = mean_work_seconds(r.timings for r in recent)
+    workers = await _live_workers(bot)
+    lines = [f"Your requests ({len(rows)}):"]
+    view = discord.ui.View(timeout=None)
+    for number, row in enumerate(rows[:QUEUE_SHOWN], start=1):
+        state = await _state_line(bot, row, mean_s, workers)
+        lines.append(f"{number}. {state} · “{excerpt(row.prompt)}”")
+        if row.status == GenerationStatus.QUEUED:
+            view.add_item(CancelButton(row.id, label=f"Cancel {number}"))
+    if len(rows) > QUEUE_SHOWN:
+        lines.append(f"…and {len(rows) - QUEUE_SHOWN} more.")
+    if workers == 0:
+        lines.append("No worker is running right now; requests wait until one starts.")
+    return "\n".join(lines), view
+
+
+async def _state_line(bot: ReelBot, row: Generation, mean_s: float | None, workers: int) -> str:
+    if row.status == GenerationStatus.RENDERING:
+        if mean_s is None or row.started_at is None:
+            return "rendering now"
+        left = mean_s - (datetime.now(UTC) - row.started_at).total_seconds()
+        return "rendering now · " + (f"{about(left)} left" if left >= 1 else "almost done")
+    position = await bot.submitter.position(row.id)
+    if position is None:
+        return "waiting"
+    where = "next up" if position <= 1 else f"#{position} in the queue"
+    if mean_s is None or workers == 0:
+        return where
+    return f"{where} · ready in {about(ready_in(position, mean_s, workers))}"
+
+
+# --- the cog ------------------------------------------------------------------------------
+
+
+def _model_line(bot: ReelBot) -> str:
+    caps = bot.capabilities
+    sizes = ", ".join(
+        f"{w}:{h} → {'×'.join(map(str, caps.snap_size(w, h)))}" for w, h in _SHOWN_RATIOS
+    )
+    return (
+        f"Model `{caps.name}`: {sizes}; {caps.default_seconds:g} s by default, "
+        f"up to {caps.max_seconds:g} s; {MIN_FPS}–{MAX_FPS} fps (native {caps.native_fps})."
+    )
+
+
+_SHOWN_RATIOS: Sequence[tuple[int, int]] = ((16, 9), (9, 16), (1, 1))
+
+
+class InfoCog(commands.Cog):
+    def __init__(self, bot: ReelBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="queue")
+    async def queue(self, interaction: discord.Interaction[ReelBot]) -> None:
+        """Your requests that are waiting or rendering, with Cancel buttons."""
+        text, view = await queue_page(interaction.client, interaction.user)
+        kwargs: dict[str, Any] = {} if view is None else {"view": view}
+        await interaction.response.send_message(
+            text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none(), **kwargs
+        )
+
+    @app_commands.command(name="info")
+    async def info(self, interaction: discord.Interaction[ReelBot]) -> None:
+        """Your usage today, limits, default flags, and what the loaded model can do."""
+        bot = interaction.client
+        who = member_id(interaction.user)
+        midnight = datetime.combine(datetime.now(UTC).date(), time(), tzinfo=UTC)
+        today = await asyncio.to_thread(bot.community.count_since, who, midnight)
+        defaults = await asyncio.to_thread(bot.community.default_flags, who)
+        requests = "request" if today == 1 else "requests"
+        lines = [
+            f"Today (since 00:00 UTC): {today} {requests}; no daily limit configured.",
+            f"Your default flags: `{defaults}`"
+            if defaults
+            else "Your default flags: none (set some with /settings).",
+            _model_line(bot),
+        ]
+        await interaction.response.send_message(
+            "\n".join(lines), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
+
+
+async def setup(bot: ReelBot) -> None:
+    bot.add_dynamic_items(CancelButton)
+    await bot.add_cog(InfoCog(bot))
+
+
+async def teardown(bot: ReelBot) -> None:
+    bot.remove_dynamic_items(CancelButton)

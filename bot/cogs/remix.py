@@ -1,0 +1,151 @@
+"""Remixing in the channel: the result buttons (bot.views) and reactions on any result message.
+
+Reactions work for any member on any clip the bot posted, no interaction needed:
+- 🔁 queues the reactor's own clip with the same prompt and flags and a new seed, the parent
+  recorded; the queued message replies to the result and the clip arrives by normal delivery;
+- ❤️ likes the clip, and taking the reaction back unlikes it;
+- ❌ deletes the clip when the owner or a moderator (Manage Messages in that channel) reacts;
+  anyone else's ❌ is taken off again, so it never looks as if it counted.
+
+Raw reaction events are used because the message is rarely in discord.py's cache (and the
+message-content intent is not needed: the clip is found by message id in the gallery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord.ext import commands
+
+from bot.errors import UserFacingError
+from bot.requests import Asker, follow_up_spec, submit_request
+from bot.targets import DEFAULT_UPLOAD_LIMIT
+from bot.views import ClipButton, delete_clip, may_delete
+from gallery.models import Generation, GenerationStatus
+from worker.spec import RenderSpec
+
+if TYPE_CHECKING:
+    from bot.app import ReelBot
+
+log = logging.getLogger(__name__)
+
+REMIX, LIKE, DELETE = "🔁", "❤", "❌"  # ❤ without its variation selector (both spellings occur)
+
+
+def reaction_kind(emoji: discord.PartialEmoji) -> str | None:
+    """REMIX, LIKE or DELETE for the reactions that mean something; None for any other."""
+    if emoji.id is not None or emoji.name is None:  # custom emoji mean nothing here
+        return None
+    name = emoji.name.replace("\ufe0f", "")
+    return name if name in (REMIX, LIKE, DELETE) else None
+
+
+class RemixCog(commands.Cog):
+    def __init__(self, bot: ReelBot) -> None:
+        self.bot = bot
+
+    async def cog_load(self) -> None:
+        # Registering the template is what makes buttons posted before a restart clickable.
+        self.bot.add_dynamic_items(ClipButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(ClipButton)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        kind = reaction_kind(payload.emoji)
+        if kind is None or self._is_me(payload.user_id):
+            return
+        row = await asyncio.to_thread(self.bot.community.by_message, payload.message_id)
+        if row is None or row.deleted_at is not None:
+            return  # not a clip, or one already deleted
+        try:
+            if kind == REMIX:
+                await self._remix(payload, row)
+            elif kind == LIKE:
+                if row.status == GenerationStatus.DONE:
+                    name = payload.member.display_name if payload.member else ""
+                    await asyncio.to_thread(
+                        self.bot.community.like, row.id, f"discord:{payload.user_id}", name
+                    )
+            else:
+                await self._delete(payload, row)
+        except Exception:
+            log.exception("[%s] %s reaction by %s failed", row.id, kind, payload.user_id)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        if reaction_kind(payload.emoji) != LIKE or self._is_me(payload.user_id):
+            return
+        row = await asyncio.to_thread(self.bot.community.by_message, payload.message_id)
+        if row is not None:
+            await asyncio.to_thread(self.bot.community.unlike, row.id, f"discord:{payload.user_id}")
+
+    def _is_me(self, user_id: int) -> bool:
+        return self.bot.user is not None and user_id == self.bot.user.id
+
+    def _result(self, payload: discord.RawReactionActionEvent) -> discord.PartialMessage:
+        channel = self.bot.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
+        return channel.get_partial_message(payload.message_id)
+
+    async def _remix(self, payload: discord.RawReactionActionEvent, row: Generation) -> None:
+        """The reactor's own job; an error they caused is told in a reply, as there is no
+        interaction to answer privately."""
+        result = self._result(payload)
+        reply_to = result.to_reference(fail_if_not_exists=False)
+        guild = self.bot.get_guild(payload.guild_id) if payload.guild_id else None
+        asker = Asker(
+            user_id=payload.user_id,
+            display_name=payload.member.display_name[:100] if payload.member else "",
+            guild_id=payload.guild_id,
+            channel_id=payload.channel_id,
+            upload_limit=guild.filesize_limit if guild else DEFAULT_UPLOAD_LIMIT,
+        )
+
+        async def post(text: str) -> int:
+            queued = await result.channel.send(
+                text, reference=reply_to, allowed_mentions=discord.AllowedMentions.none()
+            )
+            return queued.id
+
+        try:
+            spec = follow_up_spec(
+                RenderSpec.model_validate(row.spec),
+                row.id,
+                "reroll",
+                asker,
+                self.bot.capabilities,
+                self.bot.styles,
+            )
+            await submit_request(self.bot, spec, asker, post)
+        except UserFacingError as exc:
+            await result.channel.send(
+                f"<@{payload.user_id}> {exc}",
+                reference=reply_to,
+                allowed_mentions=discord.AllowedMentions(users=[discord.Object(payload.user_id)]),
+            )
+
+    async def _delete(self, payload: discord.RawReactionActionEvent, row: Generation) -> None:
+        result = self._result(payload)
+        if may_delete(row, payload.user_id, manage_messages=self._moderates(payload)):
+            await delete_clip(self.bot, row.id, await result.fetch())
+            return
+        try:
+            await result.remove_reaction(payload.emoji, discord.Object(payload.user_id))
+        except discord.HTTPException as exc:  # no Manage Messages, or in DMs: leave it
+            log.info("[%s] could not take back a refused ❌: %s", row.id, exc)
+
+    def _moderates(self, payload: discord.RawReactionActionEvent) -> bool:
+        """Manage Messages in the channel reacted in (never in DMs, where only owners delete)."""
+        guild = self.bot.get_guild(payload.guild_id) if payload.guild_id else None
+        place = guild.get_channel_or_thread(payload.channel_id) if guild else None
+        if place is None or payload.member is None:
+            return False
+        return place.permissions_for(payload.member).manage_messages
+
+
+async def setup(bot: ReelBot) -> None:
+    await bot.add_cog(RemixCog(bot))

@@ -1,0 +1,191 @@
+"""How a member's ask becomes a queued clip, whether it came from `/create` or from a clip.
+
+Every way of asking — the slash command, a result button, the Remix form, a 🔁 reaction — goes
+through the same three steps, so bounds, defaults and error messages are the same everywhere:
+
+1. read text with `parse_flags` (a clip's own settings are read back from `to_command_line`,
+   the text its result message shows, so a reroll is exactly "that command again");
+2. resolve it against the loaded model with `resolve_request`;
+3. `submit_request`: record and enqueue through `Submitter`, posting the public "queued"
+   message and saving the `DeliveryTarget` before the job can start, then follow progress.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import discord
+from pydantic import ValidationError
+
+from bot.errors import FlagError, UserFacingError
+from bot.flags import ParsedPrompt, parse_flags, random_seed, resolve_request, to_command_line
+from bot.messages import queued_text
+from bot.submit import Submission
+from bot.targets import DEFAULT_UPLOAD_LIMIT, DeliveryTarget, save_target
+from worker.spec import MAX_MOTION, Capabilities, RenderSpec, StylePreset
+
+if TYPE_CHECKING:
+    from bot.app import ReelBot
+
+# What can be asked of an existing clip. "remix" is new text from the Remix form.
+FollowUp = Literal["reroll", "remix", "vary", "extend", "upscale"]
+# Posts the "queued" text where the member will see it; returns that message's id.
+PostQueued = Callable[[str], Awaitable[int | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Asker:
+    """Who asks and where the answer goes: the new clip's owner and its delivery target."""
+
+    user_id: int
+    display_name: str
+    guild_id: int | None
+    channel_id: int
+    upload_limit: int = DEFAULT_UPLOAD_LIMIT
+
+    @property
+    def owner_id(self) -> str:
+        return f"discord:{self.user_id}"
+
+    @classmethod
+    def of(cls, interaction: discord.Interaction[ReelBot]) -> Asker:
+        """The member behind an interaction; the cap is the one Discord sent with it."""
+        if interaction.channel_id is None:
+            raise UserFacingError("I can't tell which channel this came from; please try again.")
+        return cls(
+            user_id=interaction.user.id,
+            display_name=interaction.user.display_name[:100],
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            upload_limit=interaction.filesize_limit,
+        )
+
+
+def read_text(
+    text: str, capabilities: Capabilities, styles: Mapping[str, StylePreset]
+) -> ParsedPrompt:
+    """`/create` text read for the loaded model (its length and sound limits)."""
+    return parse_flags(
+        text,
+        styles=styles,
+        max_seconds=capabilities.max_seconds,
+        sound_supported=capabilities.sound,
+    )
+
+
+def build_spec(
+    parsed: ParsedPrompt,
+    asker: Asker,
+    capabilities: Capabilities,
+    *,
+    parent_id: str | None = None,
+    seed_source: Callable[[], int] = random_seed,
+) -> RenderSpec:
+    """The complete spec for `asker`, made in the channel they asked in."""
+    return resolve_request(
+        parsed,
+        capabilities=capabilities,
+        seed_source=seed_source,
+        owner_id=asker.owner_id,
+        owner_name=asker.display_name,
+        guild_id=asker.guild_id,
+        channel_id=asker.channel_id,
+        parent_id=parent_id,
+    )
+
+
+def vary_motion(motion: int) -> int:
+    """Vary nudges motion one step up, or one step down from the top (a change is guaranteed)."""
+    return motion + 1 if motion < MAX_MOTION else motion - 1
+
+
+def follow_up_spec(
+    parent: RenderSpec,
+    parent_id: str,
+    action: FollowUp,
+    asker: Asker,
+    capabilities: Capabilities,
+    styles: Mapping[str, StylePreset],
+    *,
+    text: str | None = None,
+    parent_media: str | None = None,
+    seed_source: Callable[[], int] = random_seed,
+) -> RenderSpec:
+    """A child of `parent`, owned by `asker`, read through the `/create` path.
+
+    reroll: the same command with a new seed (never the parent's); vary: the same seed, motion
+    moved by `vary_motion`; remix: `text` as typed in the Remix form; extend/upscale: the same
+    command on the parent's finished clip. An image-to-video parent keeps its input image,
+    which no command text can carry.
+    """
+    source = text if action == "remix" and text is not None else None
+    parsed = read_text(
+        source or to_command_line(parent, capabilities=capabilities), capabilities, styles
+    )
+    if action == "reroll":
+        parsed = dataclasses.replace(parsed, seed=None)
+        seed_source = _other_seed(parent.seed, seed_source)
+    elif action == "vary":
+        parsed = dataclasses.replace(parsed, seed=parent.seed, motion=vary_motion(parent.motion))
+    if asker.guild_id is None:  # made in DMs: private, as /create there
+        parsed = dataclasses.replace(parsed, hidden=True)
+    spec = build_spec(parsed, asker, capabilities, parent_id=parent_id, seed_source=seed_source)
+    mode, inputs = parent.mode, parent.input_media
+    if action in ("extend", "upscale"):
+        if action not in capabilities.modes:
+            raise UserFacingError(f"The model loaded right now can't {action} clips.")
+        if not parent_media:
+            raise UserFacingError(f"This clip has no finished video to {action} yet.")
+        mode, inputs = action, (parent_media,)
+    if (mode, inputs) == (spec.mode, spec.input_media):
+        return spec
+    try:
+        return RenderSpec.model_validate({**spec.model_dump(), "mode": mode, "input_media": inputs})
+    except ValidationError as exc:
+        raise FlagError(f"These settings can't be rendered ({exc.errors()[0]['msg']}).") from None
+
+
+def _other_seed(avoid: int, source: Callable[[], int]) -> Callable[[], int]:
+    def pick() -> int:
+        seed = source()
+        while seed == avoid:
+            seed = source()
+        return seed
+
+    return pick
+
+
+def reply_with(interaction: discord.Interaction[ReelBot]) -> PostQueued:
+    """Post the queued text as the interaction's public answer (Discord's 3 s are met by it)."""
+
+    async def post(text: str) -> int | None:
+        response = await interaction.response.send_message(
+            text, allowed_mentions=discord.AllowedMentions.none()
+        )
+        return response.message_id
+
+    return post
+
+
+async def submit_request(
+    bot: ReelBot, spec: RenderSpec, asker: Asker, post: PostQueued
+) -> Submission:
+    """Record and enqueue `spec`; the queued message and the target exist before the job does,
+    so a clip can never finish without knowing where it belongs."""
+
+    async def answer(submission: Submission) -> None:
+        message_id = await post(queued_text(asker.user_id, spec, submission.position))
+        target = DeliveryTarget(
+            channel_id=asker.channel_id,
+            status_message_id=message_id,
+            user_id=asker.user_id,
+            upload_limit=asker.upload_limit,
+        )
+        await save_target(bot.queue, submission.generation_id, target)
+
+    submission = await bot.submitter.submit(spec, before_enqueue=answer)
+    bot.progress.track(submission.generation_id, spec)
+    return submission

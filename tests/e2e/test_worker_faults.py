@@ -1,0 +1,166 @@
+"""Workers that stall, overrun or lose Redis: the clip still ends exactly once, done or failed.
+
+Real processes throughout. The test environment beats every 0.3 s with a 1.5 s lease
+(tests/conftest.py), so "dead" and "merely slow" are a second or two apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from bot.flags import parse_request
+from bot.local_redis import LocalRedis
+from bot.submit import Submitter, connect_queue
+from gallery.db import make_engine, migrate
+from gallery.store import GalleryStore
+from tests.conftest import WorkerProcesses, reelbot_env
+from worker.backends import capabilities_for
+from worker.events import follow_events
+from worker.spec import RESULT_STREAM, RenderSpec, heartbeat_key
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+def slow_spec(seed: int = 21) -> RenderSpec:
+    """The slowest clip a spec allows the tiny model: 200 steps at 1024x576 (seconds on CPU)."""
+    spec = parse_request(
+        f"a slow harbour at dawn -seed {seed}", capabilities=capabilities_for("tiny")
+    )
+    return RenderSpec.model_validate(
+        {**spec.model_dump(), "steps": 200, "width": 1024, "height": 576}
+    )
+
+
+@pytest.fixture
+def store(data_dir: Path) -> GalleryStore:
+    engine = make_engine(f"sqlite:///{data_dir / 'reelbot.db'}")
+    migrate(engine)
+    return GalleryStore(engine)
+
+
+async def submit(redis_url: str, store: GalleryStore, spec: RenderSpec) -> str:
+    pool = await connect_queue(redis_url)
+    try:
+        return (
+            await Submitter(pool, store, queue_name="reelbot:queue:fast").submit(spec)
+        ).generation_id
+    finally:
+        await pool.aclose()
+
+
+async def events_of(redis_url: str, gid: str, *, until_step: bool = False) -> list:
+    pool = await connect_queue(redis_url)
+    seen = []
+    try:
+        async for event in follow_events(pool, gid, idle_timeout_s=120):
+            seen.append(event)
+            if until_step and event.kind == "step" and event.step < event.total:
+                break
+    finally:
+        await pool.aclose()
+    return seen
+
+
+async def test_a_render_past_the_deadline_is_retried_then_failed_once(
+    redis_server, redis, data_dir, store
+) -> None:
+    env = reelbot_env(redis_server.url, data_dir, REELBOT_JOB_TIMEOUT_S="1", REELBOT_MAX_TRIES="2")
+    workers = WorkerProcesses(env, data_dir.parent / "logs")
+    workers.start()
+    try:
+        gid = await submit(
+            redis_server.url,
+            store,
+            slow_spec(),
+        )
+        events = await events_of(redis_server.url, gid)
+    finally:
+        workers.stop_all()
+    assert [e.kind for e in events if e.kind in ("started", "done", "failed")] == [
+        "started",
+        "started",
+        "failed",
+    ], workers.logs()
+    assert "longer than" in events[-1].message
+    row = store.get(gid)
+    assert row.status == "failed" and row.attempts == 2
+    assert len(await redis.xrange(RESULT_STREAM)) == 1
+    assert "never retrieved" not in workers.logs()
+
+
+async def test_a_stall_shorter_than_the_lease_does_not_render_twice(
+    redis_server, redis, workers: WorkerProcesses, store
+) -> None:
+    slow = workers.start()
+    workers.start()  # a second worker that could wrongly take the job over
+    gid = await submit(redis_server.url, store, slow_spec())
+    first = await events_of(redis_server.url, gid, until_step=True)
+    owner = next(e.worker for e in first if e.kind == "started")
+    # Whichever worker rendered it, stall that one for well under the 1.5 s lease.
+    victim = slow if str(slow.pid) in owner else workers.processes[1]
+    os.kill(victim.pid, signal.SIGSTOP)
+    await asyncio.sleep(0.6)
+    os.kill(victim.pid, signal.SIGCONT)
+    events = await events_of(redis_server.url, gid)
+    assert [e.kind for e in events].count("started") == 1, workers.logs()
+    assert events[-1].kind == "done"
+    assert store.get(gid).attempts == 1
+
+
+async def test_a_stall_longer_than_the_lease_hands_over_and_the_stalled_one_stops(
+    redis_server, redis, workers: WorkerProcesses, store
+) -> None:
+    stalled = workers.start()
+    gid = await submit(redis_server.url, store, slow_spec())
+    await events_of(redis_server.url, gid, until_step=True)
+    workers.start()
+    while len([k async for k in redis.scan_iter(match=heartbeat_key("*"))]) < 2:
+        await asyncio.sleep(0.1)  # the second worker is up and beating
+    os.kill(stalled.pid, signal.SIGSTOP)
+    await asyncio.sleep(4.0)  # well past the 1.5 s lease: the second worker takes the clip
+    os.kill(stalled.pid, signal.SIGCONT)
+    events = await events_of(redis_server.url, gid)
+    await asyncio.sleep(1.0)  # let the stalled one notice and stop
+    kinds = [e.kind for e in events]
+    assert kinds.count("done") == 1 and kinds.count("started") == 2, workers.logs()
+    assert len(await redis.xrange(RESULT_STREAM)) == 1
+    assert "lease lost" in workers.logs()
+    assert store.get(gid).status == "done"
+
+
+async def test_a_redis_restart_mid_render_still_delivers_the_clip_once(
+    tmp_path: Path, data_dir: Path, store: GalleryStore
+) -> None:
+    """Redis killed and restarted (AOF on) while a clip renders; a worker that lost its
+    connection is restarted as `reelbot up` or a compose restart policy would."""
+    server = LocalRedis(tmp_path / "redis-restart").start()
+    workers = WorkerProcesses(reelbot_env(server.url, data_dir), data_dir.parent / "logs")
+    try:
+        workers.start()
+        gid = await submit(server.url, store, slow_spec())
+        await events_of(server.url, gid, until_step=True)
+        await asyncio.sleep(1.0)  # let the AOF fsync (everysec) take the job
+        server.kill()
+        await asyncio.sleep(1.0)
+        server = LocalRedis(server.directory, port=server.port).start()
+        for _ in range(600):
+            if store.get(gid).status == "done":
+                break
+            if all(p.poll() is not None for p in workers.processes):
+                workers.start()  # the supervisor's job
+            await asyncio.sleep(0.2)
+        assert store.get(gid).status == "done", workers.logs()
+        pool = await connect_queue(server.url)
+        try:
+            results = await pool.xrange(RESULT_STREAM)
+        finally:
+            await pool.aclose()
+        assert len(results) == 1
+    finally:
+        workers.stop_all()
+        server.stop()
