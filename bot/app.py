@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +15,7 @@ from discord.ext import commands
 from bot.delivery import Delivery
 from bot.errors import UserFacingError
 from bot.progress import ProgressTracker
+from bot.replies import answer_error
 from bot.settings import BotSettings
 from bot.styles import DEFAULT_STYLES
 from bot.submit import Submitter, connect_queue
@@ -40,28 +40,13 @@ COGS: tuple[str, ...] = (
 
 
 class ReelTree(app_commands.CommandTree["ReelBot"]):
-    """Turns every failure into an ephemeral reply: the member's own mistake said plainly,
-    anything else as "something went wrong" with a reference that is in the log."""
+    """Every command failure becomes a private reply (see `bot.replies`)."""
 
     async def on_error(
         self, interaction: discord.Interaction[ReelBot], error: app_commands.AppCommandError
     ) -> None:
         cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        friendly = UserFacingError | app_commands.TransformerError | app_commands.CheckFailure
-        if isinstance(cause, friendly):
-            text = str(cause)
-        else:
-            ref = uuid.uuid4().hex[:6]
-            log.error("command failed (ref %s)", ref, exc_info=cause)
-            text = f"Something went wrong (ref {ref}). Please try again in a moment."
-        await reply_ephemeral(interaction, text)
-
-
-async def reply_ephemeral(interaction: discord.Interaction[ReelBot], text: str) -> None:
-    if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=True)
-    else:
-        await interaction.response.send_message(text, ephemeral=True)
+        await answer_error(interaction, cause)
 
 
 class ReelBot(commands.Bot):
@@ -96,7 +81,9 @@ class ReelBot(commands.Bot):
         self.styles = styles
         self.submitter = Submitter(queue, store, queue_name=queue_name)
         self.progress = ProgressTracker(self, queue, store)
-        self.delivery = Delivery(self, queue, store, media, public_url=public_url)
+        self.delivery = Delivery(
+            self, queue, store, media, public_url=public_url, modes=capabilities.modes
+        )
         self.sync_commands = sync_commands
         self._background: list[asyncio.Task[None]] = []
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import discord
@@ -23,7 +24,7 @@ from bot.targets import DeliveryTarget, forget_target, load_target
 from bot.views import result_view
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
-from worker.spec import RESULT_STREAM, Capabilities, RenderSpec, ResultRecord
+from worker.spec import RESULT_STREAM, RenderSpec, ResultRecord
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,11 @@ class Delivery:
         media: LocalMediaStore,
         *,
         public_url: str,
+        modes: Sequence[str] = ("t2v",),
         consumer: str = "bot-1",
     ) -> None:
         self.client = client
+        self.modes = tuple(modes)  # the loaded model's: they decide Extend / Upscale buttons
         self.redis = redis
         self.store = store
         self.media = media
@@ -146,8 +149,5 @@ class Delivery:
         text = result_text(target.user_id, spec, url, attached=attach)
         if attach:
             kwargs["file"] = discord.File(path, filename=f"reelbot-{spec.seed}.mp4")
-        # The loaded model decides Extend/Upscale; the client is the ReelBot that owns us.
-        capabilities: Capabilities | None = getattr(self.client, "capabilities", None)
-        modes = capabilities.modes if capabilities is not None else ()
-        kwargs["view"] = result_view(record.generation_id, modes)
+        kwargs["view"] = result_view(record.generation_id, self.modes)
         return await channel.send(text, **kwargs)

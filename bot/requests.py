@@ -171,13 +171,21 @@ def reply_with(interaction: discord.Interaction[ReelBot]) -> PostQueued:
 
 
 async def submit_request(
-    bot: ReelBot, spec: RenderSpec, asker: Asker, post: PostQueued
+    bot: ReelBot,
+    spec: RenderSpec,
+    asker: Asker,
+    post: PostQueued,
+    *,
+    generation_id: str | None = None,
+    note: str = "",
 ) -> Submission:
     """Record and enqueue `spec`; the queued message and the target exist before the job does,
-    so a clip can never finish without knowing where it belongs."""
+    so a clip can never finish without knowing where it belongs. `generation_id` is for a
+    request whose input media was stored under its id first; `note` is a line for the member."""
 
     async def answer(submission: Submission) -> None:
-        message_id = await post(queued_text(asker.user_id, spec, submission.position))
+        text = queued_text(asker.user_id, spec, submission.position, note=note)
+        message_id = await post(text)
         target = DeliveryTarget(
             channel_id=asker.channel_id,
             status_message_id=message_id,
@@ -186,6 +194,8 @@ async def submit_request(
         )
         await save_target(bot.queue, submission.generation_id, target)
 
-    submission = await bot.submitter.submit(spec, before_enqueue=answer)
+    submission = await bot.submitter.submit(
+        spec, generation_id=generation_id, before_enqueue=answer
+    )
     bot.progress.track(submission.generation_id, spec)
     return submission

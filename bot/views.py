@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -24,6 +23,7 @@ import discord
 
 from bot.errors import UserFacingError
 from bot.flags import to_command_line
+from bot.replies import answer_error
 from bot.requests import Asker, FollowUp, follow_up_spec, reply_with, submit_request
 from gallery.models import Generation
 from worker.spec import RenderSpec
@@ -91,24 +91,6 @@ def result_view(generation_id: str, modes: Collection[str]) -> discord.ui.View:
 
 
 # --- what the buttons (and the reactions, in bot.cogs.remix) share ----------------------------
-
-
-async def answer_error(interaction: discord.Interaction[Any], error: Exception) -> None:
-    """The member's own mistake said plainly; anything else as a reference found in the log.
-    (discord.py only logs what a dynamic item raises, so the buttons answer here themselves.)"""
-    if isinstance(error, UserFacingError):
-        text = str(error)
-    else:
-        ref = uuid.uuid4().hex[:6]
-        log.error("button failed (ref %s)", ref, exc_info=error)
-        text = f"Something went wrong (ref {ref}). Please try again in a moment."
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
-    except discord.HTTPException:
-        log.warning("could not tell %s about an error: %s", interaction.user.id, text)
 
 
 async def load_clip(bot: ReelBot, generation_id: str) -> Generation:

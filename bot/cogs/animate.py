@@ -30,11 +30,9 @@ from bot.cogs.settings import member_defaults
 from bot.defaults import apply_defaults
 from bot.errors import UserFacingError
 from bot.flagtext import clean_text, flag_tokens
-from bot.messages import queued_text
 from bot.options import merge_options
-from bot.requests import Asker, build_spec, read_text, reply_with
-from bot.submit import Submission, new_generation_id
-from bot.targets import DeliveryTarget, save_target
+from bot.requests import Asker, build_spec, read_text, reply_with, submit_request
+from bot.submit import new_generation_id
 from worker.spec import MAX_FPS, MAX_GUIDANCE, MAX_MOTION, MAX_SEED, MIN_FPS, MIN_GUIDANCE
 
 if TYPE_CHECKING:
@@ -125,21 +123,9 @@ class AnimateCog(commands.Cog):
         gid = new_generation_id()
         stored, _size = await asyncio.to_thread(bot.media.save_bytes, gid, picture.png, "png")
         spec = spec.model_copy(update={"mode": "i2v", "input_media": (stored,)})
-        post = reply_with(interaction)
-
-        async def answer(submission: Submission) -> None:
-            text = queued_text(asker.user_id, spec, submission.position, note=note)
-            message_id = await post(text)
-            target = DeliveryTarget(
-                channel_id=asker.channel_id,
-                status_message_id=message_id,
-                user_id=asker.user_id,
-                upload_limit=asker.upload_limit,
-            )
-            await save_target(bot.queue, submission.generation_id, target)
-
-        submission = await bot.submitter.submit(spec, generation_id=gid, before_enqueue=answer)
-        bot.progress.track(submission.generation_id, spec)
+        await submit_request(
+            bot, spec, asker, reply_with(interaction), generation_id=gid, note=note
+        )
 
     @animate.autocomplete("style")
     async def _styles(

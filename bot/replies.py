@@ -1,0 +1,34 @@
+"""The one place a failure becomes what the member reads: private, plain, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.errors import UserFacingError
+
+log = logging.getLogger(__name__)
+
+# Errors whose message is written for the member: ours, and discord.py's argument checks.
+FRIENDLY = (UserFacingError, app_commands.TransformerError, app_commands.CheckFailure)
+
+
+async def answer_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
+    """The member's own mistake said plainly; anything else as a reference found in the log."""
+    if isinstance(error, FRIENDLY):
+        text = str(error)
+    else:
+        ref = uuid.uuid4().hex[:6]
+        log.error("interaction failed (ref %s)", ref, exc_info=error)
+        text = f"Something went wrong (ref {ref}). Please try again in a moment."
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True)
+        else:
+            await interaction.response.send_message(text, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not tell %s about an error: %s", interaction.user.id, text)
