@@ -25,7 +25,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.attachments import check_image, download, framing_note, nearest_ratio
-from bot.cogs.create import CameraChoice
+from bot.cogs.create import SETTING_DESCRIPTIONS
 from bot.cogs.settings import member_defaults
 from bot.defaults import apply_defaults
 from bot.errors import UserFacingError
@@ -33,7 +33,15 @@ from bot.flagtext import clean_text, flag_tokens
 from bot.options import merge_options
 from bot.requests import Asker, build_spec, read_text, reply_with, submit_request
 from bot.submit import new_generation_id
-from worker.spec import MAX_FPS, MAX_GUIDANCE, MAX_MOTION, MAX_SEED, MIN_FPS, MIN_GUIDANCE
+from worker.spec import (
+    MAX_FPS,
+    MAX_GUIDANCE,
+    MAX_MOTION,
+    MAX_SEED,
+    MIN_FPS,
+    MIN_GUIDANCE,
+    Camera,
+)
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
@@ -57,15 +65,7 @@ class AnimateCog(commands.Cog):
     @app_commands.describe(
         image="The picture to animate: PNG, JPEG, WebP or GIF, at least 64×64, up to 10 MB",
         prompt="What should happen (optional); flags like -motion 3 -camera zoom in may follow",
-        motion="How much moves, 0 (still) to 4 (a lot)",
-        camera="Camera move",
-        negative="What to keep out of the clip",
-        seed="Same seed + same settings = same clip",
-        guidance="How closely to follow the prompt, 8 to 24",
-        fps="Frames per second, 8 to 24",
-        length="Seconds",
-        hide="Keep it out of the public gallery",
-        style="A style preset",
+        **SETTING_DESCRIPTIONS,
     )
     async def animate(
         self,
@@ -73,7 +73,7 @@ class AnimateCog(commands.Cog):
         image: discord.Attachment,
         prompt: app_commands.Range[str, 1, 4000] | None = None,
         motion: app_commands.Range[int, 0, MAX_MOTION] | None = None,
-        camera: CameraChoice | None = None,
+        camera: Camera | None = None,
         negative: app_commands.Range[str, 1, 1500] | None = None,
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
         guidance: app_commands.Range[float, MIN_GUIDANCE, MAX_GUIDANCE] | None = None,

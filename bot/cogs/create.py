@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -12,26 +12,31 @@ from bot.cogs.settings import member_defaults
 from bot.defaults import apply_defaults
 from bot.options import merge_options
 from bot.requests import Asker, build_spec, read_text, reply_with, submit_request
-from worker.spec import MAX_FPS, MAX_GUIDANCE, MAX_MOTION, MAX_SEED, MIN_FPS, MIN_GUIDANCE
+from worker.spec import (
+    MAX_FPS,
+    MAX_GUIDANCE,
+    MAX_MOTION,
+    MAX_SEED,
+    MIN_FPS,
+    MIN_GUIDANCE,
+    Camera,
+)
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
 
-CameraChoice = Literal[
-    "zoom in",
-    "zoom out",
-    "pan left",
-    "pan right",
-    "pan up",
-    "pan down",
-    "pan up left",
-    "pan up right",
-    "pan down left",
-    "pan down right",
-    "rotate clockwise",
-    "rotate counterclockwise",
-    "static",
-]
+# What each setting option says in Discord's form; /create and /animate share them.
+SETTING_DESCRIPTIONS = {
+    "motion": "How much moves, 0 (still) to 4 (a lot)",
+    "camera": "Camera move",
+    "negative": "What to keep out of the clip",
+    "seed": "Same seed + same settings = same clip",
+    "guidance": "How closely to follow the prompt, 8 to 24",
+    "fps": "Frames per second, 8 to 24",
+    "length": "Seconds",
+    "hide": "Keep it out of the public gallery",
+    "style": "A style preset",
+}
 COMMON_RATIOS = ["16:9", "9:16", "1:1", "4:5", "5:4", "3:2", "2:3", "21:9", "4:3", "3:4"]
 
 
@@ -42,23 +47,15 @@ class CreateCog(commands.Cog):
     @app_commands.command(name="create")
     @app_commands.describe(
         prompt="What to see; flags like -motion 3 -camera pan left -ar 9:16 may follow",
-        motion="How much moves, 0 (still) to 4 (a lot)",
-        camera="Camera move",
-        negative="What to keep out of the clip",
         aspect_ratio="Width:height, like 16:9, 9:16 or 1:1",
-        seed="Same seed + same settings = same clip",
-        guidance="How closely to follow the prompt, 8 to 24",
-        fps="Frames per second, 8 to 24",
-        length="Seconds",
-        hide="Keep it out of the public gallery",
-        style="A style preset",
+        **SETTING_DESCRIPTIONS,
     )
     async def create(
         self,
         interaction: discord.Interaction[ReelBot],
         prompt: app_commands.Range[str, 1, 4000],
         motion: app_commands.Range[int, 0, MAX_MOTION] | None = None,
-        camera: CameraChoice | None = None,
+        camera: Camera | None = None,
         negative: app_commands.Range[str, 1, 1500] | None = None,
         aspect_ratio: app_commands.Range[str, 3, 11] | None = None,
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,

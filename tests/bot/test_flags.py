@@ -9,19 +9,8 @@ import pytest
 from bot.errors import FlagError
 from bot.flags import FLAG_NAMES, parse_flags, parse_request, random_seed, to_command_line
 from bot.styles import DEFAULT_STYLES
-from worker.spec import MAX_PROMPT_CHARS, MAX_SEED, Capabilities, RenderSpec, StylePreset
-
-CAPS = Capabilities(
-    name="tiny",
-    native_pixels=256 * 256,
-    size_multiple=32,
-    native_fps=8,
-    default_seconds=2,
-    max_seconds=4,
-    default_steps=4,
-    guidance_range=(1.0, 5.0),
-)
-SOUND_CAPS = CAPS.model_copy(update={"name": "talkie", "sound": True})
+from tests.bot.capabilities import CAPS, SOUND_CAPS
+from worker.spec import MAX_PROMPT_CHARS, MAX_SEED, RenderSpec, StylePreset
 
 
 def parse(text: str, **kwargs: Any) -> RenderSpec:

@@ -10,18 +10,8 @@ import pytest
 
 from bot.errors import FlagError
 from bot.flags import parse_request
-from worker.spec import Capabilities
+from tests.bot.capabilities import CAPS
 
-CAPS = Capabilities(
-    name="tiny",
-    native_pixels=256 * 256,
-    size_multiple=32,
-    native_fps=8,
-    default_seconds=2,
-    max_seconds=4,
-    default_steps=4,
-    guidance_range=(1.0, 5.0),
-)
 SHARED = Path("/work/shared/examples/parse.jsonl")
 # A copy of the shared examples, so the suite runs where the shared folder is absent.
 EXAMPLES = r"""

@@ -8,19 +8,10 @@ from hypothesis import strategies as st
 from bot.errors import FlagError
 from bot.flags import parse_request, to_command_line
 from bot.styles import DEFAULT_STYLES
-from worker.spec import MAX_SEED, Capabilities, RenderSpec
+from tests.bot.capabilities import SOUND_CAPS
+from worker.spec import MAX_SEED, RenderSpec
 
-CAPS = Capabilities(
-    name="tiny",
-    native_pixels=256 * 256,
-    size_multiple=32,
-    native_fps=8,
-    default_seconds=2,
-    max_seconds=4,
-    default_steps=4,
-    guidance_range=(1.0, 5.0),
-    sound=True,
-)
+CAPS = SOUND_CAPS.model_copy(update={"name": "tiny"})
 MODEST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 DASHES = ["-", "--", "–", "—"]
