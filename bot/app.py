@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from bot.delivery import Delivery
 from bot.errors import UserFacingError
+from bot.eta import Eta
 from bot.progress import ProgressTracker
 from bot.replies import answer_error
 from bot.settings import BotSettings
@@ -80,6 +81,7 @@ class ReelBot(commands.Bot):
         self.capabilities = capabilities
         self.styles = styles
         self.submitter = Submitter(queue, store, queue_name=queue_name)
+        self.eta = Eta(queue, store)
         self.progress = ProgressTracker(self, queue, store)
         self.delivery = Delivery(
             self, queue, store, media, public_url=public_url, modes=capabilities.modes

@@ -19,7 +19,7 @@ import discord
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from bot.messages import failed_text, result_text
+from bot.messages import COMPRESSED, FULL, LINK_ONLY, failed_text, result_text
 from bot.targets import DeliveryTarget, forget_target, load_target
 from bot.views import result_view
 from gallery.media import LocalMediaStore
@@ -144,10 +144,25 @@ class Delivery:
         if record.status == "failed":
             return await channel.send(failed_text(target.user_id, spec, record.message), **kwargs)
         url = f"{self.public_url}/clips/{record.generation_id}"
-        path = self.media.resolve(record.media_path)
-        attach = path.stat().st_size <= target.upload_limit
-        text = result_text(target.user_id, spec, url, attached=attach)
-        if attach:
-            kwargs["file"] = discord.File(path, filename=f"reelbot-{spec.seed}.mp4")
+        how, file = self._attachment(record, spec, target.upload_limit)
+        text = result_text(target.user_id, spec, url, how=how)
+        if file is not None:
+            kwargs["file"] = file
         kwargs["view"] = result_view(record.generation_id, self.modes)
         return await channel.send(text, **kwargs)
+
+    def _attachment(
+        self, record: ResultRecord, spec: RenderSpec, limit: int
+    ) -> tuple[str, discord.File | None]:
+        """The clip if it fits the cap, else its compressed copy, else its poster and a link."""
+        name = f"reelbot-{spec.seed}"
+        for relative, how in ((record.media_path, FULL), (record.upload_path, COMPRESSED)):
+            if relative:
+                path = self.media.resolve(relative)
+                if path.is_file() and path.stat().st_size <= limit:
+                    return how, discord.File(path, filename=f"{name}.mp4")
+        if record.poster_path:
+            poster = self.media.resolve(record.poster_path)
+            if poster.is_file() and poster.stat().st_size <= limit:
+                return LINK_ONLY, discord.File(poster, filename=f"{name}.jpg")
+        return LINK_ONLY, None

@@ -131,6 +131,7 @@ def resolve_request(
     guild_id: int | None = None,
     channel_id: int | None = None,
     parent_id: str | None = None,
+    upload_limit: int | None = None,
 ) -> RenderSpec:
     """Fill what the member left out with the loaded model's defaults: the complete spec."""
     aspect = parsed.aspect_ratio or DEFAULT_ASPECT
@@ -162,6 +163,7 @@ def resolve_request(
             owner_name=owner_name,
             guild_id=guild_id,
             channel_id=channel_id,
+            upload_limit=upload_limit,
         )
     except ValidationError as exc:
         first = exc.errors()[0]

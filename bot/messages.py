@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.console import progress_bar
+from bot.eta import about
 from bot.flags import to_command_line
 from worker.spec import RenderSpec
 
@@ -15,9 +16,13 @@ def clip_summary(spec: RenderSpec) -> str:
     )
 
 
-def queued_text(user_id: int, spec: RenderSpec, position: int, *, note: str = "") -> str:
+def queued_text(
+    user_id: int, spec: RenderSpec, position: int, *, note: str = "", eta_s: float | None = None
+) -> str:
     """`note` is one more line for the member, e.g. how their picture was framed."""
     ahead = "next up" if position <= 1 else f"#{position} in the queue"
+    if eta_s is not None:
+        ahead += f", ready in {about(eta_s)}"
     extra = f"\n{note}" if note else ""
     return _fit(
         f"<@{user_id}> queued ({ahead}) · {clip_summary(spec)}{extra}\n> {_quote(spec.prompt)}"
@@ -37,8 +42,18 @@ def progress_text(user_id: int, spec: RenderSpec, step: int, total: int, elapsed
     )
 
 
-def result_text(user_id: int, spec: RenderSpec, clip_url: str, *, attached: bool) -> str:
-    how = "" if attached else "\nThe clip is larger than this server's upload limit; watch it here:"
+FULL = "full"  # how the clip travels with its result message
+COMPRESSED = "compressed"
+LINK_ONLY = "link"
+_HOW = {
+    FULL: "",
+    COMPRESSED: "\nCompressed to fit this server's upload limit; full quality in the gallery:",
+    LINK_ONLY: "\nThe clip is larger than this server's upload limit; watch it here:",
+}
+
+
+def result_text(user_id: int, spec: RenderSpec, clip_url: str, *, how: str = FULL) -> str:
+    how = _HOW[how]
     line = _quote(to_command_line(spec))
     return _fit(
         f"<@{user_id}> your clip is ready · {clip_summary(spec)}\n"

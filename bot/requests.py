@@ -94,6 +94,7 @@ def build_spec(
         guild_id=asker.guild_id,
         channel_id=asker.channel_id,
         parent_id=parent_id,
+        upload_limit=asker.upload_limit,
     )
 
 
@@ -184,7 +185,8 @@ async def submit_request(
     request whose input media was stored under its id first; `note` is a line for the member."""
 
     async def answer(submission: Submission) -> None:
-        text = queued_text(asker.user_id, spec, submission.position, note=note)
+        eta_s = await bot.eta.ready_in(submission.position)
+        text = queued_text(asker.user_id, spec, submission.position, note=note, eta_s=eta_s)
         message_id = await post(text)
         target = DeliveryTarget(
             channel_id=asker.channel_id,

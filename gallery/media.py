@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 GENERATION_ID = re.compile(r"^[0-9a-f]{32}$")
-KINDS = frozenset({"mp4", "jpg", "webp", "png"})
+KINDS = frozenset({"mp4", "small.mp4", "jpg", "webp", "png"})
 
 
 def check_generation_id(generation_id: str) -> str:

@@ -30,6 +30,11 @@ X264_THREADS = 4
 # veryfast: about 2x faster than medium on these machines at a similar size for this content;
 # on a GPU worker the CPU encode would otherwise rival the render itself.
 X264_PRESET = "veryfast"
+# Shares of the cap tried as the average bit rate when fitting (the container and rate
+# control overshoot a little), and the rate below which a clip is not worth posting.
+FIT_SHARES = (0.9, 0.7, 0.5)
+MIN_FIT_BIT_RATE = 100_000
+POSTER_SIDE = 640
 # AVCOL_PRI_BT709 / AVCOL_TRC_BT709 / AVCOL_SPC_BT709 and AVCOL_RANGE_MPEG (limited range).
 _BT709 = 1
 _LIMITED_RANGE = 1
@@ -103,6 +108,7 @@ def encode_mp4(
     fps: int,
     num_frames: int,
     crf: int = 20,
+    bit_rate: int | None = None,
 ) -> EncodedClip:
     """Encode uint8 RGB `frames` (T, H, W, 3) at `source_fps` to exactly `num_frames` at `fps`.
 
@@ -134,7 +140,15 @@ def encode_mp4(
             codec.thread_count = X264_THREADS
             codec.color_primaries = codec.color_trc = codec.colorspace = _BT709
             codec.color_range = _LIMITED_RANGE
-            stream.options = {"crf": str(crf), "preset": X264_PRESET}
+            if bit_rate is None:
+                stream.options = {"crf": str(crf), "preset": X264_PRESET}
+            else:  # a size target: average bit rate, with a cap on peaks
+                stream.bit_rate = bit_rate
+                stream.options = {
+                    "preset": X264_PRESET,
+                    "maxrate": str(bit_rate),
+                    "bufsize": str(bit_rate),
+                }
             for index, rgb in enumerate(_resampled(frames, plan)):
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
                 frame = frame.reformat(
@@ -159,6 +173,49 @@ def encode_mp4(
         fps=float(fps),
         size_bytes=path.stat().st_size,
     )
+
+
+def encode_to_fit(
+    frames: np.ndarray,
+    source_fps: float,
+    path: Path,
+    *,
+    fps: int,
+    num_frames: int,
+    max_bytes: int,
+) -> EncodedClip | None:
+    """A copy no larger than `max_bytes` (an upload cap), at the highest bit rate that fits
+    within a few tries; None if even a heavily compressed copy would not fit."""
+    seconds = num_frames / fps
+    for share in FIT_SHARES:
+        bit_rate = int(max_bytes * 8 * share / seconds)
+        if bit_rate < MIN_FIT_BIT_RATE:
+            break
+        clip = encode_mp4(
+            frames, source_fps, path, fps=fps, num_frames=num_frames, bit_rate=bit_rate
+        )
+        if clip.size_bytes <= max_bytes:
+            return clip
+    path.unlink(missing_ok=True)
+    return None
+
+
+def write_poster(frames: np.ndarray, path: Path, *, max_side: int = POSTER_SIDE) -> Path:
+    """The middle frame as a JPEG: the clip's still for link previews and over-cap posts."""
+    from PIL import Image
+
+    picture = Image.fromarray(frames[len(frames) // 2])
+    picture.thumbnail((max_side, max_side))
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        picture.save(tmp_name, format="JPEG", quality=85)
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def probe_mp4(path: Path) -> EncodedClip:

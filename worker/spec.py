@@ -116,6 +116,9 @@ class RenderSpec(BaseModel):
     sound: bool = False
     backend: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,32}$")] = "tiny"
     parent_id: GenerationId | None = None
+    # Where the clip is posted caps its size (Discord: the interaction's attachment_size_limit);
+    # the worker then also writes a copy that fits. None: no cap (the terminal, the gallery).
+    upload_limit: Annotated[int, Field(ge=1)] | None = None
     owner_id: Annotated[str, StringConstraints(max_length=64)] = ""
     owner_name: Annotated[str, StringConstraints(max_length=100)] = ""
     guild_id: int | None = None
@@ -210,6 +213,8 @@ class ResultRecord(BaseModel):
     generation_id: GenerationId
     status: Literal["done", "failed"]
     media_path: str = ""
+    upload_path: str = ""  # a copy under the spec's upload_limit, when the clip is larger
+    poster_path: str = ""  # a still of the clip, small enough to post anywhere
     message: str = ""
 
 

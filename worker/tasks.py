@@ -25,7 +25,7 @@ from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
 from worker.backends import Backend, RenderedClip, load_backend
-from worker.encode import encode_mp4
+from worker.encode import encode_mp4, encode_to_fit, write_poster
 from worker.events import publish_event
 from worker.liveness import Liveness
 from worker.results import publish_result_once
@@ -34,6 +34,7 @@ from worker.spec import (
     RENDER_TASK,
     ProgressEvent,
     RenderJob,
+    RenderSpec,
     ResultRecord,
     deserialize_job,
     serialize_job,
@@ -109,7 +110,7 @@ async def render_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str,
     if existing is not None and existing.status == "done":
         # A retry of a job that finished just before its worker died: announce, don't re-render.
         log.info("[%s] already done; re-announcing", gid)
-        await _announce_done(ctx, gid, existing.media_path or "")
+        await _announce_done(ctx, gid, existing.media_path or "", **made_extras(ctx["media"], gid))
         return {"status": "done", "generation_id": gid}
     if attempt > config.max_tries:
         await _fail(ctx, gid, f"the worker stopped {attempt - 1} times while rendering this clip")
@@ -131,7 +132,7 @@ async def render_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str,
         log.exception("[%s] attempt %d failed", gid, attempt)
         row = await asyncio.to_thread(store.get, gid)
         if row is not None and row.status == "done":  # the first final status wins
-            await _announce_done(ctx, gid, row.media_path or "")
+            await _announce_done(ctx, gid, row.media_path or "", **made_extras(ctx["media"], gid))
             return {"status": "done", "generation_id": gid}
         if isinstance(exc, PERMANENT_ERRORS) or attempt >= config.max_tries:
             await _fail(ctx, gid, failure_reason(exc, config))
@@ -179,6 +180,9 @@ async def _render(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[str
     encoded = await asyncio.to_thread(
         encode_mp4, clip.frames, clip.fps, path, fps=spec.fps, num_frames=spec.num_frames
     )
+    upload, poster = await asyncio.to_thread(
+        extra_media, media, gid, clip, spec, encoded.size_bytes
+    )
     timings["encode"] = time.perf_counter() - t0
     if not liveness.still_owns(gid):
         raise LeaseLost(gid)
@@ -189,7 +193,7 @@ async def _render(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[str
         store.mark_done, gid, media_path=relative, size_bytes=encoded.size_bytes, timings=timings
     )
     timings["store"] = time.perf_counter() - t0
-    await _announce_done(ctx, gid, relative)
+    await _announce_done(ctx, gid, relative, upload_path=upload, poster_path=poster)
     log.info("[%s] done in attempt %d (first=%s): %s", gid, attempt, first, timings)
     return {"status": "done", "generation_id": gid, "timings": timings}
 
@@ -271,9 +275,46 @@ def job_render(
     return backend.render(job.spec, on_step, inputs=inputs)
 
 
-async def _announce_done(ctx: dict[str, Any], gid: str, media_path: str) -> None:
+def extra_media(
+    media: LocalMediaStore, gid: str, clip: RenderedClip, spec: RenderSpec, size_bytes: int
+) -> tuple[str, str]:
+    """The poster, and a copy under the upload cap if the clip is over it: relative paths."""
+    write_poster(clip.frames, media.path_for(gid, "jpg"))
+    upload = ""
+    if spec.upload_limit is not None and size_bytes > spec.upload_limit:
+        small = encode_to_fit(
+            clip.frames,
+            clip.fps,
+            media.path_for(gid, "small.mp4"),
+            fps=spec.fps,
+            num_frames=spec.num_frames,
+            max_bytes=spec.upload_limit,
+        )
+        upload = media.relative_path(gid, "small.mp4") if small else ""
+    return upload, media.relative_path(gid, "jpg")
+
+
+def made_extras(media: LocalMediaStore, gid: str) -> dict[str, str]:
+    """The poster and compressed copy an earlier attempt left, for announcing it again."""
+    found = {"upload_path": "small.mp4", "poster_path": "jpg"}
+    return {
+        field: media.relative_path(gid, kind)
+        for field, kind in found.items()
+        if media.path_for(gid, kind).is_file()
+    }
+
+
+async def _announce_done(
+    ctx: dict[str, Any], gid: str, media_path: str, *, upload_path: str = "", poster_path: str = ""
+) -> None:
     """Hand the clip to delivery; retried through a Redis outage, since the clip is made."""
-    record = ResultRecord(generation_id=gid, status="done", media_path=media_path)
+    record = ResultRecord(
+        generation_id=gid,
+        status="done",
+        media_path=media_path,
+        upload_path=upload_path,
+        poster_path=poster_path,
+    )
     for attempt in range(ANNOUNCE_TRIES):
         try:
             await publish_result_once(ctx["redis"], record)

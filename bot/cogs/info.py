@@ -1,9 +1,6 @@
 """`/info` and `/queue`: what a member has asked for, where it stands, and cancelling it.
 
-ETA: the mean work time (denoise, decode, encode, store; not the queue wait, not a model load)
-of the most recent public clips, times the rounds of jobs ahead given the live workers (their
-heartbeat keys). Rough on purpose: the same model renders similar clips in similar times, and
-a member wants "about 2 min", not a schedule.
+ETA: see `bot.eta` (mean recent work time times the rounds of jobs ahead).
 
 Cancelling removes a queued job from arq in one Lua script that refuses when the job's
 in-progress key exists (a worker took it), so a render is never cut off half way and a job is
@@ -16,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Any
 
@@ -26,19 +23,18 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs.settings import member_id
+from bot.eta import about, ready_in
 from bot.messages import clip_summary
 from bot.targets import forget_target, load_target
 from gallery.models import Generation, GenerationStatus
 from worker.events import publish_event
-from worker.spec import MAX_FPS, MIN_FPS, ProgressEvent, RenderSpec, heartbeat_key
+from worker.spec import MAX_FPS, MIN_FPS, ProgressEvent, RenderSpec
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
 
 CANCELLED = "cancelled by owner"
-ETA_SAMPLE = 20  # recent clips averaged for the ETA
 QUEUE_SHOWN = 10  # requests listed by /queue (two rows of Cancel buttons)
-NOT_TIMED = frozenset({"pickup", "load"})  # waiting in the queue and loading the model
 _CANCEL_SCRIPT = """
 if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
@@ -48,32 +44,6 @@ return removed
 
 
 # --- pure helpers -------------------------------------------------------------------------
-
-
-def work_seconds(timings: Mapping[str, float]) -> float | None:
-    """Seconds a worker spent on one clip, from a gallery row's `timings`; None if untimed."""
-    spent = [seconds for stage, seconds in timings.items() if stage not in NOT_TIMED]
-    return sum(spent) if spent else None
-
-
-def mean_work_seconds(timings: Iterable[Mapping[str, float]]) -> float | None:
-    samples = [s for t in timings if (s := work_seconds(t)) is not None]
-    return sum(samples) / len(samples) if samples else None
-
-
-def ready_in(position: int, mean_s: float, workers: int) -> float:
-    """Seconds until a job at `position` (1-based, counting jobs being rendered: arq keeps
-    them in the queue until they finish) is done, if each job takes `mean_s`."""
-    rounds_ahead = (position - 1) // max(1, workers)
-    return (rounds_ahead + 1) * mean_s
-
-
-def about(seconds: float) -> str:
-    if seconds < 60:
-        return f"about {max(1, round(seconds))} s"
-    if seconds < 3600:
-        return f"about {round(seconds / 60)} min"
-    return f"about {seconds / 3600:.1f} h"
 
 
 def excerpt(prompt: str, limit: int = 60) -> str:
@@ -177,21 +147,13 @@ async def _mark_status_message(
         await message.edit(content=text, allowed_mentions=discord.AllowedMentions.none())
 
 
-async def _live_workers(bot: ReelBot) -> int:
-    count = 0
-    async for _key in bot.queue.scan_iter(match=f"{heartbeat_key('')}*", count=200):
-        count += 1
-    return count
-
-
 async def queue_page(bot: ReelBot, user: discord.abc.User) -> tuple[str, discord.ui.View | None]:
     """The member's unfinished requests, one line each, and a Cancel button per queued one."""
     rows = await asyncio.to_thread(bot.community.unfinished_of, member_id(user))
     if not rows:
         return "Nothing of yours is waiting or rendering.", None
-    recent = await asyncio.to_thread(bot.store.list_public, limit=ETA_SAMPLE)
-    mean_s = mean_work_seconds(r.timings for r in recent)
-    workers = await _live_workers(bot)
+    await bot.eta.refresh()
+    mean_s, workers = bot.eta.mean_s, bot.eta.workers
     lines = [f"Your requests ({len(rows)}):"]
     view = discord.ui.View(timeout=None)
     for number, row in enumerate(rows[:QUEUE_SHOWN], start=1):

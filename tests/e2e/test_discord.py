@@ -178,10 +178,10 @@ async def test_a_lost_post_response_does_not_post_twice(stack, workers) -> None:
         assert len(results_for_bot(fake)) == 1
 
 
-async def test_a_clip_over_the_upload_cap_becomes_a_gallery_link(stack, workers) -> None:
+async def test_a_clip_over_the_upload_cap_is_posted_compressed_to_fit(stack, workers) -> None:
     workers.start()
     async with (
-        FakeDiscord(attachment_size_limit=50_000) as fake,
+        FakeDiscord(attachment_size_limit=60_000) as fake,
         fake.running(await stack.new_bot()),
     ):
         ix = await fake.slash_command("create", {"prompt": "a neon city at night -seed 3"})
@@ -189,5 +189,22 @@ async def test_a_clip_over_the_upload_cap_becomes_a_gallery_link(stack, workers)
         result = await fake.wait_for_message(
             lambda m: "your clip is ready" in m.content, timeout=60
         )
-    assert result.files == {}
+    [(name, data)] = result.files.items()
+    assert name.endswith(".mp4") and len(data) <= 60_000
+    assert probe(data) == (512, 288, 48, 24.0)
+    assert "Compressed" in result.content and f"{PUBLIC_URL}/clips/" in result.content
+
+
+async def test_a_clip_that_cannot_fit_the_cap_becomes_a_gallery_link(stack, workers) -> None:
+    workers.start()
+    async with (
+        FakeDiscord(attachment_size_limit=20_000) as fake,
+        fake.running(await stack.new_bot()),
+    ):
+        ix = await fake.slash_command("create", {"prompt": "a neon city at night -seed 3"})
+        await ix.wait_reply()
+        result = await fake.wait_for_message(
+            lambda m: "your clip is ready" in m.content, timeout=60
+        )
+    assert all(name.endswith(".jpg") and len(data) <= 20_000 for name, data in result.files.items())
     assert "upload limit" in result.content and f"{PUBLIC_URL}/clips/" in result.content

@@ -151,3 +151,36 @@ def test_bad_input_is_refused_by_name(
     with pytest.raises(ValueError, match=message):
         encode_mp4(frames, 8.0, tmp_path / "x.mp4", **args)
     assert list(tmp_path.iterdir()) == []
+
+
+def noise(frames: int = 17, height: int = 288, width: int = 512) -> np.ndarray:
+    """Incompressible frames: the worst case for fitting under a cap."""
+    return np.random.default_rng(0).integers(0, 256, (frames, height, width, 3), dtype=np.uint8)
+
+
+def test_a_copy_is_fitted_under_an_upload_cap(tmp_path: Path) -> None:
+    frames = noise()
+    full = encode_mp4(frames, 8, tmp_path / "full.mp4", fps=24, num_frames=48)
+    cap = full.size_bytes // 10
+    small = encode.encode_to_fit(
+        frames, 8, tmp_path / "small.mp4", fps=24, num_frames=48, max_bytes=cap
+    )
+    assert small is not None and small.size_bytes <= cap
+    again = probe_mp4(small.path)
+    assert (again.width, again.height, again.num_frames, again.fps) == (512, 288, 48, 24.0)
+
+
+def test_a_cap_nothing_watchable_fits_under_gives_no_copy(tmp_path: Path) -> None:
+    path = tmp_path / "small.mp4"
+    assert encode.encode_to_fit(noise(), 8, path, fps=24, num_frames=48, max_bytes=5_000) is None
+    assert not path.exists()
+
+
+def test_the_poster_is_the_middle_frame_scaled_down(tmp_path: Path) -> None:
+    frames = gray_frames([10, 128, 240], height=720, width=1280)
+    path = encode.write_poster(frames, tmp_path / "poster.jpg", max_side=640)
+    from PIL import Image
+
+    with Image.open(path) as picture:
+        assert picture.format == "JPEG" and picture.size == (640, 360)
+        assert abs(np.asarray(picture).mean() - 128) < 3
