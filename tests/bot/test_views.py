@@ -130,7 +130,8 @@ def test_reroll_is_the_same_command_with_a_new_seed_for_the_clicker() -> None:
         7,
         8,
     )
-    same = {"seed", "parent_id", "owner_id", "owner_name", "guild_id", "channel_id"}
+    asker_fields = {"owner_id", "owner_name", "guild_id", "channel_id", "upload_limit"}
+    same = {"seed", "parent_id", *asker_fields}
     assert child.model_dump(exclude=same) == source.model_dump(exclude=same)
 
 
