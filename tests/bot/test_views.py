@@ -103,6 +103,10 @@ async def test_the_view_is_all_dynamic_buttons_for_one_clip() -> None:
 # --- what the buttons ask for -------------------------------------------------------------------
 
 
+# What a child takes from whoever asked for it rather than from its parent.
+ASKER_FIELDS = {"owner_id", "owner_name", "guild_id", "channel_id", "upload_limit"}
+
+
 def parent(text: str = "a fox in the snow -camera pan left -ar 9:16 -seed 77") -> RenderSpec:
     return parse_request(text, capabilities=TINY, owner_id="discord:1", owner_name="Alice")
 
@@ -130,8 +134,7 @@ def test_reroll_is_the_same_command_with_a_new_seed_for_the_clicker() -> None:
         7,
         8,
     )
-    asker_fields = {"owner_id", "owner_name", "guild_id", "channel_id", "upload_limit"}
-    same = {"seed", "parent_id", *asker_fields}
+    same = {"seed", "parent_id", *ASKER_FIELDS}
     assert child.model_dump(exclude=same) == source.model_dump(exclude=same)
 
 
@@ -156,7 +159,7 @@ def test_remix_reads_the_edited_text_like_create() -> None:
 def test_the_prefilled_remix_text_gives_back_the_same_clip() -> None:
     source = parent()
     child = follow(source, "remix", text=to_command_line(source, capabilities=TINY))
-    same = {"parent_id", "owner_id", "owner_name", "guild_id", "channel_id"}
+    same = {"parent_id", *ASKER_FIELDS}
     assert child.model_dump(exclude=same) == source.model_dump(exclude=same)
 
 
