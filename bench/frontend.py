@@ -84,6 +84,8 @@ async def measure(args: argparse.Namespace, fake, redis, queue_name: str) -> Non
     # A few warm-up requests, so imports and first-connection costs stay out of the figures.
     for i in range(5):
         await (await fake.slash_command("create", {"prompt": f"warm up {i}"})).wait_response()
+    while await redis.zcard(queue_name) < 5:  # each enqueue follows its answer
+        await asyncio.sleep(0.01)
     await redis.delete(queue_name)
 
     async def one(i: int) -> float:
