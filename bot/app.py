@@ -94,8 +94,10 @@ class ReelBot(commands.Bot):
             await self.load_extension(extension)
         if self.sync_commands:
             await self.tree.sync()
-        self._background.append(asyncio.create_task(self.delivery.run()))
-        self._background.append(asyncio.create_task(self.progress.run()))
+        for loop in (self.delivery.run, self.progress.run):
+            task = asyncio.create_task(loop(), name=loop.__qualname__)
+            task.add_done_callback(_report_death)
+            self._background.append(task)
         await self.progress.resume()
 
     async def close(self) -> None:
@@ -104,6 +106,12 @@ class ReelBot(commands.Bot):
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.progress.close()
         await super().close()
+
+
+def _report_death(task: asyncio.Task[None]) -> None:
+    """The background loops end only when cancelled; anything else is a bug worth shouting."""
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("%s stopped", task.get_name(), exc_info=task.exception())
 
 
 async def run_bot(settings: BotSettings, *, redis_url: str, public_url: str) -> None:

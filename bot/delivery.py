@@ -17,7 +17,7 @@ from typing import Any
 
 import discord
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from bot.messages import COMPRESSED, FULL, LINK_ONLY, failed_text, result_text
 from bot.targets import DeliveryTarget, forget_target, load_target
@@ -59,11 +59,18 @@ class Delivery:
         self.consumer = consumer
 
     async def run(self) -> None:
-        """Deliver forever: first what this consumer left pending, then new and abandoned ones."""
-        await self._ensure_group()
-        await self._drain("0")  # our own pending records, from before a restart
+        """Deliver forever: first what this consumer left pending, then new and abandoned ones.
+
+        Nothing ends this loop but cancellation: a record that cannot be delivered is logged and
+        acknowledged, a transient failure (Redis, Discord 5xx/429) is retried.
+        """
+        started = False
         while True:
             try:
+                if not started:
+                    await self._ensure_group()
+                    await self._drain("0")  # our own pending records, from before a restart
+                    started = True
                 await self._claim_abandoned()
                 await self._drain(">", block_ms=2000)
             except asyncio.CancelledError:
@@ -99,13 +106,19 @@ class Delivery:
         if raw is None:  # trimmed or malformed: nothing we can deliver
             await self.redis.xack(RESULT_STREAM, GROUP, entry_id)
             return
-        record = ResultRecord.model_validate_json(raw)
         try:
+            record = ResultRecord.model_validate_json(raw)
             await self.deliver(record)
         except discord.HTTPException as exc:
             if exc.status >= 500 or exc.status == 429:
                 raise  # transient: leave it pending, it is retried
-            log.error("[%s] Discord refused the post (%s); giving up", record.generation_id, exc)
+            log.error("entry %s: Discord refused the post (%s); giving up", entry_id, exc)
+        except (RedisError, OSError) as exc:
+            if not isinstance(exc, FileNotFoundError):
+                raise  # transient: leave it pending, it is retried
+            log.error("entry %s: the clip's file is gone (%s); giving up", entry_id, exc)
+        except Exception:  # a bad record or row must never stop every other delivery
+            log.exception("entry %s cannot be delivered; giving up on it", entry_id)
         await self.redis.xack(RESULT_STREAM, GROUP, entry_id)
 
     async def deliver(self, record: ResultRecord) -> None:
@@ -119,16 +132,43 @@ class Delivery:
             await forget_target(self.redis, gid)
             return
         spec = RenderSpec.model_validate(row.spec)
-        message = await self._post(record, spec, target)
+        try:
+            message = await self._post(record, spec, target)
+        except discord.HTTPException as exc:
+            if exc.status == 413:  # the cap shrank since the request (boosts lost): link only
+                message = await self._post(record, spec, target, link_only=True)
+            elif exc.status in (403, 404):  # the channel or our permissions are gone
+                await self._tell_owner(target, gid)
+                raise
+            else:
+                raise
         await asyncio.to_thread(self.store.set_discord_message, gid, message.id)
         await forget_target(self.redis, gid)
         log.info("[%s] posted as message %s", gid, message.id)
 
+    async def _tell_owner(self, target: DeliveryTarget, gid: str) -> None:
+        """The channel refused the clip: say so to its owner in a DM, with the gallery link."""
+        try:
+            user = await self.client.fetch_user(target.user_id)
+            await user.send(
+                "I couldn't post your clip in that channel (I may be missing permissions "
+                f"there). Here it is: {self.public_url}/clips/{gid}"
+            )
+        except discord.HTTPException as exc:
+            log.warning("[%s] could not tell the owner either: %s", gid, exc)
+
     async def _post(
-        self, record: ResultRecord, spec: RenderSpec, target: DeliveryTarget
+        self,
+        record: ResultRecord,
+        spec: RenderSpec,
+        target: DeliveryTarget,
+        *,
+        link_only: bool = False,
     ) -> discord.Message:
         channel = self.client.get_partial_messageable(target.channel_id)
-        mentions = discord.AllowedMentions(users=[discord.Object(target.user_id)], roles=False)
+        mentions = discord.AllowedMentions(
+            everyone=False, roles=False, users=[discord.Object(target.user_id)]
+        )
         reference = None
         if target.status_message_id:
             reference = discord.MessageReference(
@@ -144,7 +184,7 @@ class Delivery:
         if record.status == "failed":
             return await channel.send(failed_text(target.user_id, spec, record.message), **kwargs)
         url = f"{self.public_url}/clips/{record.generation_id}"
-        how, file = self._attachment(record, spec, target.upload_limit)
+        how, file = self._attachment(record, spec, 0 if link_only else target.upload_limit)
         text = result_text(target.user_id, spec, url, how=how)
         if file is not None:
             kwargs["file"] = file

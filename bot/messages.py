@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import discord
+
 from bot.console import progress_bar
 from bot.eta import about
 from bot.flags import to_command_line
@@ -53,22 +55,32 @@ _HOW = {
 
 
 def result_text(user_id: int, spec: RenderSpec, clip_url: str, *, how: str = FULL) -> str:
-    how = _HOW[how]
-    line = _quote(to_command_line(spec))
-    return _fit(
-        f"<@{user_id}> your clip is ready · {clip_summary(spec)}\n"
-        f"`{command_name(spec)} {line}`{how}\n{clip_url}"
-    )
+    """The link always survives: only the command line is shortened to fit a long prompt."""
+    head = f"<@{user_id}> your clip is ready · {clip_summary(spec)}\n"
+    tail = f"{_HOW[how]}\n{clip_url}"
+    command = f"{command_name(spec)} {_code(to_command_line(spec))}"
+    room = DISCORD_MESSAGE_LIMIT - len(head) - len(tail) - 2
+    if len(command) > room:
+        command = command[: room - 1] + "…"
+    return f"{head}`{command}`{tail}"
 
 
 def failed_text(user_id: int, spec: RenderSpec, reason: str) -> str:
-    return _fit(f"<@{user_id}> sorry, this clip failed: {reason}\n> {_quote(spec.prompt)}")
+    return _fit(f"<@{user_id}> sorry, this clip failed: {_quote(reason)}\n> {_quote(spec.prompt)}")
 
 
 def _quote(text: str) -> str:
-    """A prompt shown as a quote: one line, no mass mentions, no markdown surprises."""
-    flat = " ".join(text.split())
-    return flat.replace("@", "@\u200b").replace("`", "ˋ")
+    """Member text shown as prose: one line, markdown shown as typed (no masked links,
+    headings or spoilers under the bot's name), mentions that cannot ping."""
+    flat = discord.utils.escape_markdown(" ".join(text.split()))
+    if flat.startswith("-#"):
+        flat = "\\" + flat
+    return flat.replace("@", "@\u200b")
+
+
+def _code(text: str) -> str:
+    """Member text inside a code span, where markdown does not render: only backticks matter."""
+    return " ".join(text.split()).replace("`", "ˋ")
 
 
 def _fit(text: str) -> str:

@@ -78,14 +78,17 @@ class ProgressTracker:
                 name = stream.decode() if isinstance(stream, bytes) else stream
                 gid = name.removeprefix(EVENTS_PREFIX)
                 for entry_id, fields in entries:
-                    await self._on_event(gid, entry_id, fields)
+                    try:
+                        await self._on_event(gid, entry_id, fields)
+                    except Exception:  # one odd entry must not end progress for every clip
+                        log.exception("[%s] progress event %s skipped", gid, entry_id)
 
     async def _on_event(self, gid: str, entry_id: bytes | str, fields: dict) -> None:
         watch = self.watched.get(gid)
         if watch is None:
             return
         watch.last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-        event = read_event(fields)
+        event = read_event(fields)  # after last_id moved on: a bad entry is skipped, not reread
         if event.kind in TERMINAL_KINDS:
             self.watched.pop(gid, None)  # the delivery consumer posts the result
             return

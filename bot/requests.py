@@ -55,12 +55,33 @@ class Asker:
         """The member behind an interaction; the cap is the one Discord sent with it."""
         if interaction.channel_id is None:
             raise UserFacingError("I can't tell which channel this came from; please try again.")
+        if interaction.guild_id is not None:
+            check_channel_permissions(interaction.app_permissions)
         return cls(
             user_id=interaction.user.id,
             display_name=interaction.user.display_name[:100],
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id,
             upload_limit=interaction.filesize_limit,
+        )
+
+
+# What posting a clip here takes: see it, write, attach the MP4, reply to the queued message.
+NEEDED = {
+    "view_channel": "View Channel",
+    "send_messages": "Send Messages",
+    "attach_files": "Attach Files",
+    "read_message_history": "Read Message History",
+}
+
+
+def check_channel_permissions(permissions: discord.Permissions) -> None:
+    """Refuse up front where the clip could not be posted, rather than render it for nobody."""
+    missing = [label for name, label in NEEDED.items() if not getattr(permissions, name)]
+    if missing:
+        raise UserFacingError(
+            f"I can't post clips in this channel: I'm missing {', '.join(missing)}. "
+            "Ask a moderator to give me those here, or try another channel."
         )
 
 

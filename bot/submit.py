@@ -104,13 +104,19 @@ class Submitter:
             spec = spec.model_copy(update={"owner_id": ANONYMOUS, "owner_name": "anonymous"})
         row = GenerationCreate.from_spec(gid, spec.model_dump(mode="json"))
         await asyncio.to_thread(self.store.add_generation, row)
-        submission = Submission(gid, await self.pool.zcard(self.queue_name) + 1)
-        if before_enqueue is not None:
-            await before_enqueue(submission)
-        job = RenderJob(generation_id=gid, spec=spec).model_dump(mode="json")
-        await self.pool.enqueue_job(
-            RENDER_TASK, job, _job_id=gid, _queue_name=self.queue_name, _expires=JOB_EXPIRES
-        )
+        try:
+            submission = Submission(gid, await self.pool.zcard(self.queue_name) + 1)
+            if before_enqueue is not None:
+                await before_enqueue(submission)
+            job = RenderJob(generation_id=gid, spec=spec).model_dump(mode="json")
+            await self.pool.enqueue_job(
+                RENDER_TASK, job, _job_id=gid, _queue_name=self.queue_name, _expires=JOB_EXPIRES
+            )
+        except BaseException:  # never leave a "queued" row that no job stands behind
+            await asyncio.shield(
+                asyncio.to_thread(self.store.mark_failed, gid, error="could not be queued")
+            )
+            raise
         await publish_event(self.pool, gid, ProgressEvent(kind="queued"))
         return submission
 

@@ -19,7 +19,8 @@ from bot.submit import connect_queue
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
-from tests.fakediscord import FakeDiscord
+from tests.fakediscord import FakeDiscord, Overwrite
+from tests.fakediscord.world import ATTACH_FILES
 from worker.backends import capabilities_for
 from worker.spec import DEFAULT_QUEUE, RESULT_STREAM
 
@@ -208,3 +209,31 @@ async def test_a_clip_that_cannot_fit_the_cap_becomes_a_gallery_link(stack, work
         )
     assert all(name.endswith(".jpg") and len(data) <= 20_000 for name, data in result.files.items())
     assert "upload limit" in result.content and f"{PUBLIC_URL}/clips/" in result.content
+
+
+async def test_a_channel_where_clips_cannot_be_posted_is_refused_up_front(stack, redis) -> None:
+    async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
+        no_files = fake.world.add_channel(
+            "no-files", overwrites=[Overwrite(fake.world.guild.id, 0, deny=ATTACH_FILES)]
+        )
+        ix = await fake.slash_command("create", {"prompt": "a fox -seed 1"}, channel=no_files)
+        reply = await ix.wait_reply()
+    assert reply.ephemeral and "Attach Files" in reply.content
+    assert await redis.zcard(DEFAULT_QUEUE) == 0
+
+
+async def test_a_poisoned_result_record_does_not_stop_delivery(
+    stack, workers, redis, monkeypatch
+) -> None:
+    # Abandoned records are reclaimed at once, so a poison one would come back every loop.
+    monkeypatch.setattr("bot.delivery.CLAIM_IDLE_MS", 0)
+    await redis.xadd(RESULT_STREAM, {"r": b"not json"})
+    await redis.xadd(RESULT_STREAM, {"junk": b"1"})
+    workers.start()
+    async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
+        ix = await fake.slash_command("create", {"prompt": "a lighthouse -seed 8"})
+        await ix.wait_reply()
+        result = await fake.wait_for_message(
+            lambda m: "your clip is ready" in m.content, timeout=60
+        )
+    assert result.files

@@ -1,0 +1,34 @@
+"""What members read: never over Discord's limit, the link kept, their markdown shown as typed."""
+
+from __future__ import annotations
+
+from bot.flags import parse_request
+from bot.messages import DISCORD_MESSAGE_LIMIT, LINK_ONLY, failed_text, queued_text, result_text
+from tests.bot.capabilities import CAPS
+
+URL = "http://gallery.test/clips/0123456789abcdef0123456789abcdef"
+
+
+def spec(text: str):
+    return parse_request(text, capabilities=CAPS)
+
+
+def test_a_long_prompt_never_pushes_the_link_off_the_result() -> None:
+    long = spec("a" * 1490 + " -neg " + "b" * 1400 + " -seed 3")
+    for how in ("full", "compressed", LINK_ONLY):
+        text = result_text(1, long, URL, how=how)
+        assert len(text) <= DISCORD_MESSAGE_LIMIT
+        assert text.endswith(URL)
+        assert text.count("`") == 2  # the command line's code span is closed
+
+
+def test_prompt_markdown_is_shown_as_typed_in_public_messages() -> None:
+    sneaky = spec("# [FREE NITRO](https://evil.example) ||x|| **big** @everyone -seed 3")
+    text = queued_text(1, sneaky, 1)
+    assert "\\# \\[FREE NITRO]" in text and "\\|\\|x\\|\\|" in text and "\\*\\*big" in text
+    assert "@everyone" not in text
+
+
+def test_a_failure_reason_is_escaped_too() -> None:
+    text = failed_text(1, spec("a fox -seed 3"), "bad **value** @here")
+    assert "\\*\\*value\\*\\*" in text and "@here" not in text
