@@ -44,7 +44,7 @@ def reelbot_env(redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
         "REELBOT_REDIS_URL": redis_url,
         "REELBOT_DATA_DIR": str(data_dir),
         "REELBOT_HEARTBEAT_S": "0.3",
-        "REELBOT_LEASE_S": "1.5",
+        "REELBOT_LEASE_S": "2.5",
         "PYTHONUNBUFFERED": "1",
         "HF_HUB_OFFLINE": "1",
     }

@@ -1,7 +1,7 @@
 """Workers that stall, overrun or lose Redis: the clip still ends exactly once, done or failed.
 
-Real processes throughout. The test environment beats every 0.3 s with a 1.5 s lease
-(tests/conftest.py), so "dead" and "merely slow" are a second or two apart.
+Real processes throughout. The test environment beats every 0.3 s with a 2.5 s lease
+(tests/conftest.py), so "dead" and "merely slow" are a couple of seconds apart.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ async def test_a_stall_shorter_than_the_lease_does_not_render_twice(
     gid = await submit(redis_server.url, store, slow_spec())
     first = await events_of(redis_server.url, gid, until_step=True)
     owner = next(e.worker for e in first if e.kind == "started")
-    # Whichever worker rendered it, stall that one for well under the 1.5 s lease.
+    # Whichever worker rendered it, stall that one for well under the 2.5 s lease.
     victim = slow if str(slow.pid) in owner else workers.processes[1]
     os.kill(victim.pid, signal.SIGSTOP)
     await asyncio.sleep(0.6)
@@ -122,7 +122,7 @@ async def test_a_stall_longer_than_the_lease_hands_over_and_the_stalled_one_stop
     while len([k async for k in redis.scan_iter(match=heartbeat_key("*"))]) < 2:
         await asyncio.sleep(0.1)  # the second worker is up and beating
     os.kill(stalled.pid, signal.SIGSTOP)
-    await asyncio.sleep(4.0)  # well past the 1.5 s lease: the second worker takes the clip
+    await asyncio.sleep(5.0)  # well past the 2.5 s lease: the second worker takes the clip
     os.kill(stalled.pid, signal.SIGCONT)
     events = await events_of(redis_server.url, gid)
     await asyncio.sleep(1.0)  # let the stalled one notice and stop
