@@ -15,6 +15,7 @@ from bot.flags import parse_request
 from bot.submit import Submitter
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
+from gallery.web import clip_url
 from worker.backends import capabilities_for
 from worker.events import follow_events
 from worker.spec import RenderSpec
@@ -97,7 +98,7 @@ async def create_clip(
             raise RenderFailed(f"Clip {gid} failed: {event.message}")
         elif event.kind == "done":
             path = media.resolve(event.media_path)
-            url = f"{public_url.rstrip('/')}/clips/{gid}"
+            url = clip_url(public_url, gid)
             seconds = time.monotonic() - printer.started
             printer.line(f"done in {seconds:.1f} s")
             printer.line(f"file:    {path}")

@@ -24,6 +24,7 @@ from bot.targets import DeliveryTarget, forget_target, load_target
 from bot.views import result_view
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
+from gallery.web import clip_url
 from worker.spec import RESULT_STREAM, RenderSpec, ResultRecord
 
 log = logging.getLogger(__name__)
@@ -152,7 +153,7 @@ class Delivery:
             user = await self.client.fetch_user(target.user_id)
             await user.send(
                 "I couldn't post your clip in that channel (I may be missing permissions "
-                f"there). Here it is: {self.public_url}/clips/{gid}"
+                f"there). Here it is: {clip_url(self.public_url, gid)}"
             )
         except discord.HTTPException as exc:
             log.warning("[%s] could not tell the owner either: %s", gid, exc)
@@ -183,7 +184,7 @@ class Delivery:
         }
         if record.status == "failed":
             return await channel.send(failed_text(target.user_id, spec, record.message), **kwargs)
-        url = f"{self.public_url}/clips/{record.generation_id}"
+        url = clip_url(self.public_url, record.generation_id)
         how, file = self._attachment(record, spec, 0 if link_only else target.upload_limit)
         text = result_text(target.user_id, spec, url, how=how)
         if file is not None:

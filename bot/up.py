@@ -84,7 +84,6 @@ class WorkerProcess:
         self.env = env
         self.log_path = log_dir / f"worker-{index}.log"
         self.process: subprocess.Popen[bytes] | None = None
-        self.restarts = 0
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +103,6 @@ class WorkerProcess:
                 if self.process.returncode == EXIT_CONFIG:
                     log.error("worker %d refused its settings; see %s", self.index, self.log_path)
                     return
-                self.restarts += 1
                 log.warning(
                     "worker %d exited (%s); restarting", self.index, self.process.returncode
                 )

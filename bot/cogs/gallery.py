@@ -17,6 +17,7 @@ from discord.ext import commands
 
 from bot.cogs.info import excerpt
 from gallery.models import Generation
+from gallery.web import clip_url
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
@@ -77,7 +78,7 @@ def clip_line(number: int, clip: Generation, public_url: str) -> str:
     """`3. ❤️ 2 · [“a fox running…”](<url>)`: the angle brackets keep Discord from unfurling
     five previews under a private list."""
     text = excerpt(clip.prompt).translate(_LINK_BREAKERS)
-    return f"{number}. ❤️ {clip.like_count} · [“{text}”](<{public_url}/clips/{clip.id}>)"
+    return f"{number}. ❤️ {clip.like_count} · [“{text}”](<{clip_url(public_url, clip.id)}>)"
 
 
 async def gallery_page(
