@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -339,6 +340,7 @@ class Event:
     callback: Callback | None = None
     before: dict[str, Any] | None = None  # a message's snapshot before an edit
     data: dict[str, Any] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)  # when it was recorded
 
     def __repr__(self) -> str:
         subject = self.callback or self.message or self.interaction or ""
