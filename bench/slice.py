@@ -28,12 +28,12 @@ from arq.jobs import Job  # noqa: E402
 
 from bot.flags import parse_request  # noqa: E402
 from bot.local_redis import LocalRedis  # noqa: E402
-from bot.submit import Submitter, connect_queue  # noqa: E402
+from bot.submit import Submitter, admitting_submitter, connect_queue  # noqa: E402
 from gallery.db import make_engine, migrate  # noqa: E402
 from gallery.store import GalleryStore  # noqa: E402
 from worker.backends import capabilities_for  # noqa: E402
 from worker.events import follow_events  # noqa: E402
-from worker.spec import deserialize_job, heartbeat_key  # noqa: E402
+from worker.spec import DEFAULT_QUEUE, deserialize_job, heartbeat_key  # noqa: E402
 
 STAGES = ("parse", "enqueue", "pickup", "denoise", "decode", "encode", "store")
 
@@ -71,14 +71,18 @@ async def run(args: argparse.Namespace, data_dir: Path) -> None:
 
 async def report(args: argparse.Namespace, pool, store: GalleryStore, backend: str) -> None:
     capabilities = capabilities_for(backend)
-    submitter = Submitter(pool, store, queue_name="reelbot:queue:fast")
+    async with admitting_submitter(pool, store) as submitter:
+        await measure(args, pool, submitter, capabilities, backend)
+
+
+async def measure(args, pool, submitter: Submitter, capabilities, backend: str) -> None:
     rows: list[dict[str, float]] = []
     load_s = 0.0
     for i in range(args.clips + 1):  # the first clip warms up caches and is not counted
         started = time.perf_counter()
         spec = parse_request(f"{args.prompt} -seed {i}", capabilities=capabilities)
         parsed = time.perf_counter()
-        submission = await submitter.submit(spec)
+        submission = await submitter.submit(spec, unlimited=True)
         enqueued = time.perf_counter()
         async for event in follow_events(pool, submission.generation_id, idle_timeout_s=300):
             if event.kind == "failed":
@@ -89,7 +93,7 @@ async def report(args: argparse.Namespace, pool, store: GalleryStore, backend: s
         job = Job(
             submission.generation_id,
             pool,
-            _queue_name=submitter.queue_name,
+            _queue_name=DEFAULT_QUEUE,
             _deserializer=deserialize_job,
         )
         result = await job.result(timeout=10)

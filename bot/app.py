@@ -12,18 +12,24 @@ from arq.connections import ArqRedis
 from discord import app_commands
 from discord.ext import commands
 
+from bot.caches import Bans, DefaultFlags
 from bot.delivery import Delivery
 from bot.errors import UserFacingError
 from bot.eta import Eta
+from bot.limits import Limits
+from bot.policy import Policy, default_policy
 from bot.progress import ProgressTracker
 from bot.replies import answer_error
+from bot.review import ReviewConfig
 from bot.settings import BotSettings
 from bot.styles import DEFAULT_STYLES
 from bot.submit import Submitter, connect_queue
 from gallery.community import CommunityStore
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
+from gallery.moderation import ModerationStore
 from gallery.store import GalleryStore
+from worker.admission import Admission
 from worker.backends import capabilities_for
 from worker.spec import Capabilities, StylePreset
 
@@ -37,6 +43,7 @@ COGS: tuple[str, ...] = (
     "bot.cogs.info",
     "bot.cogs.gallery",
     "bot.cogs.remix",
+    "bot.cogs.moderation",
 )
 
 
@@ -58,9 +65,11 @@ class ReelBot(commands.Bot):
         store: GalleryStore,
         media: LocalMediaStore,
         capabilities: Capabilities,
-        queue_name: str,
         public_url: str,
+        limits: Limits | None = None,
         styles: Mapping[str, StylePreset] = DEFAULT_STYLES,
+        policy: Policy | None = None,
+        review: ReviewConfig | None = None,
         sync_commands: bool = True,
         **discord_options: Any,
     ) -> None:
@@ -80,11 +89,24 @@ class ReelBot(commands.Bot):
         self.media = media
         self.capabilities = capabilities
         self.styles = styles
-        self.submitter = Submitter(queue, store, queue_name=queue_name)
+        self.policy = policy or default_policy()  # compiled once per process
+        self.review = review or ReviewConfig()
+        self.moderation = ModerationStore(store.engine)
+        # what every /create reads, kept a few seconds (see `bot.caches` for how stale)
+        self.default_flags = DefaultFlags(self.community)
+        self.bans = Bans(self.moderation)
+        self.admission = Admission(queue)
+        self.submitter = Submitter(queue, store, self.admission, limits=limits)
         self.eta = Eta(queue, store)
         self.progress = ProgressTracker(self, queue, store)
         self.delivery = Delivery(
-            self, queue, store, media, public_url=public_url, modes=capabilities.modes
+            self,
+            queue,
+            store,
+            media,
+            public_url=public_url,
+            modes=capabilities.modes,
+            admission=self.admission,
         )
         self.sync_commands = sync_commands
         self._background: list[asyncio.Task[None]] = []
@@ -94,7 +116,7 @@ class ReelBot(commands.Bot):
             await self.load_extension(extension)
         if self.sync_commands:
             await self.tree.sync()
-        for loop in (self.delivery.run, self.progress.run):
+        for loop in (self.delivery.run, self.progress.run, self.admission.run):
             task = asyncio.create_task(loop(), name=loop.__qualname__)
             task.add_done_callback(_report_death)
             self._background.append(task)
@@ -126,8 +148,14 @@ async def run_bot(settings: BotSettings, *, redis_url: str, public_url: str) -> 
         store=GalleryStore(engine),
         media=LocalMediaStore(settings.resolved_media_dir()),
         capabilities=capabilities_for(settings.backend),
-        queue_name=settings.queue_name,
         public_url=public_url,
+        limits=settings.limits(),
+        policy=Policy.from_file(settings.policy_file),
+        review=ReviewConfig(
+            channel_id=settings.mod_review_channel_id,
+            moderator_role_ids=frozenset(settings.moderator_role_ids),
+            report_threshold=settings.report_threshold,
+        ),
     )
     try:
         async with bot:

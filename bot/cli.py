@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -16,6 +17,7 @@ from bot.errors import ConfigError, FlagError, UserFacingError
 
 if TYPE_CHECKING:
     from bot.settings import BotSettings
+    from gallery.settings import GallerySettings
     from worker.spec import Capabilities
 
 EXIT_BAD_INPUT = 2
@@ -54,6 +56,16 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_policy(args: argparse.Namespace) -> int:
+    """Print what the prompt policy decides about a text, as one JSON object (exit 0 even when
+    it blocks)."""
+    from bot.policy import Policy
+
+    decision = Policy.from_file(load_settings().policy_file).check(args.text, args.negative)
+    print(json.dumps(decision.to_json(), ensure_ascii=False))
+    return 0
+
+
 def cmd_create(args: argparse.Namespace) -> int:
     return asyncio.run(_create(load_settings(), args.text, args.timeout))
 
@@ -85,7 +97,6 @@ async def _create(settings: BotSettings, text: str, timeout: float | None) -> in
             store=GalleryStore(engine),
             media=LocalMediaStore(settings.resolved_media_dir()),
             backend=settings.backend,
-            queue_name=settings.queue_name,
             # the address `reelbot up` really serves on (it may have had to pick another port)
             public_url=settings.public_url
             or read_run_file(settings.data_dir, "gallery.url")
@@ -140,6 +151,50 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Print what a clip says about its origin (JSON): 0 ours, 1 not ours, 2 unreadable."""
+    from gallery.settings import GallerySettings
+    from worker.provenance import ProvenanceError, verify_clip
+
+    settings = GallerySettings()
+    try:
+        report = verify_clip(
+            args.file, lookup=_gallery_lookup(settings), public_url=settings.public_url
+        )
+    except ProvenanceError as exc:
+        print(f"reelbot: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(json.dumps(report, ensure_ascii=False, indent=None if args.json else 2))
+    return 0 if report["ours"] else 1
+
+
+def _gallery_lookup(settings: GallerySettings) -> Callable[[str], str | None]:
+    """Watermark id prefix -> full generation id, from this install's gallery if it has one."""
+
+    def lookup(prefix: str) -> str | None:
+        import sqlalchemy as sa
+
+        from gallery.db import make_engine
+        from gallery.models import Generation
+
+        url = settings.resolved_database_url()
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+            return None
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                rows = connection.execute(
+                    sa.select(Generation.id).where(Generation.id.startswith(prefix)).limit(2)
+                ).all()
+        except sa.exc.SQLAlchemyError:
+            return None
+        finally:
+            engine.dispose()
+        return rows[0][0] if len(rows) == 1 else None
+
+    return lookup
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reelbot", description="Make short AI video clips together, on your own GPUs."
@@ -149,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("parse", help="show how a prompt with flags is read (JSON)")
     p.add_argument("text", help='prompt with flags, e.g. "a fox -motion 3 -ar 9:16"')
     p.set_defaults(run=cmd_parse)
+
+    p = sub.add_parser("policy", help="show what the prompt policy decides about a text (JSON)")
+    p.add_argument("text", help="the prompt, without flags")
+    p.add_argument("--negative", default="", help="the negative prompt")
+    p.set_defaults(run=cmd_policy)
 
     p = sub.add_parser("create", help="make a clip through the queue, as /create does")
     p.add_argument("text", help="prompt with flags")
@@ -169,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="run one render worker (needs REELBOT_REDIS_URL)")
     p.set_defaults(run=cmd_worker)
+
+    p = sub.add_parser("verify", help="tell whether a clip was made here, and which (JSON)")
+    p.add_argument("file", type=Path, help="an MP4 file")
+    p.add_argument("--json", action="store_true", help="one compact line of JSON")
+    p.set_defaults(run=cmd_verify)
 
     p = sub.add_parser("gallery", help="serve the web gallery")
     p.set_defaults(run=cmd_gallery)

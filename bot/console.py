@@ -12,7 +12,7 @@ from arq.connections import ArqRedis
 
 from bot.errors import UserFacingError
 from bot.flags import parse_request
-from bot.submit import Submitter
+from bot.submit import Submitter, admitting_submitter
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
 from gallery.web import clip_url
@@ -69,18 +69,41 @@ async def create_clip(
     store: GalleryStore,
     media: LocalMediaStore,
     backend: str,
-    queue_name: str,
     public_url: str,
     out: TextIO = sys.stdout,
     owner: str = "cli:local",
     idle_timeout_s: float | None = None,
 ) -> CreatedClip:
-    """Parse, enqueue, follow progress to the end and say where the clip is."""
+    """Parse, enqueue, follow progress to the end and say where the clip is.
+
+    The operator's terminal has no caps. It runs its own admission loop while it waits, so a
+    clip is admitted even where no bot runs (any number of loops may run at once)."""
     spec = parse_request(
         text, capabilities=capabilities_for(backend), owner_id=owner, owner_name=owner
     )
     printer = ProgressPrinter(out)
-    submission = await Submitter(pool, store, queue_name=queue_name).submit(spec)
+    async with admitting_submitter(pool, store) as submitter:
+        return await _follow(
+            spec,
+            submitter,
+            pool,
+            media,
+            public_url,
+            printer,
+            idle_timeout_s,
+        )
+
+
+async def _follow(
+    spec: RenderSpec,
+    submitter: Submitter,
+    pool: ArqRedis,
+    media: LocalMediaStore,
+    public_url: str,
+    printer: ProgressPrinter,
+    idle_timeout_s: float | None,
+) -> CreatedClip:
+    submission = await submitter.submit(spec, unlimited=True)
     gid = submission.generation_id
     printer.line(
         f"queued {gid} (#{submission.position} in queue): {spec.width}x{spec.height}, "

@@ -6,6 +6,12 @@ crash between posting and acking is safe twice over: the gallery row already nam
 and the post carries a nonce derived from the generation id with `enforce_nonce`, so Discord
 returns the message it already made instead of a second one. Records left pending by a crashed
 consumer are re-read at start (our own) or claimed after an idle time (another instance's).
+
+A clip a moderator kept from the public while it rendered (a purge, `/mod hide`) is not posted:
+its place gets the same one-line notice `bot.review` edits a posted clip to, so a later
+Restore / unhide edits that message back into the clip. A moderator acting while the clip is
+being posted is caught by reading the row again once the message id is recorded (the moderator's
+side edits every message id it sees), so the clip shows for a moment at most.
 """
 
 from __future__ import annotations
@@ -19,12 +25,16 @@ import discord
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from bot.eta import work_seconds
 from bot.messages import COMPRESSED, FULL, LINK_ONLY, failed_text, result_text
+from bot.review import HIDDEN_BY_MOD, REMOVED_NOTE
 from bot.targets import DeliveryTarget, forget_target, load_target
 from bot.views import result_view
 from gallery.media import LocalMediaStore
+from gallery.models import Moderation
 from gallery.store import GalleryStore
 from gallery.web import clip_url
+from worker.admission import Admission
 from worker.spec import RESULT_STREAM, RenderSpec, ResultRecord
 
 log = logging.getLogger(__name__)
@@ -39,6 +49,14 @@ def message_nonce(generation_id: str) -> str:
     return generation_id[:25]
 
 
+def moderated_note(moderation: Moderation) -> str | None:
+    """What shows instead of a clip the moderators keep from the public; None for a public one
+    (held requests never render, so only purged / hidden / removed ones get here)."""
+    if moderation == Moderation.OK:
+        return None
+    return REMOVED_NOTE if moderation == Moderation.REMOVED else HIDDEN_BY_MOD
+
+
 class Delivery:
     def __init__(
         self,
@@ -50,8 +68,10 @@ class Delivery:
         public_url: str,
         modes: Sequence[str] = ("t2v",),
         consumer: str = "bot-1",
+        admission: Admission | None = None,
     ) -> None:
         self.client = client
+        self.admission = admission  # told of every finished clip: a worker is free
         self.modes = tuple(modes)  # the loaded model's: they decide Extend / Upscale buttons
         self.redis = redis
         self.store = store
@@ -109,6 +129,8 @@ class Delivery:
             return
         try:
             record = ResultRecord.model_validate_json(raw)
+            if self.admission is not None:
+                self.admission.kick()
             await self.deliver(record)
         except discord.HTTPException as exc:
             if exc.status >= 500 or exc.status == 429:
@@ -126,6 +148,10 @@ class Delivery:
         gid = record.generation_id
         row = await asyncio.to_thread(self.store.get, gid)
         target = await load_target(self.redis, gid)
+        if row is not None and record.status == "done" and self.admission is not None:
+            seconds = work_seconds(row.timings)
+            if seconds is not None:  # the scheduler's ETAs learn from every clip
+                await self.admission.record_render(RenderSpec.model_validate(row.spec), seconds)
         if row is None or target is None:
             return  # made elsewhere (the terminal), or its target expired
         if row.discord_message_id:
@@ -133,8 +159,11 @@ class Delivery:
             await forget_target(self.redis, gid)
             return
         spec = RenderSpec.model_validate(row.spec)
+        note = moderated_note(row.moderation)
+        if note is not None:
+            log.info("[%s] kept from the public (%s): posting a notice", gid, row.moderation)
         try:
-            message = await self._post(record, spec, target)
+            message = await self._post(record, spec, target, note=note)
         except discord.HTTPException as exc:
             if exc.status == 413:  # the cap shrank since the request (boosts lost): link only
                 message = await self._post(record, spec, target, link_only=True)
@@ -146,6 +175,20 @@ class Delivery:
         await asyncio.to_thread(self.store.set_discord_message, gid, message.id)
         await forget_target(self.redis, gid)
         log.info("[%s] posted as message %s", gid, message.id)
+        if note is None:
+            await self._recheck(gid, message)
+
+    async def _recheck(self, gid: str, message: discord.Message) -> None:
+        """A moderator who hid the clip between our read and the recorded message id did not see
+        the message: hide it here (one of the two sides always sees the other's write)."""
+        row = await asyncio.to_thread(self.store.get, gid)
+        note = moderated_note(row.moderation) if row is not None else None
+        if note is None:
+            return
+        try:
+            await message.edit(content=note, attachments=[], view=None)
+        except discord.HTTPException as exc:
+            log.warning("[%s] hidden while posting; message not edited: %s", gid, exc)
 
     async def _tell_owner(self, target: DeliveryTarget, gid: str) -> None:
         """The channel refused the clip: say so to its owner in a DM, with the gallery link."""
@@ -165,6 +208,7 @@ class Delivery:
         target: DeliveryTarget,
         *,
         link_only: bool = False,
+        note: str | None = None,
     ) -> discord.Message:
         channel = self.client.get_partial_messageable(target.channel_id)
         mentions = discord.AllowedMentions(
@@ -182,6 +226,9 @@ class Delivery:
             "allowed_mentions": mentions,
             "reference": reference,
         }
+        if note is not None:  # no clip, no link, no buttons: see `moderated_note`
+            kwargs["allowed_mentions"] = discord.AllowedMentions.none()
+            return await channel.send(note, **kwargs)
         if record.status == "failed":
             return await channel.send(failed_text(target.user_id, spec, record.message), **kwargs)
         url = clip_url(self.public_url, record.generation_id)

@@ -40,3 +40,24 @@ class ConfigError(UserFacingError):
 
 class QueueUnavailable(UserFacingError):
     """Redis cannot be reached; the message names the URL (without its password)."""
+
+
+class ContentBlocked(UserFacingError):
+    """The prompt policy refused a request; the message is the rule's reason for the member."""
+
+
+class ContentHeld(UserFacingError):
+    """The prompt policy flagged a request: it waits for a moderator (not a failure as such)."""
+
+
+class MemberBanned(UserFacingError):
+    """A moderator banned this member from asking for clips; the message says until when."""
+
+
+class QuotaExceeded(UserFacingError):
+    """A member is over a cap (`worker.scheduler.QuotaExceeded`, its text written for them)."""
+
+    def __init__(self, message: str, *, cap: str, used: int) -> None:
+        self.cap = cap
+        self.used = used
+        super().__init__(message)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from redis.asyncio import Redis
 
 from gallery.store import GalleryStore
+from worker.scheduler import ready_in
 from worker.spec import heartbeat_key
 
 SAMPLE = 20  # recent clips averaged
@@ -30,13 +31,6 @@ def work_seconds(timings: Mapping[str, float]) -> float | None:
 def mean_work_seconds(timings: Iterable[Mapping[str, float]]) -> float | None:
     samples = [s for t in timings if (s := work_seconds(t)) is not None]
     return sum(samples) / len(samples) if samples else None
-
-
-def ready_in(position: int, mean_s: float, workers: int) -> float:
-    """Seconds until a job at `position` (1-based, counting jobs being rendered: arq keeps
-    them in the queue until they finish) is done, if each job takes `mean_s`."""
-    rounds_ahead = (position - 1) // max(1, workers)
-    return (rounds_ahead + 1) * mean_s
 
 
 def about(seconds: float) -> str:

@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Literal
 import discord
 from pydantic import ValidationError
 
+from bot import review
 from bot.errors import FlagError, UserFacingError
 from bot.flags import ParsedPrompt, parse_flags, random_seed, resolve_request, to_command_line
 from bot.messages import queued_text
-from bot.submit import Submission
+from bot.submit import Submission, new_generation_id
 from bot.targets import DEFAULT_UPLOAD_LIMIT, DeliveryTarget, save_target
 from worker.spec import MAX_MOTION, Capabilities, RenderSpec, StylePreset
 
@@ -45,6 +46,7 @@ class Asker:
     guild_id: int | None
     channel_id: int
     upload_limit: int = DEFAULT_UPLOAD_LIMIT
+    role_ids: tuple[int, ...] = ()  # for role-raised limits; none in DMs
 
     @property
     def owner_id(self) -> str:
@@ -63,7 +65,13 @@ class Asker:
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id,
             upload_limit=interaction.filesize_limit,
+            role_ids=role_ids(interaction.user),
         )
+
+
+def role_ids(user: discord.abc.User | discord.Member) -> tuple[int, ...]:
+    """The member's roles as the interaction or reaction carried them (no member cache)."""
+    return tuple(role.id for role in getattr(user, "roles", ()))
 
 
 # What posting a clip here takes: see it, write, attach the MP4, reply to the queued message.
@@ -200,10 +208,19 @@ async def submit_request(
     *,
     generation_id: str | None = None,
     note: str = "",
+    reviewed: bool = False,
 ) -> Submission:
     """Record and enqueue `spec`; the queued message and the target exist before the job does,
     so a clip can never finish without knowing where it belongs. `generation_id` is for a
-    request whose input media was stored under its id first; `note` is a line for the member."""
+    request whose input media was stored under its id first; `note` is a line for the member.
+
+    First the member's bans and the prompt policy (`bot.review`): a ban or a blocked prompt is
+    refused, a flagged one is held for a moderator (ContentHeld) unless `reviewed`, which is
+    how an approved request comes back here."""
+    if not reviewed:
+        decision = await review.screen(bot, spec, asker)
+        if decision.decision == "flag":
+            await review.hold(bot, spec, asker, decision, generation_id or new_generation_id())
 
     async def answer(submission: Submission) -> None:
         eta_s = await bot.eta.ready_in(submission.position)
@@ -218,7 +235,7 @@ async def submit_request(
         await save_target(bot.queue, submission.generation_id, target)
 
     submission = await bot.submitter.submit(
-        spec, generation_id=generation_id, before_enqueue=answer
+        spec, role_ids=asker.role_ids, generation_id=generation_id, before_enqueue=answer
     )
     bot.progress.track(submission.generation_id, spec)
     return submission

@@ -2,11 +2,47 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 
+from bot.limits import Limits, RoleLimits
+from worker.scheduler import Caps
 from worker.settings import QueueSettings
 
 
 class BotSettings(QueueSettings):
     discord_token: SecretStr | None = Field(default=None, description="bot token; unset → no bot")
     workers: int = Field(default=1, ge=0, le=64, description="local workers `reelbot up` starts")
+    max_in_flight: int = Field(
+        default=4, ge=1, description="clips one member may have waiting or rendering at once"
+    )
+    max_per_day: int = Field(default=50, ge=1, description="clips one member may ask for a day")
+    role_limits: dict[int, RoleLimits] = Field(
+        default_factory=dict,
+        description='higher caps per role id, JSON: {"123": {"in_flight": 8, "per_day": 200}}',
+    )
+    fast_per_day: int | None = Field(
+        default=None,
+        ge=0,
+        description="after this many clips in a day a member's clips go to the relax tier",
+    )
+
+    def limits(self) -> Limits:
+        base = Caps(in_flight=self.max_in_flight, per_day=self.max_per_day)
+        return Limits(base=base, roles=self.role_limits, fast_per_day=self.fast_per_day)
+
+    policy_file: Path | None = Field(
+        default=None, description="prompt rules (TOML); unset → default"
+    )
+    mod_review_channel_id: int | None = Field(
+        default=None,
+        description="channel where flagged requests and reported clips wait for moderators",
+    )
+    moderator_role_ids: list[int] = Field(
+        default_factory=list,
+        description="role ids that may moderate, besides Manage Messages; JSON: [123, 456]",
+    )
+    report_threshold: int = Field(
+        default=3, ge=1, description="distinct members' 🚩 reports that hide a clip for review"
+    )

@@ -1,37 +1,36 @@
-"""Turn a validated RenderSpec into a gallery row and a queued arq job: the one way work enters.
+"""Turn a validated RenderSpec into a gallery row and a queued job: the one way work enters.
 
-The gallery row is written first (the database is the system of record), then the job is
-enqueued under the generation id, so retrying a submission can never queue a clip twice.
+The gallery row is written first (the database is the system of record), then the job goes to
+its member's queue in the fair scheduler (`worker.admission`), which feeds arq; everything is keyed
+by the generation id, so retrying a submission can never queue a clip twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.errors import ConfigError, QueueUnavailable
+from bot.errors import ConfigError, QueueUnavailable, QuotaExceeded
+from bot.limits import Limits
 from gallery.models import GenerationCreate
 from gallery.store import GalleryStore
+from worker import scheduler
+from worker.admission import Admission
 from worker.events import publish_event
-from worker.spec import (
-    RENDER_TASK,
-    ProgressEvent,
-    RenderJob,
-    RenderSpec,
-    deserialize_job,
-    serialize_job,
-)
+from worker.scheduler import Tier
+from worker.spec import ProgressEvent, RenderJob, RenderSpec, deserialize_job, serialize_job
 
 ANONYMOUS = "cli:anonymous"
-JOB_EXPIRES = timedelta(days=7)  # a long backlog must not silently drop jobs after arq's 24 h
+T = TypeVar("T")
 
 
 def redacted(url: str) -> str:
@@ -77,6 +76,15 @@ async def connect_queue(redis_url: str, *, timeout_s: float = 5.0) -> ArqRedis:
 class Submission:
     generation_id: str
     position: int  # 1 = next to render (counting clips already rendering)
+    tier: Tier = "fast"
+
+
+async def over_cap_is_users(call: Awaitable[T]) -> T:
+    """The scheduler's refusal, re-raised as the error the member is shown."""
+    try:
+        return await call
+    except scheduler.QuotaExceeded as exc:
+        raise QuotaExceeded(str(exc), cap=exc.cap, used=exc.used) from None
 
 
 def new_generation_id() -> str:
@@ -84,34 +92,53 @@ def new_generation_id() -> str:
 
 
 class Submitter:
-    def __init__(self, pool: ArqRedis, store: GalleryStore, *, queue_name: str) -> None:
+    """Records a request, then hands it to the fair scheduler (never straight to arq)."""
+
+    def __init__(
+        self,
+        pool: ArqRedis,
+        store: GalleryStore,
+        admission: Admission,
+        *,
+        limits: Limits | None = None,
+    ) -> None:
         self.pool = pool
         self.store = store
-        self.queue_name = queue_name
+        self.admission = admission
+        self.limits = limits or Limits()
 
     async def submit(
         self,
         spec: RenderSpec,
         *,
+        role_ids: Sequence[int] = (),
+        unlimited: bool = False,
         generation_id: str | None = None,
         before_enqueue: Callable[[Submission], Awaitable[None]] | None = None,
     ) -> Submission:
-        """Record, then enqueue. `before_enqueue` runs in between (e.g. answering the member and
-        noting where to deliver), so the clip can never finish before its destination is known.
+        """Check the member's caps, record, then queue. `before_enqueue` runs in between (e.g.
+        answering the member and noting where to deliver), so the clip can never finish before
+        its destination is known. `unlimited` is for the operator's own terminal.
+
+        A member over a cap gets QuotaExceeded before anything is written.
         """
         gid = generation_id or new_generation_id()
         if not spec.owner_id:
             spec = spec.model_copy(update={"owner_id": ANONYMOUS, "owner_name": "anonymous"})
+        caps = None if unlimited else self.limits.caps_for(role_ids)
+        made_today = 0
+        if caps is not None:
+            made_today = (await over_cap_is_users(self.admission.check(spec.owner_id, caps)))[1]
+        tier = self.limits.tier_for(made_today)
         row = GenerationCreate.from_spec(gid, spec.model_dump(mode="json"))
         await asyncio.to_thread(self.store.add_generation, row)
         try:
-            submission = Submission(gid, await self.pool.zcard(self.queue_name) + 1)
+            position = await self.admission.preview_position(spec, tier)
+            submission = Submission(gid, position, tier)
             if before_enqueue is not None:
                 await before_enqueue(submission)
-            job = RenderJob(generation_id=gid, spec=spec).model_dump(mode="json")
-            await self.pool.enqueue_job(
-                RENDER_TASK, job, _job_id=gid, _queue_name=self.queue_name, _expires=JOB_EXPIRES
-            )
+            job = RenderJob(generation_id=gid, spec=spec)
+            await over_cap_is_users(self.admission.enqueue(job, caps=caps, tier=tier))
         except BaseException:  # never leave a "queued" row that no job stands behind
             await asyncio.shield(
                 asyncio.to_thread(self.store.mark_failed, gid, error="could not be queued")
@@ -121,5 +148,20 @@ class Submitter:
         return submission
 
     async def position(self, generation_id: str) -> int | None:
-        rank = await self.pool.zrank(self.queue_name, generation_id)
-        return None if rank is None else rank + 1
+        return await self.admission.position(generation_id)
+
+
+@contextlib.asynccontextmanager
+async def admitting_submitter(
+    pool: ArqRedis, store: GalleryStore, *, limits: Limits | None = None
+) -> AsyncIterator[Submitter]:
+    """A Submitter with its own admission loop, for a front end that runs alone (the terminal,
+    benchmarks): without a loop somewhere, queued jobs would never reach a worker."""
+    admission = Admission(pool)
+    loop = asyncio.create_task(admission.run())
+    try:
+        yield Submitter(pool, store, admission, limits=limits)
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop

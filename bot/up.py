@@ -31,6 +31,7 @@ from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
 from gallery.web import create_app
+from worker.admission import Admission
 from worker.spec import heartbeat_key
 
 log = logging.getLogger(__name__)
@@ -187,6 +188,10 @@ async def run_up(
 
         pool = await connect_queue(redis_url)
         stack.push_async_callback(pool.aclose)
+        # Requests from any front end wait in the fair scheduler; this loop admits them to the
+        # workers even when no bot runs (the bot runs one too: any number may run at once).
+        admitting = asyncio.create_task(Admission(pool).run())
+        stack.callback(admitting.cancel)
 
         port = available_port(settings.gallery_host, settings.gallery_port)
         public_url = settings.model_copy(update={"gallery_port": port}).resolved_public_url()
@@ -216,7 +221,6 @@ async def run_up(
                 store=store,
                 media=media,
                 backend=settings.backend,
-                queue_name=settings.queue_name,
                 public_url=public_url,
                 out=out,
             )

@@ -13,7 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from gallery.db import write_lock
-from gallery.models import UNFINISHED, Generation, GenerationStatus, Like, Member, utcnow
+from gallery.models import PUBLIC_SQL, UNFINISHED, Generation, Like, Member, utcnow
+from gallery.paging import hot_score
 
 
 class CommunityStore:
@@ -22,6 +23,26 @@ class CommunityStore:
 
     def _session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
+
+    @staticmethod
+    def _count_like(session: Session, generation_id: str, step: int) -> None:
+        """Move the like count by `step` and the trending score with it, in the caller's
+        transaction (the row stays locked from the first UPDATE to the commit)."""
+        condition = [col(Generation.id) == generation_id]
+        if step < 0:
+            condition.append(col(Generation.like_count) > 0)
+        row = session.execute(
+            sa.update(Generation)
+            .where(*condition)
+            .values(like_count=Generation.like_count + step)
+            .returning(col(Generation.like_count), col(Generation.finished_at))
+        ).first()
+        if row is not None and row.finished_at is not None:
+            session.execute(
+                sa.update(Generation)
+                .where(col(Generation.id) == generation_id)
+                .values(hot_score=hot_score(row.like_count, row.finished_at))
+            )
 
     def by_message(self, message_id: int) -> Generation | None:
         """The clip a Discord message shows (reactions and buttons arrive with message ids)."""
@@ -38,12 +59,9 @@ class CommunityStore:
             if session.get(Like, (generation_id, member_id)) is not None:
                 return False
             session.add(Like(generation_id=generation_id, member_id=member_id))
-            session.exec(
-                sa.update(Generation)
-                .where(col(Generation.id) == generation_id)
-                .values(like_count=Generation.like_count + 1)
-            )
             try:
+                session.flush()
+                self._count_like(session, generation_id, +1)
                 session.commit()
             except sa.exc.IntegrityError:  # liked at the same moment from another process
                 session.rollback()
@@ -58,11 +76,7 @@ class CommunityStore:
                 )
             ).rowcount
             if removed:
-                session.exec(
-                    sa.update(Generation)
-                    .where(col(Generation.id) == generation_id, col(Generation.like_count) > 0)
-                    .values(like_count=Generation.like_count - 1)
-                )
+                self._count_like(session, generation_id, -1)
             session.commit()
         return bool(removed)
 
@@ -139,12 +153,7 @@ class CommunityStore:
             raise ValueError(f"order={order!r}: 'new' or 'top'")
         statement = (
             select(Generation)
-            .where(
-                col(Generation.guild_id) == guild_id,
-                col(Generation.status) == GenerationStatus.DONE,
-                col(Generation.hidden) == sa.false(),
-                col(Generation.deleted_at).is_(None),
-            )
+            .where(col(Generation.guild_id) == guild_id, sa.text(PUBLIC_SQL))
             .order_by(*keys[order])
             .limit(limit)
             .offset(offset)

@@ -115,6 +115,18 @@ def write_lock(engine: Engine) -> AbstractContextManager[Any]:
     return lock
 
 
+# Search structures that exist only in the database, not in the models (one per dialect):
+# SQLite's FTS5 table (and its shadow tables), PostgreSQL's expression index on prompts.
+SEARCH_OBJECTS = ("generation_fts", "ix_generation_search")
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """For alembic's autogenerate: leave the search structures alone (see migration 0003)."""
+    return not (name and name.startswith(SEARCH_OBJECTS))
+
+
 def alembic_config() -> Config:
     """An alembic config pointing at the migrations inside this package (no ini file needed)."""
     config = Config()

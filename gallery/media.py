@@ -4,8 +4,15 @@ Paths are derived from the 32-hex generation id and a kind from a fixed list, ne
 anything a person typed, so no request can name a file outside the media root. Files are
 sharded by the id's first two characters to keep directories small.
 
-Kinds: `mp4` the clip, `jpg`/`webp` previews, `png` a member's input image for image-to-video
-(always re-encoded by the bot before it gets here, never the bytes the member sent).
+Kinds: `mp4` the clip, `small.mp4` a copy under the upload cap (only when the clip is over
+it), `preview.mp4` the short muted copy the gallery grid plays, `jpg`/`webp` stills, `png` a
+member's input image for image-to-video (always re-encoded by the bot before it gets here, never
+the bytes the member sent).
+
+`LocalMediaStore` is also the interface: `gallery.s3media.S3MediaStore` keeps the same local
+folder as a working copy and mirrors it to a bucket. Writers write locally (encoding stays
+file-based) and then `publish`; readers ask `fetch` for a local file, `exists`, or `url_for` a
+URL to redirect to (None here: the gallery serves the file itself).
 """
 
 from __future__ import annotations
@@ -16,10 +23,25 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from gallery.settings import GallerySettings
 
 GENERATION_ID = re.compile(r"^[0-9a-f]{32}$")
-KINDS = frozenset({"mp4", "small.mp4", "jpg", "webp", "png"})
+CONTENT_TYPES = {
+    "mp4": "video/mp4",
+    "small.mp4": "video/mp4",
+    "preview.mp4": "video/mp4",
+    "jpg": "image/jpeg",
+    "webp": "image/webp",
+    "png": "image/png",
+}
+KINDS = frozenset(CONTENT_TYPES)
+# A stored relative path, exactly as `relative_path` makes it: shard / id . kind.
+_RELATIVE = re.compile(r"^([0-9a-f]{2})/(\1[0-9a-f]{30})\.([a-z0-9.]+)$")
 
 
 def check_generation_id(generation_id: str) -> str:
@@ -27,6 +49,23 @@ def check_generation_id(generation_id: str) -> str:
     if not isinstance(generation_id, str) or not GENERATION_ID.fullmatch(generation_id):
         raise ValueError(f"generation id {generation_id!r} is not 32 lowercase hex characters")
     return generation_id
+
+
+def parse_relative(relative: str) -> tuple[str, str]:
+    """(generation id, kind) of a path `relative_path` made; ValueError for anything else."""
+    found = _RELATIVE.fullmatch(relative) if isinstance(relative, str) else None
+    if found is None or found.group(3) not in KINDS:
+        raise ValueError(f"media path {relative!r} is not a generation's file")
+    return found.group(2), found.group(3)
+
+
+def make_media_store(settings: GallerySettings) -> LocalMediaStore:
+    """The store the settings ask for: the local folder, or that folder mirrored to S3."""
+    if settings.media_store == "s3":
+        from gallery.s3media import S3MediaStore  # boto3 is the `s3` extra
+
+        return S3MediaStore.from_settings(settings)
+    return LocalMediaStore(settings.resolved_media_dir())
 
 
 class LocalMediaStore:
@@ -57,6 +96,39 @@ class LocalMediaStore:
         if not path.is_relative_to(self.root):
             raise ValueError(f"media path {relative!r} leads outside the media root")
         return path
+
+    def publish(self, generation_id: str, kinds: Iterable[str]) -> list[str]:
+        """Make files written in place (via `path_for`) available to every process; return
+        the relative paths of those that exist. Here they already are: nothing to do."""
+        return [
+            self.relative_path(generation_id, kind)
+            for kind in kinds
+            if self.path_for(generation_id, kind).is_file()
+        ]
+
+    def exists(self, relative: str) -> bool:
+        """Whether a stored file is there (ValueError for a path outside the store)."""
+        return self.resolve(relative).is_file()
+
+    def fetch(self, relative: str, *, max_bytes: int | None = None) -> Path | None:
+        """A local file with the stored content, or None if there is none (or it is larger
+        than `max_bytes`). Blocking: call it in a thread from async code."""
+        path = self.resolve(relative)
+        if not path.is_file() or (max_bytes is not None and path.stat().st_size > max_bytes):
+            return None
+        return path
+
+    def url_for(
+        self, relative: str, *, download_name: str | None = None, private: bool = False
+    ) -> str | None:
+        """A URL that serves the file, to redirect to; None: serve the local file yourself."""
+        self.resolve(relative)
+        return None
+
+    @property
+    def url_origins(self) -> tuple[str, ...]:
+        """The origins (scheme://host) `url_for`'s URLs can have, for the pages' CSP."""
+        return ()
 
     def save(self, generation_id: str, source: Path, kind: str = "mp4") -> tuple[str, int]:
         """Copy `source` into place atomically; return (relative path, size in bytes).

@@ -81,11 +81,52 @@ class GenerationStatus(enum.StrEnum):
 
 UNFINISHED = (GenerationStatus.QUEUED, GenerationStatus.RENDERING)
 
+
+class Moderation(enum.StrEnum):
+    """Where a clip stands with the moderators; only "ok" clips are public."""
+
+    OK = "ok"
+    HELD = "held"  # waiting for a moderator
+    HIDDEN = "hidden"  # hidden by reports or by a moderator
+    REMOVED = "removed"
+
+
+# What "public" means, written once as SQL so that the partial indexes below and every query
+# that must use them say it in the same words (SQLite only uses a partial index when the query
+# repeats the index's terms; bound parameters would not match). Literals only, no user input.
+PUBLIC_SQL = "status = 'done' AND NOT hidden AND deleted_at IS NULL AND moderation = 'ok'"
+
+
+# Partial indexes for the few rows the bot, the reconciler and the moderators look for, so that
+# none of them can look like a shortcut for a public page (without statistics, SQLite would
+# otherwise read `status = 'done'` through an index on status and sort the whole table).
+UNFINISHED_SQL = "status IN ('queued', 'rendering')"
+MODERATED_SQL = "moderation <> 'ok'"
+
+
+def partial_index(name: str, where: str, *columns: str) -> sa.Index:
+    clause = sa.text(where)
+    return sa.Index(name, *columns, sqlite_where=clause, postgresql_where=clause)
+
+
+def public_index(name: str, *columns: str) -> sa.Index:
+    """An index over public clips only: smaller, and every public page reads one range of it."""
+    return partial_index(name, PUBLIC_SQL, *columns)
+
+
 # A VARCHAR with a CHECK rather than a PostgreSQL ENUM type, so adding a status later is a plain
 # constraint change instead of an ALTER TYPE that cannot run inside a transaction.
 StatusType = sa.Enum(
     GenerationStatus,
     name="status",
+    native_enum=False,
+    create_constraint=True,
+    length=16,
+    values_callable=lambda enum_cls: [member.value for member in enum_cls],
+)
+ModerationType = sa.Enum(
+    Moderation,
+    name="moderation",
     native_enum=False,
     create_constraint=True,
     length=16,
@@ -136,11 +177,17 @@ class Generation(GenerationBase, table=True):
     """One request and, once rendered, its clip. Never deleted by the render path."""
 
     __table_args__ = (
-        # The public feed: WHERE status = 'done' AND hidden = false
-        # ORDER BY finished_at DESC, id DESC, keyset on (finished_at, id).
-        sa.Index("ix_generation_feed", "status", "hidden", "finished_at", "id"),
+        # Public pages, each one keyset range of a partial index (see PUBLIC_SQL):
+        # New (and Top over a day or a week: a short finished_at range, then sorted by likes),
+        public_index("ix_generation_public_new", "finished_at", "id"),
+        # Top of all time, Trending, and a member's page (likes summed from the index alone).
+        public_index("ix_generation_public_top", "like_count", "finished_at", "id"),
+        public_index("ix_generation_public_hot", "hot_score", "id"),
+        public_index("ix_generation_public_owner", "owner_id", "finished_at", "id", "like_count"),
+        # The moderators' lists.
+        partial_index("ix_generation_moderation", MODERATED_SQL, "moderation", "created_at"),
         # The reconciler: queued / rendering rows, oldest first.
-        sa.Index("ix_generation_status_created", "status", "created_at"),
+        partial_index("ix_generation_status_created", UNFINISHED_SQL, "status", "created_at"),
         sa.Index("ix_generation_owner_created", "owner_id", "created_at"),
         sa.Index("ix_generation_parent", "parent_id"),
         # Reactions and buttons arrive with a message id.
@@ -160,6 +207,15 @@ class Generation(GenerationBase, table=True):
     timings: dict[str, float] = Field(default_factory=dict, sa_type=JSONType, nullable=False)
     discord_message_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     like_count: int = Field(default=0, ge=0)
+    # Trending order, a fixed function of likes and finish time (`gallery.paging.hot_score`),
+    # so it never needs recomputing: set when the clip is done and whenever its likes change.
+    hot_score: float | None = Field(default=None, sa_type=sa.Float)
+    moderation: Moderation = Field(
+        default=Moderation.OK,
+        sa_type=ModerationType,
+        nullable=False,
+        sa_column_kwargs={"server_default": Moderation.OK.value},
+    )
     # Set when the owner or a moderator deletes the clip; it then never appears anywhere public.
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
@@ -173,8 +229,16 @@ class Generation(GenerationBase, table=True):
 
     @property
     def is_public(self) -> bool:
-        """Whether anyone may see it: rendered and not hidden."""
-        return self.status == GenerationStatus.DONE and not self.hidden and self.deleted_at is None
+        """Whether anyone may see it: rendered, not hidden, not deleted, not held by moderators.
+
+        Must say what PUBLIC_SQL says.
+        """
+        return (
+            self.status == GenerationStatus.DONE
+            and not self.hidden
+            and self.deleted_at is None
+            and self.moderation == Moderation.OK
+        )
 
 
 class Like(SQLModel, table=True):
@@ -244,7 +308,10 @@ class GenerationCreate(GenerationBase):
 
 
 class GenerationPublic(SQLModel):
-    """A clip as the public JSON API shows it: no worker, error, owner or Discord ids."""
+    """A clip as the public JSON API shows it: no worker, error, spec or Discord ids.
+
+    The owner's member id is shown: it names their public member page.
+    """
 
     id: str
     prompt: str
@@ -262,5 +329,62 @@ class GenerationPublic(SQLModel):
     size_bytes: int | None
     created_at: datetime
     finished_at: datetime | None
+    like_count: int = 0
+    owner_id: str = ""
+    owner_name: str = ""
     page_url: str = ""
     media_url: str = ""
+    poster_url: str = ""
+    preview_url: str = ""
+    member_url: str | None = None
+
+
+# --- moderation (migration 0004) ----------------------------------------------------------------
+
+
+class ModerationAction(SQLModel, table=True):
+    """One audit row per moderation action: who did what to whom or which clip, when and why.
+
+    Member ids are kept as written ("discord:123"; "system" for the report threshold), without
+    foreign keys: the audit log outlives the rows it talks about.
+    """
+
+    __tablename__ = "moderation_action"
+    __table_args__ = (
+        sa.Index("ix_moderation_action_guild_created", "guild_id", "created_at"),
+        sa.Index("ix_moderation_action_member_created", "target_member_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    guild_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    moderator_id: str = Field(max_length=64)
+    action: str = Field(max_length=32)
+    target_member_id: str | None = Field(default=None, max_length=64)
+    target_generation_id: str | None = Field(default=None, max_length=32)
+    reason: str = Field(default="", sa_type=sa.Text, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Report(SQLModel, table=True):
+    """One member's 🚩 on one clip; the pair is the key, so reporting twice counts once.
+    `dismissed_at` is set when a moderator restores the clip: those reports no longer count."""
+
+    generation_id: str = Field(
+        primary_key=True, foreign_key="generation.id", ondelete="CASCADE", max_length=32
+    )
+    reporter_id: str = Field(primary_key=True, max_length=64)
+    reason: str = Field(default="", sa_type=sa.Text, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    dismissed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Ban(SQLModel, table=True):
+    """A member who may not ask for clips in a guild until `until` (None: until unbanned)."""
+
+    member_id: str = Field(primary_key=True, max_length=64)
+    guild_id: int = Field(primary_key=True, sa_type=sa.BigInteger)
+    reason: str = Field(default="", sa_type=sa.Text, nullable=False)
+    until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -8,7 +8,9 @@ Nothing is read at import time: an entry point builds the settings and passes th
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -22,9 +24,21 @@ class GallerySettings(BaseSettings):
     data_dir: Path = Path("reelbot-data")
     database_url: str | None = None
     media_dir: Path | None = None
+    # "s3": clip files also go to an S3-compatible bucket (AWS, R2, MinIO, …); `media_dir` is
+    # then the local working copy. The gallery redirects to a presigned URL, or to
+    # `s3_public_url` + key when a CDN / public bucket serves them. Needs the `s3` extra.
+    media_store: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str | None = None  # None: AWS itself
+    s3_bucket: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None  # None (both): boto3's usual credential chain
+    s3_secret_access_key: SecretStr | None = None
+    s3_public_url: str | None = None
     gallery_host: str = "127.0.0.1"
     gallery_port: int = 8080
     public_url: str | None = None
+    # The moderators' web view (/admin) is off unless a token is set.
+    admin_token: SecretStr | None = None
 
     def resolved_database_url(self) -> str:
         """The configured URL, or a SQLite file inside `data_dir` (the zero-setup default)."""

@@ -8,11 +8,8 @@ synchronous; async callers wrap them in `asyncio.to_thread`.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,54 +19,51 @@ from sqlmodel import Session, col, select
 
 from gallery.db import write_lock
 from gallery.models import (
-    UNFINISHED,
+    PUBLIC_SQL,
+    UNFINISHED_SQL,
     Generation,
     GenerationCreate,
     GenerationStatus,
     Member,
+    Moderation,
     utcnow,
 )
+from gallery.paging import InvalidCursor, Key, Sort, decode, encode, hot_score
+
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "Cursor",
+    "GalleryStore",
+    "InvalidCursor",
+    "decode_cursor",
+    "encode_cursor",
+    "public",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 100
 MAX_ERROR_CHARS = 4000
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_CURSOR = re.compile(r"^(\d{1,20})\.([0-9a-f]{32})$")
-
 Cursor = tuple[datetime, str]
 
 
-class InvalidCursor(ValueError):
-    """A page cursor that this gallery did not make (edited, truncated or from elsewhere)."""
+def public() -> sa.TextClause:
+    """The WHERE clause of every public read, in the exact words of the partial indexes."""
+    return sa.text(PUBLIC_SQL)
 
 
 def encode_cursor(generation: Generation) -> str:
     """The opaque cursor for "clips older than this one": (finished_at, id), URL-safe."""
-    if generation.finished_at is None:
-        raise ValueError(f"generation {generation.id} has no finished_at to page from")
-    micros = (generation.finished_at - _EPOCH) // timedelta(microseconds=1)
-    raw = f"{micros}.{generation.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    key = Key(Sort.NEW, generation.id, finished_at=generation.finished_at)
+    return encode(key)
 
 
 def decode_cursor(cursor: str) -> Cursor:
     """Parse a cursor from `encode_cursor`; raise `InvalidCursor` for anything else."""
-    if not cursor or len(cursor) > 80:
-        raise InvalidCursor("cursor has the wrong length")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidCursor("cursor is not valid base64") from exc
-    match = _CURSOR.fullmatch(raw)
-    if match is None:
-        raise InvalidCursor("cursor is not a page position")
-    try:
-        finished_at = _EPOCH + timedelta(microseconds=int(match.group(1)))
-    except OverflowError as exc:
-        raise InvalidCursor("cursor time is out of range") from exc
-    return finished_at, match.group(2)
+    key = decode(cursor, Sort.NEW)
+    assert key.finished_at is not None
+    return key.finished_at, key.generation_id
 
 
 def _insert(dialect_name: str) -> Any:
@@ -177,6 +171,7 @@ class GalleryStore:
         A retried job that renders the same clip again gets False and must not announce it a
         second time; the first `finished_at` (the gallery's sort key) is kept.
         """
+        finished_at = utcnow()
         changed = self._update(
             generation_id,
             col(Generation.status) != GenerationStatus.DONE,
@@ -184,7 +179,9 @@ class GalleryStore:
             media_path=media_path,
             size_bytes=size_bytes,
             timings=dict(timings),
-            finished_at=utcnow(),
+            finished_at=finished_at,
+            # Likes come once the clip is shown, so a clip starts trending from none.
+            hot_score=hot_score(0, finished_at),
             error=None,
         )
         if not changed:
@@ -207,13 +204,24 @@ class GalleryStore:
         """Remember the Discord message that shows the clip (for edits, replies and reports)."""
         self._update(generation_id, discord_message_id=message_id)
 
+    def set_moderation(self, generation_id: str, state: Moderation | str) -> bool:
+        """Hold, hide, remove or clear a clip; True if the row exists and changed state.
+
+        Only "ok" clips are public: anything else takes the clip off every page, list, search,
+        lineage, preview and count at once (they all read PUBLIC_SQL).
+        """
+        state = Moderation(state)
+        return bool(
+            self._update(generation_id, col(Generation.moderation) != state.value, moderation=state)
+        )
+
     def get(self, generation_id: str) -> Generation | None:
         """One generation in any state, or None."""
         with self._session() as session:
             return session.get(Generation, generation_id)
 
     def list_public(self, *, limit: int = 24, before: Cursor | None = None) -> list[Generation]:
-        """Done, not hidden, not deleted clips, newest finished first, strictly older than `before`.
+        """Public clips, newest finished first, strictly older than `before`.
 
         Keyset pagination on (finished_at, id) reads one index range per page, however deep,
         and never skips or repeats a clip when new ones arrive while someone pages. (On SQLite,
@@ -223,9 +231,7 @@ class GalleryStore:
             raise ValueError(f"limit={limit} must be between 1 and {MAX_PAGE_SIZE}")
         statement = (
             select(Generation)
-            .where(col(Generation.status) == GenerationStatus.DONE)
-            .where(col(Generation.hidden) == sa.false())
-            .where(col(Generation.deleted_at).is_(None))
+            .where(public())
             .order_by(col(Generation.finished_at).desc(), col(Generation.id).desc())
             .limit(limit)
         )
@@ -240,7 +246,7 @@ class GalleryStore:
         """Queued and rendering requests, oldest first (what a reconciler re-enqueues)."""
         statement = (
             select(Generation)
-            .where(col(Generation.status).in_(UNFINISHED))
+            .where(sa.text(UNFINISHED_SQL))  # the words of its partial index
             .order_by(col(Generation.created_at), col(Generation.id))
         )
         with self._session() as session:

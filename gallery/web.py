@@ -1,15 +1,15 @@
-"""The gallery web: HTML pages, the clip files and a small JSON API, served by aiohttp.
+"""The gallery web: HTML pages, the clip files, a JSON API and metrics, served by aiohttp.
 
-Only public clips (done and not hidden) are ever shown, whatever the route. Every database
-call runs in a thread (`asyncio.to_thread`) so one slow query never stalls the event loop, and
-templates autoescape everything, since prompts are text anyone in the community can type.
+Only public clips (done, not hidden, not deleted, not moderated) are ever shown, whatever the
+route; the handlers live in `pages`, `api` and `admin`, this module assembles and serves them.
+Every database call runs in a thread (`asyncio.to_thread`) so one slow query never stalls the
+event loop, and templates autoescape everything, since prompts are text anyone can type.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -18,20 +18,35 @@ from typing import Any
 import jinja2
 from aiohttp import hdrs, web
 
+from gallery import admin, api, pages
+from gallery.browse import BrowseStore
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
-from gallery.models import Generation, GenerationPublic
+from gallery.metrics import Metrics
 from gallery.settings import GallerySettings
-from gallery.store import MAX_PAGE_SIZE, Cursor, GalleryStore, InvalidCursor, decode_cursor
-from gallery.store import encode_cursor as _encode_cursor
+from gallery.store import GalleryStore
+from gallery.webkit import (
+    ADMIN_TOKEN,
+    BROWSE,
+    ID_PATTERN,
+    MEDIA,
+    MEMBER_PATTERN,
+    PUBLIC_URL,
+    STORE,
+    TEMPLATES,
+    PageError,
+    clip_url,
+    media_url,
+    render,
+)
+
+__all__ = ["clip_url", "create_app", "media_url", "run_gallery", "serve"]
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = HERE / "templates"
 STATIC_DIR = HERE / "static"
-PAGE_SIZE = 24
-ID_PATTERN = "[0-9a-f]{32}"
 
 # No inline script or style anywhere; media only from this origin.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -46,37 +61,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-# A clip's file never changes under its id, so browsers and proxies may keep it forever.
-IMMUTABLE = "public, max-age=31536000, immutable"
-
-STORE = web.AppKey("store", GalleryStore)
-MEDIA = web.AppKey("media", LocalMediaStore)
-TEMPLATES = web.AppKey("templates", jinja2.Environment)
-PUBLIC_URL = web.AppKey("public_url", str)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-
-class PageError(Exception):
-    """A request we refuse with a message meant for the person who made it."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-NOT_FOUND = "There is no clip here. It may be hidden, still rendering, or never existed."
 _STOCK_MESSAGES = {404: "Nothing here.", 405: "That method is not allowed here."}
-
-
-def clip_url(public_url: str, generation_id: str) -> str:
-    """The clip page's absolute URL, as the bot links it from Discord."""
-    return f"{public_url.rstrip('/')}/clips/{generation_id}"
-
-
-def media_url(public_url: str, generation_id: str) -> str:
-    return f"{public_url.rstrip('/')}/media/{generation_id}.mp4"
 
 
 def _filesize(size: int | None) -> str:
@@ -100,11 +88,6 @@ def _templates() -> jinja2.Environment:
     )
     env.filters["filesize"] = _filesize
     return env
-
-
-def _render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-    html = request.app[TEMPLATES].get_template(template).render(**context)
-    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
 
 def _is_api(request: web.Request) -> bool:
@@ -131,11 +114,11 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     if _is_api(request):
         response = web.json_response({"error": message}, status=status)
     else:
-        response = _render(
-            request, "error.html", status=status, message=message, status_code=status
-        )
+        response = render(request, "error.html", status=status, message=message, status_code=status)
     if allow is not None:
         response.headers[hdrs.ALLOW] = allow
+    if status == 401:
+        response.headers[hdrs.WWW_AUTHENTICATE] = 'Bearer realm="reelbot admin"'
     return response
 
 
@@ -147,105 +130,6 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
     response.headers.setdefault("X-Frame-Options", "DENY")
 
 
-def _before(request: web.Request) -> Cursor | None:
-    raw = request.query.get("before")
-    if raw is None:
-        return None
-    try:
-        return decode_cursor(raw)
-    except InvalidCursor as exc:
-        log.debug("bad cursor %r: %s", raw, exc)
-        raise PageError(
-            400, "That page link is not valid (it may have been cut short). Start from the top."
-        ) from exc
-
-
-def _limit(request: web.Request) -> int:
-    raw = request.query.get("limit")
-    if raw is None:
-        return PAGE_SIZE
-    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
-        raise PageError(400, f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}.")
-    return int(raw)
-
-
-async def _page(
-    request: web.Request, *, limit: int, before: Cursor | None
-) -> tuple[list[Generation], str | None]:
-    """One page of public clips and the cursor of the next one (None on the last page)."""
-    rows = await asyncio.to_thread(request.app[STORE].list_public, limit=limit + 1, before=before)
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    return rows, _encode_cursor(rows[-1])
-
-
-async def _public_clip(request: web.Request) -> Generation:
-    generation_id = request.match_info["id"]
-    clip = await asyncio.to_thread(request.app[STORE].get, generation_id)
-    if clip is None or not clip.is_public:
-        raise PageError(404, NOT_FOUND)
-    return clip
-
-
-def _public_json(request: web.Request, clip: Generation) -> dict[str, Any]:
-    public = GenerationPublic.model_validate(
-        clip,
-        update={
-            "page_url": clip_url(request.app[PUBLIC_URL], clip.id),
-            "media_url": media_url(request.app[PUBLIC_URL], clip.id),
-        },
-    )
-    return public.model_dump(mode="json")
-
-
-async def index(request: web.Request) -> web.Response:
-    """The newest public clips, one keyset page at a time."""
-    before = _before(request)
-    clips, next_cursor = await _page(request, limit=PAGE_SIZE, before=before)
-    return _render(
-        request, "index.html", clips=clips, next_cursor=next_cursor, paged=before is not None
-    )
-
-
-async def clip_page(request: web.Request) -> web.Response:
-    clip = await _public_clip(request)
-    public_url = request.app[PUBLIC_URL]
-    return _render(
-        request,
-        "clip.html",
-        clip=clip,
-        page_url=clip_url(public_url, clip.id),
-        video_url=media_url(public_url, clip.id),
-    )
-
-
-async def media_file(request: web.Request) -> web.StreamResponse:
-    """The clip's MP4, with Range support (seeking) from aiohttp's FileResponse."""
-    clip = await _public_clip(request)
-    if not clip.media_path:
-        raise PageError(404, NOT_FOUND)
-    try:
-        path = request.app[MEDIA].resolve(clip.media_path)
-    except ValueError:
-        log.warning("generation %s has an unusable media path %r", clip.id, clip.media_path)
-        raise PageError(404, NOT_FOUND) from None
-    return web.FileResponse(
-        path, headers={hdrs.CONTENT_TYPE: "video/mp4", hdrs.CACHE_CONTROL: IMMUTABLE}
-    )
-
-
-async def api_clips(request: web.Request) -> web.Response:
-    clips, next_cursor = await _page(request, limit=_limit(request), before=_before(request))
-    return web.json_response(
-        {"clips": [_public_json(request, clip) for clip in clips], "next": next_cursor}
-    )
-
-
-async def api_clip(request: web.Request) -> web.Response:
-    return web.json_response(_public_json(request, await _public_clip(request)))
-
-
 async def healthz(request: web.Request) -> web.Response:
     try:
         await asyncio.to_thread(request.app[STORE].ping)
@@ -255,20 +139,48 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "database": "ok"})
 
 
-def create_app(store: GalleryStore, media: LocalMediaStore, *, public_url: str) -> web.Application:
-    """The gallery application; the caller owns the engine and the media folder."""
-    app = web.Application(middlewares=[_errors])
+def create_app(
+    store: GalleryStore,
+    media: LocalMediaStore,
+    *,
+    public_url: str,
+    admin_token: str | None = None,
+) -> web.Application:
+    """The gallery application; the caller owns the engine and the media folder.
+
+    `admin_token` turns on the moderators' view at /admin; without it /admin is a 404.
+    """
+    metrics = Metrics()
+    app = web.Application(middlewares=[metrics.middleware, _errors])
     app[STORE] = store
+    app[BROWSE] = BrowseStore(store.engine)
     app[MEDIA] = media
     app[TEMPLATES] = _templates()
     app[PUBLIC_URL] = public_url.rstrip("/")
+    app[ADMIN_TOKEN] = admin_token or ""
     app.on_response_prepare.append(_security_headers)
-    app.router.add_get("/", index, name="index")
-    app.router.add_get(f"/clips/{{id:{ID_PATTERN}}}", clip_page, name="clip")
-    app.router.add_get(f"/media/{{id:{ID_PATTERN}}}.mp4", media_file, name="media")
-    app.router.add_get("/api/clips", api_clips, name="api_clips")
-    app.router.add_get(f"/api/clips/{{id:{ID_PATTERN}}}", api_clip, name="api_clip")
-    app.router.add_get("/healthz", healthz, name="healthz")
+    gid, member = f"{{id:{ID_PATTERN}}}", f"{{member:{MEMBER_PATTERN}}}"
+    add: Any = app.router.add_get
+    add("/", pages.index, name="index")
+    add(f"/clips/{gid}", pages.clip_page, name="clip")
+    add(f"/members/{member}", pages.member_page, name="member")
+    add("/search", pages.search_page, name="search")
+    add(f"/media/{gid}.{{kind:mp4|small\\.mp4|jpg}}", pages.media_file, name="media")
+    add("/admin", admin.admin_index, name="admin")
+    add(f"/admin/media/{gid}.mp4", admin.admin_media, name="admin_media")
+    add("/healthz", healthz, name="healthz")
+    browse = app[BROWSE]
+
+    async def metrics_page(request: web.Request) -> web.Response:
+        return await metrics.handler(request, browse)
+
+    add("/metrics", metrics_page, name="metrics")
+    add("/api/clips", api.api_clips, name="api_clips")
+    add(f"/api/clips/{gid}", api.api_clip, name="api_clip")
+    add(f"/api/clips/{gid}/lineage", api.api_lineage, name="api_lineage")
+    add(f"/api/members/{member}", api.api_member, name="api_member")
+    add("/api/search", api.api_search, name="api_search")
+    add("/api/openapi.json", api.api_openapi, name="api_openapi")
     app.router.add_static("/static/", STATIC_DIR, name="static")
     return app
 
@@ -279,7 +191,13 @@ async def serve(settings: GallerySettings) -> None:
     try:
         await asyncio.to_thread(migrate, engine)
         media = LocalMediaStore(settings.resolved_media_dir())
-        app = create_app(GalleryStore(engine), media, public_url=settings.resolved_public_url())
+        token = settings.admin_token.get_secret_value() if settings.admin_token else None
+        app = create_app(
+            GalleryStore(engine),
+            media,
+            public_url=settings.resolved_public_url(),
+            admin_token=token,
+        )
         runner = web.AppRunner(app, access_log=log)
         await runner.setup()
         try:

@@ -88,3 +88,24 @@ def workers(redis_server: LocalRedis, data_dir: Path) -> Iterator[WorkerProcesse
     procs = WorkerProcesses(reelbot_env(redis_server.url, data_dir), data_dir.parent / "logs")
     yield procs
     procs.stop_all()
+
+
+async def submit_admitted(redis_url: str, store: object, spec: object, timeout: float = 120) -> str:
+    """Submit as the terminal does and wait until the fair scheduler has handed the job to arq
+    (a worker must be starting: jobs are admitted only while a worker is alive to take them)."""
+    import asyncio
+
+    from arq.constants import job_key_prefix, result_key_prefix
+
+    from bot.submit import admitting_submitter, connect_queue
+
+    pool = await connect_queue(redis_url)
+    try:
+        async with admitting_submitter(pool, store) as submitter:  # type: ignore[arg-type]
+            gid = (await submitter.submit(spec, unlimited=True)).generation_id  # type: ignore[arg-type]
+            async with asyncio.timeout(timeout):
+                while not await pool.exists(job_key_prefix + gid, result_key_prefix + gid):
+                    await asyncio.sleep(0.05)
+        return gid
+    finally:
+        await pool.aclose()

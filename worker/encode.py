@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -109,8 +109,12 @@ def encode_mp4(
     num_frames: int,
     crf: int = 20,
     bit_rate: int | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> EncodedClip:
     """Encode uint8 RGB `frames` (T, H, W, 3) at `source_fps` to exactly `num_frames` at `fps`.
+
+    `metadata` becomes the file's tags (`moov/udta`, before the media data like the rest of
+    the index); see `worker.provenance.ClipProvenance.tags`.
 
     An odd width or height loses its last column or row (yuv420p needs even sizes). The file is
     written next to `path` and moved into place in one step, so `path` is either absent or whole.
@@ -133,6 +137,7 @@ def encode_mp4(
         with av.open(
             tmp_name, "w", format="mp4", container_options={"movflags": "+faststart"}
         ) as container:
+            container.metadata.update(metadata or {})
             stream = container.add_stream("libx264", rate=fps)
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             codec = stream.codec_context
@@ -183,6 +188,7 @@ def encode_to_fit(
     fps: int,
     num_frames: int,
     max_bytes: int,
+    metadata: Mapping[str, str] | None = None,
 ) -> EncodedClip | None:
     """A copy no larger than `max_bytes` (an upload cap), at the highest bit rate that fits
     within a few tries; None if even a heavily compressed copy would not fit."""
@@ -192,7 +198,13 @@ def encode_to_fit(
         if bit_rate < MIN_FIT_BIT_RATE:
             break
         clip = encode_mp4(
-            frames, source_fps, path, fps=fps, num_frames=num_frames, bit_rate=bit_rate
+            frames,
+            source_fps,
+            path,
+            fps=fps,
+            num_frames=num_frames,
+            bit_rate=bit_rate,
+            metadata=metadata,
         )
         if clip.size_bytes <= max_bytes:
             return clip

@@ -23,7 +23,7 @@ import time
 from arq.constants import in_progress_key_prefix
 from redis.asyncio import Redis
 
-from worker.spec import OWNERS_KEY, heartbeat_key
+from worker.spec import DEFAULT_QUEUE, OWNERS_KEY, cancel_key, heartbeat_key
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,15 @@ return 1
 class Liveness:
     """Beats for one worker, holds the lease on the job it renders, reaps dead workers' jobs."""
 
-    def __init__(self, redis: Redis, worker_id: str, *, interval_s: float, lease_s: float) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        worker_id: str,
+        *,
+        interval_s: float,
+        lease_s: float,
+        queue: str = DEFAULT_QUEUE,
+    ) -> None:
         if lease_s < 2 * interval_s:
             raise ValueError(f"lease_s={lease_s} must be at least twice interval_s={interval_s}")
         self.redis = redis
@@ -56,26 +64,45 @@ class Liveness:
         self.lease_s = lease_s
         self.current_job: str | None = None
         self.lost_job: str | None = None
+        self.cancelled_job: str | None = None
+        self.queue = queue  # the scheduler fills each arq queue for the workers reading it
         self.started = time.time()
 
     async def beat(self) -> None:
-        state = {"job": self.current_job, "at": time.time(), "started": self.started}
+        state = {
+            "job": self.current_job,
+            "at": time.time(),
+            "started": self.started,
+            "queue": self.queue,
+        }
         await self.redis.set(
             heartbeat_key(self.worker_id), json.dumps(state), px=int(self.lease_s * 1000)
         )
         job = self.current_job
-        if job is not None and await self.redis.hget(OWNERS_KEY, job) != self.worker_id.encode():
+        if job is None:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            owner, cancelled = await pipe.hget(OWNERS_KEY, job).exists(cancel_key(job)).execute()
+        if owner != self.worker_id.encode():
             log.warning("[%s] lease lost to another worker; stopping this render", job)
             self.lost_job = job
+        if cancelled and self.cancelled_job != job:
+            log.info("[%s] its owner cancelled it; stopping this render", job)
+            self.cancelled_job = job
 
     def still_owns(self, generation_id: str) -> bool:
         """Cheap, thread-safe check for the render's step callback."""
         return self.lost_job != generation_id
 
+    def cancel_requested(self, generation_id: str) -> bool:
+        """Cheap, thread-safe check for the render's step callback."""
+        return self.cancelled_job == generation_id
+
     async def claim(self, generation_id: str) -> None:
         """Record this worker as the job's owner (before the slow part starts)."""
         self.current_job = generation_id
         self.lost_job = None
+        self.cancelled_job = None
         await self.redis.hset(OWNERS_KEY, generation_id, self.worker_id)
         await self.beat()
 

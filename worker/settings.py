@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from gallery.settings import GallerySettings
@@ -36,3 +38,8 @@ class WorkerConfig(QueueSettings):
         le=600,
         description="a worker silent this long is dead and its clip is retried elsewhere",
     )
+    watermark: bool = Field(default=True, description="mark frames with the generation id")
+    c2pa_cert_file: Path | None = Field(
+        default=None, description="PEM signing certificate then its chain; signs clips (C2PA)"
+    )
+    c2pa_key_file: Path | None = Field(default=None, description="PEM private key (ES256)")

@@ -62,6 +62,11 @@ def heartbeat_key(worker_id: str) -> str:
     return f"{KEY_PREFIX}worker:{worker_id}"
 
 
+def cancel_key(generation_id: str) -> str:
+    """Exists while a clip's owner wants its render stopped; its worker checks it each beat."""
+    return f"{KEY_PREFIX}cancel:{generation_id}"
+
+
 def result_sent_key(generation_id: str) -> str:
     """Marks a clip's result as appended to RESULT_STREAM, so it is appended once."""
     return f"{KEY_PREFIX}result-sent:{generation_id}"
@@ -166,6 +171,9 @@ class Capabilities(BaseModel):
     )
     native_camera: bool = False
     sound: bool = False
+    frame_step: int = Field(default=1, gt=0, description="frame counts are frame_step*k + 1")
+    motion: str = Field(default="", description="what -motion drives; empty: nothing")
+    vram_gb: float = Field(default=0, ge=0, description="GPU memory the real model needs, bf16")
 
     def snap_size(self, aspect_w: int, aspect_h: int) -> tuple[int, int]:
         """Width and height with the given ratio, about `native_pixels` in area, on the grid."""

@@ -6,6 +6,7 @@ Only `startup` creates resources; they live in arq's `ctx` and are passed down f
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import socket
@@ -24,10 +25,18 @@ from redis.exceptions import RedisError
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
+from worker.admission import Admission
 from worker.backends import Backend, RenderedClip, load_backend
 from worker.encode import encode_mp4, encode_to_fit, write_poster
 from worker.events import publish_event
 from worker.liveness import Liveness
+from worker.provenance import (
+    ClipProvenance,
+    clip_url,
+    embed_watermark,
+    reelbot_version,
+    sign_c2pa,
+)
 from worker.results import publish_result_once
 from worker.settings import WorkerConfig
 from worker.spec import (
@@ -36,6 +45,7 @@ from worker.spec import (
     RenderJob,
     RenderSpec,
     ResultRecord,
+    cancel_key,
     deserialize_job,
     serialize_job,
 )
@@ -49,6 +59,10 @@ class RenderCancelled(Exception):
     """Raised inside the render thread from the step callback to stop denoising early."""
 
 
+class OwnerCancelled(Exception):
+    """The clip's owner cancelled it while it rendered (`/queue` → Cancel): stop, fail it."""
+
+
 class LeaseLost(Exception):
     """Another worker took this job over (we stalled past our lease): stop, touch nothing."""
 
@@ -59,6 +73,7 @@ class MissingInput(Exception):
 
 # The same job would fail the same way again: fail the clip at once instead of retrying.
 PERMANENT_ERRORS = (MissingInput, ValueError, TypeError)
+CANCELLED = "cancelled by owner"
 ANNOUNCE_TRIES = 8  # the finished clip's announcement outlasts a Redis restart of ~30 s
 
 
@@ -75,20 +90,29 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["media"] = LocalMediaStore(config.resolved_media_dir())
     worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     liveness = Liveness(
-        ctx["redis"], worker_id, interval_s=config.heartbeat_s, lease_s=config.lease_s
+        ctx["redis"],
+        worker_id,
+        interval_s=config.heartbeat_s,
+        lease_s=config.lease_s,
+        queue=config.queue_name,
     )
     ctx["load_unreported"] = True
     ctx["liveness"] = liveness
     ctx["liveness_task"] = asyncio.create_task(liveness.run())
+    # Every worker also feeds the queues from the fair scheduler's member lists, so clips are
+    # admitted whether or not a bot is running (any number of admission loops may run).
+    ctx["admission"] = Admission(ctx["redis"])
+    ctx["admission_task"] = asyncio.create_task(ctx["admission"].run())
     log.info(
         "worker %s ready: backend %s loaded in %.1f s", worker_id, config.backend, ctx["load_s"]
     )
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    task: asyncio.Task[None] | None = ctx.get("liveness_task")
-    if task:
-        task.cancel()
+    for name in ("liveness_task", "admission_task"):
+        task: asyncio.Task[None] | None = ctx.get(name)
+        if task:
+            task.cancel()
     liveness: Liveness | None = ctx.get("liveness")
     if liveness:
         await liveness.stop()
@@ -126,6 +150,10 @@ async def render_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str,
     except LeaseLost:
         log.warning("[%s] another worker took this clip over; leaving it to them", gid)
         return {"status": "superseded", "generation_id": gid}
+    except OwnerCancelled:
+        await _fail(ctx, gid, CANCELLED)
+        await ctx["redis"].delete(cancel_key(gid))
+        return {"status": "cancelled", "generation_id": gid}
     except (Retry, asyncio.CancelledError):
         raise
     except Exception as exc:
@@ -140,6 +168,8 @@ async def render_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str,
         raise Retry(defer=min(2 * attempt, 30)) from exc
     finally:
         await liveness.release(gid)
+        if (admission := ctx.get("admission")) is not None:
+            admission.kick()  # this worker is free: admit the next clip now
 
 
 def failure_reason(exc: BaseException, config: WorkerConfig) -> str:
@@ -173,17 +203,44 @@ async def _render(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[str
 
     clip, render_timings = await _render_in_thread(ctx["backend"], job, redis, liveness, inputs)
     timings.update(render_timings)
+    config: WorkerConfig = ctx["config"]
+    provenance = clip_provenance(job, config)
 
     await publish_progress(redis, gid, ProgressEvent(kind="encoding", attempt=attempt))
+    if config.watermark:  # before anything is written: the poster and the copies carry it too
+        t0 = time.perf_counter()
+        frames = await asyncio.to_thread(embed_watermark, clip.frames, gid)
+        clip = RenderedClip(frames=frames, fps=clip.fps)
+        timings["watermark"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     path = media.path_for(gid)
+    tags = provenance.tags()
     encoded = await asyncio.to_thread(
-        encode_mp4, clip.frames, clip.fps, path, fps=spec.fps, num_frames=spec.num_frames
+        encode_mp4,
+        clip.frames,
+        clip.fps,
+        path,
+        fps=spec.fps,
+        num_frames=spec.num_frames,
+        metadata=tags,
     )
     upload, poster = await asyncio.to_thread(
-        extra_media, media, gid, clip, spec, encoded.size_bytes
+        extra_media, media, gid, clip, spec, encoded.size_bytes, tags
     )
     timings["encode"] = time.perf_counter() - t0
+    if config.c2pa_cert_file and config.c2pa_key_file:
+        t0 = time.perf_counter()
+        signed = [path] + ([media.resolve(upload)] if upload else [])
+        for target in signed:
+            await asyncio.to_thread(
+                sign_c2pa,
+                target,
+                provenance,
+                cert_file=config.c2pa_cert_file,
+                key_file=config.c2pa_key_file,
+            )
+        timings["sign"] = time.perf_counter() - t0
+        encoded = dataclasses.replace(encoded, size_bytes=path.stat().st_size)
     if not liveness.still_owns(gid):
         raise LeaseLost(gid)
 
@@ -248,6 +305,8 @@ async def _render_in_thread(
             raise RenderCancelled(gid)
         if not liveness.still_owns(gid):
             raise LeaseLost(gid)
+        if liveness.cancel_requested(gid):
+            raise OwnerCancelled(gid)
         if step == total or now - marks["last_event"] >= STEP_EVENT_INTERVAL_S:
             marks["last_event"] = now
             event = ProgressEvent(kind="step", step=step, total=total)
@@ -275,8 +334,26 @@ def job_render(
     return backend.render(job.spec, on_step, inputs=inputs)
 
 
+def clip_provenance(job: RenderJob, config: WorkerConfig) -> ClipProvenance:
+    """What the clip will say about itself (tags, C2PA manifest)."""
+    return ClipProvenance(
+        generation_id=job.generation_id,
+        prompt=job.spec.full_prompt(),
+        seed=job.spec.seed,
+        backend=job.spec.backend,
+        model=config.model,
+        reelbot_version=reelbot_version(),
+        url=clip_url(config.public_url, job.generation_id),
+    )
+
+
 def extra_media(
-    media: LocalMediaStore, gid: str, clip: RenderedClip, spec: RenderSpec, size_bytes: int
+    media: LocalMediaStore,
+    gid: str,
+    clip: RenderedClip,
+    spec: RenderSpec,
+    size_bytes: int,
+    metadata: dict[str, str] | None = None,
 ) -> tuple[str, str]:
     """The poster, and a copy under the upload cap if the clip is over it: relative paths."""
     write_poster(clip.frames, media.path_for(gid, "jpg"))
@@ -289,6 +366,7 @@ def extra_media(
             fps=spec.fps,
             num_frames=spec.num_frames,
             max_bytes=spec.upload_limit,
+            metadata=metadata,
         )
         upload = media.relative_path(gid, "small.mp4") if small else ""
     return upload, media.relative_path(gid, "jpg")

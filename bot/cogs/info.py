@@ -2,10 +2,10 @@
 
 ETA: see `bot.eta` (mean recent work time times the rounds of jobs ahead).
 
-Cancelling removes a queued job from arq in one Lua script that refuses when the job's
-in-progress key exists (a worker took it), so a render is never cut off half way and a job is
-never both cancelled and rendered. arq's `Job.abort()` is not used: it waits for a worker to
-notice (none may be running) and only cancels the asyncio task, not the render thread.
+Cancelling goes through the fair scheduler (`worker.admission`): a job still waiting, or queued in
+arq with no worker on it, is taken out in one Lua script; a job being rendered gets a cancel key
+that the worker checks at every denoising step, so the GPU is freed at once. arq's
+`Job.abort()` is not used: it only cancels the asyncio task, not the render thread.
 """
 
 from __future__ import annotations
@@ -14,20 +14,21 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import discord
-from arq.constants import in_progress_key_prefix, job_key_prefix
 from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs.settings import member_id
-from bot.eta import about, ready_in
+from bot.eta import about
 from bot.messages import clip_summary
+from bot.requests import role_ids
 from bot.targets import forget_target, load_target
 from gallery.models import Generation, GenerationStatus
 from worker.events import publish_event
+from worker.scheduler import ready_in
 from worker.spec import MAX_FPS, MIN_FPS, ProgressEvent, RenderSpec
 
 if TYPE_CHECKING:
@@ -35,12 +36,6 @@ if TYPE_CHECKING:
 
 CANCELLED = "cancelled by owner"
 QUEUE_SHOWN = 10  # requests listed by /queue (two rows of Cancel buttons)
-_CANCEL_SCRIPT = """
-if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
-local removed = redis.call('ZREM', KEYS[1], ARGV[1])
-if removed == 1 then redis.call('DEL', KEYS[2]) end
-return removed
-"""
 
 
 # --- pure helpers -------------------------------------------------------------------------
@@ -108,22 +103,14 @@ class CancelButton(
 
 
 async def cancel(bot: ReelBot, generation_id: str, user_id: int) -> str | None:
-    """Take a queued request out of the queue and fail its row; None when that happened,
-    else what to tell the member."""
+    """Take a request out of the queue and fail its row, or stop its render; None when it was
+    taken out, else what to tell the member."""
     row = await asyncio.to_thread(bot.store.get, generation_id)
     if row is None or row.status in (GenerationStatus.DONE, GenerationStatus.FAILED):
         return "That request has already finished."
-    if row.status == GenerationStatus.RENDERING:
-        return "That clip is rendering now and can't be cancelled any more; it will arrive soon."
-    script = bot.queue.register_script(_CANCEL_SCRIPT)
-    keys = [
-        bot.submitter.queue_name,
-        job_key_prefix + generation_id,
-        in_progress_key_prefix + generation_id,
-    ]
-    if await script(keys=keys, args=[generation_id]) == -1:
-        return "A worker has just started on that clip, so it can't be cancelled any more."
-    # Removed now, or no longer in Redis at all (lost): either way nothing will render it.
+    if not await bot.admission.cancel(generation_id):
+        # A worker has it: it stops at its next denoising step and reports the clip failed.
+        return "Stopping it: the render ends at its next step and frees the GPU."
     await asyncio.to_thread(bot.store.mark_failed, generation_id, error=CANCELLED)
     await publish_event(bot.queue, generation_id, ProgressEvent(kind="failed", message=CANCELLED))
     await _mark_status_message(bot, generation_id, RenderSpec.model_validate(row.spec), user_id)
@@ -159,8 +146,7 @@ async def queue_page(bot: ReelBot, user: discord.abc.User) -> tuple[str, discord
     for number, row in enumerate(rows[:QUEUE_SHOWN], start=1):
         state = await _state_line(bot, row, mean_s, workers)
         lines.append(f"{number}. {state} · “{excerpt(row.prompt)}”")
-        if row.status == GenerationStatus.QUEUED:
-            view.add_item(CancelButton(row.id, label=f"Cancel {number}"))
+        view.add_item(CancelButton(row.id, label=f"Cancel {number}"))
     if len(rows) > QUEUE_SHOWN:
         lines.append(f"…and {len(rows) - QUEUE_SHOWN} more.")
     if workers == 0:
@@ -218,12 +204,13 @@ class InfoCog(commands.Cog):
         """Your usage today, limits, default flags, and what the loaded model can do."""
         bot = interaction.client
         who = member_id(interaction.user)
-        midnight = datetime.combine(datetime.now(UTC).date(), time(), tzinfo=UTC)
-        today = await asyncio.to_thread(bot.community.count_since, who, midnight)
+        caps = bot.submitter.limits.caps_for(role_ids(interaction.user))
+        live, today = await bot.admission.usage(who)
         defaults = await asyncio.to_thread(bot.community.default_flags, who)
-        requests = "request" if today == 1 else "requests"
+        tier = bot.submitter.limits.tier_for(today)
         lines = [
-            f"Today (since 00:00 UTC): {today} {requests}; no daily limit configured.",
+            f"Today (since 00:00 UTC): {today} of {caps.per_day} clips; {live} of "
+            f"{caps.in_flight} waiting or rendering now; your next clip goes to the {tier} queue.",
             f"Your default flags: `{defaults}`"
             if defaults
             else "Your default flags: none (set some with /settings).",

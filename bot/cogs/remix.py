@@ -5,7 +5,8 @@ Reactions work for any member on any clip the bot posted, no interaction needed:
   recorded; the queued message replies to the result and the clip arrives by normal delivery;
 - ❤️ likes the clip, and taking the reaction back unlikes it;
 - ❌ deletes the clip when the owner or a moderator (Manage Messages in that channel) reacts;
-  anyone else's ❌ is taken off again, so it never looks as if it counted.
+  anyone else's ❌ is taken off again, so it never looks as if it counted;
+- 🚩 reports the clip (`bot.review.report_clip`): enough members' reports hide it for review.
 
 Raw reaction events are used because the message is rarely in discord.py's cache (and the
 message-content intent is not needed: the clip is found by message id in the gallery).
@@ -21,7 +22,8 @@ import discord
 from discord.ext import commands
 
 from bot.errors import UserFacingError
-from bot.requests import Asker, follow_up_spec, submit_request
+from bot.requests import Asker, follow_up_spec, role_ids, submit_request
+from bot.review import report_clip
 from bot.targets import DEFAULT_UPLOAD_LIMIT
 from bot.views import ClipButton, delete_clip, may_delete
 from gallery.models import Generation, GenerationStatus
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REMIX, LIKE, DELETE = "🔁", "❤", "❌"  # ❤ without its variation selector (both spellings occur)
+REPORT = "🚩"  # counted by bot.review; taken off again so that reporters stay anonymous
 
 
 def reaction_kind(emoji: discord.PartialEmoji) -> str | None:
@@ -40,7 +43,7 @@ def reaction_kind(emoji: discord.PartialEmoji) -> str | None:
     if emoji.id is not None or emoji.name is None:  # custom emoji mean nothing here
         return None
     name = emoji.name.replace("\ufe0f", "")
-    return name if name in (REMIX, LIKE, DELETE) else None
+    return name if name in (REMIX, LIKE, DELETE, REPORT) else None
 
 
 class RemixCog(commands.Cog):
@@ -71,6 +74,9 @@ class RemixCog(commands.Cog):
                     await asyncio.to_thread(
                         self.bot.community.like, row.id, f"discord:{payload.user_id}", name
                     )
+            elif kind == REPORT:
+                await report_clip(self.bot, row, payload.user_id)
+                await self._take_back(payload, row)
             else:
                 await self._delete(payload, row)
         except Exception:
@@ -103,6 +109,7 @@ class RemixCog(commands.Cog):
             guild_id=payload.guild_id,
             channel_id=payload.channel_id,
             upload_limit=guild.filesize_limit if guild else DEFAULT_UPLOAD_LIMIT,
+            role_ids=role_ids(payload.member) if payload.member else (),
         )
 
         async def post(text: str) -> int:
@@ -133,10 +140,14 @@ class RemixCog(commands.Cog):
         if may_delete(row, payload.user_id, manage_messages=self._moderates(payload)):
             await delete_clip(self.bot, row.id, await result.fetch())
             return
+        await self._take_back(payload, row)
+
+    async def _take_back(self, payload: discord.RawReactionActionEvent, row: Generation) -> None:
+        result = self._result(payload)
         try:
             await result.remove_reaction(payload.emoji, discord.Object(payload.user_id))
         except discord.HTTPException as exc:  # no Manage Messages, or in DMs: leave it
-            log.info("[%s] could not take back a refused ❌: %s", row.id, exc)
+            log.info("[%s] could not take back a %s: %s", row.id, payload.emoji, exc)
 
     def _moderates(self, payload: discord.RawReactionActionEvent) -> bool:
         """Manage Messages in the channel reacted in (never in DMs, where only owners delete)."""

@@ -2,7 +2,9 @@
 
 Defaults belong to the member, not to a server: the same `-ar 9:16` follows them into every
 server and into DMs. They are stored in the canonical spelling (see `bot.defaults`) and read
-again, against the model loaded now, on every request.
+again, against the model loaded now, on every request. The stored text is cached for a minute
+(`bot.caches.DefaultFlags`): a change made here counts at once, one made through another bot
+process within that minute.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ async def member_defaults(bot: ReelBot, user: discord.abc.User) -> ParsedPrompt 
     that says how to fix them, rather than being dropped: a member who asked for `-ar 9:16`
     everywhere must not silently get 16:9.
     """
-    text = await asyncio.to_thread(bot.community.default_flags, member_id(user))
+    text = await bot.default_flags.get(member_id(user))
     if not text:
         return None
     try:
@@ -80,6 +82,7 @@ class SettingsCog(commands.Cog):
             raise UserFacingError("Give either `flags` or `clear`, not both.")
         if clear:
             await asyncio.to_thread(bot.community.set_default_flags, who, "")
+            bot.default_flags.forget(who)
             text = "Cleared your default flags; /create uses the model's defaults again."
         elif flags is not None:
             saved = defaults_text(_read(bot, flags))
@@ -90,6 +93,7 @@ class SettingsCog(commands.Cog):
                 )
             name = interaction.user.display_name
             await asyncio.to_thread(bot.community.set_default_flags, who, saved, name)
+            bot.default_flags.forget(who)
             text = (
                 f"Saved. Your /create requests now default to `{saved}`; "
                 "a flag or option you give in a request wins over its default."
@@ -98,6 +102,7 @@ class SettingsCog(commands.Cog):
             )
         else:
             current = await asyncio.to_thread(bot.community.default_flags, who)
+            bot.default_flags.forget(who)  # /create goes by what was just shown
             text = (
                 f"Your default flags: `{current}`. Change them with `/settings flags:…`, "
                 "remove them with `/settings clear:True`."

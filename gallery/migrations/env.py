@@ -13,7 +13,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 from gallery import models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from gallery.db import make_engine
+from gallery.db import include_object, make_engine
 from gallery.settings import GallerySettings
 
 config = context.config
@@ -26,6 +26,7 @@ def _configure(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite can only ALTER through table copies
         compare_type=True,
+        include_object=include_object,
     )
 
 

@@ -48,7 +48,6 @@ class Stack:
             store=self.store,
             media=self.media,
             capabilities=capabilities_for("tiny"),
-            queue_name=DEFAULT_QUEUE,
             public_url=PUBLIC_URL,
             guild_ready_timeout=0.05,
         )

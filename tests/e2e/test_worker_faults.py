@@ -15,10 +15,10 @@ import pytest
 
 from bot.flags import parse_request
 from bot.local_redis import LocalRedis
-from bot.submit import Submitter, connect_queue
+from bot.submit import connect_queue
 from gallery.db import make_engine, migrate
 from gallery.store import GalleryStore
-from tests.conftest import WorkerProcesses, reelbot_env
+from tests.conftest import WorkerProcesses, reelbot_env, submit_admitted
 from worker.backends import capabilities_for
 from worker.events import follow_events
 from worker.spec import RESULT_STREAM, RenderSpec, heartbeat_key
@@ -44,13 +44,7 @@ def store(data_dir: Path) -> GalleryStore:
 
 
 async def submit(redis_url: str, store: GalleryStore, spec: RenderSpec) -> str:
-    pool = await connect_queue(redis_url)
-    try:
-        return (
-            await Submitter(pool, store, queue_name="reelbot:queue:fast").submit(spec)
-        ).generation_id
-    finally:
-        await pool.aclose()
+    return await submit_admitted(redis_url, store, spec)
 
 
 async def events_of(redis_url: str, gid: str, *, until_step: bool = False) -> list:

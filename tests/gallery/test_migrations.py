@@ -18,7 +18,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
-from gallery.db import alembic_config, make_engine, migrate
+from gallery.db import alembic_config, include_object, make_engine, migrate
 from gallery.store import GalleryStore
 from tests.gallery.factories import add_done
 
@@ -31,7 +31,10 @@ def _schema_state(url: str) -> tuple[str | None, list[tuple[object, ...]]]:
     try:
         with engine.connect() as conn:
             revision = MigrationContext.configure(conn).get_current_revision()
-            diffs = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+            context = MigrationContext.configure(
+                conn, opts={"include_object": include_object, "compare_type": True}
+            )
+            diffs = compare_metadata(context, SQLModel.metadata)
             return revision, diffs
     finally:
         engine.dispose()
@@ -188,3 +191,52 @@ def test_plain_postgresql_url_uses_psycopg3() -> None:
     engine = make_engine("postgresql://someone@db.invalid/reelbot")
     assert engine.dialect.driver == "psycopg"
     engine.dispose()
+
+
+def test_0003_upgrades_existing_rows(database_url: str) -> None:
+    """Clips made before the gallery revision keep showing: moderation "ok", a trending score,
+    and their prompts searchable; a downgrade takes it all back out."""
+    from gallery.browse import BrowseStore, SearchQuery
+    from gallery.paging import Sort, hot_score
+
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0002")
+            conn.exec_driver_sql(
+                "INSERT INTO member (id, display_name, created_at, default_flags)"
+                " VALUES ('cli:old', 'Old', '2030-01-01 00:00:00', '')"
+            )
+            for n, status in enumerate(("done", "done", "queued")):
+                conn.exec_driver_sql(
+                    "INSERT INTO generation (id, owner_id, prompt, negative_prompt, spec, backend,"
+                    " seed, width, height, num_frames, fps, aspect_ratio, motion, hidden, status,"
+                    " attempts, worker, timings, like_count, created_at, updated_at, finished_at)"
+                    f" VALUES ('{n:032x}', 'cli:old', 'an old fox {n}', '', '{{}}', 'tiny', 1,"
+                    f" 64, 64, 8, 8, '1:1', 1, false, '{status}', 1, '', '{{}}', {n * 4},"
+                    " '2030-01-01 00:00:00', '2030-01-01 00:00:00', '2030-01-02 00:00:00')"
+                )
+        migrate(engine)
+        store, browse = GalleryStore(engine), BrowseStore(engine)
+        old = store.get(f"{1:032x}")
+        assert old is not None and old.moderation == "ok" and old.is_public
+        assert old.hot_score == pytest.approx(hot_score(4, old.finished_at))
+        assert [c.id for c in browse.clips(Sort.TRENDING).clips] == [f"{1:032x}", f"{0:032x}"]
+        found = browse.search(SearchQuery(text="foxes")).clips
+        assert sorted(c.id for c in found) == [f"{0:032x}", f"{1:032x}"]
+        new = add_done(store, prompt="a brand new fox")
+        assert new in {c.id for c in browse.search(SearchQuery(text="fox")).clips}
+
+        with engine.begin() as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0002")
+        inspector = sa.inspect(engine)
+        columns = {c["name"] for c in inspector.get_columns("generation")}
+        assert not {"moderation", "hot_score"} & columns
+        assert "generation_fts" not in inspector.get_table_names()
+        assert "ix_generation_feed" in {i["name"] for i in inspector.get_indexes("generation")}
+    finally:
+        engine.dispose()

@@ -9,6 +9,7 @@ import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -16,11 +17,13 @@ import sqlalchemy as sa
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from gallery.browse import Page
 from gallery.media import LocalMediaStore
 from gallery.models import Generation
 from gallery.settings import GallerySettings
-from gallery.store import Cursor, GalleryStore
+from gallery.store import GalleryStore
 from gallery.web import create_app, serve
+from gallery.webkit import BROWSE
 from tests.gallery.factories import add_done, generation, new_id
 
 XSS_PROMPT = 'a cat <script>alert(1)</script> and "><img src=x onerror=alert(1)>'
@@ -67,9 +70,10 @@ async def test_index_lists_public_clips_with_their_details(gallery: Gallery) -> 
     assert "a lighthouse at dusk" in html
     assert "987654321" in html and "pan left" in html
     assert "64×64" in html and "10.2 KB" in html
-    assert f'src="/media/{gid}.mp4"' in html
-    assert '<video controls loop muted playsinline preload="metadata"' in html
+    assert f'src="/media/{gid}.small.mp4"' in html and f'poster="/media/{gid}.jpg"' in html
+    assert '<video autoplay loop muted playsinline preload="metadata"' in html
     assert f'href="/clips/{gid}"' in html
+    assert 'href="/members/cli:alice">Alice</a>' in html
 
 
 async def test_hidden_clip_appears_nowhere(gallery: Gallery) -> None:
@@ -196,15 +200,16 @@ async def test_healthz(gallery: Gallery) -> None:
 async def test_database_calls_do_not_block_the_event_loop(gallery: Gallery) -> None:
     """A slow query must not stall other requests (the store runs in a thread)."""
     gallery.add_clip()
-    original = gallery.store.list_public
+    browse = gallery.client.app[BROWSE]
+    original = browse.clips
     entered, release = threading.Event(), threading.Event()
 
-    def slow_list(*, limit: int = 24, before: Cursor | None = None) -> list[Generation]:
+    def slow_list(*args: Any, **kwargs: Any) -> Page:
         entered.set()
         release.wait(timeout=5)
-        return original(limit=limit, before=before)
+        return original(*args, **kwargs)
 
-    gallery.store.list_public = slow_list  # type: ignore[method-assign]
+    browse.clips = slow_list  # type: ignore[method-assign]
     slow = asyncio.create_task(gallery.client.get("/"))
     try:
         assert await asyncio.to_thread(entered.wait, 5)
@@ -219,10 +224,10 @@ async def test_database_calls_do_not_block_the_event_loop(gallery: Gallery) -> N
 async def test_errors_are_friendly_pages(
     gallery: Gallery, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(generation_id: str) -> Generation | None:
+    def broken(generation_id: str) -> tuple[Generation, str] | None:
         raise RuntimeError("connection reset by a gremlin")
 
-    gallery.store.get = broken  # type: ignore[method-assign]
+    gallery.client.app[BROWSE].public_clip = broken  # type: ignore[method-assign]
     page = await gallery.client.get(f"/clips/{new_id()}")
     assert page.status == 500
     text = await page.text()

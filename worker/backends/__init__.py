@@ -17,7 +17,13 @@ import numpy as np
 from worker.spec import Capabilities, RenderSpec
 
 # name -> module path; each module defines CAPABILITIES and load(model, device) -> Backend.
-BACKENDS: dict[str, str] = {"tiny": "worker.backends.tiny"}
+BACKENDS: dict[str, str] = {
+    "tiny": "worker.backends.tiny",
+    "ltx": "worker.backends.ltx",
+    "wan": "worker.backends.wan",
+    "animatediff": "worker.backends.animatediff",
+    "svd": "worker.backends.svd",
+}
 
 StepCallback = Callable[[int, int], None]
 """Called after each denoising step with (step, total); it may raise to stop the render."""

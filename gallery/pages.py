@@ -1,0 +1,167 @@
+"""The gallery's HTML pages: home (new, top, trending), a clip, a member, search, and files."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import hdrs, web
+
+from gallery.browse import Page
+from gallery.models import Generation
+from gallery.paging import InvalidCursor, Period, Sort
+from gallery.webkit import (
+    BROWSE,
+    CAMERAS,
+    MEDIA,
+    NOT_FOUND,
+    PUBLIC_URL,
+    STORE,
+    PageError,
+    bad_cursor,
+    clip_url,
+    cursor_of,
+    flags_of,
+    media_url,
+    member_path,
+    period_of,
+    remix_command,
+    render,
+    render_seconds,
+    search_of,
+    sort_of,
+)
+
+log = logging.getLogger(__name__)
+
+# A clip's files never change under its id, so browsers and proxies may keep them forever.
+IMMUTABLE = "public, max-age=31536000, immutable"
+CONTENT_TYPES = {"mp4": "video/mp4", "small.mp4": "video/mp4", "jpg": "image/jpeg"}
+TITLES = {Sort.NEW: "Newest clips", Sort.TOP: "Top clips", Sort.TRENDING: "Trending clips"}
+
+
+async def index(request: web.Request) -> web.Response:
+    """Home: public clips, newest, most liked (over a day, a week or all time) or trending."""
+    sort, period, cursor = sort_of(request), period_of(request), cursor_of(request)
+    try:
+        page = await asyncio.to_thread(
+            request.app[BROWSE].clips, sort, period=period, cursor=cursor
+        )
+    except InvalidCursor as exc:
+        raise bad_cursor(exc) from exc
+    return render(
+        request,
+        "index.html",
+        page=page,
+        sort=sort.value,
+        period=period.value,
+        periods=[p.value for p in Period],
+        sorts=[s.value for s in Sort],
+        title=TITLES[sort],
+        paged=cursor is not None,
+        member_path=member_path,
+    )
+
+
+async def clip_page(request: web.Request) -> web.Response:
+    found = await asyncio.to_thread(request.app[BROWSE].public_clip, request.match_info["id"])
+    if found is None:
+        raise PageError(404, NOT_FOUND)
+    clip, owner_name = found
+    lineage = await asyncio.to_thread(request.app[BROWSE].lineage, clip.id)
+    base = request.app[PUBLIC_URL]
+    return render(
+        request,
+        "clip.html",
+        clip=clip,
+        owner_name=owner_name,
+        owner_path=member_path(clip.owner_id),
+        flags=flags_of(clip),
+        render_s=render_seconds(clip),
+        command=remix_command(clip),
+        lineage=lineage,
+        page_url=clip_url(base, clip.id),
+        video_url=media_url(base, clip.id),
+        poster_url=media_url(base, clip.id, "jpg"),
+    )
+
+
+async def member_page(request: web.Request) -> web.Response:
+    member_id = request.match_info["member"]
+    browse = request.app[BROWSE]
+    profile = await asyncio.to_thread(browse.member, member_id)
+    if profile is None:
+        raise PageError(404, "There is no member page here.")
+    try:
+        page = await asyncio.to_thread(browse.member_clips, member_id, cursor=cursor_of(request))
+    except InvalidCursor as exc:
+        raise bad_cursor(exc) from exc
+    return render(
+        request,
+        "member.html",
+        profile=profile,
+        page=page,
+        path=member_path(member_id),
+        member_path=member_path,
+    )
+
+
+async def search_page(request: web.Request) -> web.Response:
+    query = search_of(request)
+    page = Page([])
+    if not query.empty:
+        try:
+            page = await asyncio.to_thread(
+                request.app[BROWSE].search, query, cursor=cursor_of(request)
+            )
+        except InvalidCursor as exc:
+            raise bad_cursor(exc) from exc
+    return render(
+        request,
+        "search.html",
+        query=query,
+        page=page,
+        cameras=CAMERAS,
+        searched=not query.empty,
+        member_path=member_path,
+    )
+
+
+async def _public_row(request: web.Request) -> Generation:
+    clip = await asyncio.to_thread(request.app[STORE].get, request.match_info["id"])
+    if clip is None or not clip.is_public:
+        raise PageError(404, NOT_FOUND)
+    return clip
+
+
+def file_response(
+    request: web.Request, clip: Generation, kind: str, *, cache: str = IMMUTABLE
+) -> web.FileResponse:
+    """A clip's file: `mp4` the clip, `jpg` its poster, `small.mp4` the small copy when the
+    worker made one (else the clip itself, which is then small enough). aiohttp's FileResponse
+    answers Range (206) and conditional requests (ETag, Last-Modified -> 304)."""
+    media = request.app[MEDIA]
+    try:
+        if kind == "mp4" or not clip.media_path:
+            relative = clip.media_path or ""
+        else:
+            relative = media.relative_path(clip.id, kind)
+            if kind == "small.mp4" and not media.resolve(relative).is_file():
+                relative = clip.media_path
+        path = media.resolve(relative)
+    except ValueError:
+        log.warning("generation %s has an unusable media path %r", clip.id, clip.media_path)
+        raise PageError(404, NOT_FOUND) from None
+    if not path.is_file():
+        raise PageError(404, NOT_FOUND)
+    headers = {hdrs.CONTENT_TYPE: CONTENT_TYPES[kind], hdrs.CACHE_CONTROL: cache}
+    if request.query.get("download") == "1":
+        extension = "jpg" if kind == "jpg" else "mp4"
+        headers[hdrs.CONTENT_DISPOSITION] = f'attachment; filename="reelbot-{clip.id}.{extension}"'
+    return web.FileResponse(path, headers=headers)
+
+
+async def media_file(request: web.Request) -> web.StreamResponse:
+    """A public clip's files, with Range support (seeking) and long-lived caching."""
+    clip = await _public_row(request)
+    return file_response(request, clip, request.match_info["kind"])

@@ -1,0 +1,212 @@
+"""What the gallery's pages, API and admin view share: app keys, URLs, query parsing, JSON.
+
+URLs are built only from generation ids (32 hex) and member ids that match MEMBER_PATH, never
+from text a member typed, so nothing anyone writes can end up in a path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from gallery.browse import BrowseStore, SearchQuery
+from gallery.command import create_command
+from gallery.media import LocalMediaStore
+from gallery.models import Generation, GenerationPublic
+from gallery.paging import InvalidCursor, Period, Sort
+from gallery.store import MAX_PAGE_SIZE, GalleryStore
+
+PAGE_SIZE = 24
+ID_PATTERN = "[0-9a-f]{32}"
+# Member ids the gallery links to: a platform and an id of plain characters ("discord:1234").
+MEMBER_PATTERN = "[a-z][a-z0-9_-]{0,15}:[A-Za-z0-9_.-]{1,47}"
+MEMBER_PATH = re.compile(MEMBER_PATTERN)
+CAMERAS = (
+    "zoom in",
+    "zoom out",
+    "pan left",
+    "pan right",
+    "pan up",
+    "pan down",
+    "pan up left",
+    "pan up right",
+    "pan down left",
+    "pan down right",
+    "rotate clockwise",
+    "rotate counterclockwise",
+    "static",
+)
+_ASPECT = re.compile(r"[1-9][0-9]{0,4}:[1-9][0-9]{0,4}")
+_BACKEND = re.compile(r"[a-z0-9_-]{1,32}")
+
+STORE = web.AppKey("store", GalleryStore)
+BROWSE = web.AppKey("browse", BrowseStore)
+MEDIA = web.AppKey("media", LocalMediaStore)
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+PUBLIC_URL = web.AppKey("public_url", str)
+ADMIN_TOKEN = web.AppKey("admin_token", str)  # "" when the admin view is off
+
+NOT_FOUND = "There is no clip here. It may be hidden, still rendering, or never existed."
+
+
+class PageError(Exception):
+    """A request we refuse with a message meant for the person who made it."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def clip_url(public_url: str, generation_id: str) -> str:
+    """The clip page's absolute URL, as the bot links it from Discord."""
+    return f"{public_url.rstrip('/')}/clips/{generation_id}"
+
+
+def media_url(public_url: str, generation_id: str, kind: str = "mp4") -> str:
+    return f"{public_url.rstrip('/')}/media/{generation_id}.{kind}"
+
+
+def member_path(member_id: str) -> str | None:
+    """The member page's path, or None for an id the gallery does not put in URLs."""
+    return f"/members/{member_id}" if MEMBER_PATH.fullmatch(member_id) else None
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    html = request.app[TEMPLATES].get_template(template).render(**context)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+# --- query parameters ---------------------------------------------------------------------
+
+
+def _choice(request: web.Request, name: str, enum: Any, default: Any) -> Any:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return enum(raw)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise PageError(400, f"{name} must be one of: {allowed}.") from None
+
+
+def sort_of(request: web.Request) -> Sort:
+    return _choice(request, "sort", Sort, Sort.NEW)  # type: ignore[no-any-return]
+
+
+def period_of(request: web.Request) -> Period:
+    return _choice(request, "period", Period, Period.ALL)  # type: ignore[no-any-return]
+
+
+def cursor_of(request: web.Request) -> str | None:
+    """The page cursor (`before` is its name from before other orders existed)."""
+    return request.query.get("cursor") or request.query.get("before") or None
+
+
+def limit_of(request: web.Request) -> int:
+    raw = request.query.get("limit")
+    if raw is None:
+        return PAGE_SIZE
+    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_PAGE_SIZE:
+        raise PageError(400, f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}.")
+    return int(raw)
+
+
+def search_of(request: web.Request) -> SearchQuery:
+    query = request.query
+    text = query.get("q", "")[:300]
+    camera = query.get("camera") or None
+    aspect = query.get("ar") or None
+    backend = query.get("model") or None
+    if camera is not None and camera not in CAMERAS:
+        raise PageError(400, f"camera must be one of: {', '.join(CAMERAS)}.")
+    if aspect is not None and not _ASPECT.fullmatch(aspect):
+        raise PageError(400, "ar must be an aspect ratio like 16:9.")
+    if backend is not None and not _BACKEND.fullmatch(backend):
+        raise PageError(400, "model must be a model name like tiny.")
+    return SearchQuery(text=text, camera=camera, aspect_ratio=aspect, backend=backend)
+
+
+BAD_CURSOR = "That page link is not valid (it may have been cut short). Start from the top."
+
+
+def bad_cursor(exc: InvalidCursor) -> PageError:
+    return PageError(400, BAD_CURSOR)
+
+
+# --- what a clip shows --------------------------------------------------------------------
+
+
+def render_seconds(clip: Generation) -> float | None:
+    total = sum(value for value in clip.timings.values() if isinstance(value, int | float))
+    return round(float(total), 2) if clip.timings else None
+
+
+def flags_of(clip: Generation) -> dict[str, Any]:
+    """Every setting the clip was made with, read from its stored spec (columns as fallback)."""
+    spec: Mapping[str, Any] = clip.spec or {}
+    style = spec.get("style")
+    return {
+        "motion": clip.motion,
+        "camera": clip.camera,
+        "aspect_ratio": clip.aspect_ratio,
+        "guidance_scale": spec.get("guidance_scale"),
+        "fps": clip.fps,
+        "length_s": round(clip.duration_s, 3),
+        "style": style.get("name") if isinstance(style, Mapping) else None,
+        "sound": bool(spec.get("sound", False)),
+        "steps": spec.get("steps"),
+        "mode": spec.get("mode", "t2v"),
+    }
+
+
+def remix_command(clip: Generation) -> str:
+    """The `/create` line that remakes the clip, from its spec with the row's columns as
+    fallback (older rows kept fewer keys)."""
+    spec = {
+        "prompt": clip.prompt,
+        "negative_prompt": clip.negative_prompt,
+        "seed": clip.seed,
+        "motion": clip.motion,
+        "camera": clip.camera,
+        "aspect_ratio": clip.aspect_ratio,
+        "fps": clip.fps,
+        "num_frames": clip.num_frames,
+        **(clip.spec or {}),
+        "hidden": False,  # what the gallery shows is public
+    }
+    return "/create prompt: " + create_command(spec)
+
+
+def public_json(
+    request: web.Request, clip: Generation, owner_name: str = "", *, detail: bool = False
+) -> dict[str, Any]:
+    base = request.app[PUBLIC_URL]
+    member = member_path(clip.owner_id)
+    public = GenerationPublic.model_validate(
+        clip,
+        update={
+            "owner_name": owner_name,
+            "page_url": clip_url(base, clip.id),
+            "media_url": media_url(base, clip.id),
+            "poster_url": media_url(base, clip.id, "jpg"),
+            "preview_url": media_url(base, clip.id, "small.mp4"),
+            "member_url": base + member if member else None,
+        },
+    )
+    data = public.model_dump(mode="json")
+    if detail:
+        data["flags"] = flags_of(clip)
+        data["render_seconds"] = render_seconds(clip)
+        data["create_command"] = remix_command(clip)
+    return data
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None

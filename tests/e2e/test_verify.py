@@ -1,0 +1,148 @@
+"""`reelbot verify FILE` as a person runs it: JSON out, exit 0 ours, 1 not ours, 2 unreadable."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot import cli
+from bot.console import create_clip
+from bot.submit import connect_queue
+from gallery.db import make_engine, migrate
+from gallery.media import LocalMediaStore
+from gallery.store import GalleryStore
+from tests.conftest import WorkerProcesses
+from tests.e2e.test_cli import reelbot
+from tests.worker.test_provenance import GID, reencode
+from worker.backends import load_backend
+from worker.backends.tiny import CAPABILITIES
+from worker.encode import encode_mp4
+from worker.provenance import embed_watermark
+from worker.settings import WorkerConfig
+from worker.spec import RenderJob, RenderSpec
+from worker.tasks import clip_provenance
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    width, height = CAPABILITIES.snap_size(16, 9)
+    spec = RenderSpec(
+        prompt="a lighthouse in a storm",
+        aspect_ratio="16:9",
+        width=width,
+        height=height,
+        num_frames=48,
+        steps=CAPABILITIES.default_steps,
+        seed=7,
+    )
+    rendered = load_backend("tiny", device="cpu").render(spec, lambda step, total: None)
+    folder = tmp_path_factory.mktemp("verify")
+    tags = clip_provenance(RenderJob(generation_id=GID, spec=spec), WorkerConfig()).tags()
+    ours = encode_mp4(
+        embed_watermark(rendered.frames, GID),
+        rendered.fps,
+        folder / "ours.mp4",
+        fps=24,
+        num_frames=48,
+        metadata=tags,
+    ).path
+    stripped = folder / "stripped.mp4"
+    reencode(ours, stripped, ours.stat().st_size * 8 // 4)  # half the bit rate of a 2 s clip
+    plain = encode_mp4(rendered.frames, rendered.fps, folder / "plain.mp4", fps=24, num_frames=48)
+    garbage = folder / "garbage.mp4"
+    garbage.write_bytes(ours.read_bytes()[:1500])
+    return {"ours": ours, "stripped": stripped, "plain": plain.path, "garbage": garbage}
+
+
+def verify(path: Path, tmp_path: Path) -> tuple[int, dict | None, str]:
+    # an empty data folder: no gallery to look the id up in
+    result = reelbot("verify", str(path), "--json", env={"REELBOT_DATA_DIR": str(tmp_path)})
+    report = json.loads(result.stdout) if result.stdout.strip() else None
+    return result.returncode, report, result.stderr
+
+
+def test_our_clip_exits_0_with_its_origin(clips: dict[str, Path], tmp_path: Path) -> None:
+    code, report, stderr = verify(clips["ours"], tmp_path)
+    assert code == 0, stderr
+    assert report["ours"] is True and report["generation_id"] == GID
+    assert report["metadata"]["prompt"] == "a lighthouse in a storm"
+    assert report["watermark"]["generation_id_prefix"] == GID[:16]
+    assert report["c2pa"] == {"present": False, "valid": None}
+
+
+def test_a_stripped_lossy_copy_is_still_ours_by_its_watermark(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    code, report, stderr = verify(clips["stripped"], tmp_path)
+    assert code == 0, stderr
+    assert report["metadata"] is None
+    assert report["watermark"]["generation_id_prefix"] == GID[:16]
+    assert 0 < report["watermark"]["confidence"] <= 1
+    assert report["generation_id"] is None  # no gallery here: the prefix is all we know
+
+
+def test_a_clip_we_did_not_make_exits_1(clips: dict[str, Path], tmp_path: Path) -> None:
+    code, report, _ = verify(clips["plain"], tmp_path)
+    assert code == 1
+    assert report["ours"] is False and report["watermark"] is None
+
+
+def test_an_unreadable_file_exits_2_with_a_message(clips: dict[str, Path], tmp_path: Path) -> None:
+    code, report, stderr = verify(clips["garbage"], tmp_path)
+    assert code == 2 and report is None
+    assert "garbage.mp4" in stderr and "Traceback" not in stderr
+
+
+def test_noise_does_not_count(tmp_path: Path) -> None:
+    frames = np.random.default_rng(3).integers(0, 256, (9, 288, 512, 3), dtype=np.uint8)
+    clip = encode_mp4(frames, 8.0, tmp_path / "noise.mp4", fps=24, num_frames=24)
+    assert verify(clip.path, tmp_path)[0] == 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_a_clip_from_the_real_queue_and_worker_verifies(
+    redis_server,
+    redis,
+    workers: WorkerProcesses,
+    data_dir: Path,
+    tmp_path: Path,
+    capsys,
+    monkeypatch,
+) -> None:
+    engine = make_engine(f"sqlite:///{data_dir / 'reelbot.db'}")
+    migrate(engine)
+    store, media = GalleryStore(engine), LocalMediaStore(data_dir / "media")
+    workers.start()
+    pool = await connect_queue(redis_server.url)
+    try:
+        clip = await create_clip(
+            "a lighthouse in a storm -seed 5",
+            pool=pool,
+            store=store,
+            media=media,
+            backend="tiny",
+            public_url="http://gallery.test",
+            out=io.StringIO(),
+            idle_timeout_s=120,
+        )
+    finally:
+        await pool.aclose()
+    row = store.get(clip.generation_id)
+    assert row is not None and row.status == "done", workers.logs()
+    stripped = tmp_path / "stripped.mp4"
+    reencode(clip.path, stripped, clip.path.stat().st_size * 8 // 4)  # half its bit rate, no tags
+    monkeypatch.setenv("REELBOT_DATA_DIR", str(data_dir))  # verify finds this gallery
+    capsys.readouterr()
+
+    for path in (clip.path, stripped):
+        assert cli.main(["verify", str(path), "--json"]) == 0, capsys.readouterr().err
+        report = json.loads(capsys.readouterr().out)
+        assert report["ours"] is True
+        assert report["watermark"]["generation_id_prefix"] == row.id[:16]
+        assert report["generation_id"] == row.id  # from the tags, or the gallery by prefix
+    assert report["metadata"] is None  # the stripped copy: the watermark alone told us

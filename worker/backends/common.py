@@ -1,0 +1,198 @@
+"""Small helpers the real model families share: checks, tiny tokenizers, video input, placement.
+
+Functions, not a base class: each backend file still reads top to bottom on its own. torch,
+diffusers and transformers are imported inside the functions that need them, so importing this
+module (and with it a backend's `CAPABILITIES`) needs none of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from worker.spec import Capabilities, RenderSpec
+
+log = logging.getLogger(__name__)
+
+TINY = "builtin:tiny"
+"""The reserved model value: the family's own diffusers classes, tiny and random, built in code."""
+
+# Modes that take exactly one input image, and those that take exactly one input video.
+IMAGE_MODES = frozenset({"i2v"})
+VIDEO_MODES = frozenset({"v2v", "extend", "upscale"})
+
+
+def frames_for(duration_s: float, fps: int, step: int, *, minimum: int = 1) -> int:
+    """The fewest `step*k + 1` frames whose span, (frames - 1) / fps, covers `duration_s`."""
+    k = max(1, math.ceil(duration_s * fps / step - 1e-9))
+    return max(minimum, step * k + 1)
+
+
+def check_spec(caps: Capabilities, spec: RenderSpec, inputs: Sequence[Path]) -> None:
+    """Refuse what the backend can't render, naming the argument and its value."""
+    name = caps.name
+    if spec.mode not in caps.modes:
+        raise ValueError(
+            f"mode={spec.mode!r} is not supported by the {name} backend "
+            f"(it renders {', '.join(caps.modes)})"
+        )
+    m = caps.size_multiple
+    if spec.width % m or spec.height % m:
+        raise ValueError(
+            f"width={spec.width} and height={spec.height} must both be multiples of {m} "
+            f"for the {name} backend"
+        )
+    if spec.duration_s > caps.max_seconds + 1e-9:
+        raise ValueError(
+            f"num_frames={spec.num_frames} at fps={spec.fps} is {spec.duration_s:.2f} s; "
+            f"the {name} backend renders at most {caps.max_seconds} s"
+        )
+    wanted = 1 if spec.mode in IMAGE_MODES | VIDEO_MODES else 0
+    if len(inputs) != wanted:
+        kind = "image" if spec.mode in IMAGE_MODES else "video"
+        if wanted:
+            raise ValueError(
+                f"mode {spec.mode!r} takes exactly one input {kind}, got {len(inputs)}"
+            )
+        raise ValueError(f"mode {spec.mode!r} takes no input media, got {len(inputs)}")
+
+
+def to_uint8(video: Any) -> np.ndarray:
+    """(T, H, W, 3) floats in [0, 1] (a pipeline's `output_type="np"`) to uint8 RGB."""
+    array = np.asarray(video, dtype=np.float32)
+    return np.clip(np.round(array * 255.0), 0, 255).astype(np.uint8)
+
+
+def read_video(path: Path) -> tuple[np.ndarray, float]:
+    """All frames of a video file as uint8 RGB (T, H, W, 3), and its frame rate."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or stream.guessed_rate or 24)
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
+    if not frames:
+        raise ValueError(f"input video {path.name!r} has no frames")
+    return np.stack(frames), fps
+
+
+def fit_frames(frames: np.ndarray, width: int, height: int) -> list[Image.Image]:
+    """Each frame center-cropped to the aspect of width:height, then resized to it."""
+    fitted = []
+    for frame in frames:
+        image = Image.fromarray(frame)
+        scale = max(width / image.width, height / image.height)
+        w, h = round(image.width * scale), round(image.height * scale)
+        image = image.resize((max(w, width), max(h, height)), Image.Resampling.LANCZOS)
+        left, top = (image.width - width) // 2, (image.height - height) // 2
+        fitted.append(image.crop((left, top, left + width, top + height)))
+    return fitted
+
+
+def resample_frames(frames: np.ndarray, fps: float, native_fps: int) -> np.ndarray:
+    """Nearest-frame resampling of an input video to the model's native frame rate."""
+    if abs(fps - native_fps) < 1e-3:
+        return frames
+    count = max(1, math.floor((len(frames) - 1) * native_fps / fps) + 1)
+    index = np.minimum(np.round(np.arange(count) * fps / native_fps).astype(int), len(frames) - 1)
+    return frames[index]
+
+
+def resolve_device(device: str) -> tuple[str, Any]:
+    """`auto` -> cuda when present; bf16 on CUDA, fp32 on CPU (CPU bf16 kernels are slow)."""
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return device, dtype
+
+
+def largest_clip(caps: Capabilities) -> tuple[int, int, int]:
+    """(frames, height, width) of the largest clip the backend renders: the longest, at the
+    widest accepted aspect (all aspects have about the same area), with the camera overscan."""
+    from worker.camera import render_size
+    from worker.spec import MAX_ASPECT
+
+    frames = frames_for(caps.max_seconds, caps.native_fps, caps.frame_step)
+    size = caps.snap_size(round(MAX_ASPECT * 10), 10)
+    width, height = render_size(*size, caps.size_multiple, "zoom in")
+    return frames, height, width
+
+
+def optimize(pipe: Any, device: str, caps: Capabilities) -> None:
+    """The accel hook: `worker.accel.optimize_pipeline` where it exists (a no-op on CPU)."""
+    try:
+        from worker.accel import optimize_pipeline
+    except ImportError:
+        return
+    optimize_pipeline(pipe, device=device, max_clip=largest_clip(caps))
+
+
+def step_callback(on_step: Any) -> Any:
+    """A diffusers `callback_on_step_end` that reports (step, total) to the worker."""
+
+    def step_end(pipe: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+        on_step(i + 1, pipe.num_timesteps)
+        return {}
+
+    return step_end
+
+
+def t5_tokenizer(max_length: int = 128) -> Any:
+    """A T5 tokenizer over an in-memory word vocabulary: the tiny backend's, shared."""
+    from tokenizers import normalizers
+    from transformers import T5Tokenizer
+
+    from worker.backends.tiny import _vocab
+
+    tokenizer = T5Tokenizer(vocab=_vocab(), extra_ids=0, model_max_length=max_length)
+    tokenizer.backend_tokenizer.normalizer = normalizers.Sequence(
+        [normalizers.NFKC(), normalizers.Lowercase()]
+    )
+    return tokenizer
+
+
+def t5_vocab_size() -> int:
+    from worker.backends.tiny import _vocab
+
+    return len(_vocab())
+
+
+def clip_tokenizer() -> Any:
+    """A CLIP BPE tokenizer from an in-memory byte-level vocabulary (no merges), 77 tokens."""
+    from transformers import CLIPTokenizer
+
+    vocab = clip_vocab()
+    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
+
+
+def clip_vocab() -> dict[str, int]:
+    """CLIP's layout: every byte's printable stand-in, alone and word-final, then the specials."""
+    from tokenizers.pre_tokenizers import ByteLevel
+
+    chars = sorted(ByteLevel.alphabet())
+    pieces = chars + [f"{c}</w>" for c in chars] + ["<|startoftext|>", "<|endoftext|>"]
+    return {piece: i for i, piece in enumerate(pieces)}
+
+
+def seeded_build(seed: int = 0) -> Any:
+    """Fork the global RNG and seed it, so building a tiny model leaves the caller's state alone."""
+    import torch
+
+    class _Seeded:
+        def __enter__(self) -> None:
+            self._fork = torch.random.fork_rng(devices=[])
+            self._fork.__enter__()
+            torch.manual_seed(seed)
+
+        def __exit__(self, *exc: object) -> None:
+            self._fork.__exit__(*exc)
+
+    return _Seeded()

@@ -1,0 +1,251 @@
+"""LTX-Video (Lightricks): text-, image-to-video, extend and 2x upscale, on one set of weights.
+
+- `t2v`: `diffusers.LTXPipeline`.
+- `i2v`: `diffusers.LTXConditionPipeline` with the picture as the condition at frame 0.
+- `extend`: the same pipeline conditioned on the last `EXTEND_CONTEXT` frames of the input video
+  (at frame 0, `EXTEND_STRENGTH`): the new clip starts where the old one ends and goes on. It is
+  returned whole, overlap included, so it plays on from the parent's last moment.
+- `upscale`: `diffusers.LTXLatentUpsamplePipeline` doubles the input video's latents spatially,
+  then a short partial denoise (`UPSCALE_DENOISE`) with the condition pipeline restores texture;
+  the spec's size is the output size, so it must be a multiple of 64 (the input renders at half).
+
+All four share the transformer, VAE and text encoder: nothing is loaded or placed twice.
+The default model is the guidance- and timestep-distilled 13B 0.9.7 checkpoint: guidance 1.0
+(so Pika's guidance scale has no effect), 8 steps on its own timestep schedule, and the spatial
+upscaler released with it. Another LTX checkpoint can be named with `REELBOT_MODEL` (a hub id or a
+local folder in diffusers layout); `builtin:tiny` builds the tiny random model of
+`worker.backends.tiny` (same classes, no download) plus a tiny random latent upsampler.
+
+Sizes are multiples of 32, frame counts 8k+1 (the VAE compresses 32x in space, 8x in time).
+LTX has no camera or motion input: `-camera` is the virtual camera of `worker.camera` (render
+25% larger, move a window), and `-motion` sets how far it travels.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from worker import camera as vcam
+from worker.backends import RenderedClip, StepCallback
+from worker.backends.common import (
+    TINY,
+    check_spec,
+    fit_frames,
+    frames_for,
+    optimize,
+    read_video,
+    resample_frames,
+    resolve_device,
+    step_callback,
+    to_uint8,
+)
+from worker.images import fit_image
+from worker.motion import camera_travel
+from worker.spec import Capabilities, RenderSpec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "Lightricks/LTX-Video-0.9.7-distilled"
+UPSAMPLER_MODEL = "Lightricks/ltxv-spatial-upscaler-0.9.7"
+# The distilled checkpoint's own schedules (diffusers' LTX docs): first pass, and upscale refine.
+DISTILLED_TIMESTEPS = (1000, 993, 987, 981, 975, 909, 725, 0.03)
+DISTILLED_REFINE_TIMESTEPS = (1000, 909, 725, 421, 0)
+EXTEND_CONTEXT = 9  # input frames the continuation is conditioned on (8k+1)
+EXTEND_STRENGTH = 1.0
+UPSCALE_DENOISE = 0.4  # share of the schedule re-run on the upscaled latents
+_STEP = 8
+
+CAPABILITIES = Capabilities(
+    name="ltx",
+    modes=("t2v", "i2v", "extend", "upscale"),
+    native_pixels=768 * 512,
+    size_multiple=32,
+    native_fps=24,
+    default_seconds=5.0,
+    max_seconds=10.0,  # 241 frames; the model was trained up to 257
+    default_steps=len(DISTILLED_TIMESTEPS),
+    guidance_range=(1.0, 1.0),  # guidance-distilled: classifier-free guidance off
+    native_camera=False,
+    frame_step=_STEP,
+    motion="virtual-camera travel",
+    vram_gb=40.0,  # 13B transformer (26 GB) + T5-XXL (9.5 GB) in bf16, plus activations
+    sound=False,
+)
+
+
+class LTXBackend:
+    """LTX-Video pipelines over one set of modules, kept warm; one clip at a time."""
+
+    capabilities = CAPABILITIES
+
+    def __init__(self, pipe: Any, condition_pipe: Any, upsample_pipe: Any, *, distilled: bool):
+        self.pipe = pipe
+        self.condition_pipe = condition_pipe
+        self.upsample_pipe = upsample_pipe
+        self.distilled = distilled
+        self.device = str(pipe._execution_device)
+        self._lock = threading.Lock()
+
+    def _call_kwargs(self, spec: RenderSpec, on_step: StepCallback) -> dict[str, Any]:
+        """What every LTX call shares: prompt, guidance, schedule, seed, decoding, progress."""
+        import torch
+
+        kwargs: dict[str, Any] = {
+            "prompt": spec.full_prompt(),
+            "negative_prompt": spec.full_negative_prompt(),
+            "frame_rate": self.capabilities.native_fps,
+            "guidance_scale": self.capabilities.backend_guidance(spec.guidance_scale),
+            "generator": torch.Generator(self.device).manual_seed(spec.seed),
+            "output_type": "np",
+            "callback_on_step_end": step_callback(on_step),
+        }
+        if self.distilled and spec.steps == len(DISTILLED_TIMESTEPS):
+            kwargs["timesteps"] = list(DISTILLED_TIMESTEPS)
+        else:
+            kwargs["num_inference_steps"] = spec.steps
+        if self.distilled:  # the timestep-aware VAE of 0.9.1+ decodes best with a little noise
+            kwargs |= {"decode_timestep": 0.05, "decode_noise_scale": 0.025}
+        return kwargs
+
+    def render(
+        self, spec: RenderSpec, on_step: StepCallback, *, inputs: Sequence[Path] = ()
+    ) -> RenderedClip:
+        """Render `spec`; for i2v `inputs` is one picture, for extend and upscale one video."""
+        caps = self.capabilities
+        check_spec(caps, spec, inputs)
+        moving = vcam.moves(spec.camera)
+        if moving and spec.mode in ("extend", "upscale"):
+            raise ValueError(f"camera={spec.camera!r} can't be used with mode {spec.mode!r}")
+        if spec.mode == "upscale":
+            return self._upscale(spec, on_step, inputs[0])
+        width, height = vcam.render_size(spec.width, spec.height, caps.size_multiple, spec.camera)
+        num_frames = frames_for(spec.duration_s, caps.native_fps, _STEP, minimum=_STEP + 1)
+        kwargs = self._call_kwargs(spec, on_step)
+        kwargs |= {"width": width, "height": height, "num_frames": num_frames}
+        # LTXPipeline always builds its own sigmas, so the distilled schedule's explicit
+        # timesteps go through the condition pipeline, which runs text-to-video with no condition.
+        pipe = self.condition_pipe if "timesteps" in kwargs else self.pipe
+        if spec.mode in ("i2v", "extend"):
+            from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+
+            pipe = self.condition_pipe
+            if spec.mode == "i2v":
+                condition = LTXVideoCondition(image=fit_image(inputs[0], width, height))
+            else:
+                frames, fps = read_video(inputs[0])
+                tail = resample_frames(frames, fps, caps.native_fps)[-EXTEND_CONTEXT:]
+                if len(tail) < EXTEND_CONTEXT:
+                    raise ValueError(
+                        f"mode 'extend' needs an input video of at least {EXTEND_CONTEXT} frames "
+                        f"at {caps.native_fps} fps, got {len(tail)}"
+                    )
+                condition = LTXVideoCondition(
+                    video=fit_frames(tail, width, height), strength=EXTEND_STRENGTH
+                )
+            kwargs["conditions"] = [condition]
+            if self.distilled:
+                kwargs["image_cond_noise_scale"] = 0.0
+        with self._lock:
+            video = pipe(**kwargs).frames[0]
+        frames = to_uint8(video)
+        if moving:
+            travel = camera_travel(spec.motion)
+            frames = vcam.apply_camera(frames, spec.camera, spec.width, spec.height, travel=travel)
+        return RenderedClip(frames=frames, fps=float(caps.native_fps))
+
+    def _upscale(self, spec: RenderSpec, on_step: StepCallback, video_path: Path) -> RenderedClip:
+        caps = self.capabilities
+        if spec.width % 64 or spec.height % 64:
+            raise ValueError(
+                f"width={spec.width} and height={spec.height} must both be multiples of 64 "
+                "for mode 'upscale' (the input is read at half that size)"
+            )
+        frames, fps = read_video(video_path)
+        frames = resample_frames(frames, fps, caps.native_fps)
+        longest = frames_for(caps.max_seconds, caps.native_fps, _STEP)
+        count = min(len(frames), longest)
+        count = (count - 1) // _STEP * _STEP + 1  # 8k+1, never more than we have
+        if count < _STEP + 1:
+            raise ValueError(
+                f"mode 'upscale' needs an input video of at least {_STEP + 1} frames "
+                f"at {caps.native_fps} fps, got {len(frames)}"
+            )
+        low = fit_frames(frames[:count], spec.width // 2, spec.height // 2)
+        kwargs = self._call_kwargs(spec, on_step)
+        with self._lock:
+            latents = self.upsample_pipe(
+                video=low,
+                width=spec.width // 2,
+                height=spec.height // 2,
+                generator=kwargs["generator"],
+                output_type="latent",
+            ).frames
+            if "timesteps" in kwargs:
+                kwargs["timesteps"] = list(DISTILLED_REFINE_TIMESTEPS)
+                kwargs["denoise_strength"] = 0.999
+            else:  # spec.steps are the steps actually run, the tail of a longer schedule
+                kwargs["num_inference_steps"] = math.ceil(spec.steps / UPSCALE_DENOISE)
+                kwargs["denoise_strength"] = UPSCALE_DENOISE
+            video = self.condition_pipe(
+                **kwargs,
+                latents=latents,
+                width=spec.width,
+                height=spec.height,
+                num_frames=count,
+            ).frames[0]
+        return RenderedClip(frames=to_uint8(video), fps=float(caps.native_fps))
+
+
+def _tiny_upsampler(vae: Any) -> Any:
+    """A tiny random `LTXLatentUpsamplerModel` over the tiny VAE's 8 latent channels."""
+    import torch
+    from diffusers.pipelines.ltx.modeling_latent_upsampler import LTXLatentUpsamplerModel
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        upsampler = LTXLatentUpsamplerModel(
+            in_channels=vae.config.latent_channels,
+            mid_channels=32,
+            num_blocks_per_stage=1,
+            dims=3,
+            spatial_upsample=True,
+            temporal_upsample=False,
+        )
+    return upsampler.eval()
+
+
+def load(model: str | None = None, device: str = "auto") -> LTXBackend:
+    """Load (or, for `builtin:tiny`, build) the pipelines and place them on `device`."""
+    from diffusers import LTXConditionPipeline, LTXLatentUpsamplePipeline, LTXPipeline
+
+    model = model or DEFAULT_MODEL
+    device, dtype = resolve_device(device)
+    started = time.perf_counter()
+    if model == TINY:
+        from worker.backends.tiny import _build_pipeline
+
+        pipe = _build_pipeline()
+        upsample = LTXLatentUpsamplePipeline(
+            vae=pipe.vae, latent_upsampler=_tiny_upsampler(pipe.vae)
+        )
+        pipe.to(device)  # float32 everywhere: the tiny model is for CPUs and tests
+        upsample.to(device)
+    else:
+        condition = LTXConditionPipeline.from_pretrained(model, torch_dtype=dtype)
+        pipe = LTXPipeline(**condition.components).to(device)
+        upsample = LTXLatentUpsamplePipeline.from_pretrained(
+            UPSAMPLER_MODEL, vae=pipe.vae, torch_dtype=dtype
+        ).to(device)
+    # Speed options first, then the other modes over the same (perhaps wrapped) modules.
+    optimize(pipe, device, CAPABILITIES)
+    condition_pipe = LTXConditionPipeline(**pipe.components)
+    for each in (pipe, condition_pipe, upsample):
+        each.set_progress_bar_config(disable=True)
+    log.info("ltx backend %s on %s in %.2f s", model, device, time.perf_counter() - started)
+    return LTXBackend(pipe, condition_pipe, upsample, distilled="distilled" in model.lower())
