@@ -26,7 +26,7 @@ from bot.styles import DEFAULT_STYLES
 from bot.submit import Submitter, connect_queue
 from gallery.community import CommunityStore
 from gallery.db import make_engine, migrate
-from gallery.media import LocalMediaStore
+from gallery.media import LocalMediaStore, make_media_store
 from gallery.moderation import ModerationStore
 from gallery.store import GalleryStore
 from worker.admission import Admission
@@ -146,7 +146,7 @@ async def run_bot(settings: BotSettings, *, redis_url: str, public_url: str) -> 
     bot = ReelBot(
         queue=queue,
         store=GalleryStore(engine),
-        media=LocalMediaStore(settings.resolved_media_dir()),
+        media=make_media_store(settings),
         capabilities=capabilities_for(settings.backend),
         public_url=public_url,
         limits=settings.limits(),

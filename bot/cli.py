@@ -76,7 +76,7 @@ async def _create(settings: BotSettings, text: str, timeout: float | None) -> in
     from bot.submit import connect_queue
     from bot.up import read_run_file
     from gallery.db import make_engine, migrate
-    from gallery.media import LocalMediaStore
+    from gallery.media import make_media_store
     from gallery.store import GalleryStore
 
     # Bad flags are reported before anything is started or connected.
@@ -95,7 +95,7 @@ async def _create(settings: BotSettings, text: str, timeout: float | None) -> in
             text,
             pool=pool,
             store=GalleryStore(engine),
-            media=LocalMediaStore(settings.resolved_media_dir()),
+            media=make_media_store(settings),
             backend=settings.backend,
             # the address `reelbot up` really serves on (it may have had to pick another port)
             public_url=settings.public_url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from dataclasses import dataclass
@@ -120,7 +121,8 @@ async def _follow(
         elif event.kind == "failed":
             raise RenderFailed(f"Clip {gid} failed: {event.message}")
         elif event.kind == "done":
-            path = media.resolve(event.media_path)
+            found = await asyncio.to_thread(media.fetch, event.media_path)  # S3: downloaded
+            path = found or media.resolve(event.media_path)
             url = clip_url(public_url, gid)
             seconds = time.monotonic() - printer.started
             printer.line(f"done in {seconds:.1f} s")

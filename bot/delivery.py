@@ -232,7 +232,8 @@ class Delivery:
         if record.status == "failed":
             return await channel.send(failed_text(target.user_id, spec, record.message), **kwargs)
         url = clip_url(self.public_url, record.generation_id)
-        how, file = self._attachment(record, spec, 0 if link_only else target.upload_limit)
+        limit = 0 if link_only else target.upload_limit
+        how, file = await asyncio.to_thread(self._attachment, record, spec, limit)
         text = result_text(target.user_id, spec, url, how=how)
         if file is not None:
             kwargs["file"] = file
@@ -242,15 +243,15 @@ class Delivery:
     def _attachment(
         self, record: ResultRecord, spec: RenderSpec, limit: int
     ) -> tuple[str, discord.File | None]:
-        """The clip if it fits the cap, else its compressed copy, else its poster and a link."""
+        """The clip if it fits the cap, else its compressed copy, else its poster and a link.
+
+        Blocking: with an S3 store a file this machine lacks is downloaded (if it fits)."""
         name = f"reelbot-{spec.seed}"
         for relative, how in ((record.media_path, FULL), (record.upload_path, COMPRESSED)):
-            if relative:
-                path = self.media.resolve(relative)
-                if path.is_file() and path.stat().st_size <= limit:
-                    return how, discord.File(path, filename=f"{name}.mp4")
+            if relative and (path := self.media.fetch(relative, max_bytes=limit)) is not None:
+                return how, discord.File(path, filename=f"{name}.mp4")
         if record.poster_path:
-            poster = self.media.resolve(record.poster_path)
-            if poster.is_file() and poster.stat().st_size <= limit:
+            poster = self.media.fetch(record.poster_path, max_bytes=limit)
+            if poster is not None:
                 return LINK_ONLY, discord.File(poster, filename=f"{name}.jpg")
         return LINK_ONLY, None

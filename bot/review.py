@@ -330,8 +330,9 @@ async def restore_result(bot: ReelBot, row: Generation) -> None:
     files: list[discord.File] = []
     how = "link"
     if row.media_path:
-        path = bot.media.resolve(row.media_path)
-        if path.is_file() and path.stat().st_size <= (spec.upload_limit or DEFAULT_UPLOAD_LIMIT):
+        limit = spec.upload_limit or DEFAULT_UPLOAD_LIMIT
+        path = await asyncio.to_thread(bot.media.fetch, row.media_path, max_bytes=limit)
+        if path is not None:
             files, how = [discord.File(path, filename=f"reelbot-{spec.seed}.mp4")], "full"
     text = result_text(owner, spec, clip_url(bot.delivery.public_url, row.id), how=how)
     try:

@@ -21,6 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.errors import ConfigError, QueueUnavailable, QuotaExceeded
 from bot.limits import Limits
+from bot.rowwriter import RowWriter
 from gallery.models import GenerationCreate
 from gallery.store import GalleryStore
 from worker import scheduler
@@ -104,6 +105,7 @@ class Submitter:
     ) -> None:
         self.pool = pool
         self.store = store
+        self.rows = RowWriter(store)  # group commit: a burst costs a few transactions
         self.admission = admission
         self.limits = limits or Limits()
 
@@ -131,7 +133,7 @@ class Submitter:
             made_today = (await over_cap_is_users(self.admission.check(spec.owner_id, caps)))[1]
         tier = self.limits.tier_for(made_today)
         row = GenerationCreate.from_spec(gid, spec.model_dump(mode="json"))
-        await asyncio.to_thread(self.store.add_generation, row)
+        await self.rows.add(row)
         try:
             position = await self.admission.preview_position(spec, tier)
             submission = Submission(gid, position, tier)

@@ -28,7 +28,7 @@ from bot.local_redis import LocalRedis, free_port
 from bot.settings import BotSettings
 from bot.submit import connect_queue
 from gallery.db import make_engine, migrate
-from gallery.media import LocalMediaStore
+from gallery.media import make_media_store
 from gallery.store import GalleryStore
 from gallery.web import create_app
 from worker.admission import Admission
@@ -165,7 +165,7 @@ async def run_up(
         engine = make_engine(database_url)
         await asyncio.to_thread(migrate, engine)
         store = GalleryStore(engine)
-        media = LocalMediaStore(media_dir)
+        media = make_media_store(settings)
 
         env = {
             **os.environ,

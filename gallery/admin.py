@@ -132,4 +132,4 @@ async def admin_media(request: web.Request) -> web.StreamResponse:
     clip = await asyncio.to_thread(request.app[STORE].get, request.match_info["id"])
     if clip is None:
         raise PageError(404, NOT_FOUND)
-    return file_response(request, clip, "mp4", cache="private, no-store")
+    return await file_response(request, clip, "mp4", cache="private, no-store")

@@ -209,6 +209,7 @@ def openapi_document(public_url: str) -> dict[str, Any]:
             {
                 "200": {"description": "The file", "content": {"video/mp4": {}, "image/jpeg": {}}},
                 "206": {"description": "Part of the file (Range)"},
+                "302": {"description": "With an S3 media store: the file's URL there"},
                 "304": {"description": "Not modified"},
                 "404": _html("Not public or no such file"),
             },
@@ -217,7 +218,10 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                 "name": "kind",
                 "in": "path",
                 "required": True,
-                "schema": {"type": "string", "enum": ["mp4", "small.mp4", "jpg"]},
+                "schema": {
+                    "type": "string",
+                    "enum": ["mp4", "small.mp4", "preview.mp4", "jpg"],
+                },
             },
             _query("download", "1: as an attachment", type="string", enum=["1"]),
         ),

@@ -8,6 +8,7 @@ import logging
 from aiohttp import hdrs, web
 
 from gallery.browse import Page
+from gallery.media import LocalMediaStore
 from gallery.models import Generation
 from gallery.paging import InvalidCursor, Period, Sort
 from gallery.webkit import (
@@ -36,7 +37,15 @@ log = logging.getLogger(__name__)
 
 # A clip's files never change under its id, so browsers and proxies may keep them forever.
 IMMUTABLE = "public, max-age=31536000, immutable"
-CONTENT_TYPES = {"mp4": "video/mp4", "small.mp4": "video/mp4", "jpg": "image/jpeg"}
+REDIRECT_CACHE = "private, max-age=300"
+CONTENT_TYPES = {
+    "mp4": "video/mp4",
+    "small.mp4": "video/mp4",
+    "preview.mp4": "video/mp4",
+    "jpg": "image/jpeg",
+}
+# Derived copies an old clip may lack, best first; the clip itself is the last resort.
+FALLBACKS = {"mp4": (), "small.mp4": ("small.mp4",), "preview.mp4": ("preview.mp4", "small.mp4")}
 TITLES = {Sort.NEW: "Newest clips", Sort.TOP: "Top clips", Sort.TRENDING: "Trending clips"}
 
 
@@ -134,34 +143,54 @@ async def _public_row(request: web.Request) -> Generation:
     return clip
 
 
-def file_response(
+async def file_response(
     request: web.Request, clip: Generation, kind: str, *, cache: str = IMMUTABLE
-) -> web.FileResponse:
-    """A clip's file: `mp4` the clip, `jpg` its poster, `small.mp4` the small copy when the
-    worker made one (else the clip itself, which is then small enough). aiohttp's FileResponse
-    answers Range (206) and conditional requests (ETag, Last-Modified -> 304)."""
+) -> web.StreamResponse:
+    """A clip's file: `mp4` the clip, `jpg` its poster, `preview.mp4` the grid's short muted
+    copy and `small.mp4` the copy under the upload cap when the worker made them (else the
+    next best: preview -> small -> the clip). A local file is served by aiohttp's FileResponse,
+    which answers Range (206) and conditional requests (ETag, Last-Modified -> 304); a store
+    with URLs (S3) gets a 302 to one, and the bucket answers those."""
     media = request.app[MEDIA]
+    download = request.query.get("download") == "1"
+    extension = "jpg" if kind == "jpg" else "mp4"
+    name = f"reelbot-{clip.id}.{extension}" if download else None
+    private = not cache.startswith("public")  # moderators' views: never a public CDN URL
     try:
-        if kind == "mp4" or not clip.media_path:
-            relative = clip.media_path or ""
-        else:
-            relative = media.relative_path(clip.id, kind)
-            if kind == "small.mp4" and not media.resolve(relative).is_file():
-                relative = clip.media_path
-        path = media.resolve(relative)
+        relative, url = await asyncio.to_thread(_locate, media, clip, kind, name, private)
     except ValueError:
         log.warning("generation %s has an unusable media path %r", clip.id, clip.media_path)
         raise PageError(404, NOT_FOUND) from None
-    if not path.is_file():
+    if relative is None:
         raise PageError(404, NOT_FOUND)
+    if url is not None:
+        # Presigned URLs expire: the redirect is cached briefly, the file behind it for good.
+        again = cache if private else REDIRECT_CACHE
+        return web.Response(status=302, headers={hdrs.LOCATION: url, hdrs.CACHE_CONTROL: again})
     headers = {hdrs.CONTENT_TYPE: CONTENT_TYPES[kind], hdrs.CACHE_CONTROL: cache}
-    if request.query.get("download") == "1":
-        extension = "jpg" if kind == "jpg" else "mp4"
-        headers[hdrs.CONTENT_DISPOSITION] = f'attachment; filename="reelbot-{clip.id}.{extension}"'
-    return web.FileResponse(path, headers=headers)
+    if name is not None:
+        headers[hdrs.CONTENT_DISPOSITION] = f'attachment; filename="{name}"'
+    return web.FileResponse(media.resolve(relative), headers=headers)
+
+
+def _locate(
+    media: LocalMediaStore, clip: Generation, kind: str, name: str | None, private: bool
+) -> tuple[str | None, str | None]:
+    """(the stored file to serve or None if missing, a URL to redirect to); blocking."""
+    if not clip.media_path:
+        return None, None
+    relative = clip.media_path if kind in FALLBACKS else media.relative_path(clip.id, kind)
+    for fallback in FALLBACKS.get(kind, ()):
+        wanted = media.relative_path(clip.id, fallback)
+        if media.exists(wanted):
+            relative = wanted
+            break
+    if not media.exists(relative):
+        return None, None
+    return relative, media.url_for(relative, download_name=name, private=private)
 
 
 async def media_file(request: web.Request) -> web.StreamResponse:
     """A public clip's files, with Range support (seeking) and long-lived caching."""
     clip = await _public_row(request)
-    return file_response(request, clip, request.match_info["kind"])
+    return await file_response(request, clip, request.match_info["kind"])

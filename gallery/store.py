@@ -9,6 +9,7 @@ synchronous; async callers wrap them in `asyncio.to_thread`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -115,20 +116,28 @@ class GalleryStore:
         Enqueueing may be retried with the same generation id, so the insert is a no-op the
         second time rather than an error. The member's display name follows the latest request.
         """
+        return self.add_generations([new])[0]
+
+    def add_generations(self, rows: Sequence[GenerationCreate]) -> list[bool]:
+        """`add_generation` for several requests in one transaction (a burst's group commit):
+        all are recorded or, if one is refused (a missing parent), none."""
         now = utcnow()
-        row = Generation.model_validate(new.model_dump(exclude={"owner_name"}))
-        row.created_at = row.updated_at = now
-        member = {"id": new.owner_id, "display_name": new.owner_name, "created_at": now}
-        upsert = self._upsert_member if new.owner_name else self._add_member
+        created: list[bool] = []
         with write_lock(self.engine), self.engine.begin() as conn:
-            if new.parent_id is not None:
-                parent = conn.execute(self._parent_exists, {"parent_id": new.parent_id}).first()
-                if parent is None:
-                    raise ValueError(f"parent generation {new.parent_id} does not exist")
-            conn.execute(upsert, member)
-            created = conn.execute(self._add_generation, row.model_dump()).first() is not None
-        if not created:
-            log.info("generation %s already recorded; enqueue retried", new.id)
+            for new in rows:
+                row = Generation.model_validate(new.model_dump(exclude={"owner_name"}))
+                row.created_at = row.updated_at = now
+                member = {"id": new.owner_id, "display_name": new.owner_name, "created_at": now}
+                upsert = self._upsert_member if new.owner_name else self._add_member
+                if new.parent_id is not None:
+                    found = conn.execute(self._parent_exists, {"parent_id": new.parent_id})
+                    if found.first() is None:
+                        raise ValueError(f"parent generation {new.parent_id} does not exist")
+                conn.execute(upsert, member)
+                added = conn.execute(self._add_generation, row.model_dump()).first() is not None
+                if not added:
+                    log.info("generation %s already recorded; enqueue retried", new.id)
+                created.append(added)
         return created
 
     def _update(self, generation_id: str, *conditions: Any, **values: Any) -> int:

@@ -21,7 +21,7 @@ from aiohttp import hdrs, web
 from gallery import admin, api, pages
 from gallery.browse import BrowseStore
 from gallery.db import make_engine, migrate
-from gallery.media import LocalMediaStore
+from gallery.media import LocalMediaStore, make_media_store
 from gallery.metrics import Metrics
 from gallery.settings import GallerySettings
 from gallery.store import GalleryStore
@@ -63,6 +63,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The policy with the media store's own origins (an S3 bucket, a CDN) allowed for media.
+_CSP = web.AppKey("csp", str)
 
 _STOCK_MESSAGES = {404: "Nothing here.", 405: "That method is not allowed here."}
 
@@ -76,6 +78,17 @@ def _filesize(size: int | None) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1000
     raise AssertionError("unreachable")
+
+
+def _policy(origins: tuple[str, ...]) -> str:
+    """The CSP, with img-src and media-src also allowing where the store redirects to."""
+    if not origins:
+        return CONTENT_SECURITY_POLICY
+    extra = " ".join(origins)
+    return "; ".join(
+        f"{part} {extra}" if part.startswith(("img-src", "media-src")) else part
+        for part in CONTENT_SECURITY_POLICY.split("; ")
+    )
 
 
 def _templates() -> jinja2.Environment:
@@ -124,7 +137,8 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """Set on every response, files and errors included (a signal, unlike a middleware)."""
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    policy = request.app.get(_CSP, CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("Content-Security-Policy", policy)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
@@ -155,6 +169,7 @@ def create_app(
     app[STORE] = store
     app[BROWSE] = BrowseStore(store.engine)
     app[MEDIA] = media
+    app[_CSP] = _policy(media.url_origins)
     app[TEMPLATES] = _templates()
     app[PUBLIC_URL] = public_url.rstrip("/")
     app[ADMIN_TOKEN] = admin_token or ""
@@ -165,7 +180,7 @@ def create_app(
     add(f"/clips/{gid}", pages.clip_page, name="clip")
     add(f"/members/{member}", pages.member_page, name="member")
     add("/search", pages.search_page, name="search")
-    add(f"/media/{gid}.{{kind:mp4|small\\.mp4|jpg}}", pages.media_file, name="media")
+    add(f"/media/{gid}.{{kind:mp4|small\\.mp4|preview\\.mp4|jpg}}", pages.media_file, name="media")
     add("/admin", admin.admin_index, name="admin")
     add(f"/admin/media/{gid}.mp4", admin.admin_media, name="admin_media")
     add("/healthz", healthz, name="healthz")
@@ -190,7 +205,7 @@ async def serve(settings: GallerySettings) -> None:
     engine = make_engine(settings.resolved_database_url())
     try:
         await asyncio.to_thread(migrate, engine)
-        media = LocalMediaStore(settings.resolved_media_dir())
+        media = make_media_store(settings)
         token = settings.admin_token.get_secret_value() if settings.admin_token else None
         app = create_app(
             GalleryStore(engine),

@@ -196,7 +196,7 @@ def public_json(
             "page_url": clip_url(base, clip.id),
             "media_url": media_url(base, clip.id),
             "poster_url": media_url(base, clip.id, "jpg"),
-            "preview_url": media_url(base, clip.id, "small.mp4"),
+            "preview_url": media_url(base, clip.id, "preview.mp4"),
             "member_url": base + member if member else None,
         },
     )

@@ -35,6 +35,10 @@ X264_PRESET = "veryfast"
 FIT_SHARES = (0.9, 0.7, 0.5)
 MIN_FIT_BIT_RATE = 100_000
 POSTER_SIDE = 640
+# The gallery grid's preview: small, short and light, since a page plays a dozen at once.
+PREVIEW_SIDE = 360
+PREVIEW_SECONDS = 3.0
+PREVIEW_BIT_RATE = 250_000
 # AVCOL_PRI_BT709 / AVCOL_TRC_BT709 / AVCOL_SPC_BT709 and AVCOL_RANGE_MPEG (limited range).
 _BT709 = 1
 _LIMITED_RANGE = 1
@@ -210,6 +214,47 @@ def encode_to_fit(
             return clip
     path.unlink(missing_ok=True)
     return None
+
+
+def write_preview(
+    frames: np.ndarray,
+    source_fps: float,
+    path: Path,
+    *,
+    fps: int,
+    num_frames: int,
+    max_side: int = PREVIEW_SIDE,
+    max_seconds: float = PREVIEW_SECONDS,
+    bit_rate: int = PREVIEW_BIT_RATE,
+    metadata: Mapping[str, str] | None = None,
+) -> EncodedClip:
+    """The gallery grid's copy: the clip's first `max_seconds` at `fps`, scaled down (never up)
+    to `max_side` on the long side, at a low bit rate; video only and `+faststart`, like every
+    file here. Made from the same frames as the clip (so the watermark is in it too)."""
+    from PIL import Image
+
+    if max_side < 2 or max_seconds <= 0:
+        raise ValueError(f"max_side={max_side}, max_seconds={max_seconds} leave no preview")
+    out_frames = max(1, min(num_frames, int(max_seconds * fps)))
+    # Only the source frames those output frames blend from (the last one and its successor).
+    needed = min(len(frames), int((out_frames - 1) * source_fps / fps) + 2)
+    height, width = frames.shape[1], frames.shape[2]
+    scale = min(1.0, max_side / max(height, width))
+    size = (max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2))
+    source = frames[:needed]
+    if size != (width, height):
+        source = np.stack(
+            [np.asarray(Image.fromarray(f).resize(size, Image.Resampling.LANCZOS)) for f in source]
+        )
+    return encode_mp4(
+        source,
+        source_fps,
+        path,
+        fps=fps,
+        num_frames=out_frames,
+        bit_rate=bit_rate,
+        metadata=metadata,
+    )
 
 
 def write_poster(frames: np.ndarray, path: Path, *, max_side: int = POSTER_SIDE) -> Path:

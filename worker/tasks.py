@@ -23,11 +23,11 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from gallery.db import make_engine, migrate
-from gallery.media import LocalMediaStore
+from gallery.media import LocalMediaStore, make_media_store
 from gallery.store import GalleryStore
 from worker.admission import Admission
 from worker.backends import Backend, RenderedClip, load_backend
-from worker.encode import encode_mp4, encode_to_fit, write_poster
+from worker.encode import encode_mp4, encode_to_fit, write_poster, write_preview
 from worker.events import publish_event
 from worker.liveness import Liveness
 from worker.provenance import (
@@ -75,6 +75,8 @@ class MissingInput(Exception):
 PERMANENT_ERRORS = (MissingInput, ValueError, TypeError)
 CANCELLED = "cancelled by owner"
 ANNOUNCE_TRIES = 8  # the finished clip's announcement outlasts a Redis restart of ~30 s
+# What a render writes into the media store (small.mp4 only when the clip is over the cap).
+CLIP_KINDS = ("mp4", "small.mp4", "preview.mp4", "jpg")
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -87,7 +89,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     engine = make_engine(config.resolved_database_url())
     await asyncio.to_thread(migrate, engine)
     ctx["store"] = GalleryStore(engine)
-    ctx["media"] = LocalMediaStore(config.resolved_media_dir())
+    ctx["media"] = make_media_store(config)
     worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     liveness = Liveness(
         ctx["redis"],
@@ -193,7 +195,7 @@ async def _render(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[str
     timings: dict[str, float] = {"pickup": max(0.0, picked_up - ctx["enqueue_time"].timestamp())}
     if ctx.pop("load_unreported", False):  # this worker's first clip waited for the load
         timings["load"] = ctx["load_s"]
-    inputs = input_paths(media, spec.input_media)
+    inputs = await asyncio.to_thread(input_paths, media, spec.input_media)
 
     await asyncio.to_thread(store.mark_rendering, gid, worker=liveness.worker_id, attempt=attempt)
     started = ProgressEvent(
@@ -243,6 +245,9 @@ async def _render(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[str
         encoded = dataclasses.replace(encoded, size_bytes=path.stat().st_size)
     if not liveness.still_owns(gid):
         raise LeaseLost(gid)
+    t0 = time.perf_counter()  # a no-op for the local folder; uploads them to S3
+    await asyncio.to_thread(media.publish, gid, CLIP_KINDS)
+    timings["upload"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     relative = media.relative_path(gid)
@@ -256,7 +261,8 @@ async def _render(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[str
 
 
 def input_paths(media: LocalMediaStore, relative: Sequence[str]) -> tuple[Path, ...]:
-    """The spec's input media as files inside the store; MissingInput for any that is not.
+    """The spec's input media as files inside the store (downloaded if the store is remote
+    and this machine lacks them); MissingInput for any that is not. Blocking.
 
     `LocalMediaStore.resolve` refuses paths outside the media root, so a forged job cannot make
     a backend read an arbitrary file.
@@ -264,10 +270,10 @@ def input_paths(media: LocalMediaStore, relative: Sequence[str]) -> tuple[Path, 
     paths = []
     for item in relative:
         try:
-            path = media.resolve(item)
+            path = media.fetch(item)
         except ValueError as exc:
             raise MissingInput(str(exc)) from None
-        if not path.is_file():
+        if path is None:
             raise MissingInput(f"input media {item!r} is not in the store")
         paths.append(path)
     return tuple(paths)
@@ -355,8 +361,17 @@ def extra_media(
     size_bytes: int,
     metadata: dict[str, str] | None = None,
 ) -> tuple[str, str]:
-    """The poster, and a copy under the upload cap if the clip is over it: relative paths."""
+    """The poster, the gallery grid's preview, and a copy under the upload cap if the clip is
+    over it: relative paths of the copy (or "") and the poster."""
     write_poster(clip.frames, media.path_for(gid, "jpg"))
+    write_preview(
+        clip.frames,
+        clip.fps,
+        media.path_for(gid, "preview.mp4"),
+        fps=spec.fps,
+        num_frames=spec.num_frames,
+        metadata=metadata,
+    )
     upload = ""
     if spec.upload_limit is not None and size_bytes > spec.upload_limit:
         small = encode_to_fit(

@@ -73,6 +73,13 @@ async def test_create_renders_encodes_and_records_once(redis_server, redis, work
     assert row is not None and row.status == "done" and row.attempts == 1
     assert gallery[1].resolve(row.media_path) == clip.path
     assert {"pickup", "denoise", "decode", "encode"} <= set(row.timings)
+    # The gallery grid's preview: the same (watermarked) picture, small, short and silent.
+    preview_path = gallery[1].path_for(clip.generation_id, "preview.mp4")
+    preview, preview_fps = decoded_frames(preview_path)
+    assert max(preview.shape[1:3]) <= 360 and preview_fps == 24
+    assert len(preview) <= 3 * 24 and preview_path.stat().st_size < clip.path.stat().st_size
+    with av.open(str(preview_path)) as container:
+        assert [s.type for s in container.streams] == ["video"]
 
     results = await redis.xrange(RESULT_STREAM)
     assert [r[1][b"r"] for r in results].count(results[0][1][b"r"]) == 1 and len(results) == 1

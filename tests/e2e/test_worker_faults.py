@@ -158,3 +158,26 @@ async def test_a_redis_restart_mid_render_still_delivers_the_clip_once(
     finally:
         workers.stop_all()
         server.stop()
+
+
+async def test_cancelling_a_render_stops_it_at_a_step_and_the_worker_takes_the_next(
+    redis_server, redis, workers: WorkerProcesses, store
+) -> None:
+    """`/queue` → Cancel on a clip being rendered: the worker stops denoising within a beat,
+    fails the clip once as cancelled, and is free for the next clip at once."""
+    from worker.admission import Admission
+
+    workers.start()
+    gid = await submit(redis_server.url, store, slow_spec())
+    first = await events_of(redis_server.url, gid, until_step=True)
+    assert first[-1].kind == "step" and first[-1].step < first[-1].total
+    assert await Admission(redis).cancel(gid) is False  # rendering: asked to stop, not removed
+    events = await events_of(redis_server.url, gid)
+    assert events[-1].kind == "failed" and events[-1].message == "cancelled by owner"
+    steps = [e for e in events if e.kind == "step"]
+    assert steps and max(e.step for e in steps) < steps[0].total  # stopped part way
+    row = store.get(gid)
+    assert row.status == "failed" and row.error == "cancelled by owner"
+    assert len(await redis.xrange(RESULT_STREAM)) == 1
+    nxt = await submit(redis_server.url, store, slow_spec(seed=5).model_copy(update={"steps": 4}))
+    assert (await events_of(redis_server.url, nxt))[-1].kind == "done", workers.logs()

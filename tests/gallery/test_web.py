@@ -70,7 +70,7 @@ async def test_index_lists_public_clips_with_their_details(gallery: Gallery) -> 
     assert "a lighthouse at dusk" in html
     assert "987654321" in html and "pan left" in html
     assert "64×64" in html and "10.2 KB" in html
-    assert f'src="/media/{gid}.small.mp4"' in html and f'poster="/media/{gid}.jpg"' in html
+    assert f'src="/media/{gid}.preview.mp4"' in html and f'poster="/media/{gid}.jpg"' in html
     assert '<video autoplay loop muted playsinline preload="metadata"' in html
     assert f'href="/clips/{gid}"' in html
     assert 'href="/members/cli:alice">Alice</a>' in html
