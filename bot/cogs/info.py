@@ -26,7 +26,7 @@ from bot.eta import about
 from bot.messages import clip_summary
 from bot.requests import role_ids
 from bot.targets import forget_target, load_target
-from gallery.models import Generation, GenerationStatus
+from gallery.models import Generation, GenerationStatus, Moderation
 from worker.events import publish_event
 from worker.scheduler import ready_in
 from worker.spec import MAX_FPS, MIN_FPS, ProgressEvent, RenderSpec
@@ -108,7 +108,12 @@ async def cancel(bot: ReelBot, generation_id: str, user_id: int) -> str | None:
     row = await asyncio.to_thread(bot.store.get, generation_id)
     if row is None or row.status in (GenerationStatus.DONE, GenerationStatus.FAILED):
         return "That request has already finished."
-    if not await bot.admission.cancel(generation_id):
+    if row.moderation == Moderation.HELD:  # never queued: withdraw it from review instead
+        if not await asyncio.to_thread(
+            bot.moderation.transition, generation_id, (Moderation.HELD,), Moderation.REMOVED
+        ):
+            return "A moderator has just decided on that request."
+    elif not await bot.admission.cancel(generation_id):
         # A worker has it: it stops at its next denoising step and reports the clip failed.
         return "Stopping it: the render ends at its next step and frees the GPU."
     await asyncio.to_thread(bot.store.mark_failed, generation_id, error=CANCELLED)
@@ -155,6 +160,8 @@ async def queue_page(bot: ReelBot, user: discord.abc.User) -> tuple[str, discord
 
 
 async def _state_line(bot: ReelBot, row: Generation, mean_s: float | None, workers: int) -> str:
+    if row.moderation == Moderation.HELD:
+        return "held for a moderator's review"
     if row.status == GenerationStatus.RENDERING:
         if mean_s is None or row.started_at is None:
             return "rendering now"

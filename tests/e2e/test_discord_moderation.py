@@ -277,3 +277,27 @@ async def test_a_clip_purged_while_queued_is_never_posted_with_its_video(stack, 
             names = [a["filename"] for snapshot in shown for a in snapshot["attachments"]]
             assert not [n for n in names if n.endswith(".mp4")], message
             assert READY not in message.content, message
+
+
+async def test_a_held_request_shows_as_held_and_its_owner_can_withdraw_it(stack, redis) -> None:
+    async with moderating() as fake, fake.running(await new_bot(stack, fake)):
+        _, review = await held_request(fake)
+        [row] = stack.store.list_unfinished()
+        listing = await (await fake.slash_command("queue", user="alice")).wait_reply()
+        assert "held for a moderator's review" in listing.content
+        withdrawn = await (await fake.click_button(listing, label="Cancel 1")).wait_reply(
+            lambda m: "Cancelled" in m.content
+        )
+        assert "Nothing of yours" in withdrawn.content
+        after = stack.store.get(row.id)
+        assert (after.moderation, after.status, after.error) == (
+            "removed",
+            "failed",
+            "cancelled by owner",
+        )
+        # The moderator's Approve comes too late: nothing is queued.
+        ix = await fake.click_button(review, label="Approve", user="mod")
+        late = await ix.wait_reply()
+        assert "Approved" not in late.content
+        assert stack.store.get(row.id).status == "failed"
+        assert await redis.zcard(DEFAULT_QUEUE) == 0
