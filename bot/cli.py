@@ -1,4 +1,4 @@
-"""The `reelbot` command: parse, create, up, worker, gallery."""
+"""The `reelbot` command: parse, create, up, status, worker, gallery."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -109,10 +110,53 @@ async def _create(settings: BotSettings, text: str, timeout: float | None) -> in
     return 0
 
 
+def start_logging() -> None:
+    """JSON lines unless stderr is a terminal (REELBOT_LOG_FORMAT=json|text overrides)."""
+    from bot.logs import configure_logging
+
+    try:
+        configure_logging(logging.INFO)
+    except ValueError as exc:
+        raise ConfigError(f"{exc}.") from None
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print the workers, the queues and the oldest waiting request (a table, or JSON)."""
+    return asyncio.run(_status(load_settings(), as_json=args.json))
+
+
+async def _status(settings: BotSettings, *, as_json: bool) -> int:
+    from redis.exceptions import RedisError
+
+    from bot.errors import QueueUnavailable
+    from bot.status import read_status, render_status
+    from bot.submit import connect_queue, redacted
+    from bot.up import read_run_file
+
+    redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
+    if not redis_url:
+        raise UserFacingError(
+            "No Redis configured and no `reelbot up` running here. Start `reelbot up`, "
+            "or set REELBOT_REDIS_URL to your server."
+        )
+    pool = await connect_queue(redis_url)
+    try:
+        status = await read_status(pool)
+    except (RedisError, OSError) as exc:
+        raise QueueUnavailable(
+            f"Lost Redis at {redacted(redis_url)} ({exc.__class__.__name__})."
+        ) from None
+    finally:
+        await pool.aclose()
+    print(json.dumps(status, ensure_ascii=False) if as_json else render_status(status))
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from bot.up import DEMO_PROMPT, run_up
 
     settings = load_settings()
+    start_logging()
     if args.workers is not None:
         settings = settings.model_copy(update={"workers": args.workers})
     demo = None if args.no_demo else (args.demo_prompt or DEMO_PROMPT)
@@ -127,6 +171,7 @@ def cmd_bot(args: argparse.Namespace) -> int:
     from bot.up import read_run_file
 
     settings = load_settings()
+    start_logging()
     redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
     if not redis_url:
         raise UserFacingError("Set REELBOT_REDIS_URL (or run `reelbot up`, which starts the bot).")
@@ -147,7 +192,9 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     from gallery.settings import GallerySettings
     from gallery.web import run_gallery
 
-    run_gallery(GallerySettings())
+    settings = GallerySettings()
+    start_logging()
+    run_gallery(settings)
     return 0
 
 
@@ -223,6 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--demo-prompt", default=None, help="prompt of the first clip")
     p.add_argument("--once", action="store_true", help="exit after the first clip")
     p.set_defaults(run=cmd_up)
+
+    p = sub.add_parser("status", help="show workers, queue depths and the oldest waiting request")
+    p.add_argument("--json", action="store_true", help="one line of JSON instead of tables")
+    p.set_defaults(run=cmd_status)
 
     p = sub.add_parser("bot", help="run the Discord bot (needs REELBOT_DISCORD_TOKEN)")
     p.set_defaults(run=cmd_bot)

@@ -9,12 +9,15 @@ import sys
 def main() -> int:
     from arq.worker import Worker
 
+    from worker.logs import configure_logging
     from worker.settings import WorkerConfig
     from worker.tasks import worker_settings
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    try:  # JSON lines unless stderr is a terminal (REELBOT_LOG_FORMAT overrides)
+        configure_logging(logging.INFO)
+    except ValueError as exc:
+        print(f"reelbot worker: bad settings: {exc}", file=sys.stderr)
+        return 2
     # diffusers and transformers log truncated prompts at WARNING; prompts belong at DEBUG.
     from diffusers.utils import logging as diffusers_logging
     from transformers.utils import logging as transformers_logging
