@@ -38,6 +38,11 @@ class WorkerConfig(QueueSettings):
         le=600,
         description="a worker silent this long is dead and its clip is retried elsewhere",
     )
+    reconcile_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="how often a worker re-queues requests the database has but Redis lost",
+    )
     watermark: bool = Field(default=True, description="mark frames with the generation id")
     c2pa_cert_file: Path | None = Field(
         default=None, description="PEM signing certificate then its chain; signs clips (C2PA)"

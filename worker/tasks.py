@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from worker.provenance import (
     reelbot_version,
     sign_c2pa,
 )
+from worker.reconcile import reconcile_forever
 from worker.results import publish_result_once
 from worker.settings import WorkerConfig
 from worker.spec import (
@@ -105,13 +107,19 @@ async def startup(ctx: dict[str, Any]) -> None:
     # admitted whether or not a bot is running (any number of admission loops may run).
     ctx["admission"] = Admission(ctx["redis"])
     ctx["admission_task"] = asyncio.create_task(ctx["admission"].run())
+    deadline = timedelta(seconds=config.job_timeout_s + config.lease_s + 60)
+    ctx["reconcile_task"] = asyncio.create_task(
+        reconcile_forever(
+            ctx["store"], ctx["admission"], every_s=config.reconcile_s, deadline=deadline
+        )
+    )
     log.info(
         "worker %s ready: backend %s loaded in %.1f s", worker_id, config.backend, ctx["load_s"]
     )
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    for name in ("liveness_task", "admission_task"):
+    for name in ("liveness_task", "admission_task", "reconcile_task"):
         task: asyncio.Task[None] | None = ctx.get(name)
         if task:
             task.cancel()

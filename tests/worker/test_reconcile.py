@@ -1,0 +1,80 @@
+"""Requests the database holds but Redis lost are queued again; nothing else is."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from arq.constants import in_progress_key_prefix, job_key_prefix
+
+from gallery.db import make_engine, migrate
+from gallery.models import GenerationCreate, Moderation
+from gallery.store import GalleryStore
+from worker.admission import PREFIX, Admission
+from worker.reconcile import reconcile
+
+LATER = datetime.now(UTC) + timedelta(minutes=30)  # every row is past the grace by then
+
+
+def request(n: int) -> GenerationCreate:
+    spec = {
+        "prompt": f"a kite {n}",
+        "width": 512,
+        "height": 288,
+        "num_frames": 48,
+        "fps": 24,
+        "steps": 4,
+        "aspect_ratio": "16:9",
+        "seed": n,
+        "owner_id": f"discord:{n}",
+        "owner_name": f"member {n}",
+        "guild_id": 7,
+    }
+    return GenerationCreate.from_spec(f"{n:032x}", spec)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> GalleryStore:
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    migrate(engine)
+    return GalleryStore(engine)
+
+
+async def test_only_unfinished_requests_redis_lost_are_queued_again(redis, store) -> None:
+    admission = Admission(redis)
+    lost, waiting, in_arq, rendering, held, done = (request(n) for n in range(1, 7))
+    for row in (lost, waiting, in_arq, rendering, held, done):
+        store.add_generation(row)
+    await admission.enqueue(_job(store, waiting.id), caps=None)  # still waiting: known
+    await redis.set(job_key_prefix + in_arq.id, b"x")  # queued in arq: known
+    store.mark_rendering(rendering.id, worker="w", attempt=1)
+    await redis.set(in_progress_key_prefix + rendering.id, b"1")  # a worker has it: known
+    store.set_moderation(held.id, Moderation.HELD)  # waits for a moderator, not the queue
+    store.mark_done(done.id, media_path="x.mp4", size_bytes=1, timings={})
+
+    assert await reconcile(store, admission, now=LATER) == [lost.id]
+    assert await redis.hget(f"{PREFIX}job:{lost.id}", "state") == b"waiting"
+    assert await reconcile(store, admission, now=LATER) == []  # idempotent
+    # Too young: its submission may still be on its way to Redis.
+    assert await reconcile(store, admission, now=datetime.now(UTC)) == []
+
+
+async def test_a_redis_that_lost_everything_gets_every_request_back(redis, store) -> None:
+    admission = Admission(redis)
+    rows = [request(n) for n in range(10, 15)]
+    for row in rows:
+        store.add_generation(row)
+        await admission.enqueue(_job(store, row.id), caps=None)
+    store.mark_rendering(rows[0].id, worker="w", attempt=1)
+    await redis.flushdb()  # a restart without AOF
+    # The rendering one comes back once its worker is overdue; the queued ones at once.
+    assert sorted(await reconcile(store, admission, now=LATER)) == sorted(r.id for r in rows)
+    for row in rows:
+        assert await redis.hget(f"{PREFIX}job:{row.id}", "state") == b"waiting"
+
+
+def _job(store: GalleryStore, gid: str):  # type: ignore[no-untyped-def]
+    from worker.spec import RenderJob, RenderSpec
+
+    return RenderJob(generation_id=gid, spec=RenderSpec.model_validate(store.get(gid).spec))
