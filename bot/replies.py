@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from typing import Any
@@ -14,6 +15,9 @@ from bot.errors import UserFacingError
 log = logging.getLogger(__name__)
 
 # Errors whose message is written for the member: ours, and discord.py's argument checks.
+# Set in Interaction.extras once a deferred public answer has its text (bot.requests).
+ANSWERED = "reelbot:answered"
+
 FRIENDLY = (UserFacingError, app_commands.TransformerError, app_commands.CheckFailure)
 
 
@@ -26,6 +30,12 @@ async def answer_error(interaction: discord.Interaction[Any], error: BaseExcepti
         log.error("interaction failed (ref %s)", ref, exc_info=error)
         text = f"Something went wrong (ref {ref}). Please try again in a moment."
     try:
+        if (
+            interaction.response.type is discord.InteractionResponseType.deferred_channel_message
+            and not interaction.extras.get(ANSWERED)
+        ):  # a public "thinking…" the request never filled in: only the private error stays
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=True)
         else:

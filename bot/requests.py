@@ -24,6 +24,7 @@ from bot import review
 from bot.errors import FlagError, UserFacingError
 from bot.flags import ParsedPrompt, parse_flags, random_seed, resolve_request, to_command_line
 from bot.messages import queued_text
+from bot.replies import ANSWERED
 from bot.submit import Submission, new_generation_id
 from bot.targets import DEFAULT_UPLOAD_LIMIT, DeliveryTarget, save_target
 from worker.spec import MAX_MOTION, Capabilities, RenderSpec, StylePreset
@@ -188,16 +189,37 @@ def _other_seed(avoid: int, source: Callable[[], int]) -> Callable[[], int]:
     return pick
 
 
-def reply_with(interaction: discord.Interaction[ReelBot]) -> PostQueued:
-    """Post the queued text as the interaction's public answer (Discord's 3 s are met by it)."""
+class InteractionAnswer:
+    """The queued message as the interaction's public answer.
 
-    async def post(text: str) -> int | None:
-        response = await interaction.response.send_message(
-            text, allowed_mentions=discord.AllowedMentions.none()
-        )
+    `acknowledge` answers with Discord's "thinking…" (a deferred public reply) once a request is
+    screened and within the member's caps, so the 3 s deadline is met before the slow part
+    (place in line, the gallery row, queueing) even when a burst keeps the bot busy; calling the
+    answer then fills that message in. Refusals come before it, as private replies.
+    """
+
+    def __init__(self, interaction: discord.Interaction[ReelBot]) -> None:
+        self.interaction = interaction
+
+    async def acknowledge(self) -> None:
+        if not self.interaction.response.is_done():
+            await self.interaction.response.defer(thinking=True)
+
+    async def __call__(self, text: str) -> int | None:
+        mentions = discord.AllowedMentions.none()
+        if self.interaction.response.is_done():
+            message = await self.interaction.edit_original_response(
+                content=text, allowed_mentions=mentions
+            )
+            self.interaction.extras[ANSWERED] = True
+            return message.id
+        response = await self.interaction.response.send_message(text, allowed_mentions=mentions)
+        self.interaction.extras[ANSWERED] = True
         return response.message_id
 
-    return post
+
+def reply_with(interaction: discord.Interaction[ReelBot]) -> InteractionAnswer:
+    return InteractionAnswer(interaction)
 
 
 async def submit_request(
@@ -234,8 +256,15 @@ async def submit_request(
         )
         await save_target(bot.queue, submission.generation_id, target)
 
+    # Screened, held and over-cap requests are answered privately; the rest are acknowledged
+    # publicly before the slow part.
+    acknowledge = post.acknowledge if isinstance(post, InteractionAnswer) else None
     submission = await bot.submitter.submit(
-        spec, role_ids=asker.role_ids, generation_id=generation_id, before_enqueue=answer
+        spec,
+        role_ids=asker.role_ids,
+        generation_id=generation_id,
+        after_check=acknowledge,
+        before_enqueue=answer,
     )
     bot.progress.track(submission.generation_id, spec)
     return submission

@@ -116,6 +116,7 @@ class Submitter:
         role_ids: Sequence[int] = (),
         unlimited: bool = False,
         generation_id: str | None = None,
+        after_check: Callable[[], Awaitable[None]] | None = None,
         before_enqueue: Callable[[Submission], Awaitable[None]] | None = None,
     ) -> Submission:
         """Check the member's caps, record, then queue. `before_enqueue` runs in between (e.g.
@@ -132,6 +133,8 @@ class Submitter:
         if caps is not None:
             made_today = (await over_cap_is_users(self.admission.check(spec.owner_id, caps)))[1]
         tier = self.limits.tier_for(made_today)
+        if after_check is not None:  # e.g. acknowledging the interaction, now that it's allowed
+            await after_check()
         row = GenerationCreate.from_spec(gid, spec.model_dump(mode="json"))
         await self.rows.add(row)
         try:
