@@ -59,11 +59,22 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 def cmd_policy(args: argparse.Namespace) -> int:
     """Print what the prompt policy decides about a text, as one JSON object (exit 0 even when
-    it blocks)."""
+    it blocks). With --toxicity, also what the abuse classifier adds, as the bot screens it:
+    its score (null when off) and a flag at REELBOT_TOXICITY_THRESHOLD if the words allowed."""
     from bot.policy import Policy
 
-    decision = Policy.from_file(load_settings().policy_file).check(args.text, args.negative)
-    print(json.dumps(decision.to_json(), ensure_ascii=False))
+    settings = load_settings()
+    decision = Policy.from_file(settings.policy_file).check(args.text, args.negative)
+    out: dict[str, object] = dict(decision.to_json())
+    if args.toxicity:
+        from bot.toxicity import ToxicityCheck
+
+        check = ToxicityCheck.load(settings.toxicity_threshold)
+        score = check.probability(args.text) if check is not None else None
+        if check is not None and decision.decision == "allow":
+            out.update((check.decide(args.text, decision.normalized) or decision).to_json())
+        out["toxicity"] = None if score is None else round(score, 4)
+    print(json.dumps(out, ensure_ascii=False))
     return 0
 
 
@@ -215,6 +226,38 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report["ours"] else 1
 
 
+def cmd_scan(args: argparse.Namespace) -> int:
+    """Print a clip's per-frame scores and the output scan's decision (JSON): 0 allow, 1 hold or
+    block, 2 unreadable or no classifier."""
+    from worker.output_check import OutputCheck, sheet_png
+    from worker.settings import WorkerConfig
+
+    overrides = {"scan_classifiers": args.classifiers} if args.classifiers else {}
+    config = WorkerConfig(**overrides)
+    try:
+        check = OutputCheck.from_config(config)
+    except (ImportError, ValueError) as exc:
+        raise UserFacingError(str(exc)) from None
+    if not check.enabled:
+        raise UserFacingError(
+            "no frame classifier is configured: install reelbot[nsfw] (NudeNet, AGPL-3.0) or set "
+            "REELBOT_SCAN_CLIP_MODEL, then REELBOT_SCAN_CLASSIFIERS"
+        )
+    if not args.file.is_file():
+        print(f"reelbot: {args.file} is not a file", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        report, frames = check.scan_file(args.file)
+    except (OSError, ValueError) as exc:  # PyAV's errors are OSErrors
+        print(f"reelbot: can't read {args.file.name} as a video ({exc})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.sheet is not None:
+        args.sheet.write_bytes(sheet_png(frames, report))
+    out = {"file": str(args.file), **report.model_dump(mode="json")}
+    print(json.dumps(out, ensure_ascii=False, indent=None if args.json else 2))
+    return 0 if report.decision == "allow" else 1
+
+
 def _gallery_lookup(settings: GallerySettings) -> Callable[[str], str | None]:
     """Watermark id prefix -> full generation id, from this install's gallery if it has one."""
 
@@ -255,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("policy", help="show what the prompt policy decides about a text (JSON)")
     p.add_argument("text", help="the prompt, without flags")
     p.add_argument("--negative", default="", help="the negative prompt")
+    p.add_argument(
+        "--toxicity", action="store_true", help="also score the prompt with the abuse classifier"
+    )
     p.set_defaults(run=cmd_policy)
 
     p = sub.add_parser("create", help="make a clip through the queue, as /create does")
@@ -285,6 +331,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", type=Path, help="an MP4 file")
     p.add_argument("--json", action="store_true", help="one compact line of JSON")
     p.set_defaults(run=cmd_verify)
+
+    p = sub.add_parser("scan", help="score a clip's frames as the output scan does (JSON)")
+    p.add_argument("file", type=Path, help="an MP4 file")
+    p.add_argument("--classifiers", default=None, help="e.g. nudenet,clip (default: settings)")
+    p.add_argument("--sheet", type=Path, default=None, help="also write the contact sheet (PNG)")
+    p.add_argument("--json", action="store_true", help="one compact line of JSON")
+    p.set_defaults(run=cmd_scan)
 
     p = sub.add_parser("gallery", help="serve the web gallery")
     p.set_defaults(run=cmd_gallery)

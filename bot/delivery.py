@@ -9,29 +9,33 @@ consumer are re-read at start (our own) or claimed after an idle time (another i
 
 A clip a moderator kept from the public while it rendered (a purge, `/mod hide`) is not posted:
 its place gets the same one-line notice `bot.review` edits a posted clip to, so a later
-Restore / unhide edits that message back into the clip. A moderator acting while the clip is
-being posted is caught by reading the row again once the message id is recorded (the moderator's
-side edits every message id it sees), so the clip shows for a moment at most.
+Restore / unhide edits that message back into the clip. A clip the output scan held gets
+`HELD_NOTE` there the same way, and `on_scanned` posts it for review before the notice's id is
+recorded, so a crash between the two posts both again (their nonces make that a no-op).
+A moderator acting while the clip is being posted is caught by reading the row again once the
+message id is recorded (the moderator's side edits every message id it sees), so the clip shows
+for a moment at most.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import discord
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
+from bot.clip_review import HELD_NOTE
 from bot.eta import work_seconds
 from bot.messages import COMPRESSED, FULL, LINK_ONLY, failed_text, result_text
 from bot.review import HIDDEN_BY_MOD, REMOVED_NOTE
 from bot.targets import DeliveryTarget, forget_target, load_target
 from bot.views import result_view
 from gallery.media import LocalMediaStore
-from gallery.models import Moderation
+from gallery.models import Generation, Moderation
 from gallery.store import GalleryStore
 from gallery.web import clip_url
 from worker.admission import Admission
@@ -51,9 +55,11 @@ def message_nonce(generation_id: str) -> str:
 
 def moderated_note(moderation: Moderation) -> str | None:
     """What shows instead of a clip the moderators keep from the public; None for a public one
-    (held requests never render, so only purged / hidden / removed ones get here)."""
+    (held by the output scan, purged, hidden or removed)."""
     if moderation == Moderation.OK:
         return None
+    if moderation == Moderation.HELD:
+        return HELD_NOTE
     return REMOVED_NOTE if moderation == Moderation.REMOVED else HIDDEN_BY_MOD
 
 
@@ -69,8 +75,11 @@ class Delivery:
         modes: Sequence[str] = ("t2v",),
         consumer: str = "bot-1",
         admission: Admission | None = None,
+        on_scanned: Callable[[Generation, ResultRecord], Awaitable[None]] | None = None,
     ) -> None:
         self.client = client
+        # told of every clip the output scan held or blocked, before its post is recorded
+        self.on_scanned = on_scanned
         self.admission = admission  # told of every finished clip: a worker is free
         self.modes = tuple(modes)  # the loaded model's: they decide Extend / Upscale buttons
         self.redis = redis
@@ -159,7 +168,11 @@ class Delivery:
             await forget_target(self.redis, gid)
             return
         spec = RenderSpec.model_validate(row.spec)
-        note = moderated_note(row.moderation)
+        held = record.status == "done" and row.moderation == Moderation.HELD
+        blocked = record.status == "failed" and bool(record.review)  # by the output scan
+        scanned = held or blocked
+        # a clip the scan blocked is a failure the member reads as such
+        note = None if blocked else moderated_note(row.moderation)
         if note is not None:
             log.info("[%s] kept from the public (%s): posting a notice", gid, row.moderation)
         try:
@@ -172,6 +185,8 @@ class Delivery:
                 raise
             else:
                 raise
+        if scanned and self.on_scanned is not None:  # before the post is recorded: see run()
+            await self.on_scanned(row, record)
         await asyncio.to_thread(self.store.set_discord_message, gid, message.id)
         await forget_target(self.redis, gid)
         log.info("[%s] posted as message %s", gid, message.id)

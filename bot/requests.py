@@ -48,6 +48,7 @@ class Asker:
     channel_id: int
     upload_limit: int = DEFAULT_UPLOAD_LIMIT
     role_ids: tuple[int, ...] = ()  # for role-raised limits; none in DMs
+    nsfw: bool = False  # asked in a channel marked NSFW (some output-scan holds may be waived)
 
     @property
     def owner_id(self) -> str:
@@ -67,7 +68,14 @@ class Asker:
             channel_id=interaction.channel_id,
             upload_limit=interaction.filesize_limit,
             role_ids=role_ids(interaction.user),
+            nsfw=is_nsfw(interaction.channel),
         )
+
+
+def is_nsfw(channel: object) -> bool:
+    """Whether Discord marks the channel (or a thread's parent) age-restricted."""
+    check = getattr(channel, "is_nsfw", None)
+    return bool(check()) if callable(check) else False
 
 
 def role_ids(user: discord.abc.User | discord.Member) -> tuple[int, ...]:
@@ -239,6 +247,8 @@ async def submit_request(
     First the member's bans and the prompt policy (`bot.review`): a ban or a blocked prompt is
     refused, a flagged one is held for a moderator (ContentHeld) unless `reviewed`, which is
     how an approved request comes back here."""
+    if asker.nsfw and (skip := bot.review.scan_skip(asker.guild_id)):
+        spec = spec.model_copy(update={"scan_skip": skip})
     if not reviewed:
         decision = await review.screen(bot, spec, asker)
         if decision.decision == "flag":

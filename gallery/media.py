@@ -7,7 +7,8 @@ sharded by the id's first two characters to keep directories small.
 Kinds: `mp4` the clip, `small.mp4` a copy under the upload cap (only when the clip is over
 it), `preview.mp4` the short muted copy the gallery grid plays, `jpg`/`webp` stills, `png` a
 member's input image for image-to-video (always re-encoded by the bot before it gets here, never
-the bytes the member sent).
+the bytes the member sent), `sheet.png` the contact sheet of a clip the output scan held (for
+moderators only: the gallery never serves it).
 
 `LocalMediaStore` is also the interface: `gallery.s3media.S3MediaStore` keeps the same local
 folder as a working copy and mirrors it to a bucket. Writers write locally (encoding stays
@@ -38,6 +39,7 @@ CONTENT_TYPES = {
     "jpg": "image/jpeg",
     "webp": "image/webp",
     "png": "image/png",
+    "sheet.png": "image/png",
 }
 KINDS = frozenset(CONTENT_TYPES)
 # A stored relative path, exactly as `relative_path` makes it: shard / id . kind.

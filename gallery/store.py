@@ -174,8 +174,13 @@ class GalleryStore:
         media_path: str,
         size_bytes: int,
         timings: dict[str, float],
+        moderation: Moderation | None = None,
     ) -> bool:
         """Record the finished clip; True only for the call that actually finished it.
+
+        `moderation` (the output scan's HELD) is set in the same statement, so the clip is
+        never public between being done and being held; a clip a moderator already hid or
+        removed while it rendered keeps that.
 
         A retried job that renders the same clip again gets False and must not announce it a
         second time; the first `finished_at` (the gallery's sort key) is kept.
@@ -192,6 +197,7 @@ class GalleryStore:
             # Likes come once the clip is shown, so a clip starts trending from none.
             hot_score=hot_score(0, finished_at),
             error=None,
+            **({"moderation": _unless_moderated(moderation)} if moderation is not None else {}),
         )
         if not changed:
             log.info("generation %s already done (or unknown); not marked again", generation_id)
@@ -260,3 +266,9 @@ class GalleryStore:
         )
         with self._session() as session:
             return list(session.exec(statement).all())
+
+
+def _unless_moderated(moderation: Moderation) -> Any:
+    """`moderation` for a clip still "ok"; a moderator's earlier decision otherwise."""
+    current = col(Generation.moderation)
+    return sa.case((current == Moderation.OK, moderation.value), else_=current)

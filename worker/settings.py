@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 
 from gallery.settings import GallerySettings
+from worker.scan import DEFAULT_BLOCK, DEFAULT_HOLD, DEFAULT_SAMPLES
 from worker.spec import DEFAULT_QUEUE
 
 
@@ -48,3 +49,22 @@ class WorkerConfig(QueueSettings):
         default=None, description="PEM signing certificate then its chain; signs clips (C2PA)"
     )
     c2pa_key_file: Path | None = Field(default=None, description="PEM private key (ES256)")
+    scan_classifiers: str = Field(
+        default="auto",
+        description="frame classifiers for the output scan: auto (nudenet when the nsfw extra "
+        "is installed, plus clip when a CLIP model is set), none, or a list: nudenet,clip",
+    )
+    scan_clip_model: str | None = Field(
+        default=None, description="CLIP model id or folder for the zero-shot output scan"
+    )
+    scan_hold: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_HOLD),
+        description='category → score at which a clip waits for a moderator (JSON: {"nudity":0.5})',
+    )
+    scan_block: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_BLOCK),
+        description="category → score at which a clip is never posted",
+    )
+    scan_samples: int = Field(
+        default=DEFAULT_SAMPLES, ge=1, le=64, description="frames scanned besides first and last"
+    )

@@ -52,6 +52,7 @@ KEY_PREFIX = "reelbot:"
 DEFAULT_QUEUE = f"{KEY_PREFIX}queue:fast"
 RESULT_STREAM = f"{KEY_PREFIX}results"
 RENDER_TASK = "render_clip"
+SCAN_TASK = "scan_clip"  # scan a clip already made again (a member reported it)
 
 
 OWNERS_KEY = f"{KEY_PREFIX}owners"  # hash: generation id -> the worker rendering it
@@ -128,6 +129,15 @@ class RenderSpec(BaseModel):
     owner_name: Annotated[str, StringConstraints(max_length=100)] = ""
     guild_id: int | None = None
     channel_id: int | None = None
+    # Output-scan categories whose hold this clip's channel waives (an NSFW channel, as the
+    # operator configured it); never a category about minors, never a block (worker.scan).
+    scan_skip: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")], ...] = ()
+
+    @model_validator(mode="after")
+    def _no_waiver_for_minors(self) -> RenderSpec:
+        if any("minor" in category for category in self.scan_skip):
+            raise ValueError("no channel can waive the output scan for minors")
+        return self
 
     @model_validator(mode="after")
     def _aspect_in_bounds(self) -> RenderSpec:
@@ -224,6 +234,10 @@ class ResultRecord(BaseModel):
     upload_path: str = ""  # a copy under the spec's upload_limit, when the clip is larger
     poster_path: str = ""  # a still of the clip, small enough to post anywhere
     message: str = ""
+    # Set when the output scan held or blocked the clip: why (one line), and for a hold the
+    # contact sheet moderators decide from.
+    review: str = ""
+    sheet_path: str = ""
 
 
 def serialize_job(data: Any) -> bytes:

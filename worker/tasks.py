@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -25,12 +26,15 @@ from redis.exceptions import RedisError
 
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore, make_media_store
+from gallery.models import Moderation
+from gallery.moderation import ModerationStore
 from gallery.store import GalleryStore
 from worker.admission import Admission
 from worker.backends import Backend, RenderedClip, load_backend
 from worker.encode import encode_mp4, encode_to_fit, write_poster, write_preview
 from worker.events import publish_event
 from worker.liveness import Liveness
+from worker.output_check import BLOCKED_MESSAGE, OutputCheck, sheet_png
 from worker.provenance import (
     ClipProvenance,
     clip_url,
@@ -40,9 +44,11 @@ from worker.provenance import (
 )
 from worker.reconcile import reconcile_forever
 from worker.results import publish_result_once
+from worker.scan import ScanReport
 from worker.settings import WorkerConfig
 from worker.spec import (
     RENDER_TASK,
+    SCAN_TASK,
     ProgressEvent,
     RenderJob,
     RenderSpec,
@@ -78,7 +84,8 @@ PERMANENT_ERRORS = (MissingInput, ValueError, TypeError)
 CANCELLED = "cancelled by owner"
 ANNOUNCE_TRIES = 8  # the finished clip's announcement outlasts a Redis restart of ~30 s
 # What a render writes into the media store (small.mp4 only when the clip is over the cap).
-CLIP_KINDS = ("mp4", "small.mp4", "preview.mp4", "jpg")
+CLIP_KINDS = ("mp4", "small.mp4", "preview.mp4", "jpg", "sheet.png")
+SYSTEM = "system"  # the moderator of record for what the output scan decides
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -87,10 +94,12 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["backend"] = await asyncio.to_thread(
         load_backend, config.backend, model=config.model, device=config.device
     )
+    ctx["output_check"] = await asyncio.to_thread(OutputCheck.from_config, config)
     ctx["load_s"] = time.perf_counter() - started
     engine = make_engine(config.resolved_database_url())
     await asyncio.to_thread(migrate, engine)
     ctx["store"] = GalleryStore(engine)
+    ctx["moderation"] = ModerationStore(engine)
     ctx["media"] = make_media_store(config)
     worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     liveness = Liveness(
@@ -216,6 +225,19 @@ async def _render(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[str
     config: WorkerConfig = ctx["config"]
     provenance = clip_provenance(job, config)
 
+    report: ScanReport | None = None
+    check: OutputCheck | None = ctx.get("output_check")
+    if check is not None and check.enabled:  # before any file exists: a blocked clip has none
+        t0 = time.perf_counter()
+        report = await asyncio.to_thread(check.scan, clip.frames, clip.fps, spec.scan_skip)
+        timings["scan"] = time.perf_counter() - t0
+        if report.decision == "block":
+            if not liveness.still_owns(gid):
+                raise LeaseLost(gid)
+            await _block(ctx, gid, report)
+            return {"status": "blocked", "generation_id": gid}
+    held = report is not None and report.decision == "hold"
+
     await publish_progress(redis, gid, ProgressEvent(kind="encoding", attempt=attempt))
     if config.watermark:  # before anything is written: the poster and the copies carry it too
         t0 = time.perf_counter()
@@ -237,6 +259,10 @@ async def _render(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[str
     upload, poster = await asyncio.to_thread(
         extra_media, media, gid, clip, spec, encoded.size_bytes, tags
     )
+    sheet = ""
+    if held and report is not None:
+        png = await asyncio.to_thread(sheet_png, clip.frames, report)
+        sheet, _ = await asyncio.to_thread(media.save_bytes, gid, png, "sheet.png")
     timings["encode"] = time.perf_counter() - t0
     if config.c2pa_cert_file and config.c2pa_key_file:
         t0 = time.perf_counter()
@@ -260,10 +286,20 @@ async def _render(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[str
     t0 = time.perf_counter()
     relative = media.relative_path(gid)
     first = await asyncio.to_thread(
-        store.mark_done, gid, media_path=relative, size_bytes=encoded.size_bytes, timings=timings
+        store.mark_done,
+        gid,
+        media_path=relative,
+        size_bytes=encoded.size_bytes,
+        timings=timings,
+        moderation=Moderation.HELD if held else None,
     )
     timings["store"] = time.perf_counter() - t0
-    await _announce_done(ctx, gid, relative, upload_path=upload, poster_path=poster)
+    review = report.summary() if held and report is not None else ""
+    if first and review:
+        await _audit(ctx, "hold", gid, spec, f"output scan: {review}")
+    await _announce_done(
+        ctx, gid, relative, upload_path=upload, poster_path=poster, review=review, sheet_path=sheet
+    )
     log.info("[%s] done in attempt %d (first=%s): %s", gid, attempt, first, timings)
     return {"status": "done", "generation_id": gid, "timings": timings}
 
@@ -397,7 +433,7 @@ def extra_media(
 
 def made_extras(media: LocalMediaStore, gid: str) -> dict[str, str]:
     """The poster and compressed copy an earlier attempt left, for announcing it again."""
-    found = {"upload_path": "small.mp4", "poster_path": "jpg"}
+    found = {"upload_path": "small.mp4", "poster_path": "jpg", "sheet_path": "sheet.png"}
     return {
         field: media.relative_path(gid, kind)
         for field, kind in found.items()
@@ -406,7 +442,14 @@ def made_extras(media: LocalMediaStore, gid: str) -> dict[str, str]:
 
 
 async def _announce_done(
-    ctx: dict[str, Any], gid: str, media_path: str, *, upload_path: str = "", poster_path: str = ""
+    ctx: dict[str, Any],
+    gid: str,
+    media_path: str,
+    *,
+    upload_path: str = "",
+    poster_path: str = "",
+    review: str = "",
+    sheet_path: str = "",
 ) -> None:
     """Hand the clip to delivery; retried through a Redis outage, since the clip is made."""
     record = ResultRecord(
@@ -415,6 +458,8 @@ async def _announce_done(
         media_path=media_path,
         upload_path=upload_path,
         poster_path=poster_path,
+        review=review,
+        sheet_path=sheet_path,
     )
     for attempt in range(ANNOUNCE_TRIES):
         try:
@@ -428,13 +473,67 @@ async def _announce_done(
     await publish_progress(ctx["redis"], gid, ProgressEvent(kind="done", media_path=media_path))
 
 
-async def _fail(ctx: dict[str, Any], gid: str, message: str) -> None:
+async def _fail(ctx: dict[str, Any], gid: str, message: str, *, review: str = "") -> None:
     store: GalleryStore = ctx["store"]
     await asyncio.to_thread(store.mark_failed, gid, error=message)
-    await publish_result_once(
-        ctx["redis"], ResultRecord(generation_id=gid, status="failed", message=message)
-    )
+    record = ResultRecord(generation_id=gid, status="failed", message=message, review=review)
+    await publish_result_once(ctx["redis"], record)
     await publish_progress(ctx["redis"], gid, ProgressEvent(kind="failed", message=message))
+
+
+async def _block(ctx: dict[str, Any], gid: str, report: ScanReport) -> None:
+    """A clip over a block threshold: removed (never public, never posted), no file written,
+    an audit row, the member told without the scores, the moderators told with them."""
+    store: GalleryStore = ctx["store"]
+    review = report.summary()
+    log.warning("[%s] blocked by the output scan: %s", gid, review)
+    await asyncio.to_thread(store.set_moderation, gid, Moderation.REMOVED)
+    row = await asyncio.to_thread(store.get, gid)
+    if row is not None:
+        await _audit(
+            ctx, "block", gid, RenderSpec.model_validate(row.spec), f"output scan: {review}"
+        )
+    await _fail(ctx, gid, BLOCKED_MESSAGE, review=review)
+
+
+async def _audit(ctx: dict[str, Any], action: str, gid: str, spec: RenderSpec, reason: str) -> None:
+    moderation: ModerationStore = ctx["moderation"]
+    await asyncio.to_thread(
+        moderation.record,
+        action,
+        moderator_id=SYSTEM,
+        guild_id=spec.guild_id,
+        target_member_id=spec.owner_id or None,
+        target_generation_id=gid,
+        reason=reason,
+    )
+
+
+async def scan_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str, str]:
+    """Scan a finished clip again (a member reported it): the decision, why, and a contact sheet
+    when it is over a threshold. Changes nothing else: what to do is the moderators' call."""
+    gid = str(payload.get("generation_id", ""))
+    check: OutputCheck | None = ctx.get("output_check")
+    if check is None or not check.enabled:
+        return {"decision": "off"}
+    row = await asyncio.to_thread(ctx["store"].get, gid) if _GID.fullmatch(gid) else None
+    if row is None or not row.media_path:
+        return {"decision": "missing"}
+    media: LocalMediaStore = ctx["media"]
+    path = await asyncio.to_thread(media.fetch, row.media_path)
+    if path is None:
+        return {"decision": "missing"}
+    report, frames = await asyncio.to_thread(check.scan_file, path)
+    sheet = ""
+    if report.decision != "allow":
+        png = await asyncio.to_thread(sheet_png, frames, report)
+        sheet, _ = await asyncio.to_thread(media.save_bytes, gid, png, "sheet.png")
+        await asyncio.to_thread(media.publish, gid, ("sheet.png",))
+    log.info("[%s] rescanned: %s", gid, report.summary())
+    return {"decision": report.decision, "review": report.summary(), "sheet_path": sheet}
+
+
+_GID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def worker_settings(config: WorkerConfig) -> dict[str, Any]:
@@ -447,6 +546,7 @@ def worker_settings(config: WorkerConfig) -> dict[str, Any]:
         "functions": [
             # one try more than max_tries, so the last try can fail the clip cleanly itself
             func(render_clip, name=RENDER_TASK, max_tries=config.max_tries + 1),
+            func(scan_clip, name=SCAN_TASK, max_tries=2, timeout=300),
         ],
         "queue_name": config.queue_name,
         "redis_settings": RedisSettings.from_dsn(config.redis_url),

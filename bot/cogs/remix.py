@@ -22,7 +22,7 @@ import discord
 from discord.ext import commands
 
 from bot.errors import UserFacingError
-from bot.requests import Asker, follow_up_spec, role_ids, submit_request
+from bot.requests import Asker, follow_up_spec, is_nsfw, role_ids, submit_request
 from bot.review import report_clip
 from bot.targets import DEFAULT_UPLOAD_LIMIT
 from bot.views import ClipButton, delete_clip, may_delete
@@ -110,6 +110,7 @@ class RemixCog(commands.Cog):
             channel_id=payload.channel_id,
             upload_limit=guild.filesize_limit if guild else DEFAULT_UPLOAD_LIMIT,
             role_ids=role_ids(payload.member) if payload.member else (),
+            nsfw=is_nsfw(self.bot.get_channel(payload.channel_id)),
         )
 
         async def post(text: str) -> int:
