@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -13,6 +14,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.caches import Bans, DefaultFlags
+from bot.clip_review import Rescans, on_scanned
 from bot.delivery import Delivery
 from bot.errors import UserFacingError
 from bot.eta import Eta
@@ -24,6 +26,7 @@ from bot.review import ReviewConfig
 from bot.settings import BotSettings
 from bot.styles import DEFAULT_STYLES
 from bot.submit import Submitter, connect_queue
+from bot.toxicity import ToxicityCheck
 from gallery.community import CommunityStore
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore, make_media_store
@@ -70,6 +73,7 @@ class ReelBot(commands.Bot):
         styles: Mapping[str, StylePreset] = DEFAULT_STYLES,
         policy: Policy | None = None,
         review: ReviewConfig | None = None,
+        toxicity: ToxicityCheck | None = None,
         sync_commands: bool = True,
         **discord_options: Any,
     ) -> None:
@@ -91,6 +95,7 @@ class ReelBot(commands.Bot):
         self.styles = styles
         self.policy = policy or default_policy()  # compiled once per process
         self.review = review or ReviewConfig()
+        self.toxicity = toxicity  # None: off (the word lists alone decide)
         self.moderation = ModerationStore(store.engine)
         # what every /create reads, kept a few seconds (see `bot.caches` for how stale)
         self.default_flags = DefaultFlags(self.community)
@@ -107,7 +112,9 @@ class ReelBot(commands.Bot):
             public_url=public_url,
             modes=capabilities.modes,
             admission=self.admission,
+            on_scanned=functools.partial(on_scanned, self),
         )
+        self.rescans = Rescans(self)  # reported clips a worker scans again
         self.sync_commands = sync_commands
         self._background: list[asyncio.Task[None]] = []
 
@@ -127,6 +134,7 @@ class ReelBot(commands.Bot):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.progress.close()
+        await self.rescans.close()
         await super().close()
 
 
@@ -143,6 +151,10 @@ async def run_bot(settings: BotSettings, *, redis_url: str, public_url: str) -> 
     queue = await connect_queue(redis_url)
     engine = make_engine(settings.resolved_database_url())
     await asyncio.to_thread(migrate, engine)
+    # about a second to load the model, once; None when off or not installed
+    toxicity = await asyncio.to_thread(ToxicityCheck.load, settings.toxicity_threshold)
+    if toxicity is not None:
+        log.info("toxicity check on: prompts scoring %.2f or more are held", toxicity.threshold)
     bot = ReelBot(
         queue=queue,
         store=GalleryStore(engine),
@@ -155,7 +167,9 @@ async def run_bot(settings: BotSettings, *, redis_url: str, public_url: str) -> 
             channel_id=settings.mod_review_channel_id,
             moderator_role_ids=frozenset(settings.moderator_role_ids),
             report_threshold=settings.report_threshold,
+            nsfw_scan_skip={g: tuple(c) for g, c in settings.scan_nsfw_skip.items()},
         ),
+        toxicity=toxicity,
     )
     try:
         async with bot:

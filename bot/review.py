@@ -6,7 +6,9 @@ Restore / Remove, and the bans that stop a member asking at all.
                                                       ContentHeld (the member reads "held")
     Approve → "held" → "ok", then the normal submit path: queued in the original channel, the
               clip replies there.  Reject (a reason) → "held" → "removed", failed, member told.
-    🚩 × threshold → "ok" → "hidden", result message edited, review message posted.
+    🚩 × threshold → "ok" → "hidden", result message edited, review message posted (the first
+                   🚩 also has a worker scan the clip: `bot.clip_review`, as are the clips the
+                   output scan held, whose Approve / Reject these buttons also decide).
     Restore → "hidden" → "ok" (reports dismissed, clip back).  Remove → "hidden" → "removed".
 
 Each decision is one conditional state change in the gallery (`ModerationStore.transition`), so
@@ -20,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -32,7 +34,7 @@ from bot.flags import to_command_line
 from bot.messages import command_name, result_text
 from bot.replies import answer_error
 from bot.targets import DEFAULT_UPLOAD_LIMIT
-from gallery.models import Generation, GenerationCreate, Moderation
+from gallery.models import Generation, GenerationCreate, GenerationStatus, Moderation
 from gallery.web import clip_url
 from worker.spec import RenderSpec
 
@@ -57,6 +59,14 @@ class ReviewConfig:
     channel_id: int | None = None
     moderator_role_ids: frozenset[int] = field(default_factory=frozenset)
     report_threshold: int = 3
+    # guild id (or "*") → output-scan categories NSFW channels there skip the hold for
+    nsfw_scan_skip: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def scan_skip(self, guild_id: int | None) -> tuple[str, ...]:
+        """What an NSFW channel of this guild waives (its own entry, else the "*" one)."""
+        if guild_id is None:
+            return ()
+        return tuple(self.nsfw_scan_skip.get(str(guild_id), self.nsfw_scan_skip.get("*", ())))
 
 
 def member_key(user_id: int) -> str:
@@ -112,7 +122,12 @@ async def screen(bot: ReelBot, spec: RenderSpec, asker: Asker) -> PolicyDecision
     """MemberBanned or ContentBlocked, else the policy's decision (allow or flag).
 
     Bans are read through `bot.bans` (`bot.caches.Bans`): a ban given through this process
-    counts at once, one given through another bot process within its TTL (30 s)."""
+    counts at once, one given through another bot process within its TTL (30 s).
+
+    A prompt the word lists allow is read by the abuse classifier too (`bot.toxicity`, when
+    on): at its threshold the request is flagged, so a moderator decides; the model alone never
+    refuses. It reads the member's prompt only (no style suffix, no negative prompt), and runs
+    in a thread: a few milliseconds of scikit-learn would stall every other interaction."""
     ban = await bot.bans.active(asker.owner_id, asker.guild_id)
     if ban is not None:
         why = f" ({ban.reason})" if ban.reason else ""
@@ -120,6 +135,10 @@ async def screen(bot: ReelBot, spec: RenderSpec, asker: Asker) -> PolicyDecision
     decision = bot.policy.check(spec.prompt, spec.negative_prompt, spec.style)
     if decision.decision == "block":
         raise ContentBlocked(f"I can't make this clip: {decision.reason}")
+    if decision.decision == "allow" and bot.toxicity is not None:
+        flagged = await asyncio.to_thread(bot.toxicity.decide, spec.prompt, decision.normalized)
+        if flagged is not None:
+            return flagged
     return decision
 
 
@@ -138,11 +157,11 @@ async def hold(
     text = (
         f"🛡️ **Held for review** · <@{asker.user_id}> in {where}\n"
         f"Rule `{decision.rule}` ({decision.category}): {decision.reason}\n"
-        f"Matched `{_plain(decision.matched or '')}` in the {decision.field or 'prompt'}\n"
-        f"`{command_name(spec)} {_plain(to_command_line(spec, capabilities=bot.capabilities))}`"
+        f"Matched `{plain(decision.matched or '')}` in the {decision.field or 'prompt'}\n"
+        f"`{command_name(spec)} {plain(to_command_line(spec, capabilities=bot.capabilities))}`"
     )
     try:
-        await _post_review(bot, text, ("approve", "reject"), generation_id)
+        await post_review(bot, text, ("approve", "reject"), generation_id)
     except BaseException:
         await asyncio.shield(
             asyncio.to_thread(bot.store.mark_failed, generation_id, error="review not posted")
@@ -190,20 +209,20 @@ async def approve(bot: ReelBot, row: Generation, moderator_id: int) -> None:
     except Exception as exc:
         await asyncio.to_thread(bot.store.mark_failed, row.id, error=f"not queued: {exc}")
         if isinstance(exc, UserFacingError):
-            await _tell(bot, row, f"A moderator approved your request, but {exc}")
+            await tell(bot, row, f"A moderator approved your request, but {exc}")
         raise
-    await _audit(bot, "approve", row, moderator_id)
+    await audit(bot, "approve", row, moderator_id)
 
 
 async def reject(bot: ReelBot, row: Generation, moderator_id: int, reason: str) -> None:
     await asyncio.to_thread(
         bot.store.mark_failed, row.id, error=f"Not approved by a moderator: {reason}"
     )
-    await _audit(bot, "reject", row, moderator_id, reason)
-    await _tell(bot, row, f"A moderator did not approve your request: {_plain(reason)}")
+    await audit(bot, "reject", row, moderator_id, reason)
+    await tell(bot, row, f"A moderator did not approve your request: {plain(reason)}")
 
 
-async def _tell(bot: ReelBot, row: Generation, text: str) -> None:
+async def tell(bot: ReelBot, row: Generation, text: str) -> None:
     """A DM to the member, with their prompt; if their DMs are closed, a reply in the channel
     they asked in (without the prompt)."""
     user_id = user_id_of(row.owner_id)
@@ -211,7 +230,7 @@ async def _tell(bot: ReelBot, row: Generation, text: str) -> None:
         return
     try:
         user = await bot.fetch_user(user_id)
-        await user.send(f"{text}\n> {_plain(row.prompt)[:1500]}")
+        await user.send(f"{text}\n> {plain(row.prompt)[:1500]}")
         return
     except discord.HTTPException as exc:
         log.info("[%s] no DM to %s (%s); telling the channel", row.id, user_id, exc)
@@ -230,6 +249,8 @@ async def report_clip(bot: ReelBot, row: Generation, reporter_id: int) -> bool:
     if row.owner_id == member_key(reporter_id) or row.moderation != Moderation.OK:
         return False
     added, count = await asyncio.to_thread(bot.moderation.report, row.id, member_key(reporter_id))
+    if added and count == 1:  # the first report: a worker looks at the clip itself too
+        bot.rescans.start(row)
     if not added or count < bot.review.report_threshold:
         return False
     if not await _move(bot, row, (Moderation.OK,), Moderation.HIDDEN):
@@ -248,16 +269,16 @@ async def report_clip(bot: ReelBot, row: Generation, reporter_id: int) -> bool:
     if bot.review.channel_id is not None:
         text = (
             f"🚩 **Reported clip hidden** · by <@{user_id_of(row.owner_id) or 0}>, {reason}\n"
-            f"> {_plain(row.prompt)[:500]}\n{clip_url(bot.delivery.public_url, row.id)}"
+            f"> {plain(row.prompt)[:500]}\n{clip_url(bot.delivery.public_url, row.id)}"
         )
-        await _post_review(bot, text, ("restore", "remove"), row.id)
+        await post_review(bot, text, ("restore", "remove"), row.id)
     return True
 
 
 async def hide(bot: ReelBot, row: Generation, moderator_id: int, reason: str = "") -> bool:
     if not await _move(bot, row, (Moderation.OK, Moderation.HELD), Moderation.HIDDEN):
         return False
-    await _audit(bot, "hide", row, moderator_id, reason)
+    await audit(bot, "hide", row, moderator_id, reason)
     await edit_result(bot, row, HIDDEN_BY_MOD)
     return True
 
@@ -267,7 +288,7 @@ async def restore(bot: ReelBot, row: Generation, moderator_id: int, action: str 
     if not await _move(bot, row, (Moderation.HIDDEN, Moderation.REMOVED), Moderation.OK):
         return False
     await asyncio.to_thread(bot.moderation.dismiss_reports, row.id)
-    await _audit(bot, action, row, moderator_id)
+    await audit(bot, action, row, moderator_id)
     await restore_result(bot, row)
     return True
 
@@ -275,7 +296,7 @@ async def restore(bot: ReelBot, row: Generation, moderator_id: int, action: str 
 async def remove(bot: ReelBot, row: Generation, moderator_id: int, reason: str = "") -> bool:
     if not await _move(bot, row, (Moderation.HIDDEN, Moderation.OK), Moderation.REMOVED):
         return False
-    await _audit(bot, "remove", row, moderator_id, reason)
+    await audit(bot, "remove", row, moderator_id, reason)
     await edit_result(bot, row, REMOVED_NOTE)
     return True
 
@@ -286,7 +307,7 @@ async def _move(
     return await asyncio.to_thread(bot.moderation.transition, row.id, tuple(sources), to)
 
 
-async def _audit(
+async def audit(
     bot: ReelBot, action: str, row: Generation, moderator_id: int, reason: str = ""
 ) -> None:
     await asyncio.to_thread(
@@ -346,7 +367,7 @@ async def restore_result(bot: ReelBot, row: Generation) -> None:
         log.info("[%s] result message not restored: %s", row.id, exc)
 
 
-def _plain(text: str) -> str:
+def plain(text: str) -> str:
     """Member text inside a moderator's message: one line, no code-span breaking, no pings."""
     return " ".join(text.split()).replace("`", "ˋ").replace("@", "@\u200b")
 
@@ -371,21 +392,34 @@ DONE: dict[str, str] = {
 }
 
 
-async def _post_review(
-    bot: ReelBot, text: str, actions: tuple[ReviewAction, ...], generation_id: str
+async def post_review(
+    bot: ReelBot,
+    text: str,
+    actions: tuple[ReviewAction, ...],
+    generation_id: str,
+    *,
+    file: discord.File | None = None,
+    nonce: str | None = None,
 ) -> None:
+    """A message in the review channel with the decision buttons; `nonce` makes a repeated
+    post (delivery retrying) return the first message instead of a second one."""
     assert bot.review.channel_id is not None
     view = discord.ui.View(timeout=None)
     for action in actions:
         view.add_item(ReviewButton(action, generation_id))
     channel = bot.get_partial_messageable(bot.review.channel_id)
-    await channel.send(text[:2000], view=view, allowed_mentions=discord.AllowedMentions.none())
+    extra: dict[str, Any] = {"nonce": nonce} if nonce else {}
+    if file is not None:
+        extra["file"] = file
+    await channel.send(
+        text[:2000], view=view, allowed_mentions=discord.AllowedMentions.none(), **extra
+    )
 
 
 async def _decided(interaction: discord.Interaction[ReelBot], action: str, why: str = "") -> None:
     """The review message records the decision and loses its buttons."""
     assert interaction.message is not None
-    line = f"\n{DONE[action]} by <@{interaction.user.id}>" + (f": {_plain(why)}" if why else "")
+    line = f"\n{DONE[action]} by <@{interaction.user.id}>" + (f": {plain(why)}" if why else "")
     await interaction.response.edit_message(
         content=(interaction.message.content + line)[:2000],
         view=None,
@@ -412,7 +446,12 @@ class RejectForm(discord.ui.Modal, title="Reject this request"):
         if not await _move(bot, row, (Moderation.HELD,), Moderation.REMOVED):
             raise UserFacingError("Another moderator already decided on this request.")
         await _decided(interaction, "reject", self.reason.value)
-        await reject(bot, row, interaction.user.id, self.reason.value)
+        if row.status == GenerationStatus.DONE:  # a clip the output scan held
+            from bot.clip_review import reject_clip
+
+            await reject_clip(bot, row, interaction.user.id, self.reason.value)
+        else:
+            await reject(bot, row, interaction.user.id, self.reason.value)
 
     async def on_error(  # type: ignore[override]
         self, interaction: discord.Interaction[ReelBot], error: Exception
@@ -469,7 +508,12 @@ class ReviewButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMP
                 try:
                     await _decided(interaction, "approve")
                 finally:  # approved is approved: a failed edit must not strand the request
-                    await approve(bot, row, interaction.user.id)
+                    if row.status == GenerationStatus.DONE:  # a clip the output scan held
+                        from bot.clip_review import approve_clip
+
+                        await approve_clip(bot, row, interaction.user.id)
+                    else:
+                        await approve(bot, row, interaction.user.id)
                 return
             if self.action == "restore":
                 done = await restore(bot, row, interaction.user.id, action="restore")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from bot.limits import Limits, RoleLimits
 from worker.scheduler import Caps
@@ -46,3 +46,25 @@ class BotSettings(QueueSettings):
     report_threshold: int = Field(
         default=3, ge=1, description="distinct members' 🚩 reports that hide a clip for review"
     )
+    toxicity_threshold: float | None = Field(
+        default=0.9,
+        ge=0,
+        le=1,
+        description="hold a prompt for review when the abuse classifier scores it this high "
+        "(bot/toxicity.py; needs reelbot[toxicity]); 0 → off",
+    )
+    scan_nsfw_skip: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="output-scan categories whose hold NSFW-marked channels skip, per guild id "
+        'or "*" for every guild; JSON: {"*": ["nudity", "suggestive"]}. Never minors',
+    )
+
+    @field_validator("scan_nsfw_skip")
+    @classmethod
+    def _never_minors(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for guild, categories in value.items():
+            if guild != "*" and not guild.isdigit():
+                raise ValueError(f"{guild!r} is not a guild id (or *)")
+            if any("minor" in category for category in categories):
+                raise ValueError("no channel can skip the output scan's hold for minors")
+        return value

@@ -133,6 +133,7 @@ class Channel:
     position: int = 0
     overwrites: list[Overwrite] = field(default_factory=list)
     recipient: User | None = None  # DM channels only
+    nsfw: bool = False  # age-restricted ("NSFW") text channel
 
     def payload(self) -> dict[str, Any]:
         if self.type == DM_CHANNEL:
@@ -145,7 +146,7 @@ class Channel:
             "name": self.name,
             "position": self.position,
             "permission_overwrites": [o.payload() for o in self.overwrites],
-            "nsfw": False,
+            "nsfw": self.nsfw,
             "topic": None,
             "parent_id": None,
             "last_message_id": None,

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlmodel import col
 
-from gallery.models import Generation, GenerationCreate, GenerationStatus, Member
+from gallery.models import Generation, GenerationCreate, GenerationStatus, Member, Moderation
 from gallery.store import (
     GalleryStore,
     InvalidCursor,
@@ -95,6 +95,29 @@ def test_done_exactly_once(store: GalleryStore) -> None:
     assert (again.media_path, again.size_bytes, again.timings) == ("ab/x.mp4", 4096, timings)
     assert again.worker == "gpu-0" and again.attempts == 1
     assert not store.mark_done(new_id(), media_path="x", size_bytes=1, timings={})
+
+
+def test_a_clip_the_output_scan_holds_is_never_public_and_keeps_a_moderators_decision(
+    store: GalleryStore,
+) -> None:
+    held = generation()
+    store.add_generation(held)
+    assert store.mark_done(
+        held.id, media_path="p.mp4", size_bytes=1, timings={}, moderation=Moderation.HELD
+    )
+    row = store.get(held.id)
+    assert row is not None and (row.status, row.moderation) == ("done", "held")
+    assert held.id not in [r.id for r in store.list_public()]
+
+    hidden = generation()  # a moderator hid it while it rendered: it stays hidden, not held
+    store.add_generation(hidden)
+    store.set_moderation(hidden.id, Moderation.HIDDEN)
+    assert store.mark_done(
+        hidden.id, media_path="q.mp4", size_bytes=1, timings={}, moderation=Moderation.HELD
+    )
+    row = store.get(hidden.id)
+    assert row is not None and (row.status, row.moderation) == ("done", "hidden")
+    assert [r.id for r in store.list_public()] == []
 
 
 def test_failed_never_overwrites_done(store: GalleryStore) -> None:

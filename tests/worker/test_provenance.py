@@ -17,6 +17,7 @@ from worker.backends.tiny import CAPABILITIES
 from worker.encode import encode_mp4, encode_to_fit
 from worker.provenance import (
     ProvenanceError,
+    WatermarkReading,
     clip_url,
     embed_watermark,
     payload_bits,
@@ -316,3 +317,36 @@ def test_a_signed_clip_has_an_intact_c2pa_manifest(
     data[-5000] ^= 0xFF  # a byte of picture data
     tampered.write_bytes(bytes(data))
     assert read_c2pa(tampered)["valid"] is False
+
+
+def test_a_failed_check_is_repaired_only_from_the_votes_least_sure_of_themselves() -> None:
+    rng = np.random.default_rng(1)
+    bits = payload_bits(GID)
+    strength = rng.uniform(0.4, 0.8, bits.shape)
+    agreement = np.where(bits == 0, strength, -strength)
+    assert WatermarkReading(bits, 0.6, 48, agreement).generation_id_prefix == GID[:16]
+
+    # A lossy copy flips the two bits it was least sure of: repaired.
+    wrong = bits.copy()
+    soft = agreement.copy()
+    for i in (10, 57):
+        wrong[i] ^= 1
+        soft[i] = -0.02 * np.sign(agreement[i])
+    assert prefix_from_bits(wrong) is None
+    assert WatermarkReading(wrong, 0.5, 48, soft).generation_id_prefix == GID[:16]
+
+    # A bit read wrong with conviction is not guessed at: the reading stays unknown.
+    soft[10] = -0.9 * np.sign(agreement[10])
+    assert WatermarkReading(wrong, 0.5, 48, soft).generation_id_prefix is None
+
+
+def test_random_readings_almost_never_pass_the_repaired_check() -> None:
+    rng = np.random.default_rng(2)
+    passed = sum(
+        WatermarkReading(
+            rng.integers(0, 2, 80).astype(np.int8), 0.1, 48, rng.uniform(-1, 1, 80)
+        ).generation_id_prefix
+        is not None
+        for _ in range(3000)
+    )
+    assert passed <= 5  # 22 candidates per reading: about 1 in 3,000 by chance

@@ -1,0 +1,188 @@
+"""The output scan end to end: fake Discord ↔ unmodified discord.py bot ↔ real Redis ↔ real
+worker process running the real NudeNet classifier ↔ SQLite gallery.
+
+The tiny model renders noise NudeNet scores near 0, so a threshold of 0 stands in for a clip
+over the line: held (contact sheet to the moderators, Approve posts it once, Reject never),
+blocked (never written, never posted), waived in an NSFW channel, and caught again on a report.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from PIL import Image
+from sqlmodel import Session, select
+
+from bot.app import ReelBot
+from bot.clip_review import HELD_NOTE, REJECTED_NOTE, SHEET_NAME
+from bot.review import HIDDEN_NOTE, ReviewConfig
+from bot.submit import connect_queue
+from gallery.models import Generation
+from tests.e2e.test_discord import PUBLIC_URL, Stack, eventually
+from tests.e2e.test_discord_moderation import actions, labels, moderating
+from tests.fakediscord import FakeDiscord, Message
+from worker.backends import capabilities_for
+from worker.contact_sheet import CAPTION_H, GRID_KEY, tile_size
+from worker.output_check import BLOCKED_MESSAGE
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+
+READY = "your clip is ready"
+OVER_ANY = json.dumps({"nudity": 0})  # every clip scores at least 0
+
+
+@pytest.fixture
+async def stack(redis_server, redis, data_dir) -> AsyncIterator[Stack]:
+    s = Stack(redis_server.url, data_dir)
+    yield s
+    await s.close()
+
+
+def scanning(workers, **env: str) -> None:
+    """Start a worker that scans with NudeNet and the given thresholds."""
+    workers.env.update({"REELBOT_SCAN_CLASSIFIERS": "nudenet", **env})
+    workers.start()
+
+
+async def new_bot(stack: Stack, fake: FakeDiscord, **review: object) -> ReelBot:
+    pool = await connect_queue(stack.redis_url)
+    stack.pools.append(pool)
+    return ReelBot(
+        queue=pool,
+        store=stack.store,
+        media=stack.media,
+        capabilities=capabilities_for("tiny"),
+        public_url=PUBLIC_URL,
+        review=ReviewConfig(channel_id=fake.world.guild.channel("mod-review").id, **review),  # type: ignore[arg-type]
+        guild_ready_timeout=0.05,
+    )
+
+
+async def held_clip(fake: FakeDiscord, prompt: str) -> tuple[Message, Message, Message]:
+    """alice asks; the queued message, the note the clip will become, and the review card."""
+    ix = await fake.slash_command("create", {"prompt": prompt}, user="alice")
+    queued = await ix.wait_reply()
+    note = await fake.wait_for_message(lambda m: m.content == HELD_NOTE, timeout=90)
+    review = await fake.wait_for_message(
+        lambda m: "held by the output scan" in m.content, channel="mod-review"
+    )
+    return queued, note, review
+
+
+def only_row(stack: Stack) -> Generation:
+    with Session(stack.engine) as session:
+        [row] = session.exec(select(Generation)).all()
+    return row
+
+
+def mp4_posts(fake: FakeDiscord) -> list[Message]:
+    return [m for m in fake.messages if any(n.endswith(".mp4") for n in m.files)]
+
+
+async def test_a_held_clip_reaches_moderators_as_a_contact_sheet_and_approve_posts_it_once(
+    stack, workers
+) -> None:
+    scanning(workers, REELBOT_SCAN_HOLD=OVER_ANY)
+    async with moderating() as fake, fake.running(await new_bot(stack, fake)):
+        alice = fake.users["alice"]
+        queued, note, review = await held_clip(fake, "a red kite over a beach -seed 5 -ar 16:9")
+        assert int(note.message_reference["message_id"]) == queued.id
+        assert note.files == {} and note.components == []
+        assert f"<@{alice.id}>" in review.content and "nudity 0.0" in review.content
+        assert "≥ 0.00" in review.content and "-seed 5" in review.content
+        assert labels(review) == ["Approve", "Reject"]
+
+        # The contact sheet: eight sampled frames (first, last, six between) in a 4 × 2 grid.
+        sheet = Image.open(io.BytesIO(review.files[SHEET_NAME]))
+        assert sheet.format == "PNG" and sheet.text[GRID_KEY] == "4x2"
+        row = only_row(stack)
+        gid = row.id
+        tile_w, tile_h = tile_size(row.spec["height"], row.spec["width"])
+        assert sheet.size == (4 * tile_w, 2 * (tile_h + CAPTION_H))
+        assert (row.status, row.moderation) == ("done", "held")
+        assert stack.store.list_public() == []  # hidden from the gallery until approved
+        assert mp4_posts(fake) == []
+
+        ix = await fake.click_button(review, label="Approve", user="mod")
+        assert "Approved by" in (await ix.wait_reply()).content
+        await fake.wait_for_message(lambda m: m is note and READY in m.content)
+        assert list(note.files) == ["reelbot-5.mp4"] and "Reroll" in labels(note)
+        dm = await fake.wait_for_message(
+            lambda m: "approved your clip" in m.content, channel=fake.world.dm_channel(alice).id
+        )
+        assert f"{PUBLIC_URL}/clips/{gid}" in dm.content
+        assert mp4_posts(fake) == [note]  # posted once: the waiting message became the clip
+        assert [r.id for r in stack.store.list_public()] == [gid]
+    assert actions(stack) == ["hold", "approve"]
+
+
+async def test_a_rejected_clip_is_never_posted_and_its_member_is_told(stack, workers) -> None:
+    scanning(workers, REELBOT_SCAN_HOLD=OVER_ANY)
+    async with moderating() as fake, fake.running(await new_bot(stack, fake)):
+        alice = fake.users["alice"]
+        _, note, review = await held_clip(fake, "a paper boat -seed 6")
+        ix = await fake.click_button(review, label="Reject", user="mod")
+        modal = await ix.wait_modal()
+        sent = await fake.submit_modal(modal["custom_id"], {"reason": "Not for this server."})
+        assert "Rejected by" in (await sent.wait_reply()).content
+        await fake.wait_for_message(lambda m: m is note and m.content == REJECTED_NOTE)
+        dm = await fake.wait_for_message(
+            lambda m: "did not approve your clip" in m.content,
+            channel=fake.world.dm_channel(alice).id,
+        )
+        assert "Not for this server." in dm.content and "a paper boat" in dm.content
+        row = only_row(stack)
+        assert (row.status, row.moderation) == ("done", "removed")
+        assert mp4_posts(fake) == [] and stack.store.list_public() == []
+    assert actions(stack) == ["hold", "reject"]
+
+
+async def test_a_blocked_clip_is_never_written_or_posted(stack, workers) -> None:
+    scanning(workers, REELBOT_SCAN_BLOCK=OVER_ANY)
+    async with moderating() as fake, fake.running(await new_bot(stack, fake)):
+        ix = await fake.slash_command("create", {"prompt": "a lighthouse -seed 7"}, user="alice")
+        await ix.wait_reply()
+        failed = await fake.wait_for_message(lambda m: BLOCKED_MESSAGE in m.content, timeout=90)
+        assert failed.files == {} and failed.channel_id == fake.world.guild.channel("clips").id
+        review = await fake.wait_for_message(
+            lambda m: "blocked by the output scan" in m.content, channel="mod-review"
+        )
+        assert "nudity" in review.content and review.files == {} and labels(review) == []
+        assert "nudity" not in failed.content  # the scores are for moderators only
+        row = only_row(stack)
+        assert (row.status, row.moderation) == ("failed", "removed")
+        assert not any(stack.media.path_for(row.id, kind).exists() for kind in ("mp4", "jpg"))
+        assert mp4_posts(fake) == []
+    assert actions(stack) == ["block"]
+
+
+async def test_an_nsfw_channel_waives_the_hold_and_a_report_brings_the_scan_back(
+    stack, workers
+) -> None:
+    scanning(workers, REELBOT_SCAN_HOLD=OVER_ANY)
+    async with moderating() as fake:
+        fake.world.guild.channel("clips").nsfw = True
+        bot = await new_bot(stack, fake, nsfw_scan_skip={"*": ("nudity",)})
+        async with fake.running(bot):
+            ix = await fake.slash_command("create", {"prompt": "a red fox -seed 8"}, user="alice")
+            await ix.wait_reply()
+            result = await fake.wait_for_message(lambda m: READY in m.content, timeout=90)
+            assert list(result.files) == ["reelbot-8.mp4"]
+            row = only_row(stack)
+            assert row.spec["scan_skip"] == ["nudity"] and row.moderation == "ok"
+            await eventually(lambda: stack.store.get(row.id), lambda r: r.discord_message_id)
+
+            # One report (the threshold is 3) has a worker scan the clip again, without the
+            # channel's waiver: over the line, so it is hidden at once and sent to review.
+            await fake.add_reaction(result, "🚩", user="bob")
+            review = await fake.wait_for_message(
+                lambda m: "hidden by the output scan" in m.content, channel="mod-review", timeout=60
+            )
+            assert labels(review) == ["Restore", "Remove"]
+            assert Image.open(io.BytesIO(review.files[SHEET_NAME])).text[GRID_KEY] == "4x2"
+            await fake.wait_for_message(lambda m: m is result and m.content == HIDDEN_NOTE)
+            assert stack.store.get(row.id).moderation == "hidden"
+    assert actions(stack) == ["hide"]
