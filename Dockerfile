@@ -10,7 +10,8 @@ COPY bot bot
 COPY worker worker
 COPY gallery gallery
 # s3: the gallery serves clips from a bucket when REELBOT_MEDIA_STORE=s3 (remote workers).
-RUN pip install ".[postgres,s3]"
+# toxicity: the abuse classifier beside the prompt word lists (REELBOT_TOXICITY_THRESHOLD).
+RUN pip install ".[postgres,s3,toxicity]"
 # /data/media exists in the image so that a fresh named volume mounted there is ours, not root's.
 RUN useradd --uid 10001 --user-group --create-home reelbot \
     && mkdir -p /data/media && chown -R reelbot:reelbot /data
@@ -30,7 +31,10 @@ COPY pyproject.toml README.md ./
 COPY bot bot
 COPY worker worker
 COPY gallery gallery
-RUN uv pip install --python /venv/bin/python ".[worker,postgres]"
+# The output scan's NudeNet classifier is AGPL-3.0: built in only when asked for, with
+# `docker compose build --build-arg WORKER_EXTRAS=nsfw worker` (see README, Moderation).
+ARG WORKER_EXTRAS=""
+RUN uv pip install --python /venv/bin/python ".[worker,postgres${WORKER_EXTRAS:+,$WORKER_EXTRAS}]"
 RUN useradd --uid 10001 --user-group --create-home reelbot \
     && mkdir -p /data/media "$HF_HOME" \
     && chown -R reelbot:reelbot /data /home/reelbot/.cache

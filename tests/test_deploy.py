@@ -244,7 +244,7 @@ def test_dockerfile_has_an_app_and_a_worker_stage(dockerfile_stages: dict[str, l
 def test_images_install_the_right_extras_after_copying_the_source(
     dockerfile_stages: dict[str, list[str]],
 ) -> None:
-    extras = {"app": '".[postgres,s3]"', "worker": '".[worker,postgres]"'}
+    extras = {"app": '".[postgres,s3,toxicity]"', "worker": '".[worker,postgres'}
     for stage, extra in extras.items():
         lines = dockerfile_stages[stage]
         installs = [i for i, line in enumerate(lines) if "pip install" in line and extra in line]
@@ -252,6 +252,11 @@ def test_images_install_the_right_extras_after_copying_the_source(
         copied = {line.split()[1] for line in lines[: installs[0]] if line.startswith("COPY ")}
         assert {"pyproject.toml", "bot", "worker", "gallery"} <= copied, stage
     assert not any("torch" in line for line in dockerfile_stages["app"]), "the app image: no torch"
+    # NudeNet (AGPL-3.0) only by the operator's build argument, never by default
+    assert any('ARG WORKER_EXTRAS=""' in line for line in dockerfile_stages["worker"])
+    assert not any(
+        "nsfw" in line and "pip" in line for s in dockerfile_stages.values() for line in s
+    )
     assert dockerfile_stages["app"][0].split()[1].startswith("python:3.11")
     worker_base = dockerfile_stages["worker"][0].split()[1]
     assert worker_base.startswith("nvidia/cuda:") and "runtime" in worker_base

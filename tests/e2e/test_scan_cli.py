@@ -1,0 +1,55 @@
+"""`reelbot scan FILE` as a moderator runs it: per-frame scores and the decision as JSON, exit 0
+allow, 1 hold or block, 2 unreadable, 3 no classifier."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from PIL import Image
+
+from tests.e2e.test_cli import reelbot
+from tests.e2e.test_verify import clips  # noqa: F401  (the module's clips fixture)
+from worker.contact_sheet import GRID_KEY
+
+
+def scan(path: Path, tmp_path: Path, *args: str, **env: str):
+    result = reelbot(
+        "scan",
+        str(path),
+        "--json",
+        *args,
+        env={"REELBOT_DATA_DIR": str(tmp_path), "REELBOT_SCAN_CLASSIFIERS": "nudenet", **env},
+    )
+    report = json.loads(result.stdout) if result.stdout.strip() else None
+    return result.returncode, report, result.stderr
+
+
+def test_a_generated_clip_is_allowed_with_its_eight_frames_scored(clips, tmp_path) -> None:  # noqa: F811
+    code, report, stderr = scan(clips["ours"], tmp_path)
+    assert code == 0, stderr
+    assert report["decision"] == "allow" and report["reasons"] == []
+    assert report["classifiers"] == ["nudenet"]
+    assert [f["index"] for f in report["frames"]] == [0, 7, 13, 20, 27, 34, 40, 47]
+    assert all(set(f["scores"]) == {"nudity", "suggestive"} for f in report["frames"])
+    assert report["highest"]["nudity"] < 0.2
+
+
+def test_over_a_threshold_exits_1_and_writes_the_contact_sheet(clips, tmp_path) -> None:  # noqa: F811
+    sheet = tmp_path / "sheet.png"
+    code, report, stderr = scan(
+        clips["ours"], tmp_path, "--sheet", str(sheet), REELBOT_SCAN_BLOCK='{"nudity": 0}'
+    )
+    assert code == 1, stderr
+    assert report["decision"] == "block" and report["reasons"][0].startswith("nudity")
+    assert Image.open(io.BytesIO(sheet.read_bytes())).text[GRID_KEY] == "4x2"
+
+
+def test_an_unreadable_file_or_no_classifier_says_so(clips, tmp_path) -> None:  # noqa: F811
+    code, report, stderr = scan(clips["garbage"], tmp_path)
+    assert (code, report) == (2, None) and "can't read garbage.mp4 as a video" in stderr
+    code, _, stderr = scan(clips["ours"], tmp_path, REELBOT_SCAN_CLASSIFIERS="none")
+    assert code == 3 and "no frame classifier is configured" in stderr
+    code, _, stderr = scan(clips["ours"], tmp_path, REELBOT_SCAN_CLASSIFIERS="nsfw")
+    assert code == 3 and "unknown frame classifier 'nsfw'" in stderr
