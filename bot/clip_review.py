@@ -22,6 +22,7 @@ import logging
 from typing import TYPE_CHECKING
 
 import discord
+from discord.utils import escape_markdown
 
 from bot.flags import to_command_line
 from bot.messages import command_name
@@ -35,8 +36,9 @@ from bot.review import (
     restore_result,
     tell,
 )
-from gallery.models import Generation, Moderation
+from gallery.models import Generation, Moderation, ModerationAction
 from gallery.web import clip_url
+from worker.output_check import BLOCKED_MESSAGE
 from worker.spec import DEFAULT_QUEUE, SCAN_TASK, RenderSpec, ResultRecord
 
 if TYPE_CHECKING:
@@ -46,6 +48,9 @@ log = logging.getLogger(__name__)
 
 HELD_NOTE = "⏳ This clip is waiting for a moderator; it will appear here once they approve it."
 REJECTED_NOTE = "🚫 A moderator did not approve this clip."
+UNREVIEWED_NOTE = "🚫 This clip didn't pass this server's content check, so it was not posted."
+SCANNED = ("hold", "block")  # the audit actions the output scan itself records
+KEPT = ("approve", "restore", "unhide")  # a moderator's decision to keep a clip public
 SHEET_NAME = "contact-sheet.png"
 RESCAN_WAIT_S = 300.0
 
@@ -56,37 +61,59 @@ def review_nonce(kind: str, generation_id: str) -> str:
 
 
 async def on_scanned(bot: ReelBot, row: Generation, record: ResultRecord) -> None:
-    """Delivery calls this for a clip the output scan held (done) or blocked (failed)."""
-
+    """Delivery calls this for a clip the output scan held (done) or blocked (failed), once
+    its message in the member's channel (if any) is recorded."""
     spec = RenderSpec.model_validate(row.spec)
     who = f"<@{spec.owner_id.partition(':')[2] or 0}>"
     where = f"<#{spec.channel_id}>" if spec.guild_id is not None else "a DM"
     line = f"`{command_name(spec)} {plain(to_command_line(spec, capabilities=bot.capabilities))}`"
-    why = plain(record.review or "over a threshold")[:600]
+    why = plain(record.review or await _scan_reason(bot, row.id))[:600]
     if record.status == "failed":
         if bot.review.channel_id is not None:
             text = f"⛔ **Clip blocked by the output scan** · {who} in {where}\n{why}\n{line}"
             await post_review(bot, text, (), row.id, nonce=review_nonce("b", row.id))
         return
-    if bot.review.channel_id is None:  # nobody could approve it: it stays unposted
-        await asyncio.to_thread(
+    if bot.review.channel_id is None:  # nobody could approve it: it is not posted, say so
+        moved = await asyncio.to_thread(
             bot.moderation.transition, row.id, (Moderation.HELD,), Moderation.REMOVED
         )
-        await asyncio.to_thread(
-            bot.moderation.record,
-            "remove",
-            moderator_id=SYSTEM,
-            guild_id=row.guild_id,
-            target_member_id=row.owner_id,
-            target_generation_id=row.id,
-            reason="held by the output scan, and no review channel is set",
-        )
+        if moved:
+            fresh = await asyncio.to_thread(bot.store.get, row.id)
+            await audit_system(bot, "remove", row, "held by the output scan; no review channel")
+            await edit_result(bot, fresh or row, UNREVIEWED_NOTE)
+            await tell(bot, row, "Your clip " + BLOCKED_MESSAGE + ".")
         return
     text = f"🛡️ **Clip held by the output scan** · {who} in {where}\n{why}\n{line}"
     sheet = await _sheet(bot, record.sheet_path)
     await post_review(
         bot, text, ("approve", "reject"), row.id, file=sheet, nonce=review_nonce("h", row.id)
     )
+
+
+async def _scan_reason(bot: ReelBot, generation_id: str) -> str:
+    """Why the scan held or blocked a clip, from the audit log (a re-announced clip's record
+    carries no reason)."""
+    history = await asyncio.to_thread(bot.moderation.history, generation_id)
+    reasons = [a.reason for a in history if a.moderator_id == SYSTEM and a.action in SCANNED]
+    return reasons[-1] if reasons else "over a threshold of the output scan"
+
+
+async def audit_system(bot: ReelBot, action: str, row: Generation, reason: str) -> None:
+    await asyncio.to_thread(
+        bot.moderation.record,
+        action,
+        moderator_id=SYSTEM,
+        guild_id=row.guild_id,
+        target_member_id=row.owner_id,
+        target_generation_id=row.id,
+        reason=reason[:1000],
+    )
+
+
+def decided_by_moderator(history: list[ModerationAction]) -> bool:
+    """A person approved or restored the clip: a classifier's second look does not overrule
+    them (more reports still can, through the threshold)."""
+    return any(a.moderator_id != SYSTEM and a.action in KEPT for a in history)
 
 
 async def _sheet(bot: ReelBot, relative: str) -> discord.File | None:
@@ -120,7 +147,7 @@ class Rescans:
         self.tasks: dict[str, asyncio.Task[None]] = {}
 
     def start(self, row: Generation) -> None:
-        if row.id in self.tasks or not row.media_path:
+        if row.id in self.tasks or not row.media_path or row.moderation != Moderation.OK:
             return
         task = asyncio.create_task(self._run(row), name=f"rescan-{row.id}")
         self.tasks[row.id] = task
@@ -128,6 +155,8 @@ class Rescans:
 
     async def _run(self, row: Generation) -> None:
         try:
+            if decided_by_moderator(await asyncio.to_thread(self.bot.moderation.history, row.id)):
+                return  # a person already looked at it and kept it
             job = await self.bot.queue.enqueue_job(
                 SCAN_TASK,
                 {"generation_id": row.id},
@@ -152,27 +181,23 @@ async def hide_if_flagged(bot: ReelBot, row: Generation, result: dict[str, str])
 
     if result.get("decision") not in ("hold", "block"):
         return False
+    if decided_by_moderator(await asyncio.to_thread(bot.moderation.history, row.id)):
+        log.info("[%s] rescan over a threshold, but a moderator kept the clip", row.id)
+        return False
     moved = await asyncio.to_thread(
         bot.moderation.transition, row.id, (Moderation.OK,), Moderation.HIDDEN
     )
     if not moved:
         return False
     why = result.get("review", "")
-    await asyncio.to_thread(
-        bot.moderation.record,
-        "hide",
-        moderator_id=SYSTEM,
-        guild_id=row.guild_id,
-        target_member_id=row.owner_id,
-        target_generation_id=row.id,
-        reason=f"reported; output scan: {why}"[:1000],
-    )
+    await audit_system(bot, "hide", row, f"reported; output scan: {why}")
     await edit_result(bot, row, HIDDEN_NOTE)
     if bot.review.channel_id is not None:
         owner = row.owner_id.partition(":")[2] if row.owner_id else "0"
         text = (
             f"🚩 **Reported clip hidden by the output scan** · by <@{owner}>\n{plain(why)[:600]}\n"
-            f"> {plain(row.prompt)[:500]}\n{clip_url(bot.delivery.public_url, row.id)}"
+            f"> {escape_markdown(plain(row.prompt)[:500])}\n"
+            f"{clip_url(bot.delivery.public_url, row.id)}"
         )
         sheet = await _sheet(bot, result.get("sheet_path", ""))
         await post_review(bot, text, ("restore", "remove"), row.id, file=sheet)

@@ -10,8 +10,9 @@ consumer are re-read at start (our own) or claimed after an idle time (another i
 A clip a moderator kept from the public while it rendered (a purge, `/mod hide`) is not posted:
 its place gets the same one-line notice `bot.review` edits a posted clip to, so a later
 Restore / unhide edits that message back into the clip. A clip the output scan held gets
-`HELD_NOTE` there the same way, and `on_scanned` posts it for review before the notice's id is
-recorded, so a crash between the two posts both again (their nonces make that a no-op).
+`HELD_NOTE` there the same way; once the notice's id is recorded, `on_scanned` posts the clip
+for review (again after a crash: the review message's nonce makes that a no-op), also when the
+member's channel is gone or the clip has no Discord target.
 A moderator acting while the clip is being posted is caught by reading the row again once the
 message id is recorded (the moderator's side edits every message id it sees), so the clip shows
 for a moment at most.
@@ -161,16 +162,20 @@ class Delivery:
             seconds = work_seconds(row.timings)
             if seconds is not None:  # the scheduler's ETAs learn from every clip
                 await self.admission.record_render(RenderSpec.model_validate(row.spec), seconds)
-        if row is None or target is None:
-            return  # made elsewhere (the terminal), or its target expired
-        if row.discord_message_id:
-            log.info("[%s] already posted as %s", gid, row.discord_message_id)
-            await forget_target(self.redis, gid)
-            return
-        spec = RenderSpec.model_validate(row.spec)
+        if row is None:
+            return  # made elsewhere (another install's database)
         held = record.status == "done" and row.moderation == Moderation.HELD
         blocked = record.status == "failed" and bool(record.review)  # by the output scan
-        scanned = held or blocked
+        if target is None or row.discord_message_id:
+            # made from the terminal, its target expired, or posted before a crash: the
+            # moderators still get (once: the review message's nonce) what the scan caught
+            if held or blocked:
+                await self._review(row, record)
+            if row.discord_message_id:
+                log.info("[%s] already posted as %s", gid, row.discord_message_id)
+                await forget_target(self.redis, gid)
+            return
+        spec = RenderSpec.model_validate(row.spec)
         # a clip the scan blocked is a failure the member reads as such
         note = None if blocked else moderated_note(row.moderation)
         if note is not None:
@@ -181,17 +186,28 @@ class Delivery:
             if exc.status == 413:  # the cap shrank since the request (boosts lost): link only
                 message = await self._post(record, spec, target, link_only=True)
             elif exc.status in (403, 404):  # the channel or our permissions are gone
-                await self._tell_owner(target, gid)
+                if held or blocked:  # nothing public to link to; the moderators still decide
+                    await self._review(row, record)
+                else:
+                    await self._tell_owner(target, gid)
                 raise
             else:
                 raise
-        if scanned and self.on_scanned is not None:  # before the post is recorded: see run()
-            await self.on_scanned(row, record)
+        # Recorded before the review message exists, so a moderator's decision always finds
+        # the message it turns into the clip.
         await asyncio.to_thread(self.store.set_discord_message, gid, message.id)
+        if held or blocked:
+            await self._review(row, record)
         await forget_target(self.redis, gid)
         log.info("[%s] posted as message %s", gid, message.id)
         if note is None:
             await self._recheck(gid, message)
+
+    async def _review(self, row: Generation, record: ResultRecord) -> None:
+        """Hand a clip the output scan held or blocked to the moderators' side. Its failures
+        propagate: a Discord 5xx / 429 or a Redis blip leaves the record pending, retried."""
+        if self.on_scanned is not None:
+            await self.on_scanned(row, record)
 
     async def _recheck(self, gid: str, message: discord.Message) -> None:
         """A moderator who hid the clip between our read and the recorded message id did not see

@@ -248,7 +248,7 @@ async def submit_request(
     refused, a flagged one is held for a moderator (ContentHeld) unless `reviewed`, which is
     how an approved request comes back here."""
     if asker.nsfw and (skip := bot.review.scan_skip(asker.guild_id)):
-        spec = spec.model_copy(update={"scan_skip": skip})
+        spec = RenderSpec.model_validate({**spec.model_dump(), "scan_skip": skip})
     if not reviewed:
         decision = await review.screen(bot, spec, asker)
         if decision.decision == "flag":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -67,4 +68,6 @@ class BotSettings(QueueSettings):
                 raise ValueError(f"{guild!r} is not a guild id (or *)")
             if any("minor" in category for category in categories):
                 raise ValueError("no channel can skip the output scan's hold for minors")
+            if bad := [c for c in categories if not re.fullmatch(r"[a-z_]{1,32}", c)]:
+                raise ValueError(f"{bad[0]!r} is not a category (lowercase, like nudity)")
         return value

@@ -99,6 +99,16 @@ class ModerationStore:
         with self._session() as session:
             return list(session.exec(statement).all())
 
+    def history(self, generation_id: str) -> list[ModerationAction]:
+        """Every action on one clip, oldest first (a clip gathers a handful at most)."""
+        statement = (
+            select(ModerationAction)
+            .where(col(ModerationAction.target_generation_id) == generation_id)
+            .order_by(col(ModerationAction.id))
+        )
+        with self._session() as session:
+            return list(session.exec(statement).all())
+
     def audit_page(self, *, before: int | None = None, limit: int = AUDIT_PAGE) -> AuditPage:
         """The whole audit log, newest first, paged by keyset on the id (the primary key, so
         every page is an index range): the actions with ids below `before`, at most `limit`."""

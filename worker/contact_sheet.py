@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -46,15 +46,18 @@ def caption(score: FrameScore, top: int = 2) -> tuple[str, str]:
     )
 
 
-def contact_sheet(frames: np.ndarray, scores: Sequence[FrameScore]) -> bytes:
-    """PNG bytes of the frames `scores` name, tiled with their captions."""
+def contact_sheet(
+    frames: np.ndarray | Mapping[int, np.ndarray], scores: Sequence[FrameScore]
+) -> bytes:
+    """PNG bytes of the frames `scores` name (by index into `frames`), tiled with captions."""
     from PIL import Image, ImageDraw, ImageFont
     from PIL.PngImagePlugin import PngInfo
 
     columns, rows = grid_for(len(scores))
     if not columns:
         raise ValueError("a contact sheet needs at least one scored frame")
-    tile_w, tile_h = tile_size(frames.shape[1], frames.shape[2])
+    first = frames[scores[0].index]
+    tile_w, tile_h = tile_size(first.shape[0], first.shape[1])
     cell_h = tile_h + CAPTION_H
     sheet = Image.new("RGB", (columns * tile_w, rows * cell_h), BACKGROUND)
     draw = ImageDraw.Draw(sheet)

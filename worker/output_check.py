@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import numpy as np
 
 from worker.contact_sheet import contact_sheet
 from worker.frame_classifiers import load_classifiers
-from worker.scan import FrameClassifier, ScanReport, scan_frames
+from worker.scan import (
+    FrameClassifier,
+    FrameScore,
+    ScanReport,
+    sample_indices,
+    scan_frames,
+    scored_categories,
+)
 from worker.settings import WorkerConfig
 
 log = logging.getLogger(__name__)
@@ -51,6 +58,9 @@ class OutputCheck:
         self.hold = hold
         self.block = block
         self.samples = samples
+        self.scored = scored_categories(classifiers)
+        # Waiving the nudity hold in NSFW channels is only safe where minors are looked for.
+        self.sees_minors = "minor" in self.scored
 
     @classmethod
     def from_config(cls, config: WorkerConfig) -> OutputCheck:
@@ -60,48 +70,103 @@ class OutputCheck:
             names, clip_model=config.scan_clip_model, device=config.device
         )
         log.info("output scan: %s", ", ".join(c.name for c in classifiers) or "off")
-        return cls(
+        check = cls(
             classifiers, hold=config.scan_hold, block=config.scan_block, samples=config.scan_samples
         )
+        if check.enabled:
+            for name in sorted((set(check.hold) | set(check.block)) - check.scored):
+                log.warning(
+                    "output scan: no loaded classifier scores %r, so its threshold never applies "
+                    "(the clip classifier scores minor, violence and minor_nudity)",
+                    name,
+                )
+            if not check.sees_minors:
+                log.warning(
+                    "output scan: nothing looks for minors (no clip classifier), so NSFW "
+                    "channels' waivers are ignored"
+                )
+        return check
 
     @property
     def enabled(self) -> bool:
         return bool(self.classifiers)
 
-    def scan(self, frames: np.ndarray, fps: float, skip: Collection[str] = ()) -> ScanReport:
-        """Blocking."""
-        return scan_frames(
-            self.classifiers,
-            frames,
-            fps,
-            hold=self.hold,
-            block=self.block,
-            skip=skip,
-            samples=self.samples,
-        )
+    def scan(
+        self,
+        frames: np.ndarray | Mapping[int, np.ndarray],
+        fps: float,
+        skip: Collection[str] = (),
+        *,
+        total: int | None = None,
+    ) -> ScanReport:
+        """Blocking. A classifier that fails holds the clip for a moderator (its frames still
+        make a contact sheet): an unchecked clip is never posted, and nothing is lost."""
+        count = len(frames) if total is None else total
+        try:
+            return scan_frames(
+                self.classifiers,
+                frames,
+                fps,
+                hold=self.hold,
+                block=self.block,
+                skip=skip if self.sees_minors else (),
+                samples=self.samples,
+                total=total,
+            )
+        except Exception as exc:
+            log.exception("output scan failed; holding the clip for a moderator")
+            unscored = [
+                FrameScore(index=i, seconds=round(i / fps, 3) if fps > 0 else 0.0, scores={})
+                for i in sample_indices(count, self.samples)
+            ]
+            return ScanReport(
+                decision="hold",
+                reasons=[f"the scan itself failed ({type(exc).__name__}), so nobody checked it"],
+                frames=unscored,
+                classifiers=[c.name for c in self.classifiers],
+            )
 
-    def scan_file(self, path: Path) -> tuple[ScanReport, np.ndarray]:
-        """A stored clip decoded and scanned (reports, `reelbot scan`); blocking."""
-        frames, fps = decode_frames(path)
-        return self.scan(frames, fps), frames
+    def scan_file(
+        self, path: Path, skip: Collection[str] = ()
+    ) -> tuple[ScanReport, dict[int, np.ndarray]]:
+        """A stored clip scanned (reports, `reelbot scan`): only the sampled frames are kept,
+        so a long clip costs no more memory than a short one. Blocking."""
+        total, fps = count_frames(path)
+        frames = decode_frames(path, sample_indices(total, self.samples))
+        return self.scan(frames, fps, skip, total=total), frames
 
 
-def sheet_png(frames: np.ndarray, report: ScanReport) -> bytes:
+def sheet_png(frames: np.ndarray | Mapping[int, np.ndarray], report: ScanReport) -> bytes:
     return contact_sheet(frames, report.frames)
 
 
-def decode_frames(path: Path, *, max_frames: int = 24 * 60) -> tuple[np.ndarray, float]:
-    """Every frame of a video as uint8 RGB, and its frame rate (PyAV)."""
+def count_frames(path: Path) -> tuple[int, float]:
+    """A video's frame count (its packets, without decoding) and frame rate (PyAV)."""
     import av
 
     with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise ValueError(f"{path.name} has no video stream")
         stream = container.streams.video[0]
         fps = float(stream.average_rate or 24)
-        frames = []
-        for frame in container.decode(stream):
-            frames.append(frame.to_ndarray(format="rgb24"))
-            if len(frames) >= max_frames:
-                break
-    if not frames:
+        total = sum(1 for packet in container.demux(stream) if packet.size)
+    if not total:
         raise ValueError(f"{path.name} has no video frames")
-    return np.stack(frames), fps
+    return total, fps
+
+
+def decode_frames(path: Path, indices: Collection[int]) -> dict[int, np.ndarray]:
+    """The frames at `indices` (in decoding order) as uint8 RGB."""
+    import av
+
+    wanted, last = set(indices), max(indices, default=-1)
+    found: dict[int, np.ndarray] = {}
+    with av.open(str(path)) as container:
+        for n, frame in enumerate(container.decode(container.streams.video[0])):
+            if n in wanted:
+                found[n] = frame.to_ndarray(format="rgb24")
+            if n >= last:
+                break
+    if not found:
+        raise ValueError(f"{path.name} has no video frames")
+    return found

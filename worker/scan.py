@@ -5,14 +5,15 @@ not want. So the worker samples frames of every clip (the first, the last and `c
 spaced between), scores them with the configured frame classifiers
 (`worker.frame_classifiers`), and decides per category with the operator's thresholds:
 
-    score ≥ block threshold → "block"  (never posted, files deleted, moderators told)
+    score ≥ block threshold → "block"  (never written or posted, moderators told)
     score ≥ hold threshold  → "hold"   (posted to moderators as a contact sheet; Approve posts it)
     otherwise               → "allow"
 
 The categories are the classifiers' own (`nudity`, `suggestive` from NudeNet; `nudity`, `minor`,
 `violence` from the CLIP zero-shot checker) plus `minor_nudity`, the lower of `minor` and
 `nudity` in the same frame, which exists only when both are scored. A channel marked NSFW may
-waive holds for some categories (`skip`), never for a category about minors, and never a block.
+waive holds for some categories (`skip`), never for a category about minors, and never a block
+(and `worker.output_check` honours waivers only where a loaded classifier scores minors).
 
 Pure numpy and pydantic: no torch, no onnxruntime; the classifiers load those themselves.
 """
@@ -92,6 +93,12 @@ def with_derived(scores: Mapping[str, float]) -> dict[str, float]:
     return out
 
 
+def scored_categories(classifiers: Sequence[FrameClassifier]) -> set[str]:
+    """What these classifiers score, derived categories included."""
+    found = {c for classifier in classifiers for c in classifier.categories}
+    return found | {name for name, parts in DERIVED.items() if set(parts) <= found}
+
+
 def waivable(category: str) -> bool:
     """Whether an NSFW channel may skip the hold for this category (never anything minor)."""
     parts = {category, *DERIVED.get(category, ())}
@@ -129,19 +136,23 @@ def decide(
 
 def scan_frames(
     classifiers: Sequence[FrameClassifier],
-    frames: np.ndarray,
+    frames: np.ndarray | Mapping[int, np.ndarray],
     fps: float,
     *,
     hold: Mapping[str, float] = DEFAULT_HOLD,
     block: Mapping[str, float] = DEFAULT_BLOCK,
     skip: Collection[str] = (),
     samples: int = DEFAULT_SAMPLES,
+    total: int | None = None,
 ) -> ScanReport:
     """Sample, score with every classifier (a category two score takes the higher) and decide.
 
-    Blocking (the classifiers run here); no classifier at all means "allow"."""
+    `frames` is the whole clip, or (with `total`, the clip's frame count) only the frames
+    `sample_indices(total, samples)` names, by index. Blocking (the classifiers run here); no
+    classifier at all means "allow"."""
     started = time.perf_counter()
-    indices = sample_indices(len(frames), samples) if classifiers else []
+    count = len(frames) if total is None else total
+    indices = sample_indices(count, samples) if classifiers else []
     picked = [frames[i] for i in indices]
     merged: list[dict[str, float]] = [{} for _ in picked]
     for classifier in classifiers:

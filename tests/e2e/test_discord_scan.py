@@ -17,7 +17,7 @@ from PIL import Image
 from sqlmodel import Session, select
 
 from bot.app import ReelBot
-from bot.clip_review import HELD_NOTE, REJECTED_NOTE, SHEET_NAME
+from bot.clip_review import HELD_NOTE, REJECTED_NOTE, SHEET_NAME, UNREVIEWED_NOTE
 from bot.review import HIDDEN_NOTE, ReviewConfig
 from bot.submit import connect_queue
 from gallery.models import Generation
@@ -86,7 +86,7 @@ async def test_a_held_clip_reaches_moderators_as_a_contact_sheet_and_approve_pos
     stack, workers
 ) -> None:
     scanning(workers, REELBOT_SCAN_HOLD=OVER_ANY)
-    async with moderating() as fake, fake.running(await new_bot(stack, fake)):
+    async with moderating() as fake, fake.running(bot := await new_bot(stack, fake)):
         alice = fake.users["alice"]
         queued, note, review = await held_clip(fake, "a red kite over a beach -seed 5 -ar 16:9")
         assert int(note.message_reference["message_id"]) == queued.id
@@ -116,6 +116,12 @@ async def test_a_held_clip_reaches_moderators_as_a_contact_sheet_and_approve_pos
         assert f"{PUBLIC_URL}/clips/{gid}" in dm.content
         assert mp4_posts(fake) == [note]  # posted once: the waiting message became the clip
         assert [r.id for r in stack.store.list_public()] == [gid]
+
+        # A moderator approved it: a report's rescan, over the same line, does not hide it.
+        await fake.add_reaction(note, "🚩", user="bob")
+        await fake.wait_for(lambda e: e.kind == "reaction_remove" and e.message is note)
+        await eventually(lambda: bot.rescans.tasks, lambda tasks: not tasks)
+        assert stack.store.get(gid).moderation == "ok"
     assert actions(stack) == ["hold", "approve"]
 
 
@@ -159,10 +165,15 @@ async def test_a_blocked_clip_is_never_written_or_posted(stack, workers) -> None
     assert actions(stack) == ["block"]
 
 
-async def test_an_nsfw_channel_waives_the_hold_and_a_report_brings_the_scan_back(
-    stack, workers
-) -> None:
-    scanning(workers, REELBOT_SCAN_HOLD=OVER_ANY)
+async def test_an_nsfw_channel_waives_the_hold_where_minors_are_looked_for(stack, workers) -> None:
+    # NudeNet plus the (tiny) CLIP checker, which scores minors: waivers count.
+    scanning(
+        workers,
+        REELBOT_SCAN_CLASSIFIERS="nudenet,clip",
+        REELBOT_SCAN_CLIP_MODEL="builtin:tiny",
+        REELBOT_SCAN_HOLD=OVER_ANY,
+        REELBOT_SCAN_BLOCK="{}",
+    )
     async with moderating() as fake:
         fake.world.guild.channel("clips").nsfw = True
         bot = await new_bot(stack, fake, nsfw_scan_skip={"*": ("nudity",)})
@@ -175,14 +186,74 @@ async def test_an_nsfw_channel_waives_the_hold_and_a_report_brings_the_scan_back
             assert row.spec["scan_skip"] == ["nudity"] and row.moderation == "ok"
             await eventually(lambda: stack.store.get(row.id), lambda r: r.discord_message_id)
 
-            # One report (the threshold is 3) has a worker scan the clip again, without the
-            # channel's waiver: over the line, so it is hidden at once and sent to review.
+            # Its own waiver counts on a report's rescan too: one 🚩 does not hide it.
             await fake.add_reaction(result, "🚩", user="bob")
-            review = await fake.wait_for_message(
-                lambda m: "hidden by the output scan" in m.content, channel="mod-review", timeout=60
+            await fake.wait_for(lambda e: e.kind == "reaction_remove" and e.message is result)
+            await eventually(lambda: bot.rescans.tasks, lambda tasks: not tasks, timeout=60)
+            assert stack.store.get(row.id).moderation == "ok" and READY in result.content
+    assert actions(stack) == []
+
+
+async def test_a_report_has_a_clip_made_before_scanning_was_on_scanned_and_hidden(
+    stack, workers
+) -> None:
+    workers.env["REELBOT_SCAN_CLASSIFIERS"] = "none"
+    workers.start()  # the clip is made while nothing scans
+    async with moderating() as fake, fake.running(bot := await new_bot(stack, fake)):
+        ix = await fake.slash_command("create", {"prompt": "a red kite -seed 9"}, user="alice")
+        await ix.wait_reply()
+        result = await fake.wait_for_message(lambda m: READY in m.content, timeout=90)
+        row = await eventually(lambda: only_row(stack), lambda r: r.discord_message_id)
+        workers.stop_all()
+        scanning(workers, REELBOT_SCAN_HOLD=OVER_ANY)  # the operator turns the scan on
+
+        # One report (the threshold is 3) has a worker scan the clip: over the line, so it is
+        # hidden at once and sent to review with its contact sheet.
+        await fake.add_reaction(result, "🚩", user="bob")
+        review = await fake.wait_for_message(
+            lambda m: "hidden by the output scan" in m.content, channel="mod-review", timeout=90
+        )
+        assert labels(review) == ["Restore", "Remove"]
+        assert Image.open(io.BytesIO(review.files[SHEET_NAME])).text[GRID_KEY] == "4x2"
+        await fake.wait_for_message(lambda m: m is result and m.content == HIDDEN_NOTE)
+        assert stack.store.get(row.id).moderation == "hidden"
+
+        # A moderator keeps it: the next report does not send it back.
+        ix = await fake.click_button(review, label="Restore", user="mod")
+        await ix.wait_reply()
+        await fake.wait_for_message(lambda m: m is result and READY in m.content)
+        fake.world.add_user("carol")
+        await fake.add_reaction(result, "🚩", user="carol")
+        await fake.wait_for(lambda e: e.kind == "reaction_remove" and e.message is result)
+        await eventually(lambda: bot.rescans.tasks, lambda tasks: not tasks)
+        assert stack.store.get(row.id).moderation == "ok"
+    assert actions(stack) == ["hide", "restore"]
+
+
+async def test_without_a_review_channel_a_held_clip_is_not_posted_and_its_member_hears(
+    stack, workers
+) -> None:
+    scanning(workers, REELBOT_SCAN_HOLD=OVER_ANY)
+    async with moderating() as fake:
+        pool = await connect_queue(stack.redis_url)
+        stack.pools.append(pool)
+        bot = ReelBot(
+            queue=pool,
+            store=stack.store,
+            media=stack.media,
+            capabilities=capabilities_for("tiny"),
+            public_url=PUBLIC_URL,
+            guild_ready_timeout=0.05,
+        )
+        async with fake.running(bot):
+            alice = fake.users["alice"]
+            ix = await fake.slash_command("create", {"prompt": "a kite -seed 3"}, user="alice")
+            await ix.wait_reply()
+            note = await fake.wait_for_message(lambda m: m.content == HELD_NOTE, timeout=90)
+            await fake.wait_for_message(lambda m: m is note and m.content == UNREVIEWED_NOTE)
+            dm = await fake.wait_for_message(
+                lambda m: BLOCKED_MESSAGE in m.content, channel=fake.world.dm_channel(alice).id
             )
-            assert labels(review) == ["Restore", "Remove"]
-            assert Image.open(io.BytesIO(review.files[SHEET_NAME])).text[GRID_KEY] == "4x2"
-            await fake.wait_for_message(lambda m: m is result and m.content == HIDDEN_NOTE)
-            assert stack.store.get(row.id).moderation == "hidden"
-    assert actions(stack) == ["hide"]
+            assert "a kite" in dm.content
+            assert (only_row(stack).moderation, mp4_posts(fake)) == ("removed", [])
+    assert actions(stack) == ["hold", "remove"]

@@ -20,8 +20,16 @@ from worker.frame_classifiers import (
     UnknownClassifier,
     load_classifiers,
 )
-from worker.output_check import OutputCheck, classifier_names, decode_frames
-from worker.scan import FrameScore, decide, sample_indices, scan_frames, waivable, with_derived
+from worker.output_check import OutputCheck, classifier_names, count_frames, decode_frames
+from worker.scan import (
+    FrameScore,
+    decide,
+    sample_indices,
+    scan_frames,
+    scored_categories,
+    waivable,
+    with_derived,
+)
 from worker.settings import WorkerConfig
 from worker.spec import RenderSpec
 
@@ -103,6 +111,8 @@ def test_no_request_can_carry_a_waiver_for_minors() -> None:
         BotSettings(scan_nsfw_skip={"*": ["minor"]})
     with pytest.raises(ValidationError, match="guild id"):
         BotSettings(scan_nsfw_skip={"../x": ["nudity"]})
+    with pytest.raises(ValidationError, match="'Nudity' is not a category"):
+        BotSettings(scan_nsfw_skip={"*": ["Nudity"]})
 
 
 def test_thresholds_come_from_settings(monkeypatch) -> None:
@@ -234,6 +244,46 @@ def test_a_stored_clip_decodes_for_a_rescan(tmp_path, rendered) -> None:
 
     path = tmp_path / "clip.mp4"
     encode_mp4(rendered, 8.0, path, fps=8, num_frames=len(rendered))
-    frames, fps = decode_frames(path)
-    assert frames.shape[1:] == rendered.shape[1:] and len(frames) == len(rendered)
-    assert fps == 8.0
+    assert count_frames(path) == (len(rendered), 8.0)
+    last = len(rendered) - 1
+    frames = decode_frames(path, [0, 5, last])
+    assert sorted(frames) == [0, 5, last] and frames[5].shape == rendered.shape[1:]
+    distance = [np.abs(frames[5].astype(int) - other).mean() for other in rendered]
+    assert int(np.argmin(distance)) == 5  # that frame, not a neighbour
+
+    check = OutputCheck([NudeNetClassifier()], hold={"nudity": 0.0}, block={}, samples=6)
+    report, kept = check.scan_file(path)
+    assert [f.index for f in report.frames] == sample_indices(len(rendered)) == sorted(kept)
+    assert report.decision == "hold"
+    sheet = Image.open(io.BytesIO(contact_sheet(kept, report.frames)))
+    assert sheet.text[GRID_KEY] == "4x2"
+
+
+def test_a_classifier_that_fails_holds_the_clip_instead_of_losing_or_posting_it() -> None:
+    class Broken:
+        name = "broken"
+        categories = ("nudity",)
+
+        def score(self, frames):
+            raise RuntimeError("onnxruntime: out of memory")
+
+    check = OutputCheck([Broken()], hold={"nudity": 0.5}, block={}, samples=6)
+    report = check.scan(benign_frames(), 24.0)
+    assert report.decision == "hold"
+    assert report.reasons == ["the scan itself failed (RuntimeError), so nobody checked it"]
+    assert [f.index for f in report.frames] == sample_indices(12)
+    sheet = Image.open(io.BytesIO(contact_sheet(benign_frames(), report.frames)))
+    assert sheet.text[GRID_KEY] == "4x2"
+
+
+def test_nsfw_waivers_count_only_where_something_looks_for_minors(nudenet) -> None:
+    assert scored_categories([nudenet]) == {"nudity", "suggestive"}
+    clip = ClipZeroShot(TINY_CLIP)
+    assert "minor_nudity" in scored_categories([nudenet, clip])
+    hold = {"nudity": 0.0}
+    alone = OutputCheck([nudenet], hold=hold, block={}, samples=6)
+    assert not alone.sees_minors
+    assert alone.scan(benign_frames(), 24.0, skip=("nudity",)).decision == "hold"
+    both = OutputCheck([nudenet, clip], hold=hold, block={}, samples=6)
+    assert both.sees_minors
+    assert both.scan(benign_frames(), 24.0, skip=("nudity",)).decision == "allow"
