@@ -19,6 +19,7 @@ from bot.delivery import Delivery
 from bot.errors import UserFacingError
 from bot.eta import Eta
 from bot.limits import Limits
+from bot.metrics import BotMetrics, RateLimitLog
 from bot.policy import Policy, default_policy
 from bot.progress import ProgressTracker
 from bot.replies import answer_error
@@ -81,6 +82,8 @@ class ReelBot(commands.Bot):
         intents.guilds = True
         intents.guild_reactions = True
         intents.dm_reactions = True
+        self.metrics = BotMetrics()  # always: call sites need no check; served by run_bot
+        discord_options.setdefault("http_trace", self.metrics.http_trace())
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -113,6 +116,7 @@ class ReelBot(commands.Bot):
             modes=capabilities.modes,
             admission=self.admission,
             on_scanned=functools.partial(on_scanned, self),
+            metrics=self.metrics,
         )
         self.rescans = Rescans(self)  # reported clips a worker scans again
         self.sync_commands = sync_commands
@@ -171,9 +175,20 @@ async def run_bot(settings: BotSettings, *, redis_url: str, public_url: str) -> 
         ),
         toxicity=toxicity,
     )
+    rate_limits = RateLimitLog(bot.metrics)
+    logging.getLogger("discord").addHandler(rate_limits)
+    endpoint = None
     try:
+        if settings.bot_metrics_port is not None:
+            try:
+                endpoint = await bot.metrics.serve(settings.bot_metrics_port)
+            except OSError as exc:  # a port in use must not keep the bot away
+                log.error("metrics not served on port %d: %s", settings.bot_metrics_port, exc)
         async with bot:
             await bot.start(settings.discord_token.get_secret_value())
     finally:
+        logging.getLogger("discord").removeHandler(rate_limits)
+        if endpoint is not None:
+            await endpoint.stop()
         await queue.aclose()
         engine.dispose()

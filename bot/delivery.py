@@ -32,6 +32,7 @@ from redis.exceptions import RedisError, ResponseError
 from bot.clip_review import HELD_NOTE
 from bot.eta import work_seconds
 from bot.messages import COMPRESSED, FULL, LINK_ONLY, failed_text, result_text
+from bot.metrics import BotMetrics
 from bot.review import HIDDEN_BY_MOD, REMOVED_NOTE
 from bot.targets import DeliveryTarget, forget_target, load_target
 from bot.views import result_view
@@ -77,8 +78,10 @@ class Delivery:
         consumer: str = "bot-1",
         admission: Admission | None = None,
         on_scanned: Callable[[Generation, ResultRecord], Awaitable[None]] | None = None,
+        metrics: BotMetrics | None = None,
     ) -> None:
         self.client = client
+        self.metrics = metrics or BotMetrics()
         # told of every clip the output scan held or blocked, before its post is recorded
         self.on_scanned = on_scanned
         self.admission = admission  # told of every finished clip: a worker is free
@@ -144,7 +147,9 @@ class Delivery:
             await self.deliver(record)
         except discord.HTTPException as exc:
             if exc.status >= 500 or exc.status == 429:
+                self.metrics.deliveries.labels("retried").inc()
                 raise  # transient: leave it pending, it is retried
+            self.metrics.deliveries.labels("failed_post").inc()
             log.error("entry %s: Discord refused the post (%s); giving up", entry_id, exc)
         except (RedisError, OSError) as exc:
             if not isinstance(exc, FileNotFoundError):
@@ -196,6 +201,7 @@ class Delivery:
         # Recorded before the review message exists, so a moderator's decision always finds
         # the message it turns into the clip.
         await asyncio.to_thread(self.store.set_discord_message, gid, message.id)
+        self.metrics.delivered("posted" if note is None else "notice", row.finished_at)
         if held or blocked:
             await self._review(row, record)
         await forget_target(self.redis, gid)

@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 
 from bot.errors import UserFacingError
+from bot.metrics import BotMetrics
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,9 @@ FRIENDLY = (UserFacingError, app_commands.TransformerError, app_commands.CheckFa
 
 async def answer_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
     """The member's own mistake said plainly; anything else as a reference found in the log."""
+    metrics = getattr(interaction.client, "metrics", None)  # a ReelBot's; absent on others
+    if isinstance(metrics, BotMetrics):
+        metrics.error_reply(error)
     if isinstance(error, FRIENDLY):
         text = str(error)
     else:

@@ -247,34 +247,39 @@ async def submit_request(
     First the member's bans and the prompt policy (`bot.review`): a ban or a blocked prompt is
     refused, a flagged one is held for a moderator (ContentHeld) unless `reviewed`, which is
     how an approved request comes back here."""
-    if asker.nsfw and (skip := bot.review.scan_skip(asker.guild_id)):
-        spec = RenderSpec.model_validate({**spec.model_dump(), "scan_skip": skip})
-    if not reviewed:
-        decision = await review.screen(bot, spec, asker)
-        if decision.decision == "flag":
-            await review.hold(bot, spec, asker, decision, generation_id or new_generation_id())
+    try:
+        if asker.nsfw and (skip := bot.review.scan_skip(asker.guild_id)):
+            spec = RenderSpec.model_validate({**spec.model_dump(), "scan_skip": skip})
+        if not reviewed:
+            decision = await review.screen(bot, spec, asker)
+            if decision.decision == "flag":
+                await review.hold(bot, spec, asker, decision, generation_id or new_generation_id())
 
-    async def answer(submission: Submission) -> None:
-        eta_s = await bot.eta.ready_in(submission.position)
-        text = queued_text(asker.user_id, spec, submission.position, note=note, eta_s=eta_s)
-        message_id = await post(text)
-        target = DeliveryTarget(
-            channel_id=asker.channel_id,
-            status_message_id=message_id,
-            user_id=asker.user_id,
-            upload_limit=asker.upload_limit,
+        async def answer(submission: Submission) -> None:
+            eta_s = await bot.eta.ready_in(submission.position)
+            text = queued_text(asker.user_id, spec, submission.position, note=note, eta_s=eta_s)
+            message_id = await post(text)
+            target = DeliveryTarget(
+                channel_id=asker.channel_id,
+                status_message_id=message_id,
+                user_id=asker.user_id,
+                upload_limit=asker.upload_limit,
+            )
+            await save_target(bot.queue, submission.generation_id, target)
+
+        # Screened, held and over-cap requests are answered privately; the rest are acknowledged
+        # publicly before the slow part.
+        acknowledge = post.acknowledge if isinstance(post, InteractionAnswer) else None
+        submission = await bot.submitter.submit(
+            spec,
+            role_ids=asker.role_ids,
+            generation_id=generation_id,
+            after_check=acknowledge,
+            before_enqueue=answer,
         )
-        await save_target(bot.queue, submission.generation_id, target)
-
-    # Screened, held and over-cap requests are answered privately; the rest are acknowledged
-    # publicly before the slow part.
-    acknowledge = post.acknowledge if isinstance(post, InteractionAnswer) else None
-    submission = await bot.submitter.submit(
-        spec,
-        role_ids=asker.role_ids,
-        generation_id=generation_id,
-        after_check=acknowledge,
-        before_enqueue=answer,
-    )
-    bot.progress.track(submission.generation_id, spec)
+        bot.progress.track(submission.generation_id, spec)
+    except UserFacingError as exc:  # banned, blocked, held for review, over a cap, ...
+        bot.metrics.refused(exc)
+        raise
+    bot.metrics.accepted()
     return submission

@@ -54,6 +54,13 @@ class BotSettings(QueueSettings):
         description="hold a prompt for review when the abuse classifier scores it this high "
         "(bot/toxicity.py; needs reelbot[toxicity]); 0 → off",
     )
+    bot_metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="serve the bot's Prometheus /metrics on this port (all interfaces); "
+        "0: any free port, logged; unset: off",
+    )
     scan_nsfw_skip: dict[str, list[str]] = Field(
         default_factory=dict,
         description="output-scan categories whose hold NSFW-marked channels skip, per guild id "

@@ -19,10 +19,12 @@ TORCH_FREE = [
     "bot.submit",
     "bot.console",
     "bot.up",
+    "bot.metrics",
     "worker.spec",
     "worker.events",
     "worker.backends",
     "worker.backends.tiny",
+    "worker.metrics",
     "gallery.web",
     "gallery.store",
 ]

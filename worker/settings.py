@@ -68,3 +68,10 @@ class WorkerConfig(QueueSettings):
     scan_samples: int = Field(
         default=DEFAULT_SAMPLES, ge=1, le=64, description="frames scanned besides first and last"
     )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="serve Prometheus /metrics on this port (all interfaces); 0: any free port, "
+        "logged; unset: off",
+    )

@@ -34,6 +34,7 @@ from worker.backends import Backend, RenderedClip, load_backend
 from worker.encode import encode_mp4, encode_to_fit, write_poster, write_preview
 from worker.events import publish_event
 from worker.liveness import Liveness
+from worker.metrics import MetricsEndpoint, WorkerMetrics, count_outcomes
 from worker.output_check import BLOCKED_MESSAGE, OutputCheck, sheet_png
 from worker.provenance import (
     ClipProvenance,
@@ -90,6 +91,7 @@ SYSTEM = "system"  # the moderator of record for what the output scan decides
 
 async def startup(ctx: dict[str, Any]) -> None:
     config: WorkerConfig = ctx["config"]
+    ctx["metrics"] = WorkerMetrics()
     started = time.perf_counter()
     ctx["backend"] = await asyncio.to_thread(
         load_backend, config.backend, model=config.model, device=config.device
@@ -109,7 +111,8 @@ async def startup(ctx: dict[str, Any]) -> None:
         lease_s=config.lease_s,
         queue=config.queue_name,
     )
-    ctx["load_unreported"] = True
+    # arq hands each job a copy of ctx: a shared mutable set is what the first clip can clear
+    ctx["unreported"] = {"load"}
     ctx["liveness"] = liveness
     ctx["liveness_task"] = asyncio.create_task(liveness.run())
     # Every worker also feeds the queues from the fair scheduler's member lists, so clips are
@@ -122,6 +125,13 @@ async def startup(ctx: dict[str, Any]) -> None:
             ctx["store"], ctx["admission"], every_s=config.reconcile_s, deadline=deadline
         )
     )
+    if config.metrics_port is not None:
+        try:
+            ctx["metrics_endpoint"] = await ctx["metrics"].serve(
+                config.metrics_port, ctx["admission"]
+            )
+        except OSError as exc:  # a port in use must not cost the community a worker
+            log.error("metrics not served on port %d: %s", config.metrics_port, exc)
     log.info(
         "worker %s ready: backend %s loaded in %.1f s", worker_id, config.backend, ctx["load_s"]
     )
@@ -135,6 +145,9 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     liveness: Liveness | None = ctx.get("liveness")
     if liveness:
         await liveness.stop()
+    endpoint: MetricsEndpoint | None = ctx.get("metrics_endpoint")
+    if endpoint:
+        await endpoint.stop()
 
 
 async def render_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
@@ -158,6 +171,9 @@ async def render_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str,
     if attempt > config.max_tries:
         await _fail(ctx, gid, f"the worker stopped {attempt - 1} times while rendering this clip")
         return {"status": "failed", "generation_id": gid}
+    if attempt == 1:  # a retry's wait would count its earlier attempts
+        requested = existing.created_at if existing is not None else None
+        ctx["metrics"].observe_wait(requested, ctx["enqueue_time"])
 
     liveness: Liveness = ctx["liveness"]
     await liveness.claim(gid)
@@ -210,7 +226,8 @@ async def _render(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[str
     redis = ctx["redis"]
     picked_up = time.time()
     timings: dict[str, float] = {"pickup": max(0.0, picked_up - ctx["enqueue_time"].timestamp())}
-    if ctx.pop("load_unreported", False):  # this worker's first clip waited for the load
+    if "load" in ctx["unreported"]:  # this worker's first clip waited for the load
+        ctx["unreported"].discard("load")
         timings["load"] = ctx["load_s"]
     inputs = await asyncio.to_thread(input_paths, media, spec.input_media)
 
@@ -294,6 +311,7 @@ async def _render(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[str
         moderation=Moderation.HELD if held else None,
     )
     timings["store"] = time.perf_counter() - t0
+    ctx["metrics"].observe_render(spec, timings, device=config.device)
     review = report.summary() if held and report is not None else ""
     if first and review:
         await _audit(ctx, "hold", gid, spec, f"output scan: {review}")
@@ -301,7 +319,7 @@ async def _render(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[str
         ctx, gid, relative, upload_path=upload, poster_path=poster, review=review, sheet_path=sheet
     )
     log.info("[%s] done in attempt %d (first=%s): %s", gid, attempt, first, timings)
-    return {"status": "done", "generation_id": gid, "timings": timings}
+    return {"status": "done", "generation_id": gid, "timings": timings, "held": held}
 
 
 def input_paths(media: LocalMediaStore, relative: Sequence[str]) -> tuple[Path, ...]:
@@ -547,7 +565,7 @@ def worker_settings(config: WorkerConfig) -> dict[str, Any]:
     return {
         "functions": [
             # one try more than max_tries, so the last try can fail the clip cleanly itself
-            func(render_clip, name=RENDER_TASK, max_tries=config.max_tries + 1),
+            func(count_outcomes(render_clip), name=RENDER_TASK, max_tries=config.max_tries + 1),
             func(scan_clip, name=SCAN_TASK, max_tries=2, timeout=300),
         ],
         "queue_name": config.queue_name,

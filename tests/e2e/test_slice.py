@@ -98,6 +98,9 @@ async def test_same_seed_same_clip_other_seed_other_clip(redis_server, redis, wo
     # (about 30 dB apart once H.264 has coded the tiny model's noise; another seed: ~19 dB).
     assert psnr(a, b) > 26
     assert psnr(a, b) > psnr(a, c) + 8
+    # Only the worker's first clip waited for the model to load, and only it says so.
+    timings = [gallery[0].get(x.generation_id).timings for x in (first, again, other)]
+    assert ["load" in t for t in timings] == [True, False, False]
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

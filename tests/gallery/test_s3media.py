@@ -31,6 +31,7 @@ TYPES = {
     "jpg": "image/jpeg",
     "webp": "image/webp",
     "png": "image/png",
+    "sheet.png": "image/png",
 }
 
 

@@ -1,0 +1,223 @@
+"""Prometheus metrics of a render worker: job outcomes, phase times, speed, GPU memory, queues.
+
+Each worker has its own registry (no process-wide state, as `gallery.metrics`), served by a small
+aiohttp endpoint inside the worker's event loop on `REELBOT_METRICS_PORT`. Queue depths are read
+from Redis when Prometheus scrapes, so they are never staler than the scrape; they are the same
+for every worker (the queues are shared): aggregate them with max(), not sum().
+
+This module imports no torch: GPU memory is read only when the backend has loaded torch and used
+CUDA already. `MetricsEndpoint` is shared with the bot (`bot.metrics`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from arq import Retry
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import generate_latest
+
+from worker.scheduler import QUEUE_OF, TIERS, size_class
+from worker.spec import RenderSpec
+
+if TYPE_CHECKING:
+    from worker.admission import Admission
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = ("done", "failed", "retried", "cancelled", "blocked", "held", "superseded", "rejected")
+# Waiting in the queue and loading the model are not work on the clip (as `bot.eta`).
+NOT_WORK = frozenset({"pickup", "load"})
+RENDER_BUCKETS = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 1200.0)
+PHASE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+WAIT_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 14400.0)
+SCRAPE_TIMEOUT_S = 5.0
+
+Task = Callable[[dict[str, Any], dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class WorkerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.jobs = Counter(
+            "reelbot_worker_jobs",
+            "Render jobs ended, by outcome (retried: this attempt failed and is tried again).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in OUTCOMES:  # every series exists from the start, so rate() sees the first
+            self.jobs.labels(outcome)
+        self.render = Histogram(
+            "reelbot_worker_render_seconds",
+            "Work time of one clip, denoise to stored (what ETAs learn from), by backend and "
+            "size class (log2 of width x height x frames x steps, as the scheduler's ETAs).",
+            ["backend", "size"],
+            buckets=RENDER_BUCKETS,
+            registry=self.registry,
+        )
+        self.phase = Histogram(
+            "reelbot_worker_phase_seconds",
+            "Time of one phase of a render (denoise, decode, scan, encode, upload, ...).",
+            ["phase"],
+            buckets=PHASE_BUCKETS,
+            registry=self.registry,
+        )
+        self.steps = Gauge(
+            "reelbot_worker_steps_per_second",
+            "Denoising steps per second of the last clip rendered, by backend.",
+            ["backend"],
+            registry=self.registry,
+        )
+        self.wait = Histogram(
+            "reelbot_worker_wait_seconds",
+            "Wait before a worker picked a clip up (first attempts only), since the request "
+            "was recorded (since=request) or since the fair scheduler admitted it to arq "
+            "(since=admission).",
+            ["since"],
+            buckets=WAIT_BUCKETS,
+            registry=self.registry,
+        )
+        self.gpu = Gauge(
+            "reelbot_worker_gpu_memory_bytes",
+            "CUDA memory of the last clip: peak allocated during it, and reserved after it.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.queue = Gauge(
+            "reelbot_worker_queue_jobs",
+            "Jobs per tier: waiting in the fair scheduler's member lists (stage=waiting), or in "
+            "the tier's arq queue, rendering included (stage=queued). Shared by all workers.",
+            ["tier", "stage"],
+            registry=self.registry,
+        )
+
+    def count(self, outcome: str) -> None:
+        self.jobs.labels(outcome).inc()
+
+    def observe_wait(self, requested: datetime | None, admitted: datetime) -> None:
+        """A first attempt was picked up now: how long it waited since each mark."""
+        now = time.time()
+        if requested is not None:
+            self.wait.labels("request").observe(max(0.0, now - requested.timestamp()))
+        self.wait.labels("admission").observe(max(0.0, now - admitted.timestamp()))
+
+    def observe_render(
+        self, spec: RenderSpec, timings: Mapping[str, float], *, device: str = "auto"
+    ) -> None:
+        """One clip rendered and stored: its work time, its phases, its speed, its GPU memory."""
+        work = [seconds for phase, seconds in timings.items() if phase not in NOT_WORK]
+        if work:
+            size = size_class(spec.width, spec.height, spec.num_frames, spec.steps)
+            self.render.labels(spec.backend, str(size)).observe(sum(work))
+        for phase, seconds in timings.items():
+            if phase not in NOT_WORK:
+                self.phase.labels(phase).observe(seconds)
+        denoise = timings.get("denoise", 0.0)
+        if denoise > 0:
+            self.steps.labels(spec.backend).set(spec.steps / denoise)
+        self.observe_gpu(device)
+
+    def observe_gpu(self, device: str = "auto") -> None:
+        """Peak and reserved CUDA memory since the last clip; nothing when CUDA is not in use.
+
+        Never imports torch: a worker whose backend did not load it has no GPU to report."""
+        torch: Any = sys.modules.get("torch")
+        if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
+            return
+        where = device if device.startswith("cuda") else None
+        self.gpu.labels("peak_allocated").set(torch.cuda.max_memory_allocated(where))
+        self.gpu.labels("reserved").set(torch.cuda.memory_reserved(where))
+        torch.cuda.reset_peak_memory_stats(where)  # the next clip's peak is its own
+
+    async def refresh_queues(self, admission: Admission) -> None:
+        """Read the queue depths from Redis (one script call)."""
+        snap = await admission.snapshot()
+        for tier in TIERS:
+            members = snap.queues.get(tier, {}).values()
+            waiting = sum(len(gids) for guild in members for gids in guild.values())
+            self.queue.labels(tier, "waiting").set(waiting)
+            self.queue.labels(tier, "queued").set(snap.depth.get(QUEUE_OF[tier], 0))
+
+    async def serve(self, port: int, admission: Admission | None = None) -> MetricsEndpoint:
+        """Start the /metrics endpoint; queue depths read from `admission` at every scrape."""
+        before = None if admission is None else functools.partial(self.refresh_queues, admission)
+        endpoint = MetricsEndpoint(self.registry, before_scrape=before)
+        await endpoint.start(port)
+        return endpoint
+
+
+def count_outcomes(task: Task) -> Task:
+    """`task` with its outcome counted in `ctx["metrics"]`: the status it returns ("held" when
+    it returns `held`), or "retried" when it raises arq's Retry."""
+
+    @functools.wraps(task)
+    async def counted(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+        metrics: WorkerMetrics = ctx["metrics"]
+        try:
+            result = await task(ctx, payload)
+        except Retry:
+            metrics.count("retried")
+            raise
+        metrics.count("held" if result.get("held") else str(result.get("status")))
+        return result
+
+    return counted
+
+
+class MetricsEndpoint:
+    """`GET /metrics` for one registry on its own port, in the running event loop.
+
+    `before_scrape` refreshes what is read on demand; when it fails, the last values are served
+    (a Redis blip must not blank every other series). Port 0 picks a free port (see `port`).
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        before_scrape: Callable[[], Awaitable[None]] | None = None,
+        host: str = "0.0.0.0",
+    ) -> None:
+        self.registry = registry
+        self.before_scrape = before_scrape
+        self.host = host
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+
+    async def start(self, port: int) -> None:
+        app = web.Application()
+        app.router.add_get("/metrics", self._handle)
+        runner = web.AppRunner(app, access_log=None)  # no log line per scrape
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        log.info("metrics on http://%s:%d/metrics", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if self.before_scrape is not None:
+            try:
+                async with asyncio.timeout(SCRAPE_TIMEOUT_S):
+                    await self.before_scrape()
+            except Exception as exc:
+                log.warning("metrics: queue depths not refreshed: %s", exc)
+        response = web.Response(body=generate_latest(self.registry))
+        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return response
