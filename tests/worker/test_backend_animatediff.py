@@ -19,6 +19,7 @@ from worker.backends.animatediff import (
     AnimateDiffBackend,
     camera_adapters,
     native_frames,
+    save_memory,
 )
 from worker.motion import MOTION_LORA_SCALE
 from worker.spec import RenderSpec
@@ -141,3 +142,12 @@ def test_capabilities() -> None:
     caps = capabilities_for("animatediff")
     assert caps == CAPABILITIES and caps.native_camera and caps.modes == ("t2v",)
     assert caps.snap_size(1, 1) == (512, 512)
+
+
+def test_the_real_models_memory_saving_applies_to_this_pipeline_class(
+    backend: AnimateDiffBackend, plain: np.ndarray
+) -> None:
+    """What `load` does only to real weights, tried on the same pipeline class here."""
+    save_memory(backend.pipe)
+    assert backend.pipe.vae.use_slicing
+    backend.pipe.vae.disable_slicing()

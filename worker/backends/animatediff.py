@@ -247,6 +247,12 @@ def _add_tiny_loras(pipe: Any) -> None:
             pipe.unet.add_adapter(config, adapter_name=name)
 
 
+def save_memory(pipe: Any) -> None:
+    """Decode the clip's frames a few at a time: the real model's VAE would otherwise need
+    several GB for 16 frames at 512 px. (diffusers 0.42 moved this from the pipeline to the VAE.)"""
+    pipe.vae.enable_slicing()
+
+
 def load(model: str | None = None, device: str = "auto") -> AnimateDiffBackend:
     """Load (or, for `builtin:tiny`, build) the pipeline and its camera LoRAs on `device`."""
     model = model or DEFAULT_MODEL
@@ -270,7 +276,7 @@ def load(model: str | None = None, device: str = "auto") -> AnimateDiffBackend:
         for name, repo in MOTION_LORAS.items():
             pipe.load_lora_weights(repo, adapter_name=name)
         pipe.to(device)
-        pipe.enable_vae_slicing()
+        save_memory(pipe)
     pipe.set_progress_bar_config(disable=True)
     optimize(pipe, device, CAPABILITIES)
     log.info("animatediff backend %s on %s in %.2f s", model, device, time.perf_counter() - started)
