@@ -28,13 +28,14 @@ from typing import Any
 import discord
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
+from sqlalchemy.exc import OperationalError
 
 from bot.clip_review import HELD_NOTE
 from bot.eta import work_seconds
 from bot.messages import COMPRESSED, FULL, LINK_ONLY, failed_text, result_text
 from bot.metrics import BotMetrics
 from bot.review import HIDDEN_BY_MOD, REMOVED_NOTE
-from bot.targets import DeliveryTarget, forget_target, load_target
+from bot.targets import DeliveryTarget, forget_target, load_target, target_from_spec
 from bot.views import result_view
 from gallery.media import LocalMediaStore
 from gallery.models import Generation, Moderation
@@ -96,7 +97,7 @@ class Delivery:
         """Deliver forever: first what this consumer left pending, then new and abandoned ones.
 
         Nothing ends this loop but cancellation: a record that cannot be delivered is logged and
-        acknowledged, a transient failure (Redis, Discord 5xx/429) is retried.
+        acknowledged, a transient failure (Redis, the database, Discord 5xx/429) is retried.
         """
         started = False
         while True:
@@ -109,7 +110,13 @@ class Delivery:
                 await self._drain(">", block_ms=2000)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis or Discord blip: log, wait, go on; nothing is acked
+            except Exception as exc:  # Redis or Discord blip: log, wait, go on; nothing is acked
+                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+                    # Redis came back without the stream (restarted without its AOF): make the
+                    # group again, or this loop would fail here until the bot restarts.
+                    log.warning("the result stream's consumer group is gone; creating it again")
+                    started = False
+                    continue
                 log.exception("delivery loop failed; retrying in %.0f s", RETRY_DELAY_S)
                 await asyncio.sleep(RETRY_DELAY_S)
 
@@ -155,6 +162,8 @@ class Delivery:
             if not isinstance(exc, FileNotFoundError):
                 raise  # transient: leave it pending, it is retried
             log.error("entry %s: the clip's file is gone (%s); giving up", entry_id, exc)
+        except OperationalError:
+            raise  # the database is down or locked: transient too, never a reason to drop it
         except Exception:  # a bad record or row must never stop every other delivery
             log.exception("entry %s cannot be delivered; giving up on it", entry_id)
         await self.redis.xack(RESULT_STREAM, GROUP, entry_id)
@@ -169,11 +178,13 @@ class Delivery:
                 await self.admission.record_render(RenderSpec.model_validate(row.spec), seconds)
         if row is None:
             return  # made elsewhere (another install's database)
+        if target is None and not row.discord_message_id:  # Redis lost it, the row still knows
+            target = target_from_spec(RenderSpec.model_validate(row.spec))
         held = record.status == "done" and row.moderation == Moderation.HELD
         blocked = record.status == "failed" and bool(record.review)  # by the output scan
         if target is None or row.discord_message_id:
-            # made from the terminal, its target expired, or posted before a crash: the
-            # moderators still get (once: the review message's nonce) what the scan caught
+            # made from the terminal, or posted before a crash: the moderators still get
+            # (once: the review message's nonce) what the scan caught
             if held or blocked:
                 await self._review(row, record)
             if row.discord_message_id:

@@ -9,6 +9,7 @@ from typing import Any
 
 import discord
 from discord import app_commands
+from sqlalchemy.exc import OperationalError
 
 from bot.errors import UserFacingError
 from bot.metrics import BotMetrics
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 ANSWERED = "reelbot:answered"
 
 FRIENDLY = (UserFacingError, app_commands.TransformerError, app_commands.CheckFailure)
+# Not the member's doing and not a bug to look up: the database is down or locked.
+DATABASE_DOWN = "I can't reach the gallery database right now. Please try again in a minute."
 
 
 async def answer_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
@@ -29,6 +32,9 @@ async def answer_error(interaction: discord.Interaction[Any], error: BaseExcepti
         metrics.error_reply(error)
     if isinstance(error, FRIENDLY):
         text = str(error)
+    elif isinstance(error, OperationalError):
+        log.warning("interaction refused: the database is unavailable (%s)", error.orig)
+        text = DATABASE_DOWN
     else:
         ref = uuid.uuid4().hex[:6]
         log.error("interaction failed (ref %s)", ref, exc_info=error)

@@ -1,7 +1,8 @@
 """Where a clip goes when it is done: the channel, the "queued" message to reply to, the cap.
 
 Kept in Redis beside the job (work in flight), written before the job is enqueued, so the
-delivery consumer always knows where a finished clip belongs, even after a bot restart.
+delivery consumer always knows where a finished clip belongs, even after a bot restart. If Redis
+loses it (a restart without the AOF), the gallery row's spec still names the channel and member.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 
-from worker.spec import KEY_PREFIX
+from worker.spec import KEY_PREFIX, RenderSpec
 
 TARGET_TTL_S = 8 * 24 * 3600  # longer than a job may wait in the queue
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024  # Discord's per-attachment default since 2025
@@ -22,6 +23,20 @@ class DeliveryTarget(BaseModel):
     status_message_id: int | None = None  # the public "queued" message, edited with progress
     user_id: int
     upload_limit: int = DEFAULT_UPLOAD_LIMIT
+
+
+def target_from_spec(spec: RenderSpec) -> DeliveryTarget | None:
+    """Where a request asked from Discord belongs when Redis lost its target (a restart without
+    the AOF): its channel and member, as the gallery row's spec names them, without the queued
+    message to reply to. None for a request that did not come from Discord (the terminal)."""
+    member = spec.owner_id.removeprefix("discord:")
+    if spec.channel_id is None or member == spec.owner_id or not member.isdigit():
+        return None
+    return DeliveryTarget(
+        channel_id=spec.channel_id,
+        user_id=int(member),
+        upload_limit=spec.upload_limit or DEFAULT_UPLOAD_LIMIT,
+    )
 
 
 def target_key(generation_id: str) -> str:

@@ -83,13 +83,18 @@ async def reconcile(
 
 
 async def reconcile_forever(
-    store: GalleryStore, admission: Admission, *, every_s: float, deadline: timedelta
+    store: GalleryStore,
+    admission: Admission,
+    *,
+    every_s: float,
+    deadline: timedelta,
+    grace: timedelta = timedelta(minutes=2),
 ) -> None:
     """A worker's background task; jittered so a fleet doesn't reconcile in step."""
     while True:
         await asyncio.sleep(every_s * random.uniform(0.5, 1.5))
         try:
-            await reconcile(store, admission, deadline=deadline)
+            await reconcile(store, admission, grace=grace, deadline=deadline)
         except asyncio.CancelledError:
             raise
         except Exception:  # a database or Redis blip: try again next time

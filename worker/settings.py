@@ -44,6 +44,12 @@ class WorkerConfig(QueueSettings):
         gt=0,
         description="how often a worker re-queues requests the database has but Redis lost",
     )
+    reconcile_grace_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="a queued request is re-queued only once this old (its submission may "
+        "still be on its way to Redis before then)",
+    )
     watermark: bool = Field(default=True, description="mark frames with the generation id")
     c2pa_cert_file: Path | None = Field(
         default=None, description="PEM signing certificate then its chain; signs clips (C2PA)"

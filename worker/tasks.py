@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -122,7 +123,11 @@ async def startup(ctx: dict[str, Any]) -> None:
     deadline = timedelta(seconds=config.job_timeout_s + config.lease_s + 60)
     ctx["reconcile_task"] = asyncio.create_task(
         reconcile_forever(
-            ctx["store"], ctx["admission"], every_s=config.reconcile_s, deadline=deadline
+            ctx["store"],
+            ctx["admission"],
+            every_s=config.reconcile_s,
+            deadline=deadline,
+            grace=timedelta(seconds=config.reconcile_grace_s),
         )
     )
     if config.metrics_port is not None:
@@ -197,8 +202,8 @@ async def render_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str,
         if row is not None and row.status == "done":  # the first final status wins
             await _announce_done(ctx, gid, row.media_path or "", **made_extras(ctx["media"], gid))
             return {"status": "done", "generation_id": gid}
-        if isinstance(exc, PERMANENT_ERRORS) or attempt >= config.max_tries:
-            await _fail(ctx, gid, failure_reason(exc, config))
+        if isinstance(exc, PERMANENT_ERRORS) or out_of_memory(exc) or attempt >= config.max_tries:
+            await _fail(ctx, gid, failure_reason(exc, config, attempts=attempt))
             return {"status": "failed", "generation_id": gid}
         raise Retry(defer=min(2 * attempt, 30)) from exc
     finally:
@@ -207,7 +212,17 @@ async def render_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str,
             admission.kick()  # this worker is free: admit the next clip now
 
 
-def failure_reason(exc: BaseException, config: WorkerConfig) -> str:
+def out_of_memory(exc: BaseException) -> bool:
+    """torch's out-of-memory error (a subclass of RuntimeError), without importing torch here.
+
+    Not retried: renders are deterministic, so the same clip on the same GPU needs the same
+    memory again, and each retry would hold the GPU (and the queue behind it) to fail once more.
+    """
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError)
+
+
+def failure_reason(exc: BaseException, config: WorkerConfig, *, attempts: int = 1) -> str:
     """What the member is told, in their words, not ours."""
     if isinstance(exc, MissingInput):
         return "its input image is missing; please send it again"
@@ -215,6 +230,10 @@ def failure_reason(exc: BaseException, config: WorkerConfig) -> str:
         return f"it took longer than this server allows ({config.job_timeout_s} s)"
     if isinstance(exc, ValueError | TypeError):
         return f"the model can't render these settings ({str(exc)[:200]})"
+    if out_of_memory(exc):
+        return "the GPU ran out of memory on this clip; a shorter one (a lower -len) needs less"
+    if attempts > 1:
+        return f"rendering failed {attempts} times in a row ({type(exc).__name__}), so I stopped"
     return f"rendering failed ({type(exc).__name__})"
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.backends import BACKENDS, capabilities_for
+from worker.backends import BACKENDS, UnknownBackend, capabilities_for
 from worker.motion import (
     CAMERA_TRAVEL,
     MOTION_LORA_SCALE,
@@ -38,6 +38,13 @@ def test_every_family_is_registered_with_sizes_on_its_grid() -> None:
             width, height = caps.snap_size(*ratio)
             assert width % caps.size_multiple == 0 and height % caps.size_multiple == 0
         assert caps.native_camera == (name == "animatediff")
+
+
+def test_an_operators_own_backend_loads_by_dotted_path() -> None:
+    assert capabilities_for("tests.faults.backends") == capabilities_for("tiny")
+    for name in ("nonesuch", "nonesuch.backend", "worker.backends.nonesuch"):
+        with pytest.raises(UnknownBackend, match="dotted path"):
+            capabilities_for(name)
 
 
 def test_backend_modules_import_without_torch() -> None:

@@ -53,14 +53,25 @@ class Backend(Protocol):
 
 class UnknownBackend(ValueError):
     def __init__(self, name: str) -> None:
-        super().__init__(f"unknown backend {name!r}; known: {', '.join(sorted(BACKENDS))}")
+        super().__init__(
+            f"unknown backend {name!r}; known: {', '.join(sorted(BACKENDS))}, "
+            "or the dotted path of a module of your own (mypkg.backend)"
+        )
 
 
 def _module(name: str) -> Any:
-    try:
+    """A built-in family by name, or an operator's own backend by dotted module path
+    (`REELBOT_BACKEND=mypkg.backend`), which follows the same contract: CAPABILITIES and load()."""
+    if name in BACKENDS:
         return importlib.import_module(BACKENDS[name])
-    except KeyError:
-        raise UnknownBackend(name) from None
+    if "." not in name:
+        raise UnknownBackend(name)
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and f"{name}.".startswith(f"{exc.name}."):  # it itself is missing
+            raise UnknownBackend(name) from None
+        raise  # the module is there but lacks a dependency: say which one
 
 
 def capabilities_for(name: str) -> Capabilities:

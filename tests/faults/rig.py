@@ -1,0 +1,216 @@
+"""One whole reelbot install to break on purpose, and the counting of what its members saw.
+
+Real parts, as `reelbot up` runs them: a private Redis server this rig may SIGKILL and restart
+(with or without its AOF), `python -m worker` processes running the tiny model with injectable
+faults (`tests.faults.backends`), SQLite and a media folder, and the unmodified discord.py bot
+in this process against the fake Discord (tests/fakediscord). Outcomes are counted from the
+channel, per request, as a member would: a clip posted, a failure explained, a refusal, or
+nothing (lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from subprocess import Popen
+
+from redis.asyncio import Redis
+from sqlmodel import Session, col, select
+
+from bot.app import ReelBot
+from bot.local_redis import LocalRedis
+from gallery.models import Generation
+from tests.conftest import WorkerProcesses, reelbot_env
+from tests.e2e.test_discord import Stack
+from tests.fakediscord import FakeDiscord, Message
+
+FAULTY_BACKEND = "tests.faults.backends"
+READY = "your clip is ready"
+FAILED = "sorry, this clip failed"
+SMALL = "-len 1 -fps 8"  # the cheapest clip the tiny model makes: 9 frames
+
+
+@dataclass
+class Request:
+    """One /create as a member sent it; `token` (in the prompt) finds its messages."""
+
+    token: str
+    user: str
+    asked_at: float
+    accepted: bool = False  # answered with the public "queued" message
+    refusal: str = ""  # answered privately instead: what the member was told
+
+
+@dataclass
+class Trial:
+    """One trial's outcome, counted per request from what the channel shows."""
+
+    asked: int = 0
+    delivered: int = 0  # requests whose clip was posted
+    duplicates: int = 0  # posts beyond one per request (clips or failure notices)
+    lost: int = 0  # accepted, then neither a clip nor a failure notice: the member waits forever
+    told: int = 0  # members told plainly why there is no clip (a failure notice or a refusal)
+    recovery_s: float | None = None
+    notes: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # expectations the trial missed
+
+
+class Rig:
+    """Start with `async with Rig(tmp_path) as rig:`; the bot runs from the start, workers when
+    asked (`start_worker`), so a test decides when work can be taken."""
+
+    def __init__(self, root: Path, *, appendonly: bool = True, **worker_env: str) -> None:
+        self.root = root
+        self.data_dir = root / "data"
+        self.redis_server = LocalRedis(root / "redis", appendonly=appendonly)
+        self.worker_env = {
+            "REELBOT_BACKEND": FAULTY_BACKEND,
+            "REELBOT_MAX_TRIES": "3",
+            **worker_env,
+        }
+        self.fake = FakeDiscord()
+        self.workers: WorkerProcesses | None = None
+        self.stack: Stack | None = None
+        self.bot: ReelBot | None = None
+        self._bot_context: contextlib.AsyncExitStack | None = None
+        self._users = 0
+
+    async def __aenter__(self) -> Rig:
+        self.redis_server.start()
+        env = reelbot_env(self.redis_server.url, self.data_dir, **self.worker_env)
+        self.workers = WorkerProcesses(env, self.root / "logs")
+        self.stack = Stack(self.redis_server.url, self.data_dir)
+        try:
+            await self.fake.start()
+            await self.start_bot()
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self.stop_bot()
+            await self.fake.stop()
+            if self.stack is not None:
+                await self.stack.close()
+        finally:
+            if self.workers is not None:
+                self.workers.stop_all()
+            self.redis_server.stop()
+
+    # -- the parts -------------------------------------------------------------------------
+
+    async def start_bot(self) -> ReelBot:
+        """A fresh bot on the same Redis, database and Discord, as after a process restart."""
+        assert self.stack is not None and self._bot_context is None
+        context = contextlib.AsyncExitStack()
+        self.bot = await context.enter_async_context(self.fake.running(await self.stack.new_bot()))
+        self._bot_context = context
+        return self.bot
+
+    async def stop_bot(self) -> None:
+        if self._bot_context is not None:
+            context, self._bot_context, self.bot = self._bot_context, None, None
+            await context.aclose()
+
+    def start_worker(self) -> Popen[bytes]:
+        assert self.workers is not None
+        return self.workers.start()
+
+    def live_workers(self) -> list[Popen[bytes]]:
+        assert self.workers is not None
+        return [p for p in self.workers.processes if p.poll() is None]
+
+    @contextlib.asynccontextmanager
+    async def client(self) -> AsyncIterator[Redis]:
+        """A Redis client of the test's own (the bot's and workers' stay theirs)."""
+        redis = Redis.from_url(self.redis_server.url)
+        try:
+            yield redis
+        finally:
+            await redis.aclose()
+
+    def restart_redis(self) -> None:
+        """SIGKILL Redis and start it again on the same port and folder (and AOF, if on)."""
+        self.redis_server.kill()
+        self.redis_server.start()
+
+    def logs(self) -> str:
+        return self.workers.logs() if self.workers is not None else ""
+
+    # -- members ---------------------------------------------------------------------------
+
+    async def ask(self, words: str = "a lighthouse in a storm", *, flags: str = SMALL) -> Request:
+        """A new member runs /create (per-member caps never interfere); returns at the answer."""
+        self._users += 1
+        user = f"member{self._users}"
+        self.fake.world.add_user(user)
+        request = Request(token=f"t{uuid.uuid4().hex[:8]}", user=user, asked_at=time.monotonic())
+        prompt = f"{words} {request.token} {flags}".strip()
+        ix = await self.fake.slash_command("create", {"prompt": prompt}, user=user)
+        # The public answer fills the deferred "thinking…" in; an error after the deferral is a
+        # private followup instead (a database outage can take 30 s to get there).
+        answers = [
+            asyncio.ensure_future(ix.wait_reply(timeout=90)),
+            asyncio.ensure_future(ix.wait_followup(timeout=90)),
+        ]
+        done, pending = await asyncio.wait(answers, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        reply = done.pop().result()
+        if " queued (" in reply.content and not reply.ephemeral:
+            request.accepted = True
+        else:
+            request.refusal = reply.content
+        return request
+
+    def posts(self, request: Request, kind: str = READY) -> list[Message]:
+        """The bot's public messages for this request of one kind (READY or FAILED)."""
+        shown = [m for m in self.fake.messages if not m.ephemeral and not m.deleted]
+        return [m for m in shown if kind in m.content and request.token in m.content]
+
+    def answered(self, request: Request) -> bool:
+        """The member has their clip, a failure notice, or was refused up front."""
+        return bool(request.refusal or self.posts(request) or self.posts(request, FAILED))
+
+    async def settle(self, requests: list[Request], timeout: float = 120) -> float:
+        """Wait until every request is answered (or `timeout`); the monotonic time the last
+        one was (a little late: polled every 0.05 s)."""
+        deadline = time.monotonic() + timeout
+        while not all(self.answered(r) for r in requests) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        ended = time.monotonic()
+        await asyncio.sleep(0.5)  # a duplicate would come right behind the first post
+        return ended
+
+    def row(self, request: Request) -> Generation | None:
+        """The request's gallery row, found by its token (None: never recorded)."""
+        assert self.stack is not None
+        with Session(self.stack.engine) as session:
+            return session.exec(
+                select(Generation).where(col(Generation.prompt).contains(request.token))
+            ).first()
+
+    async def generation_id(self, request: Request, timeout: float = 30) -> str:
+        async with asyncio.timeout(timeout):
+            while (row := await asyncio.to_thread(self.row, request)) is None:
+                await asyncio.sleep(0.05)
+        return row.id
+
+    def count(self, requests: list[Request], trial: Trial | None = None) -> Trial:
+        """Add what members saw for `requests` to `trial`."""
+        trial = trial or Trial()
+        for request in requests:
+            clips, failures = len(self.posts(request)), len(self.posts(request, FAILED))
+            trial.asked += 1
+            trial.delivered += clips > 0
+            trial.duplicates += max(0, clips + failures - 1)
+            trial.lost += request.accepted and clips + failures == 0
+            trial.told += bool(request.refusal) or failures > 0
+        return trial
