@@ -18,6 +18,7 @@ from bot.clip_review import Rescans, on_scanned
 from bot.delivery import Delivery
 from bot.errors import UserFacingError
 from bot.eta import Eta
+from bot.gateway_guard import guard_parsers
 from bot.limits import Limits
 from bot.metrics import BotMetrics, RateLimitLog
 from bot.policy import Policy, default_policy
@@ -90,6 +91,7 @@ class ReelBot(commands.Bot):
             tree_cls=ReelTree,
             **discord_options,
         )
+        guard_parsers(self._connection.parsers)  # a malformed event is dropped, not fatal
         self.queue = queue
         self.store = store
         self.community = CommunityStore(store.engine)
