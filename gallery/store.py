@@ -257,6 +257,23 @@ class GalleryStore:
         with self._session() as session:
             return list(session.exec(statement).all())
 
+    def list_unposted(self, since: datetime) -> list[Generation]:
+        """Clips a worker finished (done or failed) since `since` for a Discord member whose
+        post is not recorded: what a reconciler announces again when Redis lost the result."""
+        statement = (
+            select(Generation)
+            .where(
+                col(Generation.status).in_((GenerationStatus.DONE, GenerationStatus.FAILED)),
+                col(Generation.discord_message_id).is_(None),
+                col(Generation.worker) != "",  # rendered: not a request refused in review
+                col(Generation.owner_id).startswith("discord:"),
+                col(Generation.finished_at) > since,
+            )
+            .order_by(col(Generation.finished_at))
+        )
+        with self._session() as session:
+            return list(session.exec(statement).all())
+
     def list_unfinished(self) -> list[Generation]:
         """Queued and rendering requests, oldest first (what a reconciler re-enqueues)."""
         statement = (

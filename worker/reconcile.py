@@ -7,6 +7,10 @@ grace period, or a rendering row older than the job deadline, with no trace in R
 the fair scheduler, an arq job, a render in progress or a result) goes back to its member's
 queue, uncapped and not counted again. Re-queueing is idempotent (the generation id is the key
 everywhere), so any number of workers may reconcile at once.
+
+A clip finished for a Discord member but never posted, whose result Redis no longer has (the
+"sent" mark is gone with the rest), is announced again: delivery posts it once (the gallery row
+and the message nonce see to that), to its channel as the row names it.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from redis.asyncio import Redis
 from gallery.models import Generation, GenerationStatus, Moderation
 from gallery.store import GalleryStore
 from worker.admission import PREFIX, Admission
-from worker.spec import RenderJob, RenderSpec
+from worker.results import SENT_TTL_S, publish_result_once
+from worker.spec import RenderJob, RenderSpec, ResultRecord, result_sent_key
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +87,35 @@ async def reconcile(
     return requeued
 
 
+async def reannounce(
+    store: GalleryStore,
+    redis: Redis,
+    *,
+    grace: timedelta = timedelta(minutes=2),
+    now: datetime | None = None,
+) -> list[str]:
+    """Announce again every finished, unposted Discord clip whose result Redis lost; the ids."""
+    now = now or datetime.now(UTC)
+    since = now - timedelta(seconds=SENT_TTL_S) + timedelta(hours=1)  # its mark still alive
+    announced = []
+    for row in await asyncio.to_thread(store.list_unposted, since):
+        finished = row.finished_at or now
+        if now - finished < grace or await redis.exists(result_sent_key(row.id)):
+            continue  # young, or its result is still on its way to delivery
+        record = ResultRecord(
+            generation_id=row.id,
+            status="done" if row.status == GenerationStatus.DONE else "failed",
+            media_path=row.media_path or "",
+            message=row.error or "",
+        )
+        if await publish_result_once(redis, record):
+            log.warning(
+                "[%s] finished but unposted, and Redis had lost it; announced again", row.id
+            )
+            announced.append(row.id)
+    return announced
+
+
 async def reconcile_forever(
     store: GalleryStore,
     admission: Admission,
@@ -95,6 +129,7 @@ async def reconcile_forever(
         await asyncio.sleep(every_s * random.uniform(0.5, 1.5))
         try:
             await reconcile(store, admission, grace=grace, deadline=deadline)
+            await reannounce(store, admission.redis, grace=grace)
         except asyncio.CancelledError:
             raise
         except Exception:  # a database or Redis blip: try again next time

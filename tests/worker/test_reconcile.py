@@ -78,3 +78,36 @@ def _job(store: GalleryStore, gid: str):  # type: ignore[no-untyped-def]
     from worker.spec import RenderJob, RenderSpec
 
     return RenderJob(generation_id=gid, spec=RenderSpec.model_validate(store.get(gid).spec))
+
+
+async def test_a_finished_clip_redis_lost_before_it_was_posted_is_announced_once(
+    redis, store
+) -> None:
+    from worker.reconcile import reannounce
+    from worker.results import publish_result_once
+    from worker.spec import RESULT_STREAM, ResultRecord
+
+    lost, failed, posted, sent, terminal, refused = (request(n) for n in range(11, 17))
+    terminal = GenerationCreate.from_spec(terminal.id, {**terminal.spec, "owner_id": "terminal:me"})
+    for row in (lost, failed, posted, sent, terminal, refused):
+        store.add_generation(row)
+    for row in (lost, failed, posted, sent, terminal):
+        store.mark_rendering(row.id, worker="w", attempt=1)
+    for row in (lost, posted, sent, terminal):
+        store.mark_done(row.id, media_path=f"{row.id}.mp4", size_bytes=1, timings={})
+    store.mark_failed(failed.id, error="rendering failed 3 times in a row")
+    store.set_discord_message(posted.id, 99)  # posted: nothing to do
+    await publish_result_once(redis, ResultRecord(generation_id=sent.id, status="done"))
+    store.mark_failed(refused.id, error="Not approved by a moderator")  # never rendered
+
+    assert await reannounce(store, redis, now=LATER) == [lost.id, failed.id]
+    entries = await redis.xrange(RESULT_STREAM)
+    records = [ResultRecord.model_validate_json(fields[b"r"]) for _, fields in entries]
+    assert [(r.generation_id, r.status) for r in records[1:]] == [
+        (lost.id, "done"),
+        (failed.id, "failed"),
+    ]
+    assert records[1].media_path == f"{lost.id}.mp4"
+    assert records[2].message == "rendering failed 3 times in a row"
+    assert await reannounce(store, redis, now=LATER) == []  # announced once
+    assert await reannounce(store, redis) == []  # too young before that: may be in flight
