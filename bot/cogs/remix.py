@@ -36,6 +36,12 @@ log = logging.getLogger(__name__)
 
 REMIX, LIKE, DELETE = "🔁", "❤", "❌"  # ❤ without its variation selector (both spellings occur)
 REPORT = "🚩"  # counted by bot.review; taken off again so that reporters stay anonymous
+FRESH_S = 10.0  # a message younger than this may not have its clip's id recorded yet
+RECORDED_WITHIN_S = 1.0  # ample for delivery to record an id it just got back
+
+
+def _age_s(message_id: int) -> float:
+    return (discord.utils.utcnow() - discord.utils.snowflake_time(message_id)).total_seconds()
 
 
 def reaction_kind(emoji: discord.PartialEmoji) -> str | None:
@@ -62,7 +68,7 @@ class RemixCog(commands.Cog):
         kind = reaction_kind(payload.emoji)
         if kind is None or self._is_me(payload.user_id):
             return
-        row = await asyncio.to_thread(self.bot.community.by_message, payload.message_id)
+        row = await self._clip(payload.message_id)
         if row is None or row.deleted_at is not None:
             return  # not a clip, or one already deleted
         try:
@@ -86,9 +92,19 @@ class RemixCog(commands.Cog):
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
         if reaction_kind(payload.emoji) != LIKE or self._is_me(payload.user_id):
             return
-        row = await asyncio.to_thread(self.bot.community.by_message, payload.message_id)
+        row = await self._clip(payload.message_id)
         if row is not None:
             await asyncio.to_thread(self.bot.community.unlike, row.id, f"discord:{payload.user_id}")
+
+    async def _clip(self, message_id: int) -> Generation | None:
+        """The clip a message shows. Delivery records a message's id just after posting it, so
+        a reaction quicker than that finds nothing at first: a message seconds old is looked
+        up once more after a moment, rather than the reaction being ignored."""
+        row = await asyncio.to_thread(self.bot.community.by_message, message_id)
+        if row is None and _age_s(message_id) < FRESH_S:
+            await asyncio.sleep(RECORDED_WITHIN_S)
+            row = await asyncio.to_thread(self.bot.community.by_message, message_id)
+        return row
 
     def _is_me(self, user_id: int) -> bool:
         return self.bot.user is not None and user_id == self.bot.user.id
