@@ -79,7 +79,7 @@ async def on_scanned(bot: ReelBot, row: Generation, record: ResultRecord) -> Non
         )
         if moved:
             fresh = await asyncio.to_thread(bot.store.get, row.id)
-            await audit_system(bot, "remove", row, "held by the output scan; no review channel")
+            await audit(bot, "remove", row, SYSTEM, "held by the output scan; no review channel")
             await edit_result(bot, fresh or row, UNREVIEWED_NOTE)
             await tell(bot, row, "Your clip " + BLOCKED_MESSAGE + ".")
         return
@@ -96,18 +96,6 @@ async def _scan_reason(bot: ReelBot, generation_id: str) -> str:
     history = await asyncio.to_thread(bot.moderation.history, generation_id)
     reasons = [a.reason for a in history if a.moderator_id == SYSTEM and a.action in SCANNED]
     return reasons[-1] if reasons else "over a threshold of the output scan"
-
-
-async def audit_system(bot: ReelBot, action: str, row: Generation, reason: str) -> None:
-    await asyncio.to_thread(
-        bot.moderation.record,
-        action,
-        moderator_id=SYSTEM,
-        guild_id=row.guild_id,
-        target_member_id=row.owner_id,
-        target_generation_id=row.id,
-        reason=reason[:1000],
-    )
 
 
 def decided_by_moderator(history: list[ModerationAction]) -> bool:
@@ -190,7 +178,7 @@ async def hide_if_flagged(bot: ReelBot, row: Generation, result: dict[str, str])
     if not moved:
         return False
     why = result.get("review", "")
-    await audit_system(bot, "hide", row, f"reported; output scan: {why}")
+    await audit(bot, "hide", row, SYSTEM, f"reported; output scan: {why}")
     await edit_result(bot, row, HIDDEN_NOTE)
     if bot.review.channel_id is not None:
         owner = row.owner_id.partition(":")[2] if row.owner_id else "0"

@@ -256,15 +256,7 @@ async def report_clip(bot: ReelBot, row: Generation, reporter_id: int) -> bool:
     if not await _move(bot, row, (Moderation.OK,), Moderation.HIDDEN):
         return False
     reason = f"{count} members reported it"
-    await asyncio.to_thread(
-        bot.moderation.record,
-        "hide",
-        moderator_id=SYSTEM,
-        guild_id=row.guild_id,
-        target_member_id=row.owner_id,
-        target_generation_id=row.id,
-        reason=reason,
-    )
+    await audit(bot, "hide", row, SYSTEM, reason)
     await edit_result(bot, row, HIDDEN_NOTE)
     if bot.review.channel_id is not None:
         text = (
@@ -308,12 +300,13 @@ async def _move(
 
 
 async def audit(
-    bot: ReelBot, action: str, row: Generation, moderator_id: int, reason: str = ""
+    bot: ReelBot, action: str, row: Generation, moderator_id: int | str, reason: str = ""
 ) -> None:
+    """An audit row about a clip, by a moderator's Discord id or SYSTEM."""
     await asyncio.to_thread(
         bot.moderation.record,
         action,
-        moderator_id=member_key(moderator_id),
+        moderator_id=member_key(moderator_id) if isinstance(moderator_id, int) else moderator_id,
         guild_id=row.guild_id,
         target_member_id=row.owner_id,
         target_generation_id=row.id,

@@ -8,6 +8,7 @@ the approved clip arriving once, the rejection reason, bans, hidden clips and th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -34,9 +35,10 @@ async def stack(redis_server, redis, data_dir) -> AsyncIterator[Stack]:
     await s.close()
 
 
-async def new_bot(stack: Stack, fake: FakeDiscord, *, threshold: int = 3) -> ReelBot:
-    """A bot as `run_bot` builds it, with #mod-review as its review channel."""
-    review = fake.world.guild.channel("mod-review")
+async def new_bot(stack: Stack, fake: FakeDiscord, *, threshold: int = 3, **review: Any) -> ReelBot:
+    """A bot as `run_bot` builds it, with #mod-review as its review channel (and any other
+    `ReviewConfig` field given)."""
+    channel = fake.world.guild.channel("mod-review")
     pool = await connect_queue(stack.redis_url)
     stack.pools.append(pool)
     return ReelBot(
@@ -45,7 +47,7 @@ async def new_bot(stack: Stack, fake: FakeDiscord, *, threshold: int = 3) -> Ree
         media=stack.media,
         capabilities=capabilities_for("tiny"),
         public_url=PUBLIC_URL,
-        review=ReviewConfig(channel_id=review.id, report_threshold=threshold),
+        review=ReviewConfig(channel_id=channel.id, report_threshold=threshold, **review),
         guild_ready_timeout=0.05,
     )
 

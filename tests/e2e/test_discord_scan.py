@@ -16,15 +16,12 @@ import pytest
 from PIL import Image
 from sqlmodel import Session, select
 
-from bot.app import ReelBot
 from bot.clip_review import HELD_NOTE, REJECTED_NOTE, SHEET_NAME, UNREVIEWED_NOTE
-from bot.review import HIDDEN_NOTE, ReviewConfig
-from bot.submit import connect_queue
+from bot.review import HIDDEN_NOTE
 from gallery.models import Generation
 from tests.e2e.test_discord import PUBLIC_URL, Stack, eventually
-from tests.e2e.test_discord_moderation import actions, labels, moderating
+from tests.e2e.test_discord_moderation import actions, labels, moderating, new_bot
 from tests.fakediscord import FakeDiscord, Message
-from worker.backends import capabilities_for
 from worker.contact_sheet import CAPTION_H, GRID_KEY, tile_size
 from worker.output_check import BLOCKED_MESSAGE
 
@@ -45,20 +42,6 @@ def scanning(workers, **env: str) -> None:
     """Start a worker that scans with NudeNet and the given thresholds."""
     workers.env.update({"REELBOT_SCAN_CLASSIFIERS": "nudenet", **env})
     workers.start()
-
-
-async def new_bot(stack: Stack, fake: FakeDiscord, **review: object) -> ReelBot:
-    pool = await connect_queue(stack.redis_url)
-    stack.pools.append(pool)
-    return ReelBot(
-        queue=pool,
-        store=stack.store,
-        media=stack.media,
-        capabilities=capabilities_for("tiny"),
-        public_url=PUBLIC_URL,
-        review=ReviewConfig(channel_id=fake.world.guild.channel("mod-review").id, **review),  # type: ignore[arg-type]
-        guild_ready_timeout=0.05,
-    )
 
 
 async def held_clip(fake: FakeDiscord, prompt: str) -> tuple[Message, Message, Message]:
@@ -234,26 +217,15 @@ async def test_without_a_review_channel_a_held_clip_is_not_posted_and_its_member
     stack, workers
 ) -> None:
     scanning(workers, REELBOT_SCAN_HOLD=OVER_ANY)
-    async with moderating() as fake:
-        pool = await connect_queue(stack.redis_url)
-        stack.pools.append(pool)
-        bot = ReelBot(
-            queue=pool,
-            store=stack.store,
-            media=stack.media,
-            capabilities=capabilities_for("tiny"),
-            public_url=PUBLIC_URL,
-            guild_ready_timeout=0.05,
+    async with moderating() as fake, fake.running(await stack.new_bot()):  # no review channel
+        alice = fake.users["alice"]
+        ix = await fake.slash_command("create", {"prompt": "a kite -seed 3"}, user="alice")
+        await ix.wait_reply()
+        note = await fake.wait_for_message(lambda m: m.content == HELD_NOTE, timeout=90)
+        await fake.wait_for_message(lambda m: m is note and m.content == UNREVIEWED_NOTE)
+        dm = await fake.wait_for_message(
+            lambda m: BLOCKED_MESSAGE in m.content, channel=fake.world.dm_channel(alice).id
         )
-        async with fake.running(bot):
-            alice = fake.users["alice"]
-            ix = await fake.slash_command("create", {"prompt": "a kite -seed 3"}, user="alice")
-            await ix.wait_reply()
-            note = await fake.wait_for_message(lambda m: m.content == HELD_NOTE, timeout=90)
-            await fake.wait_for_message(lambda m: m is note and m.content == UNREVIEWED_NOTE)
-            dm = await fake.wait_for_message(
-                lambda m: BLOCKED_MESSAGE in m.content, channel=fake.world.dm_channel(alice).id
-            )
-            assert "a kite" in dm.content
-            assert (only_row(stack).moderation, mp4_posts(fake)) == ("removed", [])
+        assert "a kite" in dm.content
+        assert (only_row(stack).moderation, mp4_posts(fake)) == ("removed", [])
     assert actions(stack) == ["hold", "remove"]
