@@ -66,6 +66,7 @@ async def run_bench(args: argparse.Namespace, data: Path) -> None:
                     sys.executable, __file__, "--child",
                     "--base", fake.base_url, "--gateway", fake.gateway_url,
                     "--token", fake.token, "--redis", redis_server.url, "--data", str(data),
+                    "--loop", args.loop,
                 ],
                 env={**os.environ, "HF_HUB_OFFLINE": "1"},
             )  # fmt: skip
@@ -143,7 +144,8 @@ async def measure(args: argparse.Namespace, fake, redis, bot_pid: int) -> None:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000
 
     n = args.requests
-    print(f"{n} /create interactions in one burst against one bot process ({os.cpu_count()} cores)")
+    print(f"{n} /create interactions in one burst against one bot process ({os.cpu_count()} cores, "
+          f"{args.loop} event loop)")  # fmt: skip
     print(f"ack ms: p50 {pct(0.50):.0f}  p95 {pct(0.95):.0f}  p99 {pct(0.99):.0f}  "
           f"max {latencies[-1] * 1000:.0f}  (Discord allows 3000)")  # fmt: skip
     print(f"late (> 3 s): {sum(t > 3 for t in latencies)}")
@@ -159,12 +161,20 @@ async def measure(args: argparse.Namespace, fake, redis, bot_pid: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument(
+        "--loop",
+        choices=("default", "asyncio"),
+        default="default",
+        help="the bot's loop: as `reelbot bot` runs it (uvloop where installed), or asyncio's",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     for name in ("base", "gateway", "token", "redis", "data"):
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        asyncio.run(run_child(args))
+        from bot import eventloop
+
+        (asyncio.run if args.loop == "asyncio" else eventloop.run)(run_child(args))
         return
     with tempfile.TemporaryDirectory(prefix="reelbot-frontend-") as tmp:
         asyncio.run(run_bench(args, Path(tmp)))

@@ -41,6 +41,9 @@ class TTLCache(Generic[K, V]):
     `fetch` loads a missing or expired key; `forget` drops keys. A load that was already running
     when `forget` was called is not cached (it may have read the old value), so a forgotten
     answer never comes back from a load that raced the change.
+
+    Concurrent fetches of one key share a single load: in a burst a member's four requests
+    arrive together, and each would otherwise read the database for the same answer.
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class TTLCache(Generic[K, V]):
         self.clock = clock
         self._entries: dict[K, tuple[float, V]] = {}
         self._forgets = 0  # bumped by `forget`; a load started before a bump is not kept
+        self._loading: dict[K, asyncio.Future[V]] = {}  # one load per key at a time
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -63,8 +67,21 @@ class TTLCache(Generic[K, V]):
             if entry[0] > self.clock():
                 return entry[1]
             del self._entries[key]
-        forgets = self._forgets
-        value = await load()
+        pending = self._loading.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._load(key, load, self._forgets))
+            # Read an error nobody awaited (every waiter cancelled), so asyncio never logs it.
+            pending.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._loading[key] = pending
+        # Shielded: one waiter giving up must not cancel the load the others wait for.
+        return await asyncio.shield(pending)
+
+    async def _load(self, key: K, load: Callable[[], Awaitable[V]], forgets: int) -> V:
+        try:
+            value = await load()
+        finally:
+            if self._loading.get(key) is asyncio.current_task():
+                del self._loading[key]
         if forgets == self._forgets:
             self._put(key, value)
         return value
@@ -72,6 +89,7 @@ class TTLCache(Generic[K, V]):
     def forget(self, *keys: K) -> None:
         for key in keys:
             self._entries.pop(key, None)
+            self._loading.pop(key, None)  # a fetch from now on loads afresh
         self._forgets += 1
 
     def _put(self, key: K, value: V) -> None:

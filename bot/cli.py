@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from bot import eventloop
 from bot.errors import ConfigError, FlagError, UserFacingError
 
 if TYPE_CHECKING:
@@ -172,7 +173,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"workers": args.workers})
     demo = None if args.no_demo else (args.demo_prompt or DEMO_PROMPT)
     try:
-        return asyncio.run(run_up(settings, demo_prompt=demo, exit_after_demo=args.once))
+        return eventloop.run(run_up(settings, demo_prompt=demo, exit_after_demo=args.once))
     except KeyboardInterrupt:
         return 0
 
@@ -187,7 +188,7 @@ def cmd_bot(args: argparse.Namespace) -> int:
     if not redis_url:
         raise UserFacingError("Set REELBOT_REDIS_URL (or run `reelbot up`, which starts the bot).")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(
+        eventloop.run(
             run_bot(settings, redis_url=redis_url, public_url=settings.resolved_public_url())
         )
     return 0

@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from sqlalchemy.exc import OperationalError
 
+from bot.deferral import settle
 from bot.errors import UserFacingError
 from bot.metrics import BotMetrics
 
@@ -40,6 +41,7 @@ async def answer_error(interaction: discord.Interaction[Any], error: BaseExcepti
         log.error("interaction failed (ref %s)", ref, exc_info=error)
         text = f"Something went wrong (ref {ref}). Please try again in a moment."
     try:
+        await settle(interaction)  # a "thinking…" on its way lands before the error does
         if (
             interaction.response.type is discord.InteractionResponseType.deferred_channel_message
             and not interaction.extras.get(ANSWERED)

@@ -21,6 +21,7 @@ import discord
 from pydantic import ValidationError
 
 from bot import review
+from bot.deferral import Deferral, settle
 from bot.errors import FlagError, UserFacingError
 from bot.flags import ParsedPrompt, parse_flags, random_seed, resolve_request, to_command_line
 from bot.messages import queued_text
@@ -200,21 +201,23 @@ def _other_seed(avoid: int, source: Callable[[], int]) -> Callable[[], int]:
 class InteractionAnswer:
     """The queued message as the interaction's public answer.
 
-    `acknowledge` answers with Discord's "thinking…" (a deferred public reply) once a request is
-    screened and within the member's caps, so the 3 s deadline is met before the slow part
-    (place in line, the gallery row, queueing) even when a burst keeps the bot busy; calling the
-    answer then fills that message in. Refusals come before it, as private replies.
+    `acknowledge` runs once a request is screened and within the member's caps: it arms a
+    `Deferral`, so Discord's "thinking…" goes out only if the answer is not ready
+    `DEFER_AT_S` after the interaction was made (in a burst), and the 3 s deadline is met
+    before the slow part (place in line, the gallery row, queueing) either way. Calling the
+    answer sends the text, or fills in the "thinking…" message. Refusals come before it, as
+    private replies.
     """
 
     def __init__(self, interaction: discord.Interaction[ReelBot]) -> None:
         self.interaction = interaction
 
     async def acknowledge(self) -> None:
-        if not self.interaction.response.is_done():
-            await self.interaction.response.defer(thinking=True)
+        await Deferral(self.interaction).arm()
 
     async def __call__(self, text: str) -> int | None:
         mentions = discord.AllowedMentions.none()
+        await settle(self.interaction)
         if self.interaction.response.is_done():
             message = await self.interaction.edit_original_response(
                 content=text, allowed_mentions=mentions

@@ -102,6 +102,77 @@ async def test_a_load_that_races_a_forget_is_not_kept(clock: Clock) -> None:
     assert await cache.fetch("k", lambda: asyncio.sleep(0, result="new")) == "new"
 
 
+async def test_concurrent_fetches_of_a_key_share_one_load(clock: Clock) -> None:
+    cache: TTLCache[str, int] = TTLCache(ttl=60, clock=clock)
+    gate = asyncio.Event()
+    loads: list[str] = []
+
+    async def load() -> int:
+        loads.append("x")
+        await gate.wait()
+        return len(loads)
+
+    waiters = [asyncio.create_task(cache.fetch("k", load)) for _ in range(4)]
+    other = asyncio.create_task(cache.fetch("other", load))
+    while len(loads) < 2:
+        await asyncio.sleep(0)
+    gate.set()
+    assert await asyncio.gather(*waiters) == [2, 2, 2, 2]  # one load for "k", one for "other"
+    assert await other == 2
+    assert len(loads) == 2
+
+
+async def test_a_failed_shared_load_fails_every_waiter_and_is_not_kept(clock: Clock) -> None:
+    cache: TTLCache[str, int] = TTLCache(ttl=60, clock=clock)
+    gate = asyncio.Event()
+
+    async def broken() -> int:
+        await gate.wait()
+        raise OSError("database gone")
+
+    waiters = [asyncio.create_task(cache.fetch("k", broken)) for _ in range(3)]
+    await asyncio.sleep(0)
+    gate.set()
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert [type(r) for r in results] == [OSError] * 3
+    assert await cache.fetch("k", lambda: asyncio.sleep(0, result=7)) == 7
+
+
+async def test_one_waiter_giving_up_leaves_the_shared_load_to_the_others(clock: Clock) -> None:
+    cache: TTLCache[str, str] = TTLCache(ttl=60, clock=clock)
+    gate = asyncio.Event()
+
+    async def load() -> str:
+        await gate.wait()
+        return "v"
+
+    impatient = asyncio.create_task(cache.fetch("k", load))
+    patient = asyncio.create_task(cache.fetch("k", load))
+    await asyncio.sleep(0)
+    impatient.cancel()
+    gate.set()
+    assert await patient == "v"
+    assert impatient.cancelled()
+    assert await cache.fetch("k", lambda: asyncio.sleep(0, result="reloaded")) == "v"  # kept
+
+
+async def test_a_fetch_after_forget_does_not_join_the_stale_load(clock: Clock) -> None:
+    cache: TTLCache[str, str] = TTLCache(ttl=60, clock=clock)
+    gate = asyncio.Event()
+
+    async def stale() -> str:
+        await gate.wait()
+        return "old"
+
+    slow = asyncio.create_task(cache.fetch("k", stale))
+    await asyncio.sleep(0)
+    cache.forget("k")
+    assert await cache.fetch("k", lambda: asyncio.sleep(0, result="new")) == "new"
+    gate.set()
+    assert await slow == "old"
+    assert await cache.fetch("k", lambda: asyncio.sleep(0, result="newer")) == "new"
+
+
 def test_a_cache_refuses_nonsense_bounds() -> None:
     with pytest.raises(ValueError, match="ttl=0"):
         TTLCache(ttl=0)

@@ -98,6 +98,8 @@ async def test_create_queues_then_posts_the_clip_once(stack, workers, redis) -> 
         )
         queued = await ix.wait_reply()
         assert not queued.ephemeral
+        # answered in time without a "thinking…" first: one call to Discord, not a defer + edit
+        assert (await ix.wait_response()).name == "message"
         assert "queued" in queued.content and "a fox running through snow" in queued.content
         assert "seed 7" in queued.content
 
