@@ -8,6 +8,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
 import discord
 from arq.connections import ArqRedis
 from discord import app_commands
@@ -39,11 +40,15 @@ from worker.backends import capabilities_for
 from worker.spec import Capabilities, StylePreset
 
 log = logging.getLogger(__name__)
+# Connections to Discord's API kept open at most: each carries one request at a time, so this
+# many in flight (at ~50 ms a round trip, well over 1,000 answers a second) before requests wait.
+DISCORD_CONNECTIONS = 100
 
 # One module per concern, each with `async def setup(bot)`; loaded in this order.
 COGS: tuple[str, ...] = (
     "bot.cogs.create",
     "bot.cogs.animate",
+    "bot.cogs.restyle",
     "bot.cogs.settings",
     "bot.cogs.info",
     "bot.cogs.gallery",
@@ -123,6 +128,13 @@ class ReelBot(commands.Bot):
         self.rescans = Rescans(self)  # reported clips a worker scans again
         self.sync_commands = sync_commands
         self._background: list[asyncio.Task[None]] = []
+
+    async def login(self, token: str) -> None:
+        # discord.py's own connector has no limit: in a burst every answer opens a new TLS
+        # connection to Discord, and the handshakes cost more CPU than the answers.
+        if self.http.connector is discord.utils.MISSING:
+            self.http.connector = aiohttp.TCPConnector(limit=DISCORD_CONNECTIONS)
+        await super().login(token)
 
     async def setup_hook(self) -> None:
         for extension in COGS:

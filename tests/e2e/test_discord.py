@@ -14,7 +14,7 @@ from pathlib import Path
 import av
 import pytest
 
-from bot.app import ReelBot
+from bot.app import DISCORD_CONNECTIONS, ReelBot
 from bot.submit import connect_queue
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
@@ -22,7 +22,7 @@ from gallery.store import GalleryStore
 from tests.fakediscord import FakeDiscord, Overwrite
 from tests.fakediscord.world import ATTACH_FILES
 from worker.backends import capabilities_for
-from worker.spec import DEFAULT_QUEUE, RESULT_STREAM
+from worker.spec import DEFAULT_QUEUE, RESULT_STREAM, Capabilities
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -32,8 +32,11 @@ PUBLIC_URL = "http://gallery.test"
 class Stack:
     """Everything a bot needs, built the way `run_bot` builds it, so tests can restart the bot."""
 
-    def __init__(self, redis_url: str, data_dir: Path) -> None:
+    def __init__(
+        self, redis_url: str, data_dir: Path, capabilities: Capabilities | None = None
+    ) -> None:
         self.redis_url = redis_url
+        self.capabilities = capabilities or capabilities_for("tiny")  # what the workers load
         self.engine = make_engine(f"sqlite:///{data_dir / 'reelbot.db'}")
         migrate(self.engine)
         self.store = GalleryStore(self.engine)
@@ -47,7 +50,7 @@ class Stack:
             queue=pool,
             store=self.store,
             media=self.media,
-            capabilities=capabilities_for("tiny"),
+            capabilities=self.capabilities,
             public_url=PUBLIC_URL,
             guild_ready_timeout=0.05,
         )
@@ -90,7 +93,10 @@ def results_for_bot(fake: FakeDiscord) -> list:
 
 async def test_create_queues_then_posts_the_clip_once(stack, workers, redis) -> None:
     workers.start()
-    async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
+    bot = await stack.new_bot()
+    async with FakeDiscord() as fake, fake.running(bot):
+        # answers to Discord share a bounded pool of connections (discord.py's is unbounded)
+        assert bot.http.connector.limit == DISCORD_CONNECTIONS
         ix = await fake.slash_command(
             "create",
             {"prompt": "a fox running through snow -camera pan left -ar 9:16 -seed 7", "motion": 3},
