@@ -45,7 +45,7 @@ MIN_SIDE = 64
 MAX_SIDE = 4096
 MAX_PIXELS = MAX_SIDE * MAX_SIDE  # far below Pillow's own bomb limit, and checked first
 STORED_MAX_SIDE = 2048  # more than any backend renders at; keeps stored inputs small
-DOWNLOAD_TIMEOUT_S = 2.0  # leaves about a second of Discord's 3 for the rest of the answer
+DOWNLOAD_TIMEOUT_S = 2.0  # for a caller that can't defer; /animate defers and waits longer
 _ORIENTATION = 0x0112  # the EXIF tag
 # Pillow format name -> what members call it.
 FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WEBP": "WebP", "GIF": "GIF"}
@@ -113,13 +113,20 @@ def _megabytes(size: int) -> str:
     return f"{size / MiB:.1f} MB"
 
 
-def check_declared_size(filename: str, size: int, *, max_bytes: int = MAX_BYTES) -> None:
-    """Refuse a file too large to take before downloading any of it."""
+def check_declared_size(
+    filename: str,
+    size: int,
+    *,
+    max_bytes: int = MAX_BYTES,
+    subject: str = "pictures for /animate",
+    advice: str = "Save it smaller (a JPEG, or fewer pixels) and attach it again.",
+) -> None:
+    """Refuse a file too large to take before downloading any of it; `subject` and `advice`
+    word the refusal for the command (`bot.videos` takes videos)."""
     if size > max_bytes:
         raise AttachmentTooLarge(
-            f"`{shown_name(filename)}` is {_megabytes(size)}; pictures for /animate can be at "
-            f"most {_megabytes(max_bytes)}. Save it smaller (a JPEG, or fewer pixels) and "
-            "attach it again."
+            f"`{shown_name(filename)}` is {_megabytes(size)}; {subject} can be at "
+            f"most {_megabytes(max_bytes)}. {advice}"
         )
 
 
@@ -128,11 +135,12 @@ async def download(
     *,
     max_bytes: int = MAX_BYTES,
     timeout_s: float = DOWNLOAD_TIMEOUT_S,
+    **wording: str,
 ) -> bytes:
     """The attachment's bytes: declared size checked first, then a bounded read, then the size
-    of what actually arrived."""
+    of what actually arrived. `wording`: `subject`/`advice` of `check_declared_size`."""
     name = attachment.filename
-    check_declared_size(name, attachment.size, max_bytes=max_bytes)
+    check_declared_size(name, attachment.size, max_bytes=max_bytes, **wording)
     try:
         data = await asyncio.wait_for(attachment.read(), timeout_s)
     except TimeoutError:
@@ -144,7 +152,7 @@ async def download(
         raise DownloadFailed(
             f"I couldn't download `{shown_name(name)}` from Discord. Please attach it again."
         ) from None
-    check_declared_size(name, len(data), max_bytes=max_bytes)
+    check_declared_size(name, len(data), max_bytes=max_bytes, **wording)
     return data
 
 
@@ -243,14 +251,16 @@ def nearest_ratio(width: int, height: int) -> str:
     return min(RATIOS, key=distance)
 
 
-def framing_note(width: int, height: int, ratio: str, *, asked: bool = False) -> str:
+def framing_note(
+    width: int, height: int, ratio: str, *, asked: bool = False, noun: str = "picture"
+) -> str:
     """One line telling the member which aspect ratio the clip has and why."""
     w, h = (int(part) for part in ratio.split(":"))
     if asked:
-        return f"Your {width}×{height} picture is center-cropped to {ratio}, as asked."
+        return f"Your {width}×{height} {noun} is center-cropped to {ratio}, as asked."
     if abs(width / height - w / h) < 0.01:
-        return f"Aspect ratio {ratio}, as your {width}×{height} picture."
+        return f"Aspect ratio {ratio}, as your {width}×{height} {noun}."
     return (
-        f"Aspect ratio {ratio}, the closest to your {width}×{height} picture "
+        f"Aspect ratio {ratio}, the closest to your {width}×{height} {noun} "
         "(its edges are center-cropped to fit)."
     )

@@ -33,7 +33,7 @@ def queued_text(
 
 def command_name(spec: RenderSpec) -> str:
     """The slash command that makes clips like this one."""
-    return "/animate" if spec.mode == "i2v" else "/create"
+    return {"i2v": "/animate", "v2v": "/restyle"}.get(spec.mode, "/create")
 
 
 def progress_text(user_id: int, spec: RenderSpec, step: int, total: int, elapsed: float) -> str:

@@ -7,8 +7,9 @@ sharded by the id's first two characters to keep directories small.
 Kinds: `mp4` the clip, `small.mp4` a copy under the upload cap (only when the clip is over
 it), `preview.mp4` the short muted copy the gallery grid plays, `jpg`/`webp` stills, `png` a
 member's input image for image-to-video (always re-encoded by the bot before it gets here, never
-the bytes the member sent), `sheet.png` the contact sheet of a clip the output scan held (for
-moderators only: the gallery never serves it).
+the bytes the member sent), `input.mp4`/`.mov`/`.webm`/`.mkv` a member's video for `/restyle`
+(kept as sent for the worker to decode; nothing serves it), `sheet.png` the contact sheet of a
+clip the output scan held (for moderators only: the gallery never serves it).
 
 `LocalMediaStore` is also the interface: `gallery.s3media.S3MediaStore` keeps the same local
 folder as a working copy and mirrors it to a bucket. Writers write locally (encoding stays
@@ -40,6 +41,11 @@ CONTENT_TYPES = {
     "webp": "image/webp",
     "png": "image/png",
     "sheet.png": "image/png",
+    # a member's input video for /restyle, as sent (the gallery never serves these)
+    "input.mp4": "video/mp4",
+    "input.mov": "video/quicktime",
+    "input.webm": "video/webm",
+    "input.mkv": "video/x-matroska",
 }
 KINDS = frozenset(CONTENT_TYPES)
 # A stored relative path, exactly as `relative_path` makes it: shard / id . kind.

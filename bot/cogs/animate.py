@@ -10,8 +10,9 @@ front, since a picture already says what the clip shows.
 
 The member's picture is checked and re-encoded (`bot.attachments`) and stored under the new
 generation's id before the job exists, so a worker can never pick up a job without its image.
-All of it happens before the first answer, which Discord wants within 3 s: the download has
-its own timeout and the decoding runs in a thread.
+Discord wants a first answer within 3 s: what the member typed is checked before anything else
+(refusals are private), then a `Deferral` is armed before the download, so a slow fetch or
+decode shows "thinking…" in time; a refusal after that is still private (`bot.replies`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bot.attachments import check_image, download, framing_note, nearest_ratio
 from bot.cogs.create import SETTING_DESCRIPTIONS
 from bot.cogs.settings import member_defaults
 from bot.defaults import apply_defaults
+from bot.deferral import Deferral
 from bot.errors import UserFacingError
 from bot.flagtext import clean_text, flag_tokens
 from bot.options import merge_options
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     from bot.app import ReelBot
 
 DEFAULT_PROMPT = "animate this image"
+DOWNLOAD_TIMEOUT_S = 15.0  # the interaction is deferred (if need be) while it downloads
 
 
 def animate_prompt(text: str | None) -> str:
@@ -111,8 +114,11 @@ class AnimateCog(commands.Cog):
         parsed = apply_defaults(parsed, await member_defaults(bot, interaction.user), given=given)
         asker = Asker.of(interaction)
 
-        data = await download(image)
+        deferral = Deferral.of(interaction)  # "thinking…" if the picture is slow to fetch
+        await deferral.arm()
+        data = await download(image, timeout_s=DOWNLOAD_TIMEOUT_S)
         picture = await asyncio.to_thread(check_image, data, image.filename)
+        await deferral.settle()  # submit_request arms its own from here
         width, height = picture.source_width, picture.source_height
         asked = parsed.aspect_ratio is not None
         ratio = parsed.aspect_ratio or nearest_ratio(width, height)

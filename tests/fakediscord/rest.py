@@ -6,6 +6,7 @@ the content-type is exactly that. Routes the fake does not know answer 404 and a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from dataclasses import dataclass, field
@@ -359,6 +360,8 @@ class Rest:
         attachment = self.fake.state.attachments.get(int(request.match_info["attachment_id"]))
         if attachment is None:
             raise web.HTTPNotFound()
+        if self.fake.attachment_delay_s:  # a slow CDN: the bot must answer Discord meanwhile
+            await asyncio.sleep(self.fake.attachment_delay_s)
         return web.Response(
             body=attachment.data, content_type=attachment.content_type or "application/octet-stream"
         )

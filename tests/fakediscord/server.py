@@ -66,6 +66,7 @@ class FakeDiscord(UserActions):
         self.nonce_window = nonce_window
         self.patch = patch
         self.clock: Callable[[], float] = time.monotonic
+        self.attachment_delay_s = 0.0  # how long the CDN takes to start serving a file
 
         self.recorder = Recorder()
         self.state = State(self)

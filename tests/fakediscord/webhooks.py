@@ -142,8 +142,14 @@ class Webhooks:
         check_message(body, files, size_limit=fake.attachment_size_limit, creating=True)
         flags = (body.get("flags") or 0) & INTERACTION_FLAGS
         placeholder = ix.original
-        if placeholder is not None and placeholder.loading and placeholder.interaction is ix:
-            # Discord: a followup while the deferral is loading resolves the loading state.
+        if (
+            placeholder is not None
+            and placeholder.loading
+            and not placeholder.deleted
+            and placeholder.interaction is ix
+        ):
+            # Discord: a followup while the deferral is loading resolves the loading state
+            # (once the "thinking…" message is deleted, a followup is a new message).
             keep = placeholder.flags & EPHEMERAL
             fake.state.edit(placeholder, {**body, "flags": (flags & ~EPHEMERAL) | keep}, files)
             msg = placeholder

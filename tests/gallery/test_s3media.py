@@ -32,6 +32,10 @@ TYPES = {
     "webp": "image/webp",
     "png": "image/png",
     "sheet.png": "image/png",
+    "input.mp4": "video/mp4",
+    "input.mov": "video/quicktime",
+    "input.webm": "video/webm",
+    "input.mkv": "video/x-matroska",
 }
 
 

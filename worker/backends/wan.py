@@ -115,9 +115,11 @@ class WanBackend:
         kwargs = self._call_kwargs(spec, on_step) | {"width": width, "height": height}
         pipe = self.pipe
         if spec.mode == "v2v":
-            frames, fps = read_video(inputs[0])
+            needed = frames_for(spec.duration_s, caps.native_fps, _STEP)
+            # decode no more of the member's video than the clip uses (and half a second)
+            frames, fps = read_video(inputs[0], max_seconds=needed / caps.native_fps + 0.5)
             frames = resample_frames(frames, fps, caps.native_fps)
-            count = min(len(frames), frames_for(spec.duration_s, caps.native_fps, _STEP))
+            count = min(len(frames), needed)
             count = (count - 1) // _STEP * _STEP + 1
             pipe = self.video_pipe
             kwargs |= {"video": fit_frames(frames[:count], width, height)}

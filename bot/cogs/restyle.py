@@ -1,0 +1,166 @@
+"""`/restyle`: an attached video comes back with a new look: same layout and motion.
+
+The prompt says what the clip should look like now ("a watercolor painting", "claymation");
+the usual flags and options apply, read by the same parser as `/create`, except `-camera` and
+`-motion`, which would fight the video's own movement: they are refused, and `/settings`
+defaults for them, `-ar` and `-len` do not apply here.
+
+The video decides the clip's shape and length: its aspect ratio is snapped to the nearest
+common one and center-cropped to it (unless the member asks for another with `-ar`), and the
+clip is as long as the video, capped by the model's maximum or by `-len`; the queued message
+says so when the clip is shorter than the video.
+
+What the member typed and the declared size are checked first (refusals are private); then a
+`Deferral` is armed before the video is fetched, so a slow 25 MB download shows "thinking…"
+within Discord's 3 s, and a refusal after that is still private (`bot.replies`). The video is
+checked (`bot.videos`) and stored under the new generation's id before the job exists, so a
+worker can never pick up a job without its video; no path from anything the member typed is
+ever used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.attachments import framing_note, nearest_ratio
+from bot.cogs.create import SETTING_DESCRIPTIONS
+from bot.cogs.settings import member_defaults
+from bot.defaults import apply_defaults
+from bot.deferral import Deferral
+from bot.errors import FlagError, UserFacingError
+from bot.flags import ParsedPrompt
+from bot.options import merge_options
+from bot.requests import Asker, build_spec, read_text, reply_with, submit_request
+from bot.submit import new_generation_id
+from bot.videos import (
+    check_declared_video_size,
+    check_video,
+    clip_frames,
+    download_video,
+    length_note,
+)
+from worker.spec import MAX_FPS, MAX_GUIDANCE, MAX_SEED, MIN_FPS, MIN_GUIDANCE, RenderSpec
+
+if TYPE_CHECKING:
+    from bot.app import ReelBot
+
+# ParsedPrompt fields a /settings default must not fill here: the video decides them.
+VIDEO_DECIDES = ("aspect_ratio", "length", "camera", "motion")
+
+
+def refuse_movement(parsed: ParsedPrompt) -> None:
+    """-camera and -motion would fight the video's own movement: say so rather than ignore."""
+    for field, flag in (("camera", "-camera"), ("motion", "-motion")):
+        if getattr(parsed, field) is not None:
+            raise FlagError(
+                f"/restyle keeps your video's own camera and motion, so `{flag}` can't be used "
+                "with it. Remove it, or use /create or /animate for a new camera move.",
+                token=flag,
+            )
+
+
+class RestyleCog(commands.Cog):
+    def __init__(self, bot: ReelBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="restyle")
+    @app_commands.describe(
+        video="The video to restyle: MP4, MOV, WebM or MKV, at least 1 s, up to 25 MB",
+        prompt="The new look, like 'a watercolor painting'; flags like -seed 7 may follow",
+        **{k: v for k, v in SETTING_DESCRIPTIONS.items() if k not in ("motion", "camera")}
+        | {"length": "Restyle only the first this many seconds (default: all of it)"},
+    )
+    async def restyle(
+        self,
+        interaction: discord.Interaction[ReelBot],
+        video: discord.Attachment,
+        prompt: app_commands.Range[str, 1, 4000],
+        negative: app_commands.Range[str, 1, 1500] | None = None,
+        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        guidance: app_commands.Range[float, MIN_GUIDANCE, MAX_GUIDANCE] | None = None,
+        fps: app_commands.Range[int, MIN_FPS, MAX_FPS] | None = None,
+        length: app_commands.Range[float, 1, 60] | None = None,
+        hide: bool | None = None,
+        style: str | None = None,
+    ) -> None:
+        """Give a short video a new look, keeping its layout and motion."""
+        bot = interaction.client
+        capabilities = bot.capabilities
+        if "v2v" not in capabilities.modes:
+            raise UserFacingError(
+                f"The model loaded right now (`{capabilities.name}`) can't restyle videos. "
+                "Use /create to make a clip from a prompt."
+            )
+        # Everything the member typed is checked before the video is downloaded.
+        parsed = read_text(prompt, capabilities, bot.styles)
+        refuse_movement(parsed)
+        options = {
+            "negative": negative,
+            "seed": seed,
+            "guidance": guidance,
+            "fps": fps,
+            "length": length,
+            "style": style,
+            # clips made in DMs stay private unless asked otherwise
+            "hide": hide if hide is not None else interaction.guild_id is None,
+        }
+        parsed = merge_options(
+            parsed, options, styles=bot.styles, max_seconds=capabilities.max_seconds
+        )
+        given = (*VIDEO_DECIDES, "hidden") if hide is not None else VIDEO_DECIDES
+        parsed = apply_defaults(parsed, await member_defaults(bot, interaction.user), given=given)
+        asker = Asker.of(interaction)
+        check_declared_video_size(video.filename, video.size)  # before "thinking…": no flash
+
+        deferral = Deferral.of(interaction)  # "thinking…" in time if the download is slow
+        await deferral.arm()
+        data = await download_video(video)
+        checked = await asyncio.to_thread(check_video, data, video.filename)
+        await deferral.settle()  # submit_request arms its own from here
+        info = checked.info
+        asked_ratio = parsed.aspect_ratio is not None
+        ratio = parsed.aspect_ratio or nearest_ratio(info.width, info.height)
+        spec = build_spec(dataclasses.replace(parsed, aspect_ratio=ratio), asker, capabilities)
+        frames = clip_frames(
+            info.duration_s, spec.fps, asked=parsed.length, max_s=capabilities.max_seconds
+        )
+        notes = [
+            framing_note(info.width, info.height, ratio, asked=asked_ratio, noun="video"),
+            length_note(
+                info.duration_s,
+                frames / spec.fps,
+                asked=parsed.length,
+                max_s=capabilities.max_seconds,
+            ),
+        ]
+        # The video is in the store, under the new id, before the job can exist.
+        gid = new_generation_id()
+        stored, _size = await asyncio.to_thread(bot.media.save_bytes, gid, data, checked.kind)
+        spec = RenderSpec.model_validate(
+            {**spec.model_dump(), "mode": "v2v", "input_media": (stored,), "num_frames": frames}
+        )
+        await submit_request(
+            bot,
+            spec,
+            asker,
+            reply_with(interaction),
+            generation_id=gid,
+            note="\n".join(n for n in notes if n),
+        )
+
+    @restyle.autocomplete("style")
+    async def _styles(
+        self, interaction: discord.Interaction[ReelBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        names = sorted(interaction.client.styles)
+        return [app_commands.Choice(name=n, value=n) for n in names if current.lower() in n][:25]
+
+
+async def setup(bot: ReelBot) -> None:
+    await bot.add_cog(RestyleCog(bot))
