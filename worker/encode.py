@@ -12,16 +12,24 @@ smoother motion than repeating each frame three times (the cost: slight ghosting
 
 Output bytes are deterministic: x264 is deterministic unless told otherwise, but its output
 depends on its thread count, so the count is fixed rather than taken from the machine's cores.
+
+Sound (`-sound`, backends whose `Capabilities.sound` is true): the backend's waveform, float
+samples (channels, samples) starting with the first frame, goes in as one AAC-LC stream (FFmpeg's
+native encoder, the codec every browser and Discord play inside MP4). It is cut or padded with
+silence to the video's length after resampling, num_frames / fps, so picture and sound end
+together; its packets are interleaved with the video's by time, so playback can start early.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +50,11 @@ PREVIEW_BIT_RATE = 250_000
 # AVCOL_PRI_BT709 / AVCOL_TRC_BT709 / AVCOL_SPC_BT709 and AVCOL_RANGE_MPEG (limited range).
 _BT709 = 1
 _LIMITED_RANGE = 1
+# AAC-LC at 64 kb/s a channel: transparent enough for generated sound, small beside the video.
+AUDIO_BIT_RATE_PER_CHANNEL = 64_000
+AAC_FRAME = 1024  # samples per AAC frame
+AAC_RATES = frozenset({96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000})
+_LAYOUTS = {1: "mono", 2: "stereo"}
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,45 @@ def _resampled(frames: np.ndarray, plan: list[tuple[int, int, float]]) -> Iterat
             yield np.clip(np.round(mixed), 0, 255).astype(np.uint8)
 
 
+def fit_audio(audio: np.ndarray, sample_rate: int, seconds: float) -> np.ndarray:
+    """`audio` (channels, samples) cut, or padded with silence, to `seconds`, as float32 in
+    [-1, 1]: the sound track then lasts exactly as long as the picture it goes with."""
+    wanted = round(seconds * sample_rate)
+    fitted = np.zeros((audio.shape[0], wanted), np.float32)
+    kept = min(wanted, audio.shape[1])
+    fitted[:, :kept] = np.clip(audio[:, :kept], -1.0, 1.0)
+    return fitted
+
+
+def _check_audio(audio: np.ndarray, sample_rate: int | None) -> None:
+    if audio.ndim != 2 or audio.shape[0] not in _LAYOUTS or not audio.shape[1]:
+        raise ValueError(
+            f"audio must be float samples of shape (channels, samples) with 1 or 2 channels, "
+            f"got {audio.dtype} {audio.shape}"
+        )
+    if not np.issubdtype(audio.dtype, np.floating):
+        raise ValueError(f"audio must be float samples in [-1, 1], got {audio.dtype}")
+    if sample_rate not in AAC_RATES:
+        raise ValueError(
+            f"sample_rate={sample_rate} can't go into AAC; use one of "
+            f"{', '.join(map(str, sorted(AAC_RATES)))}"
+        )
+
+
+def _audio_frames(audio: np.ndarray, sample_rate: int) -> list[Any]:
+    """The whole track as AAC-sized planar frames, each stamped with its first sample."""
+    import av
+
+    layout = _LAYOUTS[audio.shape[0]]
+    frames = []
+    for start in range(0, audio.shape[1], AAC_FRAME):
+        chunk = np.ascontiguousarray(audio[:, start : start + AAC_FRAME])
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=layout)
+        frame.sample_rate, frame.pts, frame.time_base = sample_rate, start, Fraction(1, sample_rate)
+        frames.append(frame)
+    return frames
+
+
 def _check(frames: np.ndarray, source_fps: float, fps: int, num_frames: int, crf: int) -> None:
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(
@@ -114,11 +166,15 @@ def encode_mp4(
     crf: int = 20,
     bit_rate: int | None = None,
     metadata: Mapping[str, str] | None = None,
+    audio: np.ndarray | None = None,
+    sample_rate: int | None = None,
 ) -> EncodedClip:
     """Encode uint8 RGB `frames` (T, H, W, 3) at `source_fps` to exactly `num_frames` at `fps`.
 
     `metadata` becomes the file's tags (`moov/udta`, before the media data like the rest of
-    the index); see `worker.provenance.ClipProvenance.tags`.
+    the index); see `worker.provenance.ClipProvenance.tags`. `audio` (channels, samples) at
+    `sample_rate`, when given, becomes an AAC stream as long as the video; without it the file
+    has no audio stream at all.
 
     An odd width or height loses its last column or row (yuv420p needs even sizes). The file is
     written next to `path` and moved into place in one step, so `path` is either absent or whole.
@@ -127,6 +183,12 @@ def encode_mp4(
     from av.video.reformatter import ColorRange, Colorspace
 
     _check(frames, source_fps, fps, num_frames, crf)
+    sound: deque[Any] = deque()
+    rate = 0
+    if audio is not None:
+        _check_audio(audio, sample_rate)
+        rate = int(sample_rate or 0)  # checked: one of AAC_RATES
+        sound.extend(_audio_frames(fit_audio(audio, rate, num_frames / fps), rate))
     height, width = frames.shape[1] - frames.shape[1] % 2, frames.shape[2] - frames.shape[2] % 2
     frames = frames[:, :height, :width]
     plan = resample_plan(frames.shape[0], source_fps, fps, num_frames)
@@ -158,6 +220,11 @@ def encode_mp4(
                     "maxrate": str(bit_rate),
                     "bufsize": str(bit_rate),
                 }
+            if sound:
+                channels = len(sound[0].layout.channels)
+                aac = container.add_stream("aac", rate=rate)
+                aac.layout, aac.format = _LAYOUTS[channels], "fltp"
+                aac.bit_rate = AUDIO_BIT_RATE_PER_CHANNEL * channels
             for index, rgb in enumerate(_resampled(frames, plan)):
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
                 frame = frame.reformat(
@@ -167,7 +234,14 @@ def encode_mp4(
                 )
                 frame.pts, frame.time_base = index, time_base
                 container.mux(stream.encode(frame))
+                # The sound up to the end of this picture, so the two streams stay interleaved.
+                while sound and sound[0].pts * fps < (index + 1) * rate:
+                    container.mux(aac.encode(sound.popleft()))
             container.mux(stream.encode(None))
+            if rate:
+                while sound:
+                    container.mux(aac.encode(sound.popleft()))
+                container.mux(aac.encode(None))
         with open(tmp, "rb") as written:
             os.fsync(written.fileno())
         os.replace(tmp, path)
@@ -193,12 +267,16 @@ def encode_to_fit(
     num_frames: int,
     max_bytes: int,
     metadata: Mapping[str, str] | None = None,
+    audio: np.ndarray | None = None,
+    sample_rate: int | None = None,
 ) -> EncodedClip | None:
     """A copy no larger than `max_bytes` (an upload cap), at the highest bit rate that fits
-    within a few tries; None if even a heavily compressed copy would not fit."""
+    within a few tries; None if even a heavily compressed copy would not fit. The sound, if
+    any, is kept as it is: its fixed bit rate comes out of the video's budget."""
     seconds = num_frames / fps
+    audio_bit_rate = 0 if audio is None else AUDIO_BIT_RATE_PER_CHANNEL * audio.shape[0]
     for share in FIT_SHARES:
-        bit_rate = int(max_bytes * 8 * share / seconds)
+        bit_rate = int(max_bytes * 8 * share / seconds) - audio_bit_rate
         if bit_rate < MIN_FIT_BIT_RATE:
             break
         clip = encode_mp4(
@@ -209,6 +287,8 @@ def encode_to_fit(
             num_frames=num_frames,
             bit_rate=bit_rate,
             metadata=metadata,
+            audio=audio,
+            sample_rate=sample_rate,
         )
         if clip.size_bytes <= max_bytes:
             return clip

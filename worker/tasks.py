@@ -32,6 +32,7 @@ from gallery.moderation import ModerationStore
 from gallery.store import GalleryStore
 from worker.admission import Admission
 from worker.backends import Backend, RenderedClip, load_backend
+from worker.backends.common import UnreadableVideo
 from worker.encode import encode_mp4, encode_to_fit, write_poster, write_preview
 from worker.events import publish_event
 from worker.liveness import Liveness
@@ -228,6 +229,8 @@ def failure_reason(exc: BaseException, config: WorkerConfig, *, attempts: int = 
         return "its input image is missing; please send it again"
     if isinstance(exc, TimeoutError):
         return f"it took longer than this server allows ({config.job_timeout_s} s)"
+    if isinstance(exc, UnreadableVideo):  # a member's upload: its message is for them
+        return str(exc)
     if isinstance(exc, ValueError | TypeError):
         return f"the model can't render these settings ({str(exc)[:200]})"
     if out_of_memory(exc):
@@ -278,7 +281,7 @@ async def _render(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[str
     if config.watermark:  # before anything is written: the poster and the copies carry it too
         t0 = time.perf_counter()
         frames = await asyncio.to_thread(embed_watermark, clip.frames, gid)
-        clip = RenderedClip(frames=frames, fps=clip.fps)
+        clip = dataclasses.replace(clip, frames=frames)  # the sound stays with the frames
         timings["watermark"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     path = media.path_for(gid)
@@ -291,6 +294,8 @@ async def _render(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[str
         fps=spec.fps,
         num_frames=spec.num_frames,
         metadata=tags,
+        audio=clip.audio if spec.sound else None,
+        sample_rate=clip.sample_rate,
     )
     upload, poster = await asyncio.to_thread(
         extra_media, media, gid, clip, spec, encoded.size_bytes, tags
@@ -418,6 +423,9 @@ def job_render(
     backend: Backend, job: RenderJob, on_step: Any, inputs: Sequence[Path] = ()
 ) -> RenderedClip:
     """The blocking render call, named so that profiles and stack dumps read well."""
+    if job.spec.sound and not backend.capabilities.sound:  # the bot refuses it; others may not
+        name = backend.capabilities.name
+        raise ValueError(f"sound=True: the {name} backend makes no sound")
     return backend.render(job.spec, on_step, inputs=inputs)
 
 
@@ -463,6 +471,8 @@ def extra_media(
             num_frames=spec.num_frames,
             max_bytes=spec.upload_limit,
             metadata=metadata,
+            audio=clip.audio if spec.sound else None,
+            sample_rate=clip.sample_rate,
         )
         upload = media.relative_path(gid, "small.mp4") if small else ""
     return upload, media.relative_path(gid, "jpg")

@@ -184,3 +184,132 @@ def test_the_poster_is_the_middle_frame_scaled_down(tmp_path: Path) -> None:
     with Image.open(path) as picture:
         assert picture.format == "JPEG" and picture.size == (640, 360)
         assert abs(np.asarray(picture).mean() - 128) < 3
+
+
+def tone(seconds: float, rate: int = 24000, channels: int = 2, hz: float = 440.0) -> np.ndarray:
+    """A sine at half scale, (channels, samples) float32: what a backend's vocoder hands over."""
+    t = np.arange(round(seconds * rate)) / rate
+    return np.repeat((0.5 * np.sin(2 * np.pi * hz * t))[None], channels, 0).astype(np.float32)
+
+
+def decoded_audio(path: Path) -> tuple[list, np.ndarray]:
+    """The file's audio streams, and the first one decoded to (channels, samples) floats."""
+    with av.open(str(path)) as container:
+        streams = list(container.streams.audio)
+        if not streams:
+            return streams, np.zeros((0, 0), np.float32)
+        chunks = [f.to_ndarray() for f in container.decode(streams[0])]
+    return streams, np.concatenate(chunks, axis=1)
+
+
+@pytest.mark.parametrize("seconds", [1.5, 2.0, 2.5])  # shorter, as long as, longer than the video
+def test_sound_is_one_aac_stream_cut_or_padded_to_the_video(tmp_path: Path, seconds: float) -> None:
+    out = tmp_path / "clip.mp4"
+    encode_mp4(
+        gray_frames(list(range(0, 160, 10))),  # 16 frames at 8 fps -> 48 at 24: 2 s
+        8.0,
+        out,
+        fps=24,
+        num_frames=48,
+        audio=tone(seconds),
+        sample_rate=24000,
+    )
+
+    streams, samples = decoded_audio(out)
+    [stream] = streams
+    assert (stream.codec_context.name, stream.sample_rate, stream.channels) == ("aac", 24000, 2)
+    one_frame = encode.AAC_FRAME / 24000
+    assert abs(float(stream.duration * stream.time_base) - 2.0) <= one_frame
+    assert abs(samples.shape[1] / 24000 - 2.0) <= one_frame
+    assert probe_mp4(out).num_frames == 48  # the picture is untouched
+
+    def loudness(start: float, end: float) -> float:
+        part = samples[:, int(start * 24000) : int(end * 24000)]
+        return float(np.sqrt(np.mean(part**2)))
+
+    assert abs(loudness(0.1, 1.4) - 0.5 / np.sqrt(2)) < 0.05  # the tone, at its level
+    if seconds < 2.0:
+        assert loudness(1.6, 2.0) < 0.01  # padded with silence, not looped or stretched
+
+
+def test_without_sound_there_is_no_audio_stream(tmp_path: Path) -> None:
+    out = tmp_path / "clip.mp4"
+    encode_mp4(gray_frames([0, 100, 200]), 8.0, out, fps=8, num_frames=3)
+
+    streams, _ = decoded_audio(out)
+    assert streams == []
+
+
+def test_sound_is_interleaved_with_the_picture_and_deterministic(tmp_path: Path) -> None:
+    """Packets alternate by time, so a player streaming the file gets both from the start."""
+    frames = np.random.default_rng(0).integers(0, 256, (17, 64, 96, 3), dtype=np.uint8)
+    a, b = (
+        encode_mp4(
+            frames,
+            8.0,
+            tmp_path / name,
+            fps=24,
+            num_frames=48,
+            audio=tone(2.0, 16000, 1),
+            sample_rate=16000,
+        )
+        for name in ("a.mp4", "b.mp4")
+    )
+
+    assert a.path.read_bytes() == b.path.read_bytes()
+    with av.open(str(a.path)) as container:
+        kinds = [p.stream.type for p in container.demux() if p.size]
+    first_half = kinds[: len(kinds) // 2]
+    assert "audio" in first_half and "video" in first_half
+    assert top_level_boxes(a.path).index("moov") < top_level_boxes(a.path).index("mdat")
+
+
+def test_the_fitted_copy_keeps_the_sound(tmp_path: Path) -> None:
+    frames = noise()
+    full = encode_mp4(
+        frames, 8, tmp_path / "full.mp4", fps=24, num_frames=48, audio=tone(2.0), sample_rate=24000
+    )
+    cap = full.size_bytes // 10
+
+    small = encode.encode_to_fit(
+        frames,
+        8,
+        tmp_path / "small.mp4",
+        fps=24,
+        num_frames=48,
+        max_bytes=cap,
+        audio=tone(2.0),
+        sample_rate=24000,
+    )
+
+    assert small is not None and small.size_bytes <= cap
+    streams, samples = decoded_audio(small.path)
+    [stream] = streams
+    assert stream.codec_context.name == "aac"
+    assert abs(samples.shape[1] / 24000 - 2.0) <= encode.AAC_FRAME / 24000
+
+
+@pytest.mark.parametrize(
+    ("audio", "sample_rate", "message"),
+    [
+        (np.zeros((3, 1000), np.float32), 24000, "1 or 2 channels"),
+        (np.zeros(1000, np.float32), 24000, "shape"),
+        (np.zeros((2, 1000), np.int16), 24000, "float"),
+        (np.zeros((2, 1000), np.float32), 5000, "sample_rate=5000"),
+        (np.zeros((2, 1000), np.float32), None, "sample_rate=None"),
+    ],
+)
+def test_bad_audio_is_refused_by_name(
+    tmp_path: Path, audio: np.ndarray, sample_rate: int | None, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        encode_mp4(
+            gray_frames([0, 100]),
+            8.0,
+            tmp_path / "x.mp4",
+            fps=8,
+            num_frames=2,
+            audio=audio,
+            sample_rate=sample_rate,
+        )
+    assert list(tmp_path.iterdir()) == []

@@ -23,6 +23,7 @@ BACKENDS: dict[str, str] = {
     "wan": "worker.backends.wan",
     "animatediff": "worker.backends.animatediff",
     "svd": "worker.backends.svd",
+    "ltx2": "worker.backends.ltx2",
 }
 
 StepCallback = Callable[[int, int], None]
@@ -31,10 +32,21 @@ StepCallback = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class RenderedClip:
-    """Frames as uint8 RGB, shape (frames, height, width, 3), at the backend's native rate."""
+    """Frames as uint8 RGB, shape (frames, height, width, 3), at the backend's native rate.
+
+    `audio` is the sound made with them (backends with `Capabilities.sound`, when the spec asks
+    for it): float32 samples in [-1, 1], shape (channels, samples), starting with the first frame,
+    at `sample_rate` Hz. None for a silent clip.
+    """
 
     frames: np.ndarray
     fps: float
+    audio: np.ndarray | None = None
+    sample_rate: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.audio is not None and not self.sample_rate:
+            raise ValueError("a clip with audio needs its sample_rate")
 
 
 class Backend(Protocol):

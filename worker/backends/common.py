@@ -42,6 +42,8 @@ def check_spec(caps: Capabilities, spec: RenderSpec, inputs: Sequence[Path]) -> 
             f"mode={spec.mode!r} is not supported by the {name} backend "
             f"(it renders {', '.join(caps.modes)})"
         )
+    if spec.sound and not caps.sound:
+        raise ValueError(f"sound=True is not supported by the {name} backend (it makes no sound)")
     m = caps.size_multiple
     if spec.width % m or spec.height % m:
         raise ValueError(
@@ -69,16 +71,48 @@ def to_uint8(video: Any) -> np.ndarray:
     return np.clip(np.round(array * 255.0), 0, 255).astype(np.uint8)
 
 
-def read_video(path: Path) -> tuple[np.ndarray, float]:
-    """All frames of a video file as uint8 RGB (T, H, W, 3), and its frame rate."""
+class UnreadableVideo(ValueError):
+    """An input video (a member's upload) whose frames can't be decoded; the message is
+    written for that member (the bot only read its headers)."""
+
+
+UNREADABLE = (
+    "your video couldn't be decoded (it may be damaged, or use a codec I can't read); "
+    "export it again as an H.264 MP4 and send that"
+)
+
+
+def read_video(path: Path, *, max_seconds: float | None = None) -> tuple[np.ndarray, float]:
+    """The frames of a video file as uint8 RGB (T, H, W, 3), upright, and its frame rate.
+
+    Phones store portrait video sideways with a rotation in its display matrix: frames are
+    turned as a player would show them. `max_seconds` stops decoding past that much video, so
+    a long upload costs no more memory than the clip needs. UnreadableVideo when FFmpeg can't
+    decode the file.
+    """
     import av
 
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        fps = float(stream.average_rate or stream.guessed_rate or 24)
-        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
+    frames: list[np.ndarray] = []
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise UnreadableVideo("your file has no picture track")
+            stream = container.streams.video[0]
+            fps = float(stream.average_rate or stream.guessed_rate or 24)
+            start: float | None = None
+            for frame in container.decode(stream):
+                if frame.time is not None:
+                    start = frame.time if start is None else start
+                    if max_seconds is not None and frame.time - start > max_seconds:
+                        break
+                array = frame.to_ndarray(format="rgb24")
+                turns = round(frame.rotation / 90) % 4
+                frames.append(np.rot90(array, turns) if turns else array)
+    except av.error.FFmpegError as exc:
+        log.info("input video %s could not be decoded: %s", path.name, exc)
+        raise UnreadableVideo(UNREADABLE) from None
     if not frames:
-        raise ValueError(f"input video {path.name!r} has no frames")
+        raise UnreadableVideo("your video has no frames I could read")
     return np.stack(frames), fps
 
 
