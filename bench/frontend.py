@@ -53,6 +53,39 @@ async def run_child(args: argparse.Namespace) -> None:
         await bot.start(args.token)
 
 
+async def run_bare_child(args: argparse.Namespace) -> None:
+    """The floor: an unmodified discord.py client whose /create only answers, nothing else.
+    What reelbot adds per request is the full run's CPU less this one's."""
+    import aiohttp
+    import discord
+    import yarl
+    from discord import app_commands
+
+    discord.http.Route.BASE = f"{args.base}/api/v10"
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(args.gateway)
+
+    class Bare(discord.Client):
+        def __init__(self) -> None:
+            super().__init__(intents=discord.Intents.none())
+            self.tree = app_commands.CommandTree(self)
+
+        async def login(self, token: str) -> None:
+            self.http.connector = aiohttp.TCPConnector(limit=100)  # as ReelBot's
+            await super().login(token)
+
+        async def setup_hook(self) -> None:
+            await self.tree.sync()
+
+    bot = Bare()
+
+    @bot.tree.command(name="create")
+    async def create(interaction: discord.Interaction, prompt: str) -> None:
+        await interaction.response.send_message(f"queued: {prompt}")
+
+    async with bot:
+        await bot.start(args.token)
+
+
 async def run_bench(args: argparse.Namespace, data: Path) -> None:
     from redis.asyncio import Redis
 
@@ -66,7 +99,7 @@ async def run_bench(args: argparse.Namespace, data: Path) -> None:
                     sys.executable, __file__, "--child",
                     "--base", fake.base_url, "--gateway", fake.gateway_url,
                     "--token", fake.token, "--redis", redis_server.url, "--data", str(data),
-                    "--loop", args.loop,
+                    "--loop", args.loop, *(["--bare"] if args.bare else []),
                 ],
                 env={**os.environ, "HF_HUB_OFFLINE": "1"},
             )  # fmt: skip
@@ -96,7 +129,7 @@ async def measure(args: argparse.Namespace, fake, redis, bot_pid: int) -> None:
     for i, user in enumerate(warm):
         ix = await fake.slash_command("create", {"prompt": f"warm up {i}"}, user=user)
         await ix.wait_response()
-    while await queued(redis) < 5:  # each enqueue follows its answer
+    while not args.bare and await queued(redis) < 5:  # each enqueue follows its answer
         await asyncio.sleep(0.01)
     before = await queued(redis)
 
@@ -129,7 +162,7 @@ async def measure(args: argparse.Namespace, fake, redis, bot_pid: int) -> None:
     # The answer comes before the enqueue (so a clip never finishes before its destination is
     # known): the burst is done when every job is in the queue.
     in_queue = 0
-    while time.perf_counter() - started < answered + 60:
+    while not args.bare and time.perf_counter() - started < answered + 60:
         in_queue = await queued(redis) - before
         if in_queue >= args.requests:
             break
@@ -167,6 +200,11 @@ def main() -> None:
         default="default",
         help="the bot's loop: as `reelbot bot` runs it (uvloop where installed), or asyncio's",
     )
+    parser.add_argument(
+        "--bare",
+        action="store_true",
+        help="the floor: a discord.py client that only answers (no queue, nothing enqueued)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     for name in ("base", "gateway", "token", "redis", "data"):
         parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
@@ -174,7 +212,8 @@ def main() -> None:
     if args.child:
         from bot import eventloop
 
-        (asyncio.run if args.loop == "asyncio" else eventloop.run)(run_child(args))
+        child = run_bare_child(args) if args.bare else run_child(args)
+        (asyncio.run if args.loop == "asyncio" else eventloop.run)(child)
         return
     with tempfile.TemporaryDirectory(prefix="reelbot-frontend-") as tmp:
         asyncio.run(run_bench(args, Path(tmp)))

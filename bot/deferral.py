@@ -34,11 +34,22 @@ class Deferral:
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
 
+    @classmethod
+    def of(cls, interaction: discord.Interaction[Any]) -> Deferral:
+        """The interaction's one Deferral (made on first use), so no step arms a second timer
+        beside one still running, and the age counts from the first step that asked."""
+        existing = interaction.extras.get(KEY)
+        if isinstance(existing, cls):
+            return existing
+        interaction.extras[KEY] = made = cls(interaction)
+        return made
+
     async def arm(self) -> None:
-        """Defer now if the interaction is already old, else when it gets old unanswered."""
-        if self.interaction.response.is_done():
+        """Defer now if the interaction is already old, else when it gets old unanswered
+        (a no-op while armed: `settle` disarms)."""
+        if self.interaction.response.is_done() or self._timer or self._task is not None:
             return
-        self.interaction.extras[KEY] = self
+        self.interaction.extras.setdefault(KEY, self)
         wait = DEFER_AT_S - interaction_age(self.interaction, self.received)
         if wait <= 0:
             self._defer()

@@ -213,7 +213,7 @@ class InteractionAnswer:
         self.interaction = interaction
 
     async def acknowledge(self) -> None:
-        await Deferral(self.interaction).arm()
+        await Deferral.of(self.interaction).arm()
 
     async def __call__(self, text: str) -> int | None:
         mentions = discord.AllowedMentions.none()

@@ -16,6 +16,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from redis.asyncio import BlockingConnectionPool, ConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -26,11 +27,16 @@ from gallery.models import GenerationCreate
 from gallery.store import GalleryStore
 from worker import scheduler
 from worker.admission import Admission
-from worker.events import publish_event
 from worker.scheduler import Tier
 from worker.spec import ProgressEvent, RenderJob, RenderSpec, deserialize_job, serialize_job
 
 ANONYMOUS = "cli:anonymous"
+# Redis connections the bot keeps at most. redis-py's pool is unbounded, so in a burst every
+# request opened a connection of its own, and the connecting cost more than the commands; past
+# this many a command waits (up to REDIS_WAIT_S) for a free one. Two are held by blocking reads
+# (progress, delivery); every other command takes well under a millisecond.
+REDIS_CONNECTIONS = 32
+REDIS_WAIT_S = 10.0
 T = TypeVar("T")
 
 
@@ -65,12 +71,28 @@ async def connect_queue(redis_url: str, *, timeout_s: float = 5.0) -> ArqRedis:
             timeout_s,
         )
         await asyncio.wait_for(pool.ping(), timeout_s)
+        await bound_connections(pool)
     except (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError) as exc:
         raise QueueUnavailable(
             f"Can't reach Redis at {redacted(redis_url)} ({exc.__class__.__name__}). "
             "Start it, fix REELBOT_REDIS_URL, or run `reelbot up`, which starts its own."
         ) from None
     return pool
+
+
+async def bound_connections(pool: ArqRedis, limit: int = REDIS_CONNECTIONS) -> None:
+    """Swap the pool's unbounded connection pool for a blocking one of `limit` connections with
+    the same settings (host, TLS, password, timeouts). A Sentinel pool is left as it is."""
+    unbounded = pool.connection_pool
+    if type(unbounded) is not ConnectionPool:
+        return
+    pool.connection_pool = BlockingConnectionPool(
+        connection_class=unbounded.connection_class,
+        max_connections=limit,
+        timeout=REDIS_WAIT_S,
+        **unbounded.connection_kwargs,
+    )
+    await unbounded.disconnect()
 
 
 @dataclass(frozen=True)
@@ -129,27 +151,32 @@ class Submitter:
         if not spec.owner_id:
             spec = spec.model_copy(update={"owner_id": ANONYMOUS, "owner_name": "anonymous"})
         caps = None if unlimited else self.limits.caps_for(role_ids)
-        made_today = 0
-        if caps is not None:
-            made_today = (await over_cap_is_users(self.admission.check(spec.owner_id, caps)))[1]
-        tier = self.limits.tier_for(made_today)
+        preview = None
+        if caps is not None:  # the caps and the place in line: one round trip
+            preview = await over_cap_is_users(self.admission.check_and_preview(spec, caps))
+        tier = self.limits.tier_for(preview.today if preview else 0)
         if after_check is not None:  # e.g. acknowledging the interaction, now that it's allowed
             await after_check()
         row = GenerationCreate.from_spec(gid, spec.model_dump(mode="json"))
         await self.rows.add(row)
         try:
-            position = await self.admission.preview_position(spec, tier)
+            if preview is not None:
+                position = preview.place[tier]
+            else:
+                position = await self.admission.preview_position(spec, tier)
             submission = Submission(gid, position, tier)
             if before_enqueue is not None:
                 await before_enqueue(submission)
             job = RenderJob(generation_id=gid, spec=spec)
-            await over_cap_is_users(self.admission.enqueue(job, caps=caps, tier=tier))
+            queued = ProgressEvent(kind="queued")  # appended with the job, in one round trip
+            await over_cap_is_users(
+                self.admission.enqueue(job, caps=caps, tier=tier, announce=queued)
+            )
         except BaseException:  # never leave a "queued" row that no job stands behind
             await asyncio.shield(
                 asyncio.to_thread(self.store.mark_failed, gid, error="could not be queued")
             )
             raise
-        await publish_event(self.pool, gid, ProgressEvent(kind="queued"))
         return submission
 
     async def position(self, generation_id: str) -> int | None:

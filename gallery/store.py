@@ -97,8 +97,8 @@ class GalleryStore:
             .on_conflict_do_nothing(index_elements=["id"])
             .returning(col(Generation.id))
         )
-        self._parent_exists = sa.select(col(Generation.id)).where(
-            col(Generation.id) == sa.bindparam("parent_id")
+        self._parents_exist = sa.select(col(Generation.id)).where(
+            col(Generation.id).in_(sa.bindparam("ids", expanding=True))
         )
 
     def _session(self) -> Session:
@@ -120,24 +120,41 @@ class GalleryStore:
 
     def add_generations(self, rows: Sequence[GenerationCreate]) -> list[bool]:
         """`add_generation` for several requests in one transaction (a burst's group commit):
-        all are recorded or, if one is refused (a missing parent), none."""
+        all are recorded or, if one is refused (a missing parent), none. Each kind of statement
+        runs once for the whole batch (executemany), not once per row."""
+        if not rows:
+            return []
         now = utcnow()
-        created: list[bool] = []
-        with write_lock(self.engine), self.engine.begin() as conn:
-            for new in rows:
+        # One row per id in each statement: PostgreSQL refuses an upsert that would touch a row
+        # twice, and a member's four requests often share a batch. The latest name wins.
+        generations: dict[str, dict[str, Any]] = {}
+        named: dict[str, dict[str, Any]] = {}
+        unnamed: dict[str, dict[str, Any]] = {}
+        for new in rows:
+            if new.id not in generations:
                 row = Generation.model_validate(new.model_dump(exclude={"owner_name"}))
                 row.created_at = row.updated_at = now
-                member = {"id": new.owner_id, "display_name": new.owner_name, "created_at": now}
-                upsert = self._upsert_member if new.owner_name else self._add_member
-                if new.parent_id is not None:
-                    found = conn.execute(self._parent_exists, {"parent_id": new.parent_id})
-                    if found.first() is None:
-                        raise ValueError(f"parent generation {new.parent_id} does not exist")
-                conn.execute(upsert, member)
-                added = conn.execute(self._add_generation, row.model_dump()).first() is not None
-                if not added:
-                    log.info("generation %s already recorded; enqueue retried", new.id)
-                created.append(added)
+                generations[new.id] = row.model_dump()
+            member = {"id": new.owner_id, "display_name": new.owner_name, "created_at": now}
+            (named if new.owner_name else unnamed)[new.owner_id] = member
+        unnamed = {m: row for m, row in unnamed.items() if m not in named}
+        parents = {new.parent_id for new in rows if new.parent_id is not None}
+        with write_lock(self.engine), self.engine.begin() as conn:
+            if parents:
+                found = conn.execute(self._parents_exist, {"ids": list(parents)}).scalars()
+                if missing := parents - set(found):
+                    raise ValueError(f"parent generation {min(missing)} does not exist")
+            for statement, members in ((self._upsert_member, named), (self._add_member, unnamed)):
+                if members:
+                    conn.execute(statement, list(members.values()))
+            inserted = set(conn.execute(self._add_generation, list(generations.values())).scalars())
+        created: list[bool] = []
+        for new in rows:
+            added = new.id in inserted
+            inserted.discard(new.id)  # the same id twice in one batch: only the first is new
+            if not added:
+                log.info("generation %s already recorded; enqueue retried", new.id)
+            created.append(added)
         return created
 
     def _update(self, generation_id: str, *conditions: Any, **values: Any) -> int:

@@ -30,6 +30,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from worker.events import EVENTS_MAXLEN, EVENTS_TTL_S, stamped
 from worker.scheduler import (
     QUEUE_OF,
     TIERS,
@@ -52,9 +53,11 @@ from worker.spec import (
     DEFAULT_QUEUE,
     KEY_PREFIX,
     RENDER_TASK,
+    ProgressEvent,
     RenderJob,
     RenderSpec,
     cancel_key,
+    events_key,
     heartbeat_key,
     serialize_job,
 )
@@ -107,8 +110,9 @@ end
 """
 
 # ARGV: prefix, gid, tier, guild, member, head, cap_in_flight, cap_day, day_key, day_ttl_s,
-#       count it today (1/0)
+#       count it today (1/0) [, events stream, event JSON, stream max length, stream TTL s]
 # -> {status, used}: 1 queued, 0 already known, -1 in-flight cap, -2 daily cap
+# With the event arguments, a queued job's "queued" progress event is appended too.
 _SUBMIT = (
     _LIB
     + """
@@ -137,6 +141,10 @@ redis.call('RPUSH', wlist(tier, g, m), gid)
 redis.call('ZADD', mring(tier, g), 0, m)
 redis.call('ZADD', ring(tier), 0, g)
 redis.call('SADD', F, gid)
+if ARGV[12] then
+  redis.call('XADD', ARGV[12], 'MAXLEN', '~', ARGV[14], '*', 'e', ARGV[13])
+  redis.call('EXPIRE', ARGV[12], ARGV[15])
+end
 return {1, used + 1}
 """
 )
@@ -400,8 +408,9 @@ return false
 )
 
 # ARGV: prefix, relax_every, fast route, relax route, member, day key, in-flight cap, day cap
-# -> {jobs waiting, queued or rendering; submissions today; the member's best place in line
-# when over the in-flight cap and under the daily one, else 0}
+# [, guild] -> {jobs waiting, queued or rendering; submissions today; the member's best place in
+# line when over the in-flight cap and under the daily one, else 0 [, where a new job of theirs
+# in that guild would stand in the fast tier, and in the relax tier]}
 _USAGE = (
     _PLACE_LIB
     + """
@@ -416,6 +425,11 @@ for _, gid in ipairs(redis.call('SMEMBERS', fkey(m))) do
 end
 local at = 0
 if live >= tonumber(ARGV[7]) and today < tonumber(ARGV[8]) then at = member_place(m) or 0 end
+local g = ARGV[9]
+if g then
+  return {live, today, at, place('fast', g, m, redis.call('LLEN', wlist('fast', g, m))),
+    place('relax', g, m, redis.call('LLEN', wlist('relax', g, m)))}
+end
 return {live, today, at}
 """
 )
@@ -452,6 +466,15 @@ class Snapshot:
     queues: dict[str, dict[str, dict[str, list[str]]]]
     cursor: Cursor
     depth: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A member's usage, and where a new job of theirs would stand in each tier (1 = next)."""
+
+    live: int
+    today: int
+    place: dict[Tier, int]
 
 
 def _text(value: Any) -> str:
@@ -496,10 +519,19 @@ class Admission:
 
     # --- submitting ---------------------------------------------------------------------
 
-    async def enqueue(self, job: RenderJob, *, caps: Caps | None, tier: Tier = "fast") -> None:
+    async def enqueue(
+        self,
+        job: RenderJob,
+        *,
+        caps: Caps | None,
+        tier: Tier = "fast",
+        announce: ProgressEvent | None = None,
+    ) -> None:
         """Put a job in its member's queue, or QuotaExceeded; a repeated call is a no-op.
 
         `caps=None` (the reconciler re-queueing a job Redis lost): no caps, not counted again.
+        `announce` is appended to the job's progress events if, and only if, it was queued, in
+        the same round trip.
         """
         spec = job.spec
         now = datetime.fromtimestamp(self.clock(), UTC)
@@ -517,6 +549,16 @@ class Admission:
                 day_key(spec.owner_id, now),
                 int(DAY_TTL.total_seconds()),
                 0 if caps is None else 1,
+                *(
+                    ()
+                    if announce is None
+                    else (
+                        events_key(job.generation_id),
+                        stamped(announce).model_dump_json(),
+                        EVENTS_MAXLEN,
+                        EVENTS_TTL_S,
+                    )
+                ),
             ]
         )
         if status == -1:
@@ -530,17 +572,34 @@ class Admission:
         the member's usage, as `usage` gives it. One round trip, refusals included."""
         now = datetime.fromtimestamp(self.clock(), UTC)
         live, today, at = await self._read_usage(owner_id, now, caps)
+        return self._allowed(live, today, at, caps, now)
+
+    async def check_and_preview(self, spec: RenderSpec, caps: Caps) -> Preview:
+        """`check`, and where a job for `spec` would stand in either tier if queued now
+        (`preview_position`), in the same round trip: the per-/create path makes one call."""
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        live, today, at, fast, relax = await self._read_usage(
+            spec.owner_id, now, caps, guild=guild_key(spec.guild_id)
+        )
+        self._allowed(live, today, at, caps, now)
+        return Preview(live, today, {"fast": fast, "relax": relax})
+
+    @staticmethod
+    def _allowed(live: int, today: int, at: int, caps: Caps, now: datetime) -> tuple[int, int]:
         if today >= caps.per_day:
             raise per_day_refusal(today, now)
         if live >= caps.in_flight:
             raise in_flight_refusal(live, at or None)
         return live, today
 
-    async def _read_usage(self, owner_id: str, now: datetime, caps: Caps | None) -> list[int]:
-        """[live, today, best place when over the in-flight cap] in one round trip."""
+    async def _read_usage(
+        self, owner_id: str, now: datetime, caps: Caps | None, *, guild: str | None = None
+    ) -> list[int]:
+        """[live, today, best place when over the in-flight cap (, places in `guild`)] in one
+        round trip."""
         limits = (0, 0) if caps is None else (caps.in_flight, caps.per_day)
         args = [*await self._route_args(), owner_id, day_key(owner_id, now), *limits]
-        return [int(v) for v in await self._usage(args=args)]
+        return [int(v) for v in await self._usage(args=args if guild is None else [*args, guild])]
 
     async def _route_args(self) -> list[str | int]:
         """The leading ARGV of `_PLACE_LIB` scripts: prefix, relax_every and the routes."""

@@ -14,10 +14,14 @@ EVENTS_MAXLEN = 500
 TERMINAL_KINDS = frozenset({"done", "failed"})
 
 
+def stamped(event: ProgressEvent) -> ProgressEvent:
+    """The event with its time set (now, unless it has one)."""
+    return event if event.at else event.model_copy(update={"at": time.time()})
+
+
 async def publish_event(redis: Redis, generation_id: str, event: ProgressEvent) -> None:
     """Append one event; the stream expires a day after its last event."""
-    if not event.at:
-        event = event.model_copy(update={"at": time.time()})
+    event = stamped(event)
     key = events_key(generation_id)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.xadd(key, {"e": event.model_dump_json()}, maxlen=EVENTS_MAXLEN, approximate=True)

@@ -47,7 +47,7 @@ class Interaction:
 async def test_a_quick_answer_is_never_deferred(monkeypatch: Any) -> None:
     monkeypatch.setattr(deferral, "DEFER_AT_S", 0.2)
     interaction = Interaction(age_s=0)
-    await Deferral(interaction).arm()  # type: ignore[arg-type]
+    await Deferral.of(interaction).arm()  # type: ignore[arg-type]
     await settle(interaction)  # type: ignore[arg-type]
     await asyncio.sleep(0.3)  # past the moment the timer would have fired
     assert interaction.calls == []
@@ -55,7 +55,7 @@ async def test_a_quick_answer_is_never_deferred(monkeypatch: Any) -> None:
 
 async def test_an_old_interaction_is_deferred_before_arm_returns() -> None:
     interaction = Interaction(age_s=deferral.DEFER_AT_S + 0.5)
-    await Deferral(interaction).arm()  # type: ignore[arg-type]
+    await Deferral.of(interaction).arm()  # type: ignore[arg-type]
     assert interaction.calls == ["defer"]
     assert interaction.response.is_done()
 
@@ -63,7 +63,7 @@ async def test_an_old_interaction_is_deferred_before_arm_returns() -> None:
 async def test_a_slow_answer_gets_thinking_in_time_and_waits_for_it(monkeypatch: Any) -> None:
     monkeypatch.setattr(deferral, "DEFER_AT_S", 0.05)
     interaction = Interaction(age_s=0)
-    await Deferral(interaction).arm()  # type: ignore[arg-type]
+    await Deferral.of(interaction).arm()  # type: ignore[arg-type]
     assert interaction.calls == []
     await asyncio.sleep(0.055)  # the answer is still being prepared when the timer fires
     await settle(interaction)  # the defer in flight has landed once settle returns
@@ -76,7 +76,7 @@ async def test_the_age_counts_from_receipt_when_the_host_clock_runs_behind(
 ) -> None:
     monkeypatch.setattr(deferral, "DEFER_AT_S", 0.05)
     interaction = Interaction(age_s=-60)  # the id says it was made a minute from now
-    await Deferral(interaction).arm()  # type: ignore[arg-type]
+    await Deferral.of(interaction).arm()  # type: ignore[arg-type]
     await asyncio.sleep(0.1)
     await settle(interaction)
     assert interaction.calls == ["defer"]
@@ -84,7 +84,7 @@ async def test_the_age_counts_from_receipt_when_the_host_clock_runs_behind(
 
 async def test_a_failed_defer_does_not_break_the_answer_that_follows() -> None:
     interaction = Interaction(age_s=10, fail=True)
-    await Deferral(interaction).arm()  # type: ignore[arg-type]  # raises nothing
+    await Deferral.of(interaction).arm()  # type: ignore[arg-type]  # raises nothing
     assert interaction.calls == ["defer"]
     assert not interaction.response.is_done()
 
@@ -93,3 +93,17 @@ async def test_settle_without_a_deferral_does_nothing() -> None:
     interaction = Interaction(age_s=0)
     await settle(interaction)  # type: ignore[arg-type]
     assert interaction.calls == []
+
+
+async def test_one_deferral_per_interaction_and_arming_twice_sets_one_timer(
+    monkeypatch: Any,
+) -> None:
+    monkeypatch.setattr(deferral, "DEFER_AT_S", 0.05)
+    interaction = Interaction(age_s=0)
+    first = Deferral.of(interaction)  # type: ignore[arg-type]
+    assert Deferral.of(interaction) is first  # type: ignore[arg-type]
+    await first.arm()
+    await first.arm()
+    await asyncio.sleep(0.1)
+    await settle(interaction)  # type: ignore[arg-type]
+    assert interaction.calls == ["defer"]  # one defer, not one per arm

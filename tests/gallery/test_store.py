@@ -53,6 +53,38 @@ def test_member_created_once_and_keeps_latest_name(store: GalleryStore) -> None:
         assert names.scalars().all() == ["new name"]
 
 
+def test_a_batch_records_each_request_once_with_the_members_latest_name(
+    store: GalleryStore,
+) -> None:
+    known = generation(owner_id="discord:7", owner_name="seven")
+    assert store.add_generation(known)
+    first = generation(owner_id="discord:42", owner_name="old name")
+    batch = [
+        first,
+        generation(owner_id="discord:42", owner_name="new name"),
+        generation(owner_id="discord:42", owner_name=""),
+        generation(id=first.id, prompt="the same id again in one batch"),
+        known,  # recorded before: an enqueue retried
+        generation(owner_id="discord:8", owner_name=""),
+        generation(owner_id="discord:9", parent_id=known.id),
+    ]
+    assert store.add_generations(batch) == [True, True, True, False, False, True, True]
+    assert store.get(first.id).prompt == first.prompt  # type: ignore[union-attr]
+    assert _count(store, Generation) == 6
+    with store.engine.connect() as conn:
+        names = dict(conn.execute(sa.select(col(Member.id), col(Member.display_name))).all())
+    assert names["discord:42"] == "new name"
+    assert names["discord:8"] == "" and names["discord:7"] == "seven"
+
+
+def test_a_batch_with_a_missing_parent_records_nothing(store: GalleryStore) -> None:
+    orphan = generation(parent_id=new_id())
+    with pytest.raises(ValueError, match="does not exist"):
+        store.add_generations([generation(), orphan])
+    assert _count(store, Generation) == 0
+    assert store.add_generations([]) == []
+
+
 def test_producer_input_is_validated() -> None:
     with pytest.raises(ValidationError):
         generation(id="NOT-HEX")

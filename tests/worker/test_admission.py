@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from worker.admission import Admission, cancel_key, cancel_requested
+from worker.events import EVENTS_TTL_S, read_event
 from worker.scheduler import (
     RELAX_QUEUE,
     Caps,
@@ -32,9 +33,11 @@ from worker.scheduler import (
 from worker.spec import (
     DEFAULT_QUEUE,
     RENDER_TASK,
+    ProgressEvent,
     RenderJob,
     RenderSpec,
     deserialize_job,
+    events_key,
     heartbeat_key,
     serialize_job,
 )
@@ -360,8 +363,39 @@ async def test_the_previewed_place_is_the_place_it_gets(redis) -> None:
     await admission.admit()
     carol = job("carol", 0)
     before = await admission.preview_position(carol.spec)
+    # the /create path's single round trip previews both tiers the same way
+    preview = await admission.check_and_preview(carol.spec, ROOMY)
+    assert (preview.live, preview.today) == (0, 0)
+    assert preview.place == {
+        "fast": before,
+        "relax": await admission.preview_position(carol.spec, "relax"),
+    }
     await admission.enqueue(carol, caps=ROOMY)
     assert before == await admission.position(carol.generation_id) == 3
+
+
+async def test_a_queued_job_announces_itself_and_a_refused_one_does_not(redis) -> None:
+    admission = Admission(redis)
+    caps = Caps(in_flight=1, per_day=10)
+    queued, refused = job("alice", 0), job("alice", 1)
+    announce = ProgressEvent(kind="queued")
+    await admission.enqueue(queued, caps=caps, announce=announce)
+    with pytest.raises(QuotaExceeded):
+        await admission.enqueue(refused, caps=caps, announce=announce)
+    [(_, fields)] = await redis.xrange(events_key(queued.generation_id))
+    event = read_event(fields)
+    assert event.kind == "queued" and event.at > 0
+    assert 0 < await redis.ttl(events_key(queued.generation_id)) <= EVENTS_TTL_S
+    assert await redis.exists(events_key(refused.generation_id)) == 0
+
+
+async def test_check_and_preview_refuses_as_check_does(redis) -> None:
+    admission = Admission(redis, workers_cache_s=0)
+    caps = Caps(in_flight=1, per_day=10)
+    await admission.enqueue(job("alice", 0), caps=caps)
+    with pytest.raises(QuotaExceeded, match=r"\(your next is #1 in line\)"):
+        await admission.check_and_preview(job("alice", 1).spec, caps)
+    assert (await admission.check_and_preview(job("bob", 0).spec, caps)).place["fast"] == 2
 
 
 async def test_a_requeue_by_the_reconciler_is_neither_capped_nor_counted(redis) -> None:
