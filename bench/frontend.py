@@ -152,10 +152,12 @@ async def measure(args: argparse.Namespace, fake, redis, bot_pid: int) -> None:
     # One scan of the log for every answer (a waiter per interaction would cost the fake
     # O(n^2) predicate calls and make the benchmark measure the fake).
     latencies: list[float] = []
+    deferred = 0  # answered with "thinking…" first (then an edit: two calls to Discord)
     while len(latencies) < args.requests and time.perf_counter() - started < 120:
         for event in log[since:]:
             if event.kind == "callback" and event.interaction.id in created:
                 latencies.append(event.at - created.pop(event.interaction.id))
+                deferred += event.callback is not None and event.callback.type == 5
         since = len(log)
         await asyncio.sleep(0.005)
     answered = time.perf_counter() - started
@@ -181,7 +183,8 @@ async def measure(args: argparse.Namespace, fake, redis, bot_pid: int) -> None:
           f"{args.loop} event loop)")  # fmt: skip
     print(f"ack ms: p50 {pct(0.50):.0f}  p95 {pct(0.95):.0f}  p99 {pct(0.99):.0f}  "
           f"max {latencies[-1] * 1000:.0f}  (Discord allows 3000)")  # fmt: skip
-    print(f"late (> 3 s): {sum(t > 3 for t in latencies)}")
+    print(f"late (> 3 s): {sum(t > 3 for t in latencies)}; answered with \"thinking…\" first: "
+          f"{deferred}")  # fmt: skip
     print(f"end to end: {n / elapsed:.0f} requests/s (all answered after {answered:.2f} s, "
           f"all enqueued after {elapsed:.2f} s; jobs queued {in_queue}/{n})")  # fmt: skip
     print(f"bot process CPU: {bot_cpu * 1000 / n:.2f} ms per request -> {n / bot_cpu:.0f} "

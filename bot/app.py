@@ -20,6 +20,7 @@ from bot.delivery import Delivery
 from bot.errors import UserFacingError
 from bot.eta import Eta
 from bot.gateway_guard import guard_parsers
+from bot.intake import Intake
 from bot.limits import Limits
 from bot.metrics import BotMetrics, RateLimitLog
 from bot.policy import Policy, default_policy
@@ -112,6 +113,7 @@ class ReelBot(commands.Bot):
         self.bans = Bans(self.moderation)
         self.admission = Admission(queue)
         self.submitter = Submitter(queue, store, self.admission, limits=limits)
+        self.intake = Intake()  # requests in progress at once, first come first served
         self.eta = Eta(queue, store)
         self.progress = ProgressTracker(self, queue, store)
         self.delivery = Delivery(

@@ -16,7 +16,6 @@ from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from redis.asyncio import BlockingConnectionPool, ConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -31,12 +30,6 @@ from worker.scheduler import Tier
 from worker.spec import ProgressEvent, RenderJob, RenderSpec, deserialize_job, serialize_job
 
 ANONYMOUS = "cli:anonymous"
-# Redis connections the bot keeps at most. redis-py's pool is unbounded, so in a burst every
-# request opened a connection of its own, and the connecting cost more than the commands; past
-# this many a command waits (up to REDIS_WAIT_S) for a free one. Two are held by blocking reads
-# (progress, delivery); every other command takes well under a millisecond.
-REDIS_CONNECTIONS = 32
-REDIS_WAIT_S = 10.0
 T = TypeVar("T")
 
 
@@ -71,28 +64,12 @@ async def connect_queue(redis_url: str, *, timeout_s: float = 5.0) -> ArqRedis:
             timeout_s,
         )
         await asyncio.wait_for(pool.ping(), timeout_s)
-        await bound_connections(pool)
     except (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError) as exc:
         raise QueueUnavailable(
             f"Can't reach Redis at {redacted(redis_url)} ({exc.__class__.__name__}). "
             "Start it, fix REELBOT_REDIS_URL, or run `reelbot up`, which starts its own."
         ) from None
     return pool
-
-
-async def bound_connections(pool: ArqRedis, limit: int = REDIS_CONNECTIONS) -> None:
-    """Swap the pool's unbounded connection pool for a blocking one of `limit` connections with
-    the same settings (host, TLS, password, timeouts). A Sentinel pool is left as it is."""
-    unbounded = pool.connection_pool
-    if type(unbounded) is not ConnectionPool:
-        return
-    pool.connection_pool = BlockingConnectionPool(
-        connection_class=unbounded.connection_class,
-        max_connections=limit,
-        timeout=REDIS_WAIT_S,
-        **unbounded.connection_kwargs,
-    )
-    await unbounded.disconnect()
 
 
 @dataclass(frozen=True)

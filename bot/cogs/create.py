@@ -66,34 +66,35 @@ class CreateCog(commands.Cog):
         style: str | None = None,
     ) -> None:
         """Make a short video clip from a prompt."""
-        bot = interaction.client
-        capabilities = bot.capabilities
-        parsed = read_text(prompt, capabilities, bot.styles)
-        options = {
-            "motion": motion,
-            "camera": camera,
-            "negative": negative,
-            "aspect_ratio": aspect_ratio,
-            "seed": seed,
-            "guidance": guidance,
-            "fps": fps,
-            "length": length,
-            "style": style,
-            # clips made in DMs stay private unless asked otherwise
-            "hide": hide if hide is not None else interaction.guild_id is None,
-        }
-        parsed = merge_options(
-            parsed, options, styles=bot.styles, max_seconds=capabilities.max_seconds
-        )
-        # the member's /settings defaults fill what they left out (`hide: False` keeps -hide off)
-        parsed = apply_defaults(
-            parsed,
-            await member_defaults(bot, interaction.user),
-            given=("hidden",) if hide is not None else (),
-        )
-        asker = Asker.of(interaction)
-        spec = build_spec(parsed, asker, capabilities)
-        await submit_request(bot, spec, asker, reply_with(interaction))
+        async with interaction.client.intake.turn(interaction):  # first come, first served
+            bot = interaction.client
+            capabilities = bot.capabilities
+            parsed = read_text(prompt, capabilities, bot.styles)
+            options = {
+                "motion": motion,
+                "camera": camera,
+                "negative": negative,
+                "aspect_ratio": aspect_ratio,
+                "seed": seed,
+                "guidance": guidance,
+                "fps": fps,
+                "length": length,
+                "style": style,
+                # clips made in DMs stay private unless asked otherwise
+                "hide": hide if hide is not None else interaction.guild_id is None,
+            }
+            parsed = merge_options(
+                parsed, options, styles=bot.styles, max_seconds=capabilities.max_seconds
+            )
+            # the member's /settings defaults fill the gaps (`hide: False` keeps -hide off)
+            parsed = apply_defaults(
+                parsed,
+                await member_defaults(bot, interaction.user),
+                given=("hidden",) if hide is not None else (),
+            )
+            asker = Asker.of(interaction)
+            spec = build_spec(parsed, asker, capabilities)
+            await submit_request(bot, spec, asker, reply_with(interaction))
 
     @create.autocomplete("aspect_ratio")
     async def _ratios(
