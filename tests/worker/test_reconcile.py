@@ -14,7 +14,11 @@ from gallery.store import GalleryStore
 from worker.admission import PREFIX, Admission
 from worker.reconcile import reconcile
 
-LATER = datetime.now(UTC) + timedelta(minutes=30)  # every row is past the grace by then
+
+def later() -> datetime:
+    """Every row is past the grace and the job deadline by then (taken when the test runs: a
+    constant taken at import was 15 minutes stale by the time a slow suite got here)."""
+    return datetime.now(UTC) + timedelta(minutes=30)
 
 
 def request(n: int) -> GenerationCreate:
@@ -53,9 +57,9 @@ async def test_only_unfinished_requests_redis_lost_are_queued_again(redis, store
     store.set_moderation(held.id, Moderation.HELD)  # waits for a moderator, not the queue
     store.mark_done(done.id, media_path="x.mp4", size_bytes=1, timings={})
 
-    assert await reconcile(store, admission, now=LATER) == [lost.id]
+    assert await reconcile(store, admission, now=later()) == [lost.id]
     assert await redis.hget(f"{PREFIX}job:{lost.id}", "state") == b"waiting"
-    assert await reconcile(store, admission, now=LATER) == []  # idempotent
+    assert await reconcile(store, admission, now=later()) == []  # idempotent
     # Too young: its submission may still be on its way to Redis.
     assert await reconcile(store, admission, now=datetime.now(UTC)) == []
 
@@ -69,7 +73,7 @@ async def test_a_redis_that_lost_everything_gets_every_request_back(redis, store
     store.mark_rendering(rows[0].id, worker="w", attempt=1)
     await redis.flushdb()  # a restart without AOF
     # The rendering one comes back once its worker is overdue; the queued ones at once.
-    assert sorted(await reconcile(store, admission, now=LATER)) == sorted(r.id for r in rows)
+    assert sorted(await reconcile(store, admission, now=later())) == sorted(r.id for r in rows)
     for row in rows:
         assert await redis.hget(f"{PREFIX}job:{row.id}", "state") == b"waiting"
 
@@ -100,7 +104,7 @@ async def test_a_finished_clip_redis_lost_before_it_was_posted_is_announced_once
     await publish_result_once(redis, ResultRecord(generation_id=sent.id, status="done"))
     store.mark_failed(refused.id, error="Not approved by a moderator")  # never rendered
 
-    assert await reannounce(store, redis, now=LATER) == [lost.id, failed.id]
+    assert await reannounce(store, redis, now=later()) == [lost.id, failed.id]
     entries = await redis.xrange(RESULT_STREAM)
     records = [ResultRecord.model_validate_json(fields[b"r"]) for _, fields in entries]
     assert [(r.generation_id, r.status) for r in records[1:]] == [
@@ -109,5 +113,5 @@ async def test_a_finished_clip_redis_lost_before_it_was_posted_is_announced_once
     ]
     assert records[1].media_path == f"{lost.id}.mp4"
     assert records[2].message == "rendering failed 3 times in a row"
-    assert await reannounce(store, redis, now=LATER) == []  # announced once
+    assert await reannounce(store, redis, now=later()) == []  # announced once
     assert await reannounce(store, redis) == []  # too young before that: may be in flight
