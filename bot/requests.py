@@ -158,8 +158,11 @@ def follow_up_spec(
 
     reroll: the same command with a new seed (never the parent's); vary: the same seed, motion
     moved by `vary_motion`; remix: `text` as typed in the Remix form; extend/upscale: the same
-    command on the parent's finished clip. An image-to-video parent keeps its input image,
-    which no command text can carry.
+    command on the parent's finished clip, without its camera move (the parent's frames already
+    carry it). Extend opens on the parent's last moment and runs twice its length (capped at the
+    model's), so it always goes on past where the parent stopped; upscale is the parent at twice
+    its width and height. An image-to-video parent keeps its input image, which no command text
+    can carry.
     """
     source = text if action == "remix" and text is not None else None
     parsed = read_text(
@@ -170,6 +173,11 @@ def follow_up_spec(
         seed_source = _other_seed(parent.seed, seed_source)
     elif action == "vary":
         parsed = dataclasses.replace(parsed, seed=parent.seed, motion=vary_motion(parent.motion))
+    elif action in ("extend", "upscale"):
+        parsed = dataclasses.replace(parsed, camera=None)
+        if action == "extend":
+            length = min(2 * parent.duration_s, capabilities.max_seconds)
+            parsed = dataclasses.replace(parsed, length=length)
     if asker.guild_id is None:  # made in DMs: private, as /create there
         parsed = dataclasses.replace(parsed, hidden=True)
     spec = build_spec(parsed, asker, capabilities, parent_id=parent_id, seed_source=seed_source)
@@ -180,10 +188,12 @@ def follow_up_spec(
         if not parent_media:
             raise UserFacingError(f"This clip has no finished video to {action} yet.")
         mode, inputs = action, (parent_media,)
-    if (mode, inputs) == (spec.mode, spec.input_media):
+    size = {"width": 2 * parent.width, "height": 2 * parent.height} if action == "upscale" else {}
+    if (mode, inputs) == (spec.mode, spec.input_media) and not size:
         return spec
     try:
-        return RenderSpec.model_validate({**spec.model_dump(), "mode": mode, "input_media": inputs})
+        changes = {"mode": mode, "input_media": inputs, **size}
+        return RenderSpec.model_validate({**spec.model_dump(), **changes})
     except ValidationError as exc:
         raise FlagError(f"These settings can't be rendered ({exc.errors()[0]['msg']}).") from None
 

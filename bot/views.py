@@ -6,8 +6,8 @@ loaded model can — as `DynamicItem`s that carry all their state in the custom_
 Nothing is kept in memory per message: discord.py matches a click's custom_id against
 `TEMPLATE` and rebuilds the button, so buttons posted before a bot restart work after it, and
 everything else (owner, settings, media) is read from the gallery row at click time. Anyone who
-can see a result may reroll, remix or vary it (the new clip is theirs, with the parent
-recorded); Delete refuses everyone but the owner and moderators in `interaction_check`.
+can see a result may reroll, remix, vary, extend or upscale it (the new clip is theirs, with the
+parent recorded); Delete refuses everyone but the owner and moderators in `interaction_check`.
 """
 
 from __future__ import annotations

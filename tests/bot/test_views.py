@@ -184,3 +184,27 @@ def test_extend_and_upscale_need_the_mode_and_the_finished_clip() -> None:
         parent(), PARENT_ID, "upscale", BOB, WITH_EXTRAS, DEFAULT_STYLES, parent_media="a/b.mp4"
     )
     assert (child.mode, child.input_media, child.seed) == ("upscale", ("a/b.mp4",), 77)
+
+
+def test_upscale_doubles_the_parents_size_and_drops_its_camera_move() -> None:
+    dad = parent()
+    child = follow_up_spec(
+        dad, PARENT_ID, "upscale", BOB, WITH_EXTRAS, DEFAULT_STYLES, parent_media="a/b.mp4"
+    )
+    assert (child.width, child.height) == (2 * dad.width, 2 * dad.height)
+    assert child.camera is None  # the move is in the parent's frames already
+
+
+def test_extend_runs_twice_the_parents_length_up_to_the_models_limit() -> None:
+    short = parse_request("a fox -len 2", capabilities=WITH_EXTRAS, owner_id="discord:1")
+    child = follow_up_spec(
+        short, PARENT_ID, "extend", BOB, WITH_EXTRAS, DEFAULT_STYLES, parent_media="a/b.mp4"
+    )
+    assert child.duration_s == pytest.approx(2 * short.duration_s, abs=0.5)
+    longest = f"a fox -len {WITH_EXTRAS.max_seconds:g}"
+    full = parse_request(longest, capabilities=WITH_EXTRAS, owner_id="discord:1")
+    capped = follow_up_spec(
+        full, PARENT_ID, "extend", BOB, WITH_EXTRAS, DEFAULT_STYLES, parent_media="a/b.mp4"
+    )
+    assert capped.duration_s <= WITH_EXTRAS.max_seconds + 0.5
+    assert (capped.mode, capped.parent_id, capped.owner_id) == ("extend", PARENT_ID, BOB.owner_id)

@@ -82,8 +82,8 @@ def test_every_mode_renders_deterministically(
 
     clip = backend.render(spec, lambda s, t: steps.append((s, t)), inputs=inputs)
 
-    # Upscale keeps the input's length (24 frames -> 8k+1 = 17); the others render 9 frames.
-    assert clip.frames.shape == (17 if mode == "upscale" else 9, spec.height, spec.width, 3)
+    # Upscale covers the input's length (24 frames -> 8k+1 = 25); the others render 9 frames.
+    assert clip.frames.shape == (25 if mode == "upscale" else 9, spec.height, spec.width, 3)
     assert clip.frames.dtype == np.uint8 and clip.fps == 24
     assert steps and steps[-1][0] == steps[-1][1]  # every step reported, to the last
     again = backend.render(spec, lambda s, t: None, inputs=inputs).frames

@@ -4,7 +4,9 @@
 - `i2v`: `diffusers.LTXConditionPipeline` with the picture as the condition at frame 0.
 - `extend`: the same pipeline conditioned on the last `EXTEND_CONTEXT` frames of the input video
   (at frame 0, `EXTEND_STRENGTH`): the new clip starts where the old one ends and goes on. It is
-  returned whole, overlap included, so it plays on from the parent's last moment.
+  returned whole, overlap included, so it plays on from the parent's last moment; the overlap
+  fades from the input's own frames into the rendered ones (`_open_on`), since the VAE's round
+  trip of the conditioning frames is close to them, never equal.
 - `upscale`: `diffusers.LTXLatentUpsamplePipeline` doubles the input video's latents spatially,
   then a short partial denoise (`UPSCALE_DENOISE`) with the condition pipeline restores texture;
   the spec's size is the output size, so it must be a multiple of 64 (the input renders at half).
@@ -30,6 +32,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+from PIL import Image
 
 from worker import camera as vcam
 from worker.backends import RenderedClip, StepCallback
@@ -145,15 +150,16 @@ class LTXBackend:
                         f"mode 'extend' needs an input video of at least {EXTEND_CONTEXT} frames "
                         f"at {caps.native_fps} fps, got {len(tail)}"
                     )
-                condition = LTXVideoCondition(
-                    video=fit_frames(tail, width, height), strength=EXTEND_STRENGTH
-                )
+                overlap = fit_frames(tail, width, height)
+                condition = LTXVideoCondition(video=overlap, strength=EXTEND_STRENGTH)
             kwargs["conditions"] = [condition]
             if self.distilled:
                 kwargs["image_cond_noise_scale"] = 0.0
         with self._lock:
             video = pipe(**kwargs).frames[0]
         frames = to_uint8(video)
+        if spec.mode == "extend":
+            frames = _open_on(frames, overlap)
         if moving:
             travel = camera_travel(spec.motion)
             frames = vcam.apply_camera(frames, spec.camera, spec.width, spec.height, travel=travel)
@@ -169,13 +175,15 @@ class LTXBackend:
         frames, fps = read_video(video_path)
         frames = resample_frames(frames, fps, caps.native_fps)
         longest = frames_for(caps.max_seconds, caps.native_fps, _STEP)
-        count = min(len(frames), longest)
-        count = (count - 1) // _STEP * _STEP + 1  # 8k+1, never more than we have
-        if count < _STEP + 1:
+        if len(frames) < _STEP + 1:
             raise ValueError(
                 f"mode 'upscale' needs an input video of at least {_STEP + 1} frames "
                 f"at {caps.native_fps} fps, got {len(frames)}"
             )
+        # 8k+1 covering every input frame (the last one repeated to get there): cutting down to
+        # 8k+1 instead froze the upscaled clip's end for up to 7 frames
+        count = min(math.ceil((len(frames) - 1) / _STEP) * _STEP + 1, longest)
+        frames = np.concatenate([frames, np.repeat(frames[-1:], count - len(frames), axis=0)])
         low = fit_frames(frames[:count], spec.width // 2, spec.height // 2)
         kwargs = self._call_kwargs(spec, on_step)
         with self._lock:
@@ -200,6 +208,20 @@ class LTXBackend:
                 num_frames=count,
             ).frames[0]
         return RenderedClip(frames=to_uint8(video), fps=float(caps.native_fps))
+
+
+def _open_on(frames: np.ndarray, overlap: Sequence[Image.Image]) -> np.ndarray:
+    """The rendered continuation, its first frames faded in from `overlap` (the input's last
+    frames, which they were conditioned on): frame 0 is the input's own, so the clip starts
+    exactly where its parent left off, and the fade hides the VAE's round-trip drift."""
+    out = frames.copy()
+    count = min(len(overlap), len(frames))
+    for i in range(count):
+        rendered = i / count  # 0 at the first frame, rising towards 1 at the overlap's end
+        given = np.asarray(overlap[i].convert("RGB"), dtype=np.float32)
+        mixed = given * (1.0 - rendered) + frames[i].astype(np.float32) * rendered
+        out[i] = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
+    return out
 
 
 def _tiny_upsampler(vae: Any) -> Any:

@@ -196,7 +196,7 @@ def _build_tiny() -> Any:  # a diffusers.WanPipeline
             num_layers=2,
             cross_attn_norm=True,
             qk_norm="rms_norm_across_heads",
-            rope_max_seq_len=32,
+            rope_max_seq_len=1024,  # Wan's own: 32 stopped at 1024 px, short of 16:9's 1280
         )
     for module in (vae, text_encoder, transformer):
         module.eval()
