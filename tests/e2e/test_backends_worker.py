@@ -57,6 +57,7 @@ CASES = [
     Case("wan", "a paper boat on a rainy street -len 1 -fps 24 -ar 1:1 -seed 8"),  # native 24
     Case("animatediff", "a koi pond in autumn -len 1 -fps 20 -seed 9"),  # native 8
     Case("svd", "a lighthouse in a storm -len 1 -fps 10 -ar 2:1 -seed 10", mode="i2v"),  # native 7
+    Case("ltx2", "a drummer on a rooftop -len 1 -fps 12 -sound -seed 11"),  # native 24, with sound
 ]
 
 
@@ -184,6 +185,9 @@ async def test_each_backend_renders_a_job_through_a_worker_process(
     assert row.owner_id == "cli:ci" and row.status == "done"
     if case.mode == "i2v":
         assert row.spec["input_media"] == [f"{gid[:2]}/{gid}.png"]
+    with av.open(str(install.media.resolve(row.media_path))) as container:
+        audio = [(s.codec_context.name, s.channels) for s in container.streams.audio]
+    assert audio == ([("aac", 2)] if spec.sound else [])  # -sound: the model's own track
 
     if case.backend == "wan":  # no native camera: the worker's virtual camera, measured
         text = case.text + " -camera pan left -motion 4"
