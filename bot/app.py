@@ -135,7 +135,8 @@ class ReelBot(commands.Bot):
         # discord.py's own connector has no limit: in a burst every answer opens a new TLS
         # connection to Discord, and the handshakes cost more CPU than the answers.
         if self.http.connector is discord.utils.MISSING:
-            self.http.connector = aiohttp.TCPConnector(limit=DISCORD_CONNECTIONS)
+            # per host: attachment downloads (the CDN) never take the API's connections
+            self.http.connector = aiohttp.TCPConnector(limit=0, limit_per_host=DISCORD_CONNECTIONS)
         await super().login(token)
 
     async def setup_hook(self) -> None:

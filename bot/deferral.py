@@ -10,13 +10,14 @@ goes out as the one and only response. An interaction that is already that old i
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import time
 from typing import Any
 
 import discord
 
 DEFER_AT_S = 1.5  # of Discord's 3 s: the rest is for the defer itself to get there
+log = logging.getLogger(__name__)
 KEY = "reelbot:deferral"  # where the armed Deferral lives in Interaction.extras
 
 
@@ -62,8 +63,10 @@ class Deferral:
             self._task = asyncio.ensure_future(self._send_defer())
 
     async def _send_defer(self) -> None:
-        with contextlib.suppress(discord.HTTPException):  # the answer that follows says why
+        try:
             await self.interaction.response.defer(thinking=True)
+        except Exception as exc:  # the answer that follows tries on its own
+            log.warning("could not defer interaction %s: %r", self.interaction.id, exc)
 
     async def settle(self) -> None:
         """Before answering: no defer will start from now on, and one already sent is done."""

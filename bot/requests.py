@@ -215,8 +215,9 @@ class InteractionAnswer:
     `Deferral`, so Discord's "thinking…" goes out only if the answer is not ready
     `DEFER_AT_S` after the interaction was made (in a burst), and the 3 s deadline is met
     before the slow part (place in line, the gallery row, queueing) either way. Calling the
-    answer sends the text, or fills in the "thinking…" message. Refusals come before it, as
-    private replies.
+    answer sends the text, or fills in the "thinking…" message. Refusals are private replies; one
+    that comes after a "thinking…" went out (a request that waited 1.5 s in a burst) deletes it
+    and follows up privately, so nothing of a refusal stays in the channel.
     """
 
     def __init__(self, interaction: discord.Interaction[ReelBot]) -> None:

@@ -114,11 +114,11 @@ class AnimateCog(commands.Cog):
         parsed = apply_defaults(parsed, await member_defaults(bot, interaction.user), given=given)
         asker = Asker.of(interaction)
 
-        deferral = Deferral.of(interaction)  # "thinking…" if the picture is slow to fetch
-        await deferral.arm()
+        # "thinking…" if the picture is slow to fetch, or anything after it is: the timer runs
+        # until the answer (submit_request's own arming finds it armed)
+        await Deferral.of(interaction).arm()
         data = await download(image, timeout_s=DOWNLOAD_TIMEOUT_S)
         picture = await asyncio.to_thread(check_image, data, image.filename)
-        await deferral.settle()  # submit_request arms its own from here
         width, height = picture.source_width, picture.source_height
         asked = parsed.aspect_ratio is not None
         ratio = parsed.aspect_ratio or nearest_ratio(width, height)

@@ -118,11 +118,11 @@ class RestyleCog(commands.Cog):
         asker = Asker.of(interaction)
         check_declared_video_size(video.filename, video.size)  # before "thinking…": no flash
 
-        deferral = Deferral.of(interaction)  # "thinking…" in time if the download is slow
-        await deferral.arm()
+        # "thinking…" in time if the download is slow, or anything after it is: the timer runs
+        # until the answer (submit_request's own arming finds it armed)
+        await Deferral.of(interaction).arm()
         data = await download_video(video)
         checked = await asyncio.to_thread(check_video, data, video.filename)
-        await deferral.settle()  # submit_request arms its own from here
         info = checked.info
         asked_ratio = parsed.aspect_ratio is not None
         ratio = parsed.aspect_ratio or nearest_ratio(info.width, info.height)

@@ -15,7 +15,7 @@ from bot.deferral import Deferral, settle
 class Response:
     """The part of discord.py's InteractionResponse a deferral touches, recording calls."""
 
-    def __init__(self, calls: list[str], *, fail: bool = False) -> None:
+    def __init__(self, calls: list[str], *, fail: bool | BaseException = False) -> None:
         self.calls = calls
         self.fail = fail
         self.done = False
@@ -26,6 +26,8 @@ class Response:
     async def defer(self, *, thinking: bool = False) -> None:
         self.calls.append("defer")
         await asyncio.sleep(0.01)  # a round trip to Discord
+        if isinstance(self.fail, BaseException):
+            raise self.fail
         if self.fail:
             raise discord.NotFound(FakeHTTPResponse(), "Unknown interaction")
         self.done = True
@@ -37,11 +39,12 @@ class FakeHTTPResponse:
 
 
 class Interaction:
-    def __init__(self, age_s: float, *, fail: bool = False) -> None:
+    def __init__(self, age_s: float, *, fail: bool | BaseException = False) -> None:
         self.calls: list[str] = []
         self.response = Response(self.calls, fail=fail)
         self.created_at = discord.utils.utcnow() - timedelta(seconds=age_s)
         self.extras: dict[str, Any] = {}
+        self.id = 1
 
 
 async def test_a_quick_answer_is_never_deferred(monkeypatch: Any) -> None:
@@ -107,3 +110,15 @@ async def test_one_deferral_per_interaction_and_arming_twice_sets_one_timer(
     await asyncio.sleep(0.1)
     await settle(interaction)  # type: ignore[arg-type]
     assert interaction.calls == ["defer"]  # one defer, not one per arm
+
+
+async def test_a_defer_lost_to_the_network_neither_raises_nor_goes_unheard(
+    monkeypatch: Any, caplog: Any
+) -> None:
+    monkeypatch.setattr(deferral, "DEFER_AT_S", 0.01)
+    interaction = Interaction(age_s=0, fail=ConnectionResetError("Discord hung up"))
+    await Deferral.of(interaction).arm()  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    await settle(interaction)  # type: ignore[arg-type]  # the answer can still be tried
+    assert interaction.calls == ["defer"] and not interaction.response.is_done()
+    assert "could not defer" in caplog.text and "Discord hung up" in caplog.text

@@ -6,9 +6,11 @@ import asyncio
 import builtins
 from typing import Any
 
-import uvloop
+import pytest
 
 from bot import eventloop
+
+uvloop = pytest.importorskip("uvloop", reason="uvloop is not made for Windows")
 
 
 async def loop_type() -> type:

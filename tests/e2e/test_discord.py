@@ -96,7 +96,7 @@ async def test_create_queues_then_posts_the_clip_once(stack, workers, redis) -> 
     bot = await stack.new_bot()
     async with FakeDiscord() as fake, fake.running(bot):
         # answers to Discord share a bounded pool of connections (discord.py's is unbounded)
-        assert bot.http.connector.limit == DISCORD_CONNECTIONS
+        assert bot.http.connector.limit_per_host == DISCORD_CONNECTIONS
         ix = await fake.slash_command(
             "create",
             {"prompt": "a fox running through snow -camera pan left -ar 9:16 -seed 7", "motion": 3},
