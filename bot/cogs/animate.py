@@ -26,13 +26,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.attachments import check_image, download, framing_note, nearest_ratio
-from bot.cogs.create import SETTING_DESCRIPTIONS
-from bot.cogs.settings import member_defaults
-from bot.defaults import apply_defaults
+from bot.cogs.create import SETTING_DESCRIPTIONS, style_choices, with_options
 from bot.deferral import Deferral
 from bot.errors import UserFacingError
 from bot.flagtext import clean_text, flag_tokens
-from bot.options import merge_options
 from bot.requests import Asker, build_spec, read_text, reply_with, submit_request
 from bot.submit import new_generation_id
 from worker.spec import (
@@ -60,11 +57,16 @@ def animate_prompt(text: str | None) -> str:
     return clean if described else f"{DEFAULT_PROMPT} {clean}".strip()
 
 
+# What the picture settles itself, so no /settings default fills it: its aspect ratio.
+DECIDED = ("aspect_ratio",)
+
+
 class AnimateCog(commands.Cog):
     def __init__(self, bot: ReelBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="animate")
+    @app_commands.autocomplete(style=style_choices)
     @app_commands.describe(
         image="The picture to animate: PNG, JPEG, WebP or GIF, at least 64×64, up to 10 MB",
         prompt="What should happen (optional); flags like -motion 3 -camera zoom in may follow",
@@ -104,14 +106,8 @@ class AnimateCog(commands.Cog):
             "fps": fps,
             "length": length,
             "style": style,
-            # clips made in DMs stay private unless asked otherwise
-            "hide": hide if hide is not None else interaction.guild_id is None,
         }
-        parsed = merge_options(
-            parsed, options, styles=bot.styles, max_seconds=capabilities.max_seconds
-        )
-        given = ("aspect_ratio", "hidden") if hide is not None else ("aspect_ratio",)
-        parsed = apply_defaults(parsed, await member_defaults(bot, interaction.user), given=given)
+        parsed = await with_options(interaction, parsed, options, hide=hide, decided=DECIDED)
         asker = Asker.of(interaction)
 
         # "thinking…" if the picture is slow to fetch, or anything after it is: the timer runs
@@ -132,13 +128,6 @@ class AnimateCog(commands.Cog):
         await submit_request(
             bot, spec, asker, reply_with(interaction), generation_id=gid, note=note
         )
-
-    @animate.autocomplete("style")
-    async def _styles(
-        self, interaction: discord.Interaction[ReelBot], current: str
-    ) -> list[app_commands.Choice[str]]:
-        names = sorted(interaction.client.styles)
-        return [app_commands.Choice(name=n, value=n) for n in names if current.lower() in n][:25]
 
 
 async def setup(bot: ReelBot) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import discord
@@ -10,6 +11,7 @@ from discord.ext import commands
 
 from bot.cogs.settings import member_defaults
 from bot.defaults import apply_defaults
+from bot.flags import ParsedPrompt
 from bot.options import merge_options
 from bot.requests import Asker, build_spec, read_text, reply_with, submit_request
 from worker.spec import (
@@ -40,11 +42,44 @@ SETTING_DESCRIPTIONS = {
 COMMON_RATIOS = ["16:9", "9:16", "1:1", "4:5", "5:4", "3:2", "2:3", "21:9", "4:3", "3:4"]
 
 
+async def with_options(
+    interaction: discord.Interaction[ReelBot],
+    parsed: ParsedPrompt,
+    options: Mapping[str, object],
+    *,
+    hide: bool | None,
+    decided: tuple[str, ...] = (),
+) -> ParsedPrompt:
+    """The typed flags with the slash options merged in, then the member's /settings defaults
+    for what is still unset: one order for every command that makes a clip. `decided` names
+    what the command's input settles itself (an image's aspect ratio), which no default fills;
+    clips made in DMs stay private unless asked otherwise (`hide: False` keeps -hide off)."""
+    bot = interaction.client
+    shown = hide if hide is not None else interaction.guild_id is None
+    parsed = merge_options(
+        parsed,
+        {**options, "hide": shown},
+        styles=bot.styles,
+        max_seconds=bot.capabilities.max_seconds,
+    )
+    given = (*decided, "hidden") if hide is not None else decided
+    return apply_defaults(parsed, await member_defaults(bot, interaction.user), given=given)
+
+
+async def style_choices(
+    interaction: discord.Interaction[ReelBot], current: str
+) -> list[app_commands.Choice[str]]:
+    """The `style` option's autocomplete, for every command that has one."""
+    names = sorted(interaction.client.styles)
+    return [app_commands.Choice(name=n, value=n) for n in names if current.lower() in n][:25]
+
+
 class CreateCog(commands.Cog):
     def __init__(self, bot: ReelBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="create")
+    @app_commands.autocomplete(style=style_choices)
     @app_commands.describe(
         prompt="What to see; flags like -motion 3 -camera pan left -ar 9:16 may follow",
         aspect_ratio="Width:height, like 16:9, 9:16 or 1:1",
@@ -80,18 +115,8 @@ class CreateCog(commands.Cog):
                 "fps": fps,
                 "length": length,
                 "style": style,
-                # clips made in DMs stay private unless asked otherwise
-                "hide": hide if hide is not None else interaction.guild_id is None,
             }
-            parsed = merge_options(
-                parsed, options, styles=bot.styles, max_seconds=capabilities.max_seconds
-            )
-            # the member's /settings defaults fill the gaps (`hide: False` keeps -hide off)
-            parsed = apply_defaults(
-                parsed,
-                await member_defaults(bot, interaction.user),
-                given=("hidden",) if hide is not None else (),
-            )
+            parsed = await with_options(interaction, parsed, options, hide=hide)
             asker = Asker.of(interaction)
             spec = build_spec(parsed, asker, capabilities)
             await submit_request(bot, spec, asker, reply_with(interaction))
@@ -103,13 +128,6 @@ class CreateCog(commands.Cog):
         return [
             app_commands.Choice(name=r, value=r) for r in COMMON_RATIOS if r.startswith(current)
         ]
-
-    @create.autocomplete("style")
-    async def _styles(
-        self, interaction: discord.Interaction[ReelBot], current: str
-    ) -> list[app_commands.Choice[str]]:
-        names = sorted(interaction.client.styles)
-        return [app_commands.Choice(name=n, value=n) for n in names if current.lower() in n][:25]
 
 
 async def setup(bot: ReelBot) -> None:

@@ -29,13 +29,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.attachments import framing_note, nearest_ratio
-from bot.cogs.create import SETTING_DESCRIPTIONS
-from bot.cogs.settings import member_defaults
-from bot.defaults import apply_defaults
+from bot.cogs.create import SETTING_DESCRIPTIONS, style_choices, with_options
 from bot.deferral import Deferral
 from bot.errors import FlagError, UserFacingError
 from bot.flags import ParsedPrompt
-from bot.options import merge_options
 from bot.requests import Asker, build_spec, read_text, reply_with, submit_request
 from bot.submit import new_generation_id
 from bot.videos import (
@@ -70,6 +67,7 @@ class RestyleCog(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="restyle")
+    @app_commands.autocomplete(style=style_choices)
     @app_commands.describe(
         video="The video to restyle: MP4, MOV, WebM or MKV, at least 1 s, up to 25 MB",
         prompt="The new look, like 'a watercolor painting'; flags like -seed 7 may follow",
@@ -107,14 +105,8 @@ class RestyleCog(commands.Cog):
             "fps": fps,
             "length": length,
             "style": style,
-            # clips made in DMs stay private unless asked otherwise
-            "hide": hide if hide is not None else interaction.guild_id is None,
         }
-        parsed = merge_options(
-            parsed, options, styles=bot.styles, max_seconds=capabilities.max_seconds
-        )
-        given = (*VIDEO_DECIDES, "hidden") if hide is not None else VIDEO_DECIDES
-        parsed = apply_defaults(parsed, await member_defaults(bot, interaction.user), given=given)
+        parsed = await with_options(interaction, parsed, options, hide=hide, decided=VIDEO_DECIDES)
         asker = Asker.of(interaction)
         check_declared_video_size(video.filename, video.size)  # before "thinking…": no flash
 
@@ -153,13 +145,6 @@ class RestyleCog(commands.Cog):
             generation_id=gid,
             note="\n".join(n for n in notes if n),
         )
-
-    @restyle.autocomplete("style")
-    async def _styles(
-        self, interaction: discord.Interaction[ReelBot], current: str
-    ) -> list[app_commands.Choice[str]]:
-        names = sorted(interaction.client.styles)
-        return [app_commands.Choice(name=n, value=n) for n in names if current.lower() in n][:25]
 
 
 async def setup(bot: ReelBot) -> None:

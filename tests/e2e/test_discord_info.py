@@ -272,3 +272,18 @@ async def test_gallery_says_so_when_the_server_has_no_clips(stack, redis) -> Non
         reply = await run(fake, "gallery")
         assert reply.ephemeral and "No public clips" in reply.content
         assert reply.custom_ids == []
+
+
+async def test_every_clip_command_autocompletes_its_style_option(stack) -> None:
+    async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
+        for command, typed in (("create", {"prompt": "a fox"}), ("animate", {}), ("restyle", {})):
+            ix = await fake.autocomplete(command, {**typed, "style": "A"}, focused="style")
+            choices = [c["value"] for c in await ix.wait_choices()]
+            assert choices == [
+                "anime",
+                "cinematic",
+                "claymation",
+                "pixel-art",
+                "vintage",
+                "watercolor",
+            ], command
