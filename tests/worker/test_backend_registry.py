@@ -23,7 +23,7 @@ from worker.motion import (
 from worker.spec import MAX_MOTION, MIN_MOTION
 
 ROOT = Path(__file__).resolve().parents[2]
-FAMILIES = ("ltx", "wan", "animatediff", "svd")
+FAMILIES = ("ltx", "wan", "animatediff", "svd", "ltx2")
 
 
 def test_every_family_is_registered_with_sizes_on_its_grid() -> None:
