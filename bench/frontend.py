@@ -61,6 +61,8 @@ async def run_bare_child(args: argparse.Namespace) -> None:
     import yarl
     from discord import app_commands
 
+    from bot.app import DISCORD_CONNECTIONS
+
     discord.http.Route.BASE = f"{args.base}/api/v10"
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(args.gateway)
 
@@ -70,7 +72,9 @@ async def run_bare_child(args: argparse.Namespace) -> None:
             self.tree = app_commands.CommandTree(self)
 
         async def login(self, token: str) -> None:
-            self.http.connector = aiohttp.TCPConnector(limit=100)  # as ReelBot's
+            self.http.connector = aiohttp.TCPConnector(  # as ReelBot's
+                limit=0, limit_per_host=DISCORD_CONNECTIONS
+            )
             await super().login(token)
 
         async def setup_hook(self) -> None:
