@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 
+from worker.pipelined import PipelinedRedis
 from worker.spec import KEY_PREFIX, RenderSpec
 
 TARGET_TTL_S = 8 * 24 * 3600  # longer than a job may wait in the queue
@@ -43,8 +44,12 @@ def target_key(generation_id: str) -> str:
     return f"{KEY_PREFIX}target:{generation_id}"
 
 
-async def save_target(redis: Redis, generation_id: str, target: DeliveryTarget) -> None:
-    await redis.set(target_key(generation_id), target.model_dump_json(), ex=TARGET_TTL_S)
+async def save_target(
+    redis: Redis | PipelinedRedis, generation_id: str, target: DeliveryTarget
+) -> None:
+    """`redis` may be the bot's `PipelinedRedis`: in a burst, targets share round trips."""
+    value = target.model_dump_json()
+    await redis.execute_command("SET", target_key(generation_id), value, "EX", TARGET_TTL_S)
 
 
 async def load_target(redis: Redis, generation_id: str) -> DeliveryTarget | None:

@@ -31,6 +31,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from worker.events import EVENTS_MAXLEN, EVENTS_TTL_S, stamped
+from worker.pipelined import PipelinedRedis
 from worker.scheduler import (
     QUEUE_OF,
     TIERS,
@@ -516,6 +517,8 @@ class Admission:
         self._place = redis.register_script(_PLACE)
         self._usage = redis.register_script(_USAGE)
         self._record = redis.register_script(_RECORD)
+        # What every /create sends (usage, submit) shares round trips with the other requests.
+        self.pipelined = PipelinedRedis(redis)
 
     # --- submitting ---------------------------------------------------------------------
 
@@ -536,7 +539,8 @@ class Admission:
         spec = job.spec
         now = datetime.fromtimestamp(self.clock(), UTC)
         unlimited = 2**53
-        status, used = await self._submit(
+        status, used = await self.pipelined.run_script(
+            self._submit,
             args=[
                 PREFIX,
                 job.generation_id,
@@ -559,7 +563,7 @@ class Admission:
                         EVENTS_TTL_S,
                     )
                 ),
-            ]
+            ],
         )
         if status == -1:
             raise in_flight_refusal(used, await self.next_position(spec.owner_id))
@@ -599,7 +603,10 @@ class Admission:
         round trip."""
         limits = (0, 0) if caps is None else (caps.in_flight, caps.per_day)
         args = [*await self._route_args(), owner_id, day_key(owner_id, now), *limits]
-        return [int(v) for v in await self._usage(args=args if guild is None else [*args, guild])]
+        usage = await self.pipelined.run_script(
+            self._usage, args=args if guild is None else [*args, guild]
+        )
+        return [int(v) for v in usage]
 
     async def _route_args(self) -> list[str | int]:
         """The leading ARGV of `_PLACE_LIB` scripts: prefix, relax_every and the routes."""
