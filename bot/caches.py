@@ -10,20 +10,22 @@ bot process keeps the answers for a few seconds:
 A change made through this process (`/settings`, `/mod ban`, `/mod unban`) forgets the cached
 answer at once. A change made by another bot process (or straight in the database) is seen here
 once the cached answer expires, so at most one TTL late. Both caches are bounded (`maxsize`,
-oldest entry evicted first) and hold only what the database said, misses included.
+oldest entry evicted first) and hold only what the database said, misses included. Misses
+that arrive together (a burst of members not seen yet) are read in one query (`Batcher`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from datetime import datetime
 from typing import Generic, TypeVar
 
 from gallery.community import CommunityStore
 from gallery.models import Ban, utcnow
 from gallery.moderation import ModerationStore
+from worker.batching import Batcher
 
 __all__ = ["BANS_TTL_S", "DEFAULTS_TTL_S", "Bans", "DefaultFlags", "TTLCache"]
 
@@ -116,11 +118,13 @@ class DefaultFlags:
     ) -> None:
         self.store = store
         self.cache: TTLCache[str, str] = TTLCache(ttl=ttl, maxsize=maxsize, clock=clock)
+        self._reads: Batcher[str, str] = Batcher(self._read)  # a burst's members in one query
 
     async def get(self, member_id: str) -> str:
-        return await self.cache.fetch(
-            member_id, lambda: asyncio.to_thread(self.store.default_flags, member_id)
-        )
+        return await self.cache.fetch(member_id, lambda: self._reads(member_id))
+
+    async def _read(self, member_ids: Sequence[str]) -> list[str]:
+        return await asyncio.to_thread(self.store.default_flags_of, member_ids)
 
     def forget(self, member_id: str) -> None:
         self.cache.forget(member_id)
@@ -149,16 +153,18 @@ class Bans:
         self.cache: TTLCache[tuple[str, int | None], Ban | None] = TTLCache(
             ttl=ttl, maxsize=maxsize, clock=clock
         )
+        self._reads: Batcher[tuple[str, int | None], Ban | None] = Batcher(self._read)
 
     async def active(self, member_id: str, guild_id: int | None) -> Ban | None:
         """The ban in that guild; for a request from DMs (no guild), the longest in any guild."""
-        ban = await self.cache.fetch(
-            (member_id, guild_id),
-            lambda: asyncio.to_thread(self.store.active_ban, member_id, guild_id, now=self.now()),
-        )
+        ask = (member_id, guild_id)
+        ban = await self.cache.fetch(ask, lambda: self._reads(ask))
         if ban is not None and ban.until is not None and ban.until <= self.now():
             return None
         return ban
+
+    async def _read(self, asks: Sequence[tuple[str, int | None]]) -> list[Ban | None]:
+        return await asyncio.to_thread(self.store.active_bans, asks, now=self.now())
 
     def forget(self, member_id: str, guild_id: int) -> None:
         """After a ban or unban in `guild_id`: that guild's answer and the DMs' one change."""

@@ -8,7 +8,7 @@ call was the one that moved it. Methods are synchronous; async callers use `asyn
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -265,15 +265,25 @@ class ModerationStore:
     ) -> Ban | None:
         """The ban that stops this member now: in that guild, or (for a request from DMs, which
         belong to no guild) in any guild. The longest one when there are several."""
+        return self.active_bans([(member_id, guild_id)], now=now)[0]
+
+    def active_bans(
+        self, asks: Sequence[tuple[str, int | None]], *, now: datetime | None = None
+    ) -> list[Ban | None]:
+        """`active_ban` for each (member, guild) in one query: a burst of requests asks for
+        many members at once."""
         now = now or utcnow()
         statement = select(Ban).where(
-            col(Ban.member_id) == member_id,
+            col(Ban.member_id).in_({member_id for member_id, _ in asks}),
             sa.or_(col(Ban.until).is_(None), col(Ban.until) > now),
         )
-        if guild_id is not None:
-            statement = statement.where(col(Ban.guild_id) == guild_id)
         with self._session() as session:
             bans = list(session.exec(statement).all())
-        if not bans:
-            return None
-        return max(bans, key=lambda b: (b.until is None, b.until or now))
+        answers: list[Ban | None] = []
+        for member_id, guild_id in asks:
+            stopping = [
+                b for b in bans if b.member_id == member_id and guild_id in (None, b.guild_id)
+            ]
+            longest = max(stopping, key=lambda b: (b.until is None, b.until or now), default=None)
+            answers.append(longest)
+        return answers

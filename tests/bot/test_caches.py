@@ -247,3 +247,22 @@ async def test_a_cached_ban_that_runs_out_is_no_ban(engine, clock) -> None:
     clock.advance(10)  # still within the TTL: the cached ban is checked against the time
     assert await bans.active(ALICE, GUILD) is None
     assert await bans.active(ALICE, None) is None
+
+
+async def test_a_burst_of_members_not_seen_yet_is_read_in_few_queries(engine, clock) -> None:
+    moderation, community = ModerationStore(engine), CommunityStore(engine)
+    moderation.ban("discord:7", GUILD, created_by="discord:9", reason="spam")
+    community.set_default_flags("discord:8", "-ar 9:16")
+    queries: list[int] = []
+    read_bans, read_flags = moderation.active_bans, community.default_flags_of
+    moderation.active_bans = lambda asks, **kw: queries.append(len(asks)) or read_bans(asks, **kw)
+    community.default_flags_of = lambda ids: queries.append(len(ids)) or read_flags(ids)
+    bans = Bans(moderation, clock=clock, now=clock.now)
+    defaults = DefaultFlags(community, clock=clock)
+    members = [f"discord:{i}" for i in range(100)]
+
+    banned = await asyncio.gather(*(bans.active(m, GUILD) for m in members))
+    flags = await asyncio.gather(*(defaults.get(m) for m in members))
+    assert [m for m, ban in zip(members, banned, strict=True) if ban] == ["discord:7"]
+    assert [m for m, saved in zip(members, flags, strict=True) if saved] == ["discord:8"]
+    assert sum(queries) == 200 and len(queries) <= 6  # a lone first read, then the rest together

@@ -59,6 +59,14 @@ def test_member_defaults_are_kept(community) -> None:
     assert community.default_flags("discord:7") == ""
 
 
+def test_many_members_defaults_are_read_together_in_the_order_asked(community) -> None:
+    community.set_default_flags("discord:1", "-ar 9:16", "Ann")
+    community.set_default_flags("discord:3", "-motion 4", "Cy")
+    asked = ["discord:3", "discord:2", "discord:1", "discord:3"]
+    assert community.default_flags_of(asked) == ["-motion 4", "", "-ar 9:16", "-motion 4"]
+    assert community.default_flags_of([]) == []
+
+
 def test_usage_and_unfinished_are_per_member(store, community) -> None:
     add_done(store, owner_id="discord:1")
     waiting = generation(owner_id="discord:1")

@@ -84,6 +84,19 @@ def test_bans_expire_and_unban_lifts_them(moderation: ModerationStore) -> None:
     assert moderation.active_ban("discord:2", 1) is None
 
 
+def test_bans_of_many_members_are_read_together(moderation: ModerationStore) -> None:
+    now = utcnow()
+    moderation.ban("discord:2", 1, created_by="discord:9", until=now + timedelta(hours=1))
+    moderation.ban("discord:2", 3, created_by="discord:9", reason="for good")
+    moderation.ban("discord:4", 1, created_by="discord:9", until=now - timedelta(hours=1))
+    asks = [("discord:2", 1), ("discord:2", 5), ("discord:2", None), ("discord:4", 1), ("x", 1)]
+    bans = moderation.active_bans(asks, now=now)
+    assert [b is not None for b in bans] == [True, False, True, False, False]
+    assert bans[0].guild_id == 1
+    assert bans[2].reason == "for good"  # from DMs: the longest ban in any guild
+    assert bans == [moderation.active_ban(m, g, now=now) for m, g in asks]
+
+
 def test_purge_hides_every_clip_of_one_member(
     store: GalleryStore, moderation: ModerationStore
 ) -> None:
