@@ -11,11 +11,9 @@ import asyncio
 import time
 from collections.abc import Iterable, Mapping
 
-from redis.asyncio import Redis
-
 from gallery.store import GalleryStore
+from worker.admission import Admission
 from worker.scheduler import ready_in
-from worker.spec import heartbeat_key
 
 SAMPLE = 20  # recent clips averaged
 CACHE_S = 5.0
@@ -42,8 +40,8 @@ def about(seconds: float) -> str:
 
 
 class Eta:
-    def __init__(self, redis: Redis, store: GalleryStore) -> None:
-        self.redis = redis
+    def __init__(self, admission: Admission, store: GalleryStore) -> None:
+        self.admission = admission  # its count of live workers, cached and shared
         self.store = store
         self._read_at = -CACHE_S
         self.mean_s: float | None = None
@@ -55,7 +53,7 @@ class Eta:
         self._read_at = time.monotonic()
         recent = await asyncio.to_thread(self.store.list_public, limit=SAMPLE)
         self.mean_s = mean_work_seconds(r.timings for r in recent)
-        self.workers = sum([1 async for _ in self.redis.scan_iter(match=heartbeat_key("*"))])
+        self.workers = sum((await self.admission.workers()).values())
 
     async def ready_in(self, position: int) -> float | None:
         """Seconds until the job at `position` is ready; None when there is nothing to go by."""

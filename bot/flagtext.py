@@ -16,6 +16,8 @@ from dataclasses import dataclass
 # anything glued after the letters is kept so that `-motion3` can be reported, not swallowed.
 _FLAG = re.compile(r"(?<!\S)(?:--|[-–—])([A-Za-z]+)(\S*)")
 _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’"}
+_QUOTE_MARKS = frozenset(_QUOTES) | frozenset(_QUOTES.values())
+_DASHES = frozenset("-–—")  # every flag starts with one (see _FLAG)
 _WORD_END = frozenset(" ,.;:!?)]}")
 _INVISIBLE = frozenset("\u00ad\u200b\u2060\ufeff")
 
@@ -33,6 +35,8 @@ class FlagToken:
 
 def clean_text(text: str) -> str:
     """Control and invisible characters dropped, every run of whitespace one space."""
+    if text.isascii() and text.isprintable():  # most prompts: nothing to drop, in C
+        return " ".join(text.split())
     kept = (
         " " if ch.isspace() else ch
         for ch in text
@@ -43,6 +47,8 @@ def clean_text(text: str) -> str:
 
 def quoted_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each quoted stretch, quotes included, left to right, never nested."""
+    if _QUOTE_MARKS.isdisjoint(text):  # most prompts and values: no quote at all
+        return []
     closers: dict[str, list[int]] = {}
     for j, ch in enumerate(text):
         if ch in _QUOTES.values() and (j + 1 == len(text) or text[j + 1] in _WORD_END):
@@ -64,6 +70,8 @@ def quoted_spans(text: str) -> list[tuple[int, int]]:
 
 def flag_tokens(text: str) -> list[FlagToken]:
     """The flag-looking words of cleaned text that are not inside quotes, left to right."""
+    if _DASHES.isdisjoint(text):  # a value like `9:16`, or a prompt with no flags
+        return []
     spans = quoted_spans(text)
     starts = [start for start, _ in spans]
     tokens = []
