@@ -103,6 +103,15 @@ def check_channel_permissions(permissions: discord.Permissions) -> None:
         )
 
 
+def require_mode(capabilities: Capabilities, mode: str, doing: str) -> None:
+    """Refuse a command the loaded model can't serve before anything is read or downloaded."""
+    if mode not in capabilities.modes:
+        raise UserFacingError(
+            f"The model loaded right now (`{capabilities.name}`) can't {doing}. "
+            "Use /create to make a clip from a prompt."
+        )
+
+
 def read_text(
     text: str, capabilities: Capabilities, styles: Mapping[str, StylePreset]
 ) -> ParsedPrompt:
@@ -279,7 +288,7 @@ async def submit_request(
                 user_id=asker.user_id,
                 upload_limit=asker.upload_limit,
             )
-            await save_target(bot.queue, submission.generation_id, target)
+            await save_target(bot.admission.pipelined, submission.generation_id, target)
 
         # Screened, held and over-cap requests are answered privately; the rest are acknowledged
         # publicly before the slow part.

@@ -28,9 +28,15 @@ from discord.ext import commands
 from bot.attachments import check_image, download, framing_note, nearest_ratio
 from bot.cogs.create import SETTING_DESCRIPTIONS, style_choices, with_options
 from bot.deferral import Deferral
-from bot.errors import UserFacingError
 from bot.flagtext import clean_text, flag_tokens
-from bot.requests import Asker, build_spec, read_text, reply_with, submit_request
+from bot.requests import (
+    Asker,
+    build_spec,
+    read_text,
+    reply_with,
+    require_mode,
+    submit_request,
+)
 from bot.submit import new_generation_id
 from worker.spec import (
     MAX_FPS,
@@ -90,11 +96,7 @@ class AnimateCog(commands.Cog):
         """Make a short video clip from a picture."""
         bot = interaction.client
         capabilities = bot.capabilities
-        if "i2v" not in capabilities.modes:
-            raise UserFacingError(
-                f"The model loaded right now (`{capabilities.name}`) can't animate pictures. "
-                "Use /create to make a clip from a prompt."
-            )
+        require_mode(capabilities, "i2v", "animate pictures")
         # Everything the member typed is checked before the picture is downloaded.
         parsed = read_text(animate_prompt(prompt), capabilities, bot.styles)
         options = {

@@ -31,9 +31,16 @@ from discord.ext import commands
 from bot.attachments import framing_note, nearest_ratio
 from bot.cogs.create import SETTING_DESCRIPTIONS, style_choices, with_options
 from bot.deferral import Deferral
-from bot.errors import FlagError, UserFacingError
+from bot.errors import FlagError
 from bot.flags import ParsedPrompt
-from bot.requests import Asker, build_spec, read_text, reply_with, submit_request
+from bot.requests import (
+    Asker,
+    build_spec,
+    read_text,
+    reply_with,
+    require_mode,
+    submit_request,
+)
 from bot.submit import new_generation_id
 from bot.videos import (
     check_declared_video_size,
@@ -90,11 +97,7 @@ class RestyleCog(commands.Cog):
         """Give a short video a new look, keeping its layout and motion."""
         bot = interaction.client
         capabilities = bot.capabilities
-        if "v2v" not in capabilities.modes:
-            raise UserFacingError(
-                f"The model loaded right now (`{capabilities.name}`) can't restyle videos. "
-                "Use /create to make a clip from a prompt."
-            )
+        require_mode(capabilities, "v2v", "restyle videos")
         # Everything the member typed is checked before the video is downloaded.
         parsed = read_text(prompt, capabilities, bot.styles)
         refuse_movement(parsed)
