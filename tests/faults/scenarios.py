@@ -149,12 +149,21 @@ async def bot_kill(rig: Rig, rng: random.Random, *, point: str | None = None) ->
         freeze = frozen_after(rig.bot.delivery, "_post", reached, call_first=True)
     else:
         freeze = frozen_after(rig.bot.delivery.redis, "xack", reached, call_first=False)
+    trial = Trial(notes=[f"killed {point}"])
     with freeze:
         request = await rig.ask("a lighthouse in a storm")
-        await asyncio.wait_for(reached.wait(), 60)
+        if not request.accepted:
+            trial.problems.append(f"refused before the kill: {request.refusal!r}")
+            return trial
+        try:
+            await asyncio.wait_for(reached.wait(), 60)
+        except TimeoutError:  # say how far the clip got, for the worker logs `check` prints
+            row = rig.row(request)
+            state = row and (row.status, row.attempts, row.error, row.discord_message_id)
+            trial.problems.append(f"never reached '{point}' in 60 s; row: {state}")
+            return trial
         killed_at = time.monotonic()
         await rig.stop_bot()
-    trial = Trial(notes=[f"killed {point}"])
     if len(rig.posts(request)) != 1:
         trial.problems.append("the clip was not posted before the kill")
     await rig.start_bot()
