@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 EDIT_INTERVAL_S = 3.0  # Discord allows 5 edits / 5 s per channel; members don't need more
 STREAMS_PER_READ = 500
+ROTATING_BLOCK_MS = 100  # a read's wait when more clips are watched than one read takes
 EVENTS_PREFIX = events_key("")
 
 
@@ -46,6 +47,7 @@ class ProgressTracker:
         self.watched: dict[str, Watch] = {}
         self._added = asyncio.Event()
         self._edits: set[asyncio.Task[None]] = set()
+        self._window = 0  # where the next read's window starts, when they don't all fit
 
     def track(self, generation_id: str, spec: RenderSpec) -> None:
         self.watched.setdefault(generation_id, Watch(spec))
@@ -64,10 +66,12 @@ class ProgressTracker:
             if not self.watched:
                 self._added.clear()
                 await self._added.wait()
-            batch = list(self.watched.items())[:STREAMS_PER_READ]
+            batch = self._next_batch()
             streams = {events_key(gid): watch.last_id for gid, watch in batch}
+            # more clips than one read takes: the next read's window must come round soon
+            block_ms = 1000 if len(batch) == len(self.watched) else ROTATING_BLOCK_MS
             try:
-                replies = await self.redis.xread(streams, block=1000, count=20)
+                replies = await self.redis.xread(streams, block=block_ms, count=20)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -82,6 +86,17 @@ class ProgressTracker:
                         await self._on_event(gid, entry_id, fields)
                     except Exception:  # one odd entry must not end progress for every clip
                         log.exception("[%s] progress event %s skipped", gid, entry_id)
+
+    def _next_batch(self) -> list[tuple[str, Watch]]:
+        """Every watched clip when one read takes them all, else the next window of
+        `STREAMS_PER_READ`, round the watch list in turn: in a burst of thousands, a clip far
+        down the list still gets its progress within a few reads, not after the first 500."""
+        watched = list(self.watched.items())
+        if len(watched) <= STREAMS_PER_READ:
+            return watched
+        start = self._window % len(watched)
+        self._window = start + STREAMS_PER_READ
+        return (watched[start:] + watched[:start])[:STREAMS_PER_READ]
 
     async def _on_event(self, gid: str, entry_id: bytes | str, fields: dict) -> None:
         watch = self.watched.get(gid)
