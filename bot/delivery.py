@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -99,23 +101,29 @@ class Delivery:
         Nothing ends this loop but cancellation: a record that cannot be delivered is logged and
         acknowledged, a transient failure (Redis, the database, Discord 5xx/429) is retried.
         """
-        started = False
+        group_ready = False
+        retry_pending_at = 0.0  # when this consumer's pending records are read again (inf: none)
         while True:
             try:
-                if not started:
+                if not group_ready:
                     await self._ensure_group()
-                    await self._drain("0")  # our own pending records, from before a restart
-                    started = True
+                    group_ready = True
+                if time.monotonic() >= retry_pending_at:  # from before a restart, or a failure
+                    failed = await self._retry_own_pending()
+                    retry_pending_at = time.monotonic() + RETRY_DELAY_S if failed else math.inf
                 await self._claim_abandoned()
-                await self._drain(">", block_ms=2000)
+                await self._read_new()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis or Discord blip: log, wait, go on; nothing is acked
+                # The record that failed stays pending to this consumer, where ">" never reads
+                # it again: read those first next time, or it would wait 60 s for XAUTOCLAIM.
+                retry_pending_at = 0.0
                 if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
                     # Redis came back without the stream (restarted without its AOF): make the
                     # group again, or this loop would fail here until the bot restarts.
                     log.warning("the result stream's consumer group is gone; creating it again")
-                    started = False
+                    group_ready = False
                     continue
                 log.exception("delivery loop failed; retrying in %.0f s", RETRY_DELAY_S)
                 await asyncio.sleep(RETRY_DELAY_S)
@@ -127,13 +135,38 @@ class Delivery:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def _drain(self, start: str, block_ms: int | None = None) -> None:
+    async def _read_new(self) -> None:
         replies = await self.redis.xreadgroup(
-            GROUP, self.consumer, {RESULT_STREAM: start}, count=20, block=block_ms
+            GROUP, self.consumer, {RESULT_STREAM: ">"}, count=20, block=2000
         )
         for _stream, entries in replies or []:
             for entry_id, fields in entries:
                 await self._handle(entry_id, fields)
+
+    async def _retry_own_pending(self) -> bool:
+        """Every record this consumer read and has not acked, once more; True if one failed.
+
+        One that fails again stays pending for the next pass, RETRY_DELAY_S later, and never
+        holds up the records behind it or the new ones: a channel whose posts keep failing must
+        not stop every other member's clips."""
+        after: Any = "0"
+        failed = False
+        while True:
+            replies = await self.redis.xreadgroup(
+                GROUP, self.consumer, {RESULT_STREAM: after}, count=20
+            )
+            entries = [entry for _stream, page in replies or [] for entry in page]
+            if not entries:
+                return failed
+            for entry_id, fields in entries:
+                after = entry_id
+                try:
+                    await self._handle(entry_id, fields)
+                except RedisError:
+                    raise  # Redis itself: the whole loop waits and starts again
+                except Exception:
+                    failed = True
+                    log.exception("entry %s: delivery failed again; it stays pending", entry_id)
 
     async def _claim_abandoned(self) -> None:
         reply = await self.redis.xautoclaim(

@@ -14,7 +14,9 @@ from pathlib import Path
 import av
 import pytest
 
+from bot import delivery as delivery_module
 from bot.app import DISCORD_CONNECTIONS, ReelBot
+from bot.delivery import GROUP
 from bot.submit import connect_queue
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
@@ -227,6 +229,43 @@ async def test_a_channel_where_clips_cannot_be_posted_is_refused_up_front(stack,
         reply = await ix.wait_reply()
     assert reply.ephemeral and "Attach Files" in reply.content
     assert await redis.zcard(DEFAULT_QUEUE) == 0
+
+
+async def test_a_failed_delivery_is_retried_soon_and_never_holds_up_the_next_clip(
+    stack, workers, redis, monkeypatch
+) -> None:
+    """A blip while posting leaves the record pending to the bot itself, where reading new
+    records never finds it: it is read again a retry delay later (not after XAUTOCLAIM's 60 s),
+    and one whose delivery keeps failing stays pending without stopping the clips behind it."""
+    monkeypatch.setattr("bot.delivery.RETRY_DELAY_S", 0.2)
+    real_load_target = delivery_module.load_target
+    failed: dict[str, int] = {}  # the first clip to finish always fails, the second once
+
+    async def flaky(redis: object, gid: str) -> object:
+        failed.setdefault(gid, 0)
+        if gid == next(iter(failed)) or failed[gid] == 0:
+            failed[gid] += 1
+            raise ConnectionResetError(104, "Connection reset by peer")
+        return await real_load_target(redis, gid)
+
+    monkeypatch.setattr(delivery_module, "load_target", flaky)
+    workers.start()
+    async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
+        for prompt in ("a lighthouse -seed 8", "a lighthouse -seed 9"):
+            await (await fake.slash_command("create", {"prompt": prompt})).wait_reply()
+        async with asyncio.timeout(90):
+            while len(failed) < 2:  # both rendered, and each delivery failed once
+                await asyncio.sleep(0.05)
+        result = await fake.wait_for_message(  # well inside the 60 s before XAUTOCLAIM
+            lambda m: "your clip is ready" in m.content, timeout=30
+        )
+        async with asyncio.timeout(30):  # the posted one acked, the stuck one left pending
+            while (await redis.xpending(RESULT_STREAM, GROUP))["pending"] != 1:
+                await asyncio.sleep(0.05)
+        stuck = next(iter(failed))  # whichever finished first (they may render side by side)
+        assert failed[stuck] >= 2  # retried, and still failing
+    assert stuck not in result.content and result.files  # the other clip, posted
+    assert [m for m in fake.messages if stuck in m.content] == []
 
 
 async def test_a_poisoned_result_record_does_not_stop_delivery(
