@@ -35,6 +35,16 @@ FAILED = "sorry, this clip failed"
 SMALL = "-len 1 -fps 8"  # the cheapest clip the tiny model makes: 9 frames
 
 
+# Hex digits in the token read as leetspeak now and then ("t175…" as "tits"), and the prompt
+# policy refused the request (about 1 ask in 10,000): consonants and no digits read as nothing.
+_CONSONANTS = str.maketrans("0123456789abcdef", "bcdfghjklmnpqrvw")
+
+
+def unique_word() -> str:
+    """A token no prompt check reads as a word: found in the messages, refused by nothing."""
+    return "zq" + uuid.uuid4().hex[:10].translate(_CONSONANTS)
+
+
 @dataclass
 class Request:
     """One /create as a member sent it; `token` (in the prompt) finds its messages."""
@@ -151,7 +161,7 @@ class Rig:
         self._users += 1
         user = f"member{self._users}"
         self.fake.world.add_user(user)
-        request = Request(token=f"t{uuid.uuid4().hex[:8]}", user=user, asked_at=time.monotonic())
+        request = Request(token=unique_word(), user=user, asked_at=time.monotonic())
         prompt = f"{words} {request.token} {flags}".strip()
         ix = await self.fake.slash_command("create", {"prompt": prompt}, user=user)
         # The public answer fills the deferred "thinking…" in; an error after the deferral is a
