@@ -27,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+import aiohttp
 import discord
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
@@ -191,7 +192,8 @@ class Delivery:
                 raise  # transient: leave it pending, it is retried
             self.metrics.deliveries.labels("failed_post").inc()
             log.error("entry %s: Discord refused the post (%s); giving up", entry_id, exc)
-        except (RedisError, OSError) as exc:
+        except (RedisError, OSError, aiohttp.ClientError) as exc:
+            # aiohttp's: Discord's connection dropped mid-post. Posting again is safe (the nonce).
             if not isinstance(exc, FileNotFoundError):
                 raise  # transient: leave it pending, it is retried
             log.error("entry %s: the clip's file is gone (%s); giving up", entry_id, exc)

@@ -11,6 +11,7 @@ import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import av
 import pytest
 
@@ -231,8 +232,13 @@ async def test_a_channel_where_clips_cannot_be_posted_is_refused_up_front(stack,
     assert await redis.zcard(DEFAULT_QUEUE) == 0
 
 
+@pytest.mark.parametrize(
+    "blip",
+    [ConnectionResetError(104, "Connection reset by peer"), aiohttp.ServerDisconnectedError()],
+    ids=["reset", "disconnected"],
+)
 async def test_a_failed_delivery_is_retried_soon_and_never_holds_up_the_next_clip(
-    stack, workers, redis, monkeypatch
+    stack, workers, redis, monkeypatch, blip: Exception
 ) -> None:
     """A blip while posting leaves the record pending to the bot itself, where reading new
     records never finds it: it is read again a retry delay later (not after XAUTOCLAIM's 60 s),
@@ -245,7 +251,7 @@ async def test_a_failed_delivery_is_retried_soon_and_never_holds_up_the_next_cli
         failed.setdefault(gid, 0)
         if gid == next(iter(failed)) or failed[gid] == 0:
             failed[gid] += 1
-            raise ConnectionResetError(104, "Connection reset by peer")
+            raise blip
         return await real_load_target(redis, gid)
 
     monkeypatch.setattr(delivery_module, "load_target", flaky)
