@@ -20,11 +20,9 @@ import av
 import numpy as np
 import pytest
 
-from bot.app import ReelBot
 from bot.local_redis import LocalRedis
-from bot.submit import connect_queue
 from tests.conftest import WorkerProcesses, reelbot_env
-from tests.e2e.test_discord import PUBLIC_URL, Stack
+from tests.e2e.test_discord import Stack
 from tests.e2e.test_discord_remix import child_clip, clip_id, create, labels, user_id
 from tests.fakediscord import FakeDiscord, Message
 from worker.backends import capabilities_for
@@ -35,25 +33,9 @@ LTX = capabilities_for("ltx").model_copy(update={"native_pixels": 256 * 128, "de
 ALL_BUTTONS = ["Reroll", "Remix", "Vary", "Extend", "Upscale", "Delete"]
 
 
-class LtxStack(Stack):
-    """The e2e stack with a bot sized for the LTX worker."""
-
-    async def new_bot(self) -> ReelBot:
-        pool = await connect_queue(self.redis_url)
-        self.pools.append(pool)
-        return ReelBot(
-            queue=pool,
-            store=self.store,
-            media=self.media,
-            capabilities=LTX,
-            public_url=PUBLIC_URL,
-            guild_ready_timeout=0.05,
-        )
-
-
 @pytest.fixture
-async def stack(redis_server: LocalRedis, redis, data_dir: Path) -> AsyncIterator[LtxStack]:
-    s = LtxStack(redis_server.url, data_dir)
+async def stack(redis_server: LocalRedis, redis, data_dir: Path) -> AsyncIterator[Stack]:
+    s = Stack(redis_server.url, data_dir, capabilities=LTX)  # the bot sizes clips for LTX
     yield s
     await s.close()
 
@@ -84,7 +66,7 @@ def apart(a: np.ndarray, b: np.ndarray) -> float:
 
 
 async def test_extend_and_upscale_make_the_clickers_own_longer_and_larger_clips(
-    stack: LtxStack, ltx_worker: WorkerProcesses
+    stack: Stack, ltx_worker: WorkerProcesses
 ) -> None:
     async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
         first = await create(fake, "a fox running through snow -camera pan left -len 1 -seed 7")
