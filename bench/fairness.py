@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from worker.scheduler import (  # noqa: E402
+from core.fairshare import (  # noqa: E402
     RELAX_QUEUE,
     Caps,
     Cursor,
@@ -38,10 +38,10 @@ from worker.scheduler import (  # noqa: E402
     fair_order,
     plan,
 )
-from worker.spec import DEFAULT_QUEUE, RenderJob  # noqa: E402
+from core.spec import DEFAULT_QUEUE, RenderJob  # noqa: E402
 
 if TYPE_CHECKING:
-    from worker.admission import Admission
+    from jobs.admission import Admission
 
 SHARED = {"fast": DEFAULT_QUEUE, "relax": DEFAULT_QUEUE}
 SPLIT = {"fast": DEFAULT_QUEUE, "relax": RELAX_QUEUE}
@@ -121,9 +121,9 @@ def pure_figures(cases: int, seed: int, share: FairShare) -> None:
 async def redis_figures(jobs: int) -> None:
     from redis.asyncio import Redis
 
-    from bot.local_redis import LocalRedis
-    from worker.admission import Admission
-    from worker.spec import RenderJob, RenderSpec, heartbeat_key
+    from cli.local_redis import LocalRedis
+    from core.spec import RenderJob, RenderSpec, heartbeat_key
+    from jobs.admission import Admission
 
     with tempfile.TemporaryDirectory() as tmp, LocalRedis(Path(tmp), appendonly=False) as server:
         redis = Redis.from_url(server.url)
@@ -205,9 +205,9 @@ async def call_costs(
 async def latency_figures(backlog: int, calls: int) -> None:
     from redis.asyncio import Redis
 
-    from bot.local_redis import LocalRedis
-    from worker.admission import Admission
-    from worker.spec import RenderSpec, heartbeat_key
+    from cli.local_redis import LocalRedis
+    from core.spec import RenderSpec, heartbeat_key
+    from jobs.admission import Admission
 
     def clip(n: int, owner: str, guild: int) -> RenderJob:
         spec = RenderSpec(

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from worker.spec import KEY_PREFIX  # noqa: E402
+from core.spec import KEY_PREFIX  # noqa: E402
 
 
 async def run_child(args: argparse.Namespace) -> None:
@@ -35,11 +35,11 @@ async def run_child(args: argparse.Namespace) -> None:
     import yarl
 
     from bot.app import ReelBot, start_settled
-    from bot.submit import connect_queue
+    from bot.intake.submit import connect_queue
+    from core.capabilities import capabilities_for
     from gallery.db import make_engine, migrate
     from gallery.media import LocalMediaStore
     from gallery.store import GalleryStore
-    from worker.backends import capabilities_for
 
     discord.http.Route.BASE = f"{args.base}/api/v10"
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(args.gateway)
@@ -111,7 +111,7 @@ async def run_bench(args: argparse.Namespace, data: Path) -> None:
     if apart is not None:  # this process and the Redis it starts stay off the bot's core
         os.sched_setaffinity(0, apart[1])
 
-    from bot.local_redis import LocalRedis
+    from cli.local_redis import LocalRedis
     from tests.fakediscord import FakeDiscord
 
     with LocalRedis(data / "redis", appendonly=False) as redis_server:

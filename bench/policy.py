@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.policy import Policy  # noqa: E402
-from worker.spec import MAX_PROMPT_CHARS  # noqa: E402
+from core.policy import Policy  # noqa: E402
+from core.spec import MAX_PROMPT_CHARS  # noqa: E402
 
 EVERYDAY = [
     "a red fox running through fresh snow at dawn",

@@ -36,9 +36,9 @@ from worker.provenance import (  # noqa: E402
 
 
 def model_scene() -> np.ndarray:
+    from core.spec import RenderSpec
     from worker.backends import load_backend
     from worker.backends.tiny import CAPABILITIES
-    from worker.spec import RenderSpec
 
     width, height = CAPABILITIES.snap_size(16, 9)
     spec = RenderSpec(

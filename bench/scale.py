@@ -43,12 +43,12 @@ from arq.connections import ArqRedis, RedisSettings, create_pool  # noqa: E402
 from arq.worker import Worker, func  # noqa: E402
 from redis.asyncio import Redis  # noqa: E402
 
-from bot.local_redis import LocalRedis  # noqa: E402
-from worker.admission import Admission  # noqa: E402
-from worker.liveness import Liveness  # noqa: E402
-from worker.scheduler import Caps, FairShare  # noqa: E402
+from cli.local_redis import LocalRedis  # noqa: E402
+from core.fairshare import Caps, FairShare  # noqa: E402
+from core.spec import RENDER_TASK, RenderJob, RenderSpec, heartbeat_key  # noqa: E402
+from jobs.admission import Admission  # noqa: E402
+from jobs.liveness import Liveness  # noqa: E402
 from worker.settings import WorkerConfig  # noqa: E402
-from worker.spec import RENDER_TASK, RenderJob, RenderSpec, heartbeat_key  # noqa: E402
 from worker.tasks import worker_settings  # noqa: E402
 
 DONE_KEY = "bench:scale:pickup"  # one entry per finished job: its pickup latency in seconds

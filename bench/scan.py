@@ -56,12 +56,12 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.spec import DEFAULT_GUIDANCE  # noqa: E402
 from worker.backends import animatediff, ltx, svd, wan  # noqa: E402
 from worker.backends.common import frames_for  # noqa: E402
 from worker.contact_sheet import contact_sheet  # noqa: E402
 from worker.frame_classifiers import TINY_CLIP, ClipZeroShot, NudeNetClassifier  # noqa: E402
 from worker.scan import DEFAULT_SAMPLES, FrameClassifier, ScanReport, scan_frames  # noqa: E402
-from worker.spec import DEFAULT_GUIDANCE  # noqa: E402
 
 TARGET_PERCENT = 3.0
 

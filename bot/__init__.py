@@ -1,1 +1,1 @@
-"""Front ends: the Discord bot and the `reelbot` command. They parse and enqueue, never render."""
+"""The Discord front end, in feature folders: intake, moderation, delivery, media, cogs."""

@@ -15,31 +15,31 @@ from arq.connections import ArqRedis
 from discord import app_commands
 from discord.ext import commands
 
-from bot.caches import Bans, DefaultFlags
-from bot.clip_review import Rescans, on_scanned
-from bot.delivery import Delivery
-from bot.errors import UserFacingError
-from bot.eta import Eta
+from bot.delivery.consumer import Delivery
+from bot.delivery.eta import Eta
+from bot.delivery.progress import ProgressTracker
 from bot.gateway_guard import guard_parsers
-from bot.intake import Intake
-from bot.limits import Limits
+from bot.intake.caches import Bans, DefaultFlags
+from bot.intake.line import Intake
+from bot.intake.submit import Submitter, connect_queue
 from bot.metrics import BotMetrics, RateLimitLog
-from bot.policy import Policy, default_policy
-from bot.progress import ProgressTracker
+from bot.moderation.clip_review import Rescans, on_scanned
+from bot.moderation.review import ReviewConfig
+from bot.moderation.toxicity import ToxicityCheck
 from bot.replies import answer_error
-from bot.review import ReviewConfig
 from bot.settings import BotSettings
-from bot.styles import DEFAULT_STYLES
-from bot.submit import Submitter, connect_queue
-from bot.toxicity import ToxicityCheck
+from core.capabilities import capabilities_for
+from core.errors import UserFacingError
+from core.limits import Limits
+from core.policy import Policy, default_policy
+from core.spec import Capabilities, StylePreset
+from core.styles import DEFAULT_STYLES
 from gallery.community import CommunityStore
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore, make_media_store
 from gallery.moderation import ModerationStore
 from gallery.store import GalleryStore
-from worker.admission import Admission
-from worker.backends import capabilities_for
-from worker.spec import Capabilities, StylePreset
+from jobs.admission import Admission
 
 log = logging.getLogger(__name__)
 # Connections to Discord's API kept open at most: each carries one request at a time, so this
@@ -109,7 +109,7 @@ class ReelBot(commands.Bot):
         self.review = review or ReviewConfig()
         self.toxicity = toxicity  # None: off (the word lists alone decide)
         self.moderation = ModerationStore(store.engine)
-        # what every /create reads, kept a few seconds (see `bot.caches` for how stale)
+        # what every /create reads, kept a few seconds (see `bot.intake.caches` for how stale)
         self.default_flags = DefaultFlags(self.community)
         self.bans = Bans(self.moderation)
         self.admission = Admission(queue)

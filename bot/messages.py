@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import discord
 
-from bot.console import progress_bar
-from bot.eta import about
-from bot.flags import to_command_line
-from worker.spec import RenderSpec
+from bot.delivery.eta import about
+from core.flags import to_command_line
+from core.spec import RenderSpec
+
+BAR_WIDTH = 20
+
+
+def progress_bar(step: int, total: int, width: int = BAR_WIDTH) -> str:
+    """A bar of `width` blocks, filled for the share of steps done."""
+    filled = round(width * step / total) if total else 0
+    return "█" * filled + "░" * (width - filled)
+
 
 DISCORD_MESSAGE_LIMIT = 2000
 

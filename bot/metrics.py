@@ -2,7 +2,8 @@
 requests accepted or refused, errors the members were shown.
 
 Each bot has its own registry (as `gallery.metrics`), served on `REELBOT_BOT_METRICS_PORT` by
-`worker.metrics.MetricsEndpoint`. Discord API errors come from an aiohttp trace on discord.py's
+`jobs.metrics_endpoint.MetricsEndpoint`. Discord API errors come from an aiohttp trace on
+discord.py's
 HTTP session (interaction replies use the same session). Rate limits come from discord.py's own
 warnings, its only report of them: `RateLimitLog` counts those records.
 """
@@ -19,7 +20,7 @@ import aiohttp
 from discord import app_commands
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from bot.errors import (
+from core.errors import (
     ContentBlocked,
     ContentHeld,
     FlagError,
@@ -28,7 +29,7 @@ from bot.errors import (
     QuotaExceeded,
     UserFacingError,
 )
-from worker.metrics import MetricsEndpoint
+from jobs.metrics_endpoint import MetricsEndpoint
 
 LAG_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
 DELIVERY_OUTCOMES = ("posted", "notice", "failed_post", "retried")

@@ -12,13 +12,13 @@ from discord import app_commands
 from sqlalchemy.exc import OperationalError
 
 from bot.deferral import settle
-from bot.errors import UserFacingError
 from bot.metrics import BotMetrics
+from core.errors import UserFacingError
 
 log = logging.getLogger(__name__)
 
 # Errors whose message is written for the member: ours, and discord.py's argument checks.
-# Set in Interaction.extras once a deferred public answer has its text (bot.requests).
+# Set in Interaction.extras once a deferred public answer has its text (bot.intake.requests).
 ANSWERED = "reelbot:answered"
 
 FRIENDLY = (UserFacingError, app_commands.TransformerError, app_commands.CheckFailure)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 
-from bot.limits import Limits, RoleLimits
-from worker.scheduler import Caps
-from worker.settings import QueueSettings
+from core.fairshare import Caps
+from core.limits import Limits, RoleLimits
+from jobs.settings import QueueSettings
 
 
 class BotSettings(QueueSettings):
@@ -52,7 +52,7 @@ class BotSettings(QueueSettings):
         ge=0,
         le=1,
         description="hold a prompt for review when the abuse classifier scores it this high "
-        "(bot/toxicity.py; needs reelbot[toxicity]); 0 → off",
+        "(bot/moderation/toxicity.py; needs reelbot[toxicity]); 0 → off",
     )
     bot_metrics_port: int | None = Field(
         default=None,

@@ -1,7 +1,7 @@
 """The `/create` line that remakes a stored clip, for the "Remix in Discord" hint. Pure.
 
 The gallery imports neither the bot nor the job contract, so this is a small copy of
-`bot.flags.to_command_line` and the quoting of `bot.flagtext.command_texts`, reading the stored
+`core.flags.to_command_line` and the quoting of `core.flagtext.command_texts`, reading the stored
 spec (a JSON dict) by key. tests/gallery/test_command.py checks that both give the same line and
 that the bot's parser reads it back to the same spec, so the copies cannot drift apart unseen.
 """
@@ -13,7 +13,7 @@ from bisect import bisect_right
 from collections.abc import Mapping
 from typing import Any
 
-# The bot's defaults (bot.flags / worker.spec); a flag at its default is left out.
+# The bot's defaults (core.flags / core.spec); a flag at its default is left out.
 DEFAULT_MOTION = 1
 DEFAULT_ASPECT = "16:9"
 DEFAULT_GUIDANCE = 12.0
@@ -69,7 +69,7 @@ def _seconds(num_frames: int, fps: int) -> str:
     return repr(exact)
 
 
-# --- quoting, as bot/flagtext.py ----------------------------------------------------------
+# --- quoting, as core/flagtext.py ----------------------------------------------------------
 
 
 def _quoted_spans(text: str) -> list[tuple[int, int]]:

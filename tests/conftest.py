@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.local_redis import LocalRedis
+from cli.local_redis import LocalRedis
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may download weights at test time
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,7 +97,7 @@ async def submit_admitted(redis_url: str, store: object, spec: object, timeout: 
 
     from arq.constants import job_key_prefix, result_key_prefix
 
-    from bot.submit import admitting_submitter, connect_queue
+    from bot.intake.submit import admitting_submitter, connect_queue
 
     pool = await connect_queue(redis_url)
     try:

@@ -27,8 +27,8 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from bot.cli import build_parser
 from bot.settings import BotSettings
+from cli.main import build_parser
 from worker.settings import WorkerConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -350,7 +350,7 @@ def test_worker_is_healthy_while_its_heartbeat_key_exists(
 
     import redis
 
-    from worker.spec import heartbeat_key
+    from core.spec import heartbeat_key
 
     test = compose["services"]["worker"]["healthcheck"]["test"]
     client = redis.Redis.from_url(redis_server.url)

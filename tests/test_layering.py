@@ -14,14 +14,14 @@ from tests.conftest import ROOT
 # package -> packages it must never import
 FORBIDDEN = {"gallery": {"bot", "worker"}, "worker": {"bot", "discord"}}
 TORCH_FREE = [
-    "bot.cli",
-    "bot.flags",
-    "bot.submit",
-    "bot.console",
-    "bot.up",
+    "cli.main",
+    "core.flags",
+    "bot.intake.submit",
+    "cli.console",
+    "cli.up",
     "bot.metrics",
-    "worker.spec",
-    "worker.events",
+    "core.spec",
+    "jobs.events",
     "worker.backends",
     "worker.backends.tiny",
     "worker.metrics",

@@ -9,7 +9,7 @@ import sys
 def main() -> int:
     from arq.worker import Worker
 
-    from worker.logs import configure_logging
+    from core.logs import configure_logging
     from worker.settings import WorkerConfig
     from worker.tasks import worker_settings
 
@@ -26,7 +26,7 @@ def main() -> int:
     transformers_logging.set_verbosity_error()
     from pydantic import ValidationError
 
-    from worker.backends import capabilities_for
+    from core.capabilities import capabilities_for
 
     # Settings problems exit with 2, which `reelbot up` takes as "don't restart me".
     try:

@@ -6,12 +6,11 @@ from Redis when Prometheus scrapes, so they are never staler than the scrape; th
 for every worker (the queues are shared): aggregate them with max(), not sum().
 
 This module imports no torch: GPU memory is read only when the backend has loaded torch and used
-CUDA already. `MetricsEndpoint` is shared with the bot (`bot.metrics`).
+CUDA already. The HTTP side is `jobs.metrics_endpoint`, shared with the bot.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import sys
@@ -20,21 +19,20 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
 from arq import Retry
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.exposition import generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from worker.scheduler import QUEUE_OF, TIERS, size_class
-from worker.spec import RenderSpec
+from core.fairshare import QUEUE_OF, TIERS, size_class
+from core.spec import RenderSpec
+from jobs.metrics_endpoint import MetricsEndpoint
 
 if TYPE_CHECKING:
-    from worker.admission import Admission
+    from jobs.admission import Admission
 
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("done", "failed", "retried", "cancelled", "blocked", "held", "superseded", "rejected")
-# Waiting in the queue and loading the model are not work on the clip (as `bot.eta`).
+# Waiting in the queue and loading the model are not work on the clip (as `bot.delivery.eta`).
 NOT_WORK = frozenset({"pickup", "load"})
 RENDER_BUCKETS = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 1200.0)
 PHASE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -170,54 +168,3 @@ def count_outcomes(task: Task) -> Task:
         return result
 
     return counted
-
-
-class MetricsEndpoint:
-    """`GET /metrics` for one registry on its own port, in the running event loop.
-
-    `before_scrape` refreshes what is read on demand; when it fails, the last values are served
-    (a Redis blip must not blank every other series). Port 0 picks a free port (see `port`).
-    """
-
-    def __init__(
-        self,
-        registry: CollectorRegistry,
-        *,
-        before_scrape: Callable[[], Awaitable[None]] | None = None,
-        host: str = "0.0.0.0",
-    ) -> None:
-        self.registry = registry
-        self.before_scrape = before_scrape
-        self.host = host
-        self.port = 0
-        self._runner: web.AppRunner | None = None
-
-    async def start(self, port: int) -> None:
-        app = web.Application()
-        app.router.add_get("/metrics", self._handle)
-        runner = web.AppRunner(app, access_log=None)  # no log line per scrape
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, self.host, port).start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self.port = int(runner.addresses[0][1])
-        log.info("metrics on http://%s:%d/metrics", self.host, self.port)
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        if self.before_scrape is not None:
-            try:
-                async with asyncio.timeout(SCRAPE_TIMEOUT_S):
-                    await self.before_scrape()
-            except Exception as exc:
-                log.warning("metrics: queue depths not refreshed: %s", exc)
-        response = web.Response(body=generate_latest(self.registry))
-        response.headers["Content-Type"] = CONTENT_TYPE_LATEST
-        return response

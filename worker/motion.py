@@ -16,7 +16,7 @@ sets how far a `-camera` move travels; without `-camera` it has no effect (each 
 
 from __future__ import annotations
 
-from worker.spec import MAX_MOTION, MIN_MOTION
+from core.spec import MAX_MOTION, MIN_MOTION
 
 SVD_MOTION_BUCKET = (40, 80, 127, 180, 255)
 SVD_NOISE_AUG = (0.02, 0.02, 0.03, 0.05, 0.08)

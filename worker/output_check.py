@@ -28,10 +28,6 @@ from worker.settings import WorkerConfig
 
 log = logging.getLogger(__name__)
 
-# What the member reads when their finished clip is blocked (never the scores: those are for
-# moderators, and would teach someone how to get under the threshold).
-BLOCKED_MESSAGE = "the finished clip didn't pass this server's content check, so it was not posted"
-
 
 def classifier_names(setting: str, clip_model: str | None) -> list[str]:
     """REELBOT_SCAN_CLASSIFIERS read: "auto" is nudenet where the `nsfw` extra is installed,

@@ -23,11 +23,11 @@ from datetime import UTC, datetime, timedelta
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 from redis.asyncio import Redis
 
+from core.spec import RenderJob, RenderSpec, ResultRecord, result_sent_key
 from gallery.models import Generation, GenerationStatus, Moderation
 from gallery.store import GalleryStore
-from worker.admission import PREFIX, Admission
-from worker.results import SENT_TTL_S, publish_result_once
-from worker.spec import RenderJob, RenderSpec, ResultRecord, result_sent_key
+from jobs.admission import PREFIX, Admission
+from jobs.results import SENT_TTL_S, publish_result_once
 
 log = logging.getLogger(__name__)
 

@@ -6,24 +6,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from gallery.settings import GallerySettings
+from jobs.settings import QueueSettings
 from worker.scan import DEFAULT_BLOCK, DEFAULT_HOLD, DEFAULT_SAMPLES
-from worker.spec import DEFAULT_QUEUE
-
-
-class QueueSettings(GallerySettings):
-    """Where jobs travel; shared by every process that enqueues or renders."""
-
-    redis_url: str | None = Field(
-        default=None,
-        description="redis://[:password@]host:port/db; unset: `reelbot up` starts its own",
-    )
-    queue_name: str = DEFAULT_QUEUE
-    job_timeout_s: int = Field(
-        default=600, ge=1, description="a render running longer is stopped and retried"
-    )
-    max_tries: int = Field(default=5, ge=1, description="attempts per clip before it is failed")
-    backend: str = Field(default="tiny", description="model family the workers run (tiny, …)")
 
 
 class WorkerConfig(QueueSettings):

@@ -25,31 +25,8 @@ from arq.worker import func
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
-from gallery.db import make_engine, migrate
-from gallery.media import LocalMediaStore, make_media_store
-from gallery.models import Moderation
-from gallery.moderation import ModerationStore
-from gallery.store import GalleryStore
-from worker.admission import Admission
-from worker.backends import Backend, RenderedClip, load_backend
-from worker.backends.common import UnreadableVideo
-from worker.encode import encode_mp4, encode_to_fit, write_poster, write_preview
-from worker.events import publish_event
-from worker.liveness import Liveness
-from worker.metrics import MetricsEndpoint, WorkerMetrics, count_outcomes
-from worker.output_check import BLOCKED_MESSAGE, OutputCheck, sheet_png
-from worker.provenance import (
-    ClipProvenance,
-    clip_url,
-    embed_watermark,
-    reelbot_version,
-    sign_c2pa,
-)
-from worker.reconcile import reconcile_forever
-from worker.results import publish_result_once
-from worker.scan import ScanReport
-from worker.settings import WorkerConfig
-from worker.spec import (
+from core.errors import BLOCKED_MESSAGE
+from core.spec import (
     RENDER_TASK,
     SCAN_TASK,
     ProgressEvent,
@@ -60,6 +37,31 @@ from worker.spec import (
     deserialize_job,
     serialize_job,
 )
+from gallery.db import make_engine, migrate
+from gallery.media import LocalMediaStore, make_media_store
+from gallery.models import Moderation
+from gallery.moderation import ModerationStore
+from gallery.store import GalleryStore
+from jobs.admission import Admission
+from jobs.events import publish_event
+from jobs.liveness import Liveness
+from jobs.metrics_endpoint import MetricsEndpoint
+from jobs.results import publish_result_once
+from worker.backends import Backend, RenderedClip, load_backend
+from worker.backends.common import UnreadableVideo
+from worker.encode import encode_mp4, encode_to_fit, write_poster, write_preview
+from worker.metrics import WorkerMetrics, count_outcomes
+from worker.output_check import OutputCheck, sheet_png
+from worker.provenance import (
+    ClipProvenance,
+    clip_url,
+    embed_watermark,
+    reelbot_version,
+    sign_c2pa,
+)
+from worker.reconcile import reconcile_forever
+from worker.scan import ScanReport
+from worker.settings import WorkerConfig
 
 log = logging.getLogger(__name__)
 

@@ -1,14 +1,14 @@
 """`/animate`: bring an attached picture to life, with an optional prompt and the usual flags.
 
 The picture decides the clip's shape: its aspect ratio is snapped to the nearest common one
-(`bot.attachments.nearest_ratio`) and the worker center-crops the picture to it, unless the
+(`bot.media.images.nearest_ratio`) and the worker center-crops the picture to it, unless the
 member asks for another with `-ar` in the prompt (a `/settings` default `-ar` does not apply
 here: it was meant for prompts, and would crop every picture). Other `/settings` defaults
 apply as they do for `/create`. With no prompt the model is told "animate this image"
 (`DEFAULT_PROMPT`); a prompt of flags alone (`-motion 3 -camera zoom in`) gets the same text in
 front, since a picture already says what the clip shows.
 
-The member's picture is checked and re-encoded (`bot.attachments`) and stored under the new
+The member's picture is checked and re-encoded (`bot.media.images`) and stored under the new
 generation's id before the job exists, so a worker can never pick up a job without its image.
 Discord wants a first answer within 3 s: what the member typed is checked before anything else
 (refusals are private), then a `Deferral` is armed before the download, so a slow fetch or
@@ -25,11 +25,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.attachments import check_image, download, framing_note, nearest_ratio
 from bot.cogs.create import SETTING_DESCRIPTIONS, style_choices, with_options
 from bot.deferral import Deferral
-from bot.flagtext import clean_text, flag_tokens
-from bot.requests import (
+from bot.intake.requests import (
     Asker,
     build_spec,
     read_text,
@@ -37,8 +35,10 @@ from bot.requests import (
     require_mode,
     submit_request,
 )
-from bot.submit import new_generation_id
-from worker.spec import (
+from bot.intake.submit import new_generation_id
+from bot.media.images import check_image, download, framing_note, nearest_ratio
+from core.flagtext import clean_text, flag_tokens
+from core.spec import (
     MAX_FPS,
     MAX_GUIDANCE,
     MAX_MOTION,

@@ -10,11 +10,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs.settings import member_defaults
-from bot.defaults import apply_defaults
-from bot.flags import ParsedPrompt
-from bot.options import merge_options
-from bot.requests import Asker, build_spec, read_text, reply_with, submit_request
-from worker.spec import (
+from bot.intake.options import merge_options
+from bot.intake.requests import Asker, build_spec, read_text, reply_with, submit_request
+from core.defaults import apply_defaults
+from core.flags import ParsedPrompt
+from core.spec import (
     MAX_FPS,
     MAX_GUIDANCE,
     MAX_MOTION,

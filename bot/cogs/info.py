@@ -1,8 +1,8 @@
 """`/info` and `/queue`: what a member has asked for, where it stands, and cancelling it.
 
-ETA: see `bot.eta` (mean recent work time times the rounds of jobs ahead).
+ETA: see `bot.delivery.eta` (mean recent work time times the rounds of jobs ahead).
 
-Cancelling goes through the fair scheduler (`worker.admission`): a job still waiting, or queued in
+Cancelling goes through the fair scheduler (`jobs.admission`): a job still waiting, or queued in
 arq with no worker on it, is taken out in one Lua script; a job being rendered gets a cancel key
 that the worker checks at every denoising step, so the GPU is freed at once. arq's
 `Job.abort()` is not used: it only cancels the asyncio task, not the render thread.
@@ -22,14 +22,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs.settings import member_id
-from bot.eta import about
+from bot.delivery.eta import about
+from bot.delivery.targets import forget_target, load_target
+from bot.intake.requests import role_ids
 from bot.messages import clip_summary
-from bot.requests import role_ids
-from bot.targets import forget_target, load_target
+from core.fairshare import ready_in
+from core.spec import MAX_FPS, MIN_FPS, ProgressEvent, RenderSpec
 from gallery.models import Generation, GenerationStatus, Moderation
-from worker.events import publish_event
-from worker.scheduler import ready_in
-from worker.spec import MAX_FPS, MIN_FPS, ProgressEvent, RenderSpec
+from jobs.events import publish_event
 
 if TYPE_CHECKING:
     from bot.app import ReelBot

@@ -3,7 +3,8 @@
 Only moderators may run them: members with Manage Messages where they run the command, or with
 one of the configured moderator roles (`REELBOT_MODERATOR_ROLE_IDS`); anyone else gets a private
 refusal. Every answer is private, and every action is an audit row (`/mod log`). The review
-buttons (Approve / Reject, Restore / Remove) live in `bot.review`; this cog registers them so
+buttons (Approve / Reject, Restore / Remove) live in `bot.moderation.review`; this cog registers
+them so
 they keep working after a restart.
 """
 
@@ -17,8 +18,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import UserFacingError
-from bot.review import (
+from bot.moderation.review import (
     HIDDEN_BY_MOD,
     REFUSED,
     SYSTEM,
@@ -32,6 +32,7 @@ from bot.review import (
     user_id_of,
     when,
 )
+from core.errors import UserFacingError
 from gallery.models import Generation, ModerationAction, utcnow
 
 if TYPE_CHECKING:

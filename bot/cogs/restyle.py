@@ -13,7 +13,7 @@ says so when the clip is shorter than the video.
 What the member typed and the declared size are checked first (refusals are private); then a
 `Deferral` is armed before the video is fetched, so a slow 25 MB download shows "thinking…"
 within Discord's 3 s, and a refusal after that is still private (`bot.replies`). The video is
-checked (`bot.videos`) and stored under the new generation's id before the job exists, so a
+checked (`bot.media.videos`) and stored under the new generation's id before the job exists, so a
 worker can never pick up a job without its video; no path from anything the member typed is
 ever used.
 """
@@ -28,12 +28,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.attachments import framing_note, nearest_ratio
 from bot.cogs.create import SETTING_DESCRIPTIONS, style_choices, with_options
 from bot.deferral import Deferral
-from bot.errors import FlagError
-from bot.flags import ParsedPrompt
-from bot.requests import (
+from bot.intake.requests import (
     Asker,
     build_spec,
     read_text,
@@ -41,15 +38,18 @@ from bot.requests import (
     require_mode,
     submit_request,
 )
-from bot.submit import new_generation_id
-from bot.videos import (
+from bot.intake.submit import new_generation_id
+from bot.media.images import framing_note, nearest_ratio
+from bot.media.videos import (
     check_declared_video_size,
     check_video,
     clip_frames,
     download_video,
     length_note,
 )
-from worker.spec import MAX_FPS, MAX_GUIDANCE, MAX_SEED, MIN_FPS, MIN_GUIDANCE, RenderSpec
+from core.errors import FlagError
+from core.flags import ParsedPrompt
+from core.spec import MAX_FPS, MAX_GUIDANCE, MAX_SEED, MIN_FPS, MIN_GUIDANCE, RenderSpec
 
 if TYPE_CHECKING:
     from bot.app import ReelBot

@@ -1,9 +1,9 @@
 """`/settings`: a member's default flags, applied to each of their `/create` requests.
 
 Defaults belong to the member, not to a server: the same `-ar 9:16` follows them into every
-server and into DMs. They are stored in the canonical spelling (see `bot.defaults`) and read
+server and into DMs. They are stored in the canonical spelling (see `core.defaults`) and read
 again, against the model loaded now, on every request. The stored text is cached for a minute
-(`bot.caches.DefaultFlags`): a change made here counts at once, one made through another bot
+(`bot.intake.caches.DefaultFlags`): a change made here counts at once, one made through another bot
 process within that minute.
 """
 
@@ -16,9 +16,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.defaults import MAX_DEFAULTS_CHARS, defaults_text, parse_defaults
-from bot.errors import FlagError, UserFacingError
-from bot.flags import ParsedPrompt
+from core.defaults import MAX_DEFAULTS_CHARS, defaults_text, parse_defaults
+from core.errors import FlagError, UserFacingError
+from core.flags import ParsedPrompt
 
 if TYPE_CHECKING:
     from bot.app import ReelBot

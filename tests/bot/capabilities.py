@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.spec import Capabilities
+from core.spec import Capabilities
 
 CAPS = Capabilities(
     name="tiny",

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import pytest
 from PIL import Image
 
-from bot.attachments import (
+from bot.cogs.animate import DEFAULT_PROMPT, animate_prompt
+from bot.media.images import (
     MAX_BYTES,
     AttachmentError,
     AttachmentTooLarge,
@@ -26,8 +27,7 @@ from bot.attachments import (
     nearest_ratio,
     shown_name,
 )
-from bot.cogs.animate import DEFAULT_PROMPT, animate_prompt
-from bot.errors import UserFacingError
+from core.errors import UserFacingError
 
 
 def encoded(

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.caches import Bans, DefaultFlags, TTLCache
+from bot.intake.caches import Bans, DefaultFlags, TTLCache
 from gallery.community import CommunityStore
 from gallery.db import make_engine, migrate
 from gallery.models import utcnow

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.eta import about, mean_work_seconds, ready_in, work_seconds
-from bot.flags import parse_request
+from bot.delivery.eta import about, mean_work_seconds, ready_in, work_seconds
 from bot.messages import queued_text
+from core.flags import parse_request
 from tests.bot.capabilities import CAPS
 
 

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from bot import deferral
-from bot.intake import Intake
+from bot.intake.line import Intake
 from tests.bot.test_deferral import Interaction
 
 

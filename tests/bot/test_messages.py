@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.flags import parse_request
 from bot.messages import DISCORD_MESSAGE_LIMIT, LINK_ONLY, failed_text, queued_text, result_text
+from core.flags import parse_request
 from tests.bot.capabilities import CAPS
 
 URL = "http://gallery.test/clips/0123456789abcdef0123456789abcdef"

@@ -15,8 +15,8 @@ import pytest
 from aiohttp import web
 from discord import app_commands
 
-from bot.errors import ContentHeld, FlagError, QuotaExceeded, UserFacingError
 from bot.metrics import BotMetrics, RateLimitLog, reason_of
+from core.errors import ContentHeld, FlagError, QuotaExceeded, UserFacingError
 from tests.e2e.test_discord import Stack, eventually
 from tests.fakediscord import FakeDiscord
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import FlagError
-from bot.flags import parse_flags
-from bot.options import merge_options
-from bot.styles import DEFAULT_STYLES
+from bot.intake.options import merge_options
+from core.errors import FlagError
+from core.flags import parse_flags
+from core.styles import DEFAULT_STYLES
 
 
 def merged(text: str, **options: object):

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from bot import progress
-from bot.flags import parse_request
-from bot.progress import ProgressTracker
+from bot.delivery import progress
+from bot.delivery.progress import ProgressTracker
+from core.flags import parse_request
+from core.spec import ProgressEvent
+from jobs.events import publish_event
 from tests.bot.capabilities import CAPS
-from worker.events import publish_event
-from worker.spec import ProgressEvent
 
 
 class Recording(ProgressTracker):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.rowwriter import RowWriter
+from bot.intake.rowwriter import RowWriter
 from gallery.db import make_engine, migrate
 from gallery.models import GenerationCreate
 from gallery.store import GalleryStore

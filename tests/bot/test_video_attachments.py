@@ -1,6 +1,6 @@
 """Videos for /restyle are judged by their headers, and every refusal says what to fix.
 
-The bot reads containers in pure Python (`bot.containers`); the videos here are made by PyAV
+The bot reads containers in pure Python (`bot.media.containers`); the videos here are made by PyAV
 (the worker's decoder) so the headers are real ones, in every container a member may send.
 """
 
@@ -14,11 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from bot.attachments import AttachmentTooLarge
-from bot.containers import NO_DURATION, NOT_VIDEO, ContainerError, VideoInfo, probe, sniff
-from bot.errors import FlagError
-from bot.flags import ParsedPrompt
-from bot.videos import (
+from bot.media.containers import NO_DURATION, NOT_VIDEO, ContainerError, VideoInfo, probe, sniff
+from bot.media.images import AttachmentTooLarge
+from bot.media.videos import (
     MAX_VIDEO_BYTES,
     BrokenVideo,
     NotAVideo,
@@ -29,6 +27,8 @@ from bot.videos import (
     download_video,
     length_note,
 )
+from core.errors import FlagError
+from core.flags import ParsedPrompt
 
 av = pytest.importorskip("av")
 
@@ -236,7 +236,7 @@ def test_the_clip_is_as_long_as_the_video_within_the_models_limit(
 @pytest.mark.parametrize("flags", ["-camera zoom in", "-motion 3"])
 def test_camera_and_motion_flags_are_refused_for_a_restyle(flags: str) -> None:
     from bot.cogs.restyle import refuse_movement
-    from bot.flags import parse_flags
+    from core.flags import parse_flags
 
     with pytest.raises(FlagError, match="keeps your video's own camera and motion"):
         refuse_movement(parse_flags(f"a watercolor painting {flags}"))

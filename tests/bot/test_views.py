@@ -8,11 +8,7 @@ import uuid
 
 import pytest
 
-from bot.errors import UserFacingError
-from bot.flags import parse_request, to_command_line
-from bot.requests import Asker, follow_up_spec, vary_motion
-from bot.styles import DEFAULT_STYLES
-from bot.views import (
+from bot.delivery.views import (
     ACTIONS,
     CUSTOM_ID_LIMIT,
     TEMPLATE,
@@ -22,8 +18,12 @@ from bot.views import (
     result_actions,
     result_view,
 )
-from worker.backends import capabilities_for
-from worker.spec import MAX_MOTION, RenderSpec
+from bot.intake.requests import Asker, follow_up_spec, vary_motion
+from core.capabilities import capabilities_for
+from core.errors import UserFacingError
+from core.flags import parse_request, to_command_line
+from core.spec import MAX_MOTION, RenderSpec
+from core.styles import DEFAULT_STYLES
 
 TINY = capabilities_for("tiny")
 WITH_EXTRAS = TINY.model_copy(update={"modes": ("t2v", "extend", "upscale")})

@@ -27,18 +27,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.attachments import check_image
-from bot.flags import parse_request
-from bot.local_redis import LocalRedis
-from bot.submit import admitting_submitter, connect_queue, new_generation_id
+from bot.intake.submit import admitting_submitter, connect_queue, new_generation_id
+from bot.media.images import check_image
+from cli.local_redis import LocalRedis
+from core.capabilities import capabilities_for
+from core.flags import parse_request
+from core.spec import Capabilities, RenderSpec
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.models import Generation
 from gallery.store import GalleryStore
 from tests.conftest import WorkerProcesses, reelbot_env
 from tests.worker.test_camera import shift
-from worker.backends import capabilities_for
-from worker.spec import Capabilities, RenderSpec
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

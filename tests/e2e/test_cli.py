@@ -18,7 +18,7 @@ EXAMPLES = Path(os.environ.get("REELBOT_EXAMPLES", ROOT.parent / "shared" / "exa
 
 def reelbot(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "cli.main", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -108,7 +108,7 @@ def test_up_starts_everything_and_makes_a_first_clip(tmp_path: Path) -> None:
     }
     env = {k: v for k, v in {**os.environ, **env}.items() if k != "REELBOT_REDIS_URL"}
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "up", "--once"],
+        [sys.executable, "-m", "cli.main", "up", "--once"],
         capture_output=True, text=True, timeout=280, env=env, cwd=ROOT,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
@@ -170,7 +170,7 @@ def test_create_finds_a_running_up_and_a_second_up_is_refused(tmp_path: Path) ->
         "REELBOT_GALLERY_PORT": "0",
     }
     up = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "up", "--no-demo"],
+        [sys.executable, "-m", "cli.main", "up", "--no-demo"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT,
     )  # fmt: skip
     try:
@@ -184,14 +184,14 @@ def test_create_finds_a_running_up_and_a_second_up_is_refused(tmp_path: Path) ->
         assert gallery.startswith("http://127.0.0.1:") and not gallery.endswith(":0")
 
         made = subprocess.run(
-            [sys.executable, "-m", "bot.cli", "create", "a kite over a beach -seed 4"],
+            [sys.executable, "-m", "cli.main", "create", "a kite over a beach -seed 4"],
             capture_output=True, text=True, env=env, cwd=ROOT, timeout=200,
         )  # fmt: skip
         assert made.returncode == 0, made.stderr
         assert f"gallery: {gallery}/clips/" in made.stdout
 
         second = subprocess.run(
-            [sys.executable, "-m", "bot.cli", "up", "--once"],
+            [sys.executable, "-m", "cli.main", "up", "--once"],
             capture_output=True, text=True, env=env, cwd=ROOT, timeout=60,
         )  # fmt: skip
         assert second.returncode == 3

@@ -15,17 +15,17 @@ import aiohttp
 import av
 import pytest
 
-from bot import delivery as delivery_module
 from bot.app import DISCORD_CONNECTIONS, ReelBot
-from bot.delivery import GROUP
-from bot.submit import connect_queue
+from bot.delivery import consumer as delivery_module
+from bot.delivery.consumer import GROUP
+from bot.intake.submit import connect_queue
+from core.capabilities import capabilities_for
+from core.spec import DEFAULT_QUEUE, RESULT_STREAM, Capabilities
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
 from tests.fakediscord import FakeDiscord, Overwrite
 from tests.fakediscord.world import ATTACH_FILES
-from worker.backends import capabilities_for
-from worker.spec import DEFAULT_QUEUE, RESULT_STREAM, Capabilities
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -243,7 +243,7 @@ async def test_a_failed_delivery_is_retried_soon_and_never_holds_up_the_next_cli
     """A blip while posting leaves the record pending to the bot itself, where reading new
     records never finds it: it is read again a retry delay later (not after XAUTOCLAIM's 60 s),
     and one whose delivery keeps failing stays pending without stopping the clips behind it."""
-    monkeypatch.setattr("bot.delivery.RETRY_DELAY_S", 0.2)
+    monkeypatch.setattr("bot.delivery.consumer.RETRY_DELAY_S", 0.2)
     real_load_target = delivery_module.load_target
     failed: dict[str, int] = {}  # the first clip to finish always fails, the second once
 
@@ -278,7 +278,7 @@ async def test_a_poisoned_result_record_does_not_stop_delivery(
     stack, workers, redis, monkeypatch
 ) -> None:
     # Abandoned records are reclaimed at once, so a poison one would come back every loop.
-    monkeypatch.setattr("bot.delivery.CLAIM_IDLE_MS", 0)
+    monkeypatch.setattr("bot.delivery.consumer.CLAIM_IDLE_MS", 0)
     await redis.xadd(RESULT_STREAM, {"r": b"not json"})
     await redis.xadd(RESULT_STREAM, {"junk": b"1"})
     workers.start()

@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator
 import pytest
 from PIL import Image
 
+from core.capabilities import capabilities_for
+from core.spec import DEFAULT_QUEUE
 from tests.e2e.test_discord import PUBLIC_URL, Stack, eventually, probe, results_for_bot
 from tests.fakediscord import FakeDiscord
-from worker.backends import capabilities_for
-from worker.spec import DEFAULT_QUEUE
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

@@ -20,12 +20,12 @@ import av
 import numpy as np
 import pytest
 
-from bot.local_redis import LocalRedis
+from cli.local_redis import LocalRedis
+from core.capabilities import capabilities_for
 from tests.conftest import WorkerProcesses, reelbot_env
 from tests.e2e.test_discord import Stack
 from tests.e2e.test_discord_remix import child_clip, clip_id, create, labels, user_id
 from tests.fakediscord import FakeDiscord, Message
-from worker.backends import capabilities_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator
 import pytest
 from arq.constants import in_progress_key_prefix
 
+from core.spec import DEFAULT_QUEUE, cancel_key, heartbeat_key
 from gallery.community import CommunityStore
 from tests.e2e.test_discord import PUBLIC_URL, Stack, probe
 from tests.fakediscord import FakeDiscord
 from tests.gallery.factories import add_done, generation
-from worker.spec import DEFAULT_QUEUE, cancel_key, heartbeat_key
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

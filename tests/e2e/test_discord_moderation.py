@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 
 from bot.app import ReelBot
-from bot.review import HIDDEN_BY_MOD, HIDDEN_NOTE, REFUSED, ReviewConfig
-from bot.submit import connect_queue
+from bot.intake.submit import connect_queue
+from bot.moderation.review import HIDDEN_BY_MOD, HIDDEN_NOTE, REFUSED, ReviewConfig
+from core.capabilities import capabilities_for
+from core.spec import DEFAULT_QUEUE
 from gallery.moderation import ModerationStore
 from tests.e2e.test_discord import PUBLIC_URL, Stack, eventually
 from tests.fakediscord import FakeDiscord, Message
 from tests.fakediscord.records import walk_components
-from worker.backends import capabilities_for
-from worker.spec import DEFAULT_QUEUE
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 

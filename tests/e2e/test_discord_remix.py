@@ -12,14 +12,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.flags import to_command_line
+from core.capabilities import capabilities_for
+from core.flags import to_command_line
+from core.spec import RenderSpec
 from gallery.community import CommunityStore
 from gallery.models import Generation
 from tests.e2e.test_discord import PUBLIC_URL, Stack, eventually
 from tests.fakediscord import FakeDiscord, Message
 from tests.fakediscord.records import walk_components
-from worker.backends import capabilities_for
-from worker.spec import RenderSpec
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 

@@ -16,14 +16,14 @@ import pytest
 from PIL import Image
 from sqlmodel import Session, select
 
-from bot.clip_review import HELD_NOTE, REJECTED_NOTE, SHEET_NAME, UNREVIEWED_NOTE
-from bot.review import HIDDEN_NOTE
+from bot.moderation.clip_review import HELD_NOTE, REJECTED_NOTE, SHEET_NAME, UNREVIEWED_NOTE
+from bot.moderation.review import HIDDEN_NOTE
+from core.errors import BLOCKED_MESSAGE
 from gallery.models import Generation
 from tests.e2e.test_discord import PUBLIC_URL, Stack, eventually
 from tests.e2e.test_discord_moderation import actions, labels, moderating, new_bot
 from tests.fakediscord import FakeDiscord, Message
 from worker.contact_sheet import CAPTION_H, GRID_KEY, tile_size
-from worker.output_check import BLOCKED_MESSAGE
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 

@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator
 import pytest
 from PIL import Image
 
+from core.spec import DEFAULT_QUEUE
 from tests.e2e.test_discord import Stack
 from tests.e2e.test_discord_restyle import WAN_SMALL, mp4
 from tests.fakediscord import FakeDiscord
-from worker.spec import DEFAULT_QUEUE
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 

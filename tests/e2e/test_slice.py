@@ -12,16 +12,16 @@ import av
 import numpy as np
 import pytest
 
-from bot.console import create_clip
-from bot.flags import parse_request
-from bot.submit import connect_queue
+from bot.intake.submit import connect_queue
+from cli.console import create_clip
+from core.capabilities import capabilities_for
+from core.flags import parse_request
+from core.spec import RESULT_STREAM, events_key
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
+from jobs.events import follow_events
 from tests.conftest import WorkerProcesses, submit_admitted
-from worker.backends import capabilities_for
-from worker.events import follow_events
-from worker.spec import RESULT_STREAM, events_key
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot import cli
-from bot.console import create_clip
-from bot.submit import connect_queue
+from bot.intake.submit import connect_queue
+from cli.console import create_clip
+from cli.main import main as reelbot_main
+from core.spec import RenderJob, RenderSpec
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
@@ -23,7 +24,6 @@ from worker.backends.tiny import CAPABILITIES
 from worker.encode import encode_mp4
 from worker.provenance import embed_watermark
 from worker.settings import WorkerConfig
-from worker.spec import RenderJob, RenderSpec
 from worker.tasks import clip_provenance
 
 
@@ -140,7 +140,7 @@ async def test_a_clip_from_the_real_queue_and_worker_verifies(
     capsys.readouterr()
 
     for path in (clip.path, stripped):
-        assert cli.main(["verify", str(path), "--json"]) == 0, capsys.readouterr().err
+        assert reelbot_main(["verify", str(path), "--json"]) == 0, capsys.readouterr().err
         report = json.loads(capsys.readouterr().out)
         assert report["ours"] is True
         assert report["watermark"]["generation_id_prefix"] == row.id[:16]

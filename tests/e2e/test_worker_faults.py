@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.flags import parse_request
-from bot.local_redis import LocalRedis
-from bot.submit import connect_queue
+from bot.intake.submit import connect_queue
+from cli.local_redis import LocalRedis
+from core.capabilities import capabilities_for
+from core.flags import parse_request
+from core.spec import RESULT_STREAM, RenderSpec, heartbeat_key
 from gallery.db import make_engine, migrate
 from gallery.store import GalleryStore
+from jobs.events import follow_events
 from tests.conftest import WorkerProcesses, reelbot_env, submit_admitted
-from worker.backends import capabilities_for
-from worker.events import follow_events
-from worker.spec import RESULT_STREAM, RenderSpec, heartbeat_key
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -165,7 +165,7 @@ async def test_cancelling_a_render_stops_it_at_a_step_and_the_worker_takes_the_n
 ) -> None:
     """`/queue` → Cancel on a clip being rendered: the worker stops denoising within a beat,
     fails the clip once as cancelled, and is free for the next clip at once."""
-    from worker.admission import Admission
+    from jobs.admission import Admission
 
     workers.start()
     gid = await submit(redis_server.url, store, slow_spec())

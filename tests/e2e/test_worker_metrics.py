@@ -10,12 +10,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.flags import parse_request
+from core.capabilities import capabilities_for
+from core.fairshare import size_class
+from core.flags import parse_request
 from gallery.db import make_engine, migrate
 from gallery.store import GalleryStore
 from tests.conftest import WorkerProcesses, submit_admitted
-from worker.backends import capabilities_for
-from worker.scheduler import size_class
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

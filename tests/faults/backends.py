@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.spec import RenderSpec
 from worker.backends import RenderedClip, StepCallback, tiny
-from worker.spec import RenderSpec
 
 OUT_OF_MEMORY = "OUT_OF_MEMORY"
 POISON = "POISON"

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from sqlmodel import Session, col, select
 
 from bot.app import ReelBot
-from bot.local_redis import LocalRedis
+from cli.local_redis import LocalRedis
 from gallery.models import Generation
 from tests.conftest import WorkerProcesses, reelbot_env
 from tests.e2e.test_discord import Stack

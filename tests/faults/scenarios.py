@@ -21,11 +21,11 @@ from typing import Any
 
 from sqlalchemy import event
 
-from bot.delivery import GROUP
+from bot.delivery.consumer import GROUP
+from core.spec import RESULT_STREAM, heartbeat_key
+from jobs.events import follow_events
 from tests.faults.backends import LONG, LONG_STEPS, OUT_OF_MEMORY, POISON
 from tests.faults.rig import FAILED, Rig, Trial
-from worker.events import follow_events
-from worker.spec import RESULT_STREAM, heartbeat_key
 
 TrialFn = Callable[[Rig, random.Random], Awaitable[Trial]]
 

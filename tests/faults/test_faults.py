@@ -89,7 +89,7 @@ async def test_the_database_unavailable_loses_no_request(
     """Write-locked (everyone waits, then goes on), then down for the bot (new requests are
     refused with a reason; a finished clip waits and is posted once it is back)."""
     # a record left pending is taken up again after this idle time (60 s in production)
-    monkeypatch.setattr("bot.delivery.CLAIM_IDLE_MS", 500)
+    monkeypatch.setattr("bot.delivery.consumer.CLAIM_IDLE_MS", 500)
     async with Rig(tmp_path) as rig:
         await one_worker(rig)
         locked = await db_locked(OUTAGE_S, during=2)(rig, random.Random())

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from bot.flags import parse_flags, to_command_line
+from core.flags import parse_flags, to_command_line
+from core.spec import RenderSpec, StylePreset
 from gallery.command import create_command
-from worker.spec import RenderSpec, StylePreset
 
 BASE: dict[str, Any] = {
     "prompt": "a red fox running through snow",

@@ -293,7 +293,7 @@ def test_cursor_round_trip_and_garbage() -> None:
 
 def test_from_spec_reads_a_job_contract_dict() -> None:
     """The producers hand over RenderSpec.model_dump(mode="json"); check the real contract."""
-    from worker.spec import RenderSpec
+    from core.spec import RenderSpec
 
     spec = RenderSpec(
         prompt="a lighthouse at dusk",

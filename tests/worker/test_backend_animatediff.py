@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from worker.backends import capabilities_for, load_backend
+from core.capabilities import capabilities_for
+from core.spec import RenderSpec
+from worker.backends import load_backend
 from worker.backends.animatediff import (
     CAMERA_ADAPTERS,
     CAPABILITIES,
@@ -22,7 +24,6 @@ from worker.backends.animatediff import (
     save_memory,
 )
 from worker.motion import MOTION_LORA_SCALE
-from worker.spec import RenderSpec
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,7 @@ def test_no_camera_turns_every_lora_off(backend: AnimateDiffBackend, plain: np.n
 def test_every_camera_value_has_adapters_that_exist() -> None:
     from typing import get_args
 
-    from worker.spec import Camera
+    from core.spec import Camera
 
     assert set(CAMERA_ADAPTERS) == set(get_args(Camera))
     for names in CAMERA_ADAPTERS.values():

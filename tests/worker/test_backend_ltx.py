@@ -10,11 +10,12 @@ import pytest
 from PIL import Image
 
 import worker.camera
-from worker.backends import capabilities_for, load_backend
+from core.capabilities import capabilities_for
+from core.spec import RenderSpec
+from worker.backends import load_backend
 from worker.backends.ltx import CAPABILITIES, DEFAULT_MODEL, LTXBackend
 from worker.camera import render_size
 from worker.encode import encode_mp4
-from worker.spec import RenderSpec
 
 
 @pytest.fixture(scope="module")

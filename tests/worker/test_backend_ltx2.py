@@ -12,14 +12,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from worker.backends import RenderedClip, capabilities_for, load_backend
+from core.capabilities import capabilities_for
+from core.spec import RenderJob, RenderSpec
+from worker.backends import RenderedClip, load_backend
 from worker.backends import ltx as ltx_module
 from worker.backends.common import check_spec
 from worker.backends.ltx2 import CAPABILITIES, DEFAULT_MODEL, LTX2Backend, gemma_tokenizer
 from worker.backends.tiny import CAPABILITIES as TINY_CAPABILITIES
 from worker.camera import render_size
 from worker.encode import AAC_FRAME, encode_mp4
-from worker.spec import RenderJob, RenderSpec
 from worker.tasks import job_render
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from worker.backends import BACKENDS, UnknownBackend, capabilities_for
+from core.capabilities import UnknownBackend, capabilities_for
+from core.spec import MAX_MOTION, MIN_MOTION
+from worker.backends import BACKENDS
 from worker.motion import (
     CAMERA_TRAVEL,
     MOTION_LORA_SCALE,
@@ -20,7 +22,6 @@ from worker.motion import (
     motion_lora_scale,
     svd_motion,
 )
-from worker.spec import MAX_MOTION, MIN_MOTION
 
 ROOT = Path(__file__).resolve().parents[2]
 FAMILIES = ("ltx", "wan", "animatediff", "svd", "ltx2")

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from worker.backends import capabilities_for, load_backend
+from core.capabilities import capabilities_for
+from core.spec import RenderSpec
+from worker.backends import load_backend
 from worker.backends.svd import CAPABILITIES, SVDBackend, native_frames
 from worker.camera import render_size
-from worker.spec import RenderSpec
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from worker.backends import capabilities_for, load_backend
+from core.capabilities import capabilities_for
+from core.spec import RenderSpec
+from worker.backends import load_backend
 from worker.backends.wan import CAPABILITIES, WanBackend
 from worker.camera import render_size
 from worker.encode import encode_mp4
-from worker.spec import RenderSpec
 
 
 @pytest.fixture(scope="module")

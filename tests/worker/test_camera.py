@@ -13,8 +13,8 @@ import itertools
 import numpy as np
 import pytest
 
+from core.spec import Camera
 from worker.camera import OVERSCAN, apply_camera, moves, render_size, window_path
-from worker.spec import Camera
 
 WIDTH, HEIGHT, FRAMES = 160, 96, 9
 

@@ -12,11 +12,12 @@ import pytest
 from arq import Retry
 from prometheus_client.exposition import generate_latest
 
-from tests.worker.test_admission import ROOMY, job, start_workers
-from worker.admission import Admission
-from worker.metrics import OUTCOMES, MetricsEndpoint, WorkerMetrics, count_outcomes
-from worker.scheduler import size_class
-from worker.spec import RenderSpec
+from core.fairshare import size_class
+from core.spec import RenderSpec
+from jobs.admission import Admission
+from jobs.metrics_endpoint import MetricsEndpoint
+from tests.jobs.test_admission import ROOMY, job, start_workers
+from worker.metrics import OUTCOMES, WorkerMetrics, count_outcomes
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -11,6 +11,7 @@ import av
 import numpy as np
 import pytest
 
+from core.spec import RenderJob, RenderSpec
 from tests.worker.test_encode import top_level_boxes
 from worker.backends import load_backend
 from worker.backends.tiny import CAPABILITIES
@@ -28,7 +29,6 @@ from worker.provenance import (
     verify_clip,
 )
 from worker.settings import WorkerConfig
-from worker.spec import RenderJob, RenderSpec
 from worker.tasks import clip_provenance
 
 GID = "3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5"

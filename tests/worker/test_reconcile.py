@@ -11,7 +11,7 @@ from arq.constants import in_progress_key_prefix, job_key_prefix
 from gallery.db import make_engine, migrate
 from gallery.models import GenerationCreate, Moderation
 from gallery.store import GalleryStore
-from worker.admission import PREFIX, Admission
+from jobs.admission import PREFIX, Admission
 from worker.reconcile import reconcile
 
 
@@ -79,7 +79,7 @@ async def test_a_redis_that_lost_everything_gets_every_request_back(redis, store
 
 
 def _job(store: GalleryStore, gid: str):  # type: ignore[no-untyped-def]
-    from worker.spec import RenderJob, RenderSpec
+    from core.spec import RenderJob, RenderSpec
 
     return RenderJob(generation_id=gid, spec=RenderSpec.model_validate(store.get(gid).spec))
 
@@ -87,9 +87,9 @@ def _job(store: GalleryStore, gid: str):  # type: ignore[no-untyped-def]
 async def test_a_finished_clip_redis_lost_before_it_was_posted_is_announced_once(
     redis, store
 ) -> None:
+    from core.spec import RESULT_STREAM, ResultRecord
+    from jobs.results import publish_result_once
     from worker.reconcile import reannounce
-    from worker.results import publish_result_once
-    from worker.spec import RESULT_STREAM, ResultRecord
 
     lost, failed, posted, sent, terminal, refused = (request(n) for n in range(11, 17))
     terminal = GenerationCreate.from_spec(terminal.id, {**terminal.spec, "owner_id": "terminal:me"})

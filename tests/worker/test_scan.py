@@ -11,6 +11,7 @@ from PIL import Image
 from pydantic import ValidationError
 
 from bot.settings import BotSettings
+from core.spec import RenderSpec
 from worker.backends import load_backend
 from worker.contact_sheet import CAPTION_H, GRID_KEY, contact_sheet, grid_for, tile_size
 from worker.frame_classifiers import (
@@ -31,7 +32,6 @@ from worker.scan import (
     with_derived,
 )
 from worker.settings import WorkerConfig
-from worker.spec import RenderSpec
 
 
 def frame(index: int, **scores: float) -> FrameScore:

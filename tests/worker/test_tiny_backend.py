@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from worker.backends import capabilities_for, load_backend
+from core.capabilities import capabilities_for
+from core.spec import RenderSpec
+from worker.backends import load_backend
 from worker.backends.tiny import CAPABILITIES, TinyBackend, load, native_frames
-from worker.spec import RenderSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,7 +88,7 @@ def test_another_process_renders_the_identical_clip(backend: TinyBackend, tmp_pa
     script = (
         "import sys, numpy as np\n"
         "from worker.backends.tiny import load\n"
-        "from worker.spec import RenderSpec\n"
+        "from core.spec import RenderSpec\n"
         "spec = RenderSpec.model_validate_json(sys.argv[1])\n"
         "np.save(sys.argv[2], load(device='cpu').render(spec, lambda s, t: None).frames)\n"
     )

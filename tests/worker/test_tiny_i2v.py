@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.spec import RenderSpec
 from gallery.media import LocalMediaStore
 from worker.backends import load_backend
 from worker.backends.tiny import CAPABILITIES, TinyBackend
 from worker.images import fit_image
-from worker.spec import RenderSpec
 from worker.tasks import MissingInput, input_paths
 
 GID = "0123456789abcdef0123456789abcdef"

@@ -1,7 +1,7 @@
 """The small interface every model family implements, and the registry that picks one by name.
 
-Backend modules import torch and diffusers only inside `load()`, so their `CAPABILITIES` can be
-read by the bot (which never installs torch) to size requests.
+Backend modules import torch and diffusers only inside `load()`; what each family can render is
+data in `core.capabilities`, which the front ends read without torch.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from worker.spec import Capabilities, RenderSpec
+from core.capabilities import capabilities_for
+from core.spec import Capabilities, RenderSpec
 
-# name -> module path; each module defines CAPABILITIES and load(model, device) -> Backend.
+# name -> module path; each module defines CAPABILITIES (its `core.capabilities` entry) and
+# load(model, device) -> Backend. The names are those of `core.capabilities.FAMILIES`.
 BACKENDS: dict[str, str] = {
     "tiny": "worker.backends.tiny",
     "ltx": "worker.backends.ltx",
@@ -63,33 +65,13 @@ class Backend(Protocol):
         ...
 
 
-class UnknownBackend(ValueError):
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f"unknown backend {name!r}; known: {', '.join(sorted(BACKENDS))}, "
-            "or the dotted path of a module of your own (mypkg.backend)"
-        )
-
-
 def _module(name: str) -> Any:
     """A built-in family by name, or an operator's own backend by dotted module path
     (`REELBOT_BACKEND=mypkg.backend`), which follows the same contract: CAPABILITIES and load()."""
     if name in BACKENDS:
         return importlib.import_module(BACKENDS[name])
-    if "." not in name:
-        raise UnknownBackend(name)
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and f"{name}.".startswith(f"{exc.name}."):  # it itself is missing
-            raise UnknownBackend(name) from None
-        raise  # the module is there but lacks a dependency: say which one
-
-
-def capabilities_for(name: str) -> Capabilities:
-    """The backend's capabilities, without loading torch or weights."""
-    caps: Capabilities = _module(name).CAPABILITIES
-    return caps
+    capabilities_for(name)  # an unknown name is refused as the front ends refuse it
+    return importlib.import_module(name)
 
 
 def load_backend(name: str, *, model: str | None = None, device: str = "auto") -> Backend:

@@ -35,6 +35,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.capabilities import FAMILIES
+from core.spec import RenderSpec
 from worker.backends import RenderedClip, StepCallback
 from worker.backends.common import (
     TINY,
@@ -48,7 +50,6 @@ from worker.backends.common import (
     to_uint8,
 )
 from worker.motion import motion_lora_scale
-from worker.spec import Capabilities, RenderSpec
 
 log = logging.getLogger(__name__)
 
@@ -85,22 +86,7 @@ CAMERA_ADAPTERS: dict[str, tuple[str, ...]] = {
 MAX_FRAMES = 32
 _MIN_FRAMES = 8
 
-CAPABILITIES = Capabilities(
-    name="animatediff",
-    modes=("t2v",),
-    native_pixels=512 * 512,
-    size_multiple=8,
-    native_fps=8,
-    default_seconds=2.0,  # 16 frames, what the motion module was trained on
-    max_seconds=MAX_FRAMES / 8,
-    default_steps=25,
-    guidance_range=(6.0, 12.0),  # Pika's 12 -> 7.5, SD's usual
-    native_camera=True,
-    frame_step=1,
-    motion="MotionLoRA scale",
-    vram_gb=8.0,  # SD 1.5 UNet + motion modules bf16, 16 frames at 512x512
-    sound=False,
-)
+CAPABILITIES = FAMILIES["animatediff"]
 
 
 def camera_adapters(camera: str | None, motion: int) -> tuple[list[str], list[float]]:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from worker.spec import Capabilities, RenderSpec
+from core.spec import Capabilities, RenderSpec
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +151,8 @@ def resolve_device(device: str) -> tuple[str, Any]:
 def largest_clip(caps: Capabilities) -> tuple[int, int, int]:
     """(frames, height, width) of the largest clip the backend renders: the longest, at the
     widest accepted aspect (all aspects have about the same area), with the camera overscan."""
+    from core.spec import MAX_ASPECT
     from worker.camera import render_size
-    from worker.spec import MAX_ASPECT
 
     frames = frames_for(caps.max_seconds, caps.native_fps, caps.frame_step)
     size = caps.snap_size(round(MAX_ASPECT * 10), 10)

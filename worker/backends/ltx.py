@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from core.capabilities import FAMILIES
+from core.spec import RenderSpec
 from worker import camera as vcam
 from worker.backends import RenderedClip, StepCallback
 from worker.backends.common import (
@@ -52,7 +54,6 @@ from worker.backends.common import (
 )
 from worker.images import fit_image
 from worker.motion import camera_travel
-from worker.spec import Capabilities, RenderSpec
 
 log = logging.getLogger(__name__)
 
@@ -66,22 +67,7 @@ EXTEND_STRENGTH = 1.0
 UPSCALE_DENOISE = 0.4  # share of the schedule re-run on the upscaled latents
 _STEP = 8
 
-CAPABILITIES = Capabilities(
-    name="ltx",
-    modes=("t2v", "i2v", "extend", "upscale"),
-    native_pixels=768 * 512,
-    size_multiple=32,
-    native_fps=24,
-    default_seconds=5.0,
-    max_seconds=10.0,  # 241 frames; the model was trained up to 257
-    default_steps=len(DISTILLED_TIMESTEPS),
-    guidance_range=(1.0, 1.0),  # guidance-distilled: classifier-free guidance off
-    native_camera=False,
-    frame_step=_STEP,
-    motion="virtual-camera travel",
-    vram_gb=40.0,  # 13B transformer (26 GB) + T5-XXL (9.5 GB) in bf16, plus activations
-    sound=False,
-)
+CAPABILITIES = FAMILIES["ltx"]
 
 
 class LTXBackend:

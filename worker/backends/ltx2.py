@@ -50,6 +50,8 @@ from typing import Any
 
 import numpy as np
 
+from core.capabilities import FAMILIES
+from core.spec import MIN_MOTION, RenderSpec
 from worker import camera as vcam
 from worker.backends import RenderedClip, StepCallback
 from worker.backends.common import (
@@ -64,7 +66,6 @@ from worker.backends.common import (
 )
 from worker.images import fit_image
 from worker.motion import camera_travel
-from worker.spec import MIN_MOTION, Capabilities, RenderSpec
 
 log = logging.getLogger(__name__)
 
@@ -74,25 +75,7 @@ LTX2_0_STG_BLOCK = 29  # the pipeline's advice for LTX-2.0; its default (28) is 
 MAX_PROMPT_TOKENS = 1024  # the pipeline's default; a 1,500-character prompt fits
 _STEP = 8
 
-CAPABILITIES = Capabilities(
-    name="ltx2",
-    modes=("t2v", "i2v"),
-    native_pixels=768 * 512,
-    size_multiple=32,
-    native_fps=24,
-    default_seconds=5.0,  # 121 frames, the pipeline's default length
-    max_seconds=10.0,  # 241 frames; the model card allows up to 257
-    default_steps=30,
-    # The pipeline's default is 3.0 (Pika's 12); 2-6 is our reading of the useful range.
-    guidance_range=(2.0, 6.0),
-    native_camera=False,
-    sound=True,
-    frame_step=_STEP,
-    motion="motion speed and virtual-camera travel",
-    # 19B transformer (38 GB) + Gemma 3 12B (24 GB) + VAEs, vocoder, connectors (~2 GB) in bf16,
-    # plus activations for a 10 s 768x512 clip.
-    vram_gb=72.0,
-)
+CAPABILITIES = FAMILIES["ltx2"]
 
 
 def motion_speed(motion: int) -> float:

@@ -31,6 +31,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.capabilities import FAMILIES
+from core.spec import RenderSpec
 from worker import camera as vcam
 from worker.backends import RenderedClip, StepCallback
 from worker.backends.common import (
@@ -44,7 +46,6 @@ from worker.backends.common import (
 )
 from worker.images import fit_image
 from worker.motion import camera_travel, svd_motion
-from worker.spec import Capabilities, RenderSpec
 
 log = logging.getLogger(__name__)
 
@@ -52,22 +53,7 @@ DEFAULT_MODEL = "stabilityai/stable-video-diffusion-img2vid-xt"
 MAX_FRAMES = 25
 _FPS = 7
 
-CAPABILITIES = Capabilities(
-    name="svd",
-    modes=("i2v",),
-    native_pixels=1024 * 576,
-    size_multiple=64,
-    native_fps=_FPS,
-    default_seconds=(MAX_FRAMES - 1) / _FPS,
-    max_seconds=(MAX_FRAMES - 1) / _FPS,  # 25 frames, what img2vid-xt was trained on
-    default_steps=25,
-    guidance_range=(2.5, 4.5),  # max_guidance_scale; Pika's 12 -> 3.0, SVD's default
-    native_camera=False,
-    frame_step=1,
-    motion="motion_bucket_id and noise_aug_strength",
-    vram_gb=16.0,  # 1.5B UNet bf16, 25 frames at 1024x576, decoded 8 frames at a time
-    sound=False,
-)
+CAPABILITIES = FAMILIES["svd"]
 
 
 def native_frames(duration_s: float, fps: int = _FPS) -> int:

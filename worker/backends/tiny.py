@@ -34,9 +34,10 @@ from typing import Any
 
 import numpy as np
 
+from core.capabilities import FAMILIES
+from core.spec import RenderSpec
 from worker.backends import RenderedClip, StepCallback
 from worker.images import fit_image
-from worker.spec import Capabilities, RenderSpec
 
 log = logging.getLogger(__name__)
 
@@ -45,24 +46,7 @@ log = logging.getLogger(__name__)
 _TEMPORAL_RATIO = 8
 _MIN_FRAMES = 9
 
-CAPABILITIES = Capabilities(
-    name="tiny",
-    modes=("t2v", "i2v"),
-    # 512x288 is exactly 16:9 on the 32 grid; a default clip (17 frames, 4 steps) renders in
-    # about 0.3 s on 2 idle CPU cores, nine tenths of it in the VAE decode.
-    native_pixels=512 * 288,
-    size_multiple=32,
-    native_fps=8,
-    default_seconds=2.0,
-    max_seconds=4.0,
-    default_steps=4,
-    # LTXPipeline's default guidance is 3.0; 2-6 is our reading of its useful range. Pika's
-    # default 12 lands on 3.0, and the low end stays above 1 so classifier-free guidance (and
-    # with it the negative prompt) is always in play.
-    guidance_range=(2.0, 6.0),
-    native_camera=False,
-    sound=False,
-)
+CAPABILITIES = FAMILIES["tiny"]
 
 # A word-level vocabulary: common prompt words as whole pieces, then single characters so any
 # other ASCII word still tokenizes (only characters outside these map to <unk>).

@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.capabilities import FAMILIES
+from core.spec import RenderSpec
 from worker import camera as vcam
 from worker.backends import RenderedClip, StepCallback
 from worker.backends.common import (
@@ -46,7 +48,6 @@ from worker.backends.common import (
 )
 from worker.images import fit_image
 from worker.motion import camera_travel
-from worker.spec import Capabilities, RenderSpec
 
 log = logging.getLogger(__name__)
 
@@ -54,22 +55,7 @@ DEFAULT_MODEL = "Wan-AI/Wan2.2-TI2V-5B-Diffusers"
 RESTYLE_STRENGTH = 0.7  # 1.0 ignores the input video, 0.0 returns it unchanged
 _STEP = 4
 
-CAPABILITIES = Capabilities(
-    name="wan",
-    modes=("t2v", "i2v", "v2v"),
-    native_pixels=1280 * 704,
-    size_multiple=32,
-    native_fps=24,
-    default_seconds=5.0,
-    max_seconds=5.0,  # 121 frames, what TI2V-5B was trained on
-    default_steps=50,
-    guidance_range=(4.0, 8.0),  # Pika's 12 -> 5.0, Wan's default
-    native_camera=False,
-    frame_step=_STEP,
-    motion="virtual-camera travel",
-    vram_gb=32.0,  # 5B transformer (10 GB) + UMT5-XXL (11 GB) bf16, fp32 VAE decode at 720p
-    sound=False,
-)
+CAPABILITIES = FAMILIES["wan"]
 
 
 class WanBackend:

@@ -1,0 +1,1 @@
+"""Delivering: finished clips posted once, live progress, where each goes, the result buttons."""

@@ -1,0 +1,254 @@
+"""The buttons under every result — Reroll, Remix, Vary, Delete, and Extend / Upscale when the
+loaded model can — as `DynamicItem`s that carry all their state in the custom_id.
+
+    custom_id = "reelbot:<action>:<generation id>"   e.g. "reelbot:reroll:0f3c…" (≤ 48 chars)
+
+Nothing is kept in memory per message: discord.py matches a click's custom_id against
+`TEMPLATE` and rebuilds the button, so buttons posted before a bot restart work after it, and
+everything else (owner, settings, media) is read from the gallery row at click time. Anyone who
+can see a result may reroll, remix, vary, extend or upscale it (the new clip is theirs, with the
+parent recorded); Delete refuses everyone but the owner and moderators in `interaction_check`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+import discord
+
+from bot.intake.requests import Asker, FollowUp, follow_up_spec, reply_with, submit_request
+from bot.replies import answer_error
+from core.errors import UserFacingError
+from core.flags import to_command_line
+from core.spec import RenderSpec
+from gallery.models import Generation
+
+if TYPE_CHECKING:
+    from bot.app import ReelBot
+
+log = logging.getLogger(__name__)
+
+ClipAction = Literal["reroll", "remix", "vary", "extend", "upscale", "delete"]
+ACTIONS: tuple[ClipAction, ...] = get_args(ClipAction)
+OPTIONAL_ACTIONS = frozenset({"extend", "upscale"})  # shown only when the model has the mode
+PREFIX = "reelbot"
+TEMPLATE = re.compile(rf"{PREFIX}:(?P<action>{'|'.join(ACTIONS)}):(?P<gid>[0-9a-f]{{32}})")
+CUSTOM_ID_LIMIT = 100  # Discord's bound on a component's custom_id
+REFUSED = "Only the person who made this clip, or a moderator, can delete it."
+
+
+def encode(action: ClipAction, generation_id: str) -> str:
+    """The custom_id of a button; ValueError if it would not round-trip through `decode`."""
+    custom_id = f"{PREFIX}:{action}:{generation_id}"
+    if len(custom_id) > CUSTOM_ID_LIMIT or not TEMPLATE.fullmatch(custom_id):
+        raise ValueError(f"no button for action={action!r}, generation_id={generation_id!r}")
+    return custom_id
+
+
+def decode(custom_id: str) -> tuple[ClipAction, str] | None:
+    """(action, generation id) from a custom_id, or None if it is not one of ours."""
+    match = TEMPLATE.fullmatch(custom_id)
+    if match is None:
+        return None
+    action: ClipAction = match["action"]  # type: ignore[assignment]  # the template allows ACTIONS
+    return action, match["gid"]
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    label: str
+    emoji: str
+    style: discord.ButtonStyle = discord.ButtonStyle.secondary
+
+
+LOOKS: dict[ClipAction, Look] = {
+    "reroll": Look("Reroll", "🎲"),
+    "remix": Look("Remix", "✏️"),
+    "vary": Look("Vary", "🌀"),
+    "extend": Look("Extend", "⏩"),
+    "upscale": Look("Upscale", "🔍"),
+    "delete": Look("Delete", "🗑️", discord.ButtonStyle.danger),
+}
+
+
+def result_actions(modes: Collection[str]) -> list[ClipAction]:
+    """The buttons a result gets with a model that has `modes`, in the order they show."""
+    return [a for a in ACTIONS if a not in OPTIONAL_ACTIONS or a in modes]
+
+
+def result_view(generation_id: str, modes: Collection[str]) -> discord.ui.View:
+    """The buttons for a result message. `timeout=None`: a view that timed out would unregister
+    the dynamic items from discord.py's store, killing every result's buttons."""
+    view = discord.ui.View(timeout=None)
+    for action in result_actions(modes):
+        view.add_item(ClipButton(action, generation_id))
+    return view
+
+
+# --- what the buttons (and the reactions, in bot.cogs.remix) share ----------------------------
+
+
+async def load_clip(bot: ReelBot, generation_id: str) -> Generation:
+    """The gallery row behind a button; a friendly error if it is gone or was deleted."""
+    row = await asyncio.to_thread(bot.store.get, generation_id)
+    if row is None:
+        raise UserFacingError("I can't find this clip any more.")
+    if row.deleted_at is not None:
+        raise UserFacingError("This clip was deleted.")
+    return row
+
+
+def may_delete(row: Generation, user_id: int, *, manage_messages: bool) -> bool:
+    """The owner, or a moderator: someone who may manage messages in that channel."""
+    return manage_messages or row.owner_id == f"discord:{user_id}"
+
+
+async def delete_clip(bot: ReelBot, generation_id: str, message: discord.Message) -> None:
+    """Out of the gallery first (the system of record), then the result and its "queued"
+    message (which still shows the prompt) out of the channel. Deleting is best effort on
+    Discord's side: a message someone else already removed is fine."""
+    await asyncio.to_thread(bot.community.delete, generation_id)
+    status = await _status_message(bot, message)
+    for doomed in (message, status):
+        if doomed is None:
+            continue
+        try:
+            await doomed.delete()
+        except discord.NotFound:
+            pass
+        except discord.HTTPException as exc:
+            log.warning("[%s] could not delete message %s: %s", generation_id, doomed.id, exc)
+    log.info("[%s] deleted", generation_id)
+
+
+async def _status_message(bot: ReelBot, result: discord.Message) -> discord.Message | None:
+    """The bot's "queued" message the result replies to, if there is one."""
+    ref = result.reference
+    if ref is None or ref.message_id is None:
+        return None
+    status = ref.resolved if isinstance(ref.resolved, discord.Message) else None
+    if status is None:
+        try:
+            status = await result.channel.fetch_message(ref.message_id)
+        except discord.HTTPException:
+            return None
+    return status if bot.user is not None and status.author.id == bot.user.id else None
+
+
+async def follow_up(
+    interaction: discord.Interaction[ReelBot],
+    generation_id: str,
+    action: FollowUp,
+    text: str | None = None,
+) -> None:
+    """Queue a child of a clip for whoever clicked (or submitted the Remix form); the queued
+    message is the interaction's public answer, as with /create."""
+    bot = interaction.client
+    row = await load_clip(bot, generation_id)
+    asker = Asker.of(interaction)
+    spec = follow_up_spec(
+        RenderSpec.model_validate(row.spec),
+        row.id,
+        action,
+        asker,
+        bot.capabilities,
+        bot.styles,
+        text=text,
+        parent_media=row.media_path,
+    )
+    await submit_request(bot, spec, asker, reply_with(interaction))
+
+
+# --- the button and the form ----------------------------------------------------------------
+
+
+class RemixForm(discord.ui.Modal, title="Remix this clip"):
+    """The clip's `/create` text, prefilled, to edit and send as a new clip. Its custom_id is
+    random (discord.py's default): two people remixing one clip each get their own form."""
+
+    text: discord.ui.TextInput[RemixForm] = discord.ui.TextInput(
+        label="Prompt and flags",
+        style=discord.TextStyle.paragraph,
+        min_length=1,
+        max_length=4000,
+        custom_id="text",
+    )
+
+    def __init__(self, generation_id: str, command_line: str) -> None:
+        super().__init__(timeout=30 * 60)  # a form left open longer is dropped from memory
+        self.generation_id = generation_id
+        self.text.default = command_line
+
+    async def on_submit(self, interaction: discord.Interaction[ReelBot]) -> None:  # type: ignore[override]
+        await follow_up(interaction, self.generation_id, "remix", self.text.value)
+
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction[ReelBot], error: Exception
+    ) -> None:
+        await answer_error(interaction, error)
+
+
+class ClipButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLATE):
+    """One result button; which one is the `action` part of its custom_id."""
+
+    def __init__(self, action: ClipAction, generation_id: str) -> None:
+        look = LOOKS[action]
+        super().__init__(
+            discord.ui.Button(
+                label=look.label,
+                emoji=look.emoji,
+                style=look.style,
+                custom_id=encode(action, generation_id),
+            )
+        )
+        self.action: ClipAction = action
+        self.generation_id = generation_id
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls,
+        interaction: discord.Interaction[ReelBot],
+        item: discord.ui.Button[Any],
+        match: re.Match[str],
+        /,
+    ) -> ClipButton:
+        decoded = decode(match.string)
+        assert decoded is not None  # discord.py only calls this when TEMPLATE matched
+        return cls(*decoded)
+
+    async def interaction_check(self, interaction: discord.Interaction[ReelBot], /) -> bool:  # type: ignore[override]
+        """Delete answers others with a private refusal; every other button is for anyone."""
+        if self.action != "delete":
+            return True
+        try:
+            row = await load_clip(interaction.client, self.generation_id)
+            manage = interaction.guild_id is not None and interaction.permissions.manage_messages
+            if may_delete(row, interaction.user.id, manage_messages=manage):
+                return True
+            await interaction.response.send_message(REFUSED, ephemeral=True)
+        except Exception as exc:
+            await answer_error(interaction, exc)
+        return False
+
+    async def callback(self, interaction: discord.Interaction[ReelBot]) -> None:  # type: ignore[override]
+        try:
+            if self.action == "remix":
+                # a modal must be the first response, so nothing slow may come before it
+                row = await load_clip(interaction.client, self.generation_id)
+                spec = RenderSpec.model_validate(row.spec)
+                line = to_command_line(spec, capabilities=interaction.client.capabilities)
+                await interaction.response.send_modal(RemixForm(row.id, line))
+            elif self.action == "delete":
+                assert interaction.message is not None  # a button is always on a message
+                await interaction.response.defer()  # deleting may take a few calls
+                await delete_clip(interaction.client, self.generation_id, interaction.message)
+                await interaction.followup.send("Deleted.", ephemeral=True)
+            else:
+                await follow_up(interaction, self.generation_id, self.action)
+        except Exception as exc:
+            await answer_error(interaction, exc)

@@ -1,0 +1,1 @@
+"""Asking: a member's request read, checked against bans and caps, screened, and submitted."""

@@ -1,0 +1,309 @@
+"""How a member's ask becomes a queued clip, whether it came from `/create` or from a clip.
+
+Every way of asking — the slash command, a result button, the Remix form, a 🔁 reaction — goes
+through the same three steps, so bounds, defaults and error messages are the same everywhere:
+
+1. read text with `parse_flags` (a clip's own settings are read back from `to_command_line`,
+   the text its result message shows, so a reroll is exactly "that command again");
+2. resolve it against the loaded model with `resolve_request`;
+3. `submit_request`: record and enqueue through `Submitter`, posting the public "queued"
+   message and saving the `DeliveryTarget` before the job can start, then follow progress.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import discord
+from pydantic import ValidationError
+
+from bot.deferral import Deferral, settle
+from bot.delivery.targets import DEFAULT_UPLOAD_LIMIT, DeliveryTarget, save_target
+from bot.intake.submit import Submission, new_generation_id
+from bot.messages import queued_text
+from bot.moderation import review
+from bot.replies import ANSWERED
+from core.errors import FlagError, UserFacingError
+from core.flags import ParsedPrompt, parse_flags, random_seed, resolve_request, to_command_line
+from core.spec import MAX_MOTION, Capabilities, RenderSpec, StylePreset
+
+if TYPE_CHECKING:
+    from bot.app import ReelBot
+
+# What can be asked of an existing clip. "remix" is new text from the Remix form.
+FollowUp = Literal["reroll", "remix", "vary", "extend", "upscale"]
+# Posts the "queued" text where the member will see it; returns that message's id.
+PostQueued = Callable[[str], Awaitable[int | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Asker:
+    """Who asks and where the answer goes: the new clip's owner and its delivery target."""
+
+    user_id: int
+    display_name: str
+    guild_id: int | None
+    channel_id: int
+    upload_limit: int = DEFAULT_UPLOAD_LIMIT
+    role_ids: tuple[int, ...] = ()  # for role-raised limits; none in DMs
+    nsfw: bool = False  # asked in a channel marked NSFW (some output-scan holds may be waived)
+
+    @property
+    def owner_id(self) -> str:
+        return f"discord:{self.user_id}"
+
+    @classmethod
+    def of(cls, interaction: discord.Interaction[ReelBot]) -> Asker:
+        """The member behind an interaction; the cap is the one Discord sent with it."""
+        if interaction.channel_id is None:
+            raise UserFacingError("I can't tell which channel this came from; please try again.")
+        if interaction.guild_id is not None:
+            check_channel_permissions(interaction.app_permissions)
+        return cls(
+            user_id=interaction.user.id,
+            display_name=interaction.user.display_name[:100],
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            upload_limit=interaction.filesize_limit,
+            role_ids=role_ids(interaction.user),
+            nsfw=is_nsfw(interaction.channel),
+        )
+
+
+def is_nsfw(channel: object) -> bool:
+    """Whether Discord marks the channel (or a thread's parent) age-restricted."""
+    check = getattr(channel, "is_nsfw", None)
+    return bool(check()) if callable(check) else False
+
+
+def role_ids(user: discord.abc.User | discord.Member) -> tuple[int, ...]:
+    """The member's roles as the interaction or reaction carried them (no member cache)."""
+    return tuple(role.id for role in getattr(user, "roles", ()))
+
+
+# What posting a clip here takes: see it, write, attach the MP4, reply to the queued message.
+NEEDED = {
+    "view_channel": "View Channel",
+    "send_messages": "Send Messages",
+    "attach_files": "Attach Files",
+    "read_message_history": "Read Message History",
+}
+
+
+def check_channel_permissions(permissions: discord.Permissions) -> None:
+    """Refuse up front where the clip could not be posted, rather than render it for nobody."""
+    missing = [label for name, label in NEEDED.items() if not getattr(permissions, name)]
+    if missing:
+        raise UserFacingError(
+            f"I can't post clips in this channel: I'm missing {', '.join(missing)}. "
+            "Ask a moderator to give me those here, or try another channel."
+        )
+
+
+def require_mode(capabilities: Capabilities, mode: str, doing: str) -> None:
+    """Refuse a command the loaded model can't serve before anything is read or downloaded."""
+    if mode not in capabilities.modes:
+        raise UserFacingError(
+            f"The model loaded right now (`{capabilities.name}`) can't {doing}. "
+            "Use /create to make a clip from a prompt."
+        )
+
+
+def read_text(
+    text: str, capabilities: Capabilities, styles: Mapping[str, StylePreset]
+) -> ParsedPrompt:
+    """`/create` text read for the loaded model (its length and sound limits)."""
+    return parse_flags(
+        text,
+        styles=styles,
+        max_seconds=capabilities.max_seconds,
+        sound_supported=capabilities.sound,
+    )
+
+
+def build_spec(
+    parsed: ParsedPrompt,
+    asker: Asker,
+    capabilities: Capabilities,
+    *,
+    parent_id: str | None = None,
+    seed_source: Callable[[], int] = random_seed,
+) -> RenderSpec:
+    """The complete spec for `asker`, made in the channel they asked in."""
+    return resolve_request(
+        parsed,
+        capabilities=capabilities,
+        seed_source=seed_source,
+        owner_id=asker.owner_id,
+        owner_name=asker.display_name,
+        guild_id=asker.guild_id,
+        channel_id=asker.channel_id,
+        parent_id=parent_id,
+        upload_limit=asker.upload_limit,
+    )
+
+
+def vary_motion(motion: int) -> int:
+    """Vary nudges motion one step up, or one step down from the top (a change is guaranteed)."""
+    return motion + 1 if motion < MAX_MOTION else motion - 1
+
+
+def follow_up_spec(
+    parent: RenderSpec,
+    parent_id: str,
+    action: FollowUp,
+    asker: Asker,
+    capabilities: Capabilities,
+    styles: Mapping[str, StylePreset],
+    *,
+    text: str | None = None,
+    parent_media: str | None = None,
+    seed_source: Callable[[], int] = random_seed,
+) -> RenderSpec:
+    """A child of `parent`, owned by `asker`, read through the `/create` path.
+
+    reroll: the same command with a new seed (never the parent's); vary: the same seed, motion
+    moved by `vary_motion`; remix: `text` as typed in the Remix form; extend/upscale: the same
+    command on the parent's finished clip, without its camera move (the parent's frames already
+    carry it). Extend opens on the parent's last moment and runs twice its length (capped at the
+    model's), so it always goes on past where the parent stopped; upscale is the parent at twice
+    its width and height. An image-to-video parent keeps its input image, which no command text
+    can carry.
+    """
+    source = text if action == "remix" and text is not None else None
+    parsed = read_text(
+        source or to_command_line(parent, capabilities=capabilities), capabilities, styles
+    )
+    if action == "reroll":
+        parsed = dataclasses.replace(parsed, seed=None)
+        seed_source = _other_seed(parent.seed, seed_source)
+    elif action == "vary":
+        parsed = dataclasses.replace(parsed, seed=parent.seed, motion=vary_motion(parent.motion))
+    elif action in ("extend", "upscale"):
+        parsed = dataclasses.replace(parsed, camera=None)
+        if action == "extend":
+            length = min(2 * parent.duration_s, capabilities.max_seconds)
+            parsed = dataclasses.replace(parsed, length=length)
+    if asker.guild_id is None:  # made in DMs: private, as /create there
+        parsed = dataclasses.replace(parsed, hidden=True)
+    spec = build_spec(parsed, asker, capabilities, parent_id=parent_id, seed_source=seed_source)
+    mode, inputs = parent.mode, parent.input_media
+    if action in ("extend", "upscale"):
+        if action not in capabilities.modes:
+            raise UserFacingError(f"The model loaded right now can't {action} clips.")
+        if not parent_media:
+            raise UserFacingError(f"This clip has no finished video to {action} yet.")
+        mode, inputs = action, (parent_media,)
+    size = {"width": 2 * parent.width, "height": 2 * parent.height} if action == "upscale" else {}
+    if (mode, inputs) == (spec.mode, spec.input_media) and not size:
+        return spec
+    try:
+        changes = {"mode": mode, "input_media": inputs, **size}
+        return RenderSpec.model_validate({**spec.model_dump(), **changes})
+    except ValidationError as exc:
+        raise FlagError(f"These settings can't be rendered ({exc.errors()[0]['msg']}).") from None
+
+
+def _other_seed(avoid: int, source: Callable[[], int]) -> Callable[[], int]:
+    def pick() -> int:
+        seed = source()
+        while seed == avoid:
+            seed = source()
+        return seed
+
+    return pick
+
+
+class InteractionAnswer:
+    """The queued message as the interaction's public answer.
+
+    `acknowledge` runs once a request is screened and within the member's caps: it arms a
+    `Deferral`, so Discord's "thinking…" goes out only if the answer is not ready
+    `DEFER_AT_S` after the interaction was made (in a burst), and the 3 s deadline is met
+    before the slow part (place in line, the gallery row, queueing) either way. Calling the
+    answer sends the text, or fills in the "thinking…" message. Refusals are private replies; one
+    that comes after a "thinking…" went out (a request that waited 1.5 s in a burst) deletes it
+    and follows up privately, so nothing of a refusal stays in the channel.
+    """
+
+    def __init__(self, interaction: discord.Interaction[ReelBot]) -> None:
+        self.interaction = interaction
+
+    async def acknowledge(self) -> None:
+        await Deferral.of(self.interaction).arm()
+
+    async def __call__(self, text: str) -> int | None:
+        mentions = discord.AllowedMentions.none()
+        await settle(self.interaction)
+        if self.interaction.response.is_done():
+            message = await self.interaction.edit_original_response(
+                content=text, allowed_mentions=mentions
+            )
+            self.interaction.extras[ANSWERED] = True
+            return message.id
+        response = await self.interaction.response.send_message(text, allowed_mentions=mentions)
+        self.interaction.extras[ANSWERED] = True
+        return response.message_id
+
+
+def reply_with(interaction: discord.Interaction[ReelBot]) -> InteractionAnswer:
+    return InteractionAnswer(interaction)
+
+
+async def submit_request(
+    bot: ReelBot,
+    spec: RenderSpec,
+    asker: Asker,
+    post: PostQueued,
+    *,
+    generation_id: str | None = None,
+    note: str = "",
+    reviewed: bool = False,
+) -> Submission:
+    """Record and enqueue `spec`; the queued message and the target exist before the job does,
+    so a clip can never finish without knowing where it belongs. `generation_id` is for a
+    request whose input media was stored under its id first; `note` is a line for the member.
+
+    First the member's bans and the prompt policy (`bot.moderation.review`): a ban or a blocked
+    prompt is
+    refused, a flagged one is held for a moderator (ContentHeld) unless `reviewed`, which is
+    how an approved request comes back here."""
+    try:
+        if asker.nsfw and (skip := bot.review.scan_skip(asker.guild_id)):
+            spec = RenderSpec.model_validate({**spec.model_dump(), "scan_skip": skip})
+        if not reviewed:
+            decision = await review.screen(bot, spec, asker)
+            if decision.decision == "flag":
+                await review.hold(bot, spec, asker, decision, generation_id or new_generation_id())
+
+        async def answer(submission: Submission) -> None:
+            eta_s = await bot.eta.ready_in(submission.position)
+            text = queued_text(asker.user_id, spec, submission.position, note=note, eta_s=eta_s)
+            message_id = await post(text)
+            target = DeliveryTarget(
+                channel_id=asker.channel_id,
+                status_message_id=message_id,
+                user_id=asker.user_id,
+                upload_limit=asker.upload_limit,
+            )
+            await save_target(bot.admission.pipelined, submission.generation_id, target)
+
+        # Screened, held and over-cap requests are answered privately; the rest are acknowledged
+        # publicly before the slow part.
+        acknowledge = post.acknowledge if isinstance(post, InteractionAnswer) else None
+        submission = await bot.submitter.submit(
+            spec,
+            role_ids=asker.role_ids,
+            generation_id=generation_id,
+            after_check=acknowledge,
+            before_enqueue=answer,
+        )
+        bot.progress.track(submission.generation_id, spec)
+    except UserFacingError as exc:  # banned, blocked, held for review, over a cap, ...
+        bot.metrics.refused(exc)
+        raise
+    bot.metrics.accepted()
+    return submission

@@ -1,0 +1,1 @@
+"""Members' uploads: pictures for /animate and videos for /restyle, judged by content."""

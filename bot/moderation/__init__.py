@@ -1,0 +1,1 @@
+"""Moderating: review of flagged requests and held or reported clips, bans, their buttons."""

@@ -1,0 +1,126 @@
+"""The terminal front end: `reelbot create` takes the same path a Discord request takes."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from arq.connections import ArqRedis
+
+from bot.intake.submit import Submitter, admitting_submitter
+from bot.messages import progress_bar
+from core.capabilities import capabilities_for
+from core.errors import UserFacingError
+from core.flags import parse_request
+from core.spec import RenderSpec
+from gallery.media import LocalMediaStore
+from gallery.store import GalleryStore
+from gallery.web import clip_url
+from jobs.events import follow_events
+
+
+class RenderFailed(UserFacingError):
+    pass
+
+
+@dataclass(frozen=True)
+class CreatedClip:
+    generation_id: str
+    spec: RenderSpec
+    path: Path
+    url: str
+    seconds: float
+
+
+class ProgressPrinter:
+    """Prints events as one updating line on a terminal, or as plain lines into a pipe/log."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.live = out.isatty()
+        self.started = time.monotonic()
+
+    def line(self, text: str, *, final: bool = True) -> None:
+        if self.live:
+            self.out.write("\r\033[K" + text + ("\n" if final else ""))
+        else:
+            self.out.write(text + "\n")
+        self.out.flush()
+
+    def step(self, step: int, total: int) -> None:
+        elapsed = time.monotonic() - self.started
+        bar = progress_bar(step, total)
+        self.line(f"rendering {bar} {step}/{total} steps  {elapsed:.1f} s", final=not self.live)
+
+
+async def create_clip(
+    text: str,
+    *,
+    pool: ArqRedis,
+    store: GalleryStore,
+    media: LocalMediaStore,
+    backend: str,
+    public_url: str,
+    out: TextIO = sys.stdout,
+    owner: str = "cli:local",
+    idle_timeout_s: float | None = None,
+) -> CreatedClip:
+    """Parse, enqueue, follow progress to the end and say where the clip is.
+
+    The operator's terminal has no caps. It runs its own admission loop while it waits, so a
+    clip is admitted even where no bot runs (any number of loops may run at once)."""
+    spec = parse_request(
+        text, capabilities=capabilities_for(backend), owner_id=owner, owner_name=owner
+    )
+    printer = ProgressPrinter(out)
+    async with admitting_submitter(pool, store) as submitter:
+        return await _follow(
+            spec,
+            submitter,
+            pool,
+            media,
+            public_url,
+            printer,
+            idle_timeout_s,
+        )
+
+
+async def _follow(
+    spec: RenderSpec,
+    submitter: Submitter,
+    pool: ArqRedis,
+    media: LocalMediaStore,
+    public_url: str,
+    printer: ProgressPrinter,
+    idle_timeout_s: float | None,
+) -> CreatedClip:
+    submission = await submitter.submit(spec, unlimited=True)
+    gid = submission.generation_id
+    printer.line(
+        f"queued {gid} (#{submission.position} in queue): {spec.width}x{spec.height}, "
+        f"{spec.num_frames} frames at {spec.fps} fps, seed {spec.seed}"
+    )
+    async for event in follow_events(pool, gid, idle_timeout_s=idle_timeout_s):
+        if event.kind == "started":
+            retry = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+            printer.line(f"rendering on {event.worker}{retry}")
+        elif event.kind == "step":
+            printer.step(event.step, event.total)
+        elif event.kind == "encoding":
+            printer.line("encoding MP4…")
+        elif event.kind == "failed":
+            raise RenderFailed(f"Clip {gid} failed: {event.message}")
+        elif event.kind == "done":
+            found = await asyncio.to_thread(media.fetch, event.media_path)  # S3: downloaded
+            path = found or media.resolve(event.media_path)
+            url = clip_url(public_url, gid)
+            seconds = time.monotonic() - printer.started
+            printer.line(f"done in {seconds:.1f} s")
+            printer.line(f"file:    {path}")
+            printer.line(f"gallery: {url}")
+            return CreatedClip(gid, spec, path, url, seconds)
+    raise RenderFailed(f"Clip {gid}: the progress stream ended without a result")

@@ -1,0 +1,362 @@
+"""The `reelbot` command: parse, create, up, status, worker, gallery."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from bot import eventloop
+from core.errors import ConfigError, FlagError, UserFacingError
+
+if TYPE_CHECKING:
+    from bot.settings import BotSettings
+    from core.spec import Capabilities
+    from gallery.settings import GallerySettings
+
+EXIT_BAD_INPUT = 2
+EXIT_UNAVAILABLE = 3
+
+
+def load_settings() -> BotSettings:
+    """The settings, or a ConfigError naming each bad REELBOT_ variable."""
+    from bot.settings import BotSettings
+
+    try:
+        return BotSettings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"REELBOT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"Bad settings: {problems}.") from None
+
+
+def loaded_capabilities(settings: BotSettings) -> Capabilities:
+    from core.capabilities import UnknownBackend, capabilities_for
+
+    try:
+        return capabilities_for(settings.backend)
+    except UnknownBackend as exc:
+        raise ConfigError(f"REELBOT_BACKEND: {exc}.") from None
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    """Print how the bot reads a request, as one JSON object."""
+    from core.flags import parse_request
+
+    spec = parse_request(args.text, capabilities=loaded_capabilities(load_settings()))
+    print(json.dumps(spec.model_dump(mode="json"), ensure_ascii=False))
+    return 0
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    """Print what the prompt policy decides about a text, as one JSON object (exit 0 even when
+    it blocks). With --toxicity, also what the abuse classifier adds, as the bot screens it:
+    its score (null when off) and a flag at REELBOT_TOXICITY_THRESHOLD if the words allowed."""
+    from core.policy import Policy
+
+    settings = load_settings()
+    decision = Policy.from_file(settings.policy_file).check(args.text, args.negative)
+    out: dict[str, object] = dict(decision.to_json())
+    if args.toxicity:
+        from bot.moderation.toxicity import ToxicityCheck
+
+        check = ToxicityCheck.load(settings.toxicity_threshold)
+        score = check.probability(args.text) if check is not None else None
+        if check is not None and decision.decision == "allow":
+            out.update((check.decide(args.text, decision.normalized) or decision).to_json())
+        out["toxicity"] = None if score is None else round(score, 4)
+    print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    return asyncio.run(_create(load_settings(), args.text, args.timeout))
+
+
+async def _create(settings: BotSettings, text: str, timeout: float | None) -> int:
+    from bot.intake.submit import connect_queue
+    from cli.console import create_clip
+    from cli.up import read_run_file
+    from core.flags import parse_request
+    from gallery.db import make_engine, migrate
+    from gallery.media import make_media_store
+    from gallery.store import GalleryStore
+
+    # Bad flags are reported before anything is started or connected.
+    parse_request(text, capabilities=loaded_capabilities(settings))
+    redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
+    if not redis_url:
+        raise UserFacingError(
+            "No Redis configured and no `reelbot up` running here. Start `reelbot up` in "
+            "another terminal, or set REELBOT_REDIS_URL to your server."
+        )
+    pool = await connect_queue(redis_url)
+    engine = make_engine(settings.resolved_database_url())
+    await asyncio.to_thread(migrate, engine)
+    try:
+        await create_clip(
+            text,
+            pool=pool,
+            store=GalleryStore(engine),
+            media=make_media_store(settings),
+            backend=settings.backend,
+            # the address `reelbot up` really serves on (it may have had to pick another port)
+            public_url=settings.public_url
+            or read_run_file(settings.data_dir, "gallery.url")
+            or settings.resolved_public_url(),
+            idle_timeout_s=timeout,
+        )
+    finally:
+        await pool.aclose()
+        engine.dispose()
+    return 0
+
+
+def start_logging() -> None:
+    """JSON lines unless stderr is a terminal (REELBOT_LOG_FORMAT=json|text overrides)."""
+    from core.logs import configure_logging
+
+    try:
+        configure_logging(logging.INFO)
+    except ValueError as exc:
+        raise ConfigError(f"{exc}.") from None
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print the workers, the queues and the oldest waiting request (a table, or JSON)."""
+    return asyncio.run(_status(load_settings(), as_json=args.json))
+
+
+async def _status(settings: BotSettings, *, as_json: bool) -> int:
+    from redis.exceptions import RedisError
+
+    from bot.intake.submit import connect_queue, redacted
+    from cli.status import read_status, render_status
+    from cli.up import read_run_file
+    from core.errors import QueueUnavailable
+
+    redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
+    if not redis_url:
+        raise UserFacingError(
+            "No Redis configured and no `reelbot up` running here. Start `reelbot up`, "
+            "or set REELBOT_REDIS_URL to your server."
+        )
+    pool = await connect_queue(redis_url)
+    try:
+        status = await read_status(pool)
+    except (RedisError, OSError) as exc:
+        raise QueueUnavailable(
+            f"Lost Redis at {redacted(redis_url)} ({exc.__class__.__name__})."
+        ) from None
+    finally:
+        await pool.aclose()
+    print(json.dumps(status, ensure_ascii=False) if as_json else render_status(status))
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from cli.up import DEMO_PROMPT, run_up
+
+    settings = load_settings()
+    start_logging()
+    if args.workers is not None:
+        settings = settings.model_copy(update={"workers": args.workers})
+    demo = None if args.no_demo else (args.demo_prompt or DEMO_PROMPT)
+    try:
+        return eventloop.run(run_up(settings, demo_prompt=demo, exit_after_demo=args.once))
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_bot(args: argparse.Namespace) -> int:
+    from bot.app import run_bot
+    from cli.up import read_run_file
+
+    settings = load_settings()
+    start_logging()
+    redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
+    if not redis_url:
+        raise UserFacingError("Set REELBOT_REDIS_URL (or run `reelbot up`, which starts the bot).")
+    with contextlib.suppress(KeyboardInterrupt):
+        eventloop.run(
+            run_bot(settings, redis_url=redis_url, public_url=settings.resolved_public_url())
+        )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from worker.__main__ import main as worker_main
+
+    return worker_main()
+
+
+def cmd_gallery(args: argparse.Namespace) -> int:
+    from gallery.settings import GallerySettings
+    from gallery.web import run_gallery
+
+    settings = GallerySettings()
+    start_logging()
+    run_gallery(settings)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Print what a clip says about its origin (JSON): 0 ours, 1 not ours, 2 unreadable."""
+    from gallery.settings import GallerySettings
+    from worker.provenance import ProvenanceError, verify_clip
+
+    settings = GallerySettings()
+    try:
+        report = verify_clip(
+            args.file, lookup=_gallery_lookup(settings), public_url=settings.public_url
+        )
+    except ProvenanceError as exc:
+        print(f"reelbot: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(json.dumps(report, ensure_ascii=False, indent=None if args.json else 2))
+    return 0 if report["ours"] else 1
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    """Print a clip's per-frame scores and the output scan's decision (JSON): 0 allow, 1 hold or
+    block, 2 unreadable or no classifier."""
+    from worker.output_check import OutputCheck, sheet_png
+    from worker.settings import WorkerConfig
+
+    overrides = {"scan_classifiers": args.classifiers} if args.classifiers else {}
+    config = WorkerConfig(**overrides)
+    try:
+        check = OutputCheck.from_config(config)
+    except (ImportError, ValueError) as exc:
+        raise UserFacingError(str(exc)) from None
+    if not check.enabled:
+        raise UserFacingError(
+            "no frame classifier is configured: install reelbot[nsfw] (NudeNet, AGPL-3.0) or set "
+            "REELBOT_SCAN_CLIP_MODEL, then REELBOT_SCAN_CLASSIFIERS"
+        )
+    if not args.file.is_file():
+        print(f"reelbot: {args.file} is not a file", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        report, frames = check.scan_file(args.file)
+    except (OSError, ValueError) as exc:  # PyAV's errors are OSErrors
+        print(f"reelbot: can't read {args.file.name} as a video ({exc})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.sheet is not None:
+        args.sheet.write_bytes(sheet_png(frames, report))
+    out = {"file": str(args.file), **report.model_dump(mode="json")}
+    print(json.dumps(out, ensure_ascii=False, indent=None if args.json else 2))
+    return 0 if report.decision == "allow" else 1
+
+
+def _gallery_lookup(settings: GallerySettings) -> Callable[[str], str | None]:
+    """Watermark id prefix -> full generation id, from this install's gallery if it has one."""
+
+    def lookup(prefix: str) -> str | None:
+        import sqlalchemy as sa
+
+        from gallery.db import make_engine
+        from gallery.models import Generation
+
+        url = settings.resolved_database_url()
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+            return None
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                rows = connection.execute(
+                    sa.select(Generation.id).where(Generation.id.startswith(prefix)).limit(2)
+                ).all()
+        except sa.exc.SQLAlchemyError:
+            return None
+        finally:
+            engine.dispose()
+        return rows[0][0] if len(rows) == 1 else None
+
+    return lookup
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reelbot", description="Make short AI video clips together, on your own GPUs."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("parse", help="show how a prompt with flags is read (JSON)")
+    p.add_argument("text", help='prompt with flags, e.g. "a fox -motion 3 -ar 9:16"')
+    p.set_defaults(run=cmd_parse)
+
+    p = sub.add_parser("policy", help="show what the prompt policy decides about a text (JSON)")
+    p.add_argument("text", help="the prompt, without flags")
+    p.add_argument("--negative", default="", help="the negative prompt")
+    p.add_argument(
+        "--toxicity", action="store_true", help="also score the prompt with the abuse classifier"
+    )
+    p.set_defaults(run=cmd_policy)
+
+    p = sub.add_parser("create", help="make a clip through the queue, as /create does")
+    p.add_argument("text", help="prompt with flags")
+    p.add_argument(
+        "--timeout", type=float, default=None, help="give up after this many idle seconds"
+    )
+    p.set_defaults(run=cmd_create)
+
+    p = sub.add_parser("up", help="run everything locally and make a first clip")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes")
+    p.add_argument("--no-demo", action="store_true", help="do not make the first clip")
+    p.add_argument("--demo-prompt", default=None, help="prompt of the first clip")
+    p.add_argument("--once", action="store_true", help="exit after the first clip")
+    p.set_defaults(run=cmd_up)
+
+    p = sub.add_parser("status", help="show workers, queue depths and the oldest waiting request")
+    p.add_argument("--json", action="store_true", help="one line of JSON instead of tables")
+    p.set_defaults(run=cmd_status)
+
+    p = sub.add_parser("bot", help="run the Discord bot (needs REELBOT_DISCORD_TOKEN)")
+    p.set_defaults(run=cmd_bot)
+
+    p = sub.add_parser("worker", help="run one render worker (needs REELBOT_REDIS_URL)")
+    p.set_defaults(run=cmd_worker)
+
+    p = sub.add_parser("verify", help="tell whether a clip was made here, and which (JSON)")
+    p.add_argument("file", type=Path, help="an MP4 file")
+    p.add_argument("--json", action="store_true", help="one compact line of JSON")
+    p.set_defaults(run=cmd_verify)
+
+    p = sub.add_parser("scan", help="score a clip's frames as the output scan does (JSON)")
+    p.add_argument("file", type=Path, help="an MP4 file")
+    p.add_argument("--classifiers", default=None, help="e.g. nudenet,clip (default: settings)")
+    p.add_argument("--sheet", type=Path, default=None, help="also write the contact sheet (PNG)")
+    p.add_argument("--json", action="store_true", help="one compact line of JSON")
+    p.set_defaults(run=cmd_scan)
+
+    p = sub.add_parser("gallery", help="serve the web gallery")
+    p.set_defaults(run=cmd_gallery)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+        return code
+    except FlagError as exc:
+        print(f"reelbot: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except UserFacingError as exc:
+        print(f"reelbot: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,239 @@
+"""`reelbot up`: the whole system on one machine, with nothing but Python installed.
+
+A private Redis when none is configured, SQLite and a media folder under the data directory,
+supervised worker processes, the gallery web, and a first clip made through the whole path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+from aiohttp import web
+
+from bot.intake.submit import connect_queue
+from bot.settings import BotSettings
+from cli.console import create_clip
+from cli.local_redis import LocalRedis, free_port
+from core.errors import ConfigError
+from core.spec import heartbeat_key
+from gallery.db import make_engine, migrate
+from gallery.media import make_media_store
+from gallery.store import GalleryStore
+from gallery.web import create_app
+from jobs.admission import Admission
+
+log = logging.getLogger(__name__)
+
+DEMO_PROMPT = "a fox running through snow -motion 3 -camera pan left -ar 9:16 -seed 7"
+RESTART_BACKOFF_S = 1.0
+
+
+EXIT_CONFIG = 2  # a worker that exits with this will only do it again: no restart
+
+
+def run_dir(data_dir: Path) -> Path:
+    """Where a running `reelbot up` leaves what other commands need: its Redis and web URLs."""
+    return data_dir / "run"
+
+
+def read_run_file(data_dir: Path, name: str) -> str | None:
+    try:
+        return (run_dir(data_dir) / name).read_text().strip() or None
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def exclusive_data_dir(data_dir: Path) -> Iterator[None]:
+    """One `reelbot up` per data folder: a second would share the Redis files and run files."""
+    path = run_dir(data_dir) / "up.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(
+                f"Another `reelbot up` is already running with the data folder {data_dir}. "
+                "Stop it first, or set REELBOT_DATA_DIR to another folder."
+            ) from None
+        yield
+
+
+def write_run_file(stack: contextlib.AsyncExitStack, data_dir: Path, name: str, value: str) -> None:
+    path = run_dir(data_dir) / name
+    path.write_text(value)
+    stack.callback(path.unlink, missing_ok=True)
+
+
+class WorkerProcess:
+    """One `reelbot worker` child, restarted whenever it exits while we are running."""
+
+    def __init__(self, index: int, env: dict[str, str], log_dir: Path) -> None:
+        self.index = index
+        self.env = env
+        self.log_path = log_dir / f"worker-{index}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log_file:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "worker"],
+                env=self.env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    async def supervise(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            if self.process is not None and self.process.poll() is not None:
+                if self.process.returncode == EXIT_CONFIG:
+                    log.error("worker %d refused its settings; see %s", self.index, self.log_path)
+                    return
+                log.warning(
+                    "worker %d exited (%s); restarting", self.index, self.process.returncode
+                )
+                await asyncio.sleep(RESTART_BACKOFF_S)
+                self.start()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def available_port(host: str, preferred: int) -> int:
+    """The configured port if free, else any free one (the output says which)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, preferred))  # 0 asks the system for any free port
+            port: int = sock.getsockname()[1]
+            return port
+        except OSError:
+            return free_port()
+
+
+async def wait_for_worker(pool: object, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        async for _ in pool.scan_iter(match=heartbeat_key("*"), count=100):  # type: ignore[attr-defined]
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+async def run_up(
+    settings: BotSettings,
+    *,
+    demo_prompt: str | None = DEMO_PROMPT,
+    exit_after_demo: bool = False,
+    out: TextIO = sys.stdout,
+) -> int:
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.enter_context(exclusive_data_dir(data_dir))
+        redis_url = settings.redis_url
+        if not redis_url:
+            local = await asyncio.to_thread(LocalRedis(data_dir / "redis").start)
+            stack.push_async_callback(asyncio.to_thread, local.stop)
+            redis_url = local.url
+            write_run_file(stack, data_dir, "redis.url", redis_url)
+            print(f"redis:   private server at {redis_url} (data in {local.directory})", file=out)
+
+        database_url = settings.resolved_database_url()
+        media_dir = settings.resolved_media_dir().resolve()
+        engine = make_engine(database_url)
+        await asyncio.to_thread(migrate, engine)
+        store = GalleryStore(engine)
+        media = make_media_store(settings)
+
+        env = {
+            **os.environ,
+            "REELBOT_REDIS_URL": redis_url,
+            "REELBOT_DATA_DIR": str(data_dir),
+            "REELBOT_DATABASE_URL": database_url,
+            "REELBOT_MEDIA_DIR": str(media_dir),
+        }
+        workers = [WorkerProcess(i, env, data_dir / "logs") for i in range(settings.workers)]
+        for worker in workers:
+            worker.start()
+            stack.push_async_callback(asyncio.to_thread, worker.stop)
+            task = asyncio.create_task(worker.supervise())
+            stack.callback(task.cancel)
+        if workers:
+            print(
+                f"workers: {len(workers)} x {settings.backend} (logs in {data_dir / 'logs'})",
+                file=out,
+            )
+
+        pool = await connect_queue(redis_url)
+        stack.push_async_callback(pool.aclose)
+        # Requests from any front end wait in the fair scheduler; this loop admits them to the
+        # workers even when no bot runs (the bot runs one too: any number may run at once).
+        admitting = asyncio.create_task(Admission(pool).run())
+        stack.callback(admitting.cancel)
+
+        port = available_port(settings.gallery_host, settings.gallery_port)
+        public_url = settings.model_copy(update={"gallery_port": port}).resolved_public_url()
+        runner = web.AppRunner(create_app(store, media, public_url=public_url), access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        await web.TCPSite(runner, settings.gallery_host, port).start()
+        write_run_file(stack, data_dir, "gallery.url", public_url)
+        print(f"gallery: {public_url}", file=out)
+
+        if settings.discord_token is not None:
+            from bot.app import run_bot
+
+            bot_task = asyncio.create_task(
+                run_bot(settings, redis_url=redis_url, public_url=public_url)
+            )
+            stack.callback(bot_task.cancel)
+            print("discord: bot starting (REELBOT_DISCORD_TOKEN is set)", file=out)
+
+        if demo_prompt:
+            if workers and not await wait_for_worker(pool, timeout_s=120):
+                print("worker:  not ready after 120 s; the clip waits in the queue", file=out)
+            print(f"making a first clip: {demo_prompt}", file=out)
+            await create_clip(
+                demo_prompt,
+                pool=pool,
+                store=store,
+                media=media,
+                backend=settings.backend,
+                public_url=public_url,
+                out=out,
+            )
+        if exit_after_demo:
+            return 0
+        print("running; press Ctrl-C to stop", file=out)
+        await wait_for_stop_signal()
+    return 0
+
+
+async def wait_for_stop_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

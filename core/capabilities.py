@@ -1,0 +1,140 @@
+"""Each model family's capabilities: data the front ends size requests with, no torch needed.
+
+A backend module in `worker/backends/` renders with the entry of its name here; an operator's own
+backend (`REELBOT_BACKEND=mypkg.backend`) is a module of theirs with a `CAPABILITIES` of its own.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from core.spec import Capabilities
+
+FAMILIES: dict[str, Capabilities] = {
+    "tiny": Capabilities(
+        name="tiny",
+        modes=("t2v", "i2v"),
+        # 512x288 is exactly 16:9 on the 32 grid; a default clip (17 frames, 4 steps) renders in
+        # about 0.3 s on 2 idle CPU cores, nine tenths of it in the VAE decode.
+        native_pixels=512 * 288,
+        size_multiple=32,
+        native_fps=8,
+        default_seconds=2.0,
+        max_seconds=4.0,
+        default_steps=4,
+        # LTXPipeline's default guidance is 3.0; 2-6 is our reading of its useful range. Pika's
+        # default 12 lands on 3.0, and the low end stays above 1 so classifier-free guidance (and
+        # with it the negative prompt) is always in play.
+        guidance_range=(2.0, 6.0),
+        native_camera=False,
+        sound=False,
+    ),
+    "ltx": Capabilities(
+        name="ltx",
+        modes=("t2v", "i2v", "extend", "upscale"),
+        native_pixels=768 * 512,
+        size_multiple=32,
+        native_fps=24,
+        default_seconds=5.0,
+        max_seconds=10.0,  # 241 frames; the model was trained up to 257
+        default_steps=8,
+        guidance_range=(1.0, 1.0),  # guidance-distilled: classifier-free guidance off
+        native_camera=False,
+        frame_step=8,
+        motion="virtual-camera travel",
+        vram_gb=40.0,  # 13B transformer (26 GB) + T5-XXL (9.5 GB) in bf16, plus activations
+        sound=False,
+    ),
+    "wan": Capabilities(
+        name="wan",
+        modes=("t2v", "i2v", "v2v"),
+        native_pixels=1280 * 704,
+        size_multiple=32,
+        native_fps=24,
+        default_seconds=5.0,
+        max_seconds=5.0,  # 121 frames, what TI2V-5B was trained on
+        default_steps=50,
+        guidance_range=(4.0, 8.0),  # Pika's 12 -> 5.0, Wan's default
+        native_camera=False,
+        frame_step=4,
+        motion="virtual-camera travel",
+        vram_gb=32.0,  # 5B transformer (10 GB) + UMT5-XXL (11 GB) bf16, fp32 VAE decode at 720p
+        sound=False,
+    ),
+    "animatediff": Capabilities(
+        name="animatediff",
+        modes=("t2v",),
+        native_pixels=512 * 512,
+        size_multiple=8,
+        native_fps=8,
+        default_seconds=2.0,  # 16 frames, what the motion module was trained on
+        max_seconds=32 / 8,
+        default_steps=25,
+        guidance_range=(6.0, 12.0),  # Pika's 12 -> 7.5, SD's usual
+        native_camera=True,
+        frame_step=1,
+        motion="MotionLoRA scale",
+        vram_gb=8.0,  # SD 1.5 UNet + motion modules bf16, 16 frames at 512x512
+        sound=False,
+    ),
+    "svd": Capabilities(
+        name="svd",
+        modes=("i2v",),
+        native_pixels=1024 * 576,
+        size_multiple=64,
+        native_fps=7,
+        default_seconds=24 / 7,
+        max_seconds=24 / 7,  # 25 frames, what img2vid-xt was trained on
+        default_steps=25,
+        guidance_range=(2.5, 4.5),  # max_guidance_scale; Pika's 12 -> 3.0, SVD's default
+        native_camera=False,
+        frame_step=1,
+        motion="motion_bucket_id and noise_aug_strength",
+        vram_gb=16.0,  # 1.5B UNet bf16, 25 frames at 1024x576, decoded 8 frames at a time
+        sound=False,
+    ),
+    "ltx2": Capabilities(
+        name="ltx2",
+        modes=("t2v", "i2v"),
+        native_pixels=768 * 512,
+        size_multiple=32,
+        native_fps=24,
+        default_seconds=5.0,  # 121 frames, the pipeline's default length
+        max_seconds=10.0,  # 241 frames; the model card allows up to 257
+        default_steps=30,
+        # The pipeline's default is 3.0 (Pika's 12); 2-6 is our reading of the useful range.
+        guidance_range=(2.0, 6.0),
+        native_camera=False,
+        sound=True,
+        frame_step=8,
+        motion="motion speed and virtual-camera travel",
+        # 19B transformer (38 GB) + Gemma 3 12B (24 GB) + VAEs, vocoder, connectors (~2 GB) in bf16,
+        # plus activations for a 10 s 768x512 clip.
+        vram_gb=72.0,
+    ),
+}
+
+
+class UnknownBackend(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"unknown backend {name!r}; known: {', '.join(sorted(FAMILIES))}, "
+            "or the dotted path of a module of your own (mypkg.backend)"
+        )
+
+
+def capabilities_for(name: str) -> Capabilities:
+    """A built-in family's capabilities, or the `CAPABILITIES` of an operator's own backend
+    module (imported by its dotted path, which must not import torch at module level)."""
+    if name in FAMILIES:
+        return FAMILIES[name]
+    if "." not in name:
+        raise UnknownBackend(name)
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and f"{name}.".startswith(f"{exc.name}."):  # it itself is missing
+            raise UnknownBackend(name) from None
+        raise  # the module is there but lacks a dependency: say which one
+    caps: Capabilities = module.CAPABILITIES
+    return caps

@@ -1,0 +1,309 @@
+"""The flag language of `/create`: a prompt, then Pika-style `-flag value` words.
+
+Parsing is strict and total: any text gives a `RenderSpec` or a `FlagError` that names the token,
+says what is allowed and suggests the closest fit. An unknown `-word` is an error, never silently
+folded into the prompt. Pure: no discord, redis, torch or database imports.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from core.errors import FlagError
+from core.flagtext import clean_text, command_texts, flag_tokens, read_text
+from core.flagvalues import ALLOWED, CAMERAS, PROMPT_FIRST, check_length, closest, read_value
+from core.spec import (
+    DEFAULT_FPS,
+    DEFAULT_GUIDANCE,
+    DEFAULT_MOTION,
+    MAX_SEED,
+    Camera,
+    Capabilities,
+    RenderSpec,
+    StylePreset,
+)
+from core.styles import DEFAULT_STYLES
+
+__all__ = [
+    "DEFAULT_ASPECT",
+    "FLAG_NAMES",
+    "ParsedPrompt",
+    "parse_flags",
+    "parse_request",
+    "random_seed",
+    "to_command_line",
+]
+
+DEFAULT_ASPECT = "16:9"
+FLAG_NAMES: tuple[str, ...] = tuple(ALLOWED)
+
+_SWITCHES = frozenset({"hide", "sound"})
+# Words people reach for, mapped to the flag they mean; only used to suggest, never accepted.
+_LOOKALIKES = {
+    "negative": "neg",
+    "aspect": "ar",
+    "ratio": "ar",
+    "guidance": "gs",
+    "cfg": "gs",
+    "length": "len",
+    "duration": "len",
+    "seconds": "len",
+    "hidden": "hide",
+    "private": "hide",
+    "speed": "motion",
+    "strength": "motion",
+    "audio": "sound",
+    "framerate": "fps",
+}
+_QUOTE_HINT = "If it's part of your prompt, put it in quotes."
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPrompt:
+    """What the member typed, read but not resolved against a model: None means not given."""
+
+    prompt: str
+    negative_prompt: str = ""
+    motion: int | None = None
+    camera: Camera | None = None
+    aspect_ratio: str | None = None
+    seed: int | None = None
+    guidance: float | None = None
+    fps: int | None = None
+    length: float | None = None
+    hidden: bool = False
+    style: StylePreset | None = None
+    sound: bool = False
+
+
+def random_seed() -> int:
+    """A fresh seed for a request that gave none (shown to the member, so it can be reused)."""
+    return secrets.randbelow(MAX_SEED + 1)
+
+
+def parse_request(
+    text: str,
+    *,
+    capabilities: Capabilities,
+    styles: Mapping[str, StylePreset] = DEFAULT_STYLES,
+    seed_source: Callable[[], int] = random_seed,
+    backend: str | None = None,
+    owner_id: str = "",
+    owner_name: str = "",
+    guild_id: int | None = None,
+    channel_id: int | None = None,
+    parent_id: str | None = None,
+) -> RenderSpec:
+    """Read `/create` text into a complete spec for the loaded model, or raise `FlagError`."""
+    parsed = parse_flags(
+        text,
+        styles=styles,
+        max_seconds=capabilities.max_seconds,
+        sound_supported=capabilities.sound,
+    )
+    return resolve_request(
+        parsed,
+        capabilities=capabilities,
+        seed_source=seed_source,
+        backend=backend,
+        owner_id=owner_id,
+        owner_name=owner_name,
+        guild_id=guild_id,
+        channel_id=channel_id,
+        parent_id=parent_id,
+    )
+
+
+def resolve_request(
+    parsed: ParsedPrompt,
+    *,
+    capabilities: Capabilities,
+    seed_source: Callable[[], int] = random_seed,
+    backend: str | None = None,
+    owner_id: str = "",
+    owner_name: str = "",
+    guild_id: int | None = None,
+    channel_id: int | None = None,
+    parent_id: str | None = None,
+    upload_limit: int | None = None,
+) -> RenderSpec:
+    """Fill what the member left out with the loaded model's defaults: the complete spec."""
+    aspect = parsed.aspect_ratio or DEFAULT_ASPECT
+    aspect_w, aspect_h = (int(part) for part in aspect.split(":"))
+    width, height = capabilities.snap_size(aspect_w, aspect_h)
+    fps = DEFAULT_FPS if parsed.fps is None else parsed.fps
+    length = capabilities.default_seconds if parsed.length is None else parsed.length
+    seed = seed_source() if parsed.seed is None else parsed.seed
+    try:
+        return RenderSpec(
+            prompt=parsed.prompt,
+            negative_prompt=parsed.negative_prompt,
+            style=parsed.style,
+            aspect_ratio=aspect,
+            width=width,
+            height=height,
+            num_frames=_frames(length, fps),
+            fps=fps,
+            steps=capabilities.default_steps,
+            guidance_scale=DEFAULT_GUIDANCE if parsed.guidance is None else parsed.guidance,
+            seed=seed,
+            motion=DEFAULT_MOTION if parsed.motion is None else parsed.motion,
+            camera=parsed.camera,
+            hidden=parsed.hidden,
+            sound=parsed.sound,
+            backend=backend or capabilities.name,
+            parent_id=parent_id,
+            owner_id=owner_id,
+            owner_name=owner_name,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            upload_limit=upload_limit,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "settings"
+        raise FlagError(
+            f"These settings can't be rendered by `{backend or capabilities.name}` "
+            f"({where}: {first['msg']})."
+        ) from None
+
+
+def parse_flags(
+    text: str,
+    *,
+    styles: Mapping[str, StylePreset] = DEFAULT_STYLES,
+    max_seconds: float | None = None,
+    sound_supported: bool = True,
+) -> ParsedPrompt:
+    """The syntax layer: split the prompt from its flags and check each value's own bounds."""
+    clean = clean_text(text)
+    tokens = flag_tokens(clean)
+    prompt = read_text(clean[: tokens[0].start if tokens else len(clean)]) or ""
+    if not prompt:
+        raise FlagError(
+            "Describe the clip first, then add flags, like "
+            "`a paper boat on a rainy street -motion 2`."
+        )
+    check_length("Your prompt", prompt, "prompt")
+
+    fields: dict[str, object] = {}
+    for index, tok in enumerate(tokens):
+        end = tokens[index + 1].start if index + 1 < len(tokens) else len(clean)
+        raw = clean[tok.end : end].strip()
+        name = tok.name.lower()
+        if tok.tail or name not in ALLOWED:
+            raise _unknown_flag(tok.word, name, tok.tail)
+        if name in fields:
+            raise FlagError(f"`{tok.word}` is given twice; give each flag once.", token=tok.word)
+        if name in _SWITCHES:
+            if raw:
+                raise FlagError(
+                    f"`{tok.word}` takes no value, but `{raw}` follows it. {PROMPT_FIRST}",
+                    token=f"{tok.word} {raw}",
+                )
+            if name == "sound" and not sound_supported:
+                raise FlagError(
+                    f"`{tok.word}`: the model loaded right now makes no sound.", token=tok.word
+                )
+            fields[name] = True
+            continue
+        if not raw:
+            raise FlagError(
+                f"`{tok.word}` needs a value after it.", token=tok.word, allowed=ALLOWED[name]
+            )
+        fields[name] = read_value(name, tok.word, raw, styles, max_seconds)
+
+    return ParsedPrompt(
+        prompt=prompt,
+        negative_prompt=_get(fields, "neg", str) or "",
+        motion=_get(fields, "motion", int),
+        camera=CAMERAS.get(_get(fields, "camera", str) or ""),
+        aspect_ratio=_get(fields, "ar", str),
+        seed=_get(fields, "seed", int),
+        guidance=_get(fields, "gs", float),
+        fps=_get(fields, "fps", int),
+        length=_get(fields, "len", float),
+        hidden=bool(fields.get("hide")),
+        style=_get(fields, "style", StylePreset),
+        sound=bool(fields.get("sound")),
+    )
+
+
+def to_command_line(spec: RenderSpec, *, capabilities: Capabilities | None = None) -> str:
+    """The `/create` text that reproduces `spec`: the prompt, every non-default flag, the seed.
+
+    `-len` is left out only when `capabilities` says the length is that model's default, since
+    the default differs between models.
+    """
+    parts = [command_texts(spec.prompt, spec.negative_prompt)]
+    if spec.style is not None:
+        parts += ["-style", spec.style.name]
+    if spec.motion != DEFAULT_MOTION:
+        parts += ["-motion", str(spec.motion)]
+    if spec.camera is not None:
+        parts += ["-camera", spec.camera]
+    if spec.aspect_ratio != DEFAULT_ASPECT:
+        parts += ["-ar", spec.aspect_ratio]
+    if spec.guidance_scale != DEFAULT_GUIDANCE:
+        parts += ["-gs", _number(spec.guidance_scale)]
+    if spec.fps != DEFAULT_FPS:
+        parts += ["-fps", str(spec.fps)]
+    if capabilities is None or spec.num_frames != _frames(capabilities.default_seconds, spec.fps):
+        parts += ["-len", _seconds(spec.num_frames, spec.fps)]
+    if spec.hidden:
+        parts.append("-hide")
+    if spec.sound:
+        parts.append("-sound")
+    parts += ["-seed", str(spec.seed)]
+    return " ".join(parts)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _unknown_flag(word: str, name: str, tail: str) -> FlagError:
+    """An error for a flag-looking word that is no flag, pointing at the one probably meant."""
+    message = f"`{word}` isn't a flag I know. {_QUOTE_HINT}"
+    suggestion: str | None = None
+    if name in _SWITCHES:  # -hide. or -sound!
+        suggestion = f"-{name}"
+    elif name in ALLOWED:  # a known flag glued to its value, like -motion3 or -ar:16:9
+        message = f"`{word}`: leave a space between `-{name}` and its value."
+        suggestion = f"-{name} {tail.lstrip('=:')}"
+    elif guess := _LOOKALIKES.get(name) or closest(name, {n: n for n in ALLOWED} | _LOOKALIKES):
+        suggestion = f"-{guess}"
+    return FlagError(
+        message,
+        token=word,
+        allowed=", ".join(f"-{n}" for n in FLAG_NAMES),
+        suggestion=suggestion,
+    )
+
+
+def _get(fields: Mapping[str, object], name: str, kind: type[_T]) -> _T | None:
+    value = fields.get(name)
+    return value if isinstance(value, kind) else None
+
+
+def _frames(seconds: float, fps: int) -> int:
+    return max(1, round(seconds * fps))
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def _seconds(num_frames: int, fps: int) -> str:
+    """The shortest decimal length that gives back exactly `num_frames` at `fps`."""
+    exact = num_frames / fps
+    for places in range(7):
+        candidate = round(exact, places)
+        if _frames(candidate, fps) == num_frames:
+            return _number(candidate)
+    return repr(exact)

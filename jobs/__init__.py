@@ -1,0 +1,1 @@
+"""The Redis side every process shares: admission, progress and result streams, liveness."""

@@ -1,0 +1,140 @@
+"""Per-worker heartbeats, job leases, and the reaper that frees the jobs of workers that died.
+
+arq marks a running job with an in-progress key that expires only after the largest job timeout,
+so a job whose worker was killed would wait that long before anyone retries it. Each worker
+beats every `interval_s` into a key that lives `lease_s`, and records which job it renders in
+one hash. Any live worker frees the job of an owner whose heartbeat has expired, and arq picks
+it up again at once.
+
+The lease is long compared with the beat (15 s against 1 s by default), so a worker that
+merely stalls for a few seconds (a VM pause, swap, a Redis failover) is not declared dead and
+its clip is not rendered twice. If it does lose its lease, it notices at its next beat and stops
+rendering: one owner per job at any time. A job whose owner is unknown (killed before it could
+record itself) falls back to arq's own expiry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+from arq.constants import in_progress_key_prefix
+from redis.asyncio import Redis
+
+from core.spec import DEFAULT_QUEUE, OWNERS_KEY, cancel_key, heartbeat_key
+
+log = logging.getLogger(__name__)
+
+# Delete the owner entry only if it is still ours (a successor may hold the job now).
+_RELEASE = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
+# Free a dead owner's job: only if the dead worker still owns it and is still silent.
+_REAP = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[3])
+return 1
+"""
+
+
+class Liveness:
+    """Beats for one worker, holds the lease on the job it renders, reaps dead workers' jobs."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        worker_id: str,
+        *,
+        interval_s: float,
+        lease_s: float,
+        queue: str = DEFAULT_QUEUE,
+    ) -> None:
+        if lease_s < 2 * interval_s:
+            raise ValueError(f"lease_s={lease_s} must be at least twice interval_s={interval_s}")
+        self.redis = redis
+        self.worker_id = worker_id
+        self.interval_s = interval_s
+        self.lease_s = lease_s
+        self.current_job: str | None = None
+        self.lost_job: str | None = None
+        self.cancelled_job: str | None = None
+        self.queue = queue  # the scheduler fills each arq queue for the workers reading it
+        self.started = time.time()
+
+    async def beat(self) -> None:
+        state = {
+            "job": self.current_job,
+            "at": time.time(),
+            "started": self.started,
+            "queue": self.queue,
+        }
+        await self.redis.set(
+            heartbeat_key(self.worker_id), json.dumps(state), px=int(self.lease_s * 1000)
+        )
+        job = self.current_job
+        if job is None:
+            return
+        async with self.redis.pipeline(transaction=False) as pipe:
+            owner, cancelled = await pipe.hget(OWNERS_KEY, job).exists(cancel_key(job)).execute()
+        if owner != self.worker_id.encode():
+            log.warning("[%s] lease lost to another worker; stopping this render", job)
+            self.lost_job = job
+        if cancelled and self.cancelled_job != job:
+            log.info("[%s] its owner cancelled it; stopping this render", job)
+            self.cancelled_job = job
+
+    def still_owns(self, generation_id: str) -> bool:
+        """Cheap, thread-safe check for the render's step callback."""
+        return self.lost_job != generation_id
+
+    def cancel_requested(self, generation_id: str) -> bool:
+        """Cheap, thread-safe check for the render's step callback."""
+        return self.cancelled_job == generation_id
+
+    async def claim(self, generation_id: str) -> None:
+        """Record this worker as the job's owner (before the slow part starts)."""
+        self.current_job = generation_id
+        self.lost_job = None
+        self.cancelled_job = None
+        await self.redis.hset(OWNERS_KEY, generation_id, self.worker_id)
+        await self.beat()
+
+    async def release(self, generation_id: str) -> None:
+        self.current_job = None
+        await self.redis.eval(_RELEASE, 1, OWNERS_KEY, generation_id, self.worker_id)
+
+    async def reap_dead(self) -> list[str]:
+        """Free the jobs whose owner stopped beating; returns their ids."""
+        freed = []
+        owners = await self.redis.hgetall(OWNERS_KEY)
+        for raw_job, raw_owner in owners.items():
+            job, owner = raw_job.decode(), raw_owner.decode()
+            if owner == self.worker_id:
+                continue
+            keys = (OWNERS_KEY, heartbeat_key(owner), in_progress_key_prefix + job)
+            if await self.redis.eval(_REAP, 3, *keys, job, owner):
+                log.warning("worker %s died while rendering %s; freeing it for a retry", owner, job)
+                freed.append(job)
+        return freed
+
+    async def run(self) -> None:
+        """Beat and reap forever (a background task of the worker)."""
+        while True:
+            try:
+                await self.beat()
+                await self.reap_dead()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a Redis blip must not end the heartbeat loop
+                log.exception("heartbeat failed")
+            await asyncio.sleep(self.interval_s)
+
+    async def stop(self) -> None:
+        await self.redis.delete(heartbeat_key(self.worker_id))
