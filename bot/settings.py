@@ -9,10 +9,11 @@ from pydantic import Field, SecretStr, field_validator
 
 from core.fairshare import Caps
 from core.limits import Limits, RoleLimits
+from gallery.settings import GallerySettings
 from jobs.settings import QueueSettings
 
 
-class BotSettings(QueueSettings):
+class BotSettings(QueueSettings, GallerySettings):
     discord_token: SecretStr | None = Field(default=None, description="bot token; unset → no bot")
     workers: int = Field(default=1, ge=0, le=64, description="local workers `reelbot up` starts")
     max_in_flight: int = Field(

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.spec import DEFAULT_QUEUE
-from gallery.settings import GallerySettings
 
 
-class QueueSettings(GallerySettings):
-    """Where jobs travel; shared by every process that enqueues or renders."""
+class QueueSettings(BaseSettings):
+    """Where jobs travel; shared by every process that enqueues or renders.
+
+    A process that also reads the gallery subclasses this and `GallerySettings` together, so one
+    `.env` and one set of `REELBOT_` variables configure both."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="REELBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
 
     redis_url: str | None = Field(
         default=None,

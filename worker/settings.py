@@ -6,11 +6,12 @@ from pathlib import Path
 
 from pydantic import Field
 
+from gallery.settings import GallerySettings
 from jobs.settings import QueueSettings
 from worker.scan import DEFAULT_BLOCK, DEFAULT_HOLD, DEFAULT_SAMPLES
 
 
-class WorkerConfig(QueueSettings):
+class WorkerConfig(QueueSettings, GallerySettings):
     """One worker process renders one clip at a time on one device."""
 
     model: str | None = Field(default=None, description="model id or local folder of weights")
