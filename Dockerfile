@@ -6,9 +6,12 @@ FROM python:3.11-slim-bookworm AS app
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 COPY pyproject.toml README.md ./
-COPY bot bot
-COPY worker worker
+COPY core core
+COPY jobs jobs
 COPY gallery gallery
+COPY worker worker
+COPY bot bot
+COPY cli cli
 # s3: the gallery serves clips from a bucket when REELBOT_MEDIA_STORE=s3 (remote workers).
 # toxicity: the abuse classifier beside the prompt word lists (REELBOT_TOXICITY_THRESHOLD).
 RUN pip install ".[postgres,s3,toxicity]"
@@ -28,9 +31,12 @@ ENV UV_PYTHON_INSTALL_DIR=/opt/python UV_NO_CACHE=1 UV_LINK_MODE=copy \
 RUN uv python install 3.11 && uv venv --python 3.11 /venv
 WORKDIR /app
 COPY pyproject.toml README.md ./
-COPY bot bot
-COPY worker worker
+COPY core core
+COPY jobs jobs
 COPY gallery gallery
+COPY worker worker
+COPY bot bot
+COPY cli cli
 # The output scan's NudeNet classifier is AGPL-3.0: built in only when asked for, with
 # `docker compose build --build-arg WORKER_EXTRAS=nsfw worker` (see README, Moderation).
 ARG WORKER_EXTRAS=""

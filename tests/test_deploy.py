@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,13 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
+# The packages `pip install .` installs, as pyproject.toml lists them ("core*" -> "core").
+PACKAGES = {
+    pattern.rstrip("*")
+    for pattern in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]["find"]["include"]
+}
 COMPOSE_SCHEMA = Path(__file__).parent / "data" / "compose_spec.json"
 
 SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (BotSettings, WorkerConfig)
@@ -250,7 +258,7 @@ def test_images_install_the_right_extras_after_copying_the_source(
         installs = [i for i, line in enumerate(lines) if "pip install" in line and extra in line]
         assert len(installs) == 1, f"{stage} installs {extra}"
         copied = {line.split()[1] for line in lines[: installs[0]] if line.startswith("COPY ")}
-        assert {"pyproject.toml", "bot", "worker", "gallery"} <= copied, stage
+        assert {"pyproject.toml", *PACKAGES} <= copied, f"{stage} copies {sorted(copied)}"
     assert not any("torch" in line for line in dockerfile_stages["app"]), "the app image: no torch"
     # NudeNet (AGPL-3.0) only by the operator's build argument, never by default
     assert any('ARG WORKER_EXTRAS=""' in line for line in dockerfile_stages["worker"])
