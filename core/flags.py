@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -36,6 +36,7 @@ __all__ = [
     "parse_flags",
     "parse_request",
     "random_seed",
+    "stored_command_line",
     "to_command_line",
 ]
 
@@ -241,26 +242,85 @@ def to_command_line(spec: RenderSpec, *, capabilities: Capabilities | None = Non
     `-len` is left out only when `capabilities` says the length is that model's default, since
     the default differs between models.
     """
-    parts = [command_texts(spec.prompt, spec.negative_prompt)]
-    if spec.style is not None:
-        parts += ["-style", spec.style.name]
-    if spec.motion != DEFAULT_MOTION:
-        parts += ["-motion", str(spec.motion)]
-    if spec.camera is not None:
-        parts += ["-camera", spec.camera]
-    if spec.aspect_ratio != DEFAULT_ASPECT:
-        parts += ["-ar", spec.aspect_ratio]
-    if spec.guidance_scale != DEFAULT_GUIDANCE:
-        parts += ["-gs", _number(spec.guidance_scale)]
-    if spec.fps != DEFAULT_FPS:
-        parts += ["-fps", str(spec.fps)]
-    if capabilities is None or spec.num_frames != _frames(capabilities.default_seconds, spec.fps):
-        parts += ["-len", _seconds(spec.num_frames, spec.fps)]
-    if spec.hidden:
+    default_length = capabilities is not None and spec.num_frames == _frames(
+        capabilities.default_seconds, spec.fps
+    )
+    return _command_line(
+        prompt=spec.prompt,
+        negative=spec.negative_prompt,
+        style=spec.style.name if spec.style is not None else None,
+        motion=spec.motion,
+        camera=spec.camera,
+        aspect=spec.aspect_ratio,
+        guidance=spec.guidance_scale,
+        fps=spec.fps,
+        num_frames=None if default_length else spec.num_frames,
+        hidden=spec.hidden,
+        sound=spec.sound,
+        seed=spec.seed,
+    )
+
+
+def stored_command_line(stored: Mapping[str, Any]) -> str:
+    """`to_command_line` for a spec kept as JSON (`RenderSpec.model_dump(mode="json")`).
+
+    The gallery keeps specs this way, and older rows kept fewer keys: a missing setting is its
+    default, and a missing length or seed is left out of the line.
+    """
+    style = stored.get("style")
+    return _command_line(
+        prompt=str(stored.get("prompt", "")),
+        negative=str(stored.get("negative_prompt") or ""),
+        style=str(style["name"]) if isinstance(style, Mapping) and style.get("name") else None,
+        motion=int(stored.get("motion", DEFAULT_MOTION)),
+        camera=str(stored["camera"]) if stored.get("camera") else None,
+        aspect=str(stored.get("aspect_ratio") or DEFAULT_ASPECT),
+        guidance=float(stored.get("guidance_scale", DEFAULT_GUIDANCE)),
+        fps=int(stored.get("fps", DEFAULT_FPS)),
+        num_frames=int(stored["num_frames"]) if stored.get("num_frames") else None,
+        hidden=bool(stored.get("hidden")),
+        sound=bool(stored.get("sound")),
+        seed=int(stored["seed"]) if stored.get("seed") is not None else None,
+    )
+
+
+def _command_line(
+    *,
+    prompt: str,
+    negative: str,
+    style: str | None,
+    motion: int,
+    camera: str | None,
+    aspect: str,
+    guidance: float,
+    fps: int,
+    num_frames: int | None,
+    hidden: bool,
+    sound: bool,
+    seed: int | None,
+) -> str:
+    """The line itself, one word per setting that differs from the default, in a fixed order."""
+    parts = [command_texts(prompt, negative)]
+    if style is not None:
+        parts += ["-style", style]
+    if motion != DEFAULT_MOTION:
+        parts += ["-motion", str(motion)]
+    if camera is not None:
+        parts += ["-camera", camera]
+    if aspect != DEFAULT_ASPECT:
+        parts += ["-ar", aspect]
+    if guidance != DEFAULT_GUIDANCE:
+        parts += ["-gs", _number(guidance)]
+    if fps != DEFAULT_FPS:
+        parts += ["-fps", str(fps)]
+    if num_frames is not None:
+        parts += ["-len", _seconds(num_frames, fps)]
+    if hidden:
         parts.append("-hide")
-    if spec.sound:
+    if sound:
         parts.append("-sound")
-    parts += ["-seed", str(spec.seed)]
+    if seed is not None:
+        parts += ["-seed", str(seed)]
     return " ".join(parts)
 
 

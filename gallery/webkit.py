@@ -9,38 +9,25 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 import jinja2
 from aiohttp import web
 
+from core.flags import stored_command_line
+from core.spec import Camera
 from gallery.browse import BrowseStore, SearchQuery
-from gallery.command import create_command
 from gallery.media import LocalMediaStore
 from gallery.models import Generation, GenerationPublic
 from gallery.paging import InvalidCursor, Period, Sort
 from gallery.store import MAX_PAGE_SIZE, GalleryStore
 
 PAGE_SIZE = 24
-ID_PATTERN = "[0-9a-f]{32}"
 # Member ids the gallery links to: a platform and an id of plain characters ("discord:1234").
 MEMBER_PATTERN = "[a-z][a-z0-9_-]{0,15}:[A-Za-z0-9_.-]{1,47}"
 MEMBER_PATH = re.compile(MEMBER_PATTERN)
-CAMERAS = (
-    "zoom in",
-    "zoom out",
-    "pan left",
-    "pan right",
-    "pan up",
-    "pan down",
-    "pan up left",
-    "pan up right",
-    "pan down left",
-    "pan down right",
-    "rotate clockwise",
-    "rotate counterclockwise",
-    "static",
-)
+# The camera moves a clip can be searched by: the job contract's own list.
+CAMERAS: tuple[str, ...] = get_args(Camera)
 _ASPECT = re.compile(r"[1-9][0-9]{0,4}:[1-9][0-9]{0,4}")
 _BACKEND = re.compile(r"[a-z0-9_-]{1,32}")
 
@@ -181,7 +168,7 @@ def remix_command(clip: Generation) -> str:
         **(clip.spec or {}),
         "hidden": False,  # what the gallery shows is public
     }
-    return "/create prompt: " + create_command(spec)
+    return "/create prompt: " + stored_command_line(spec)
 
 
 def public_json(

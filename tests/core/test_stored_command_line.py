@@ -1,6 +1,7 @@
-"""The gallery's copy of the `/create` formatter gives the bot's line, which parses back.
+"""A spec kept as JSON (the gallery's rows) gives the same `/create` line as the spec itself.
 
-The gallery may not import the bot; this test may, and keeps the two copies in step.
+The gallery's "Remix in Discord" hint formats stored specs with `stored_command_line`; the line
+must be the one `to_command_line` writes, and the parser must read it back to the same spec.
 """
 
 from __future__ import annotations
@@ -9,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from core.flags import parse_flags, to_command_line
+from core.flags import parse_flags, stored_command_line, to_command_line
 from core.spec import RenderSpec, StylePreset
-from gallery.command import create_command
 
 BASE: dict[str, Any] = {
     "prompt": "a red fox running through snow",
@@ -41,7 +41,7 @@ BASE: dict[str, Any] = {
 def test_same_line_as_the_bot_and_it_reads_back(changes: dict[str, Any]) -> None:
     spec = RenderSpec(**{**BASE, **changes})
     stored = spec.model_dump(mode="json")
-    line = create_command(stored)
+    line = stored_command_line(stored)
     assert line == to_command_line(spec)
     parsed = parse_flags(line)
     assert parsed.prompt == spec.prompt
@@ -51,6 +51,6 @@ def test_same_line_as_the_bot_and_it_reads_back(changes: dict[str, Any]) -> None
 
 
 def test_an_old_row_with_a_short_spec_still_gets_a_line() -> None:
-    assert create_command({"prompt": "fox", "seed": 1, "num_frames": 24, "fps": 24}) == (
+    assert stored_command_line({"prompt": "fox", "seed": 1, "num_frames": 24, "fps": 24}) == (
         "fox -len 1 -seed 1"
     )
