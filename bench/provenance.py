@@ -27,12 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.worker.test_provenance import GID, gradient_scene, reencode  # noqa: E402
 from worker.encode import encode_mp4, encode_to_fit  # noqa: E402
-from worker.provenance import (  # noqa: E402
-    embed_watermark,
-    payload_bits,
-    read_watermark,
-    verify_clip,
-)
+from worker.verify import verify_clip  # noqa: E402
+from worker.watermark import embed_watermark, payload_bits, read_watermark  # noqa: E402
 
 
 def model_scene() -> np.ndarray:

@@ -213,7 +213,8 @@ def cmd_gallery(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     """Print what a clip says about its origin (JSON): 0 ours, 1 not ours, 2 unreadable."""
     from gallery.settings import GallerySettings
-    from worker.provenance import ProvenanceError, verify_clip
+    from worker.provenance import ProvenanceError
+    from worker.verify import verify_clip
 
     settings = GallerySettings()
     try:

@@ -49,19 +49,15 @@ from jobs.metrics_endpoint import MetricsEndpoint
 from jobs.results import publish_result_once
 from worker.backends import Backend, RenderedClip, load_backend
 from worker.backends.common import UnreadableVideo
+from worker.c2pa_manifest import sign_c2pa
 from worker.encode import encode_mp4, encode_to_fit, write_poster, write_preview
 from worker.metrics import WorkerMetrics, count_outcomes
 from worker.output_check import OutputCheck, sheet_png
-from worker.provenance import (
-    ClipProvenance,
-    clip_url,
-    embed_watermark,
-    reelbot_version,
-    sign_c2pa,
-)
+from worker.provenance import clip_provenance
 from worker.reconcile import reconcile_forever
 from worker.scan import ScanReport
 from worker.settings import WorkerConfig
+from worker.watermark import embed_watermark
 
 log = logging.getLogger(__name__)
 
@@ -429,19 +425,6 @@ def job_render(
         name = backend.capabilities.name
         raise ValueError(f"sound=True: the {name} backend makes no sound")
     return backend.render(job.spec, on_step, inputs=inputs)
-
-
-def clip_provenance(job: RenderJob, config: WorkerConfig) -> ClipProvenance:
-    """What the clip will say about itself (tags, C2PA manifest)."""
-    return ClipProvenance(
-        generation_id=job.generation_id,
-        prompt=job.spec.full_prompt(),
-        seed=job.spec.seed,
-        backend=job.spec.backend,
-        model=config.model,
-        reelbot_version=reelbot_version(),
-        url=clip_url(config.public_url, job.generation_id),
-    )
 
 
 def extra_media(

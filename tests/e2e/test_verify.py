@@ -22,9 +22,9 @@ from tests.worker.test_provenance import GID, reencode
 from worker.backends import load_backend
 from worker.backends.tiny import CAPABILITIES
 from worker.encode import encode_mp4
-from worker.provenance import embed_watermark
+from worker.provenance import clip_provenance
 from worker.settings import WorkerConfig
-from worker.tasks import clip_provenance
+from worker.watermark import embed_watermark
 
 
 @pytest.fixture(scope="module")

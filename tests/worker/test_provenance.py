@@ -15,21 +15,18 @@ from core.spec import RenderJob, RenderSpec
 from tests.worker.test_encode import top_level_boxes
 from worker.backends import load_backend
 from worker.backends.tiny import CAPABILITIES
+from worker.c2pa_manifest import read_c2pa, sign_c2pa
 from worker.encode import encode_mp4, encode_to_fit
-from worker.provenance import (
-    ProvenanceError,
+from worker.provenance import ProvenanceError, clip_provenance, clip_url
+from worker.settings import WorkerConfig
+from worker.verify import verify_clip
+from worker.watermark import (
     WatermarkReading,
-    clip_url,
     embed_watermark,
     payload_bits,
     prefix_from_bits,
-    read_c2pa,
     read_watermark,
-    sign_c2pa,
-    verify_clip,
 )
-from worker.settings import WorkerConfig
-from worker.tasks import clip_provenance
 
 GID = "3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5"
 

@@ -1,0 +1,53 @@
+"""`reelbot verify`: everything a video file says about its origin, from every provenance layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from worker.c2pa_manifest import read_c2pa
+from worker.provenance import ProvenanceError, clip_url, metadata_from_tags, read_tags
+from worker.watermark import MIN_CONFIDENCE, read_watermark
+
+
+def verify_clip(path: Path, *, lookup: Any = None, public_url: str | None = None) -> dict[str, Any]:
+    """Everything the clip says about its origin, as `reelbot verify` prints it.
+
+    `lookup(prefix) -> full generation id | None` maps a watermark's id prefix to a gallery row.
+    Raises ProvenanceError for a file that is not a readable video.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ProvenanceError(f"{path} is not a file")
+    metadata = metadata_from_tags(read_tags(path))
+    try:
+        reading = read_watermark(path)
+    except ProvenanceError:
+        raise
+    except Exception as exc:  # a damaged stream (PyAV's errors): one clear message
+        raise ProvenanceError(f"{path} could not be decoded: {exc}") from None
+    watermark = None
+    prefix = reading.generation_id_prefix if reading else None
+    if reading is not None and prefix is not None and reading.confidence >= MIN_CONFIDENCE:
+        watermark = {
+            "payload": np.packbits(reading.bits.astype(np.uint8)).tobytes().hex(),
+            "generation_id_prefix": prefix,
+            "confidence": round(reading.confidence, 3),
+            "frames": reading.frames,
+        }
+    generation_id = metadata.get("generation_id") if metadata else None
+    if generation_id is None and prefix and watermark is not None and lookup is not None:
+        generation_id = lookup(prefix)
+    url = metadata.get("url") if metadata else None
+    if url is None and generation_id is not None:
+        url = clip_url(public_url, generation_id)
+    return {
+        "ours": metadata is not None or watermark is not None,
+        "metadata": metadata,
+        "watermark": watermark,
+        "c2pa": read_c2pa(path),
+        "generation_id": generation_id,
+        "url": url,
+    }
