@@ -162,9 +162,7 @@ async def redis_figures(jobs: int) -> None:
             await single.enqueue(clip, caps=caps)
         started = time.perf_counter()
         for _ in range(500):
-            await single._admit(
-                args=["reelbot:sched:", 1, 4, 86_400_000, DEFAULT_QUEUE, jobs, RELAX_QUEUE, 0]
-            )
+            await single._step(SPLIT, {DEFAULT_QUEUE: jobs, RELAX_QUEUE: 0})
         step_s = (time.perf_counter() - started) / 500
         await redis.aclose()
     print(f"redis path, {jobs} jobs from 50 members in 3 guilds:")

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
-from core.spec import ProgressEvent, events_key
+from core.spec import ProgressEvent
+from jobs.keys import events_key
 
 EVENTS_TTL_S = 24 * 3600
 EVENTS_MAXLEN = 500

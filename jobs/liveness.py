@@ -20,28 +20,19 @@ import json
 import logging
 import time
 
-from arq.constants import in_progress_key_prefix
 from redis.asyncio import Redis
 
-from core.spec import DEFAULT_QUEUE, OWNERS_KEY, cancel_key, heartbeat_key
+from jobs.keys import (
+    DEFAULT_QUEUE,
+    OWNERS_KEY,
+    cancel_key,
+    heartbeat_key,
+    in_progress_key_prefix,
+)
+from jobs.replies import reply
+from jobs.scripts import lua
 
 log = logging.getLogger(__name__)
-
-# Delete the owner entry only if it is still ours (a successor may hold the job now).
-_RELEASE = """
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
-  return redis.call('HDEL', KEYS[1], ARGV[1])
-end
-return 0
-"""
-# Free a dead owner's job: only if the dead worker still owns it and is still silent.
-_REAP = """
-if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[3])
-return 1
-"""
 
 
 class Liveness:
@@ -67,6 +58,8 @@ class Liveness:
         self.cancelled_job: str | None = None
         self.queue = queue  # the scheduler fills each arq queue for the workers reading it
         self.started = time.time()
+        self._release = redis.register_script(lua("release"))
+        self._reap = redis.register_script(lua("reap"))
 
     async def beat(self) -> None:
         state = {
@@ -75,14 +68,18 @@ class Liveness:
             "started": self.started,
             "queue": self.queue,
         }
-        await self.redis.set(
-            heartbeat_key(self.worker_id), json.dumps(state), px=int(self.lease_s * 1000)
+        await reply(
+            self.redis.set(
+                heartbeat_key(self.worker_id), json.dumps(state), px=int(self.lease_s * 1000)
+            )
         )
         job = self.current_job
         if job is None:
             return
         async with self.redis.pipeline(transaction=False) as pipe:
-            owner, cancelled = await pipe.hget(OWNERS_KEY, job).exists(cancel_key(job)).execute()
+            pipe.hget(OWNERS_KEY, job)
+            pipe.exists(cancel_key(job))
+            owner, cancelled = await pipe.execute()
         if owner != self.worker_id.encode():
             log.warning("[%s] lease lost to another worker; stopping this render", job)
             self.lost_job = job
@@ -103,23 +100,23 @@ class Liveness:
         self.current_job = generation_id
         self.lost_job = None
         self.cancelled_job = None
-        await self.redis.hset(OWNERS_KEY, generation_id, self.worker_id)
+        await reply(self.redis.hset(OWNERS_KEY, generation_id, self.worker_id))
         await self.beat()
 
     async def release(self, generation_id: str) -> None:
         self.current_job = None
-        await self.redis.eval(_RELEASE, 1, OWNERS_KEY, generation_id, self.worker_id)
+        await self._release(keys=[OWNERS_KEY], args=[generation_id, self.worker_id])
 
     async def reap_dead(self) -> list[str]:
         """Free the jobs whose owner stopped beating; returns their ids."""
-        freed = []
-        owners = await self.redis.hgetall(OWNERS_KEY)
+        freed: list[str] = []
+        owners = await reply(self.redis.hgetall(OWNERS_KEY))
         for raw_job, raw_owner in owners.items():
             job, owner = raw_job.decode(), raw_owner.decode()
             if owner == self.worker_id:
                 continue
             keys = (OWNERS_KEY, heartbeat_key(owner), in_progress_key_prefix + job)
-            if await self.redis.eval(_REAP, 3, *keys, job, owner):
+            if await self._reap(keys=keys, args=[job, owner]):
                 log.warning("worker %s died while rendering %s; freeing it for a retry", owner, job)
                 freed.append(job)
         return freed
@@ -137,4 +134,19 @@ class Liveness:
             await asyncio.sleep(self.interval_s)
 
     async def stop(self) -> None:
-        await self.redis.delete(heartbeat_key(self.worker_id))
+        await reply(self.redis.delete(heartbeat_key(self.worker_id)))
+
+
+async def live_workers(redis: Redis) -> dict[str, int]:
+    """Live workers per arq queue, from their heartbeat keys (a scan of the keyspace)."""
+    keys = [k async for k in redis.scan_iter(match=heartbeat_key("*"), count=1000)]
+    counts: dict[str, int] = {}
+    for raw in await reply(redis.mget(keys)) if keys else []:
+        if raw is None:  # expired between the scan and the read
+            continue
+        try:
+            queue = str(json.loads(raw).get("queue") or DEFAULT_QUEUE)
+        except (ValueError, AttributeError):
+            queue = DEFAULT_QUEUE
+        counts[queue] = counts.get(queue, 0) + 1
+    return counts

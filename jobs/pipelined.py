@@ -17,7 +17,7 @@ arguments).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -88,7 +88,13 @@ def _pack(connection: AbstractConnection, commands: Sequence[Command]) -> bytes 
     return b"".join(_hiredis_pack(command) for command in commands)
 
 
-try:
-    from hiredis import pack_command as _hiredis_pack
-except ImportError:  # redis-py's own packer: slower, same bytes
-    _hiredis_pack = None
+def _hiredis_packer() -> Callable[[Command], bytes] | None:
+    """hiredis's packer where it is installed (arq installs it), else None."""
+    try:
+        from hiredis import pack_command
+    except ImportError:  # redis-py's own packer: slower, same bytes
+        return None
+    return pack_command
+
+
+_hiredis_pack = _hiredis_packer()

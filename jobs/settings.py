@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.spec import DEFAULT_QUEUE
+from jobs.keys import DEFAULT_QUEUE
 
 
 class QueueSettings(BaseSettings):

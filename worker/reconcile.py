@@ -23,10 +23,11 @@ from datetime import UTC, datetime, timedelta
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 from redis.asyncio import Redis
 
-from core.spec import RenderJob, RenderSpec, ResultRecord, result_sent_key
+from core.spec import RenderJob, RenderSpec, ResultRecord
 from gallery.models import Generation, GenerationStatus, Moderation
 from gallery.store import GalleryStore
-from jobs.admission import PREFIX, Admission
+from jobs.admission import Admission
+from jobs.keys import flight_key, result_sent_key, sched_job_key
 from jobs.results import SENT_TTL_S, publish_result_once
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 async def lost_in_redis(redis: Redis, generation_id: str) -> bool:
     """True when Redis knows nothing of the job: not waiting, not queued, not rendering, no
     result. A scheduler record left behind by a lost arq job is dropped, so it can be re-queued."""
-    record = f"{PREFIX}job:{generation_id}"
+    record = sched_job_key(generation_id)
     async with redis.pipeline(transaction=True) as pipe:
         pipe.hget(record, "state")
         pipe.exists(
@@ -50,7 +51,7 @@ async def lost_in_redis(redis: Redis, generation_id: str) -> bool:
         member = await redis.hget(record, "member")
         await redis.delete(record)
         if member is not None:
-            await redis.srem(f"{PREFIX}flight:{member.decode()}", generation_id)
+            await redis.srem(flight_key(member.decode()), generation_id)
     return True
 
 

@@ -39,8 +39,9 @@ from core.spec import (
     heartbeat_key,
     serialize_job,
 )
-from jobs.admission import Admission, cancel_key, cancel_requested
+from jobs.admission import Admission, cancel_requested
 from jobs.events import EVENTS_TTL_S, read_event
+from jobs.keys import cancel_key
 
 pytestmark = pytest.mark.timeout(60)
 ROOMY = Caps(in_flight=100, per_day=1000)

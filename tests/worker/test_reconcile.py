@@ -11,7 +11,8 @@ from arq.constants import in_progress_key_prefix, job_key_prefix
 from gallery.db import make_engine, migrate
 from gallery.models import GenerationCreate, Moderation
 from gallery.store import GalleryStore
-from jobs.admission import PREFIX, Admission
+from jobs.admission import Admission
+from jobs.keys import sched_job_key
 from worker.reconcile import reconcile
 
 
@@ -58,7 +59,7 @@ async def test_only_unfinished_requests_redis_lost_are_queued_again(redis, store
     store.mark_done(done.id, media_path="x.mp4", size_bytes=1, timings={})
 
     assert await reconcile(store, admission, now=later()) == [lost.id]
-    assert await redis.hget(f"{PREFIX}job:{lost.id}", "state") == b"waiting"
+    assert await redis.hget(sched_job_key(lost.id), "state") == b"waiting"
     assert await reconcile(store, admission, now=later()) == []  # idempotent
     # Too young: its submission may still be on its way to Redis.
     assert await reconcile(store, admission, now=datetime.now(UTC)) == []
@@ -75,7 +76,7 @@ async def test_a_redis_that_lost_everything_gets_every_request_back(redis, store
     # The rendering one comes back once its worker is overdue; the queued ones at once.
     assert sorted(await reconcile(store, admission, now=later())) == sorted(r.id for r in rows)
     for row in rows:
-        assert await redis.hget(f"{PREFIX}job:{row.id}", "state") == b"waiting"
+        assert await redis.hget(sched_job_key(row.id), "state") == b"waiting"
 
 
 def _job(store: GalleryStore, gid: str):  # type: ignore[no-untyped-def]

@@ -1,0 +1,141 @@
+"""Every Redis key reelbot reads or writes, in one place: ours under `reelbot:`, and arq's.
+
+The values never change from one release to the next: jobs waiting, queued or rendering when a
+new release starts (and results not yet delivered) must be found where the old release put them
+(`tests/jobs/test_keys.py` pins each one). Lua scripts get these names from here, as KEYS or as
+prefixes in ARGV (`jobs.scripts`); no script spells a key.
+
+`KEY_PREFIX` and the two arq queue names are defined in `core`: fair-share routing names the
+queues, and core may import nothing of ours. They are listed here too, so this module is the
+whole map. arq's own names come from `arq.constants` (arq is pinned: the admission step writes
+arq's job keys as `ArqRedis.enqueue_job` would).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+from arq.constants import (
+    abort_jobs_ss,
+    in_progress_key_prefix,
+    job_key_prefix,
+    result_key_prefix,
+    retry_key_prefix,
+)
+
+from core.fairshare import QUEUE_OF, RELAX_QUEUE, day_stamp
+from core.spec import DEFAULT_QUEUE, KEY_PREFIX
+
+__all__ = [
+    "CURSOR_KEY",
+    "DAY_PREFIX",
+    "DEFAULT_QUEUE",
+    "EVENTS_PREFIX",
+    "FLIGHT_PREFIX",
+    "GUILDS_PREFIX",
+    "HEARTBEAT_PREFIX",
+    "KEY_PREFIX",
+    "MEMBERS_PREFIX",
+    "OWNERS_KEY",
+    "QUEUE_OF",
+    "RELAX_QUEUE",
+    "RENDER_TIMES_KEY",
+    "RESULT_STREAM",
+    "SCHED_JOB_PREFIX",
+    "SCHED_PREFIX",
+    "WAIT_PREFIX",
+    "abort_jobs_ss",
+    "cancel_key",
+    "day_key",
+    "events_key",
+    "flight_key",
+    "guilds_key",
+    "heartbeat_key",
+    "in_progress_key_prefix",
+    "job_key_prefix",
+    "members_key",
+    "result_key_prefix",
+    "result_sent_key",
+    "retry_key_prefix",
+    "sched_job_key",
+    "target_key",
+    "wait_key",
+]
+
+# --- workers and results (worker side) --------------------------------------------------------
+
+RESULT_STREAM: Final = f"{KEY_PREFIX}results"  # stream of ResultRecords for delivery
+OWNERS_KEY: Final = f"{KEY_PREFIX}owners"  # hash: generation id -> the worker rendering it
+HEARTBEAT_PREFIX: Final = f"{KEY_PREFIX}worker:"
+EVENTS_PREFIX: Final = f"{KEY_PREFIX}events:"
+
+
+def heartbeat_key(worker_id: str) -> str:
+    """A worker's liveness: exists while the worker beats (`reelbot:worker:*` lists workers)."""
+    return f"{HEARTBEAT_PREFIX}{worker_id}"
+
+
+def cancel_key(generation_id: str) -> str:
+    """Exists while a clip's owner wants its render stopped; its worker checks it each beat."""
+    return f"{KEY_PREFIX}cancel:{generation_id}"
+
+
+def result_sent_key(generation_id: str) -> str:
+    """Marks a clip's result as appended to RESULT_STREAM, so it is appended once."""
+    return f"{KEY_PREFIX}result-sent:{generation_id}"
+
+
+def events_key(generation_id: str) -> str:
+    """The per-generation stream of progress events (queued, started, step, done, failed)."""
+    return f"{EVENTS_PREFIX}{generation_id}"
+
+
+def target_key(generation_id: str) -> str:
+    """Where a finished clip is delivered (the bot's `DeliveryTarget`, as JSON)."""
+    return f"{KEY_PREFIX}target:{generation_id}"
+
+
+# --- the fair scheduler (jobs.admission) ------------------------------------------------------
+# A submitted job waits in its member's list; the rings of guilds and members with waiting jobs
+# are sorted sets; each job has a record hash, each member a set of jobs in flight.
+
+SCHED_PREFIX: Final = f"{KEY_PREFIX}sched:"
+CURSOR_KEY: Final = f"{SCHED_PREFIX}cursor"  # hash: where each ring stopped, the relax debt
+RENDER_TIMES_KEY: Final = f"{SCHED_PREFIX}render-s"  # hash "backend:class" -> moving average s
+GUILDS_PREFIX: Final = f"{SCHED_PREFIX}guilds:"
+MEMBERS_PREFIX: Final = f"{SCHED_PREFIX}members:"
+WAIT_PREFIX: Final = f"{SCHED_PREFIX}wait:"
+SCHED_JOB_PREFIX: Final = f"{SCHED_PREFIX}job:"
+FLIGHT_PREFIX: Final = f"{SCHED_PREFIX}flight:"
+DAY_PREFIX: Final = f"{SCHED_PREFIX}day:"
+
+
+def guilds_key(tier: str) -> str:
+    """Ring (sorted set) of the guilds with jobs waiting in `tier`."""
+    return f"{GUILDS_PREFIX}{tier}"
+
+
+def members_key(tier: str, guild: str) -> str:
+    """Ring (sorted set) of the members of `guild` with jobs waiting in `tier`."""
+    return f"{MEMBERS_PREFIX}{tier}:{guild}"
+
+
+def wait_key(tier: str, guild: str, member: str) -> str:
+    """A member's waiting jobs in one tier and guild, oldest first (a list)."""
+    return f"{WAIT_PREFIX}{tier}:{guild}:{member}"
+
+
+def sched_job_key(generation_id: str) -> str:
+    """A submitted job's record (hash): tier, guild, member, day key, state, queue."""
+    return f"{SCHED_JOB_PREFIX}{generation_id}"
+
+
+def flight_key(member: str) -> str:
+    """The member's jobs in flight (a set): waiting, queued in arq or rendering."""
+    return f"{FLIGHT_PREFIX}{member}"
+
+
+def day_key(owner_id: str, now: datetime) -> str:
+    """The member's count of submissions on `now`'s UTC day."""
+    return f"{DAY_PREFIX}{owner_id}:{day_stamp(now)}"

@@ -1,0 +1,26 @@
+-- Take a job out before any worker has it, or ask its worker to stop (after layout.lua).
+-- KEYS: the job's cancel key
+-- ARG: gid, cancel key TTL s
+-- -> 1 taken out (waiting, or queued in arq), 0 a worker may be rendering it: the cancel key is
+--    set for its step callback
+local gid = ARG[1]
+local j = jkey(gid)
+local tier, g, m, dk, state, q = unpack(redis.call('HMGET', j, 'tier', 'guild', 'member', 'day',
+  'state', 'queue'))
+local out = false
+if state == 'waiting' then
+  out = redis.call('LREM', wlist(tier, g, m), 0, gid) > 0
+  unlist(tier, g, m)
+elseif q and redis.call('EXISTS', ARQ_IN_PROGRESS .. gid) == 0
+    and redis.call('ZREM', q, gid) == 1 then
+  redis.call('DEL', ARQ_JOB .. gid)
+  out = true
+end
+if out then
+  redis.call('SREM', fkey(m), gid)
+  redis.call('DEL', j)
+  if tonumber(redis.call('GET', dk) or '0') > 0 then redis.call('DECR', dk) end
+  return 1
+end
+redis.call('SET', KEYS[1], '1', 'EX', ARG[2])
+return 0

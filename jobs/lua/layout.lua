@@ -1,0 +1,18 @@
+-- The fair scheduler's key layout and ring helpers, shared by its scripts: jobs/scripts.py puts
+-- this text in front of each of them when it reads them (Redis's Lua has no `require`).
+-- ARGV starts with the key prefixes (jobs.scripts.LAYOUT, from jobs/keys.py); a script reads its
+-- own arguments from ARG, the rest of ARGV.
+local GUILDS, MEMBERS, WAIT, JOB, FLIGHT = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local ARQ_JOB, ARQ_RESULT, ARQ_IN_PROGRESS = ARGV[6], ARGV[7], ARGV[8]
+local ARG = {unpack(ARGV, 9)}
+local function ring(tier) return GUILDS .. tier end
+local function mring(tier, g) return MEMBERS .. tier .. ':' .. g end
+local function wlist(tier, g, m) return WAIT .. tier .. ':' .. g .. ':' .. m end
+local function jkey(gid) return JOB .. gid end
+local function fkey(m) return FLIGHT .. m end
+local function unlist(tier, g, m)  -- drop emptied member and guild from their rings
+  if redis.call('LLEN', wlist(tier, g, m)) == 0 then
+    redis.call('ZREM', mring(tier, g), m)
+    if redis.call('ZCARD', mring(tier, g)) == 0 then redis.call('ZREM', ring(tier), g) end
+  end
+end

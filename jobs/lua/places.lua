@@ -1,0 +1,180 @@
+-- Places in line, and a member's usage, without replaying the whole order (after layout.lua).
+-- KEYS: the cursor hash, the queue the fast tier goes to, the queue the relax tier goes to
+--       [, for 'usage': the member's day count]
+-- ARG: relax_every, what, then by what:
+--   'preview', tier, guild, member: where a job that joined the member's list would stand
+--   'job', gid: where the job stands
+--   'member', member: the best place of any waiting job of the member's
+--   -> the 1-based place in line, or nil
+--   'usage', member, in-flight cap, daily cap [, guild]
+--   -> {jobs waiting, queued or rendering; submissions today; the member's best place in line
+--      when over the in-flight cap and under the daily one, else 0 [, where a new job of theirs
+--      in that guild would stand in the fast tier, and in the relax tier]}
+--
+-- Within a tier, guilds take turns in ring order after the guild cursor, and members of a guild
+-- in ring order after its member cursor, so the job at index k of member m's list is admitted at
+-- m's (k+1)-th turn, which is g's turn
+--   T = k + 1 + sum over members x of g before m in the ring of min(len x, k + 1)
+--             + sum over members x of g after m of min(len x, k),
+-- and that is admission number T + sum over guilds h before g of min(jobs of h, T)
+--                                + sum over guilds h after g of min(jobs of h, T - 1)
+-- of its tier. In a shared queue the other tier's admissions between come from the debt rule.
+-- Every term is capped by the jobs ahead, and each ring entry holds at least one job (every
+-- script keeps it so), so the cost is bounded by the place, not by all waiting jobs.
+local C = KEYS[1]
+local route = {fast = KEYS[2], relax = KEYS[3]}
+local every = tonumber(ARG[1])
+
+local function less(a, b)  -- byte order, as the rings sort (Lua's < follows the locale)
+  for i = 1, math.min(#a, #b) do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end
+
+local function before(key, c, x)  -- entries of ring `key` served before x, starting after c
+  if not c then return redis.call('ZLEXCOUNT', key, '-', '(' .. x) end
+  if less(c, x) then return redis.call('ZLEXCOUNT', key, '(' .. c, '(' .. x) end
+  return redis.call('ZLEXCOUNT', key, '(' .. c, '+') + redis.call('ZLEXCOUNT', key, '-', '(' .. x)
+end
+
+local function scan(key, lo, hi, fn)  -- fn(x) along [lo, hi] in chunks until it says stop
+  while true do
+    local chunk = redis.call('ZRANGEBYLEX', key, lo, hi, 'LIMIT', 0, 100)
+    for _, x in ipairs(chunk) do if fn(x) then return true end end
+    if #chunk < 100 then return false end
+    lo = '(' .. chunk[#chunk]
+  end
+end
+
+local function turns(key, c, fn)  -- fn(x) for the ring in serving order after c
+  if c and scan(key, '(' .. c, '+', fn) then return end
+  scan(key, '-', c and ('[' .. c) or '+', fn)
+end
+
+local function guild_jobs(tier, h, cap)  -- min(jobs waiting in guild h, cap)
+  if cap <= 0 then return 0 end
+  local key = mring(tier, h)
+  if redis.call('ZCARD', key) >= cap then return cap end
+  local n = 0
+  scan(key, '-', '+', function(x)
+    n = n + redis.call('LLEN', wlist(tier, h, x))
+    return n >= cap
+  end)
+  return math.min(n, cap)
+end
+
+local function tier_jobs(tier, cap)  -- min(jobs waiting in the tier, cap)
+  local n = 0
+  if cap > 0 then
+    scan(ring(tier), '-', '+', function(h)
+      n = n + guild_jobs(tier, h, cap - n)
+      return n >= cap
+    end)
+  end
+  return n
+end
+
+local function rank(tier, g, m, k)  -- admission number in its tier of m's job at index k
+  local mc = redis.call('HGET', C, 'm:' .. tier .. ':' .. g) or nil
+  local t = k + 1
+  if k == 0 then t = 1 + before(mring(tier, g), mc, m)
+  else  -- m has jobs, so m is in its ring
+    local past = false
+    turns(mring(tier, g), mc, function(x)
+      if x == m then past = true
+      else t = t + math.min(redis.call('LLEN', wlist(tier, g, x)), past and k or k + 1) end
+    end)
+  end
+  local gc = redis.call('HGET', C, 'g:' .. tier) or nil
+  if t == 1 then return 1 + before(ring(tier), gc, g) end
+  local n, past = t, false  -- t > 1: g has jobs, so g is in its ring
+  turns(ring(tier), gc, function(h)
+    if h == g then past = true else n = n + guild_jobs(tier, h, past and t - 1 or t) end
+  end)
+  return n
+end
+
+local function place(tier, g, m, k)  -- 1-based place in its arq queue
+  local r = rank(tier, g, m, k)
+  local q = route[tier]
+  local n = r + redis.call('ZCARD', q)
+  if route.fast ~= route.relax then return n end
+  local K = every - 1  -- fast admissions per relax one while both wait
+  local s = math.max(0, K - tonumber(redis.call('HGET', C, 'relax_debt') or '0'))
+  if tier == 'relax' then return n + tier_jobs('fast', s + (r - 1) * K) end
+  local relax = 0
+  if K == 0 then relax = 2 ^ 53 elseif r > s then relax = math.floor((r - 1 - s) / K) + 1 end
+  return n + tier_jobs('relax', relax)
+end
+
+local function member_place(m)  -- the best place of any waiting job of m's (its lists' heads)
+  local best = false
+  local function try(tier, g)
+    local p = place(tier, g, m, 0)
+    if not best or p < best then best = p end
+  end
+  local F = fkey(m)
+  if redis.call('SCARD', F) > redis.call('ZCARD', ring('fast')) + redis.call('ZCARD', ring('relax'))
+  then  -- fewer guilds than jobs in flight (an uncapped member): look for m in each guild
+    for _, tier in ipairs({'fast', 'relax'}) do
+      scan(ring(tier), '-', '+', function(g)
+        if redis.call('ZSCORE', mring(tier, g), m) then try(tier, g) end
+      end)
+    end
+    return best
+  end
+  local seen = {}
+  for _, gid in ipairs(redis.call('SMEMBERS', F)) do
+    local tier, g, state = unpack(redis.call('HMGET', jkey(gid), 'tier', 'guild', 'state'))
+    if state == 'waiting' and not seen[tier .. ':' .. g] then
+      seen[tier .. ':' .. g] = true
+      try(tier, g)
+    end
+  end
+  return best
+end
+
+local function usage(m, in_flight_cap, day_cap, g)
+  local today = tonumber(redis.call('GET', KEYS[4]) or '0')
+  local live = 0
+  for _, gid in ipairs(redis.call('SMEMBERS', fkey(m))) do
+    if redis.call('HGET', jkey(gid), 'state') == 'waiting'
+        or redis.call('EXISTS', ARQ_JOB .. gid) == 1 then
+      live = live + 1
+    end
+  end
+  local at = 0
+  if live >= tonumber(in_flight_cap) and today < tonumber(day_cap) then
+    at = member_place(m) or 0
+  end
+  if g then
+    return {live, today, at, place('fast', g, m, redis.call('LLEN', wlist('fast', g, m))),
+      place('relax', g, m, redis.call('LLEN', wlist('relax', g, m)))}
+  end
+  return {live, today, at}
+end
+
+local what = ARG[2]
+if what == 'usage' then
+  return usage(ARG[3], ARG[4], ARG[5], ARG[6])
+elseif what == 'preview' then
+  local tier, g, m = ARG[3], ARG[4], ARG[5]
+  return place(tier, g, m, redis.call('LLEN', wlist(tier, g, m)))
+elseif what == 'member' then
+  return member_place(ARG[3])
+elseif what ~= 'job' then
+  return redis.error_reply('places.lua: unknown what ' .. tostring(what))
+end
+local gid = ARG[3]
+local tier, g, m, state, q = unpack(redis.call('HMGET', jkey(gid), 'tier', 'guild', 'member',
+  'state', 'queue'))
+if state == 'waiting' then
+  local k = redis.call('LPOS', wlist(tier, g, m), gid)
+  return k and place(tier, g, m, k)
+elseif q then
+  local r = redis.call('ZRANK', q, gid)
+  return r and r + 1
+end
+return false

@@ -1,0 +1,179 @@
+"""Where jobs stand in line and when a clip will be ready: the reading side of the scheduler.
+
+`position`, `preview` and `next_position` run `places.lua`, whose cost is bounded by the place,
+not by all waiting jobs: they are for the per-request path. `positions` replays the whole fair
+order from a `snapshot` (for listings, metrics and tests). The ETA is the rounds of jobs ahead
+times the moving average of the work time of clips of the same backend and size class, which
+`record_render` feeds as clips are delivered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from core.fairshare import (
+    QUEUE_OF,
+    TIERS,
+    Caps,
+    Cursor,
+    FairShare,
+    Tier,
+    estimate,
+    fair_order,
+    ready_in,
+    route,
+    size_class,
+)
+from core.spec import RenderSpec
+from jobs.keys import CURSOR_KEY, RENDER_TIMES_KEY, sched_job_key
+from jobs.pipelined import PipelinedRedis
+from jobs.replies import reply
+from jobs.scripts import LAYOUT, SchedulerScripts
+
+__all__ = ["Places", "Preview", "Snapshot", "text"]
+
+WorkerCounts = Callable[[], Awaitable[dict[str, int]]]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every waiting job (tier -> guild -> member -> ids, oldest first), the cursors, and the
+    depth of each arq queue."""
+
+    queues: dict[str, dict[str, dict[str, list[str]]]]
+    cursor: Cursor
+    depth: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A member's usage, and where a new job of theirs would stand in each tier (1 = next)."""
+
+    live: int
+    today: int
+    place: dict[Tier, int]
+
+
+def text(value: Any) -> str:
+    """A Redis reply (bytes) or an argument as str."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class Places:
+    """Reads places in line, usage and ETAs; `workers` gives the live workers per arq queue
+    (which decides where each tier is routed)."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        scripts: SchedulerScripts,
+        pipelined: PipelinedRedis,
+        share: FairShare,
+        workers: WorkerCounts,
+    ) -> None:
+        self.redis = redis
+        self.scripts = scripts
+        self.pipelined = pipelined
+        self.share = share
+        self.workers = workers
+
+    async def snapshot(self) -> Snapshot:
+        raw_cursor, entries, fast_depth, relax_depth = await self.scripts.snapshot(
+            keys=[CURSOR_KEY, QUEUE_OF["fast"], QUEUE_OF["relax"]], args=LAYOUT
+        )
+        flat = [text(v) for v in raw_cursor]
+        fields = dict(zip(flat[::2], flat[1::2], strict=True))
+        cursor = Cursor(
+            guild={k[2:]: v for k, v in fields.items() if k.startswith("g:")},
+            member={k[2:]: v for k, v in fields.items() if k.startswith("m:")},
+            relax_debt=int(fields.get("relax_debt", 0)),
+        )
+        queues: dict[str, dict[str, dict[str, list[str]]]] = {t: {} for t in TIERS}
+        for tier, guild, member, gids in entries:
+            queues[text(tier)].setdefault(text(guild), {})[text(member)] = [text(g) for g in gids]
+        depth = {QUEUE_OF["fast"]: int(fast_depth), QUEUE_OF["relax"]: int(relax_depth)}
+        return Snapshot(queues, cursor, depth)
+
+    async def positions(self) -> dict[str, int]:
+        """Every waiting job's place in line by a replay of the whole fair order."""
+        snap = await self.snapshot()
+        routes = route(await self.workers())
+        ahead = {q: snap.depth.get(q, 0) for q in set(routes.values())}
+        places: dict[str, int] = {}
+        for admission in fair_order(snap.queues, snap.cursor, routes, self.share):
+            ahead[admission.queue] += 1
+            places[admission.job] = ahead[admission.queue]
+        return places
+
+    async def position(self, generation_id: str) -> int | None:
+        """1-based place in line; None when the job is neither waiting nor queued in arq."""
+        return await self._where("job", generation_id)
+
+    async def preview(self, tier: Tier, guild: str, member: str) -> int:
+        """Where a job that joined the member's list in `tier` and `guild` would stand."""
+        place = await self._where("preview", tier, guild, member)
+        assert place is not None, "a previewed job always has a place"
+        return place
+
+    async def next_position(self, owner_id: str) -> int | None:
+        """The best place in line of any waiting job of the member's."""
+        return await self._where("member", owner_id)
+
+    async def usage(
+        self, owner_id: str, day_key: str, caps: Caps | None, *, guild: str | None = None
+    ) -> list[int]:
+        """[live, today, best place when over the in-flight cap (, places of a new job in
+        `guild`: fast, relax)] in one round trip, shared with other requests."""
+        limits = (0, 0) if caps is None else (caps.in_flight, caps.per_day)
+        keys, share = await self._route()
+        args = [*LAYOUT, *share, "usage", owner_id, *limits]
+        usage = await self.pipelined.run_script(
+            self.scripts.places,
+            keys=[*keys, day_key],
+            args=args if guild is None else [*args, guild],
+        )
+        return [int(v) for v in usage]
+
+    async def _where(self, *what: str) -> int | None:
+        """One call of `places.lua`: cost bounded by the place, not by all waiting jobs."""
+        keys, share = await self._route()
+        place = await self.scripts.places(keys=keys, args=[*LAYOUT, *share, *what])
+        return None if place is None else int(place)
+
+    async def _route(self) -> tuple[list[str], list[int]]:
+        """The KEYS every `places.lua` call starts with (the cursor, the queue of each tier)
+        and its first own argument (relax_every)."""
+        routes = route(await self.workers())
+        return [CURSOR_KEY, routes["fast"], routes["relax"]], [self.share.relax_every]
+
+    async def record_render(self, spec: RenderSpec, seconds: float, alpha: float) -> None:
+        """Feed one finished clip's work time into its backend and size class's average."""
+        klass = size_class(spec.width, spec.height, spec.num_frames, spec.steps)
+        await self.scripts.record_render(
+            keys=[RENDER_TIMES_KEY], args=[f"{spec.backend}:{klass}", seconds, alpha]
+        )
+
+    async def eta(self, generation_id: str, spec: RenderSpec) -> float | None:
+        """Seconds until the clip is ready: rounds of jobs ahead times its class's average."""
+        position = await self.position(generation_id)
+        if position is None:
+            return None
+        raw_means = await reply(self.redis.hgetall(RENDER_TIMES_KEY))
+        means = {text(k): float(v) for k, v in raw_means.items()}
+        klass = size_class(spec.width, spec.height, spec.num_frames, spec.steps)
+        mean = estimate(means, spec.backend, klass)
+        raw_tier, queue = await reply(
+            self.redis.hmget(sched_job_key(generation_id), ["tier", "queue"])
+        )
+        workers = await self.workers()
+        tier: Tier = "relax" if raw_tier == b"relax" else "fast"
+        where = text(queue) if queue else route(workers)[tier]
+        count = workers.get(where, 0)
+        if mean is None or count == 0:
+            return None
+        return ready_in(position, mean, count)
