@@ -19,10 +19,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Literal, TextIO
 
+from core.ids import GENERATION_ID_PATTERN
+
 LogFormat = Literal["json", "text"]
 FORMAT_VARIABLE = "REELBOT_LOG_FORMAT"
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-GENERATION_ID = re.compile(r"\[([0-9a-f]{32})\]")
+_ID_TAG = re.compile(rf"\[({GENERATION_ID_PATTERN})\]")  # "[<gid>]" in a message
 
 
 class JsonFormatter(logging.Formatter):
@@ -37,7 +39,7 @@ class JsonFormatter(logging.Formatter):
             "message": message,
         }
         gid = getattr(record, "generation_id", None)
-        if gid is None and (found := GENERATION_ID.search(message)):
+        if gid is None and (found := _ID_TAG.search(message)):
             gid = found.group(1)
         if gid is not None:
             line["generation_id"] = str(gid)

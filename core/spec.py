@@ -12,6 +12,8 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from core.ids import GENERATION_ID_PATTERN
+
 SPEC_VERSION: Final = 1
 MAX_PROMPT_CHARS = 1500
 MAX_SEED = 2**32 - 1
@@ -78,7 +80,7 @@ def events_key(generation_id: str) -> str:
     return f"{KEY_PREFIX}events:{generation_id}"
 
 
-GenerationId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+GenerationId = Annotated[str, StringConstraints(pattern=rf"^{GENERATION_ID_PATTERN}$")]
 PromptText = Annotated[str, StringConstraints(max_length=MAX_PROMPT_CHARS)]
 
 

@@ -27,12 +27,13 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, BinaryIO
 
+from core.ids import is_generation_id
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from gallery.settings import GallerySettings
 
-GENERATION_ID = re.compile(r"^[0-9a-f]{32}$")
 CONTENT_TYPES = {
     "mp4": "video/mp4",
     "small.mp4": "video/mp4",
@@ -54,7 +55,7 @@ _RELATIVE = re.compile(r"^([0-9a-f]{2})/(\1[0-9a-f]{30})\.([a-z0-9.]+)$")
 
 def check_generation_id(generation_id: str) -> str:
     """Return the id if it is exactly 32 lowercase hex characters, else raise ValueError."""
-    if not isinstance(generation_id, str) or not GENERATION_ID.fullmatch(generation_id):
+    if not is_generation_id(generation_id):
         raise ValueError(f"generation id {generation_id!r} is not 32 lowercase hex characters")
     return generation_id
 

@@ -23,6 +23,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
+from core.ids import is_generation_id
+
 # Deterministic constraint names, so later migrations (and SQLite batch mode) can refer to them.
 SQLModel.metadata.naming_convention = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -32,7 +34,6 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
-GENERATION_ID = re.compile(r"[0-9a-f]{32}")
 # A platform prefix and the platform's own id: "discord:1234", "cli:alice".
 MEMBER_ID = re.compile(r"[a-z][a-z0-9_-]{0,15}:\S{1,47}")
 
@@ -280,7 +281,7 @@ class GenerationCreate(GenerationBase):
     @field_validator("id", "parent_id")
     @classmethod
     def _generation_id(cls, value: str | None) -> str | None:
-        if value is not None and not GENERATION_ID.fullmatch(value):
+        if value is not None and not is_generation_id(value):
             raise ValueError(f"{value!r} is not a generation id (32 lowercase hex characters)")
         return value
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gallery.webkit import CAMERAS, ID_PATTERN, MEMBER_PATTERN
+from core.ids import GENERATION_ID_PATTERN
+from gallery.webkit import CAMERAS, MEMBER_PATTERN
 
 _REF = "#/components/schemas/"
 
@@ -31,7 +32,7 @@ _ID = {
     "in": "path",
     "required": True,
     "description": "Generation id",
-    "schema": {"type": "string", "pattern": f"^{ID_PATTERN}$"},
+    "schema": {"type": "string", "pattern": f"^{GENERATION_ID_PATTERN}$"},
 }
 _MEMBER = {
     "name": "member",

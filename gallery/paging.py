@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from core.ids import GENERATION_ID_PATTERN
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The zero of the trending score; any fixed moment works, a recent one keeps the numbers small.
 HOT_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
@@ -104,7 +106,7 @@ def encode(key: Key) -> str:
     return _b64(f"{micros}.{key.generation_id}")
 
 
-_ID = r"([0-9a-f]{32})"
+_ID = f"({GENERATION_ID_PATTERN})"
 _PATTERNS = {
     Sort.NEW: re.compile(rf"(\d{{1,20}})\.{_ID}"),
     Sort.TOP: re.compile(rf"top:(\d{{1,12}}):(\d{{1,20}}):{_ID}"),

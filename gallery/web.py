@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 from aiohttp import hdrs, web
 
+from core.ids import GENERATION_ID_PATTERN
 from gallery import admin, api, pages
 from gallery.browse import BrowseStore
 from gallery.db import make_engine, migrate
@@ -28,7 +29,6 @@ from gallery.store import GalleryStore
 from gallery.webkit import (
     ADMIN_TOKEN,
     BROWSE,
-    ID_PATTERN,
     MEDIA,
     MEMBER_PATTERN,
     PUBLIC_URL,
@@ -174,7 +174,7 @@ def create_app(
     app[PUBLIC_URL] = public_url.rstrip("/")
     app[ADMIN_TOKEN] = admin_token or ""
     app.on_response_prepare.append(_security_headers)
-    gid, member = f"{{id:{ID_PATTERN}}}", f"{{member:{MEMBER_PATTERN}}}"
+    gid, member = f"{{id:{GENERATION_ID_PATTERN}}}", f"{{member:{MEMBER_PATTERN}}}"
     add: Any = app.router.add_get
     add("/", pages.index, name="index")
     add(f"/clips/{gid}", pages.clip_page, name="clip")
