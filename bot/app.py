@@ -24,7 +24,8 @@ from bot.intake.line import Intake
 from bot.intake.submit import Submitter, connect_queue
 from bot.metrics import BotMetrics, RateLimitLog
 from bot.moderation.clip_review import Rescans, on_scanned
-from bot.moderation.review import ReviewConfig
+from bot.moderation.config import ReviewConfig
+from bot.moderation.gate import hold
 from bot.moderation.toxicity import ToxicityCheck
 from bot.replies import answer_error
 from bot.settings import BotSettings
@@ -109,6 +110,9 @@ class ReelBot(commands.Bot):
         self.review = review or ReviewConfig()
         self.toxicity = toxicity  # None: off (the word lists alone decide)
         self.moderation = ModerationStore(store.engine)
+        # Intake holds a flagged request through this: moderation imports intake (an approved
+        # request is submitted again), so intake may not import moderation's gate.
+        self.hold_for_review = functools.partial(hold, self)
         # what every /create reads, kept a few seconds (see `bot.intake.caches` for how stale)
         self.default_flags = DefaultFlags(self.community)
         self.bans = Bans(self.moderation)

@@ -3,34 +3,31 @@
 Only moderators may run them: members with Manage Messages where they run the command, or with
 one of the configured moderator roles (`REELBOT_MODERATOR_ROLE_IDS`); anyone else gets a private
 refusal. Every answer is private, and every action is an audit row (`/mod log`). The review
-buttons (Approve / Reject, Restore / Remove) live in `bot.moderation.review`; this cog registers
-them so
-they keep working after a restart.
+buttons (Approve / Reject, Restore / Remove) live in `bot.moderation.buttons`; this cog registers
+them so they keep working after a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.moderation.review import (
+from bot.intake.screening import when
+from bot.moderation.buttons import REFUSED, ReviewButton
+from bot.moderation.decisions import (
     HIDDEN_BY_MOD,
-    REFUSED,
     SYSTEM,
-    ReviewButton,
     edit_result,
     hide,
-    is_moderator,
     member_key,
-    parse_duration,
     restore,
     user_id_of,
-    when,
 )
 from core.errors import UserFacingError
 from gallery.models import Generation, ModerationAction, utcnow
@@ -41,6 +38,25 @@ if TYPE_CHECKING:
 LOG_LIMIT = 20
 _GID = re.compile(r"(?<![0-9a-f])([0-9a-f]{32})(?![0-9a-f])")
 _LINK = re.compile(r"/channels/(?:\d+|@me)/\d+/(\d+)")
+_DURATION = re.compile(r"(\d{1,6})\s*([mhdw])")
+_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MAX_BAN = timedelta(days=3650)
+
+
+def parse_duration(text: str | None) -> timedelta | None:
+    """ "1h", "3d", "2w", "1d12h" → a timedelta; empty → None (permanent); else UserFacingError."""
+    text = (text or "").strip().lower().replace(" ", "")
+    if not text:
+        return None
+    if not re.fullmatch(rf"(?:{_DURATION.pattern})+", text):
+        raise UserFacingError(
+            f"`{text[:20]}` is not a duration. Use minutes, hours, days or weeks, "
+            "like 30m, 1h, 3d, 2w (or leave it out for a permanent ban)."
+        )
+    seconds = sum(int(n) * _UNITS[unit] for n, unit in _DURATION.findall(text))
+    if seconds <= 0:
+        raise UserFacingError("A ban must last at least a minute.")
+    return min(timedelta(seconds=seconds), MAX_BAN)
 
 
 class NotModerator(app_commands.CheckFailure):
@@ -48,7 +64,7 @@ class NotModerator(app_commands.CheckFailure):
 
 
 def moderators_only(interaction: discord.Interaction[ReelBot]) -> bool:
-    if is_moderator(interaction.client, interaction):
+    if interaction.client.review.is_moderator(interaction):
         return True
     raise NotModerator(REFUSED)
 

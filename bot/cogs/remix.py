@@ -7,8 +7,8 @@ Reactions work for any member on any clip the bot posted, no interaction needed:
 - ❤️ likes the clip, and taking the reaction back unlikes it;
 - ❌ deletes the clip when the owner or a moderator (Manage Messages in that channel) reacts;
   anyone else's ❌ is taken off again, so it never looks as if it counted;
-- 🚩 reports the clip (`bot.moderation.review.report_clip`): enough members' reports hide it for
-review.
+- 🚩 reports the clip (`bot.moderation.gate.report_clip`): enough members' reports hide it for
+  review.
 
 Raw reaction events are used because the message is rarely in discord.py's cache (and the
 message-content intent is not needed: the clip is found by message id in the gallery).
@@ -26,7 +26,7 @@ from discord.ext import commands
 from bot.delivery.targets import DEFAULT_UPLOAD_LIMIT
 from bot.delivery.views import ClipButton, delete_clip, may_delete
 from bot.intake.requests import Asker, follow_up_spec, is_nsfw, role_ids, submit_request
-from bot.moderation.review import report_clip
+from bot.moderation.gate import report_clip
 from core.errors import UserFacingError
 from core.spec import RenderSpec
 from gallery.models import Generation, GenerationStatus
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REMIX, LIKE, DELETE = "🔁", "❤", "❌"  # ❤ without its variation selector (both spellings occur)
-REPORT = "🚩"  # counted by bot.moderation.review; taken off again so that reporters stay anonymous
+REPORT = "🚩"  # counted by bot.moderation.gate; taken off again so that reporters stay anonymous
 FRESH_S = 10.0  # a message younger than this may not have its clip's id recorded yet
 RECORDED_WITHIN_S = 1.0  # ample for delivery to record an id it just got back
 

@@ -8,8 +8,8 @@ returns the message it already made instead of a second one. Records left pendin
 consumer are re-read at start (our own) or claimed after an idle time (another instance's).
 
 A clip a moderator kept from the public while it rendered (a purge, `/mod hide`) is not posted:
-its place gets the same one-line notice `bot.moderation.review` edits a posted clip to, so a later
-Restore / unhide edits that message back into the clip. A clip the output scan held gets
+its place gets the same one-line notice `bot.moderation.decisions` edits a posted clip to, so a
+later Restore / unhide edits that message back into the clip. A clip the output scan held gets
 `HELD_NOTE` there the same way; once the notice's id is recorded, `on_scanned` posts the clip
 for review (again after a crash: the review message's nonce makes that a no-op), also when the
 member's channel is gone or the clip has no Discord target.
@@ -39,7 +39,7 @@ from bot.delivery.views import result_view
 from bot.messages import COMPRESSED, FULL, LINK_ONLY, failed_text, result_text
 from bot.metrics import BotMetrics
 from bot.moderation.clip_review import HELD_NOTE
-from bot.moderation.review import HIDDEN_BY_MOD, REMOVED_NOTE
+from bot.moderation.decisions import HIDDEN_BY_MOD, REMOVED_NOTE
 from core.spec import RESULT_STREAM, RenderSpec, ResultRecord
 from gallery.media import LocalMediaStore
 from gallery.models import Generation, Moderation

@@ -22,9 +22,9 @@ from pydantic import ValidationError
 
 from bot.deferral import Deferral, settle
 from bot.delivery.targets import DEFAULT_UPLOAD_LIMIT, DeliveryTarget, save_target
+from bot.intake.screening import screen
 from bot.intake.submit import Submission, new_generation_id
 from bot.messages import queued_text
-from bot.moderation import review
 from bot.replies import ANSWERED
 from core.errors import FlagError, UserFacingError
 from core.flags import ParsedPrompt, parse_flags, random_seed, resolve_request, to_command_line
@@ -267,17 +267,19 @@ async def submit_request(
     so a clip can never finish without knowing where it belongs. `generation_id` is for a
     request whose input media was stored under its id first; `note` is a line for the member.
 
-    First the member's bans and the prompt policy (`bot.moderation.review`): a ban or a blocked
-    prompt is
-    refused, a flagged one is held for a moderator (ContentHeld) unless `reviewed`, which is
-    how an approved request comes back here."""
+    First screening (`bot.intake.screening`): a ban or a blocked prompt is refused, a flagged
+    one is held for a moderator (`ReelBot.hold_for_review` raises ContentHeld) unless
+    `reviewed`, which is how an approved request comes back here."""
     try:
         if asker.nsfw and (skip := bot.review.scan_skip(asker.guild_id)):
             spec = RenderSpec.model_validate({**spec.model_dump(), "scan_skip": skip})
         if not reviewed:
-            decision = await review.screen(bot, spec, asker)
+            decision = await screen(
+                spec, asker, bans=bot.bans, policy=bot.policy, toxicity=bot.toxicity
+            )
             if decision.decision == "flag":
-                await review.hold(bot, spec, asker, decision, generation_id or new_generation_id())
+                gid = generation_id or new_generation_id()
+                await bot.hold_for_review(spec, asker, decision, gid)
 
         async def answer(submission: Submission) -> None:
             eta_s = await bot.eta.ready_in(submission.position)

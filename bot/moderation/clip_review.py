@@ -1,5 +1,6 @@
 """Clips the output scan held or blocked, and reported clips scanned again, as moderators see
-them (the worker scans: `worker.scan`; the requests side is `bot.moderation.review`).
+them (the worker scans: `worker.scan`; a moderator's Approve / Reject is carried out by
+`bot.moderation.decisions.approve_clip` / `reject_clip`).
 
     worker: "hold"  → row done + "held", contact sheet → delivery posts, in the member's channel,
                       HELD_NOTE (the message the clip will become), then `on_scanned` posts the
@@ -25,20 +26,14 @@ import discord
 from discord.utils import escape_markdown
 
 from bot.messages import command_name
-from bot.moderation.review import (
-    HIDDEN_NOTE,
-    SYSTEM,
-    audit,
-    edit_result,
-    plain,
-    post_review,
-    restore_result,
-    tell,
-)
+from bot.moderation.buttons import post_review
+from bot.moderation.decisions import HIDDEN_NOTE, SYSTEM, audit, edit_result, move, plain, tell
 from core.errors import BLOCKED_MESSAGE
 from core.flags import to_command_line
 from core.spec import DEFAULT_QUEUE, SCAN_TASK, RenderSpec, ResultRecord
+from gallery.media import LocalMediaStore
 from gallery.models import Generation, Moderation, ModerationAction
+from gallery.moderation import ModerationStore
 from gallery.web import clip_url
 
 if TYPE_CHECKING:
@@ -47,7 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HELD_NOTE = "⏳ This clip is waiting for a moderator; it will appear here once they approve it."
-REJECTED_NOTE = "🚫 A moderator did not approve this clip."
 UNREVIEWED_NOTE = "🚫 This clip didn't pass this server's content check, so it was not posted."
 SCANNED = ("hold", "block")  # the audit actions the output scan itself records
 KEPT = ("approve", "restore", "unhide")  # a moderator's decision to keep a clip public
@@ -67,33 +61,31 @@ async def on_scanned(bot: ReelBot, row: Generation, record: ResultRecord) -> Non
     who = f"<@{spec.owner_id.partition(':')[2] or 0}>"
     where = f"<#{spec.channel_id}>" if spec.guild_id is not None else "a DM"
     line = f"`{command_name(spec)} {plain(to_command_line(spec, capabilities=bot.capabilities))}`"
-    why = plain(record.review or await _scan_reason(bot, row.id))[:600]
+    why = plain(record.review or await _scan_reason(bot.moderation, row.id))[:600]
     if record.status == "failed":
         if bot.review.channel_id is not None:
             text = f"⛔ **Clip blocked by the output scan** · {who} in {where}\n{why}\n{line}"
             await post_review(bot, text, (), row.id, nonce=review_nonce("b", row.id))
         return
     if bot.review.channel_id is None:  # nobody could approve it: it is not posted, say so
-        moved = await asyncio.to_thread(
-            bot.moderation.transition, row.id, (Moderation.HELD,), Moderation.REMOVED
-        )
-        if moved:
+        if await move(bot.moderation, row, (Moderation.HELD,), Moderation.REMOVED):
             fresh = await asyncio.to_thread(bot.store.get, row.id)
-            await audit(bot, "remove", row, SYSTEM, "held by the output scan; no review channel")
+            why = "held by the output scan; no review channel"
+            await audit(bot.moderation, "remove", row, SYSTEM, why)
             await edit_result(bot, fresh or row, UNREVIEWED_NOTE)
             await tell(bot, row, "Your clip " + BLOCKED_MESSAGE + ".")
         return
     text = f"🛡️ **Clip held by the output scan** · {who} in {where}\n{why}\n{line}"
-    sheet = await _sheet(bot, record.sheet_path)
+    sheet = await _sheet(bot.media, record.sheet_path)
     await post_review(
         bot, text, ("approve", "reject"), row.id, file=sheet, nonce=review_nonce("h", row.id)
     )
 
 
-async def _scan_reason(bot: ReelBot, generation_id: str) -> str:
+async def _scan_reason(moderation: ModerationStore, generation_id: str) -> str:
     """Why the scan held or blocked a clip, from the audit log (a re-announced clip's record
     carries no reason)."""
-    history = await asyncio.to_thread(bot.moderation.history, generation_id)
+    history = await asyncio.to_thread(moderation.history, generation_id)
     reasons = [a.reason for a in history if a.moderator_id == SYSTEM and a.action in SCANNED]
     return reasons[-1] if reasons else "over a threshold of the output scan"
 
@@ -104,27 +96,11 @@ def decided_by_moderator(history: list[ModerationAction]) -> bool:
     return any(a.moderator_id != SYSTEM and a.action in KEPT for a in history)
 
 
-async def _sheet(bot: ReelBot, relative: str) -> discord.File | None:
+async def _sheet(media: LocalMediaStore, relative: str) -> discord.File | None:
     if not relative:
         return None
-    path = await asyncio.to_thread(bot.media.fetch, relative)
+    path = await asyncio.to_thread(media.fetch, relative)
     return discord.File(path, filename=SHEET_NAME) if path is not None else None
-
-
-async def approve_clip(bot: ReelBot, row: Generation, moderator_id: int) -> None:
-    """The waiting message becomes the clip (an edit: posted once), and the member hears."""
-
-    await restore_result(bot, row)
-    await audit(bot, "approve", row, moderator_id)
-    url = clip_url(bot.delivery.public_url, row.id)
-    await tell(bot, row, f"A moderator approved your clip; it is posted now: {url}")
-
-
-async def reject_clip(bot: ReelBot, row: Generation, moderator_id: int, reason: str) -> None:
-
-    await edit_result(bot, row, REJECTED_NOTE)
-    await audit(bot, "reject", row, moderator_id, reason)
-    await tell(bot, row, f"A moderator did not approve your clip: {plain(reason)}")
 
 
 class Rescans:
@@ -172,13 +148,10 @@ async def hide_if_flagged(bot: ReelBot, row: Generation, result: dict[str, str])
     if decided_by_moderator(await asyncio.to_thread(bot.moderation.history, row.id)):
         log.info("[%s] rescan over a threshold, but a moderator kept the clip", row.id)
         return False
-    moved = await asyncio.to_thread(
-        bot.moderation.transition, row.id, (Moderation.OK,), Moderation.HIDDEN
-    )
-    if not moved:
+    if not await move(bot.moderation, row, (Moderation.OK,), Moderation.HIDDEN):
         return False
     why = result.get("review", "")
-    await audit(bot, "hide", row, SYSTEM, f"reported; output scan: {why}")
+    await audit(bot.moderation, "hide", row, SYSTEM, f"reported; output scan: {why}")
     await edit_result(bot, row, HIDDEN_NOTE)
     if bot.review.channel_id is not None:
         owner = row.owner_id.partition(":")[2] if row.owner_id else "0"
@@ -187,6 +160,6 @@ async def hide_if_flagged(bot: ReelBot, row: Generation, result: dict[str, str])
             f"> {escape_markdown(plain(row.prompt)[:500])}\n"
             f"{clip_url(bot.delivery.public_url, row.id)}"
         )
-        sheet = await _sheet(bot, result.get("sheet_path", ""))
+        sheet = await _sheet(bot.media, result.get("sheet_path", ""))
         await post_review(bot, text, ("restore", "remove"), row.id, file=sheet)
     return True

@@ -1,7 +1,7 @@
 """The abuse classifier beside the word lists (`bot.moderation.toxicity`), with the real model:
-what it
-scores, that it never raises, how `screen` uses it, and that it adds recall on our own labelled
-prompts (`tests/data/toxicity_examples.tsv`) without flagging the benign ones."""
+what it scores, that it never raises, how `screen` (`bot.intake.screening`) uses it, and that it
+adds recall on our own labelled prompts (`tests/data/toxicity_examples.tsv`) without flagging the
+benign ones."""
 
 from __future__ import annotations
 
@@ -11,19 +11,18 @@ import runpy
 import sys
 import threading
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from bot.intake.requests import Asker
-from bot.moderation.review import screen
+from bot.intake.screening import screen
 from bot.moderation.toxicity import DEFAULT_THRESHOLD, REASON, ToxicityCheck
 from bot.settings import BotSettings
 from cli.main import main
 from core.errors import ContentBlocked
 from core.flags import parse_request
-from core.policy import Policy, default_policy
+from core.policy import default_policy
 from tests.bot.capabilities import CAPS
 from tests.conftest import ROOT
 
@@ -145,19 +144,17 @@ class NoBans:
         return None
 
 
-def fake_bot(toxicity: ToxicityCheck | None, policy: Policy | None = None) -> Any:
-    return SimpleNamespace(bans=NoBans(), policy=policy or default_policy(), toxicity=toxicity)
-
-
 ASKER = Asker(user_id=1, display_name="alice", guild_id=2, channel_id=3)
 
 
-async def screened(bot: Any, text: str) -> Any:
-    return await screen(bot, parse_request(text, capabilities=CAPS), ASKER)
+async def screened(toxicity: ToxicityCheck | None, text: str) -> Any:
+    """`screen` as intake calls it, with nobody banned."""
+    spec = parse_request(text, capabilities=CAPS)
+    return await screen(spec, ASKER, bans=NoBans(), policy=default_policy(), toxicity=toxicity)
 
 
 async def test_screen_flags_an_abusive_prompt_the_word_lists_miss(check: ToxicityCheck) -> None:
-    decision = await screened(fake_bot(check), ABUSIVE)
+    decision = await screened(check, ABUSIVE)
     assert decision.decision == "flag"
     assert (decision.rule, decision.category, decision.field) == ("toxicity", "toxicity", "prompt")
     assert decision.reason == REASON
@@ -168,25 +165,26 @@ async def test_screen_flags_an_abusive_prompt_the_word_lists_miss(check: Toxicit
 
 async def test_screen_allows_benign_prompts(check: ToxicityCheck) -> None:
     for prompt in BENIGN:
-        assert (await screened(fake_bot(check), prompt)).decision == "allow", prompt
+        assert (await screened(check, prompt)).decision == "allow", prompt
 
 
 async def test_screen_reads_the_prompt_not_the_negative_prompt(check: ToxicityCheck) -> None:
     text = "a red fox in the snow -neg ugly worthless stupid bitch, deformed, worst quality"
     spec = parse_request(text, capabilities=CAPS)
     assert spec.negative_prompt and "bitch" in spec.negative_prompt
-    assert (await screen(fake_bot(check), spec, ASKER)).decision == "allow"
+    decision = await screen(spec, ASKER, bans=NoBans(), policy=default_policy(), toxicity=check)
+    assert decision.decision == "allow"
 
 
 async def test_the_word_lists_decide_first(check: ToxicityCheck) -> None:
-    decision = await screened(fake_bot(check), "a nude marble statue in a museum, you idiot")
+    decision = await screened(check, "a nude marble statue in a museum, you idiot")
     assert decision.rule == "sexual.nudity"
     with pytest.raises(ContentBlocked):
-        await screened(fake_bot(check), "a p0rn clip of that stupid idiot")
+        await screened(check, "a p0rn clip of that stupid idiot")
 
 
 async def test_screen_without_the_check_is_the_word_lists_alone() -> None:
-    assert (await screened(fake_bot(None), ABUSIVE)).decision == "allow"
+    assert (await screened(None, ABUSIVE)).decision == "allow"
 
 
 def test_reelbot_policy_shows_the_score(capsys: pytest.CaptureFixture[str]) -> None:

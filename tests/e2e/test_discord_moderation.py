@@ -14,7 +14,9 @@ import pytest
 
 from bot.app import ReelBot
 from bot.intake.submit import connect_queue
-from bot.moderation.review import HIDDEN_BY_MOD, HIDDEN_NOTE, REFUSED, ReviewConfig
+from bot.moderation.buttons import REFUSED
+from bot.moderation.config import ReviewConfig
+from bot.moderation.decisions import HIDDEN_BY_MOD, HIDDEN_NOTE
 from core.capabilities import capabilities_for
 from core.spec import DEFAULT_QUEUE
 from gallery.moderation import ModerationStore

@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 from sqlmodel import Session, select
 
-from bot.moderation.clip_review import HELD_NOTE, REJECTED_NOTE, SHEET_NAME, UNREVIEWED_NOTE
-from bot.moderation.review import HIDDEN_NOTE
+from bot.moderation.clip_review import HELD_NOTE, SHEET_NAME, UNREVIEWED_NOTE
+from bot.moderation.decisions import HIDDEN_NOTE, REJECTED_NOTE
 from core.errors import BLOCKED_MESSAGE
 from gallery.models import Generation
 from tests.e2e.test_discord import PUBLIC_URL, Stack, eventually

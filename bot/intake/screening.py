@@ -1,0 +1,64 @@
+"""Screening a request before it is queued: the member's bans, the prompt policy, the abuse
+classifier.
+
+    banned?            → MemberBanned
+    policy: block      → ContentBlocked
+    policy: flag       → returned: the caller holds it for a moderator (`ReelBot.hold_for_review`,
+                         which is `bot.moderation.gate.hold`)
+    allow, classifier ≥ threshold → flagged the same way; the model alone never refuses
+
+Screening decides only; it posts nothing, so intake needs nothing of moderation's review
+messages or buttons (moderation, which submits an approved request again, imports intake).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from core.errors import ContentBlocked, MemberBanned
+from core.policy import Policy, PolicyDecision
+from core.spec import RenderSpec
+
+if TYPE_CHECKING:
+    from bot.intake.caches import Bans
+    from bot.intake.requests import Asker
+    from bot.moderation.toxicity import ToxicityCheck
+
+
+def when(moment: datetime | None) -> str:
+    """How long a ban lasts, in a time every member reads in their own zone (Discord's
+    timestamp markup)."""
+    return "for good" if moment is None else f"until <t:{int(moment.timestamp())}:f>"
+
+
+async def screen(
+    spec: RenderSpec,
+    asker: Asker,
+    *,
+    bans: Bans,
+    policy: Policy,
+    toxicity: ToxicityCheck | None,
+) -> PolicyDecision:
+    """MemberBanned or ContentBlocked, else the policy's decision (allow or flag).
+
+    Bans are read through `bans` (`bot.intake.caches.Bans`): a ban given through this process
+    counts at once, one given through another bot process within its TTL (30 s).
+
+    A prompt the word lists allow is read by the abuse classifier too (`toxicity`, None when
+    off): at its threshold the request is flagged, so a moderator decides. It reads the member's
+    prompt only (no style suffix, no negative prompt), and runs in a thread: a few milliseconds
+    of scikit-learn would stall every other interaction."""
+    ban = await bans.active(asker.owner_id, asker.guild_id)
+    if ban is not None:
+        why = f" ({ban.reason})" if ban.reason else ""
+        raise MemberBanned(f"A moderator has stopped you making clips here {when(ban.until)}{why}.")
+    decision = policy.check(spec.prompt, spec.negative_prompt, spec.style)
+    if decision.decision == "block":
+        raise ContentBlocked(f"I can't make this clip: {decision.reason}")
+    if decision.decision == "allow" and toxicity is not None:
+        flagged = await asyncio.to_thread(toxicity.decide, spec.prompt, decision.normalized)
+        if flagged is not None:
+            return flagged
+    return decision
