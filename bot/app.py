@@ -37,7 +37,8 @@ from core.spec import Capabilities, StylePreset
 from core.styles import DEFAULT_STYLES
 from gallery.community import CommunityStore
 from gallery.db import make_engine, migrate
-from gallery.media import LocalMediaStore, make_media_store
+from gallery.media import LocalMediaStore
+from gallery.mediastore import make_media_store
 from gallery.moderation import ModerationStore
 from gallery.store import GalleryStore
 from jobs.admission import Admission

@@ -89,7 +89,7 @@ async def _create(settings: BotSettings, text: str, timeout: float | None) -> in
     from cli.up import read_run_file
     from core.flags import parse_request
     from gallery.db import make_engine, migrate
-    from gallery.media import make_media_store
+    from gallery.mediastore import make_media_store
     from gallery.store import GalleryStore
 
     # Bad flags are reported before anything is started or connected.

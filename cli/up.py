@@ -29,7 +29,7 @@ from cli.local_redis import LocalRedis, free_port
 from core.errors import ConfigError
 from core.spec import heartbeat_key
 from gallery.db import make_engine, migrate
-from gallery.media import make_media_store
+from gallery.mediastore import make_media_store
 from gallery.store import GalleryStore
 from gallery.web import create_app
 from jobs.admission import Admission

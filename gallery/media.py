@@ -14,7 +14,8 @@ clip the output scan held (for moderators only: the gallery never serves it).
 `LocalMediaStore` is also the interface: `gallery.s3media.S3MediaStore` keeps the same local
 folder as a working copy and mirrors it to a bucket. Writers write locally (encoding stays
 file-based) and then `publish`; readers ask `fetch` for a local file, `exists`, or `url_for` a
-URL to redirect to (None here: the gallery serves the file itself).
+URL to redirect to (None here: the gallery serves the file itself). `gallery.mediastore`
+picks one of the two from the settings.
 """
 
 from __future__ import annotations
@@ -31,8 +32,6 @@ from core.ids import is_generation_id
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-
-    from gallery.settings import GallerySettings
 
 CONTENT_TYPES = {
     "mp4": "video/mp4",
@@ -66,15 +65,6 @@ def parse_relative(relative: str) -> tuple[str, str]:
     if found is None or found.group(3) not in KINDS:
         raise ValueError(f"media path {relative!r} is not a generation's file")
     return found.group(2), found.group(3)
-
-
-def make_media_store(settings: GallerySettings) -> LocalMediaStore:
-    """The store the settings ask for: the local folder, or that folder mirrored to S3."""
-    if settings.media_store == "s3":
-        from gallery.s3media import S3MediaStore  # boto3 is the `s3` extra
-
-        return S3MediaStore.from_settings(settings)
-    return LocalMediaStore(settings.resolved_media_dir())
 
 
 class LocalMediaStore:

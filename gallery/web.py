@@ -22,7 +22,8 @@ from core.ids import GENERATION_ID_PATTERN
 from gallery import admin, api, pages
 from gallery.browse import BrowseStore
 from gallery.db import make_engine, migrate
-from gallery.media import LocalMediaStore, make_media_store
+from gallery.media import LocalMediaStore
+from gallery.mediastore import make_media_store
 from gallery.metrics import Metrics
 from gallery.settings import GallerySettings
 from gallery.store import GalleryStore

@@ -38,7 +38,8 @@ from core.spec import (
     serialize_job,
 )
 from gallery.db import make_engine, migrate
-from gallery.media import LocalMediaStore, make_media_store
+from gallery.media import LocalMediaStore
+from gallery.mediastore import make_media_store
 from gallery.models import Moderation
 from gallery.moderation import ModerationStore
 from gallery.store import GalleryStore

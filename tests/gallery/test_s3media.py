@@ -12,7 +12,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from gallery.media import KINDS, LocalMediaStore, make_media_store
+from gallery.media import KINDS, LocalMediaStore
+from gallery.mediastore import make_media_store
 from gallery.s3media import S3MediaStore
 from gallery.settings import GallerySettings
 from gallery.store import GalleryStore
