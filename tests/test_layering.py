@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.harness.paths import ROOT
 
 PACKAGES = ("core", "jobs", "gallery", "worker", "bot", "api", "cli")
 # package -> the packages of ours it may import (itself always)

@@ -24,7 +24,7 @@ from core.flags import parse_request
 from core.spec import RenderJob
 from core.spec import deserialize_job as job_deserializer
 from jobs.admission import arq_head
-from tests.conftest import ROOT
+from tests.harness.paths import ROOT
 
 OLD = json.loads((ROOT / "tests/data/upgrade/f414b03.json").read_text())
 GID = OLD["generation_id"]

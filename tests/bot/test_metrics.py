@@ -17,8 +17,9 @@ from discord import app_commands
 
 from bot.metrics import BotMetrics, RateLimitLog, reason_of
 from core.errors import ContentHeld, FlagError, QuotaExceeded, UserFacingError
-from tests.e2e.test_discord import Stack, eventually
 from tests.fakediscord import FakeDiscord
+from tests.harness.stack import Stack
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
 

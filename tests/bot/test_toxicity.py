@@ -24,7 +24,7 @@ from core.errors import ContentBlocked
 from core.flags import parse_request
 from core.policy import default_policy
 from tests.bot.capabilities import CAPS
-from tests.conftest import ROOT
+from tests.harness.paths import ROOT
 
 pytest.importorskip("profanity_check")
 

@@ -25,7 +25,7 @@ from core.spec import (
 )
 from jobs.admission import Admission
 from jobs.events import publish_event
-from tests.conftest import ROOT
+from tests.harness.paths import ROOT
 
 pytestmark = pytest.mark.timeout(60)
 ROOMY = Caps(in_flight=100, per_day=1000)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from core.logs import JsonFormatter, configure_logging, log_format
-from tests.conftest import ROOT
+from tests.harness.paths import ROOT
 
 GID = "0123456789abcdef0123456789abcdef"
 

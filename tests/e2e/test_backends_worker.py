@@ -37,7 +37,7 @@ from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.models import Generation
 from gallery.store import GalleryStore
-from tests.conftest import WorkerProcesses, reelbot_env
+from tests.harness.workers import WorkerProcesses, reelbot_env
 from tests.worker.test_camera import shift
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]

@@ -11,20 +11,10 @@ from pathlib import Path
 import av
 import pytest
 
-from tests.conftest import ROOT
+from tests.harness.cli import reelbot
+from tests.harness.paths import ROOT
 
 EXAMPLES = Path(os.environ.get("REELBOT_EXAMPLES", ROOT.parent / "shared" / "examples"))
-
-
-def reelbot(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
-    return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-        cwd=ROOT,
-    )
 
 
 def example_lines() -> list[dict]:

@@ -6,92 +6,19 @@ edits, the result posted once with a playable MP4, and the errors they get for b
 
 from __future__ import annotations
 
-import asyncio
-import io
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import aiohttp
-import av
 import pytest
 
-from bot.app import DISCORD_CONNECTIONS, ReelBot
+from bot.app import DISCORD_CONNECTIONS
 from bot.delivery import consumer as delivery_module
 from bot.delivery.consumer import GROUP
-from bot.intake.submit import connect_queue
-from core.capabilities import capabilities_for
-from core.spec import DEFAULT_QUEUE, RESULT_STREAM, Capabilities
-from gallery.db import make_engine, migrate
-from gallery.media import LocalMediaStore
-from gallery.store import GalleryStore
+from core.spec import DEFAULT_QUEUE, RESULT_STREAM
 from tests.fakediscord import FakeDiscord, Overwrite
 from tests.fakediscord.world import ATTACH_FILES
+from tests.harness.stack import PUBLIC_URL, probe, results_for_bot
+from tests.harness.waiting import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
-
-PUBLIC_URL = "http://gallery.test"
-
-
-class Stack:
-    """Everything a bot needs, built the way `run_bot` builds it, so tests can restart the bot."""
-
-    def __init__(
-        self, redis_url: str, data_dir: Path, capabilities: Capabilities | None = None
-    ) -> None:
-        self.redis_url = redis_url
-        self.capabilities = capabilities or capabilities_for("tiny")  # what the workers load
-        self.engine = make_engine(f"sqlite:///{data_dir / 'reelbot.db'}")
-        migrate(self.engine)
-        self.store = GalleryStore(self.engine)
-        self.media = LocalMediaStore(data_dir / "media")
-        self.pools: list[object] = []
-
-    async def new_bot(self) -> ReelBot:
-        pool = await connect_queue(self.redis_url)
-        self.pools.append(pool)
-        return ReelBot(
-            queue=pool,
-            store=self.store,
-            media=self.media,
-            capabilities=self.capabilities,
-            public_url=PUBLIC_URL,
-            guild_ready_timeout=0.05,
-        )
-
-    async def close(self) -> None:
-        for pool in self.pools:
-            await pool.aclose()  # type: ignore[attr-defined]
-        self.engine.dispose()
-
-
-@pytest.fixture
-async def stack(redis_server, redis, data_dir) -> AsyncIterator[Stack]:
-    s = Stack(redis_server.url, data_dir)
-    yield s
-    await s.close()
-
-
-def probe(data: bytes) -> tuple[int, int, int, float]:
-    with av.open(io.BytesIO(data)) as container:
-        stream = container.streams.video[0]
-        frames = sum(1 for _ in container.decode(stream))
-        return stream.width, stream.height, frames, float(stream.average_rate)
-
-
-async def eventually(get, ok, timeout: float = 10.0):
-    """The first value of `get()` that satisfies `ok`, polling briefly (state written by others)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = get()
-        if value is not None and ok(value):
-            return value
-        assert asyncio.get_running_loop().time() < deadline, f"never satisfied: {value!r}"
-        await asyncio.sleep(0.05)
-
-
-def results_for_bot(fake: FakeDiscord) -> list:
-    """Messages the bot posted into channels that carry a clip or a clip link."""
-    return [m for m in fake.visible_messages() if "your clip is ready" in m.content]
 
 
 async def test_create_queues_then_posts_the_clip_once(stack, workers, redis) -> None:
@@ -163,11 +90,7 @@ async def test_clips_finished_while_the_bot_was_down_are_posted_when_it_returns(
                 await ix.wait_reply()
         # The bot is gone; the worker starts only now and finishes both clips meanwhile.
         workers.start()
-        for _ in range(600):
-            if await redis.xlen(RESULT_STREAM) == 2:
-                break
-            await asyncio.sleep(0.1)
-        assert await redis.xlen(RESULT_STREAM) == 2
+        await eventually(lambda: redis.xlen(RESULT_STREAM), lambda n: n == 2, timeout=60)
         assert results_for_bot(fake) == []
 
         async with fake.running(await stack.new_bot()):
@@ -259,15 +182,15 @@ async def test_a_failed_delivery_is_retried_soon_and_never_holds_up_the_next_cli
     async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
         for prompt in ("a lighthouse -seed 8", "a lighthouse -seed 9"):
             await (await fake.slash_command("create", {"prompt": prompt})).wait_reply()
-        async with asyncio.timeout(90):
-            while len(failed) < 2:  # both rendered, and each delivery failed once
-                await asyncio.sleep(0.05)
+        # both rendered, and each delivery failed once
+        await eventually(lambda: failed, lambda f: len(f) >= 2, timeout=90)
         result = await fake.wait_for_message(  # well inside the 60 s before XAUTOCLAIM
             lambda m: "your clip is ready" in m.content, timeout=30
         )
-        async with asyncio.timeout(30):  # the posted one acked, the stuck one left pending
-            while (await redis.xpending(RESULT_STREAM, GROUP))["pending"] != 1:
-                await asyncio.sleep(0.05)
+        # the posted one acked, the stuck one left pending
+        await eventually(
+            lambda: redis.xpending(RESULT_STREAM, GROUP), lambda p: p["pending"] == 1, timeout=30
+        )
         stuck = next(iter(failed))  # whichever finished first (they may render side by side)
         assert failed[stuck] >= 2  # retried, and still failing
     assert stuck not in result.content and result.files  # the other clip, posted

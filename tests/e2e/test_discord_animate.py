@@ -9,24 +9,17 @@ with nothing queued and nothing stored.
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 
 import pytest
 from PIL import Image
 
 from core.capabilities import capabilities_for
 from core.spec import DEFAULT_QUEUE
-from tests.e2e.test_discord import PUBLIC_URL, Stack, eventually, probe, results_for_bot
 from tests.fakediscord import FakeDiscord
+from tests.harness.stack import PUBLIC_URL, probe, results_for_bot
+from tests.harness.waiting import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
-
-
-@pytest.fixture
-async def stack(redis_server, redis, data_dir) -> AsyncIterator[Stack]:
-    s = Stack(redis_server.url, data_dir)
-    yield s
-    await s.close()
 
 
 def png(width: int, height: int) -> bytes:

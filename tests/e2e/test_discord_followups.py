@@ -21,21 +21,19 @@ import numpy as np
 import pytest
 
 from cli.local_redis import LocalRedis
-from core.capabilities import capabilities_for
-from tests.conftest import WorkerProcesses, reelbot_env
-from tests.e2e.test_discord import Stack
-from tests.e2e.test_discord_remix import child_clip, clip_id, create, labels, user_id
 from tests.fakediscord import FakeDiscord, Message
+from tests.harness.members import child_clip, create, labels, user_id
+from tests.harness.stack import LTX_SMALL, Stack, clip_id
+from tests.harness.workers import WorkerProcesses, reelbot_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
-LTX = capabilities_for("ltx").model_copy(update={"native_pixels": 256 * 128, "default_steps": 2})
 ALL_BUTTONS = ["Reroll", "Remix", "Vary", "Extend", "Upscale", "Delete"]
 
 
 @pytest.fixture
 async def stack(redis_server: LocalRedis, redis, data_dir: Path) -> AsyncIterator[Stack]:
-    s = Stack(redis_server.url, data_dir, capabilities=LTX)  # the bot sizes clips for LTX
+    s = Stack(redis_server.url, data_dir, capabilities=LTX_SMALL)  # the bot sizes clips for LTX
     yield s
     await s.close()
 

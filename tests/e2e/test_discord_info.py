@@ -8,25 +8,17 @@ message, the posted MP4, and on the queue and gallery state a cancel must leave 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from arq.constants import in_progress_key_prefix
 
 from core.spec import DEFAULT_QUEUE, cancel_key, heartbeat_key
 from gallery.community import CommunityStore
-from tests.e2e.test_discord import PUBLIC_URL, Stack, probe
 from tests.fakediscord import FakeDiscord
 from tests.gallery.factories import add_done, generation
+from tests.harness.stack import PUBLIC_URL, probe
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
-
-
-@pytest.fixture
-async def stack(redis_server, redis, data_dir) -> AsyncIterator[Stack]:
-    s = Stack(redis_server.url, data_dir)
-    yield s
-    await s.close()
 
 
 async def run(fake: FakeDiscord, command: str, options: dict | None = None, **where):

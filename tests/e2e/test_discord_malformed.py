@@ -6,21 +6,12 @@ Sent through the fake Discord's real gateway websocket to an unmodified discord.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.e2e.test_discord import Stack
 from tests.fakediscord import FakeDiscord
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
-
-
-@pytest.fixture
-async def stack(redis_server, redis, data_dir) -> AsyncIterator[Stack]:
-    s = Stack(redis_server.url, data_dir)
-    yield s
-    await s.close()
 
 
 def malformed(fake: FakeDiscord) -> list[tuple[str, object]]:

@@ -7,7 +7,6 @@ the approved clip arriving once, the rejection reason, bans, hidden clips and th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -20,21 +19,15 @@ from bot.moderation.decisions import HIDDEN_BY_MOD, HIDDEN_NOTE
 from core.capabilities import capabilities_for
 from core.spec import DEFAULT_QUEUE
 from gallery.moderation import ModerationStore
-from tests.e2e.test_discord import PUBLIC_URL, Stack, eventually
 from tests.fakediscord import FakeDiscord, Message
 from tests.fakediscord.records import walk_components
+from tests.harness.stack import PUBLIC_URL, Stack
+from tests.harness.waiting import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
 READY = "your clip is ready"
 FLAGGED = "a nude marble statue in a museum -seed 4"  # the shipped policy's nudity rule flags it
-
-
-@pytest.fixture
-async def stack(redis_server, redis, data_dir) -> AsyncIterator[Stack]:
-    s = Stack(redis_server.url, data_dir)
-    yield s
-    await s.close()
 
 
 async def new_bot(stack: Stack, fake: FakeDiscord, *, threshold: int = 3, **review: Any) -> ReelBot:

@@ -8,78 +8,21 @@ seed, likes, deletion).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from core.capabilities import capabilities_for
 from core.flags import to_command_line
 from core.spec import RenderSpec
 from gallery.community import CommunityStore
-from gallery.models import Generation
-from tests.e2e.test_discord import PUBLIC_URL, Stack, eventually
-from tests.fakediscord import FakeDiscord, Message
+from tests.fakediscord import FakeDiscord
 from tests.fakediscord.records import walk_components
+from tests.harness.members import child_clip, create, labels, user_id
+from tests.harness.stack import clip_id
+from tests.harness.waiting import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
-READY = "your clip is ready"
 REFUSED = "Only the person who made this clip, or a moderator, can delete it."
-
-
-@pytest.fixture
-async def stack(redis_server, redis, data_dir) -> AsyncIterator[Stack]:
-    s = Stack(redis_server.url, data_dir)
-    yield s
-    await s.close()
-
-
-def clip_id(result: Message) -> str:
-    return result.content.split(f"{PUBLIC_URL}/clips/")[1].split()[0]
-
-
-def labels(message: Message) -> list[str]:
-    return [c["label"] for c in walk_components(message.components) if c.get("type") == 2]
-
-
-def results_of(fake: FakeDiscord, generation_id: str) -> list[Message]:
-    return [
-        m for m in fake.messages if READY in m.content and f"/clips/{generation_id}" in m.content
-    ]
-
-
-async def create(fake: FakeDiscord, prompt: str, *, user: str = "alice") -> Message:
-    """Run /create and wait for its clip, as the member who asked would."""
-    ix = await fake.slash_command("create", {"prompt": prompt}, user=user)
-    queued = await ix.wait_reply()
-    return await fake.wait_for_message(
-        lambda m: (
-            READY in m.content
-            and bool(m.message_reference)
-            and int(m.message_reference["message_id"]) == queued.id
-        ),
-        timeout=60,
-    )
-
-
-async def child_clip(
-    stack: Stack, fake: FakeDiscord, parent_id: str, *, count: int = 1
-) -> tuple[Generation, Message]:
-    """The newest remix of `parent_id` once its clip is posted, and the message posting it."""
-    community = CommunityStore(stack.engine)
-    children = await eventually(lambda: community.children(parent_id), lambda c: len(c) == count)
-    child = children[-1]
-    result = await fake.wait_for_message(
-        lambda m: READY in m.content and f"/clips/{child.id}" in m.content, timeout=60
-    )
-    row = await eventually(lambda: stack.store.get(child.id), lambda r: r.discord_message_id)
-    assert row.discord_message_id == result.id
-    assert results_of(fake, child.id) == [result]  # posted once
-    return row, result
-
-
-def user_id(fake: FakeDiscord, name: str) -> str:
-    return f"discord:{fake.users[name].id}"
 
 
 async def test_reroll_by_another_member_makes_their_own_child_clip(stack, workers) -> None:

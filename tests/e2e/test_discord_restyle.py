@@ -14,24 +14,17 @@ import io
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
 from PIL import Image
 
-from core.capabilities import capabilities_for
 from core.spec import DEFAULT_QUEUE
-from tests.conftest import WorkerProcesses, reelbot_env
-from tests.e2e.test_discord import PUBLIC_URL, Stack, eventually, probe, results_for_bot
 from tests.fakediscord import FakeDiscord
+from tests.harness.stack import PUBLIC_URL, WAN_SMALL, Stack, probe, results_for_bot
+from tests.harness.uploads import mp4
+from tests.harness.waiting import eventually
+from tests.harness.workers import WorkerProcesses, reelbot_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
-
-# The bot sizes clips as for Wan, but small and in two steps, so the tiny model renders in
-# seconds on a CPU; the worker checks each spec against the real Wan capabilities.
-WAN_SMALL = capabilities_for("wan").model_copy(
-    update={"native_pixels": 96 * 64, "default_steps": 2}
-)
 
 
 @pytest.fixture
@@ -53,25 +46,6 @@ def wan_workers(redis_server, data_dir: Path) -> Iterator[WorkerProcesses]:
     procs = WorkerProcesses(env, data_dir.parent / "logs")
     yield procs
     procs.stop_all()
-
-
-def mp4(seconds: float, size: tuple[int, int] = (96, 64), fps: int = 24, fmt: str = "mp4") -> bytes:
-    """A small real video: a bright square sliding across a blue field."""
-    width, height = size
-    out = io.BytesIO()
-    with av.open(out, "w", format=fmt) as container:
-        stream = container.add_stream("libx264" if fmt == "mp4" else "libvpx-vp9", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for i in range(round(seconds * fps)):
-            frame = np.zeros((height, width, 3), np.uint8)
-            frame[...] = (30, 90, 200)
-            x = i * (width - 16) // max(1, round(seconds * fps) - 1)
-            frame[height // 3 : height // 3 + 16, x : x + 16] = (250, 220, 40)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return out.getvalue()
 
 
 def png() -> bytes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from PIL import Image
@@ -20,22 +19,16 @@ from bot.moderation.clip_review import HELD_NOTE, SHEET_NAME, UNREVIEWED_NOTE
 from bot.moderation.decisions import HIDDEN_NOTE, REJECTED_NOTE
 from core.errors import BLOCKED_MESSAGE
 from gallery.models import Generation
-from tests.e2e.test_discord import PUBLIC_URL, Stack, eventually
 from tests.e2e.test_discord_moderation import actions, labels, moderating, new_bot
 from tests.fakediscord import FakeDiscord, Message
+from tests.harness.stack import PUBLIC_URL, Stack
+from tests.harness.waiting import eventually
 from worker.contact_sheet import CAPTION_H, GRID_KEY, tile_size
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 READY = "your clip is ready"
 OVER_ANY = json.dumps({"nudity": 0})  # every clip scores at least 0
-
-
-@pytest.fixture
-async def stack(redis_server, redis, data_dir) -> AsyncIterator[Stack]:
-    s = Stack(redis_server.url, data_dir)
-    yield s
-    await s.close()
 
 
 def scanning(workers, **env: str) -> None:

@@ -14,9 +14,9 @@ import pytest
 from PIL import Image
 
 from core.spec import DEFAULT_QUEUE
-from tests.e2e.test_discord import Stack
-from tests.e2e.test_discord_restyle import WAN_SMALL, mp4
 from tests.fakediscord import FakeDiscord
+from tests.harness.stack import WAN_SMALL, Stack
+from tests.harness.uploads import mp4
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 

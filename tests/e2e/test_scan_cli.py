@@ -9,8 +9,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.e2e.test_cli import reelbot
 from tests.e2e.test_verify import clips  # noqa: F401  (the module's clips fixture)
+from tests.harness.cli import reelbot
 from worker.contact_sheet import GRID_KEY
 
 

@@ -21,7 +21,7 @@ from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
 from jobs.events import follow_events
-from tests.conftest import WorkerProcesses, submit_admitted
+from tests.harness.workers import WorkerProcesses, submit_admitted
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

@@ -16,8 +16,8 @@ from core.spec import RenderJob, RenderSpec
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
-from tests.conftest import WorkerProcesses
-from tests.e2e.test_cli import reelbot
+from tests.harness.cli import reelbot
+from tests.harness.workers import WorkerProcesses
 from tests.worker.test_provenance import GID, reencode
 from worker.backends import load_backend
 from worker.backends.tiny import CAPABILITIES

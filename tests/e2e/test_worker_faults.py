@@ -1,7 +1,7 @@
 """Workers that stall, overrun or lose Redis: the clip still ends exactly once, done or failed.
 
 Real processes throughout. The test environment beats every 0.3 s with a 2.5 s lease
-(tests/conftest.py), so "dead" and "merely slow" are a couple of seconds apart.
+(tests/harness/workers.py), so "dead" and "merely slow" are a couple of seconds apart.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from core.spec import RESULT_STREAM, RenderSpec, heartbeat_key
 from gallery.db import make_engine, migrate
 from gallery.store import GalleryStore
 from jobs.events import follow_events
-from tests.conftest import WorkerProcesses, reelbot_env, submit_admitted
+from tests.harness.workers import WorkerProcesses, reelbot_env, submit_admitted
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

@@ -15,7 +15,7 @@ from core.fairshare import size_class
 from core.flags import parse_request
 from gallery.db import make_engine, migrate
 from gallery.store import GalleryStore
-from tests.conftest import WorkerProcesses, submit_admitted
+from tests.harness.workers import WorkerProcesses, submit_admitted
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

@@ -25,12 +25,11 @@ from sqlmodel import Session, col, select
 from bot.app import ReelBot
 from cli.local_redis import LocalRedis
 from gallery.models import Generation
-from tests.conftest import WorkerProcesses, reelbot_env
-from tests.e2e.test_discord import Stack
 from tests.fakediscord import FakeDiscord, Message
+from tests.harness.stack import READY, Stack
+from tests.harness.workers import WorkerProcesses, reelbot_env
 
 FAULTY_BACKEND = "tests.faults.backends"
-READY = "your clip is ready"
 FAILED = "sorry, this clip failed"
 SMALL = "-len 1 -fps 8"  # the cheapest clip the tiny model makes: 9 frames
 
