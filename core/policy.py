@@ -1,26 +1,18 @@
 """The prompt policy: allow a request, hold it for moderator review (flag), or refuse it (block).
 
 Pure: no discord, redis, torch or database. A policy is a list of rules read from TOML (the
-shipped `core/policy_default.toml` unless the operator sets `REELBOT_POLICY_FILE`); each rule has
-an id, a category, a decision, a member-facing reason and words, phrases and regexes.
+shipped `core/policy_default.toml` unless the operator sets `REELBOT_POLICY_FILE`; the format is
+`core.policyrules`'s); each rule has an id, a category, a decision, a member-facing reason and
+words, phrases and regexes. Text is read as `core.policytext` reads it (folded, leetspeak and
+spacing undone, in views), then:
 
-How text is read (every step linear in the text; prompts are at most 1,500 characters):
-1. fold: Unicode compatibility folding (NFKC's mappings, applied as NFKD so that accents split
-   off and drop), casefold, zero-width, format and control characters and combining marks
-   removed, look-alike letters (Cyrillic, Greek, small capitals, enclosed and regional-indicator
-   letters) mapped to Latin. Full-width and "mathematical" letters fold in the first step.
-2. views: the words (every run of characters that are not letters or digits becomes one space,
-   apostrophes go: this is `normalized`); the same with the separators inside a word dropped
-   (`n.u.d.e`, `n_u_d_e`, `nu-de` → `nude`) and, where a word mixes letters with `0 1 3 4 5 7 @ $`,
-   leetspeak read (`1` both as `i` and as `l`; a bare number such as 7175 stays a number); and
-   runs of single characters joined (`n u d e` → `nude`), where words match anywhere in the run.
-3. Words and phrases match whole words, plus a plural `s`; each letter of a listed word matches a
+1. Words and phrases match whole words, plus a plural `s`; each letter of a listed word matches a
    run of that letter (`nude` matches `nuuuude`; `boobs` needs two `o`s, so `bobs` passes); the
    spaces of a phrase may be left out (`childporn`). Regexes are tried at the start of every word
    of the views (lowercase, one space between words). At a word start the first of these that
    matches counts: block rules' regexes, then words and phrases (longest first), then the other
    regexes. A listed phrase also counts for every listed word or phrase inside it.
-4. The strongest decision of the rules that matched wins (block > flag > allow), the earlier rule
+2. The strongest decision of the rules that matched wins (block > flag > allow), the earlier rule
    on a tie, the prompt before the negative prompt. A rule with `requires` only counts when the
    positive prompt also matched a rule (by id or category) named there, so "child" alone is fine
    and "child" next to a sexual term is blocked. `exempt` phrases hide the words inside them.
@@ -32,216 +24,54 @@ second one, without word boundaries, reads the runs of single characters.
 from __future__ import annotations
 
 import re
-import tomllib
-import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from core.errors import ConfigError
+from core.policyrules import (
+    DEFAULT_FILE,
+    STRENGTH,
+    Decision,
+    Rule,
+    Where,
+    check_entry,
+    check_rules,
+    default_rules,
+    rules_from_toml,
+)
+from core.policytext import Views, fold, views, words_of
 from core.spec import StylePreset
 from core.styles import DEFAULT_STYLES
 
 if TYPE_CHECKING:
     from core.spec import RenderSpec
 
-Decision = Literal["allow", "flag", "block"]
-Where = Literal["prompt", "negative", "both"]
+# What callers import from here; the text reading and the rule format live beside it.
+__all__ = [
+    "DEFAULT_FILE",
+    "MAX_CHECKED_CHARS",
+    "STRENGTH",
+    "Decision",
+    "Field",
+    "Policy",
+    "PolicyDecision",
+    "PolicySize",
+    "Rule",
+    "Views",
+    "Where",
+    "default_policy",
+    "fold",
+    "views",
+    "words_of",
+]
+
 Field = Literal["prompt", "negative"]
 
-STRENGTH: Mapping[Decision, int] = {"allow": 0, "flag": 1, "block": 2}
 # prompt + negative + style suffixes; the flag parser already caps a prompt at 1,500 characters
 MAX_CHECKED_CHARS = 8_000
-DEFAULT_FILE = "policy_default.toml"
-_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-_RULE_KEYS = {"id", "category", "decision", "reason", "where"}
-_LIST_KEYS = {"words", "phrases", "regexes", "requires"}
-_TOP_KEYS = {"version", "include_default", "exempt", "rules"}
-
-# ---------------------------------------------------------------------------------- folding
-_CONFUSABLES = {
-    **dict(zip("АВЕКМНОРСТХУЅІЈԁһԛԝ", "abekmhopctxysijdhqw", strict=True)),  # Cyrillic
-    **dict(zip("авеорсухѕіјкмнтпьгѵ", "abeopcyxsijkmhtnbrv", strict=True)),
-    **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "abezhikmnoptyx", strict=True)),  # Greek
-    **dict(zip("αβεηικνορτυχωγςϲ", "abenikvoptuxwysc", strict=True)),
-    **dict(zip("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘʀꜱᴛᴜᴠᴡʏᴢı", "abcdefghijklmnoprstuvwyzi", strict=True)),
-}
-_INVISIBLE = {0x115F, 0x1160, 0x3164, 0xFFA0, 0x034F}  # Hangul fillers, grapheme joiner
-_LETTER_RANGES = (0x1F150, 0x1F170, 0x1F1E6)  # negative circled, negative squared, regional
-_TABLE_CAP = 50_000
-
-
-def _fold_char(ch: str) -> str | None:
-    cp = ord(ch)
-    if ch in _CONFUSABLES:
-        return _CONFUSABLES[ch]
-    for start in _LETTER_RANGES:
-        if start <= cp < start + 26:
-            return chr(cp - start + 97)
-    if cp in _INVISIBLE:
-        return None
-    if ch.isspace():
-        return " "
-    category = unicodedata.category(ch)
-    if category in ("Mn", "Me", "Cf", "Cc") or unicodedata.combining(ch):
-        return None  # marks (also what keeps NFKD linear), zero-width and control characters
-    if category[0] in "CZ":
-        return " "  # private use, unassigned, separators
-    return ch
-
-
-class _LazyTable(dict[int, str | None]):
-    """A `str.translate` table that fills itself on first sight of a character (bounded)."""
-
-    def __init__(self, fn: Callable[[str], str | None], ascii_too: bool = True) -> None:
-        super().__init__()
-        self._fn = fn
-        if ascii_too:
-            self.update({cp: fn(chr(cp)) for cp in range(128)})
-
-    def __missing__(self, cp: int) -> str | None:
-        value = self._fn(chr(cp))
-        if len(self) < _TABLE_CAP:
-            self[cp] = value
-        return value
-
-
-_APOSTROPHES = "'’ʼ`´"  # it's → its, in every view
-_WORD_BREAKS = ',:;!?()[]{}<>"“”«»'  # punctuation that ends a word even without a space
-
-
-def _keep_alnum(ch: str) -> str | None:
-    if ch in _APOSTROPHES:
-        return None
-    return ch if ch.isalnum() else " "
-
-
-def _join_words(ch: str) -> str | None:
-    if ch.isalnum() or ch in "@$":
-        return ch
-    if ch.isspace() or ch in _WORD_BREAKS:
-        return " "
-    return None  # . - _ * ~ | / + and other symbols inside a word are dropped
-
-
-_FOLD = _LazyTable(_fold_char, ascii_too=False)
-_ASCII_CONTROLS = {cp: " " if chr(cp).isspace() else None for cp in (*range(32), 127)}
-_SPACED = _LazyTable(_keep_alnum)  # every non-letter, non-digit → a space
-_JOINED = _LazyTable(_join_words)  # separators inside words dropped: n.u.d.e, n_u_d_e → nude
-# The same for ASCII text, as bytes tables (several times faster on short strings).
-_SPACED_BYTES = bytes(ord(_keep_alnum(chr(b)) or "\0") for b in range(128)) + bytes(range(128, 256))
-_SPACED_DROP = bytes(b for b in range(128) if _keep_alnum(chr(b)) is None)
-_JOINED_BYTES = bytes(ord(_join_words(chr(b)) or "\0") for b in range(128)) + bytes(range(128, 256))
-_JOINED_DROP = bytes(b for b in range(128) if _join_words(chr(b)) is None)
-_LEET_I = str.maketrans("013457@$", "oieastas")
-_LEET_L = str.maketrans("013457@$", "oleastas")
-_MIXED = re.compile(r"(?<![\w@$])(?=[\w@$]*[013457@$])(?=[\w@$]*[^\W\d_])[\w@$]+")
-_SINGLES = re.compile(r" \S(?= )(?: \S(?!\S))+")  # n u d e
-# A leet character that reads as a letter: after a letter (s3x, nud3, a55), or starting a word
-# of letters (5ex, 0rgy, $ex); "4k", "3d", "16:9", "1080p" and "35mm" are left alone.
-_LEETY = re.compile(r"[013457@$](?:(?<=[^\W\d_].)|(?<![\w@$].)(?=[^\W\d_]{2}))")
-_LETTER = re.compile(r"[^\W\d_]")
-_LONG_RUN = re.compile(r"(.)\1{3,}")
-
-
-def _leet_i(m: re.Match[str]) -> str:
-    return m[0].translate(_LEET_I)
-
-
-def fold(text: str) -> str:
-    """Compatibility- and case-folded text without invisible characters or accents."""
-    if text.isascii():
-        text = text.lower()
-        return text if text.isprintable() else text.translate(_ASCII_CONTROLS)
-    text = unicodedata.normalize("NFKD", text.translate(_FOLD))
-    return text.translate(_FOLD).casefold()
-
-
-def _squeeze(text: str) -> str:
-    while "  " in text:  # each pass halves the runs of spaces: a few passes at most
-        text = text.replace("  ", " ")
-    return text.strip()
-
-
-def _spaced(folded: str) -> str:
-    if folded.isascii():
-        return _squeeze(folded.encode().translate(_SPACED_BYTES, _SPACED_DROP).decode())
-    return _squeeze(folded.translate(_SPACED))
-
-
-def _joined(folded: str) -> str:
-    if folded.isascii():
-        return _squeeze(folded.encode().translate(_JOINED_BYTES, _JOINED_DROP).decode())
-    return _squeeze(folded.translate(_JOINED))
-
-
-def words_of(text: str) -> str:
-    """The folded text as words: letters and digits, one space between words."""
-    return _spaced(fold(text))
-
-
-class Views(NamedTuple):
-    """A text as the rules see it."""
-
-    normalized: str  # the folded words, one space between them
-    scan: str  # " " + each view, joined by newlines: normalized, then leetspeak or joined words
-    leet_from: int  # where the leet views start in `scan` (past the end: none)
-    leet_source: str  # the text the leet views were translated from (same length)
-    runs: tuple[str, ...]  # runs of single characters joined ("n u d e" → "nude"), leet read
-
-
-def views(text: str, context: int = 2) -> Views:
-    """The views of `text`; `context` is how many words around a joined word ("nu-de") its view
-    keeps, so that phrases still match there."""
-    folded = fold(text)
-    base = _spaced(folded)
-    joined = _joined(folded)
-    parts = [base]
-    leet_from = len(base) + 3
-    if _LEETY.search(joined):
-        for table in (_LEET_I, _LEET_L) if "1" in joined else (_LEET_I,):
-            leet = joined.translate(table)
-            if leet not in parts:
-                parts.append(leet)
-    elif joined.count(" ") != base.count(" "):
-        # Only the words that joining changed, with their neighbours: "close-up" in a long
-        # prompt does not cost a second pass over all of it.
-        words = joined.split(" ")
-        known = set(base.split(" "))
-        changed = [i for i, word in enumerate(words) if word not in known]
-        if len(changed) * (2 * context + 1) < len(words):
-            windows = (" ".join(words[max(0, i - context) : i + context + 1]) for i in changed)
-            parts.append("\n ".join(windows))
-        else:
-            parts.append(joined)
-        leet_from = 1 << 62  # not leet: every match counts
-    runs: list[str] = []
-    if " " in base:
-        for run in _SINGLES.findall(f" {base} "):
-            # no listed word needs a letter more than 3 times in a row; shorter runs keep the
-            # match anywhere in the run linear ("a a a a ..." is not 750 tries of "aaa...")
-            run = _LONG_RUN.sub(r"\1\1\1", run.replace(" ", ""))
-            runs.append(run.translate(_LEET_I))
-            if "1" in run:
-                runs.append(run.translate(_LEET_L))
-    return Views(base, " " + "\n ".join(parts), leet_from, joined, tuple(runs))
-
-
-# ------------------------------------------------------------------------------------ rules
-@dataclass(frozen=True, slots=True)
-class Rule:
-    id: str
-    category: str
-    decision: Decision
-    reason: str = ""
-    where: Where = "both"
-    words: tuple[str, ...] = ()
-    phrases: tuple[str, ...] = ()
-    regexes: tuple[str, ...] = ()
-    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,17 +169,17 @@ class Policy:
         self.rules = tuple(rules)
         self.exempt = tuple(exempt)
         self.styles = styles
-        _validate(self.rules, source)
+        check_rules(self.rules, source)
         entries: dict[tuple[Token, ...], set[int]] = {}  # token string -> own rules (-1: exempt)
         texts: dict[tuple[Token, ...], str] = {}
         for index, rule in enumerate(self.rules):
             for kind, items in (("word", rule.words), ("phrase", rule.phrases)):
                 for item in items:
-                    entry = _entry(item, kind, rule.id, source)
+                    entry = check_entry(item, kind, rule.id, source)
                     entries.setdefault(_tokens(entry), set()).add(index)
                     texts[_tokens(entry)] = entry
         for item in self.exempt:
-            entry = _entry(item, "phrase", "exempt", source)
+            entry = check_entry(item, "phrase", "exempt", source)
             entries[_tokens(entry)] = {-1}
         # Each rule alone, to learn which other rules a listed entry contains ("nudes" ⊃ "nude").
         alone = [
@@ -383,11 +213,8 @@ class Policy:
 
     @classmethod
     def from_toml(cls, text: str, *, source: str = "<string>") -> Policy:
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{source}: not valid TOML: {exc}.") from None
-        return cls(*_read_rules(data, source), source=source)
+        """A policy from a rules file's text; ConfigError names what is wrong and where."""
+        return cls(*rules_from_toml(text, source=source), source=source)
 
     def check(
         self, prompt: str, negative: str = "", style: StylePreset | str | None = None
@@ -468,7 +295,7 @@ class Policy:
                 if not rules:
                     exempt_until = end
                     continue
-            if seen is None or start < seen.leet_from or self._has_letter(seen, start, end):
+            if seen is None or start < seen.leet_from or seen.has_letter(start, end):
                 for i in rules:
                     hits.setdefault(i, text[start:end])
 
@@ -484,20 +311,12 @@ class Policy:
             self._resolved[key] = rules
         return rules
 
-    @staticmethod
-    def _has_letter(seen: Views, start: int, end: int) -> bool:
-        """Whether a match in a leet view was written with a letter (a bare 7175 is a number)."""
-        offset = (start - seen.leet_from) // (len(seen.leet_source) + 2) * (
-            len(seen.leet_source) + 2
-        ) + seen.leet_from
-        return _LETTER.search(seen.leet_source, start - offset, end - offset) is not None
-
 
 @cache
 def default_policy() -> Policy:
     """The shipped rules, compiled once per process."""
-    text = resources.files("core").joinpath(DEFAULT_FILE).read_text(encoding="utf-8")
-    return Policy.from_toml(text, source=f"bot/{DEFAULT_FILE}")
+    rules, exempt = default_rules()
+    return Policy(rules, exempt, source=f"bot/{DEFAULT_FILE}")
 
 
 def _compile(
@@ -538,104 +357,3 @@ def _compile(
         leaves=dict(enumerate(leaves, start=1)),
         prefix=prefix,
     )
-
-
-def _entry(item: str, kind: str, rule_id: str, source: str) -> str:
-    entry = _squeeze(_MIXED.sub(_leet_i, fold(item)).translate(_SPACED))
-    if not entry:
-        raise ConfigError(f"{source}: rule {rule_id!r}: {kind} {item!r} has no letters or digits.")
-    if kind == "word" and " " in entry:
-        raise ConfigError(
-            f"{source}: rule {rule_id!r}: word {item!r} reads as several words ({entry!r}); "
-            "list it under phrases."
-        )
-    return entry
-
-
-def _validate(rules: Sequence[Rule], source: str) -> None:
-    seen: set[str] = set()
-    for rule in rules:
-        where = f"{source}: rule {rule.id!r}"
-        if not _ID.match(rule.id):
-            raise ConfigError(f"{where}: id must be lowercase letters, digits, '.', '_' or '-'.")
-        if rule.id in seen:
-            raise ConfigError(f"{where}: the id is used by an earlier rule too.")
-        seen.add(rule.id)
-        if not _ID.match(rule.category):
-            raise ConfigError(f"{where}: category {rule.category!r} must look like an id.")
-        if rule.decision not in STRENGTH:
-            raise ConfigError(f"{where}: decision must be allow, flag or block.")
-        if rule.where not in get_args(Where):
-            raise ConfigError(f"{where}: where must be prompt, negative or both.")
-        if rule.decision != "allow" and not rule.reason.strip():
-            raise ConfigError(f"{where}: a {rule.decision} rule needs a reason for the member.")
-        if not (rule.words or rule.phrases or rule.regexes):
-            raise ConfigError(f"{where}: has no words, phrases or regexes.")
-        for regex in rule.regexes:
-            try:
-                compiled = re.compile(f"(?:{regex})")
-            except re.error as exc:
-                raise ConfigError(f"{where}: regex {regex!r} does not compile: {exc}.") from None
-            if compiled.groups:
-                raise ConfigError(f"{where}: regex {regex!r}: write (?:...) instead of (...).")
-    plain = {name for r in rules if not r.requires for name in (r.id, r.category)}
-    for rule in rules:
-        for name in rule.requires:
-            if name not in plain:
-                raise ConfigError(
-                    f"{source}: rule {rule.id!r}: requires {name!r}, which names no rule id or "
-                    "category (of a rule without requires of its own)."
-                )
-
-
-def _read_rules(data: dict[str, Any], source: str) -> tuple[list[Rule], list[str]]:
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        raise ConfigError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}.")
-    if data.get("version", 1) != 1:
-        raise ConfigError(f"{source}: version must be 1.")
-    exempt = _strings(data.get("exempt", []), f"{source}: exempt")
-    rules: list[Rule] = []
-    if data.get("include_default", False) is True:
-        base = default_policy()
-        rules, exempt = list(base.rules), [*base.exempt, *exempt]
-    elif data.get("include_default", False) is not False:
-        raise ConfigError(f"{source}: include_default must be true or false.")
-    raw = data.get("rules", [])
-    if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
-        raise ConfigError(f"{source}: rules must be [[rules]] tables.")
-    own: set[str] = set()
-    for n, table in enumerate(raw):
-        rule_id = table.get("id")
-        named = isinstance(rule_id, str)
-        where = f"{source}: rule {rule_id!r}" if named else f"{source}: rules[{n}]"
-        unknown = set(table) - _RULE_KEYS - _LIST_KEYS
-        if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}.")
-        for key in ("id", "category", "decision"):
-            if not isinstance(table.get(key), str):
-                raise ConfigError(f"{where}: {key} is missing or not a string.")
-        for key in ("reason", "where"):
-            if key in table and not isinstance(table[key], str):
-                raise ConfigError(f"{where}: {key} must be a string.")
-        lists = {k: tuple(_strings(table.get(k, []), f"{where}: {k}")) for k in _LIST_KEYS}
-        rule = Rule(
-            id=table["id"],
-            category=table["category"],
-            decision=table["decision"],
-            reason=table.get("reason", ""),
-            where=table.get("where", "both"),
-            **lists,
-        )
-        if rule.id in own:
-            raise ConfigError(f"{where}: the id is used by an earlier rule too.")
-        own.add(rule.id)
-        rules = [r for r in rules if r.id != rule.id]  # an operator's rule replaces a shipped one
-        rules.append(rule)
-    return rules, exempt
-
-
-def _strings(value: object, where: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where} must be a list of strings.")
-    return list(value)
