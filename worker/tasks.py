@@ -9,7 +9,6 @@ import asyncio
 import dataclasses
 import logging
 import os
-import re
 import socket
 import sys
 import threading
@@ -26,6 +25,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from core.errors import BLOCKED_MESSAGE
+from core.ids import GENERATION_ID
 from core.spec import (
     RENDER_TASK,
     SCAN_TASK,
@@ -568,7 +568,7 @@ async def scan_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str, s
     return {"decision": report.decision, "review": report.summary(), "sheet_path": sheet}
 
 
-_GID = re.compile(r"^[0-9a-f]{32}$")
+_GID = GENERATION_ID  # .fullmatch: exactly a generation id
 
 
 def worker_settings(config: WorkerConfig) -> dict[str, Any]:

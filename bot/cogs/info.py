@@ -27,6 +27,7 @@ from bot.delivery.targets import forget_target, load_target
 from bot.intake.requests import role_ids
 from bot.messages import clip_summary
 from core.fairshare import ready_in
+from core.ids import GENERATION_ID_PATTERN
 from core.spec import MAX_FPS, MIN_FPS, ProgressEvent, RenderSpec
 from gallery.models import Generation, GenerationStatus, Moderation
 from jobs.events import publish_event
@@ -54,7 +55,7 @@ def excerpt(prompt: str, limit: int = 60) -> str:
 
 class CancelButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"reelbot:cancel:(?P<gid>[0-9a-f]{32})",
+    template=rf"reelbot:cancel:(?P<gid>{GENERATION_ID_PATTERN})",
 ):
     """Cancels one queued request; the generation id lives in the custom_id, so the button
     still works after a bot restart. Only the owner may use it."""

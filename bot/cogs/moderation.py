@@ -30,13 +30,14 @@ from bot.moderation.decisions import (
     user_id_of,
 )
 from core.errors import UserFacingError
+from core.ids import GENERATION_ID_PATTERN
 from gallery.models import Generation, ModerationAction, utcnow
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
 
 LOG_LIMIT = 20
-_GID = re.compile(r"(?<![0-9a-f])([0-9a-f]{32})(?![0-9a-f])")
+_GID = re.compile(rf"(?<![0-9a-f])({GENERATION_ID_PATTERN})(?![0-9a-f])")
 _LINK = re.compile(r"/channels/(?:\d+|@me)/\d+/(\d+)")
 _DURATION = re.compile(r"(\d{1,6})\s*([mhdw])")
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

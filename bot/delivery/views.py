@@ -25,6 +25,7 @@ from bot.intake.requests import Asker, FollowUp, follow_up_spec, reply_with, sub
 from bot.replies import answer_error
 from core.errors import UserFacingError
 from core.flags import to_command_line
+from core.ids import GENERATION_ID_PATTERN
 from core.spec import RenderSpec
 from gallery.models import Generation
 
@@ -37,7 +38,7 @@ ClipAction = Literal["reroll", "remix", "vary", "extend", "upscale", "delete"]
 ACTIONS: tuple[ClipAction, ...] = get_args(ClipAction)
 OPTIONAL_ACTIONS = frozenset({"extend", "upscale"})  # shown only when the model has the mode
 PREFIX = "reelbot"
-TEMPLATE = re.compile(rf"{PREFIX}:(?P<action>{'|'.join(ACTIONS)}):(?P<gid>[0-9a-f]{{32}})")
+TEMPLATE = re.compile(rf"{PREFIX}:(?P<action>{'|'.join(ACTIONS)}):(?P<gid>{GENERATION_ID_PATTERN})")
 CUSTOM_ID_LIMIT = 100  # Discord's bound on a component's custom_id
 REFUSED = "Only the person who made this clip, or a moderator, can delete it."
 

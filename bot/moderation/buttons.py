@@ -30,6 +30,7 @@ from bot.moderation.decisions import (
 )
 from bot.replies import answer_error
 from core.errors import UserFacingError
+from core.ids import GENERATION_ID_PATTERN
 from gallery.models import Generation, GenerationStatus, Moderation
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ REFUSED = "Only moderators can do that."
 
 ReviewAction = Literal["approve", "reject", "restore", "remove"]
 TEMPLATE = re.compile(
-    rf"reelbot:(?P<action>{'|'.join(get_args(ReviewAction))}):(?P<gid>[0-9a-f]{{32}})"
+    rf"reelbot:(?P<action>{'|'.join(get_args(ReviewAction))}):(?P<gid>{GENERATION_ID_PATTERN})"
 )
 LOOKS: dict[str, tuple[str, discord.ButtonStyle]] = {
     "approve": ("Approve", discord.ButtonStyle.success),
