@@ -16,7 +16,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.delivery.consumer import Delivery
-from bot.delivery.eta import Eta
+from bot.delivery.eta import RenderTimes
 from bot.delivery.progress import ProgressTracker
 from bot.gateway_guard import guard_parsers
 from bot.intake.caches import Bans, DefaultFlags
@@ -120,7 +120,7 @@ class ReelBot(commands.Bot):
         self.admission = Admission(queue)
         self.submitter = Submitter(queue, store, self.admission, limits=limits)
         self.intake = Intake()  # requests in progress at once, first come first served
-        self.eta = Eta(self.admission, store)
+        self.render_times = RenderTimes(queue, self.admission)  # the ETAs of queued answers
         self.progress = ProgressTracker(self, queue, store)
         self.delivery = Delivery(
             self,

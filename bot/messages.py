@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import discord
 
-from bot.delivery.eta import about
 from core.flags import to_command_line
 from core.spec import RenderSpec
 
@@ -24,6 +23,15 @@ def clip_summary(spec: RenderSpec) -> str:
     return (
         f"{spec.width}×{spec.height} · {spec.duration_s:g} s at {spec.fps} fps · seed {spec.seed}"
     )
+
+
+def about(seconds: float) -> str:
+    """A duration as a member wants it ("about 2 min"), not as a schedule."""
+    if seconds < 60:
+        return f"about {max(1, round(seconds))} s"
+    if seconds < 3600:
+        return f"about {round(seconds / 60)} min"
+    return f"about {seconds / 3600:.1f} h"
 
 
 def queued_text(

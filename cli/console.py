@@ -12,7 +12,7 @@ from typing import TextIO
 from arq.connections import ArqRedis
 
 from bot.intake.submit import Submitter, admitting_submitter
-from bot.messages import progress_bar
+from bot.messages import about, progress_bar
 from core.capabilities import capabilities_for
 from core.errors import UserFacingError
 from core.flags import parse_request
@@ -55,6 +55,15 @@ class ProgressPrinter:
         elapsed = time.monotonic() - self.started
         bar = progress_bar(step, total)
         self.line(f"rendering {bar} {step}/{total} steps  {elapsed:.1f} s", final=not self.live)
+
+
+def queued_line(gid: str, spec: RenderSpec, position: int, eta_s: float | None) -> str:
+    """What the terminal says once a clip is queued: the same ETA a Discord member sees."""
+    ready = "" if eta_s is None else f", ready in {about(eta_s)}"
+    return (
+        f"queued {gid} (#{position} in queue{ready}): {spec.width}x{spec.height}, "
+        f"{spec.num_frames} frames at {spec.fps} fps, seed {spec.seed}"
+    )
 
 
 async def create_clip(
@@ -100,10 +109,8 @@ async def _follow(
 ) -> CreatedClip:
     submission = await submitter.submit(spec, unlimited=True)
     gid = submission.generation_id
-    printer.line(
-        f"queued {gid} (#{submission.position} in queue): {spec.width}x{spec.height}, "
-        f"{spec.num_frames} frames at {spec.fps} fps, seed {spec.seed}"
-    )
+    eta_s = await submitter.admission.eta(gid, spec)  # queued by now: the scheduler's own ETA
+    printer.line(queued_line(gid, spec, submission.position, eta_s))
     async for event in follow_events(pool, gid, idle_timeout_s=idle_timeout_s):
         if event.kind == "started":
             retry = f" (attempt {event.attempt})" if event.attempt > 1 else ""

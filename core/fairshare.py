@@ -270,3 +270,15 @@ def estimate(means: Mapping[str, float], backend: str, klass: int) -> float | No
         return None
     nearest = min(known, key=lambda c: (abs(c - klass), c))
     return known[nearest] * 2.0 ** (klass - nearest)
+
+
+def clip_ready_in(
+    means: Mapping[str, float], backend: str, klass: int, position: int, workers: int
+) -> float | None:
+    """Seconds until a clip of `backend` and size class `klass` at `position` is ready, with
+    `workers` live workers on its queue; None when there is nothing honest to say: no clip of
+    that backend timed yet (another model's times can be a hundred times off) or no worker."""
+    mean = estimate(means, backend, klass)
+    if mean is None or workers == 0:
+        return None
+    return ready_in(position, mean, workers)

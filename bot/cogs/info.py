@@ -1,6 +1,7 @@
 """`/info` and `/queue`: what a member has asked for, where it stands, and cancelling it.
 
-ETA: see `bot.delivery.eta` (mean recent work time times the rounds of jobs ahead).
+ETA: see `bot.delivery.eta` (the rounds of jobs ahead times the average work time of clips of
+the same backend and size).
 
 Cancelling goes through the fair scheduler (`jobs.admission`): a job still waiting, or queued in
 arq with no worker on it, is taken out in one Lua script; a job being rendered gets a cancel key
@@ -22,11 +23,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs.settings import member_id
-from bot.delivery.eta import about
 from bot.delivery.targets import forget_target, load_target
 from bot.intake.requests import role_ids
-from bot.messages import clip_summary
-from core.fairshare import ready_in
+from bot.messages import about, clip_summary
 from core.ids import GENERATION_ID_PATTERN
 from core.spec import MAX_FPS, MIN_FPS, ProgressEvent, RenderSpec
 from gallery.models import Generation, GenerationStatus, Moderation
@@ -145,12 +144,11 @@ async def queue_page(bot: ReelBot, user: discord.abc.User) -> tuple[str, discord
     rows = await asyncio.to_thread(bot.community.unfinished_of, member_id(user))
     if not rows:
         return "Nothing of yours is waiting or rendering.", None
-    await bot.eta.refresh()
-    mean_s, workers = bot.eta.mean_s, bot.eta.workers
+    workers = sum((await bot.admission.workers()).values())  # cached by the admission
     lines = [f"Your requests ({len(rows)}):"]
     view = discord.ui.View(timeout=None)
     for number, row in enumerate(rows[:QUEUE_SHOWN], start=1):
-        state = await _state_line(bot, row, mean_s, workers)
+        state = await _state_line(bot, row)
         lines.append(f"{number}. {state} · “{excerpt(row.prompt)}”")
         view.add_item(CancelButton(row.id, label=f"Cancel {number}"))
     if len(rows) > QUEUE_SHOWN:
@@ -160,21 +158,22 @@ async def queue_page(bot: ReelBot, user: discord.abc.User) -> tuple[str, discord
     return "\n".join(lines), view
 
 
-async def _state_line(bot: ReelBot, row: Generation, mean_s: float | None, workers: int) -> str:
+async def _state_line(bot: ReelBot, row: Generation) -> str:
     if row.moderation == Moderation.HELD:
         return "held for a moderator's review"
+    spec = RenderSpec.model_validate(row.spec)
     if row.status == GenerationStatus.RENDERING:
-        if mean_s is None or row.started_at is None:
+        work_s = await bot.render_times.work_s(spec)
+        if work_s is None or row.started_at is None:
             return "rendering now"
-        left = mean_s - (datetime.now(UTC) - row.started_at).total_seconds()
+        left = work_s - (datetime.now(UTC) - row.started_at).total_seconds()
         return "rendering now · " + (f"{about(left)} left" if left >= 1 else "almost done")
     position = await bot.submitter.position(row.id)
     if position is None:
         return "waiting"
     where = "next up" if position <= 1 else f"#{position} in the queue"
-    if mean_s is None or workers == 0:
-        return where
-    return f"{where} · ready in {about(ready_in(position, mean_s, workers))}"
+    eta_s = await bot.admission.eta(row.id, spec)  # queued: its own tier's queue and workers
+    return where if eta_s is None else f"{where} · ready in {about(eta_s)}"
 
 
 # --- the cog ------------------------------------------------------------------------------

@@ -1,21 +1,32 @@
-"""How long until a clip is ready: the mean work time of recent clips, times the rounds ahead.
+"""The one ETA members see: rounds of jobs ahead times the moving average of work time of clips
+of the same backend and size class (`core.fairshare.clip_ready_in`).
 
-Rough on purpose: the same model renders similar clips in similar times, and a member wants
-"about 2 min", not a schedule. The mean and the number of live workers are cached for a few
-seconds, so a burst of requests does not query the gallery and scan Redis once each.
+The delivery consumer feeds the averages (`work_seconds` of every delivered clip, through
+`Admission.record_render`); `Admission.eta` reads them for a job already queued. The queued
+answer goes out *before* its job is queued (so the clip can never finish before its message
+exists), so it asks `RenderTimes.ready_in` with the place it previewed instead. That is the
+per-/create path: the averages are read at most once per `CACHE_S` (one read at a time), and
+the live workers come from the admission's own cache, so a burst of 1,000 requests costs one
+read, not 1,000.
+
+With no clip of the backend timed yet there is no ETA at all (the position is still shown): a
+number borrowed from another model or a guess would be wrong by minutes, and the first
+delivered clip teaches it. A size never timed is scaled from the nearest one that was.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
-from core.fairshare import ready_in
-from gallery.store import GalleryStore
+from redis.asyncio import Redis
+
+from core.fairshare import Tier, clip_ready_in, estimate, route, size_class
+from core.spec import RenderSpec
 from jobs.admission import Admission
+from jobs.keys import RENDER_TIMES_KEY
 
-SAMPLE = 20  # recent clips averaged
 CACHE_S = 5.0
 NOT_TIMED = frozenset({"pickup", "load"})  # waiting in the queue and loading the model
 
@@ -26,38 +37,47 @@ def work_seconds(timings: Mapping[str, float]) -> float | None:
     return sum(spent) if spent else None
 
 
-def mean_work_seconds(timings: Iterable[Mapping[str, float]]) -> float | None:
-    samples = [s for t in timings if (s := work_seconds(t)) is not None]
-    return sum(samples) / len(samples) if samples else None
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
-def about(seconds: float) -> str:
-    if seconds < 60:
-        return f"about {max(1, round(seconds))} s"
-    if seconds < 3600:
-        return f"about {round(seconds / 60)} min"
-    return f"about {seconds / 3600:.1f} h"
+def _klass(spec: RenderSpec) -> int:
+    return size_class(spec.width, spec.height, spec.num_frames, spec.steps)
 
 
-class Eta:
-    def __init__(self, admission: Admission, store: GalleryStore) -> None:
+class RenderTimes:
+    """The averages `Admission.record_render` keeps, cached for `cache_s`, and the ETAs made
+    from them for clips not queued yet."""
+
+    def __init__(self, redis: Redis, admission: Admission, *, cache_s: float = CACHE_S) -> None:
+        self.redis = redis
         self.admission = admission  # its count of live workers, cached and shared
-        self.store = store
-        self._read_at = -CACHE_S
-        self.mean_s: float | None = None
-        self.workers = 0
+        self.cache_s = cache_s
+        self._means: dict[str, float] = {}
+        self._read_at = -cache_s
+        self._reading: asyncio.Future[dict[str, float]] | None = None
 
-    async def refresh(self) -> None:
-        if time.monotonic() - self._read_at < CACHE_S:
-            return
+    async def means(self) -> dict[str, float]:
+        """Average seconds of work on one clip, by "backend:size class"."""
+        if time.monotonic() - self._read_at < self.cache_s:
+            return self._means
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.ensure_future(self._read())
+        return await asyncio.shield(self._reading)
+
+    async def _read(self) -> dict[str, float]:
+        raw = await self.redis.hgetall(RENDER_TIMES_KEY)  # type: ignore[misc]
+        self._means = {_text(k): float(v) for k, v in raw.items()}
         self._read_at = time.monotonic()
-        recent = await asyncio.to_thread(self.store.list_public, limit=SAMPLE)
-        self.mean_s = mean_work_seconds(r.timings for r in recent)
-        self.workers = sum((await self.admission.workers()).values())
+        return self._means
 
-    async def ready_in(self, position: int) -> float | None:
-        """Seconds until the job at `position` is ready; None when there is nothing to go by."""
-        await self.refresh()
-        if self.mean_s is None or self.workers == 0:
-            return None
-        return ready_in(position, self.mean_s, self.workers)
+    async def work_s(self, spec: RenderSpec) -> float | None:
+        """Seconds of work one clip like `spec` takes; None before any clip of its backend."""
+        return estimate(await self.means(), spec.backend, _klass(spec))
+
+    async def ready_in(self, spec: RenderSpec, position: int, tier: Tier) -> float | None:
+        """Seconds until a clip for `spec` at `position` in `tier` is ready; None when there is
+        nothing to go by (no clip of its backend timed, or no worker on its queue)."""
+        workers = await self.admission.workers()
+        count = workers.get(route(workers)[tier], 0)
+        return clip_ready_in(await self.means(), spec.backend, _klass(spec), position, count)

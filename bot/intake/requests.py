@@ -282,7 +282,7 @@ async def submit_request(
                 await bot.hold_for_review(spec, asker, decision, gid)
 
         async def answer(submission: Submission) -> None:
-            eta_s = await bot.eta.ready_in(submission.position)
+            eta_s = await bot.render_times.ready_in(spec, submission.position, submission.tier)
             text = queued_text(asker.user_id, spec, submission.position, note=note, eta_s=eta_s)
             message_id = await post(text)
             target = DeliveryTarget(

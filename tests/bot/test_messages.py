@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from bot.messages import DISCORD_MESSAGE_LIMIT, LINK_ONLY, failed_text, queued_text, result_text
+import pytest
+
+from bot.messages import (
+    DISCORD_MESSAGE_LIMIT,
+    LINK_ONLY,
+    about,
+    failed_text,
+    queued_text,
+    result_text,
+)
 from core.flags import parse_request
 from tests.bot.capabilities import CAPS
 
@@ -32,3 +41,17 @@ def test_prompt_markdown_is_shown_as_typed_in_public_messages() -> None:
 def test_a_failure_reason_is_escaped_too() -> None:
     text = failed_text(1, spec("a fox -seed 3"), "bad **value** @here")
     assert "\\*\\*value\\*\\*" in text and "@here" not in text
+
+
+@pytest.mark.parametrize(
+    "seconds, text",
+    [(0.2, "about 1 s"), (42, "about 42 s"), (150, "about 2 min"), (5400, "about 1.5 h")],
+)
+def test_about(seconds, text) -> None:
+    assert about(seconds) == text
+
+
+def test_the_queued_message_shows_the_eta_when_there_is_one() -> None:
+    clip = spec("a fox -seed 1")
+    assert "ready in about 40 s" in queued_text(1, clip, 2, eta_s=40)
+    assert "ready in" not in queued_text(1, clip, 2)

@@ -15,6 +15,7 @@ from core.fairshare import (
     Cursor,
     FairShare,
     QuotaExceeded,
+    clip_ready_in,
     duration,
     estimate,
     fair_order,
@@ -22,6 +23,7 @@ from core.fairshare import (
     next_after,
     per_day_refusal,
     plan,
+    ready_in,
     route,
     size_class,
     targets,
@@ -172,6 +174,34 @@ def test_estimate_scales_from_the_nearest_known_size() -> None:
     assert estimate(means, "wan", small) == 40.0
     assert estimate(means, "wan", small + 1) == 80.0  # twice the work
     assert estimate(means, "ltx", small) is None
+
+
+@pytest.mark.parametrize(
+    "position, workers, expected",
+    [(1, 1, 10.0), (2, 1, 20.0), (2, 2, 10.0), (3, 2, 20.0), (5, 0, 50.0)],
+)
+def test_ready_in_counts_rounds_of_jobs_ahead(position, workers, expected) -> None:
+    assert ready_in(position, 10.0, workers) == expected
+
+
+WAN_SMALL = size_class(512, 320, 48, 20)
+
+
+@pytest.mark.parametrize(
+    "backend, klass, position, workers, expected",
+    [
+        ("wan", WAN_SMALL, 1, 1, 40.0),  # its own class's average
+        ("wan", WAN_SMALL, 3, 2, 80.0),  # a round of two clips ahead
+        ("wan", WAN_SMALL + 2, 1, 1, 160.0),  # never timed: the nearest class, scaled
+        ("ltx", WAN_SMALL, 1, 1, None),  # no clip of this model timed: nothing to say
+        ("wan", WAN_SMALL, 1, 0, None),  # no worker on its queue
+    ],
+)
+def test_a_clip_is_ready_after_the_rounds_ahead_of_its_own_size(
+    backend, klass, position, workers, expected
+) -> None:
+    means = {f"wan:{WAN_SMALL}": 40.0, "tiny:3": 1.0}
+    assert clip_ready_in(means, backend, klass, position, workers) == expected
 
 
 # --- properties ---------------------------------------------------------------------------

@@ -7,15 +7,18 @@ message, the posted MP4, and on the queue and gallery state a cancel must leave 
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 from arq.constants import in_progress_key_prefix
 
+from core.flags import parse_request
 from core.spec import DEFAULT_QUEUE, cancel_key, heartbeat_key
 from gallery.community import CommunityStore
+from jobs.admission import Admission
 from tests.fakediscord import FakeDiscord
-from tests.gallery.factories import add_done, generation
+from tests.gallery.factories import add_done
 from tests.harness.stack import PUBLIC_URL, probe
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -113,16 +116,11 @@ async def test_saved_defaults_the_loaded_model_cannot_render_are_an_error_not_ig
 
 async def test_queue_lists_positions_and_only_the_owner_cancels(stack, redis) -> None:
     """No worker runs, so everything stays queued."""
-    # One live worker (its heartbeat) and one timed clip make an ETA possible.
+    # One live worker (its heartbeat) and a clip of this size delivered before, after 30 s of
+    # work, make an ETA possible.
     await redis.set(heartbeat_key("test-worker"), json.dumps({"job": None}))
-    timed = generation()
-    stack.store.add_generation(timed)
-    stack.store.mark_done(
-        timed.id,
-        media_path="t/timed.mp4",
-        size_bytes=1,
-        timings={"denoise": 20.0, "encode": 10.0, "pickup": 500.0, "load": 60.0},
-    )
+    timed = parse_request("a red kite", capabilities=stack.capabilities)
+    await Admission(redis).record_render(timed, 30.0)
     async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
         first, _bobs, second = await queue_jobs(
             fake, ("alice", "a red kite"), ("bob", "a blue boat"), ("alice", "a green hill")
@@ -174,6 +172,43 @@ async def test_queue_lists_positions_and_only_the_owner_cancels(stack, redis) ->
         assert await redis.exists(cancel_key(kite))
         assert await redis.zscore(DEFAULT_QUEUE, kite) is not None
         assert stack.store.get(kite).status == "queued"  # until its worker reports back
+
+
+async def test_the_queued_answer_says_when_a_small_and_a_big_clip_will_be_ready(
+    stack, redis
+) -> None:
+    """The ETA is the average work time of clips of the same model and size, times the rounds
+    of jobs ahead; /queue says the same later."""
+    for name in ("w-0", "w-1"):  # two live workers, none rendering (no worker process runs)
+        await redis.set(heartbeat_key(name), json.dumps({"job": None}))
+    admission = Admission(redis)
+    small = parse_request("a red kite", capabilities=stack.capabilities)
+    big = parse_request("a red kite -len 4 -ar 1:1", capabilities=stack.capabilities)
+    await admission.record_render(small, 10.0)
+    await admission.record_render(big, 120.0)
+    async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
+        answers = []
+        for user, prompt in [
+            ("alice", "a red kite"),
+            ("bob", "a red kite -len 4 -ar 1:1"),
+            ("alice", "a green hill"),
+        ]:
+            answers += await queue_jobs(fake, (user, prompt))
+            # The answer goes out just before its job is queued; the next place depends on it.
+            async with asyncio.timeout(10):  # two workers: all three go on to arq
+                while await redis.zcard(DEFAULT_QUEUE) < len(answers):
+                    await asyncio.sleep(0.05)
+        first, second, third = answers
+        assert "queued (next up, ready in about 10 s)" in first.content
+        assert "queued (#2 in the queue, ready in about 2 min)" in second.content
+        # Two clips ahead, two workers: it starts when the first one ends.
+        assert "queued (#3 in the queue, ready in about 20 s)" in third.content
+
+        alice = await run(fake, "queue", user="alice")
+        assert "next up · ready in about 10 s" in alice.content
+        assert "#3 in the queue · ready in about 20 s" in alice.content
+        bob = await run(fake, "queue", user="bob")
+        assert "#2 in the queue · ready in about 2 min" in bob.content
 
 
 async def test_queue_is_empty_for_a_member_with_nothing_waiting(stack, redis) -> None:
