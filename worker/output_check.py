@@ -1,8 +1,9 @@
 """The output scan as a worker runs it: classifiers loaded once, every clip checked before it
 is encoded, and clips already made checked again when members report them.
 
-What a decision does is in `worker.tasks`: "block" fails the clip without writing a file,
-"hold" stores it as held (hidden everywhere) with a contact sheet for the moderators.
+What a decision does is in `worker.render` (and `worker.announce`): "block" fails the clip
+without writing a file, "hold" stores it as held (hidden everywhere) with a contact sheet for
+the moderators.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from worker.backends.ltx2 import CAPABILITIES, DEFAULT_MODEL, LTX2Backend, gemma
 from worker.backends.tiny import CAPABILITIES as TINY_CAPABILITIES
 from worker.camera import render_size
 from worker.encode import AAC_FRAME, encode_mp4
-from worker.tasks import job_render
+from worker.render import job_render
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,7 +20,7 @@ from gallery.media import LocalMediaStore
 from worker.backends import load_backend
 from worker.backends.tiny import CAPABILITIES, TinyBackend
 from worker.images import fit_image
-from worker.tasks import MissingInput, input_paths
+from worker.render import MissingInput, input_paths
 
 GID = "0123456789abcdef0123456789abcdef"
 
