@@ -92,8 +92,8 @@ class ReelBot(commands.Bot):
         intents.guilds = True
         intents.guild_reactions = True
         intents.dm_reactions = True
-        self.metrics = BotMetrics()  # always: call sites need no check; served by run_bot
-        discord_options.setdefault("http_trace", self.metrics.http_trace())
+        self.bot_metrics = BotMetrics()  # always: call sites need no check; served by run_bot
+        discord_options.setdefault("http_trace", self.bot_metrics.http_trace())
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -101,28 +101,30 @@ class ReelBot(commands.Bot):
             **discord_options,
         )
         guard_parsers(self._connection.parsers)  # a malformed event is dropped, not fatal
+        # No attribute is named like a module of bot/ or core/ (`review_config`, not `review`),
+        # so a dotted name in this code reads as either a module or a part of the bot, never both.
         self.queue = queue
         self.store = store
         self.community = CommunityStore(store.engine)
-        self.media = media
-        self.capabilities = capabilities
-        self.styles = styles
-        self.policy = policy or default_policy()  # compiled once per process
-        self.review = review or ReviewConfig()
-        self.toxicity = toxicity  # None: off (the word lists alone decide)
-        self.moderation = ModerationStore(store.engine)
+        self.media_store = media
+        self.model_capabilities = capabilities  # what the loaded model can do
+        self.style_presets = styles
+        self.prompt_policy = policy or default_policy()  # compiled once per process
+        self.review_config = review or ReviewConfig()
+        self.toxicity_check = toxicity  # None: off (the word lists alone decide)
+        self.moderation_store = ModerationStore(store.engine)
         # Intake holds a flagged request through this: moderation imports intake (an approved
         # request is submitted again), so intake may not import moderation's gate.
         self.hold_for_review = functools.partial(hold, self)
         # what every /create reads, kept a few seconds (see `bot.intake.caches` for how stale)
         self.default_flags = DefaultFlags(self.community)
-        self.bans = Bans(self.moderation)
+        self.bans = Bans(self.moderation_store)
         self.admission = Admission(queue)
         self.submitter = Submitter(queue, store, self.admission, limits=limits)
-        self.intake = Intake()  # requests in progress at once, first come first served
+        self.intake_line = Intake()  # requests in progress at once, first come first served
         self.render_times = RenderTimes(queue, self.admission)  # the ETAs of queued answers
-        self.progress = ProgressTracker(self, queue, store)
-        self.delivery = Delivery(
+        self.progress_tracker = ProgressTracker(self, queue, store)
+        self.deliverer = Delivery(
             self,
             queue,
             store,
@@ -131,7 +133,7 @@ class ReelBot(commands.Bot):
             modes=capabilities.modes,
             admission=self.admission,
             on_scanned=functools.partial(on_scanned, self),
-            metrics=self.metrics,
+            metrics=self.bot_metrics,
         )
         self.rescans = Rescans(self)  # reported clips a worker scans again
         self.sync_commands = sync_commands
@@ -150,17 +152,17 @@ class ReelBot(commands.Bot):
             await self.load_extension(extension)
         if self.sync_commands:
             await self.tree.sync()
-        for loop in (self.delivery.run, self.progress.run, self.admission.run):
+        for loop in (self.deliverer.run, self.progress_tracker.run, self.admission.run):
             task = asyncio.create_task(loop(), name=loop.__qualname__)
             task.add_done_callback(_report_death)
             self._background.append(task)
-        await self.progress.resume()
+        await self.progress_tracker.resume()
 
     async def close(self) -> None:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        await self.progress.close()
+        await self.progress_tracker.close()
         await self.rescans.close()
         await super().close()
 
@@ -212,13 +214,13 @@ async def run_bot(settings: BotSettings, *, redis_url: str, public_url: str) -> 
         ),
         toxicity=toxicity,
     )
-    rate_limits = RateLimitLog(bot.metrics)
+    rate_limits = RateLimitLog(bot.bot_metrics)
     logging.getLogger("discord").addHandler(rate_limits)
     endpoint = None
     try:
         if settings.bot_metrics_port is not None:
             try:
-                endpoint = await bot.metrics.serve(settings.bot_metrics_port)
+                endpoint = await bot.bot_metrics.serve(settings.bot_metrics_port)
             except OSError as exc:  # a port in use must not keep the bot away
                 log.error("metrics not served on port %d: %s", settings.bot_metrics_port, exc)
         async with bot:

@@ -28,7 +28,7 @@ DATABASE_DOWN = "I can't reach the gallery database right now. Please try again 
 
 async def answer_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
     """The member's own mistake said plainly; anything else as a reference found in the log."""
-    metrics = getattr(interaction.client, "metrics", None)  # a ReelBot's; absent on others
+    metrics = getattr(interaction.client, "bot_metrics", None)  # a ReelBot's; absent on others
     if isinstance(metrics, BotMetrics):
         metrics.error_reply(error)
     if isinstance(error, FRIENDLY):

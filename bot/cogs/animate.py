@@ -95,10 +95,10 @@ class AnimateCog(commands.Cog):
     ) -> None:
         """Make a short video clip from a picture."""
         bot = interaction.client
-        capabilities = bot.capabilities
+        capabilities = bot.model_capabilities
         require_mode(capabilities, "i2v", "animate pictures")
         # Everything the member typed is checked before the picture is downloaded.
-        parsed = read_text(animate_prompt(prompt), capabilities, bot.styles)
+        parsed = read_text(animate_prompt(prompt), capabilities, bot.style_presets)
         options = {
             "motion": motion,
             "camera": camera,
@@ -125,7 +125,7 @@ class AnimateCog(commands.Cog):
         spec = build_spec(dataclasses.replace(parsed, aspect_ratio=ratio), asker, capabilities)
         # The picture is in the store, under the new id, before the job can exist.
         gid = new_generation_id()
-        stored, _size = await asyncio.to_thread(bot.media.save_bytes, gid, picture.png, "png")
+        stored, _size = await asyncio.to_thread(bot.media_store.save_bytes, gid, picture.png, "png")
         spec = spec.model_copy(update={"mode": "i2v", "input_media": (stored,)})
         await submit_request(
             bot, spec, asker, reply_with(interaction), generation_id=gid, note=note

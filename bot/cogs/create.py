@@ -59,8 +59,8 @@ async def with_options(
     parsed = merge_options(
         parsed,
         {**options, "hide": shown},
-        styles=bot.styles,
-        max_seconds=bot.capabilities.max_seconds,
+        styles=bot.style_presets,
+        max_seconds=bot.model_capabilities.max_seconds,
     )
     given = (*decided, "hidden") if hide is not None else decided
     return apply_defaults(parsed, await member_defaults(bot, interaction.user), given=given)
@@ -70,7 +70,7 @@ async def style_choices(
     interaction: discord.Interaction[ReelBot], current: str
 ) -> list[app_commands.Choice[str]]:
     """The `style` option's autocomplete, for every command that has one."""
-    names = sorted(interaction.client.styles)
+    names = sorted(interaction.client.style_presets)
     return [app_commands.Choice(name=n, value=n) for n in names if current.lower() in n][:25]
 
 
@@ -101,10 +101,10 @@ class CreateCog(commands.Cog):
         style: str | None = None,
     ) -> None:
         """Make a short video clip from a prompt."""
-        async with interaction.client.intake.turn(interaction):  # first come, first served
+        async with interaction.client.intake_line.turn(interaction):  # first come, first served
             bot = interaction.client
-            capabilities = bot.capabilities
-            parsed = read_text(prompt, capabilities, bot.styles)
+            capabilities = bot.model_capabilities
+            parsed = read_text(prompt, capabilities, bot.style_presets)
             options = {
                 "motion": motion,
                 "camera": camera,

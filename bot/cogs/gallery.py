@@ -70,7 +70,7 @@ class GalleryPageButton(
 def dm_text(bot: ReelBot) -> str:
     return (
         "/gallery lists a server's clips, so run it in a server channel. "
-        f"All public clips are at {bot.delivery.public_url}"
+        f"All public clips are at {bot.deliverer.public_url}"
     )
 
 
@@ -98,7 +98,7 @@ async def gallery_page(
     shown, has_next = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
     lines = [f"**{_TITLES[order]}** from this server · page {page + 1}"]
     lines += [
-        clip_line(page * PAGE_SIZE + i, clip, bot.delivery.public_url)
+        clip_line(page * PAGE_SIZE + i, clip, bot.deliverer.public_url)
         for i, clip in enumerate(shown, start=1)
     ]
     if not shown:

@@ -110,7 +110,7 @@ async def cancel(bot: ReelBot, generation_id: str, user_id: int) -> str | None:
         return "That request has already finished."
     if row.moderation == Moderation.HELD:  # never queued: withdraw it from review instead
         if not await asyncio.to_thread(
-            bot.moderation.transition, generation_id, (Moderation.HELD,), Moderation.REMOVED
+            bot.moderation_store.transition, generation_id, (Moderation.HELD,), Moderation.REMOVED
         ):
             return "A moderator has just decided on that request."
     elif not await bot.admission.cancel(generation_id):
@@ -180,7 +180,7 @@ async def _state_line(bot: ReelBot, row: Generation) -> str:
 
 
 def _model_line(bot: ReelBot) -> str:
-    caps = bot.capabilities
+    caps = bot.model_capabilities
     sizes = ", ".join(
         f"{w}:{h} → {'×'.join(map(str, caps.snap_size(w, h)))}" for w, h in _SHOWN_RATIOS
     )

@@ -65,7 +65,7 @@ class NotModerator(app_commands.CheckFailure):
 
 
 def moderators_only(interaction: discord.Interaction[ReelBot]) -> bool:
-    if interaction.client.review.is_moderator(interaction):
+    if interaction.client.review_config.is_moderator(interaction):
         return True
     raise NotModerator(REFUSED)
 
@@ -127,7 +127,7 @@ class ModerationCog(commands.GroupCog, group_name="mod", group_description="Mode
     ) -> None:
         """The latest moderation actions in this server."""
         rows = await asyncio.to_thread(
-            self.bot.moderation.log,
+            self.bot.moderation_store.log,
             guild_id=interaction.guild_id,
             member_id=member_key(member.id) if member else None,
             limit=LOG_LIMIT,
@@ -157,7 +157,7 @@ class ModerationCog(commands.GroupCog, group_name="mod", group_description="Mode
         length = parse_duration(duration)
         until = utcnow() + length if length is not None else None
         await asyncio.to_thread(
-            self.bot.moderation.ban,
+            self.bot.moderation_store.ban,
             member_key(member.id),
             interaction.guild_id,
             created_by=member_key(interaction.user.id),
@@ -179,7 +179,7 @@ class ModerationCog(commands.GroupCog, group_name="mod", group_description="Mode
         """Let a banned member make clips again."""
         assert interaction.guild_id is not None
         lifted = await asyncio.to_thread(
-            self.bot.moderation.unban, member_key(member.id), interaction.guild_id
+            self.bot.moderation_store.unban, member_key(member.id), interaction.guild_id
         )
         self.bot.bans.forget(member_key(member.id), interaction.guild_id)
         if not lifted:
@@ -233,7 +233,7 @@ class ModerationCog(commands.GroupCog, group_name="mod", group_description="Mode
     ) -> None:
         """Hide every clip a member made."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        rows = await asyncio.to_thread(self.bot.moderation.hide_all_of, member_key(member.id))
+        rows = await asyncio.to_thread(self.bot.moderation_store.hide_all_of, member_key(member.id))
         why = f"{len(rows)} clips" + (f": {reason}" if reason else "")
         await self._audit(interaction, "purge", member.id, reason=why)
         for row in rows:
@@ -252,7 +252,7 @@ class ModerationCog(commands.GroupCog, group_name="mod", group_description="Mode
         **extra: object,
     ) -> None:
         await asyncio.to_thread(
-            self.bot.moderation.record,
+            self.bot.moderation_store.record,
             action,
             moderator_id=member_key(interaction.user.id),
             guild_id=interaction.guild_id,

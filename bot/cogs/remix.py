@@ -143,8 +143,8 @@ class RemixCog(commands.Cog):
                 row.id,
                 "reroll",
                 asker,
-                self.bot.capabilities,
-                self.bot.styles,
+                self.bot.model_capabilities,
+                self.bot.style_presets,
             )
             await submit_request(self.bot, spec, asker, post)
         except UserFacingError as exc:

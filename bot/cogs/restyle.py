@@ -96,10 +96,10 @@ class RestyleCog(commands.Cog):
     ) -> None:
         """Give a short video a new look, keeping its layout and motion."""
         bot = interaction.client
-        capabilities = bot.capabilities
+        capabilities = bot.model_capabilities
         require_mode(capabilities, "v2v", "restyle videos")
         # Everything the member typed is checked before the video is downloaded.
-        parsed = read_text(prompt, capabilities, bot.styles)
+        parsed = read_text(prompt, capabilities, bot.style_presets)
         refuse_movement(parsed)
         options = {
             "negative": negative,
@@ -136,7 +136,7 @@ class RestyleCog(commands.Cog):
         ]
         # The video is in the store, under the new id, before the job can exist.
         gid = new_generation_id()
-        stored, _size = await asyncio.to_thread(bot.media.save_bytes, gid, data, checked.kind)
+        stored, _size = await asyncio.to_thread(bot.media_store.save_bytes, gid, data, checked.kind)
         spec = RenderSpec.model_validate(
             {**spec.model_dump(), "mode": "v2v", "input_media": (stored,), "num_frames": frames}
         )

@@ -34,9 +34,9 @@ def member_id(user: discord.abc.User) -> str:
 def _read(bot: ReelBot, text: str) -> ParsedPrompt:
     return parse_defaults(
         text,
-        styles=bot.styles,
-        max_seconds=bot.capabilities.max_seconds,
-        sound_supported=bot.capabilities.sound,
+        styles=bot.style_presets,
+        max_seconds=bot.model_capabilities.max_seconds,
+        sound_supported=bot.model_capabilities.sound,
     )
 
 

@@ -157,8 +157,8 @@ async def follow_up(
         row.id,
         action,
         asker,
-        bot.capabilities,
-        bot.styles,
+        bot.model_capabilities,
+        bot.style_presets,
         text=text,
         parent_media=row.media_path,
     )
@@ -242,7 +242,7 @@ class ClipButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLA
                 # a modal must be the first response, so nothing slow may come before it
                 row = await load_clip(interaction.client, self.generation_id)
                 spec = RenderSpec.model_validate(row.spec)
-                line = to_command_line(spec, capabilities=interaction.client.capabilities)
+                line = to_command_line(spec, capabilities=interaction.client.model_capabilities)
                 await interaction.response.send_modal(RemixForm(row.id, line))
             elif self.action == "delete":
                 assert interaction.message is not None  # a button is always on a message

@@ -271,11 +271,11 @@ async def submit_request(
     one is held for a moderator (`ReelBot.hold_for_review` raises ContentHeld) unless
     `reviewed`, which is how an approved request comes back here."""
     try:
-        if asker.nsfw and (skip := bot.review.scan_skip(asker.guild_id)):
+        if asker.nsfw and (skip := bot.review_config.scan_skip(asker.guild_id)):
             spec = RenderSpec.model_validate({**spec.model_dump(), "scan_skip": skip})
         if not reviewed:
             decision = await screen(
-                spec, asker, bans=bot.bans, policy=bot.policy, toxicity=bot.toxicity
+                spec, asker, bans=bot.bans, policy=bot.prompt_policy, toxicity=bot.toxicity_check
             )
             if decision.decision == "flag":
                 gid = generation_id or new_generation_id()
@@ -303,9 +303,9 @@ async def submit_request(
             after_check=acknowledge,
             before_enqueue=answer,
         )
-        bot.progress.track(submission.generation_id, spec)
+        bot.progress_tracker.track(submission.generation_id, spec)
     except UserFacingError as exc:  # banned, blocked, held for review, over a cap, ...
-        bot.metrics.refused(exc)
+        bot.bot_metrics.refused(exc)
         raise
-    bot.metrics.accepted()
+    bot.bot_metrics.accepted()
     return submission

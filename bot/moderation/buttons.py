@@ -68,11 +68,11 @@ async def post_review(
 ) -> None:
     """A message in the review channel with the decision buttons; `nonce` makes a repeated
     post (delivery retrying) return the first message instead of a second one."""
-    assert bot.review.channel_id is not None
+    assert bot.review_config.channel_id is not None
     view = discord.ui.View(timeout=None)
     for action in actions:
         view.add_item(ReviewButton(action, generation_id))
-    channel = bot.get_partial_messageable(bot.review.channel_id)
+    channel = bot.get_partial_messageable(bot.review_config.channel_id)
     extra: dict[str, Any] = {"nonce": nonce} if nonce else {}
     if file is not None:
         extra["file"] = file
@@ -115,7 +115,7 @@ class RejectForm(discord.ui.Modal, title="Reject this request"):
     async def on_submit(self, interaction: discord.Interaction[ReelBot]) -> None:  # type: ignore[override]
         bot = interaction.client
         row = await _row(bot, self.generation_id)
-        if not await move(bot.moderation, row, (Moderation.HELD,), Moderation.REMOVED):
+        if not await move(bot.moderation_store, row, (Moderation.HELD,), Moderation.REMOVED):
             raise UserFacingError(ALREADY)
         await _decided(interaction, "reject", self.reason.value)
         if row.status == GenerationStatus.DONE:  # a clip the output scan held
@@ -153,7 +153,7 @@ class ReviewButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMP
         return cls(match["action"], match["gid"])  # type: ignore[arg-type]
 
     async def interaction_check(self, interaction: discord.Interaction[ReelBot], /) -> bool:  # type: ignore[override]
-        if interaction.client.review.is_moderator(interaction):
+        if interaction.client.review_config.is_moderator(interaction):
             return True
         await interaction.response.send_message(REFUSED, ephemeral=True)
         return False
@@ -166,7 +166,7 @@ class ReviewButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMP
                 return
             row = await _row(bot, self.generation_id)
             if self.action == "approve":
-                if not await move(bot.moderation, row, (Moderation.HELD,), Moderation.OK):
+                if not await move(bot.moderation_store, row, (Moderation.HELD,), Moderation.OK):
                     raise UserFacingError(ALREADY)
                 try:
                     await _decided(interaction, "approve")

@@ -60,23 +60,24 @@ async def on_scanned(bot: ReelBot, row: Generation, record: ResultRecord) -> Non
     spec = RenderSpec.model_validate(row.spec)
     who = f"<@{spec.owner_id.partition(':')[2] or 0}>"
     where = f"<#{spec.channel_id}>" if spec.guild_id is not None else "a DM"
-    line = f"`{command_name(spec)} {plain(to_command_line(spec, capabilities=bot.capabilities))}`"
-    why = plain(record.review or await _scan_reason(bot.moderation, row.id))[:600]
+    command_line = to_command_line(spec, capabilities=bot.model_capabilities)
+    line = f"`{command_name(spec)} {plain(command_line)}`"
+    why = plain(record.review or await _scan_reason(bot.moderation_store, row.id))[:600]
     if record.status == "failed":
-        if bot.review.channel_id is not None:
+        if bot.review_config.channel_id is not None:
             text = f"⛔ **Clip blocked by the output scan** · {who} in {where}\n{why}\n{line}"
             await post_review(bot, text, (), row.id, nonce=review_nonce("b", row.id))
         return
-    if bot.review.channel_id is None:  # nobody could approve it: it is not posted, say so
-        if await move(bot.moderation, row, (Moderation.HELD,), Moderation.REMOVED):
+    if bot.review_config.channel_id is None:  # nobody could approve it: it is not posted, say so
+        if await move(bot.moderation_store, row, (Moderation.HELD,), Moderation.REMOVED):
             fresh = await asyncio.to_thread(bot.store.get, row.id)
             why = "held by the output scan; no review channel"
-            await audit(bot.moderation, "remove", row, SYSTEM, why)
+            await audit(bot.moderation_store, "remove", row, SYSTEM, why)
             await edit_result(bot, fresh or row, UNREVIEWED_NOTE)
             await tell(bot, row, "Your clip " + BLOCKED_MESSAGE + ".")
         return
     text = f"🛡️ **Clip held by the output scan** · {who} in {where}\n{why}\n{line}"
-    sheet = await _sheet(bot.media, record.sheet_path)
+    sheet = await _sheet(bot.media_store, record.sheet_path)
     await post_review(
         bot, text, ("approve", "reject"), row.id, file=sheet, nonce=review_nonce("h", row.id)
     )
@@ -119,7 +120,8 @@ class Rescans:
 
     async def _run(self, row: Generation) -> None:
         try:
-            if decided_by_moderator(await asyncio.to_thread(self.bot.moderation.history, row.id)):
+            history = await asyncio.to_thread(self.bot.moderation_store.history, row.id)
+            if decided_by_moderator(history):
                 return  # a person already looked at it and kept it
             job = await self.bot.queue.enqueue_job(
                 SCAN_TASK,
@@ -145,21 +147,21 @@ async def hide_if_flagged(bot: ReelBot, row: Generation, result: dict[str, str])
 
     if result.get("decision") not in ("hold", "block"):
         return False
-    if decided_by_moderator(await asyncio.to_thread(bot.moderation.history, row.id)):
+    if decided_by_moderator(await asyncio.to_thread(bot.moderation_store.history, row.id)):
         log.info("[%s] rescan over a threshold, but a moderator kept the clip", row.id)
         return False
-    if not await move(bot.moderation, row, (Moderation.OK,), Moderation.HIDDEN):
+    if not await move(bot.moderation_store, row, (Moderation.OK,), Moderation.HIDDEN):
         return False
     why = result.get("review", "")
-    await audit(bot.moderation, "hide", row, SYSTEM, f"reported; output scan: {why}")
+    await audit(bot.moderation_store, "hide", row, SYSTEM, f"reported; output scan: {why}")
     await edit_result(bot, row, HIDDEN_NOTE)
-    if bot.review.channel_id is not None:
+    if bot.review_config.channel_id is not None:
         owner = row.owner_id.partition(":")[2] if row.owner_id else "0"
         text = (
             f"🚩 **Reported clip hidden by the output scan** · by <@{owner}>\n{plain(why)[:600]}\n"
             f"> {escape_markdown(plain(row.prompt)[:500])}\n"
-            f"{clip_url(bot.delivery.public_url, row.id)}"
+            f"{clip_url(bot.deliverer.public_url, row.id)}"
         )
-        sheet = await _sheet(bot.media, result.get("sheet_path", ""))
+        sheet = await _sheet(bot.media_store, result.get("sheet_path", ""))
         await post_review(bot, text, ("restore", "remove"), row.id, file=sheet)
     return True

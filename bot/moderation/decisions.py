@@ -90,14 +90,14 @@ async def approve(bot: ReelBot, row: Generation, moderator_id: int) -> None:
         if isinstance(exc, UserFacingError):
             await tell(bot, row, f"A moderator approved your request, but {exc}")
         raise
-    await audit(bot.moderation, "approve", row, moderator_id)
+    await audit(bot.moderation_store, "approve", row, moderator_id)
 
 
 async def reject(bot: ReelBot, row: Generation, moderator_id: int, reason: str) -> None:
     await asyncio.to_thread(
         bot.store.mark_failed, row.id, error=f"Not approved by a moderator: {reason}"
     )
-    await audit(bot.moderation, "reject", row, moderator_id, reason)
+    await audit(bot.moderation_store, "reject", row, moderator_id, reason)
     await tell(bot, row, f"A moderator did not approve your request: {plain(reason)}")
 
 
@@ -123,9 +123,10 @@ async def tell(client: discord.Client, row: Generation, text: str) -> None:
 
 
 async def hide(bot: ReelBot, row: Generation, moderator_id: int, reason: str = "") -> bool:
-    if not await move(bot.moderation, row, (Moderation.OK, Moderation.HELD), Moderation.HIDDEN):
+    sources = (Moderation.OK, Moderation.HELD)
+    if not await move(bot.moderation_store, row, sources, Moderation.HIDDEN):
         return False
-    await audit(bot.moderation, "hide", row, moderator_id, reason)
+    await audit(bot.moderation_store, "hide", row, moderator_id, reason)
     await edit_result(bot, row, HIDDEN_BY_MOD)
     return True
 
@@ -133,18 +134,19 @@ async def hide(bot: ReelBot, row: Generation, moderator_id: int, reason: str = "
 async def restore(bot: ReelBot, row: Generation, moderator_id: int, action: str = "unhide") -> bool:
     """Back to public (reports so far dismissed), the result message as it was."""
     sources = (Moderation.HIDDEN, Moderation.REMOVED)
-    if not await move(bot.moderation, row, sources, Moderation.OK):
+    if not await move(bot.moderation_store, row, sources, Moderation.OK):
         return False
-    await asyncio.to_thread(bot.moderation.dismiss_reports, row.id)
-    await audit(bot.moderation, action, row, moderator_id)
+    await asyncio.to_thread(bot.moderation_store.dismiss_reports, row.id)
+    await audit(bot.moderation_store, action, row, moderator_id)
     await restore_result(bot, row)
     return True
 
 
 async def remove(bot: ReelBot, row: Generation, moderator_id: int, reason: str = "") -> bool:
-    if not await move(bot.moderation, row, (Moderation.HIDDEN, Moderation.OK), Moderation.REMOVED):
+    sources = (Moderation.HIDDEN, Moderation.OK)
+    if not await move(bot.moderation_store, row, sources, Moderation.REMOVED):
         return False
-    await audit(bot.moderation, "remove", row, moderator_id, reason)
+    await audit(bot.moderation_store, "remove", row, moderator_id, reason)
     await edit_result(bot, row, REMOVED_NOTE)
     return True
 
@@ -153,14 +155,14 @@ async def approve_clip(bot: ReelBot, row: Generation, moderator_id: int) -> None
     """A clip the output scan held: the waiting message becomes the clip (an edit: posted
     once), and the member hears."""
     await restore_result(bot, row)
-    await audit(bot.moderation, "approve", row, moderator_id)
-    url = clip_url(bot.delivery.public_url, row.id)
+    await audit(bot.moderation_store, "approve", row, moderator_id)
+    url = clip_url(bot.deliverer.public_url, row.id)
     await tell(bot, row, f"A moderator approved your clip; it is posted now: {url}")
 
 
 async def reject_clip(bot: ReelBot, row: Generation, moderator_id: int, reason: str) -> None:
     await edit_result(bot, row, REJECTED_NOTE)
-    await audit(bot.moderation, "reject", row, moderator_id, reason)
+    await audit(bot.moderation_store, "reject", row, moderator_id, reason)
     await tell(bot, row, f"A moderator did not approve your clip: {plain(reason)}")
 
 
@@ -222,15 +224,15 @@ async def restore_result(bot: ReelBot, row: Generation) -> None:
     how = "link"
     if row.media_path:
         limit = spec.upload_limit or DEFAULT_UPLOAD_LIMIT
-        path = await asyncio.to_thread(bot.media.fetch, row.media_path, max_bytes=limit)
+        path = await asyncio.to_thread(bot.media_store.fetch, row.media_path, max_bytes=limit)
         if path is not None:
             files, how = [discord.File(path, filename=f"reelbot-{spec.seed}.mp4")], "full"
-    text = result_text(owner, spec, clip_url(bot.delivery.public_url, row.id), how=how)
+    text = result_text(owner, spec, clip_url(bot.deliverer.public_url, row.id), how=how)
     try:
         await message.edit(
             content=text,
             attachments=files,
-            view=result_view(row.id, bot.delivery.modes),
+            view=result_view(row.id, bot.deliverer.modes),
             allowed_mentions=discord.AllowedMentions.none(),
         )
     except discord.HTTPException as exc:

@@ -45,18 +45,19 @@ async def hold(
 ) -> None:
     """Record the request as held, show it to the moderators, then tell the member (ContentHeld).
     Without a review channel nobody could approve it, so it is refused instead."""
-    channel_id = bot.review.channel_id
+    channel_id = bot.review_config.channel_id
     if channel_id is None:
         raise ContentBlocked(f"I can't make this clip: {decision.reason}")
     row = GenerationCreate.from_spec(generation_id, spec.model_dump(mode="json"))
     await asyncio.to_thread(bot.store.add_generation, row)
     await asyncio.to_thread(bot.store.set_moderation, generation_id, Moderation.HELD)
     where = f"<#{asker.channel_id}>" if asker.guild_id is not None else "a DM"
+    command_line = to_command_line(spec, capabilities=bot.model_capabilities)
     text = (
         f"🛡️ **Held for review** · <@{asker.user_id}> in {where}\n"
         f"Rule `{decision.rule}` ({decision.category}): {decision.reason}\n"
         f"Matched `{plain(decision.matched or '')}` in the {decision.field or 'prompt'}\n"
-        f"`{command_name(spec)} {plain(to_command_line(spec, capabilities=bot.capabilities))}`"
+        f"`{command_name(spec)} {plain(command_line)}`"
     )
     try:
         await post_review(bot, text, ("approve", "reject"), generation_id)
@@ -66,7 +67,7 @@ async def hold(
         )
         raise
     await asyncio.to_thread(
-        bot.moderation.record,
+        bot.moderation_store.record,
         "hold",
         moderator_id=SYSTEM,
         guild_id=asker.guild_id,
@@ -85,20 +86,21 @@ async def report_clip(bot: ReelBot, row: Generation, reporter_id: int) -> bool:
     this report hid it."""
     if row.owner_id == member_key(reporter_id) or row.moderation != Moderation.OK:
         return False
-    added, count = await asyncio.to_thread(bot.moderation.report, row.id, member_key(reporter_id))
+    reporter = member_key(reporter_id)
+    added, count = await asyncio.to_thread(bot.moderation_store.report, row.id, reporter)
     if added and count == 1:  # the first report: a worker looks at the clip itself too
         bot.rescans.start(row)
-    if not added or count < bot.review.report_threshold:
+    if not added or count < bot.review_config.report_threshold:
         return False
-    if not await move(bot.moderation, row, (Moderation.OK,), Moderation.HIDDEN):
+    if not await move(bot.moderation_store, row, (Moderation.OK,), Moderation.HIDDEN):
         return False
     reason = f"{count} members reported it"
-    await audit(bot.moderation, "hide", row, SYSTEM, reason)
+    await audit(bot.moderation_store, "hide", row, SYSTEM, reason)
     await edit_result(bot, row, HIDDEN_NOTE)
-    if bot.review.channel_id is not None:
+    if bot.review_config.channel_id is not None:
         text = (
             f"🚩 **Reported clip hidden** · by <@{user_id_of(row.owner_id) or 0}>, {reason}\n"
-            f"> {plain(row.prompt)[:500]}\n{clip_url(bot.delivery.public_url, row.id)}"
+            f"> {plain(row.prompt)[:500]}\n{clip_url(bot.deliverer.public_url, row.id)}"
         )
         await post_review(bot, text, ("restore", "remove"), row.id)
     return True

@@ -142,7 +142,7 @@ async def stack(redis_server, redis, data_dir) -> AsyncIterator[Stack]:
 
 async def test_a_reelbot_counts_its_requests_errors_and_api_failures(stack: Stack) -> None:
     async with FakeDiscord() as fake, fake.running(await stack.new_bot()) as bot:
-        metrics: BotMetrics = bot.metrics
+        metrics: BotMetrics = bot.bot_metrics
         ix = await fake.slash_command("create", {"prompt": "a lighthouse at dusk -seed 3"})
         assert "queued" in (await ix.wait_reply()).content
         # Discord answers the next reply with a 500 once; discord.py retries it

@@ -146,9 +146,9 @@ async def bot_kill(rig: Rig, rng: random.Random, *, point: str | None = None) ->
     point = point or rng.choice(KILL_POINTS)
     reached = asyncio.Event()
     if point == "after post":
-        freeze = frozen_after(rig.bot.delivery, "_post", reached, call_first=True)
+        freeze = frozen_after(rig.bot.deliverer, "_post", reached, call_first=True)
     else:
-        freeze = frozen_after(rig.bot.delivery.redis, "xack", reached, call_first=False)
+        freeze = frozen_after(rig.bot.deliverer.redis, "xack", reached, call_first=False)
     trial = Trial(notes=[f"killed {point}"])
     with freeze:
         request = await rig.ask("a lighthouse in a storm")
