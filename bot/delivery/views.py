@@ -28,6 +28,7 @@ from core.flags import to_command_line
 from core.ids import GENERATION_ID_PATTERN
 from core.spec import RenderSpec
 from gallery.models import Generation
+from gallery.store import GalleryStore
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
@@ -94,9 +95,9 @@ def result_view(generation_id: str, modes: Collection[str]) -> discord.ui.View:
 # --- what the buttons (and the reactions, in bot.cogs.remix) share ----------------------------
 
 
-async def load_clip(bot: ReelBot, generation_id: str) -> Generation:
+async def load_clip(store: GalleryStore, generation_id: str) -> Generation:
     """The gallery row behind a button; a friendly error if it is gone or was deleted."""
-    row = await asyncio.to_thread(bot.store.get, generation_id)
+    row = await asyncio.to_thread(store.get, generation_id)
     if row is None:
         raise UserFacingError("I can't find this clip any more.")
     if row.deleted_at is not None:
@@ -127,7 +128,9 @@ async def delete_clip(bot: ReelBot, generation_id: str, message: discord.Message
     log.info("[%s] deleted", generation_id)
 
 
-async def _status_message(bot: ReelBot, result: discord.Message) -> discord.Message | None:
+async def _status_message(
+    client: discord.Client, result: discord.Message
+) -> discord.Message | None:
     """The bot's "queued" message the result replies to, if there is one."""
     ref = result.reference
     if ref is None or ref.message_id is None:
@@ -138,7 +141,7 @@ async def _status_message(bot: ReelBot, result: discord.Message) -> discord.Mess
             status = await result.channel.fetch_message(ref.message_id)
         except discord.HTTPException:
             return None
-    return status if bot.user is not None and status.author.id == bot.user.id else None
+    return status if client.user is not None and status.author.id == client.user.id else None
 
 
 async def follow_up(
@@ -150,7 +153,7 @@ async def follow_up(
     """Queue a child of a clip for whoever clicked (or submitted the Remix form); the queued
     message is the interaction's public answer, as with /create."""
     bot = interaction.client
-    row = await load_clip(bot, generation_id)
+    row = await load_clip(bot.store, generation_id)
     asker = Asker.of(interaction)
     spec = follow_up_spec(
         RenderSpec.model_validate(row.spec),
@@ -227,7 +230,7 @@ class ClipButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLA
         if self.action != "delete":
             return True
         try:
-            row = await load_clip(interaction.client, self.generation_id)
+            row = await load_clip(interaction.client.store, self.generation_id)
             manage = interaction.guild_id is not None and interaction.permissions.manage_messages
             if may_delete(row, interaction.user.id, manage_messages=manage):
                 return True
@@ -240,7 +243,7 @@ class ClipButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLA
         try:
             if self.action == "remix":
                 # a modal must be the first response, so nothing slow may come before it
-                row = await load_clip(interaction.client, self.generation_id)
+                row = await load_clip(interaction.client.store, self.generation_id)
                 spec = RenderSpec.model_validate(row.spec)
                 line = to_command_line(spec, capabilities=interaction.client.model_capabilities)
                 await interaction.response.send_modal(RemixForm(row.id, line))

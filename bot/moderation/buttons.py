@@ -32,6 +32,7 @@ from bot.replies import answer_error
 from core.errors import UserFacingError
 from core.ids import GENERATION_ID_PATTERN
 from gallery.models import Generation, GenerationStatus, Moderation
+from gallery.store import GalleryStore
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
@@ -92,8 +93,8 @@ async def _decided(interaction: discord.Interaction[ReelBot], action: str, why: 
     )
 
 
-async def _row(bot: ReelBot, generation_id: str) -> Generation:
-    row = await asyncio.to_thread(bot.store.get, generation_id)
+async def _row(store: GalleryStore, generation_id: str) -> Generation:
+    row = await asyncio.to_thread(store.get, generation_id)
     if row is None:
         raise UserFacingError("I can't find this clip any more.")
     return row
@@ -114,7 +115,7 @@ class RejectForm(discord.ui.Modal, title="Reject this request"):
 
     async def on_submit(self, interaction: discord.Interaction[ReelBot]) -> None:  # type: ignore[override]
         bot = interaction.client
-        row = await _row(bot, self.generation_id)
+        row = await _row(bot.store, self.generation_id)
         if not await move(bot.moderation_store, row, (Moderation.HELD,), Moderation.REMOVED):
             raise UserFacingError(ALREADY)
         await _decided(interaction, "reject", self.reason.value)
@@ -164,7 +165,7 @@ class ReviewButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMP
             if self.action == "reject":  # a modal must be the first response
                 await interaction.response.send_modal(RejectForm(self.generation_id))
                 return
-            row = await _row(bot, self.generation_id)
+            row = await _row(bot.store, self.generation_id)
             if self.action == "approve":
                 if not await move(bot.moderation_store, row, (Moderation.HELD,), Moderation.OK):
                     raise UserFacingError(ALREADY)
