@@ -1,9 +1,15 @@
 """How every reelbot process logs: JSON lines for machines, plain text for people.
 
-JSON (one object a line: ts, level, logger, message, and generation_id when the message names
-one) when stderr is not a terminal, or when REELBOT_LOG_FORMAT=json; plain text otherwise, or
-when REELBOT_LOG_FORMAT=text. Worker and delivery lines start with "[<generation id>]", so the
-id is lifted out of the message into its own field without touching the call sites.
+JSON (one object a line: ts, level, logger, message, and generation_id inside a clip's context)
+when stderr is not a terminal, or when REELBOT_LOG_FORMAT=json; plain text otherwise, or when
+REELBOT_LOG_FORMAT=text ("... worker.render [<generation id>]: ..." inside a clip's context).
+
+The id comes from a `ContextVar`, set with `generation_context(gid)` where a clip is worked on
+(the worker's tasks, the bot's delivery and progress), never from the message text. Context
+variables follow into `asyncio.to_thread` threads and into tasks created inside the context, so
+every line logged on the clip's behalf carries its id, whoever logs it. A loop that serves many
+clips (a heartbeat, a reconciler) names the clip of a line with `extra={"generation_id": gid}`.
+`configure_logging` installs the filter that copies the current id onto each record.
 
 Imports nothing from bot and no torch: the worker and the bot both configure logging here.
 """
@@ -13,41 +19,84 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Literal, TextIO
-
-from core.ids import GENERATION_ID_PATTERN
 
 LogFormat = Literal["json", "text"]
 FORMAT_VARIABLE = "REELBOT_LOG_FORMAT"
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-_ID_TAG = re.compile(rf"\[({GENERATION_ID_PATTERN})\]")  # "[<gid>]" in a message
+PLAIN_FORMAT_WITH_ID = "%(asctime)s %(levelname)s %(name)s [%(generation_id)s]: %(message)s"
+
+# The clip the current task or thread works on; None outside any clip.
+generation_id: ContextVar[str | None] = ContextVar("generation_id", default=None)
+
+
+@contextmanager
+def generation_context(gid: str | None) -> Iterator[None]:
+    """Every line logged inside carries `gid` (None: none), then the id before it is back.
+
+    Inside, `generation_id.set(...)` names the clip later (once a record is parsed, say); the
+    id still goes back to what it was when the block ends.
+    """
+    token = generation_id.set(gid)
+    try:
+        yield
+    finally:
+        generation_id.reset(token)
+
+
+class GenerationIdFilter(logging.Filter):
+    """Puts the current generation id on each record as `record.generation_id` (None if none).
+
+    An id passed explicitly (`extra={"generation_id": ...}`) is kept.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "generation_id", None) is None:
+            record.generation_id = generation_id.get()
+        return True
+
+
+def record_generation_id(record: logging.LogRecord) -> str | None:
+    """The id `GenerationIdFilter` (or the caller's `extra`) put on the record, if any."""
+    gid = getattr(record, "generation_id", None)
+    return str(gid) if gid else None
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record; `generation_id` from the record or its "[<gid>]" text."""
+    """One JSON object per record; `generation_id` from the record only."""
 
     def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
         line: dict[str, object] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": message,
+            "message": record.getMessage(),
         }
-        gid = getattr(record, "generation_id", None)
-        if gid is None and (found := _ID_TAG.search(message)):
-            gid = found.group(1)
-        if gid is not None:
-            line["generation_id"] = str(gid)
+        if (gid := record_generation_id(record)) is not None:
+            line["generation_id"] = gid
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         if record.stack_info:
             line["stack"] = self.formatStack(record.stack_info)
         return json.dumps(line, ensure_ascii=False, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    """`PLAIN_FORMAT`, with the generation id after the logger's name when the record has one."""
+
+    def __init__(self) -> None:
+        super().__init__(PLAIN_FORMAT)
+        self._with_id = logging.Formatter(PLAIN_FORMAT_WITH_ID)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record_generation_id(record) is not None:
+            return self._with_id.format(record)
+        return super().format(record)
 
 
 def log_format(stream: TextIO, env: Mapping[str, str] | None = None) -> LogFormat:
@@ -62,8 +111,10 @@ def log_format(stream: TextIO, env: Mapping[str, str] | None = None) -> LogForma
 
 
 def make_handler(stream: TextIO, fmt: LogFormat) -> logging.Handler:
+    """A handler for `stream` in format `fmt` that puts the generation id on every record."""
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(PLAIN_FORMAT))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(GenerationIdFilter())
     return handler
 
 

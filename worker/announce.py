@@ -33,7 +33,7 @@ async def publish_progress(redis: Any, gid: str, event: ProgressEvent) -> None:
     try:
         await publish_event(redis, gid, event)
     except Exception as exc:
-        log.warning("[%s] progress event %s not published: %s", gid, event.kind, exc)
+        log.warning("progress event %s not published: %s", event.kind, exc)
 
 
 async def announce_done(
@@ -63,7 +63,7 @@ async def announce_done(
         except (RedisError, OSError) as exc:
             if attempt == ANNOUNCE_TRIES - 1:
                 raise
-            log.warning("[%s] result not announced yet (%s); retrying", gid, exc)
+            log.warning("result not announced yet (%s); retrying", exc)
             await asyncio.sleep(min(2**attempt, 10))
     await publish_progress(ctx["redis"], gid, ProgressEvent(kind="done", media_path=media_path))
 
@@ -82,7 +82,7 @@ async def block_clip(ctx: dict[str, Any], gid: str, report: ScanReport) -> None:
     an audit row, the member told without the scores, the moderators told with them."""
     store: GalleryStore = ctx["store"]
     review = report.summary()
-    log.warning("[%s] blocked by the output scan: %s", gid, review)
+    log.warning("blocked by the output scan: %s", review)
     await asyncio.to_thread(store.set_moderation, gid, Moderation.REMOVED)
     row = await asyncio.to_thread(store.get, gid)
     if row is not None:

@@ -157,7 +157,7 @@ async def make_clip(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[s
     await announce_done(
         ctx, gid, relative, upload_path=upload, poster_path=poster, review=review, sheet_path=sheet
     )
-    log.info("[%s] done in attempt %d (first=%s): %s", gid, attempt, first, timings)
+    log.info("done in attempt %d (first=%s): %s", attempt, first, timings)
     return {"status": "done", "generation_id": gid, "timings": timings, "held": held}
 
 

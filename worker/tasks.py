@@ -22,6 +22,7 @@ from arq.worker import func
 from pydantic import ValidationError
 
 from core.ids import GENERATION_ID
+from core.logs import generation_context
 from core.spec import RENDER_TASK, SCAN_TASK, RenderJob, deserialize_job, serialize_job
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
@@ -120,6 +121,12 @@ async def render_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str,
     except ValidationError as exc:  # never retried: the same payload would fail again
         log.error("rejected malformed job %s: %s", ctx.get("job_id"), exc)
         return {"status": "rejected"}
+    with generation_context(job.generation_id):  # every line about this clip names it
+        return await _render_attempt(ctx, job)
+
+
+async def _render_attempt(ctx: dict[str, Any], job: RenderJob) -> dict[str, Any]:
+    """This try at the clip: done, failed, superseded or cancelled; or Retry raised."""
     config: WorkerConfig = ctx["config"]
     store: GalleryStore = ctx["store"]
     gid = job.generation_id
@@ -128,7 +135,7 @@ async def render_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str,
     existing = await asyncio.to_thread(store.get, gid)
     if existing is not None and existing.status == "done":
         # A retry of a job that finished just before its worker died: announce, don't re-render.
-        log.info("[%s] already done; re-announcing", gid)
+        log.info("already done; re-announcing")
         await announce_done(ctx, gid, existing.media_path or "", **made_extras(ctx["media"], gid))
         return {"status": "done", "generation_id": gid}
     if attempt > config.max_tries:
@@ -148,7 +155,7 @@ async def render_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str,
         async with asyncio.timeout(config.job_timeout_s):
             return await make_clip(ctx, job, attempt)
     except LeaseLost:
-        log.warning("[%s] another worker took this clip over; leaving it to them", gid)
+        log.warning("another worker took this clip over; leaving it to them")
         return {"status": "superseded", "generation_id": gid}
     except OwnerCancelled:
         await fail_clip(ctx, gid, CANCELLED)
@@ -157,7 +164,7 @@ async def render_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str,
     except (Retry, asyncio.CancelledError):
         raise
     except Exception as exc:
-        log.exception("[%s] attempt %d failed", gid, attempt)
+        log.exception("attempt %d failed", attempt)
         row = await asyncio.to_thread(store.get, gid)
         if row is not None and row.status == "done":  # the first final status wins
             await announce_done(ctx, gid, row.media_path or "", **made_extras(ctx["media"], gid))
@@ -203,26 +210,28 @@ async def scan_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str, s
     """Scan a finished clip again (a member reported it): the decision, why, and a contact sheet
     when it is over a threshold. Changes nothing else: what to do is the moderators' call."""
     gid = str(payload.get("generation_id", ""))
-    check: OutputCheck | None = ctx.get("output_check")
-    if check is None or not check.enabled:
-        return {"decision": "off"}
-    row = await asyncio.to_thread(ctx["store"].get, gid) if _GID.fullmatch(gid) else None
-    if row is None or not row.media_path:
-        return {"decision": "missing"}
-    media: LocalMediaStore = ctx["media"]
-    path = await asyncio.to_thread(media.fetch, row.media_path)
-    if path is None:
-        return {"decision": "missing"}
-    # the clip's own waivers count again: a report is not a way round its channel's choice
-    skip = tuple(row.spec.get("scan_skip", ())) if isinstance(row.spec, dict) else ()
-    report, frames = await asyncio.to_thread(check.scan_file, path, skip)
-    sheet = ""
-    if report.decision != "allow":
-        png = await asyncio.to_thread(sheet_png, frames, report)
-        sheet, _ = await asyncio.to_thread(media.save_bytes, gid, png, "sheet.png")
-        await asyncio.to_thread(media.publish, gid, ("sheet.png",))
-    log.info("[%s] rescanned: %s", gid, report.summary())
-    return {"decision": report.decision, "review": report.summary(), "sheet_path": sheet}
+    valid = _GID.fullmatch(gid) is not None
+    with generation_context(gid if valid else None):
+        check: OutputCheck | None = ctx.get("output_check")
+        if check is None or not check.enabled:
+            return {"decision": "off"}
+        row = await asyncio.to_thread(ctx["store"].get, gid) if valid else None
+        if row is None or not row.media_path:
+            return {"decision": "missing"}
+        media: LocalMediaStore = ctx["media"]
+        path = await asyncio.to_thread(media.fetch, row.media_path)
+        if path is None:
+            return {"decision": "missing"}
+        # the clip's own waivers count again: a report is not a way round its channel's choice
+        skip = tuple(row.spec.get("scan_skip", ())) if isinstance(row.spec, dict) else ()
+        report, frames = await asyncio.to_thread(check.scan_file, path, skip)
+        sheet = ""
+        if report.decision != "allow":
+            png = await asyncio.to_thread(sheet_png, frames, report)
+            sheet, _ = await asyncio.to_thread(media.save_bytes, gid, png, "sheet.png")
+            await asyncio.to_thread(media.publish, gid, ("sheet.png",))
+        log.info("rescanned: %s", report.summary())
+        return {"decision": report.decision, "review": report.summary(), "sheet_path": sheet}
 
 
 _GID = GENERATION_ID  # .fullmatch: exactly a generation id

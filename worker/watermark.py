@@ -160,7 +160,7 @@ def embed_watermark(frames: np.ndarray, generation_id: str) -> np.ndarray:
     """A watermarked copy of uint8 RGB `frames` (T, H, W, 3); unchanged if they are too small."""
     _, height, width, _ = frames.shape
     if not can_carry(height, width):
-        log.warning("[%s] %dx%d is too small to watermark", generation_id, width, height)
+        log.warning("%dx%d is too small to watermark", width, height)
         return frames
     rows, cols = height // BLOCK, width // BLOCK
     slots, dither = _layout(rows, cols)

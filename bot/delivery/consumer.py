@@ -40,6 +40,7 @@ from bot.messages import COMPRESSED, FULL, LINK_ONLY, failed_text, result_text
 from bot.metrics import BotMetrics
 from bot.moderation.clip_review import HELD_NOTE
 from bot.moderation.decisions import HIDDEN_BY_MOD, REMOVED_NOTE
+from core.logs import generation_context, generation_id
 from core.spec import RESULT_STREAM, RenderSpec, ResultRecord
 from gallery.media import LocalMediaStore
 from gallery.models import Generation, Moderation
@@ -177,12 +178,17 @@ class Delivery:
             await self._handle(entry_id, fields)
 
     async def _handle(self, entry_id: Any, fields: dict[Any, Any] | None) -> None:
+        with generation_context(None):  # named once the record is read: its failures too
+            await self._handle_entry(entry_id, fields)
+
+    async def _handle_entry(self, entry_id: Any, fields: dict[Any, Any] | None) -> None:
         raw = (fields or {}).get(b"r") or (fields or {}).get("r")
         if raw is None:  # trimmed or malformed: nothing we can deliver
             await self.redis.xack(RESULT_STREAM, GROUP, entry_id)
             return
         try:
             record = ResultRecord.model_validate_json(raw)
+            generation_id.set(record.generation_id)
             if self.admission is not None:
                 self.admission.kick()
             await self.deliver(record)
@@ -223,14 +229,14 @@ class Delivery:
             if held or blocked:
                 await self._review(row, record)
             if row.discord_message_id:
-                log.info("[%s] already posted as %s", gid, row.discord_message_id)
+                log.info("already posted as %s", row.discord_message_id)
                 await forget_target(self.redis, gid)
             return
         spec = RenderSpec.model_validate(row.spec)
         # a clip the scan blocked is a failure the member reads as such
         note = None if blocked else moderated_note(row.moderation)
         if note is not None:
-            log.info("[%s] kept from the public (%s): posting a notice", gid, row.moderation)
+            log.info("kept from the public (%s): posting a notice", row.moderation)
         try:
             message = await self._post(record, spec, target, note=note)
         except discord.HTTPException as exc:
@@ -251,7 +257,7 @@ class Delivery:
         if held or blocked:
             await self._review(row, record)
         await forget_target(self.redis, gid)
-        log.info("[%s] posted as message %s", gid, message.id)
+        log.info("posted as message %s", message.id)
         if note is None:
             await self._recheck(gid, message)
 
@@ -271,7 +277,7 @@ class Delivery:
         try:
             await message.edit(content=note, attachments=[], view=None)
         except discord.HTTPException as exc:
-            log.warning("[%s] hidden while posting; message not edited: %s", gid, exc)
+            log.warning("hidden while posting; message not edited: %s", exc)
 
     async def _tell_owner(self, target: DeliveryTarget, gid: str) -> None:
         """The channel refused the clip: say so to its owner in a DM, with the gallery link."""
@@ -282,7 +288,7 @@ class Delivery:
                 f"there). Here it is: {clip_url(self.public_url, gid)}"
             )
         except discord.HTTPException as exc:
-            log.warning("[%s] could not tell the owner either: %s", gid, exc)
+            log.warning("could not tell the owner either: %s", exc)
 
     async def _post(
         self,

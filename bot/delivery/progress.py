@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from bot.delivery.targets import DeliveryTarget, load_target, pending_targets
 from bot.messages import progress_text
+from core.logs import generation_context
 from core.spec import RenderSpec, events_key
 from gallery.store import GalleryStore
 from jobs.events import TERMINAL_KINDS, read_event
@@ -82,10 +83,11 @@ class ProgressTracker:
                 name = stream.decode() if isinstance(stream, bytes) else stream
                 gid = name.removeprefix(EVENTS_PREFIX)
                 for entry_id, fields in entries:
-                    try:
-                        await self._on_event(gid, entry_id, fields)
-                    except Exception:  # one odd entry must not end progress for every clip
-                        log.exception("[%s] progress event %s skipped", gid, entry_id)
+                    with generation_context(gid):  # its lines and its edit task's name the clip
+                        try:
+                            await self._on_event(gid, entry_id, fields)
+                        except Exception:  # one odd entry must not end progress for every clip
+                            log.exception("progress event %s skipped", entry_id)
 
     def _next_batch(self) -> list[tuple[str, Watch]]:
         """Every watched clip when one read takes them all, else the next window of
@@ -128,7 +130,7 @@ class ProgressTracker:
         try:
             await channel.get_partial_message(target.status_message_id or 0).edit(content=text)
         except discord.HTTPException as exc:  # deleted, permissions changed: stop following it
-            log.info("[%s] progress edits stopped: %s", gid, exc)
+            log.info("progress edits stopped: %s", exc)
             self.watched.pop(gid, None)
 
     async def close(self) -> None:
