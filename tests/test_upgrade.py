@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
+import sys
 from typing import Any
 
 import discord
@@ -67,8 +68,11 @@ def dynamic_items() -> list[type[Any]]:
     todo = list(discord.ui.DynamicItem.__subclasses__())
     while todo:
         cls = todo.pop()
-        found.append(cls)
         todo.extend(cls.__subclasses__())
+        # the bot's own, as its module holds it now: not a test's subclass, not a stale copy
+        module = sys.modules.get(cls.__module__)
+        if cls.__module__.startswith("bot.") and getattr(module, cls.__name__, None) is cls:
+            found.append(cls)
     return found
 
 
