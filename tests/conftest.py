@@ -11,11 +11,12 @@ import pytest
 
 from cli.local_redis import LocalRedis
 from tests.harness.stack import stack
-from tests.harness.workers import workers
+from tests.harness.workers import forkserver, module_worker, workers
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may download weights at test time
 
-__all__ = ["stack", "workers"]  # fixtures, found by pytest under these names
+# fixtures, found by pytest under these names
+__all__ = ["forkserver", "module_worker", "stack", "workers"]
 
 
 @pytest.fixture(scope="session")

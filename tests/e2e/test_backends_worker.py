@@ -37,6 +37,7 @@ from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.models import Generation
 from gallery.store import GalleryStore
+from tests.harness.waiting import eventually
 from tests.harness.workers import WorkerProcesses, reelbot_env
 from tests.worker.test_camera import shift
 
@@ -126,12 +127,12 @@ async def submit(install: Install, spec: RenderSpec) -> tuple[str, RenderSpec]:
 
 async def finished(install: Install, gid: str, timeout: float = 180) -> str:
     """Wait for the gallery row to settle; the worker's log is the message if it failed."""
-    async with asyncio.timeout(timeout):
-        while True:
-            row = await asyncio.to_thread(install.store.get, gid)
-            if row is not None and row.status in ("done", "failed"):
-                break
-            await asyncio.sleep(0.1)
+    row = await eventually(
+        lambda: asyncio.to_thread(install.store.get, gid),
+        lambda row: row.status in ("done", "failed"),
+        timeout=timeout,
+        every=0.1,
+    )
     assert row.status == "done", f"{row.error}\n{install.workers.logs()[-4000:]}"
     return gid
 

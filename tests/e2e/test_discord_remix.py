@@ -3,10 +3,13 @@ Redis ↔ real worker process ↔ SQLite gallery.
 
 Members click and react; the assertions are on what they see (buttons, replies, the clips that
 arrive, messages that vanish) and on the gallery rows the web gallery shows (lineage, owner,
-seed, likes, deletion).
+seed, likes, deletion). One worker renders for the whole module (none of its tests stops or
+configures it); the clips land in its data folder.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -19,14 +22,20 @@ from tests.fakediscord.records import walk_components
 from tests.harness.members import child_clip, create, labels, user_id
 from tests.harness.stack import clip_id
 from tests.harness.waiting import eventually
+from tests.harness.workers import WorkerProcesses
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
 REFUSED = "Only the person who made this clip, or a moderator, can delete it."
 
 
-async def test_reroll_by_another_member_makes_their_own_child_clip(stack, workers) -> None:
-    workers.start()
+@pytest.fixture
+def data_dir(module_worker: WorkerProcesses) -> Path:
+    """Every test here clicks on clips that the module's one worker renders: its data folder."""
+    return module_worker.data_dir
+
+
+async def test_reroll_by_another_member_makes_their_own_child_clip(stack) -> None:
     async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
         first = await create(fake, "a fox running through snow -camera pan left -seed 7")
         parent_id = clip_id(first)
@@ -50,8 +59,7 @@ async def test_reroll_by_another_member_makes_their_own_child_clip(stack, worker
         assert row.prompt == "a fox running through snow"
 
 
-async def test_remix_opens_a_prefilled_form_and_queues_the_edited_text(stack, workers) -> None:
-    workers.start()
+async def test_remix_opens_a_prefilled_form_and_queues_the_edited_text(stack) -> None:
     async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
         first = await create(fake, "a paper boat on a rainy street -motion 3 -ar 1:1 -seed 11")
         parent_id = clip_id(first)
@@ -89,8 +97,7 @@ async def test_remix_opens_a_prefilled_form_and_queues_the_edited_text(stack, wo
         assert len(CommunityStore(stack.engine).children(parent_id)) == 1
 
 
-async def test_vary_keeps_the_seed_and_changes_motion(stack, workers) -> None:
-    workers.start()
+async def test_vary_keeps_the_seed_and_changes_motion(stack) -> None:
     async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
         first = await create(fake, "a windmill at dusk -motion 4 -seed 21")
         ix = await fake.click_button(first, label="Vary")
@@ -100,8 +107,7 @@ async def test_vary_keeps_the_seed_and_changes_motion(stack, workers) -> None:
         assert "-motion 3" in result.content and "-seed 21" in result.content
 
 
-async def test_delete_is_for_the_owner_and_removes_the_clip(stack, workers) -> None:
-    workers.start()
+async def test_delete_is_for_the_owner_and_removes_the_clip(stack) -> None:
     async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
         first = await create(fake, "a lighthouse in a storm -seed 3")
         gid = clip_id(first)
@@ -121,8 +127,7 @@ async def test_delete_is_for_the_owner_and_removes_the_clip(stack, workers) -> N
         assert stack.store.get(gid).deleted_at is not None
 
 
-async def test_reactions_remix_like_and_guard_delete(stack, workers) -> None:
-    workers.start()
+async def test_reactions_remix_like_and_guard_delete(stack) -> None:
     async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
         first = await create(fake, "a koi pond in autumn -motion 2 -seed 5")
         gid = clip_id(first)
@@ -163,8 +168,7 @@ async def test_reactions_remix_like_and_guard_delete(stack, workers) -> None:
         assert result in fake.visible_messages()  # bob's remix is his own clip
 
 
-async def test_buttons_posted_before_a_restart_work_after_it(stack, workers) -> None:
-    workers.start()
+async def test_buttons_posted_before_a_restart_work_after_it(stack) -> None:
     async with FakeDiscord() as fake:
         async with fake.running(await stack.new_bot()):
             first = await create(fake, "a tram through fog -seed 13")

@@ -9,18 +9,21 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from bot.intake.submit import connect_queue
 from cli.local_redis import LocalRedis
 from core.capabilities import capabilities_for
 from core.flags import parse_request
-from core.spec import RESULT_STREAM, RenderSpec, heartbeat_key
+from core.spec import RESULT_STREAM, ProgressEvent, RenderSpec, heartbeat_key
 from gallery.db import make_engine, migrate
 from gallery.store import GalleryStore
 from jobs.events import follow_events
+from tests.harness.waiting import eventually
 from tests.harness.workers import WorkerProcesses, reelbot_env, submit_admitted
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -47,7 +50,15 @@ async def submit(redis_url: str, store: GalleryStore, spec: RenderSpec) -> str:
     return await submit_admitted(redis_url, store, spec)
 
 
-async def events_of(redis_url: str, gid: str, *, until_step: bool = False) -> list:
+async def events_of(
+    redis_url: str,
+    gid: str,
+    *,
+    until_step: bool = False,
+    until: Callable[[list[ProgressEvent]], bool] | None = None,
+) -> list[ProgressEvent]:
+    """The clip's events from the first: all of them, or up to a denoising step short of the
+    last (`until_step`), or up to the first that makes `until(seen)` true."""
     pool = await connect_queue(redis_url)
     seen = []
     try:
@@ -55,9 +66,20 @@ async def events_of(redis_url: str, gid: str, *, until_step: bool = False) -> li
             seen.append(event)
             if until_step and event.kind == "step" and event.step < event.total:
                 break
+            if until is not None and until(seen):
+                break
     finally:
         await pool.aclose()
     return seen
+
+
+def started(events: list[ProgressEvent]) -> int:
+    return [e.kind for e in events].count("started")
+
+
+async def heartbeats(redis: Redis) -> list[bytes]:
+    """The liveness keys of the workers beating now."""
+    return [key async for key in redis.scan_iter(match=heartbeat_key("*"))]
 
 
 async def test_a_render_past_the_deadline_is_retried_then_failed_once(
@@ -98,7 +120,7 @@ async def test_a_stall_shorter_than_the_lease_does_not_render_twice(
     # Whichever worker rendered it, stall that one for well under the 2.5 s lease.
     victim = slow if str(slow.pid) in owner else workers.processes[1]
     os.kill(victim.pid, signal.SIGSTOP)
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(0.6)  # the stall itself: what is tested, not a wait for something
     os.kill(victim.pid, signal.SIGCONT)
     events = await events_of(redis_server.url, gid)
     assert [e.kind for e in events].count("started") == 1, workers.logs()
@@ -113,13 +135,15 @@ async def test_a_stall_longer_than_the_lease_hands_over_and_the_stalled_one_stop
     gid = await submit(redis_server.url, store, slow_spec())
     await events_of(redis_server.url, gid, until_step=True)
     workers.start()
-    while len([k async for k in redis.scan_iter(match=heartbeat_key("*"))]) < 2:
-        await asyncio.sleep(0.1)  # the second worker is up and beating
+    await eventually(lambda: heartbeats(redis), lambda beating: len(beating) >= 2, timeout=60)
     os.kill(stalled.pid, signal.SIGSTOP)
-    await asyncio.sleep(5.0)  # well past the 2.5 s lease: the second worker takes the clip
+    # Past the 2.5 s lease the second worker takes the clip over: its own "started".
+    async with asyncio.timeout(60):
+        await events_of(redis_server.url, gid, until=lambda seen: started(seen) == 2)
     os.kill(stalled.pid, signal.SIGCONT)
     events = await events_of(redis_server.url, gid)
-    await asyncio.sleep(1.0)  # let the stalled one notice and stop
+    # the stalled one wakes, notices it lost the lease and stops
+    await eventually(workers.logs, lambda logs: "lease lost" in logs, timeout=30)
     kinds = [e.kind for e in events]
     assert kinds.count("done") == 1 and kinds.count("started") == 2, workers.logs()
     assert len(await redis.xrange(RESULT_STREAM)) == 1
@@ -138,17 +162,19 @@ async def test_a_redis_restart_mid_render_still_delivers_the_clip_once(
         workers.start()
         gid = await submit(server.url, store, slow_spec())
         await events_of(server.url, gid, until_step=True)
-        await asyncio.sleep(1.0)  # let the AOF fsync (everysec) take the job
-        server.kill()
+        # The AOF is fsynced every second: a second on, it holds the job (what is tested is
+        # that a restart with the AOF loses nothing, not a crash inside that second).
         await asyncio.sleep(1.0)
+        server.kill()
+        await asyncio.sleep(1.0)  # down for a second, as a crashed Redis is, then restarted
         server = LocalRedis(server.directory, port=server.port).start()
-        for _ in range(600):
-            if store.get(gid).status == "done":
-                break
+
+        def done_or_supervised() -> bool:
             if all(p.poll() is not None for p in workers.processes):
                 workers.start()  # the supervisor's job
-            await asyncio.sleep(0.2)
-        assert store.get(gid).status == "done", workers.logs()
+            return store.get(gid).status == "done"
+
+        await eventually(done_or_supervised, timeout=120, every=0.2, explain=workers.logs)
         pool = await connect_queue(server.url)
         try:
             results = await pool.xrange(RESULT_STREAM)

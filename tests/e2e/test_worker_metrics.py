@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import socket
 from pathlib import Path
@@ -15,6 +14,7 @@ from core.fairshare import size_class
 from core.flags import parse_request
 from gallery.db import make_engine, migrate
 from gallery.store import GalleryStore
+from tests.harness.waiting import eventually
 from tests.harness.workers import WorkerProcesses, submit_admitted
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -51,14 +51,20 @@ async def test_a_worker_serves_its_metrics_after_rendering_a_clip(
 
     gid = await submit_admitted(redis_server.url, store, spec)
     url = f"http://127.0.0.1:{port}/metrics"
-    text = ""
-    async with asyncio.timeout(120):  # the render, then the count right after the announcement
-        while (sample(text, 'reelbot_worker_jobs_total{outcome="done"}') or 0) < 1:
-            await asyncio.sleep(0.2)
-            try:
-                text = await scrape(url)
-            except aiohttp.ClientConnectionError:  # not listening until the model is loaded
-                continue
+
+    async def scraped() -> str | None:
+        try:
+            return await scrape(url)
+        except aiohttp.ClientConnectionError:  # not listening until the model is loaded
+            return None
+
+    # the render, then the count right after the announcement
+    text = await eventually(
+        scraped,
+        lambda text: (sample(text, 'reelbot_worker_jobs_total{outcome="done"}') or 0) >= 1,
+        timeout=120,
+        every=0.2,
+    )
     engine.dispose()
 
     row = store.get(gid)

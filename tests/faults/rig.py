@@ -17,7 +17,6 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from subprocess import Popen
 
 from redis.asyncio import Redis
 from sqlmodel import Session, col, select
@@ -27,7 +26,8 @@ from cli.local_redis import LocalRedis
 from gallery.models import Generation
 from tests.fakediscord import FakeDiscord, Message
 from tests.harness.stack import READY, Stack
-from tests.harness.workers import WorkerProcesses, reelbot_env
+from tests.harness.waiting import eventually
+from tests.harness.workers import WorkerProcess, WorkerProcesses, reelbot_env
 
 FAULTY_BACKEND = "tests.faults.backends"
 FAILED = "sorry, this clip failed"
@@ -128,11 +128,11 @@ class Rig:
             context, self._bot_context, self.bot = self._bot_context, None, None
             await context.aclose()
 
-    def start_worker(self) -> Popen[bytes]:
+    def start_worker(self) -> WorkerProcess:
         assert self.workers is not None
         return self.workers.start()
 
-    def live_workers(self) -> list[Popen[bytes]]:
+    def live_workers(self) -> list[WorkerProcess]:
         assert self.workers is not None
         return [p for p in self.workers.processes if p.poll() is None]
 
@@ -191,11 +191,12 @@ class Rig:
     async def settle(self, requests: list[Request], timeout: float = 120) -> float:
         """Wait until every request is answered (or `timeout`); the monotonic time the last
         one was (a little late: polled every 0.05 s)."""
-        deadline = time.monotonic() + timeout
-        while not all(self.answered(r) for r in requests) and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        with contextlib.suppress(AssertionError):  # the count says which were not answered
+            await eventually(lambda: all(self.answered(r) for r in requests), timeout=timeout)
         ended = time.monotonic()
-        await asyncio.sleep(0.5)  # a duplicate would come right behind the first post
+        # Nothing to wait for: a duplicate would come right behind the first post, so a window
+        # in which none comes is what says there is none.
+        await asyncio.sleep(0.5)
         return ended
 
     def row(self, request: Request) -> Generation | None:
@@ -207,9 +208,7 @@ class Rig:
             ).first()
 
     async def generation_id(self, request: Request, timeout: float = 30) -> str:
-        async with asyncio.timeout(timeout):
-            while (row := await asyncio.to_thread(self.row, request)) is None:
-                await asyncio.sleep(0.05)
+        row = await eventually(lambda: asyncio.to_thread(self.row, request), timeout=timeout)
         return row.id
 
     def count(self, requests: list[Request], trial: Trial | None = None) -> Trial:

@@ -18,9 +18,11 @@ async def eventually(
     timeout: float = 10.0,
     *,
     every: float = POLL_S,
+    explain: Callable[[], str] | None = None,
 ) -> T:
     """The first value of `get()` (a function or a coroutine function) that is not None and
-    satisfies `ok`, polled every `every` seconds; fails the test after `timeout` seconds."""
+    satisfies `ok`, polled every `every` seconds; fails the test after `timeout` seconds, with
+    `explain()` (say, the workers' logs) in the message."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         value = get()
@@ -28,5 +30,8 @@ async def eventually(
             value = await value
         if value is not None and ok(value):  # type: ignore[arg-type]
             return value  # type: ignore[return-value]
-        assert asyncio.get_running_loop().time() < deadline, f"never satisfied: {value!r}"
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(
+                f"never satisfied: {value!r}" + (f"\n{explain()}" if explain else "")
+            )
         await asyncio.sleep(every)
