@@ -122,8 +122,9 @@ async def redis_figures(jobs: int) -> None:
     from redis.asyncio import Redis
 
     from cli.local_redis import LocalRedis
-    from core.spec import RenderJob, RenderSpec, heartbeat_key
+    from core.spec import RenderJob, RenderSpec
     from jobs.admission import Admission
+    from jobs.keys import heartbeat_key
 
     with tempfile.TemporaryDirectory() as tmp, LocalRedis(Path(tmp), appendonly=False) as server:
         redis = Redis.from_url(server.url)
@@ -204,8 +205,9 @@ async def latency_figures(backlog: int, calls: int) -> None:
     from redis.asyncio import Redis
 
     from cli.local_redis import LocalRedis
-    from core.spec import RenderSpec, heartbeat_key
+    from core.spec import RenderSpec
     from jobs.admission import Admission
+    from jobs.keys import heartbeat_key
 
     def clip(n: int, owner: str, guild: int) -> RenderJob:
         spec = RenderSpec(

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.spec import KEY_PREFIX  # noqa: E402
+from jobs.keys import SCHED_JOB_PREFIX  # noqa: E402
 
 
 async def run_child(args: argparse.Namespace) -> None:
@@ -138,7 +138,7 @@ async def run_bench(args: argparse.Namespace, data: Path) -> None:
 
 async def queued(redis) -> int:
     """Jobs the fair scheduler holds (no worker runs, so none is admitted to arq)."""
-    return len([k async for k in redis.scan_iter(match=f"{KEY_PREFIX}sched:job:*", count=1000)])
+    return len([k async for k in redis.scan_iter(match=f"{SCHED_JOB_PREFIX}*", count=1000)])
 
 
 def cpu_seconds(pid: int) -> float:

@@ -45,8 +45,9 @@ from redis.asyncio import Redis  # noqa: E402
 
 from cli.local_redis import LocalRedis  # noqa: E402
 from core.fairshare import Caps, FairShare  # noqa: E402
-from core.spec import RENDER_TASK, RenderJob, RenderSpec, heartbeat_key  # noqa: E402
+from core.spec import RENDER_TASK, RenderJob, RenderSpec  # noqa: E402
 from jobs.admission import Admission  # noqa: E402
+from jobs.keys import heartbeat_key  # noqa: E402
 from jobs.liveness import Liveness  # noqa: E402
 from worker.settings import WorkerConfig  # noqa: E402
 from worker.tasks import worker_settings  # noqa: E402

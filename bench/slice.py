@@ -30,10 +30,11 @@ from bot.intake.submit import Submitter, admitting_submitter, connect_queue  # n
 from cli.local_redis import LocalRedis  # noqa: E402
 from core.capabilities import capabilities_for  # noqa: E402
 from core.flags import parse_request  # noqa: E402
-from core.spec import DEFAULT_QUEUE, deserialize_job, heartbeat_key  # noqa: E402
+from core.spec import DEFAULT_QUEUE, deserialize_job  # noqa: E402
 from gallery.db import make_engine, migrate  # noqa: E402
 from gallery.store import GalleryStore  # noqa: E402
 from jobs.events import follow_events  # noqa: E402
+from jobs.keys import heartbeat_key  # noqa: E402
 
 STAGES = ("parse", "enqueue", "pickup", "denoise", "decode", "encode", "store")
 

@@ -16,9 +16,10 @@ from typing import Any
 from redis.asyncio import Redis
 
 from core.fairshare import QUEUE_OF, TIERS, route
-from core.spec import DEFAULT_QUEUE, OWNERS_KEY, events_key, heartbeat_key
+from core.spec import DEFAULT_QUEUE
 from jobs.admission import Admission
 from jobs.events import read_event
+from jobs.keys import OWNERS_KEY, events_key, heartbeat_key
 
 WORKER_PREFIX = heartbeat_key("")
 

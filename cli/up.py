@@ -27,12 +27,12 @@ from bot.settings import BotSettings
 from cli.console import create_clip
 from cli.local_redis import LocalRedis, free_port
 from core.errors import ConfigError
-from core.spec import heartbeat_key
 from gallery.db import make_engine, migrate
 from gallery.mediastore import make_media_store
 from gallery.store import GalleryStore
 from gallery.web import create_app
 from jobs.admission import Admission
+from jobs.keys import heartbeat_key
 
 log = logging.getLogger(__name__)
 

@@ -49,35 +49,12 @@ Camera = Literal[
 ]
 Mode = Literal["t2v", "i2v", "v2v", "extend", "upscale"]
 
-# Redis names shared by producers and consumers: one place, one prefix.
+# The prefix of every Redis key and the default arq queue: fair-share routing names the queues.
+# Every other key name is in jobs.keys (the Redis side), which lists these two as well.
 KEY_PREFIX = "reelbot:"
 DEFAULT_QUEUE = f"{KEY_PREFIX}queue:fast"
-RESULT_STREAM = f"{KEY_PREFIX}results"
 RENDER_TASK = "render_clip"
 SCAN_TASK = "scan_clip"  # scan a clip already made again (a member reported it)
-
-
-OWNERS_KEY = f"{KEY_PREFIX}owners"  # hash: generation id -> the worker rendering it
-
-
-def heartbeat_key(worker_id: str) -> str:
-    """A worker's liveness: exists while the worker beats (`reelbot:worker:*` lists workers)."""
-    return f"{KEY_PREFIX}worker:{worker_id}"
-
-
-def cancel_key(generation_id: str) -> str:
-    """Exists while a clip's owner wants its render stopped; its worker checks it each beat."""
-    return f"{KEY_PREFIX}cancel:{generation_id}"
-
-
-def result_sent_key(generation_id: str) -> str:
-    """Marks a clip's result as appended to RESULT_STREAM, so it is appended once."""
-    return f"{KEY_PREFIX}result-sent:{generation_id}"
-
-
-def events_key(generation_id: str) -> str:
-    """The per-generation stream of progress events (queued, started, step, done, failed)."""
-    return f"{KEY_PREFIX}events:{generation_id}"
 
 
 GenerationId = Annotated[str, StringConstraints(pattern=rf"^{GENERATION_ID_PATTERN}$")]
@@ -226,7 +203,7 @@ class ProgressEvent(BaseModel):
 
 
 class ResultRecord(BaseModel):
-    """What the worker appends to RESULT_STREAM for the bot's delivery consumer, once per clip."""
+    """What the worker appends to the results stream for the delivery consumer, once per clip."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

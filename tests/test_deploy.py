@@ -358,7 +358,7 @@ def test_worker_is_healthy_while_its_heartbeat_key_exists(
 
     import redis
 
-    from core.spec import heartbeat_key
+    from jobs.keys import heartbeat_key
 
     test = compose["services"]["worker"]["healthcheck"]["test"]
     client = redis.Redis.from_url(redis_server.url)

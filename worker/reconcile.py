@@ -20,14 +20,20 @@ import logging
 import random
 from datetime import UTC, datetime, timedelta
 
-from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
 from redis.asyncio import Redis
 
 from core.spec import RenderJob, RenderSpec, ResultRecord
 from gallery.models import Generation, GenerationStatus, Moderation
 from gallery.store import GalleryStore
 from jobs.admission import Admission
-from jobs.keys import flight_key, result_sent_key, sched_job_key
+from jobs.keys import (
+    flight_key,
+    in_progress_key_prefix,
+    job_key_prefix,
+    result_key_prefix,
+    result_sent_key,
+    sched_job_key,
+)
 from jobs.results import SENT_TTL_S, publish_result_once
 
 log = logging.getLogger(__name__)

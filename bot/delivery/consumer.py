@@ -41,12 +41,13 @@ from bot.metrics import BotMetrics
 from bot.moderation.clip_review import HELD_NOTE
 from bot.moderation.decisions import HIDDEN_BY_MOD, REMOVED_NOTE
 from core.logs import generation_context, generation_id
-from core.spec import RESULT_STREAM, RenderSpec, ResultRecord
+from core.spec import RenderSpec, ResultRecord
 from gallery.media import LocalMediaStore
 from gallery.models import Generation, Moderation
 from gallery.store import GalleryStore
 from gallery.web import clip_url
 from jobs.admission import Admission
+from jobs.keys import RESULT_STREAM
 
 log = logging.getLogger(__name__)
 

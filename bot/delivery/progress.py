@@ -19,9 +19,10 @@ from redis.asyncio import Redis
 from bot.delivery.targets import DeliveryTarget, load_target, pending_targets
 from bot.messages import progress_text
 from core.logs import generation_context
-from core.spec import RenderSpec, events_key
+from core.spec import RenderSpec
 from gallery.store import GalleryStore
 from jobs.events import TERMINAL_KINDS, read_event
+from jobs.keys import events_key
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 
-from core.spec import KEY_PREFIX, RenderSpec
+from core.spec import RenderSpec
+from jobs.keys import target_key
 from jobs.pipelined import PipelinedRedis
 
 TARGET_TTL_S = 8 * 24 * 3600  # longer than a job may wait in the queue
@@ -38,10 +39,6 @@ def target_from_spec(spec: RenderSpec) -> DeliveryTarget | None:
         user_id=int(member),
         upload_limit=spec.upload_limit or DEFAULT_UPLOAD_LIMIT,
     )
-
-
-def target_key(generation_id: str) -> str:
-    return f"{KEY_PREFIX}target:{generation_id}"
 
 
 async def save_target(

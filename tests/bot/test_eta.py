@@ -13,8 +13,9 @@ from bot.delivery.eta import RenderTimes, work_seconds
 from bot.messages import queued_text
 from core.fairshare import Caps, size_class
 from core.flags import parse_request
-from core.spec import DEFAULT_QUEUE, RenderJob, RenderSpec, heartbeat_key
+from core.spec import DEFAULT_QUEUE, RenderJob, RenderSpec
 from jobs.admission import Admission
+from jobs.keys import heartbeat_key
 from tests.bot.capabilities import CAPS
 
 SMALL = "a fox -len 1 -seed 1"

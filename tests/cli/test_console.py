@@ -13,11 +13,12 @@ from bot.intake.submit import connect_queue
 from cli.console import create_clip, queued_line
 from core.capabilities import capabilities_for
 from core.flags import parse_request
-from core.spec import DEFAULT_QUEUE, heartbeat_key
+from core.spec import DEFAULT_QUEUE
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
 from jobs.admission import Admission
+from jobs.keys import heartbeat_key
 
 pytestmark = pytest.mark.timeout(60)
 GID = "0123456789abcdef0123456789abcdef"

@@ -15,16 +15,10 @@ from redis.asyncio import Redis
 
 from cli.status import duration, read_status, render_status
 from core.fairshare import RELAX_QUEUE, Caps
-from core.spec import (
-    DEFAULT_QUEUE,
-    OWNERS_KEY,
-    ProgressEvent,
-    RenderJob,
-    RenderSpec,
-    heartbeat_key,
-)
+from core.spec import DEFAULT_QUEUE, ProgressEvent, RenderJob, RenderSpec
 from jobs.admission import Admission
 from jobs.events import publish_event
+from jobs.keys import OWNERS_KEY, heartbeat_key
 from tests.harness.paths import ROOT
 
 pytestmark = pytest.mark.timeout(60)

@@ -14,9 +14,10 @@ import pytest
 from arq.constants import in_progress_key_prefix
 
 from core.flags import parse_request
-from core.spec import DEFAULT_QUEUE, cancel_key, heartbeat_key
+from core.spec import DEFAULT_QUEUE
 from gallery.community import CommunityStore
 from jobs.admission import Admission
+from jobs.keys import cancel_key, heartbeat_key
 from tests.fakediscord import FakeDiscord
 from tests.gallery.factories import add_done
 from tests.harness.stack import PUBLIC_URL, probe

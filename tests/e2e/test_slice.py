@@ -16,11 +16,11 @@ from bot.intake.submit import connect_queue
 from cli.console import create_clip
 from core.capabilities import capabilities_for
 from core.flags import parse_request
-from core.spec import RESULT_STREAM, events_key
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
 from jobs.events import follow_events
+from jobs.keys import RESULT_STREAM, events_key
 from tests.harness.workers import WorkerProcesses, submit_admitted
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]

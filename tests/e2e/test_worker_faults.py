@@ -19,10 +19,11 @@ from bot.intake.submit import connect_queue
 from cli.local_redis import LocalRedis
 from core.capabilities import capabilities_for
 from core.flags import parse_request
-from core.spec import RESULT_STREAM, ProgressEvent, RenderSpec, heartbeat_key
+from core.spec import ProgressEvent, RenderSpec
 from gallery.db import make_engine, migrate
 from gallery.store import GalleryStore
 from jobs.events import follow_events
+from jobs.keys import RESULT_STREAM, heartbeat_key
 from tests.harness.waiting import eventually
 from tests.harness.workers import WorkerProcesses, reelbot_env, submit_admitted
 

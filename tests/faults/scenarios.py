@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import event
 
 from bot.delivery.consumer import GROUP
-from core.spec import RESULT_STREAM, heartbeat_key
 from jobs.events import follow_events
+from jobs.keys import RESULT_STREAM, heartbeat_key
 from tests.faults.backends import LONG, LONG_STEPS, OUT_OF_MEMORY, POISON
 from tests.faults.rig import FAILED, Rig, Trial
 

@@ -35,13 +35,11 @@ from core.spec import (
     RenderJob,
     RenderSpec,
     deserialize_job,
-    events_key,
-    heartbeat_key,
     serialize_job,
 )
 from jobs.admission import Admission, cancel_requested
 from jobs.events import EVENTS_TTL_S, read_event
-from jobs.keys import cancel_key
+from jobs.keys import cancel_key, events_key, heartbeat_key
 
 pytestmark = pytest.mark.timeout(60)
 ROOMY = Caps(in_flight=100, per_day=1000)

@@ -88,7 +88,8 @@ def _job(store: GalleryStore, gid: str):  # type: ignore[no-untyped-def]
 async def test_a_finished_clip_redis_lost_before_it_was_posted_is_announced_once(
     redis, store
 ) -> None:
-    from core.spec import RESULT_STREAM, ResultRecord
+    from core.spec import ResultRecord
+    from jobs.keys import RESULT_STREAM
     from jobs.results import publish_result_once
     from worker.reconcile import reannounce
 
