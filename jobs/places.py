@@ -130,26 +130,24 @@ class Places:
         """[live, today, best place when over the in-flight cap (, places of a new job in
         `guild`: fast, relax)] in one round trip, shared with other requests."""
         limits = (0, 0) if caps is None else (caps.in_flight, caps.per_day)
-        keys, share = await self._route()
-        args = [*LAYOUT, *share, "usage", owner_id, *limits]
+        args = [*LAYOUT, self.share.relax_every, "usage", owner_id, *limits]
         usage = await self.pipelined.run_script(
             self.scripts.places,
-            keys=[*keys, day_key],
+            keys=[*await self._keys(), day_key],
             args=args if guild is None else [*args, guild],
         )
         return [int(v) for v in usage]
 
     async def _where(self, *what: str) -> int | None:
         """One call of `places.lua`: cost bounded by the place, not by all waiting jobs."""
-        keys, share = await self._route()
-        place = await self.scripts.places(keys=keys, args=[*LAYOUT, *share, *what])
+        args: list[str | int] = [*LAYOUT, self.share.relax_every, *what]
+        place = await self.scripts.places(keys=await self._keys(), args=args)
         return None if place is None else int(place)
 
-    async def _route(self) -> tuple[list[str], list[int]]:
-        """The KEYS every `places.lua` call starts with (the cursor, the queue of each tier)
-        and its first own argument (relax_every)."""
+    async def _keys(self) -> list[str]:
+        """The KEYS every `places.lua` call starts with: the cursor, the queue of each tier."""
         routes = route(await self.workers())
-        return [CURSOR_KEY, routes["fast"], routes["relax"]], [self.share.relax_every]
+        return [CURSOR_KEY, routes["fast"], routes["relax"]]
 
     async def record_render(self, spec: RenderSpec, seconds: float, alpha: float) -> None:
         """Feed one finished clip's work time into its backend and size class's average."""
