@@ -22,9 +22,8 @@ from core.fairshare import (
     Cursor,
     FairShare,
     Tier,
-    estimate,
+    clip_ready_in,
     fair_order,
-    ready_in,
     route,
     size_class,
 )
@@ -164,14 +163,10 @@ class Places:
         raw_means = await reply(self.redis.hgetall(RENDER_TIMES_KEY))
         means = {text(k): float(v) for k, v in raw_means.items()}
         klass = size_class(spec.width, spec.height, spec.num_frames, spec.steps)
-        mean = estimate(means, spec.backend, klass)
         raw_tier, queue = await reply(
             self.redis.hmget(sched_job_key(generation_id), ["tier", "queue"])
         )
         workers = await self.workers()
         tier: Tier = "relax" if raw_tier == b"relax" else "fast"
         where = text(queue) if queue else route(workers)[tier]
-        count = workers.get(where, 0)
-        if mean is None or count == 0:
-            return None
-        return ready_in(position, mean, count)
+        return clip_ready_in(means, spec.backend, klass, position, workers.get(where, 0))
