@@ -25,7 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.worker.test_provenance import GID, gradient_scene, reencode  # noqa: E402
+from tests.harness.provenance import GID  # noqa: E402
+from tests.harness.video import gradient_scene, reencode  # noqa: E402
 from worker.encode import encode_mp4, encode_to_fit  # noqa: E402
 from worker.verify import verify_clip  # noqa: E402
 from worker.watermark import embed_watermark, payload_bits, read_watermark  # noqa: E402

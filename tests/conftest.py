@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from cli.local_redis import LocalRedis
+from tests.harness.provenance import clips
 from tests.harness.stack import stack
 from tests.harness.workers import forkserver, module_worker, workers
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing may download weights at test time
 
 # fixtures, found by pytest under these names
-__all__ = ["forkserver", "module_worker", "stack", "workers"]
+__all__ = ["clips", "forkserver", "module_worker", "stack", "workers"]
 
 
 @pytest.fixture(scope="session")

@@ -37,9 +37,9 @@ from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.models import Generation
 from gallery.store import GalleryStore
+from tests.harness.video import decoded, shift
 from tests.harness.waiting import eventually
 from tests.harness.workers import WorkerProcesses, reelbot_env
-from tests.worker.test_camera import shift
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -137,18 +137,11 @@ async def finished(install: Install, gid: str, timeout: float = 180) -> str:
     return gid
 
 
-def decode(path: Path) -> tuple[np.ndarray, float]:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(stream)])
-        return frames, float(stream.average_rate)
-
-
 def check_clip(install: Install, gid: str, spec: RenderSpec) -> tuple[Generation, np.ndarray]:
     """The MP4 is what the spec asked for and the row says so; returns both."""
     row = install.store.get(gid)
     assert row is not None and row.media_path
-    frames, fps = decode(install.media.resolve(row.media_path))
+    frames, fps = decoded(install.media.resolve(row.media_path))
     assert frames.shape == (spec.num_frames, spec.height, spec.width, 3)
     assert fps == spec.fps
     assert frames.std() > 1  # a rendered picture, not a flat fill

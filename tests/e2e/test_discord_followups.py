@@ -12,11 +12,9 @@ whatever size the spec asks, so every path after the bot's sizing is production'
 
 from __future__ import annotations
 
-import io
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
@@ -24,6 +22,7 @@ from cli.local_redis import LocalRedis
 from tests.fakediscord import FakeDiscord, Message
 from tests.harness.members import child_clip, create, labels, user_id
 from tests.harness.stack import LTX_SMALL, Stack, clip_id
+from tests.harness.video import decoded
 from tests.harness.workers import WorkerProcesses, reelbot_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -52,10 +51,7 @@ def ltx_worker(redis_server: LocalRedis, data_dir: Path) -> Iterator[WorkerProce
 def frames_of(message: Message) -> tuple[np.ndarray, float]:
     """The posted MP4, decoded: (frames, height, width, 3) and its frame rate."""
     [data] = message.files.values()
-    with av.open(io.BytesIO(data)) as container:
-        stream = container.streams.video[0]
-        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(stream)])
-        return frames, float(stream.average_rate)
+    return decoded(data)
 
 
 def apart(a: np.ndarray, b: np.ndarray) -> float:

@@ -7,59 +7,21 @@ the approved clip arriving once, the rejection reason, bans, hidden clips and th
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from bot.app import ReelBot
-from bot.intake.submit import connect_queue
 from bot.moderation.buttons import REFUSED
-from bot.moderation.config import ReviewConfig
 from bot.moderation.decisions import HIDDEN_BY_MOD, HIDDEN_NOTE
-from core.capabilities import capabilities_for
 from core.spec import DEFAULT_QUEUE
 from gallery.moderation import ModerationStore
 from tests.fakediscord import FakeDiscord, Message
-from tests.fakediscord.records import walk_components
-from tests.harness.stack import PUBLIC_URL, Stack
+from tests.harness.members import labels
+from tests.harness.moderation import actions, moderating, new_bot
+from tests.harness.stack import PUBLIC_URL, READY
 from tests.harness.waiting import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
-READY = "your clip is ready"
 FLAGGED = "a nude marble statue in a museum -seed 4"  # the shipped policy's nudity rule flags it
-
-
-async def new_bot(stack: Stack, fake: FakeDiscord, *, threshold: int = 3, **review: Any) -> ReelBot:
-    """A bot as `run_bot` builds it, with #mod-review as its review channel (and any other
-    `ReviewConfig` field given)."""
-    channel = fake.world.guild.channel("mod-review")
-    pool = await connect_queue(stack.redis_url)
-    stack.pools.append(pool)
-    return ReelBot(
-        queue=pool,
-        store=stack.store,
-        media=stack.media,
-        capabilities=capabilities_for("tiny"),
-        public_url=PUBLIC_URL,
-        review=ReviewConfig(channel_id=channel.id, report_threshold=threshold, **review),
-        guild_ready_timeout=0.05,
-    )
-
-
-def moderating() -> FakeDiscord:
-    fake = FakeDiscord()
-    fake.world.add_channel("mod-review")
-    return fake
-
-
-def labels(message: Message) -> list[str]:
-    return [c["label"] for c in walk_components(message.components) if c.get("type") == 2]
-
-
-def actions(stack: Stack) -> list[str]:
-    """The audit log, oldest first."""
-    return [row.action for row in reversed(ModerationStore(stack.engine).log(limit=100))]
 
 
 async def held_request(fake: FakeDiscord, prompt: str = FLAGGED) -> tuple[Message, Message]:

@@ -19,15 +19,15 @@ from bot.moderation.clip_review import HELD_NOTE, SHEET_NAME, UNREVIEWED_NOTE
 from bot.moderation.decisions import HIDDEN_NOTE, REJECTED_NOTE
 from core.errors import BLOCKED_MESSAGE
 from gallery.models import Generation
-from tests.e2e.test_discord_moderation import actions, labels, moderating, new_bot
 from tests.fakediscord import FakeDiscord, Message
-from tests.harness.stack import PUBLIC_URL, Stack
+from tests.harness.members import labels
+from tests.harness.moderation import actions, moderating, new_bot
+from tests.harness.stack import PUBLIC_URL, READY, Stack
 from tests.harness.waiting import eventually
 from worker.contact_sheet import CAPTION_H, GRID_KEY, tile_size
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
-READY = "your clip is ready"
 OVER_ANY = json.dumps({"nudity": 0})  # every clip scores at least 0
 
 

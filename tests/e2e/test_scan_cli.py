@@ -9,7 +9,6 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.e2e.test_verify import clips  # noqa: F401  (the module's clips fixture)
 from tests.harness.cli import reelbot
 from worker.contact_sheet import GRID_KEY
 
@@ -26,7 +25,7 @@ def scan(path: Path, tmp_path: Path, *args: str, **env: str):
     return result.returncode, report, result.stderr
 
 
-def test_a_generated_clip_is_allowed_with_its_eight_frames_scored(clips, tmp_path) -> None:  # noqa: F811
+def test_a_generated_clip_is_allowed_with_its_eight_frames_scored(clips, tmp_path) -> None:
     code, report, stderr = scan(clips["ours"], tmp_path)
     assert code == 0, stderr
     assert report["decision"] == "allow" and report["reasons"] == []
@@ -36,7 +35,7 @@ def test_a_generated_clip_is_allowed_with_its_eight_frames_scored(clips, tmp_pat
     assert report["highest"]["nudity"] < 0.2
 
 
-def test_over_a_threshold_exits_1_and_writes_the_contact_sheet(clips, tmp_path) -> None:  # noqa: F811
+def test_over_a_threshold_exits_1_and_writes_the_contact_sheet(clips, tmp_path) -> None:
     sheet = tmp_path / "sheet.png"
     code, report, stderr = scan(
         clips["ours"], tmp_path, "--sheet", str(sheet), REELBOT_SCAN_BLOCK='{"nudity": 0}'
@@ -46,7 +45,7 @@ def test_over_a_threshold_exits_1_and_writes_the_contact_sheet(clips, tmp_path) 
     assert Image.open(io.BytesIO(sheet.read_bytes())).text[GRID_KEY] == "4x2"
 
 
-def test_an_unreadable_file_or_no_classifier_says_so(clips, tmp_path) -> None:  # noqa: F811
+def test_an_unreadable_file_or_no_classifier_says_so(clips, tmp_path) -> None:
     code, report, stderr = scan(clips["garbage"], tmp_path)
     assert (code, report) == (2, None) and "can't read garbage.mp4 as a video" in stderr
     code, _, stderr = scan(clips["ours"], tmp_path, REELBOT_SCAN_CLASSIFIERS="none")

@@ -9,7 +9,6 @@ import signal
 from pathlib import Path
 
 import av
-import numpy as np
 import pytest
 
 from bot.intake.submit import connect_queue
@@ -21,18 +20,12 @@ from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
 from jobs.events import follow_events
 from jobs.keys import RESULT_STREAM, events_key
+from tests.harness.video import decoded, psnr
 from tests.harness.workers import WorkerProcesses, submit_admitted
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 FOX = "a fox running through snow -motion 3 -camera pan left -ar 9:16 -seed 7"
-
-
-def decoded_frames(path: Path) -> tuple[np.ndarray, float]:
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(stream)])
-        return frames, float(stream.average_rate)
 
 
 @pytest.fixture
@@ -63,7 +56,7 @@ async def test_create_renders_encodes_and_records_once(redis_server, redis, work
     workers.start()
     clip = await make(FOX, redis_server.url, gallery)
 
-    frames, fps = decoded_frames(clip.path)
+    frames, fps = decoded(clip.path)
     assert frames.shape == (clip.spec.num_frames, clip.spec.height, clip.spec.width, 3)
     assert clip.spec.height > clip.spec.width  # 9:16 is portrait
     assert fps == clip.spec.fps == 24
@@ -75,7 +68,7 @@ async def test_create_renders_encodes_and_records_once(redis_server, redis, work
     assert {"pickup", "denoise", "decode", "encode"} <= set(row.timings)
     # The gallery grid's preview: the same (watermarked) picture, small, short and silent.
     preview_path = gallery[1].path_for(clip.generation_id, "preview.mp4")
-    preview, preview_fps = decoded_frames(preview_path)
+    preview, preview_fps = decoded(preview_path)
     assert max(preview.shape[1:3]) <= 360 and preview_fps == 24
     assert len(preview) <= 3 * 24 and preview_path.stat().st_size < clip.path.stat().st_size
     with av.open(str(preview_path)) as container:
@@ -93,7 +86,7 @@ async def test_same_seed_same_clip_other_seed_other_clip(redis_server, redis, wo
     again = await make("a lighthouse in a storm -seed 42 -len 1", redis_server.url, gallery)
     other = await make("a lighthouse in a storm -seed 43 -len 1", redis_server.url, gallery)
     assert first.generation_id != again.generation_id
-    a, b, c = (decoded_frames(x.path)[0] for x in (first, again, other))
+    a, b, c = (decoded(x.path)[0] for x in (first, again, other))
     # The same picture: only the invisible watermark differs, as it carries each clip's own id
     # (about 30 dB apart once H.264 has coded the tiny model's noise; another seed: ~19 dB).
     assert psnr(a, b) > 26
@@ -101,11 +94,6 @@ async def test_same_seed_same_clip_other_seed_other_clip(redis_server, redis, wo
     # Only the worker's first clip waited for the model to load, and only it says so.
     timings = [gallery[0].get(x.generation_id).timings for x in (first, again, other)]
     assert ["load" in t for t in timings] == [True, False, False]
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
 async def test_worker_killed_mid_render_still_delivers_the_same_clip_once(
@@ -153,7 +141,7 @@ async def test_worker_killed_mid_render_still_delivers_the_same_clip_once(
         assert [e.kind async for e in follow_events(pool, ref)][-1] == "done"
     finally:
         await pool.aclose()
-    retried = decoded_frames(media.path_for(gid))[0]
-    uninterrupted = decoded_frames(media.path_for(ref))[0]
+    retried = decoded(media.path_for(gid))[0]
+    uninterrupted = decoded(media.path_for(ref))[0]
     assert psnr(retried, uninterrupted) > 26  # the same clip; each watermark carries its own id
     assert await redis.exists(events_key(gid))

@@ -12,50 +12,14 @@ import pytest
 from bot.intake.submit import connect_queue
 from cli.console import create_clip
 from cli.main import main as reelbot_main
-from core.spec import RenderJob, RenderSpec
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
 from tests.harness.cli import reelbot
+from tests.harness.provenance import GID
+from tests.harness.video import reencode
 from tests.harness.workers import WorkerProcesses
-from tests.worker.test_provenance import GID, reencode
-from worker.backends import load_backend
-from worker.backends.tiny import CAPABILITIES
 from worker.encode import encode_mp4
-from worker.provenance import clip_provenance
-from worker.settings import WorkerConfig
-from worker.watermark import embed_watermark
-
-
-@pytest.fixture(scope="module")
-def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    width, height = CAPABILITIES.snap_size(16, 9)
-    spec = RenderSpec(
-        prompt="a lighthouse in a storm",
-        aspect_ratio="16:9",
-        width=width,
-        height=height,
-        num_frames=48,
-        steps=CAPABILITIES.default_steps,
-        seed=7,
-    )
-    rendered = load_backend("tiny", device="cpu").render(spec, lambda step, total: None)
-    folder = tmp_path_factory.mktemp("verify")
-    tags = clip_provenance(RenderJob(generation_id=GID, spec=spec), WorkerConfig()).tags()
-    ours = encode_mp4(
-        embed_watermark(rendered.frames, GID),
-        rendered.fps,
-        folder / "ours.mp4",
-        fps=24,
-        num_frames=48,
-        metadata=tags,
-    ).path
-    stripped = folder / "stripped.mp4"
-    reencode(ours, stripped, ours.stat().st_size * 8 // 4)  # half the bit rate of a 2 s clip
-    plain = encode_mp4(rendered.frames, rendered.fps, folder / "plain.mp4", fps=24, num_frames=48)
-    garbage = folder / "garbage.mp4"
-    garbage.write_bytes(ours.read_bytes()[:1500])
-    return {"ours": ours, "stripped": stripped, "plain": plain.path, "garbage": garbage}
 
 
 def verify(path: Path, tmp_path: Path) -> tuple[int, dict | None, str]:

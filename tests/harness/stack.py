@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -46,7 +47,9 @@ class Stack:
         self.media = LocalMediaStore(data_dir / "media")
         self.pools: list[object] = []
 
-    async def new_bot(self) -> ReelBot:
+    async def new_bot(self, **options: Any) -> ReelBot:
+        """A fresh bot on this stack's Redis, database and media; `options` are more of
+        `ReelBot`'s keyword arguments (say, `review=`)."""
         pool = await connect_queue(self.redis_url)
         self.pools.append(pool)
         return ReelBot(
@@ -56,6 +59,7 @@ class Stack:
             capabilities=self.capabilities,
             public_url=PUBLIC_URL,
             guild_ready_timeout=0.05,
+            **options,
         )
 
     async def close(self) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from core.spec import Camera
+from tests.harness.video import shift
 from worker.camera import OVERSCAN, apply_camera, moves, render_size, window_path
 
 WIDTH, HEIGHT, FRAMES = 160, 96, 9
@@ -27,25 +28,6 @@ def scene(width: int, height: int, seed: int = 0) -> np.ndarray:
     blurred = np.fft.ifft2(np.fft.fft2(noise) * np.exp(-((fx**2 + fy**2) * 400))).real
     blurred = (blurred - blurred.min()) / (blurred.max() - blurred.min()) * 255
     return np.repeat(blurred[..., None], 3, axis=2).astype(np.uint8)
-
-
-def shift(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """How far the content moved from `a` to `b`, (dx, dy) in pixels, by phase correlation."""
-    window = np.outer(np.hanning(a.shape[0]), np.hanning(a.shape[1]))
-    fa = np.fft.fft2((a - a.mean()) * window)
-    fb = np.fft.fft2((b - b.mean()) * window)
-    cross = fb * np.conj(fa)
-    corr = np.fft.ifft2(cross / (np.abs(cross) + 1e-9)).real
-    py, px = np.unravel_index(np.argmax(corr), corr.shape)
-
-    def refine(c_m: float, c_0: float, c_p: float) -> float:  # parabola through the peak
-        denom = c_m - 2 * c_0 + c_p
-        return 0.0 if abs(denom) < 1e-12 else 0.5 * (c_m - c_p) / denom
-
-    h, w = corr.shape
-    dy = py + refine(corr[py - 1, px], corr[py, px], corr[(py + 1) % h, px])
-    dx = px + refine(corr[py, px - 1], corr[py, px], corr[py, (px + 1) % w])
-    return (dx - w if dx > w / 2 else dx), (dy - h if dy > h / 2 else dy)
 
 
 def flows(frames: np.ndarray) -> list[tuple[float, float, float, float]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,33 +10,9 @@ import av
 import numpy as np
 import pytest
 
+from tests.harness.video import decoded_means, gray_frames, top_level_boxes
 from worker import encode
 from worker.encode import EncodedClip, encode_mp4, probe_mp4
-
-
-def gray_frames(levels: list[int], height: int = 48, width: int = 64) -> np.ndarray:
-    """One flat gray frame per level, so each decoded frame tells which source frame it shows."""
-    return np.stack([np.full((height, width, 3), level, np.uint8) for level in levels])
-
-
-def top_level_boxes(path: Path) -> list[str]:
-    """The MP4's top-level box types, in file order."""
-    data = path.read_bytes()
-    boxes, offset = [], 0
-    while offset < len(data):
-        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
-        if size == 1:
-            (size,) = struct.unpack(">Q", data[offset + 8 : offset + 16])
-        elif size == 0:
-            size = len(data) - offset
-        boxes.append(kind.decode("ascii"))
-        offset += size
-    return boxes
-
-
-def decoded_means(path: Path) -> list[float]:
-    with av.open(str(path)) as container:
-        return [float(f.to_ndarray(format="rgb24").mean()) for f in container.decode(video=0)]
 
 
 def test_encoded_clip_is_h264_yuv420p_at_exact_rate_and_count(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from tests.worker.test_encode import decoded_means, gray_frames, top_level_boxes
+from tests.harness.video import decoded_means, gray_frames, top_level_boxes
 from worker.encode import encode_mp4, probe_mp4, write_preview
 
 

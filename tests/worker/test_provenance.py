@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -12,7 +11,8 @@ import numpy as np
 import pytest
 
 from core.spec import RenderJob, RenderSpec
-from tests.worker.test_encode import top_level_boxes
+from tests.harness.provenance import GID
+from tests.harness.video import gradient_scene, psnr, reencode, top_level_boxes
 from worker.backends import load_backend
 from worker.backends.tiny import CAPABILITIES
 from worker.c2pa_manifest import read_c2pa, sign_c2pa
@@ -27,40 +27,6 @@ from worker.watermark import (
     prefix_from_bits,
     read_watermark,
 )
-
-GID = "3f2a9c0e5b7d41e8a6c2f0b9d8e7a6c5"
-
-
-def reencode(src: Path, dst: Path, bit_rate: int) -> None:
-    """A stranger's lossy copy: new encoder, lower bit rate, no tags copied."""
-    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
-        size = inp.streams.video[0].codec_context
-        stream = out.add_stream("libx264", rate=24)
-        stream.width, stream.height, stream.pix_fmt = size.width, size.height, "yuv420p"
-        stream.bit_rate = bit_rate
-        stream.codec_context.time_base = Fraction(1, 24)
-        for index, frame in enumerate(inp.decode(video=0)):
-            frame.pts, frame.time_base = index, Fraction(1, 24)
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-
-
-def gradient_scene(num_frames: int = 17, height: int = 288, width: int = 512) -> np.ndarray:
-    """Smooth content, where a watermark shows first: a sky gradient with a soft sun and a hard
-    dark disc moving across it (uint8 RGB, 8 fps like the tiny model)."""
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
-    sky = np.stack(
-        [60 + 120 * yy / height, 110 + 90 * yy / height + 20 * xx / width, 220 - 30 * yy / height],
-        -1,
-    )
-    frames = []
-    for t in range(num_frames):
-        sun = np.exp(-(((xx - 80 - 14 * t) ** 2 + (yy - 90) ** 2) / (2 * 30.0**2)))
-        disc = ((xx - 420 + 9 * t) ** 2 + (yy - 200 - 2 * t) ** 2) < 40**2
-        picture = sky + sun[..., None] * np.array([195, 120, 20]) * 0.8
-        picture[disc] = (40, 45, 60)
-        frames.append(picture)
-    return np.clip(np.round(np.stack(frames)), 0, 255).astype(np.uint8)
 
 
 @pytest.fixture(scope="module")
@@ -177,10 +143,6 @@ def test_half_the_bit_rate_costs_no_bit(rendered, tmp_path: Path, scene: str) ->
 
     assert bit_error_rate(copy) == 0.0
     assert verify_clip(copy)["watermark"]["generation_id_prefix"] == GID[:16]
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255**2 / np.mean((a.astype(np.float64) - b) ** 2)))
 
 
 def test_the_mark_is_faint_and_draws_no_block_edges(rendered) -> None:
