@@ -11,7 +11,8 @@ Run as `python -m tests.harness.forkserver FOLDER` (tests/harness/workers.py doe
 on FOLDER/forkserver.sock for one JSON request per connection, `{"env": {...}, "cwd": "...",
 "log": "..."}`, answers `{"pid": N}`, reaps its children and writes each one's exit status to
 FOLDER/status/N (as `Popen.returncode` reads: negative for a signal). It exits, killing its
-children, when its stdin closes: when the test session that started it ends or dies.
+children, when its stdin closes: when the test session that started it ends or dies. If the
+imports fail, FOLDER/failed holds the traceback.
 """
 
 from __future__ import annotations
@@ -149,7 +150,11 @@ def serve(folder: Path) -> None:
 def main() -> int:
     folder = Path(sys.argv[1])
     started = time.perf_counter()
-    preload()
+    try:
+        preload()
+    except BaseException:  # say so at once, rather than leave workers waiting for a socket
+        (folder / "failed").write_text(traceback.format_exc())
+        raise
     print(f"forkserver: preloaded in {time.perf_counter() - started:.1f} s", flush=True)
     serve(folder)
     return 0

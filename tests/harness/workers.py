@@ -132,6 +132,9 @@ def fork_worker(folder: Path, env: dict[str, str], log: Path, timeout: float = 1
                     pid = json.loads(answer.readline())["pid"]
             return ForkedWorker(pid, folder / "status" / str(pid))
         except (FileNotFoundError, ConnectionRefusedError):
+            if (folder / "failed").exists():
+                failed = (folder / "failed").read_text()
+                raise RuntimeError(f"the forkserver could not import:\n{failed}") from None
             if time.monotonic() > deadline:
                 log_text = (folder / "forkserver.log").read_text(errors="replace")
                 raise RuntimeError(f"no forkserver in {folder}:\n{log_text[-4000:]}") from None
