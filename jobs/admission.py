@@ -236,7 +236,7 @@ class Admission:
             self._kick.clear()
             try:
                 for gid in await self.admit():
-                    log.info("[%s] admitted", gid)
+                    log.info("admitted", extra={"generation_id": gid})
             except asyncio.CancelledError:
                 raise
             except Exception:  # a Redis blip must not end the loop

@@ -81,10 +81,12 @@ class Liveness:
             pipe.exists(cancel_key(job))
             owner, cancelled = await pipe.execute()
         if owner != self.worker_id.encode():
-            log.warning("[%s] lease lost to another worker; stopping this render", job)
+            log.warning(
+                "lease lost to another worker; stopping this render", extra={"generation_id": job}
+            )
             self.lost_job = job
         if cancelled and self.cancelled_job != job:
-            log.info("[%s] its owner cancelled it; stopping this render", job)
+            log.info("its owner cancelled it; stopping this render", extra={"generation_id": job})
             self.cancelled_job = job
 
     def still_owns(self, generation_id: str) -> bool:

@@ -89,7 +89,11 @@ async def reconcile(
             continue
         job = RenderJob(generation_id=row.id, spec=RenderSpec.model_validate(row.spec))
         await admission.enqueue(job, caps=None)
-        log.warning("[%s] was %s but Redis had lost it; queued again", row.id, row.status)
+        log.warning(
+            "was %s but Redis had lost it; queued again",
+            row.status,
+            extra={"generation_id": row.id},
+        )
         requeued.append(row.id)
     return requeued
 

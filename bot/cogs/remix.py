@@ -88,7 +88,9 @@ class RemixCog(commands.Cog):
             else:
                 await self._delete(payload, row)
         except Exception:
-            log.exception("[%s] %s reaction by %s failed", row.id, kind, payload.user_id)
+            log.exception(
+                "%s reaction by %s failed", kind, payload.user_id, extra={"generation_id": row.id}
+            )
 
     @commands.Cog.listener()
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
@@ -166,7 +168,9 @@ class RemixCog(commands.Cog):
         try:
             await result.remove_reaction(payload.emoji, discord.Object(payload.user_id))
         except discord.HTTPException as exc:  # no Manage Messages, or in DMs: leave it
-            log.info("[%s] could not take back a %s: %s", row.id, payload.emoji, exc)
+            log.info(
+                "could not take back a %s: %s", payload.emoji, exc, extra={"generation_id": row.id}
+            )
 
     def _moderates(self, payload: discord.RawReactionActionEvent) -> bool:
         """Manage Messages in the channel reacted in (never in DMs, where only owners delete)."""

@@ -124,8 +124,13 @@ async def delete_clip(bot: ReelBot, generation_id: str, message: discord.Message
         except discord.NotFound:
             pass
         except discord.HTTPException as exc:
-            log.warning("[%s] could not delete message %s: %s", generation_id, doomed.id, exc)
-    log.info("[%s] deleted", generation_id)
+            log.warning(
+                "could not delete message %s: %s",
+                doomed.id,
+                exc,
+                extra={"generation_id": generation_id},
+            )
+    log.info("deleted", extra={"generation_id": generation_id})
 
 
 async def _status_message(

@@ -134,7 +134,7 @@ class Rescans:
             result = await job.result(timeout=RESCAN_WAIT_S, poll_delay=0.2)
             await hide_if_flagged(self.bot, row, result)
         except Exception:  # the report still counts; only this early hide is lost
-            log.exception("[%s] rescan of a reported clip failed", row.id)
+            log.exception("rescan of a reported clip failed", extra={"generation_id": row.id})
 
     async def close(self) -> None:
         for task in list(self.tasks.values()):
@@ -148,7 +148,10 @@ async def hide_if_flagged(bot: ReelBot, row: Generation, result: dict[str, str])
     if result.get("decision") not in ("hold", "block"):
         return False
     if decided_by_moderator(await asyncio.to_thread(bot.moderation_store.history, row.id)):
-        log.info("[%s] rescan over a threshold, but a moderator kept the clip", row.id)
+        log.info(
+            "rescan over a threshold, but a moderator kept the clip",
+            extra={"generation_id": row.id},
+        )
         return False
     if not await move(bot.moderation_store, row, (Moderation.OK,), Moderation.HIDDEN):
         return False

@@ -112,7 +112,9 @@ async def tell(client: discord.Client, row: Generation, text: str) -> None:
         await user.send(f"{text}\n> {plain(row.prompt)[:1500]}")
         return
     except discord.HTTPException as exc:
-        log.info("[%s] no DM to %s (%s); telling the channel", row.id, user_id, exc)
+        log.info(
+            "no DM to %s (%s); telling the channel", user_id, exc, extra={"generation_id": row.id}
+        )
     if row.channel_id is not None:
         channel = client.get_partial_messageable(row.channel_id, guild_id=row.guild_id)
         mentions = discord.AllowedMentions(users=[discord.Object(user_id)])
@@ -210,7 +212,7 @@ async def edit_result(client: discord.Client, row: Generation, note: str) -> Non
     try:
         await message.edit(content=note, attachments=[], view=None)
     except discord.HTTPException as exc:  # deleted meanwhile, or no access: the gallery counts
-        log.info("[%s] result message not edited: %s", row.id, exc)
+        log.info("result message not edited: %s", exc, extra={"generation_id": row.id})
 
 
 async def restore_result(bot: ReelBot, row: Generation) -> None:
@@ -236,4 +238,4 @@ async def restore_result(bot: ReelBot, row: Generation) -> None:
             allowed_mentions=discord.AllowedMentions.none(),
         )
     except discord.HTTPException as exc:
-        log.info("[%s] result message not restored: %s", row.id, exc)
+        log.info("result message not restored: %s", exc, extra={"generation_id": row.id})
