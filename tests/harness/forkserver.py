@@ -103,7 +103,8 @@ def serve(folder: Path) -> None:
     listener.listen(16)
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
-    selector.register(sys.stdin, selectors.EVENT_READ)
+    stdin = sys.stdin.fileno()
+    selector.register(stdin, selectors.EVENT_READ)
     children: set[int] = set()
 
     def reap() -> None:
@@ -121,8 +122,8 @@ def serve(folder: Path) -> None:
 
     while True:
         for key, _ in selector.select(timeout=0.02):
-            if key.fileobj is sys.stdin:
-                if not os.read(sys.stdin.fileno(), 4096):  # the test session is gone
+            if key.fd == stdin:
+                if not os.read(stdin, 4096):  # the test session is gone
                     for pid in children:
                         os.kill(pid, signal.SIGKILL)
                     return
