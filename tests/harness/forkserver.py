@@ -11,8 +11,8 @@ Run as `python -m tests.harness.forkserver FOLDER` (tests/harness/workers.py doe
 on FOLDER/forkserver.sock for one JSON request per connection, `{"env": {...}, "cwd": "...",
 "log": "..."}`, answers `{"pid": N}`, reaps its children and writes each one's exit status to
 FOLDER/status/N (as `Popen.returncode` reads: negative for a signal). It exits, killing its
-children, when its stdin closes: when the test session that started it ends or dies. If the
-imports fail, FOLDER/failed holds the traceback.
+children and removing FOLDER, when its stdin closes: when the test session that started it ends
+or dies. If the imports fail, FOLDER/failed holds the traceback.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import inspect
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import sys
@@ -126,6 +127,7 @@ def serve(folder: Path) -> None:
                 if not os.read(stdin, 4096):  # the test session is gone
                     for pid in children:
                         os.kill(pid, signal.SIGKILL)
+                    shutil.rmtree(folder, ignore_errors=True)  # even if it could not say so
                     return
                 continue
             connection, _ = listener.accept()
