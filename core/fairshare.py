@@ -47,6 +47,11 @@ QUEUE_OF: Final[Mapping[Tier, str]] = {"fast": DEFAULT_QUEUE, "relax": RELAX_QUE
 Queues = Mapping[str, Mapping[str, Mapping[str, Sequence[str]]]]
 
 
+# Timed phases that are not work on the clip: waiting in the queue and loading the model.
+# Render-time averages, the ETA and the worker's metrics leave them out.
+NOT_WORK = frozenset({"pickup", "load"})
+
+
 @dataclass(frozen=True)
 class Caps:
     """One member's effective limits (the caller applies role overrides)."""

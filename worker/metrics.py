@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from arq import Retry
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from core.fairshare import QUEUE_OF, TIERS, size_class
+from core.fairshare import NOT_WORK, QUEUE_OF, TIERS, size_class
 from core.spec import RenderSpec
 from jobs.metrics_endpoint import MetricsEndpoint
 
@@ -32,12 +32,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("done", "failed", "retried", "cancelled", "blocked", "held", "superseded", "rejected")
-# Waiting in the queue and loading the model are not work on the clip (as `bot.delivery.eta`).
-NOT_WORK = frozenset({"pickup", "load"})
 RENDER_BUCKETS = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 1200.0)
 PHASE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 WAIT_BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 14400.0)
-SCRAPE_TIMEOUT_S = 5.0
 
 Task = Callable[[dict[str, Any], dict[str, Any]], Awaitable[dict[str, Any]]]
 

@@ -22,23 +22,19 @@ from collections.abc import Mapping
 
 from redis.asyncio import Redis
 
-from core.fairshare import Tier, clip_ready_in, estimate, route, size_class
+from core.fairshare import NOT_WORK, Tier, clip_ready_in, estimate, route, size_class
 from core.spec import RenderSpec
 from jobs.admission import Admission
 from jobs.keys import RENDER_TIMES_KEY
+from jobs.places import text
 
 CACHE_S = 5.0
-NOT_TIMED = frozenset({"pickup", "load"})  # waiting in the queue and loading the model
 
 
 def work_seconds(timings: Mapping[str, float]) -> float | None:
     """Seconds a worker spent on one clip, from a gallery row's `timings`; None if untimed."""
-    spent = [seconds for stage, seconds in timings.items() if stage not in NOT_TIMED]
+    spent = [seconds for stage, seconds in timings.items() if stage not in NOT_WORK]
     return sum(spent) if spent else None
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def _klass(spec: RenderSpec) -> int:
@@ -67,7 +63,7 @@ class RenderTimes:
 
     async def _read(self) -> dict[str, float]:
         raw = await self.redis.hgetall(RENDER_TIMES_KEY)  # type: ignore[misc]
-        self._means = {_text(k): float(v) for k, v in raw.items()}
+        self._means = {text(k): float(v) for k, v in raw.items()}
         self._read_at = time.monotonic()
         return self._means
 
