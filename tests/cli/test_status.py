@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -15,31 +14,16 @@ from redis.asyncio import Redis
 
 from cli.status import duration, read_status, render_status
 from core.fairshare import RELAX_QUEUE, Caps
-from core.spec import DEFAULT_QUEUE, ProgressEvent, RenderJob, RenderSpec
+from core.spec import DEFAULT_QUEUE, ProgressEvent, RenderJob
 from jobs.admission import Admission
 from jobs.events import publish_event
 from jobs.keys import OWNERS_KEY, heartbeat_key
 from tests.harness.paths import ROOT
+from tests.harness.renderjobs import job
 
 pytestmark = pytest.mark.timeout(60)
 ROOMY = Caps(in_flight=100, per_day=1000)
 NOW = 1_750_000_000.0
-
-
-def job(member: str, n: int, guild: int | None = 1) -> RenderJob:
-    spec = RenderSpec(
-        prompt=f"clip {n} of {member}",
-        aspect_ratio="16:9",
-        width=256,
-        height=144,
-        num_frames=8,
-        steps=2,
-        seed=n,
-        owner_id=member,
-        guild_id=guild,
-    )
-    gid = hashlib.md5(f"{member}/{n}/{guild}".encode()).hexdigest()
-    return RenderJob(generation_id=gid, spec=spec)
 
 
 async def beat(redis: Redis, worker_id: str, *, job: str | None, at: float, started: float) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import random
 from datetime import UTC, datetime
@@ -40,25 +39,10 @@ from core.spec import (
 from jobs.admission import Admission, cancel_requested
 from jobs.events import EVENTS_TTL_S, read_event
 from jobs.keys import cancel_key, events_key, heartbeat_key
+from tests.harness.renderjobs import job
 
 pytestmark = pytest.mark.timeout(60)
 ROOMY = Caps(in_flight=100, per_day=1000)
-
-
-def job(member: str, n: int, guild: int | None = 1) -> RenderJob:
-    spec = RenderSpec(
-        prompt=f"clip {n} of {member}",
-        aspect_ratio="16:9",
-        width=256,
-        height=144,
-        num_frames=8,
-        steps=2,
-        seed=n,
-        owner_id=member,
-        guild_id=guild,
-    )
-    gid = hashlib.md5(f"{member}/{n}/{guild}".encode()).hexdigest()
-    return RenderJob(generation_id=gid, spec=spec)
 
 
 async def start_workers(redis: Redis, count: int, queue: str = DEFAULT_QUEUE) -> None:
