@@ -14,14 +14,37 @@ import pytest
 from tests.harness.cli import reelbot
 from tests.harness.paths import ROOT
 
-EXAMPLES = Path(os.environ.get("REELBOT_EXAMPLES", ROOT.parent / "shared" / "examples"))
+# The examples live beside the repository, not in it: CI clones the repository and places
+# `shared/` next to it. REELBOT_EXAMPLES points elsewhere.
+EXAMPLES = Path(os.environ.get("REELBOT_EXAMPLES") or ROOT.parent / "shared" / "examples")
+
+
+def in_ci() -> bool:
+    """CI services set CI (GitHub Actions, GitLab, Buildkite, …: "true" or "1")."""
+    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
 
 
 def example_lines() -> list[dict]:
     path = EXAMPLES / "parse.jsonl"
-    if not path.exists():  # the examples live beside the repository, not in it
+    if not path.exists():  # test_the_shared_examples_are_there says so
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_the_shared_examples_are_there() -> None:
+    """Missing examples fail in CI (or when REELBOT_EXAMPLES names them); a checkout without
+    `../shared` skips, saying where it looked."""
+    path = EXAMPLES / "parse.jsonl"
+    if path.is_file():
+        assert example_lines(), f"{path} has no examples"
+        return
+    message = (
+        f"{path} is missing: place the shared folder beside the repository "
+        "(../shared/examples) or set REELBOT_EXAMPLES to the examples folder"
+    )
+    if in_ci() or os.environ.get("REELBOT_EXAMPLES"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 @pytest.mark.parametrize("example", example_lines(), ids=lambda e: e["in"][:40])
