@@ -12,6 +12,8 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 
+from core.text import BIDI_CONTROLS
+
 # A flag is a dash (or --, or the en/em dash phones turn -- into) and letters at a word start;
 # anything glued after the letters is kept so that `-motion3` can be reported, not swallowed.
 _FLAG = re.compile(r"(?<!\S)(?:--|[-–—])([A-Za-z]+)(\S*)")
@@ -19,7 +21,8 @@ _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’"}
 _QUOTE_MARKS = frozenset(_QUOTES) | frozenset(_QUOTES.values())
 _DASHES = frozenset("-–—")  # every flag starts with one (see _FLAG)
 _WORD_END = frozenset(" ,.;:!?)]}")
-_INVISIBLE = frozenset("\u00ad\u200b\u2060\ufeff")
+# Invisible characters, and bidi controls: those would reorder the prompt wherever it is shown.
+_INVISIBLE = frozenset("\u00ad\u200b\u2060\ufeff") | BIDI_CONTROLS
 
 
 @dataclass(frozen=True, slots=True)
