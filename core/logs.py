@@ -11,6 +11,9 @@ every line logged on the clip's behalf carries its id, whoever logs it. A loop t
 clips (a heartbeat, a reconciler) names the clip of a line with `extra={"generation_id": gid}`.
 `configure_logging` installs the filter that copies the current id onto each record.
 
+Both formats write bidi controls as `\u202e` (`core.text.escape_bidi`): a prompt or a name in a
+line must not reorder the rest of it on an operator's screen, and JSON reads the escape back.
+
 Imports nothing from bot and no torch: the worker and the bot both configure logging here.
 """
 
@@ -25,6 +28,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Literal, TextIO
+
+from core.text import escape_bidi
 
 LogFormat = Literal["json", "text"]
 FORMAT_VARIABLE = "REELBOT_LOG_FORMAT"
@@ -83,7 +88,7 @@ class JsonFormatter(logging.Formatter):
             line["exc"] = self.formatException(record.exc_info)
         if record.stack_info:
             line["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(line, ensure_ascii=False, default=str)
+        return escape_bidi(json.dumps(line, ensure_ascii=False, default=str))
 
 
 class TextFormatter(logging.Formatter):
@@ -95,8 +100,8 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         if record_generation_id(record) is not None:
-            return self._with_id.format(record)
-        return super().format(record)
+            return escape_bidi(self._with_id.format(record))
+        return escape_bidi(super().format(record))
 
 
 def log_format(stream: TextIO, env: Mapping[str, str] | None = None) -> LogFormat:

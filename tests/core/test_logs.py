@@ -23,6 +23,7 @@ from core.logs import (
     generation_id,
     log_format,
 )
+from core.text import BIDI_CONTROLS
 from tests.harness.paths import ROOT
 
 GID = "0123456789abcdef0123456789abcdef"
@@ -159,6 +160,17 @@ def test_json_when_not_a_terminal_plain_text_on_one(clean_root) -> None:
     assert done.endswith(f"INFO worker.render [{GID}]: done")
     assert ready.endswith("INFO worker.render: worker ready")
     assert not terminal.getvalue().startswith("{")
+
+
+def test_bidi_controls_in_a_line_are_spelled_out_in_both_formats(clean_root) -> None:
+    pipe, terminal = io.StringIO(), Terminal()
+    configure_logging(logging.INFO, stream=pipe, env={})
+    log.info("refused %r from %s", "clip\u202e4pm.exe", "\u2067eve\u2069")
+    configure_logging(logging.INFO, stream=terminal, env={})
+    log.info("prompt: %s", "a fox \u202eright")
+    assert not BIDI_CONTROLS & set(pipe.getvalue() + terminal.getvalue())
+    assert lines(pipe)[0]["message"] == "refused 'clip\\u202e4pm.exe' from \u2067eve\u2069"
+    assert terminal.getvalue().rstrip().endswith("prompt: a fox \\u202eright")
 
 
 def test_the_variable_overrides_the_terminal_check() -> None:
