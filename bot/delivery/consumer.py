@@ -48,6 +48,7 @@ from gallery.store import GalleryStore
 from gallery.web import clip_url
 from jobs.admission import Admission
 from jobs.keys import RESULT_STREAM
+from jobs.results import acknowledge
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,7 @@ class Delivery:
             raise  # the database is down or locked: transient too, never a reason to drop it
         except Exception:  # a bad record or row must never stop every other delivery
             log.exception("entry %s cannot be delivered; giving up on it", entry_id)
-        await self.redis.xack(RESULT_STREAM, GROUP, entry_id)
+        await acknowledge(self.redis, GROUP, entry_id)  # and trims what every group is done with
 
     async def deliver(self, record: ResultRecord) -> None:
         gid = record.generation_id
