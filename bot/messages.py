@@ -6,6 +6,7 @@ import discord
 
 from core.flags import to_command_line
 from core.spec import RenderSpec
+from core.text import without_bidi
 
 BAR_WIDTH = 20
 
@@ -87,16 +88,18 @@ def failed_text(user_id: int, spec: RenderSpec, reason: str) -> str:
 
 def _quote(text: str) -> str:
     """Member text shown as prose: one line, markdown shown as typed (no masked links,
-    headings or spoilers under the bot's name), mentions that cannot ping."""
-    flat = discord.utils.escape_markdown(" ".join(text.split()))
+    headings or spoilers under the bot's name), mentions that cannot ping, no bidi controls (a
+    clip recorded before prompts were cleaned of them could still carry one)."""
+    flat = discord.utils.escape_markdown(" ".join(without_bidi(text).split()))
     if flat.startswith("-#"):
         flat = "\\" + flat
     return flat.replace("@", "@\u200b")
 
 
 def _code(text: str) -> str:
-    """Member text inside a code span, where markdown does not render: only backticks matter."""
-    return " ".join(text.split()).replace("`", "ˋ")
+    """Member text inside a code span, where markdown does not render: backticks and bidi
+    controls are what matter."""
+    return " ".join(without_bidi(text).split()).replace("`", "ˋ")
 
 
 def _fit(text: str) -> str:

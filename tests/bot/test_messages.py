@@ -9,10 +9,12 @@ from bot.messages import (
     LINK_ONLY,
     about,
     failed_text,
+    progress_text,
     queued_text,
     result_text,
 )
 from core.flags import parse_request
+from core.text import BIDI_CONTROLS
 from tests.bot.capabilities import CAPS
 
 URL = "http://gallery.test/clips/0123456789abcdef0123456789abcdef"
@@ -41,6 +43,22 @@ def test_prompt_markdown_is_shown_as_typed_in_public_messages() -> None:
 def test_a_failure_reason_is_escaped_too() -> None:
     text = failed_text(1, spec("a fox -seed 3"), "bad **value** @here")
     assert "\\*\\*value\\*\\*" in text and "@here" not in text
+
+
+def test_bidi_controls_in_a_stored_prompt_reach_no_message() -> None:
+    # A clip recorded before prompts were cleaned on reading: its spec still carries them.
+    old = spec("a fox -neg blur -seed 3").model_copy(
+        update={"prompt": "a fox \u202enur\u2066s", "negative_prompt": "\u200fblur"}
+    )
+    texts = [
+        queued_text(1, old, 1),
+        progress_text(1, old, 1, 2, 3.0),
+        result_text(1, old, URL),
+        failed_text(1, old, "bad \u202evalue"),
+    ]
+    for text in texts:
+        assert not BIDI_CONTROLS & set(text), text
+    assert "a fox nurs" in texts[0] and "`/create a fox nurs -neg blur" in texts[2]
 
 
 @pytest.mark.parametrize(
