@@ -40,10 +40,12 @@ __all__ = [
     "OWNERS_KEY",
     "QUEUE_OF",
     "RELAX_QUEUE",
+    "REMIXED_PREFIX",
     "RENDER_TIMES_KEY",
     "RESULT_STREAM",
     "SCHED_JOB_PREFIX",
     "SCHED_PREFIX",
+    "TOLD_PREFIX",
     "WAIT_PREFIX",
     "abort_jobs_ss",
     "cancel_key",
@@ -55,11 +57,13 @@ __all__ = [
     "in_progress_key_prefix",
     "job_key_prefix",
     "members_key",
+    "remixed_key",
     "result_key_prefix",
     "result_sent_key",
     "retry_key_prefix",
     "sched_job_key",
     "target_key",
+    "told_key",
     "wait_key",
 ]
 
@@ -94,6 +98,23 @@ def events_key(generation_id: str) -> str:
 def target_key(generation_id: str) -> str:
     """Where a finished clip is delivered (the bot's `DeliveryTarget`, as JSON)."""
     return f"{KEY_PREFIX}target:{generation_id}"
+
+
+# --- the bot's guards against repeated reactions ----------------------------------------------
+
+REMIXED_PREFIX: Final = f"{KEY_PREFIX}remixed:"
+TOLD_PREFIX: Final = f"{KEY_PREFIX}told:"
+
+
+def remixed_key(user_id: int, generation_id: str) -> str:
+    """Exists while a member's 🔁 on a clip counts as made (`bot.cogs.remix`): re-adding the
+    reaction within its lifetime queues nothing more."""
+    return f"{REMIXED_PREFIX}{user_id}:{generation_id}"
+
+
+def told_key(user_id: int, topic: str) -> str:
+    """Exists while a member has been told about `topic` (`bot.notices`): not told again."""
+    return f"{TOLD_PREFIX}{user_id}:{topic}"
 
 
 # --- the fair scheduler (jobs.admission) ------------------------------------------------------

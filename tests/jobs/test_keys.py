@@ -32,6 +32,8 @@ def test_key_values_are_those_an_older_release_left_in_redis() -> None:
     assert keys.result_sent_key(GID) == f"reelbot:result-sent:{GID}"
     assert keys.events_key(GID) == f"reelbot:events:{GID}"
     assert keys.target_key(GID) == f"reelbot:target:{GID}"
+    assert keys.remixed_key(7, GID) == f"reelbot:remixed:7:{GID}"
+    assert keys.told_key(7, "refused:QuotaExceeded") == "reelbot:told:7:refused:QuotaExceeded"
     assert keys.CURSOR_KEY == "reelbot:sched:cursor"
     assert keys.RENDER_TIMES_KEY == "reelbot:sched:render-s"
     assert keys.guilds_key("fast") == "reelbot:sched:guilds:fast"
