@@ -28,6 +28,7 @@ from core.spec import (
     StylePreset,
 )
 from core.styles import DEFAULT_STYLES
+from core.text import without_bidi
 
 __all__ = [
     "DEFAULT_ASPECT",
@@ -161,7 +162,7 @@ def resolve_request(
             backend=backend or capabilities.name,
             parent_id=parent_id,
             owner_id=owner_id,
-            owner_name=owner_name,
+            owner_name=without_bidi(owner_name),  # shown in the gallery beside the clip
             guild_id=guild_id,
             channel_id=channel_id,
             upload_limit=upload_limit,

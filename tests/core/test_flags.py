@@ -60,6 +60,10 @@ def test_who_and_where_are_passed_through() -> None:
     assert (spec.guild_id, spec.channel_id, spec.parent_id) == (1, 2, "ab" * 16)
 
 
+def test_the_owners_name_loses_its_bidi_controls() -> None:
+    assert parse("a fox", owner_name="\u202eadA\u202c").owner_name == "adA"
+
+
 def test_random_seeds_are_in_range_and_vary() -> None:
     seeds = {random_seed() for _ in range(50)}
     assert all(0 <= s <= MAX_SEED for s in seeds)
