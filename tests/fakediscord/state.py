@@ -41,6 +41,7 @@ class State:
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
         self.attachments: dict[int, Attachment] = {}
         self._nonces: dict[tuple[int, str], tuple[Message, float]] = {}
+        self.pinged: dict[int, list[User]] = {}  # message id -> whom its creation notified
 
     def new_id(self) -> int:
         return snowflake()
@@ -107,9 +108,20 @@ class State:
         )
         msg.flags = body.get("flags") or 0
         self._apply(msg, body, files)
+        self.pinged[msg.id] = self._pings(msg, body.get("allowed_mentions"))
         self.store[msg.id] = msg
         self.recorder.record("message", message=msg)
         return msg
+
+    @staticmethod
+    def _pings(msg: Message, allowed: dict[str, Any] | None) -> list[User]:
+        """Whom Discord notifies for a new message (edits notify nobody): every user mentioned
+        in it without `allowed_mentions`, else those it lets through ("users" in `parse`, or
+        listed in `users`). Role and @everyone mentions are not modelled."""
+        if allowed is None or "users" in (allowed.get("parse") or []):
+            return list(msg.mentions)
+        listed = {int(uid) for uid in allowed.get("users") or []}
+        return [u for u in msg.mentions if u.id in listed]
 
     def edit(self, msg: Message, body: dict[str, Any], files: dict[int, UploadedFile]) -> None:
         before = self.payload(msg)
