@@ -331,7 +331,7 @@ class Event:
     users: interaction (a scripted interaction was created);
     the bot: message, edit, delete, dedup (a nonce matched; no new message), reaction_add,
     reaction_remove, callback, late_callback (refused: past the deadline), followup, sync,
-    dm_channel, typing, unknown_route."""
+    dm_channel, typing, unknown_route, rate_limited (answered 429; see `ratelimits`)."""
 
     index: int
     kind: str

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from tests.fakediscord.messages import ApiError, check_message, invalid, not_found, read_body
+from tests.fakediscord.ratelimits import Hit, too_many
 from tests.fakediscord.records import COMPONENTS_V2, Message
 from tests.fakediscord.world import (
     ADD_REACTIONS,
@@ -38,9 +39,14 @@ CHANNEL_FLAGS = 4 | 4096 | COMPONENTS_V2  # suppress embeds, silent, components 
 NAME_RE = re.compile(r"^[-_\w]{1,32}$")
 
 
-def json_response(data: Any, status: int = 200) -> web.Response:
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     return web.Response(
-        body=json.dumps(data).encode(), status=status, content_type="application/json"
+        body=json.dumps(data).encode(),
+        status=status,
+        content_type="application/json",
+        headers=headers,
     )
 
 
@@ -141,14 +147,28 @@ class Rest:
         needs_auth = is_api and not route.startswith(("/webhooks/", "/interactions/"))
         if needs_auth and request.headers.get("Authorization") != f"Bot {fake.token}":
             return json_response({"message": "401: Unauthorized", "code": 0}, 401)
+        allowed = None
+        if fake.limiter is not None and is_api:
+            checked = fake.limiter.check(
+                request.method, route, request.path, info, app_id=fake.application_id
+            )
+            if isinstance(checked, Hit):
+                body, headers = too_many(checked)
+                fake.recorder.record("rate_limited", data={**body, "path": request.path})
+                return json_response(body, 429, headers)
+            allowed = checked
         failure = fake.take_failure(request.method, route, request.path.removeprefix(API))
         try:
             if failure is not None and not failure.apply:
-                return self._fail(request, failure)
-            response = await handler(request)
-            return response if failure is None else self._fail(request, failure)
+                response: web.StreamResponse = self._fail(request, failure)
+            else:
+                response = await handler(request)
+                response = response if failure is None else self._fail(request, failure)
         except ApiError as exc:
-            return json_response(exc.body(), exc.status)
+            response = json_response(exc.body(), exc.status)
+        if allowed is not None and not response.prepared:
+            response.headers.update(allowed.headers(fake.clock()))
+        return response
 
     def _fail(self, request: web.Request, failure: Failure) -> web.Response:
         if failure.status == 0:  # the connection drops before any answer

@@ -22,6 +22,7 @@ import yarl
 from aiohttp import web
 
 from tests.fakediscord.gateway import PRIVILEGED, Gateway, Session
+from tests.fakediscord.ratelimits import Hit, Limiter, RateLimits
 from tests.fakediscord.records import (
     Callback,
     Event,
@@ -53,6 +54,7 @@ class FakeDiscord(UserActions):
         strict_commands: bool = True,
         allowed_intents: int = PRIVILEGED,
         nonce_window: float = 300.0,
+        rate_limits: RateLimits | None = None,
         patch: bool = True,
     ) -> None:
         self.world = world or World.default()
@@ -67,6 +69,8 @@ class FakeDiscord(UserActions):
         self.patch = patch
         self.clock: Callable[[], float] = time.monotonic
         self.attachment_delay_s = 0.0  # how long the CDN takes to start serving a file
+        # None: no limits and no rate-limit headers (see tests.fakediscord.ratelimits)
+        self.limiter = None if rate_limits is None else Limiter(rate_limits, lambda: self.clock())
 
         self.recorder = Recorder()
         self.state = State(self)
@@ -243,6 +247,11 @@ class FakeDiscord(UserActions):
         """reaction_add / reaction_remove events done by the bot."""
         bot = self.world.bot.name
         return [e for e in self.log if e.kind.startswith("reaction_") and e.data["user"] == bot]
+
+    @property
+    def rate_limited(self) -> list[Hit]:
+        """Every request answered 429, in order (none while rate limits are off)."""
+        return [] if self.limiter is None else list(self.limiter.hits)
 
     @property
     def command_syncs(self) -> list[Event]:
