@@ -13,7 +13,6 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -24,6 +23,7 @@ from core import fairshare
 from core.errors import ConfigError, QueueUnavailable, QuotaExceeded
 from core.fairshare import Tier
 from core.limits import Limits
+from core.redaction import redact_url as redacted
 from core.spec import ProgressEvent, RenderJob, RenderSpec, deserialize_job, serialize_job
 from gallery.models import GenerationCreate
 from gallery.store import GalleryStore
@@ -31,16 +31,6 @@ from jobs.admission import Admission
 
 ANONYMOUS = "cli:anonymous"
 T = TypeVar("T")
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, fit for a message or a log line."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 async def connect_queue(redis_url: str, *, timeout_s: float = 5.0) -> ArqRedis:
