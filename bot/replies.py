@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from bot.deferral import settle
 from bot.metrics import BotMetrics
 from core.errors import UserFacingError
+from core.text import without_bidi
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,8 @@ async def answer_error(interaction: discord.Interaction[Any], error: BaseExcepti
     metrics = getattr(interaction.client, "bot_metrics", None)  # a ReelBot's; absent on others
     if isinstance(metrics, BotMetrics):
         metrics.error_reply(error)
-    if isinstance(error, FRIENDLY):
-        text = str(error)
+    if isinstance(error, FRIENDLY):  # may quote member text: a token, a reason, a file name
+        text = without_bidi(str(error))
     elif isinstance(error, OperationalError):
         log.warning("interaction refused: the database is unavailable (%s)", error.orig)
         text = DATABASE_DOWN

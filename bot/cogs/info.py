@@ -28,6 +28,7 @@ from bot.intake.requests import role_ids
 from bot.messages import about, clip_summary
 from core.ids import GENERATION_ID_PATTERN
 from core.spec import MAX_FPS, MIN_FPS, ProgressEvent, RenderSpec
+from core.text import without_bidi
 from gallery.models import Generation, GenerationStatus, Moderation
 from jobs.events import publish_event
 
@@ -42,8 +43,9 @@ QUEUE_SHOWN = 10  # requests listed by /queue (two rows of Cancel buttons)
 
 
 def excerpt(prompt: str, limit: int = 60) -> str:
-    """A prompt shortened for a list line, with no markdown or mentions that could fire."""
-    flat = " ".join(prompt.split())
+    """A prompt shortened for a list line, with no markdown or mentions that could fire and no
+    bidi controls reordering it."""
+    flat = " ".join(without_bidi(prompt).split())
     if len(flat) > limit:
         flat = flat[: limit - 1].rstrip() + "…"
     return discord.utils.escape_mentions(discord.utils.escape_markdown(flat))

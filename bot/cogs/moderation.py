@@ -31,6 +31,7 @@ from bot.moderation.decisions import (
 )
 from core.errors import UserFacingError
 from core.ids import GENERATION_ID_PATTERN
+from core.text import without_bidi
 from gallery.models import Generation, ModerationAction, utcnow
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def log_line(row: ModerationAction) -> str:
     if row.action == "ban":
         parts.append(when(row.expires_at))
     if row.reason:
-        parts.append(f"— {discord.utils.escape_markdown(row.reason[:200])}")
+        parts.append(f"— {discord.utils.escape_markdown(without_bidi(row.reason[:200]))}")
     return " ".join(parts)
 
 
@@ -231,9 +232,15 @@ class ModerationCog(commands.GroupCog, group_name="mod", group_description="Mode
         member: discord.User,
         reason: app_commands.Range[str, 1, 300] | None = None,
     ) -> None:
-        """Hide every clip a member made."""
+        """Hide every clip a member made (deleted in a week unless unhidden)."""
         await interaction.response.defer(ephemeral=True, thinking=True)
-        rows = await asyncio.to_thread(self.bot.moderation_store.hide_all_of, member_key(member.id))
+        rows = await asyncio.to_thread(
+            hide_member,
+            self.bot.moderation_store,
+            self.bot.store,
+            self.bot.media_store,
+            member_key(member.id),
+        )
         why = f"{len(rows)} clips" + (f": {reason}" if reason else "")
         await self._audit(interaction, "purge", member.id, reason=why)
         for row in rows:

@@ -29,8 +29,10 @@ from bot.intake.requests import Asker, submit_request
 from bot.messages import result_text
 from core.errors import UserFacingError
 from core.spec import RenderSpec
+from core.text import without_bidi
 from gallery.models import Generation, Moderation
 from gallery.moderation import ModerationStore
+from gallery.visibility import change_moderation
 from gallery.web import clip_url
 
 if TYPE_CHECKING:
@@ -56,8 +58,9 @@ def user_id_of(member_id: str | None) -> int | None:
 
 
 def plain(text: str) -> str:
-    """Member text inside a moderator's message: one line, no code-span breaking, no pings."""
-    return " ".join(text.split()).replace("`", "ˋ").replace("@", "@\u200b")
+    """Member text inside a moderator's message: one line, no code-span breaking, no pings,
+    no bidi controls reordering it."""
+    return " ".join(without_bidi(text).split()).replace("`", "ˋ").replace("@", "@\u200b")
 
 
 # --- held requests ------------------------------------------------------------------------------
@@ -126,7 +129,7 @@ async def tell(client: discord.Client, row: Generation, text: str) -> None:
 
 async def hide(bot: ReelBot, row: Generation, moderator_id: int, reason: str = "") -> bool:
     sources = (Moderation.OK, Moderation.HELD)
-    if not await move(bot.moderation_store, row, sources, Moderation.HIDDEN):
+    if not await move(bot, row, sources, Moderation.HIDDEN):
         return False
     await audit(bot.moderation_store, "hide", row, moderator_id, reason)
     await edit_result(bot, row, HIDDEN_BY_MOD)
@@ -136,7 +139,7 @@ async def hide(bot: ReelBot, row: Generation, moderator_id: int, reason: str = "
 async def restore(bot: ReelBot, row: Generation, moderator_id: int, action: str = "unhide") -> bool:
     """Back to public (reports so far dismissed), the result message as it was."""
     sources = (Moderation.HIDDEN, Moderation.REMOVED)
-    if not await move(bot.moderation_store, row, sources, Moderation.OK):
+    if not await move(bot, row, sources, Moderation.OK):
         return False
     await asyncio.to_thread(bot.moderation_store.dismiss_reports, row.id)
     await audit(bot.moderation_store, action, row, moderator_id)
@@ -146,7 +149,7 @@ async def restore(bot: ReelBot, row: Generation, moderator_id: int, action: str 
 
 async def remove(bot: ReelBot, row: Generation, moderator_id: int, reason: str = "") -> bool:
     sources = (Moderation.HIDDEN, Moderation.OK)
-    if not await move(bot.moderation_store, row, sources, Moderation.REMOVED):
+    if not await move(bot, row, sources, Moderation.REMOVED):
         return False
     await audit(bot.moderation_store, "remove", row, moderator_id, reason)
     await edit_result(bot, row, REMOVED_NOTE)
@@ -172,10 +175,20 @@ async def reject_clip(bot: ReelBot, row: Generation, moderator_id: int, reason: 
 
 
 async def move(
-    moderation: ModerationStore, row: Generation, sources: Iterable[Moderation], to: Moderation
+    bot: ReelBot, row: Generation, sources: Iterable[Moderation], to: Moderation
 ) -> bool:
-    """The row's state from one of `sources` to `to`; False when another decision came first."""
-    return await asyncio.to_thread(moderation.transition, row.id, tuple(sources), to)
+    """The row's state from one of `sources` to `to`, its files following (out of the bucket's
+    public prefix unless "ok", see `gallery.visibility`); False when another decision came
+    first."""
+    return await asyncio.to_thread(
+        change_moderation,
+        bot.moderation_store,
+        bot.store,
+        bot.media_store,
+        row.id,
+        tuple(sources),
+        to,
+    )
 
 
 async def audit(
