@@ -13,13 +13,15 @@ container's headers:
 Only headers are read: no frame is decoded here, so a file that passes may still fail to decode
 in the worker (which says so to the member). Everything is bounds-checked: any byte string gives
 a `VideoInfo` or raises `ContainerError`, whose `reason` is one of the constants of
-`bot.media.video_info` (imported from here).
+`bot.media.video_info` (imported from here), and what a file may cost to read is bounded too
+(`bot.media.budget`).
 """
 
 from __future__ import annotations
 
 import struct
 
+from bot.media.budget import Budget
 from bot.media.iso_bmff import probe_iso
 from bot.media.matroska import probe_ebml
 from bot.media.video_info import (
@@ -27,6 +29,7 @@ from bot.media.video_info import (
     NO_DURATION,
     NO_VIDEO_TRACK,
     NOT_VIDEO,
+    TOO_COMPLEX,
     ContainerError,
     VideoInfo,
 )
@@ -37,6 +40,8 @@ __all__ = [
     "NOT_VIDEO",
     "NO_DURATION",
     "NO_VIDEO_TRACK",
+    "TOO_COMPLEX",
+    "Budget",
     "ContainerError",
     "VideoInfo",
     "probe",
@@ -100,12 +105,16 @@ def sniff(data: bytes) -> str:
     return "an unknown kind of file"
 
 
-def probe(data: bytes) -> VideoInfo:
-    """Container, upright size and length of a video file; ContainerError otherwise."""
+def probe(data: bytes, budget: Budget | None = None) -> VideoInfo:
+    """Container, upright size and length of a video file; ContainerError otherwise, with
+    `TOO_COMPLEX` past the `budget` (by default `bot.media.budget`'s bounds)."""
     kind = sniff(data)
     if kind not in ("MP4", "MOV", "WebM", "MKV"):
         raise ContainerError(NOT_VIDEO, kind)
+    budget = budget or Budget()
     try:
-        return probe_iso(data, kind) if kind in ("MP4", "MOV") else probe_ebml(data, kind)
+        if kind in ("MP4", "MOV"):
+            return probe_iso(data, kind, budget)
+        return probe_ebml(data, kind, budget)
     except (struct.error, IndexError, UnicodeDecodeError) as exc:  # a field past the end
         raise ContainerError(DAMAGED, str(exc)) from None

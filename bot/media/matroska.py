@@ -2,7 +2,8 @@
 
 The `DocType`, then `Segment` → `Info` (`TimestampScale`, `Duration`) and `Tracks` (the video
 track's `PixelWidth`/`PixelHeight`). Browser recordings often have no `Duration`: then the block
-timestamps of the clusters give it.
+timestamps give it, from the first and last clusters only. Every element visited is charged to
+the file's `Budget` (`bot.media.budget`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from bot.media.budget import Budget
 from bot.media.video_info import DAMAGED, NO_DURATION, NO_VIDEO_TRACK, ContainerError, VideoInfo
 
 _SEGMENT, _INFO, _TRACKS, _CLUSTER = 0x18538067, 0x1549A966, 0x1654AE6B, 0x1F43B675
@@ -21,6 +23,7 @@ _SIMPLE_BLOCK, _BLOCK_GROUP, _BLOCK = 0xA3, 0xA0, 0xA1
 # Elements that sit directly in a Segment: one of these ends a Cluster of unknown size.
 _SEGMENT_LEVEL = {0x114D9B74, _INFO, _TRACKS, _CLUSTER, 0x1C53BB6B, 0x1941A469, 0x1043A770}
 _UNKNOWN = -1
+_MAX_CODEC_ID = 64  # bytes of a CodecID worth reading (they are short ASCII names)
 
 
 def _vint(data: bytes, pos: int, end: int, *, keep_marker: bool) -> tuple[int, int]:
@@ -41,14 +44,12 @@ def _vint(data: bytes, pos: int, end: int, *, keep_marker: bool) -> tuple[int, i
     return value, pos + length
 
 
-def _elements(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+def _elements(data: bytes, start: int, end: int, budget: Budget) -> Iterator[tuple[int, int, int]]:
     """(id, payload start, payload end) of each element in data[start:end]; an element of
     unknown size, or one cut off by the end of the file, runs to `end`."""
     pos = start
     while pos < end:
-        element, pos = _vint(data, pos, end, keep_marker=True)
-        size, pos = _vint(data, pos, end, keep_marker=False)
-        stop = end if size == _UNKNOWN else min(pos + size, end)
+        element, pos, stop = _next(data, pos, end, budget)
         yield element, pos, stop
         pos = stop
 
@@ -65,10 +66,10 @@ def _float(data: bytes, start: int, end: int) -> float:
     return 0.0
 
 
-def probe_ebml(data: bytes, kind: str) -> VideoInfo:
+def probe_ebml(data: bytes, kind: str, budget: Budget) -> VideoInfo:
     """A WebM or MKV's size and length (`kind` as `sniff` named it); ContainerError otherwise."""
     segment = None
-    for element, start, stop in _elements(data, 0, len(data)):
+    for element, start, stop in _elements(data, 0, len(data), budget):
         if element == _SEGMENT:
             segment = (start, stop)
             break
@@ -76,44 +77,53 @@ def probe_ebml(data: bytes, kind: str) -> VideoInfo:
         raise ContainerError(DAMAGED, "no Segment")
     scale, duration = 1_000_000, 0.0
     track: _EbmlTrack | None = None
-    clusters: list[int] = []
+    clusters: list[tuple[int, int]] = []
     pos, end = segment
     while pos < end:
-        element, start, size_end = _next(data, pos, end)
+        element, start, size = _header(data, pos, end, budget)
+        size_end = end if size == _UNKNOWN else min(start + size, end)
         if element == _INFO:
-            for child, a, b in _elements(data, start, size_end):
+            for child, a, b in _elements(data, start, size_end, budget):
                 if child == _TIMESTAMP_SCALE:
                     scale = _uint(data, a, b) or scale
                 elif child == _DURATION:
                     duration = _float(data, a, b)
         elif element == _TRACKS and track is None:
-            track = _ebml_video_track(data, start, size_end)
+            track = _ebml_video_track(data, start, size_end, budget)
         elif element == _CLUSTER:
             if duration > 0 and track is not None:
                 break  # everything is known: no need to walk the frames
-            size_end = _cluster_end(data, start, size_end)
-            clusters.append(start)
-            clusters.append(size_end)
+            if size == _UNKNOWN:  # a live recording's: walked to find where it ends
+                size_end = _cluster_end(data, start, end, budget)
+            clusters.append((start, size_end))
         pos = size_end
     if track is None:
         raise ContainerError(NO_VIDEO_TRACK)
     seconds = duration * scale / 1e9
     if seconds <= 0:
-        seconds = _blocks_duration(data, clusters, track, scale)
+        seconds = _blocks_duration(data, clusters, track, scale, budget)
     return VideoInfo(kind, track.width, track.height, seconds, track.codec)
 
 
-def _next(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
+def _header(data: bytes, pos: int, end: int, budget: Budget) -> tuple[int, int, int]:
+    """The element at `pos`: (id, payload start, size or `_UNKNOWN`); one entry of the budget."""
+    budget.spend()
     element, pos = _vint(data, pos, end, keep_marker=True)
     size, pos = _vint(data, pos, end, keep_marker=False)
-    return element, pos, end if size == _UNKNOWN else min(pos + size, end)
+    return element, pos, size
 
 
-def _cluster_end(data: bytes, start: int, end: int) -> int:
-    """Where a Cluster ends: its size says, or (unknown size) the next Segment-level element."""
+def _next(data: bytes, pos: int, end: int, budget: Budget) -> tuple[int, int, int]:
+    """(id, payload start, payload end) of the element at `pos`, cut at `end`."""
+    element, start, size = _header(data, pos, end, budget)
+    return element, start, end if size == _UNKNOWN else min(start + size, end)
+
+
+def _cluster_end(data: bytes, start: int, end: int, budget: Budget) -> int:
+    """Where a Cluster of unknown size ends: at the next Segment-level element."""
     pos = start
     while pos < end:
-        element, _body, stop = _next(data, pos, end)
+        element, _body, stop = _next(data, pos, end, budget)
         if element in _SEGMENT_LEVEL:
             return pos
         pos = stop
@@ -129,23 +139,23 @@ class _EbmlTrack:
     height: int = 0
 
 
-def _ebml_video_track(data: bytes, start: int, end: int) -> _EbmlTrack | None:
-    for element, a, b in _elements(data, start, end):
+def _ebml_video_track(data: bytes, start: int, end: int, budget: Budget) -> _EbmlTrack | None:
+    for element, a, b in _elements(data, start, end, budget):
         if element != _TRACK_ENTRY:
             continue
         track = _EbmlTrack()
         is_video = False
-        for child, c, d in _elements(data, a, b):
+        for child, c, d in _elements(data, a, b, budget):
             if child == _TRACK_TYPE:
                 is_video = _uint(data, c, d) == 1
             elif child == _TRACK_NUMBER:
                 track.number = _uint(data, c, d)
             elif child == _CODEC_ID:
-                track.codec = data[c:d].decode("ascii", "replace")
+                track.codec = data[c : min(d, c + _MAX_CODEC_ID)].decode("ascii", "replace")
             elif child == _DEFAULT_DURATION:
                 track.frame_ns = _uint(data, c, d)
             elif child == _VIDEO:
-                for grandchild, e, f in _elements(data, c, d):
+                for grandchild, e, f in _elements(data, c, d, budget):
                     if grandchild == _PIXEL_WIDTH:
                         track.width = _uint(data, e, f)
                     elif grandchild == _PIXEL_HEIGHT:
@@ -155,31 +165,51 @@ def _ebml_video_track(data: bytes, start: int, end: int) -> _EbmlTrack | None:
     return None
 
 
-def _blocks_duration(data: bytes, clusters: list[int], track: _EbmlTrack, scale: int) -> float:
-    """A length from the frames' timestamps, for files whose header has none: the last frame's
-    time plus one frame (`DefaultDuration`, else the last gap between frames)."""
-    number = track.number
-    times: list[int] = []
-    for start, end in zip(clusters[::2], clusters[1::2], strict=True):
-        base = 0
-        for element, a, b in _elements(data, start, end):
-            if element == _CLUSTER_TIMESTAMP:
-                base = _uint(data, a, b)
-            elif element in (_SIMPLE_BLOCK, _BLOCK_GROUP):
-                block = (a, b)
-                if element == _BLOCK_GROUP:
-                    found = [(c, d) for e, c, d in _elements(data, a, b) if e == _BLOCK]
-                    if not found:
-                        continue
-                    block = found[0]
-                which, at = _vint(data, block[0], block[1], keep_marker=False)
-                if (number is not None and which != number) or at + 2 > block[1]:
-                    continue
-                (relative,) = struct.unpack_from(">h", data, at)
-                times.append(base + relative)
-    if not times:
+def _blocks_duration(
+    data: bytes, clusters: list[tuple[int, int]], track: _EbmlTrack, scale: int, budget: Budget
+) -> float:
+    """A length from the frames' timestamps, for files whose header has none: from the first
+    frame to the last plus one frame (`DefaultDuration`, else the last gap between frames).
+
+    Clusters follow each other in time, so the first frame is in the first cluster with frames
+    of the track and the last in the last one: only those are walked, however long the file."""
+    first: list[int] = []
+    for start, end in clusters:
+        if first := _cluster_times(data, start, end, track.number, budget):
+            break
+    last: list[int] = []
+    for start, end in reversed(clusters):  # back until two frames give the last gap
+        last = _cluster_times(data, start, end, track.number, budget) + last
+        if len(last) > 1:
+            break
+    if not first or not last:
         raise ContainerError(NO_DURATION, "no frames found")
-    times.sort()
+    last.sort()
     frame_ns = track.frame_ns
-    step = frame_ns / scale if frame_ns else (times[-1] - times[-2] if len(times) > 1 else 0)
-    return (times[-1] - times[0] + step) * scale / 1e9
+    step = frame_ns / scale if frame_ns else (last[-1] - last[-2] if len(last) > 1 else 0)
+    return (last[-1] - min(first) + step) * scale / 1e9
+
+
+def _cluster_times(
+    data: bytes, start: int, end: int, number: int | None, budget: Budget
+) -> list[int]:
+    """The timestamps of the frames of track `number` (any track if None) in one cluster."""
+    base = 0
+    times: list[int] = []
+    for element, a, b in _elements(data, start, end, budget):
+        if element == _CLUSTER_TIMESTAMP:
+            base = _uint(data, a, b)
+        elif element in (_SIMPLE_BLOCK, _BLOCK_GROUP):
+            block: tuple[int, int] | None = (a, b)
+            if element == _BLOCK_GROUP:
+                block = next(
+                    ((c, d) for e, c, d in _elements(data, a, b, budget) if e == _BLOCK), None
+                )
+            if block is None:
+                continue
+            which, at = _vint(data, block[0], block[1], keep_marker=False)
+            if (number is not None and which != number) or at + 2 > block[1]:
+                continue
+            (relative,) = struct.unpack_from(">h", data, at)
+            times.append(base + relative)
+    return times

@@ -13,6 +13,7 @@ NOT_VIDEO = "not-video"  # not a container we read (see `sniff` for what it is i
 DAMAGED = "damaged"  # truncated or inconsistent headers
 NO_VIDEO_TRACK = "no-video-track"  # a container with sound only (an .m4a, a voice memo)
 NO_DURATION = "no-duration"  # nothing says how long it is (a fragmented MP4 without `mehd`)
+TOO_COMPLEX = "too-complex"  # more entries than a real video has (`bot.media.budget`)
 
 
 class ContainerError(ValueError):

@@ -9,7 +9,9 @@ renamed `clip.mp4` is refused and named for what it is. Each check fails with it
 2. the download, bounded in time and size (the interaction is deferred first, so the time
    limit is generous);
 3. the container (MP4, MOV, WebM, MKV) with a video track, and its length and dimensions read
-   from the headers (`bot.media.containers`, pure Python: the bot needs neither PyAV nor FFmpeg).
+   from the headers (`bot.media.containers`, pure Python: the bot needs neither PyAV nor FFmpeg),
+   at a bounded cost: a file built to take long to read is refused as too complex
+   (`bot.media.budget`).
 
 No frame is decoded here: the worker decodes the video, and a file whose headers pass but whose
 frames don't decode fails the clip with a message saying so (`worker.backends.common`). The
@@ -27,6 +29,7 @@ from bot.media.containers import (
     NO_DURATION,
     NO_VIDEO_TRACK,
     NOT_VIDEO,
+    TOO_COMPLEX,
     ContainerError,
     VideoInfo,
     probe,
@@ -72,6 +75,10 @@ class VideoDimensionsOutOfRange(AttachmentError):
     pass
 
 
+class VideoTooComplex(AttachmentError):
+    pass
+
+
 @dataclass(frozen=True)
 class CheckedVideo:
     """A video that passed every check: the member's bytes and what its headers say."""
@@ -112,9 +119,16 @@ def check_video(
 ) -> CheckedVideo:
     """Judge `data` by its headers, or raise an AttachmentError that says what to do.
 
-    Pure and fast (headers only, no decoding), but it walks a 25 MB file at worst: call it in
-    a thread from async code.
+    Pure (headers only, no decoding) and bounded (`bot.media.budget`: a few tenths of a second
+    of CPU at worst): from async code, run it through `bot.media.checks.UploadChecks`.
     """
+    return CheckedVideo(data=data, info=judge_video(data, filename, max_bytes=max_bytes))
+
+
+def judge_video(
+    data: bytes, filename: str = "video", *, max_bytes: int = MAX_VIDEO_BYTES
+) -> VideoInfo:
+    """`check_video`'s verdict alone: what another process sends back (not the bytes)."""
     name = shown_name(filename)
     check_declared_size(filename, len(data), max_bytes=max_bytes, **_SIZE_WORDING)
     try:
@@ -134,7 +148,7 @@ def check_video(
             f"`{name}` is {info.width}×{info.height} pixels; /restyle takes videos {limits}. "
             "Export it at another size and attach it again."
         )
-    return CheckedVideo(data=data, info=info)
+    return info
 
 
 def _refusal(exc: ContainerError, name: str) -> AttachmentError:
@@ -146,6 +160,12 @@ def _refusal(exc: ContainerError, name: str) -> AttachmentError:
         )
     if exc.reason == NO_VIDEO_TRACK:
         return NotAVideo(f"`{name}` has sound but no picture; {allowed()}.")
+    if exc.reason == TOO_COMPLEX:
+        return VideoTooComplex(
+            f"`{name}` is too complex for me to check: its file is cut into far more pieces "
+            "than a video has. Export or save it again as a regular MP4 and attach the new "
+            f"file; {allowed()}."
+        )
     if exc.reason == NO_DURATION:
         return BrokenVideo(
             f"I can't tell how long `{name}` is: its file doesn't say. Export or save it again "

@@ -14,13 +14,23 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from bot.media.containers import NO_DURATION, NOT_VIDEO, ContainerError, VideoInfo, probe, sniff
+from bot.media.budget import MAX_ENTRIES, Budget
+from bot.media.containers import (
+    NO_DURATION,
+    NOT_VIDEO,
+    TOO_COMPLEX,
+    ContainerError,
+    VideoInfo,
+    probe,
+    sniff,
+)
 from bot.media.images import AttachmentTooLarge
 from bot.media.videos import (
     MAX_VIDEO_BYTES,
     BrokenVideo,
     NotAVideo,
     VideoDimensionsOutOfRange,
+    VideoTooComplex,
     VideoTooShort,
     check_video,
     clip_frames,
@@ -29,6 +39,7 @@ from bot.media.videos import (
 )
 from core.errors import FlagError
 from core.flags import ParsedPrompt
+from tests.harness.crafted import CRAFTED
 
 av = pytest.importorskip("av")
 
@@ -90,6 +101,8 @@ MP4 = video()
         (video(size=(64, 128), seconds=3, fps=30), ("MP4", 64, 128, 3.0)),
         # a browser's live recording: no Duration, clusters of unknown size
         (video("webm", "libvpx-vp9", options={"live": "1"}), ("WebM", 96, 64, 1.5)),
+        # ... long enough for several clusters: the first and the last give the length
+        (video("webm", "libvpx-vp9", seconds=12, options={"live": "1"}), ("WebM", 96, 64, 12.0)),
         # OBS-style fragmented MP4, written where it can't seek back
         (video(options={"movflags": "frag_keyframe+empty_moov"}, live=True), ("MP4", 96, 64, 1.5)),
         (turned(MP4), ("MP4", 64, 96, 1.5)),  # shown portrait, as a phone recorded it
@@ -142,6 +155,47 @@ def test_any_bytes_give_a_video_or_a_container_error() -> None:
         except ContainerError:
             continue
         assert isinstance(info, VideoInfo)
+
+
+@pytest.mark.parametrize("name", sorted(CRAFTED))
+def test_a_file_built_to_take_long_to_read_is_refused_as_too_complex(name: str) -> None:
+    """Millions of tiny entries behind valid headers once cost up to 12 s of CPU each; now
+    reading stops at the budget's bound and the member is told what to do."""
+    data = CRAFTED[name]()
+    budget = Budget()
+    with pytest.raises(ContainerError) as caught:
+        probe(data, budget)
+    assert caught.value.reason == TOO_COMPLEX
+    assert budget.left <= 0  # stopped at the bound, not at the end of the file
+    with pytest.raises(VideoTooComplex) as refused:
+        check_video(data, name)
+    for words in (f"`{name}` is too complex for me to check", "regular MP4", "25 MB"):
+        assert words in str(refused.value)
+
+
+def test_reading_stops_at_the_deadline_too() -> None:
+    """The entries bound the work; the deadline is the backstop on a slow or busy host."""
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 1.0  # a second per look: past the deadline at the first look
+        return now[0]
+
+    with pytest.raises(ContainerError, match="took too long"):
+        probe(CRAFTED["webm-voids.webm"](size=200_000), Budget(entries=10**9, clock=clock))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        video("webm", "libvpx-vp9", seconds=12, options={"live": "1"}),
+        video(options={"movflags": "frag_keyframe+empty_moov"}, live=True, seconds=12),
+    ],
+)
+def test_real_recordings_cost_a_small_part_of_the_budget(data: bytes) -> None:
+    budget = Budget()
+    probe(data, budget)
+    assert MAX_ENTRIES - budget.left < MAX_ENTRIES // 100
 
 
 @pytest.mark.parametrize(
