@@ -3,29 +3,31 @@ maker, deleted) and the audit log of every moderation action (`/admin?view=audit
 configured admin token.
 
 No token configured: every /admin route answers 404, as if it did not exist. Otherwise a request
-needs `Authorization: Bearer <token>`, or the session cookie that `/admin?token=<token>` sets
-(HttpOnly, SameSite=Strict, no-store) before redirecting to a URL without the token. The cookie
-holds an HMAC of the token, not the token; all comparisons are constant-time.
+needs `Authorization: Bearer <token>` (scripts) or the session cookie that signing in with the
+form sets (people); `gallery.signin` says how. Without either, /admin shows the sign-in form.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-from urllib.parse import urlencode
 
 from aiohttp import hdrs, web
 
 from gallery.browse import ADMIN_STATES
 from gallery.moderation import ModerationStore
 from gallery.pages import file_response
-from gallery.paging import InvalidCursor
+from gallery.paging import InvalidCursor, bounded
+from gallery.signin import (
+    COOKIE,
+    NO_STORE,
+    count_failure,
+    gate_of,
+    refuse_if_locked,
+    signin_form,
+)
 from gallery.webkit import (
-    ADMIN_TOKEN,
     BROWSE,
     NOT_FOUND,
-    PUBLIC_URL,
     STORE,
     PageError,
     bad_cursor,
@@ -34,55 +36,35 @@ from gallery.webkit import (
     render,
 )
 
-COOKIE = "reelbot_admin"
-NO_STORE = "no-store"
 VIEWS = ("clips", "audit")
+TOKEN_IN_URL = (
+    "The admin token no longer goes in the URL, where logs and browser history keep it: sign in "
+    "with the form at /admin (scripts: send Authorization: Bearer <token>). If you used such a "
+    "link, change REELBOT_ADMIN_TOKEN."
+)
 
 
-def session_value(token: str) -> str:
-    return hmac.new(token.encode(), b"reelbot admin session", hashlib.sha256).hexdigest()
+def signed_in(request: web.Request) -> bool:
+    """Whether the request may see the admin view; False when it brings no credentials.
 
-
-def _authorised(request: web.Request, token: str) -> bool:
-    header = request.headers.get(hdrs.AUTHORIZATION, "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode()):
-        return True
-    cookie = request.cookies.get(COOKIE, "")
-    return hmac.compare_digest(cookie.encode(), session_value(token).encode())
-
-
-def _require_admin(request: web.Request) -> str | web.Response:
-    """The token when the request may see the admin view, or a response that ends it here."""
-    token = request.app[ADMIN_TOKEN]
-    if not token:
-        raise PageError(404, "Nothing here.")
-    login = request.query.get("token")
-    if login is not None:
-        if not hmac.compare_digest(login.encode(), token.encode()):
-            raise PageError(403, "That admin token is not right.")
-        query = {k: v for k, v in request.query.items() if k != "token"}
-        target = request.path + (f"?{urlencode(query)}" if query else "")
-        response = web.Response(status=303, headers={hdrs.LOCATION: target})
-        response.set_cookie(
-            COOKIE,
-            session_value(token),
-            path="/admin",
-            httponly=True,
-            samesite="Strict",
-            secure=request.app[PUBLIC_URL].startswith("https://"),
-        )
-        response.headers[hdrs.CACHE_CONTROL] = NO_STORE
-        return response
-    if not _authorised(request, token):
-        raise PageError(401, "Moderators only: sign in with the admin token.")
-    return token
+    A wrong bearer token is refused here (401) and counts as a failed attempt, like a wrong
+    token in the form; an expired or forged cookie just means "not signed in"."""
+    gate = gate_of(request)
+    if "token" in request.query:
+        raise PageError(400, TOKEN_IN_URL)
+    scheme, _, given = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+    if scheme.lower() == "bearer":
+        refuse_if_locked(request, gate)
+        if gate.is_token(given):
+            return True
+        count_failure(request, gate)
+        raise PageError(401, "That admin token is not right.")
+    return gate.is_session(request.cookies.get(COOKIE, ""))
 
 
 async def admin_index(request: web.Request) -> web.StreamResponse:
-    gate = _require_admin(request)
-    if isinstance(gate, web.Response):
-        return gate
+    if not signed_in(request):
+        return signin_form(request)
     view = request.query.get("view", "clips")
     if view not in VIEWS:
         raise PageError(400, f"view must be one of: {', '.join(VIEWS)}.")
@@ -113,10 +95,12 @@ async def admin_index(request: web.Request) -> web.StreamResponse:
 async def _audit(request: web.Request) -> web.StreamResponse:
     """The audit log, newest first, 50 actions a page; the cursor is the id to continue below."""
     cursor = cursor_of(request)
-    if cursor is not None and not (cursor.isdigit() and len(cursor) <= 19):
-        raise bad_cursor(InvalidCursor(cursor))
+    try:
+        before = bounded(cursor) if cursor is not None else None
+    except InvalidCursor as exc:
+        raise bad_cursor(exc) from exc
     store = ModerationStore(request.app[STORE].engine)
-    audit = await asyncio.to_thread(store.audit_page, before=int(cursor) if cursor else None)
+    audit = await asyncio.to_thread(store.audit_page, before=before)
     response = render(
         request, "admin.html", view="audit", audit=audit, state=None, states=ADMIN_STATES
     )
@@ -126,9 +110,8 @@ async def _audit(request: web.Request) -> web.StreamResponse:
 
 async def admin_media(request: web.Request) -> web.StreamResponse:
     """Any clip's file, public or not, for moderators to watch before they decide."""
-    gate = _require_admin(request)
-    if isinstance(gate, web.Response):
-        return gate
+    if not signed_in(request):
+        raise PageError(401, "Moderators only: sign in at /admin first.")
     clip = await asyncio.to_thread(request.app[STORE].get, request.match_info["id"])
     if clip is None:
         raise PageError(404, NOT_FOUND)

@@ -1,8 +1,13 @@
-"""The JSON API under /api: the pages' data, documented in /api/openapi.json."""
+"""The JSON API under /api: the pages' data, documented in /api/openapi.json.
+
+Every answer goes through `webkit.json_response` (member text without bidi controls), and a
+clip names its parent only when that parent is public too.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from typing import Any
 
 from aiohttp import web
@@ -18,6 +23,7 @@ from gallery.webkit import (
     bad_cursor,
     cursor_of,
     iso,
+    json_response,
     limit_of,
     member_path,
     period_of,
@@ -29,7 +35,10 @@ from gallery.webkit import (
 
 def _page_json(request: web.Request, page: Page) -> dict[str, Any]:
     return {
-        "clips": [public_json(request, c, page.names.get(c.owner_id, "")) for c in page.clips],
+        "clips": [
+            public_json(request, c, page.names.get(c.owner_id, ""), parents=page.parents)
+            for c in page.clips
+        ],
         "next": page.next,
     }
 
@@ -42,21 +51,23 @@ async def api_clips(request: web.Request) -> web.Response:
         )
     except InvalidCursor as exc:
         raise bad_cursor(exc) from exc
-    return web.json_response({"sort": sort, "period": period, **_page_json(request, page)})
+    return json_response({"sort": sort, "period": period, **_page_json(request, page)})
 
 
 async def api_clip(request: web.Request) -> web.Response:
-    found = await asyncio.to_thread(request.app[BROWSE].public_clip, request.match_info["id"])
+    browse = request.app[BROWSE]
+    found = await asyncio.to_thread(browse.public_clip, request.match_info["id"])
     if found is None:
         raise PageError(404, NOT_FOUND)
     clip, owner_name = found
-    return web.json_response(public_json(request, clip, owner_name, detail=True))
+    parents = await asyncio.to_thread(browse.public_parents, [clip])
+    return json_response(public_json(request, clip, owner_name, parents=parents, detail=True))
 
 
-def _node_json(request: web.Request, node: Node) -> dict[str, Any]:
+def _node_json(request: web.Request, node: Node, parents: Collection[str]) -> dict[str, Any]:
     return {
-        "clip": public_json(request, node.clip),
-        "children": [_node_json(request, child) for child in node.children],
+        "clip": public_json(request, node.clip, parents=parents),
+        "children": [_node_json(request, child, parents) for child in node.children],
     }
 
 
@@ -66,11 +77,12 @@ async def api_lineage(request: web.Request) -> web.Response:
     if found is None:
         raise PageError(404, NOT_FOUND)
     lineage = await asyncio.to_thread(browse.lineage, found[0].id)
-    return web.json_response(
+    parents = lineage.parents
+    return json_response(
         {
             "id": found[0].id,
-            "ancestors": [public_json(request, clip) for clip in lineage.ancestors],
-            "children": [_node_json(request, node) for node in lineage.children],
+            "ancestors": [public_json(request, c, parents=parents) for c in lineage.ancestors],
+            "children": [_node_json(request, node, parents) for node in lineage.children],
             "truncated": lineage.truncated,
         }
     )
@@ -79,13 +91,12 @@ async def api_lineage(request: web.Request) -> web.Response:
 async def api_member(request: web.Request) -> web.Response:
     member_id = request.match_info["member"]
     browse = request.app[BROWSE]
+    limit, cursor = limit_of(request), cursor_of(request)
     profile = await asyncio.to_thread(browse.member, member_id)
     if profile is None:
         raise PageError(404, "There is no member page here.")
     try:
-        page = await asyncio.to_thread(
-            browse.member_clips, member_id, limit=limit_of(request), cursor=cursor_of(request)
-        )
+        page = await asyncio.to_thread(browse.member_clips, member_id, limit=limit, cursor=cursor)
     except InvalidCursor as exc:
         raise bad_cursor(exc) from exc
     member = {
@@ -97,7 +108,7 @@ async def api_member(request: web.Request) -> web.Response:
         "latest": iso(profile.latest),
         "page_url": request.app[PUBLIC_URL] + (member_path(profile.id) or ""),
     }
-    return web.json_response({"member": member, **_page_json(request, page)})
+    return json_response({"member": member, **_page_json(request, page)})
 
 
 async def api_search(request: web.Request) -> web.Response:
@@ -110,7 +121,7 @@ async def api_search(request: web.Request) -> web.Response:
             )
         except InvalidCursor as exc:
             raise bad_cursor(exc) from exc
-    return web.json_response(_page_json(request, page))
+    return json_response(_page_json(request, page))
 
 
 async def api_openapi(request: web.Request) -> web.Response:

@@ -41,11 +41,13 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 @dataclass
 class Page:
-    """One page of clips, the cursor of the next (None on the last) and the owners' names."""
+    """One page of clips, the cursor of the next (None on the last), the owners' names and
+    which of the clips' parents are public (the only ones a page may name)."""
 
     clips: list[Generation]
     next: str | None = None
     names: dict[str, str] = field(default_factory=dict)
+    parents: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -66,11 +68,13 @@ class Node:
 
 @dataclass
 class Lineage:
-    """A clip's public ancestors (oldest first) and its public remixes as a small tree."""
+    """A clip's public ancestors (oldest first) and its public remixes as a small tree; the
+    public parents of the clips in it."""
 
     ancestors: list[Generation]
     children: list[Node]
     truncated: bool = False
+    parents: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,7 @@ class BrowseStore:
         next_cursor = encode(_key(rows[limit - 1], sort)) if len(rows) > limit else None
         page = Page(rows[:limit], next_cursor)
         page.names = self._names(session, {clip.owner_id for clip in page.clips})
+        page.parents = self._public_parents(session, page.clips)
         return page
 
     @staticmethod
@@ -149,6 +154,20 @@ class BrowseStore:
             return {}
         statement = select(col(Member.id), col(Member.display_name)).where(col(Member.id).in_(ids))
         return {member_id: name for member_id, name in session.exec(statement).all()}
+
+    @staticmethod
+    def _public_parents(session: Session, clips: Iterable[Generation]) -> set[str]:
+        """The parents of `clips` that are public themselves, in one query."""
+        ids = sorted({clip.parent_id for clip in clips if clip.parent_id})
+        if not ids:
+            return set()
+        statement = select(col(Generation.id)).where(col(Generation.id).in_(ids), public())
+        return set(session.exec(statement).all())
+
+    def public_parents(self, clips: Iterable[Generation]) -> set[str]:
+        """Which of these clips' parents a public page may name."""
+        with self._session() as session:
+            return self._public_parents(session, clips)
 
     # --- lists ----------------------------------------------------------------------------
 
@@ -265,8 +284,9 @@ class BrowseStore:
             rows = list(session.exec(statement.limit(limit + 1)).all())
             clips = [clip for clip, _ in rows[:limit]]
             names = self._names(session, {clip.owner_id for clip in clips})
+            parents = self._public_parents(session, clips)
         next_cursor = encode_position(rows[limit - 1][1]) if len(rows) > limit else None
-        return Page(clips, next_cursor, names)
+        return Page(clips, next_cursor, names, parents)
 
     @staticmethod
     def _filtered(statement: Any, query: SearchQuery) -> Any:
@@ -311,6 +331,7 @@ class BrowseStore:
                     select(Generation).where(col(Generation.id).in_(ids), public())
                 ).all()
                 rows = {clip.id: clip for clip in found}
+            named = self._public_parents(session, rows.values())
         depth = {row.id: row.depth for row in chain}
         ancestors = sorted((rows[i] for i in depth if i in rows), key=lambda c: -depth[c.id])
         parents = {row.id: row.parent_id for row in tree[:TREE_NODES]}
@@ -321,7 +342,7 @@ class BrowseStore:
             while above is not None and above != generation_id and above not in nodes:
                 above = parents.get(above)
             (nodes[above].children if above in nodes else top).append(node)
-        return Lineage(ancestors, top, truncated=len(tree) > TREE_NODES)
+        return Lineage(ancestors, top, truncated=len(tree) > TREE_NODES, parents=named)
 
     # --- moderators and metrics -----------------------------------------------------------
 

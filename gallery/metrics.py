@@ -2,7 +2,9 @@
 
 Each app has its own registry (no process-wide state, so tests and several apps in one process
 never collide). Routes are labelled by their pattern (`/clips/{id}`), never by the raw path, so
-the label set stays small whatever people request.
+the label set stays small whatever people request. `/metrics` is never on the public app: it is
+`metrics_app`, which `gallery.web.serve` puts on a port of its own (REELBOT_GALLERY_METRICS_PORT)
+for the operator's scraper, the way the bot and the worker serve theirs.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ class Metrics:
             self.requests.labels(route, request.method, str(status)).inc()
             self.latency.labels(route).observe(time.perf_counter() - started)
 
-    async def handler(self, request: web.Request, browse: BrowseStore) -> web.Response:
+    async def scrape(self, browse: BrowseStore) -> web.Response:
         counts, public = await asyncio.to_thread(browse.status_counts)
         for status, count in counts.items():
             self.clips.labels(status).set(count)
@@ -74,6 +76,20 @@ class Metrics:
         response = web.Response(body=body)
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
+
+
+METRICS = web.AppKey("metrics", Metrics)
+
+
+def metrics_app(metrics: Metrics, browse: BrowseStore) -> web.Application:
+    """`GET /metrics` alone, for the private port: the public app's counters and clip counts."""
+
+    async def page(request: web.Request) -> web.Response:
+        return await metrics.scrape(browse)
+
+    app = web.Application()
+    app.router.add_get("/metrics", page)
+    return app
 
 
 def _route(request: web.Request) -> str:

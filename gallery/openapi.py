@@ -26,7 +26,10 @@ def _html(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
-_ERROR = _json("Refused, with a message for people", "Error")
+_ERROR = {
+    "description": "Refused, with a message for people (RFC 9457)",
+    "content": {"application/problem+json": {"schema": _ref("Error")}},
+}
 _ID = {
     "name": "id",
     "in": "path",
@@ -77,6 +80,20 @@ def _get(summary: str, responses: dict[str, Any], *params: Any, **extra: Any) ->
     if params:
         operation["parameters"] = list(params)
     return {"get": operation}
+
+
+def _post_form(summary: str, responses: dict[str, Any], **fields: str) -> dict[str, Any]:
+    """A POST of an HTML form (application/x-www-form-urlencoded) with these string fields."""
+    form = {
+        "type": "object",
+        "required": sorted(fields),
+        "properties": {name: {"type": "string", "description": d} for name, d in fields.items()},
+    }
+    body = {"content": {"application/x-www-form-urlencoded": {"schema": form}}}
+    operation: dict[str, Any] = {"summary": summary, "responses": responses}
+    if fields:
+        operation["requestBody"] = {"required": True, **body}
+    return {"post": operation}
 
 
 def _schemas() -> dict[str, Any]:
@@ -187,7 +204,18 @@ def _schemas() -> dict[str, Any]:
             "required": ["ok", "database"],
             "properties": {"ok": {"type": "boolean"}, "database": string},
         },
-        "Error": {"type": "object", "required": ["error"], "properties": {"error": string}},
+        "Error": {
+            "type": "object",
+            "description": "An RFC 9457 problem; `error` repeats `detail` for older clients",
+            "required": ["type", "title", "status", "detail", "error"],
+            "properties": {
+                "type": string,
+                "title": string,
+                "status": integer,
+                "detail": string,
+                "error": string,
+            },
+        },
     }
 
 
@@ -227,23 +255,42 @@ def openapi_document(public_url: str) -> dict[str, Any]:
             _query("download", "1: as an attachment", type="string", enum=["1"]),
         ),
         "/admin": _get(
-            "Moderators: clips kept from the public (404 when no admin token is configured)",
+            "Moderators: clips kept from the public, or the audit log (404 when no admin token "
+            "is configured)",
             {
                 "200": _html("The list"),
-                "303": {"description": "Signed in; cookie set"},
-                "401": _html("Not signed in"),
-                "403": _html("Wrong token"),
+                "400": _html("A bad parameter, or the token in the URL (never accepted there)"),
+                "401": _html("Not signed in (or a wrong bearer token): the sign-in form"),
                 "404": _html("Off"),
+                "429": _html("Too many wrong tokens from this address; see Retry-After"),
             },
+            _query("view", "What to show", type="string", enum=["clips", "audit"]),
             _query(
                 "state",
                 "Which list",
                 type="string",
                 enum=["held", "hidden", "removed", "member-hidden", "deleted"],
             ),
-            _query("token", "The admin token, once: sets the session cookie"),
             _CURSOR,
             **admin,
+        ),
+        "/admin/login": _post_form(
+            "Moderators: sign in with the admin token (from the form on /admin)",
+            {
+                "303": {"description": "Signed in: the session cookie is set (12 hours)"},
+                "403": _html("Wrong token, or a form sent from another site"),
+                "404": _html("Off"),
+                "429": _html("Too many wrong tokens from this address; see Retry-After"),
+            },
+            token="The admin token",
+        ),
+        "/admin/logout": _post_form(
+            "Moderators: sign out (the session cookie goes)",
+            {
+                "303": {"description": "Signed out"},
+                "403": _html("A form sent from another site"),
+                "404": _html("Off"),
+            },
         ),
         "/admin/media/{id}.mp4": _get(
             "Moderators: any clip's video",
@@ -257,10 +304,6 @@ def openapi_document(public_url: str) -> dict[str, Any]:
         ),
         "/healthz": _get(
             "Health", {"200": _json("Up", "Health"), "503": _json("Database unreachable", "Health")}
-        ),
-        "/metrics": _get(
-            "Prometheus metrics",
-            {"200": {"description": "Prometheus text format", "content": {"text/plain": {}}}},
         ),
         "/api/clips": _get(
             "Public clips",
@@ -302,7 +345,8 @@ def openapi_document(public_url: str) -> dict[str, Any]:
         "info": {
             "title": "reelbot gallery",
             "version": "1",
-            "description": "Public clips the community made. Only public clips appear anywhere.",
+            "description": "Public clips the community made. Only public clips appear anywhere. "
+            "Errors under /api are RFC 9457 problems; a URL over 8 KB is a 414.",
         },
         "servers": [{"url": public_url}],
         "paths": paths,

@@ -31,6 +31,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOT_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 # Seconds of newness worth ten times the likes (12.5 hours, as Reddit's).
 HOT_HALF_LIFE_S = 45_000.0
+# The largest integer either database compares with a BIGINT column (SQLite's INTEGER is the
+# same 64 bits): a cursor naming a bigger one is refused here, never sent to overflow there.
+MAX_BIGINT = 2**63 - 1
 
 
 class Sort(enum.StrEnum):
@@ -108,10 +111,10 @@ def encode(key: Key) -> str:
 
 _ID = f"({GENERATION_ID_PATTERN})"
 _PATTERNS = {
-    Sort.NEW: re.compile(rf"(\d{{1,20}})\.{_ID}"),
-    Sort.TOP: re.compile(rf"top:(\d{{1,12}}):(\d{{1,20}}):{_ID}"),
+    Sort.NEW: re.compile(rf"([0-9]{{1,20}})\.{_ID}"),
+    Sort.TOP: re.compile(rf"top:([0-9]{{1,12}}):([0-9]{{1,20}}):{_ID}"),
     Sort.TRENDING: re.compile(
-        rf"trending:(-?\d{{1,20}}(?:\.\d{{1,20}})?(?:e[-+]?\d{{1,3}})?):{_ID}"
+        rf"trending:(-?[0-9]{{1,20}}(?:\.[0-9]{{1,20}})?(?:e[-+]?[0-9]{{1,3}})?):{_ID}"
     ),
 }
 
@@ -137,7 +140,8 @@ def decode(cursor: str, sort: Sort) -> Key:
     return Key(sort, match[2], score=score)
 
 
-_POSITION = re.compile(r"fts:(\d{1,19})")
+_POSITION = re.compile(r"fts:([0-9]{1,19})")
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 def encode_position(position: int) -> str:
@@ -155,4 +159,13 @@ def decode_position(cursor: str) -> int:
     match = _POSITION.fullmatch(raw)
     if match is None:
         raise InvalidCursor("cursor is not a search position")
-    return int(match[1])
+    return bounded(match[1])
+
+
+def bounded(digits: str) -> int:
+    """ASCII digits as an int a database can compare (0 to MAX_BIGINT), else `InvalidCursor`.
+
+    `str.isdigit` and `int` also take digits such as "²" or "٣", so the check is a pattern."""
+    if not _DIGITS.fullmatch(digits) or int(digits) > MAX_BIGINT:
+        raise InvalidCursor("cursor is not a whole number a page can start from")
+    return int(digits)

@@ -10,8 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigError
+
+# Shorter admin tokens could be guessed; 32 characters is what `openssl rand -hex 16` prints.
+MIN_ADMIN_TOKEN = 32
 
 
 class GallerySettings(BaseSettings):
@@ -37,14 +42,29 @@ class GallerySettings(BaseSettings):
     gallery_host: str = "127.0.0.1"
     gallery_port: int = 8080
     public_url: str | None = None
-    # The moderators' web view (/admin) is off unless a token is set.
+    # The moderators' web view (/admin) is off unless a token is set (MIN_ADMIN_TOKEN or more).
     admin_token: SecretStr | None = None
+    # Prometheus /metrics on this port of `gallery_host`, never on the public port; unset: off.
+    gallery_metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     def resolved_database_url(self) -> str:
         """The configured URL, or a SQLite file inside `data_dir` (the zero-setup default)."""
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'reelbot.db'}"
+
+    def resolved_admin_token(self) -> str | None:
+        """The admin token (None: unset or empty, the admin view is off); a ConfigError when it
+        is too short."""
+        token = self.admin_token.get_secret_value() if self.admin_token else ""
+        if not token:
+            return None
+        if len(token) < MIN_ADMIN_TOKEN:
+            raise ConfigError(
+                f"REELBOT_ADMIN_TOKEN: {len(token)} characters is too short to resist guessing; "
+                f"use at least {MIN_ADMIN_TOKEN} (e.g. the output of `openssl rand -hex 32`)."
+            )
+        return token
 
     def resolved_media_dir(self) -> Path:
         """The configured media folder, or `data_dir/media`."""

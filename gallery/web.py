@@ -1,14 +1,17 @@
-"""The gallery web: HTML pages, the clip files, a JSON API and metrics, served by aiohttp.
+"""The gallery web: HTML pages, the clip files and a JSON API, served by aiohttp; its metrics
+on a private port of their own.
 
 Only public clips (done, not hidden, not deleted, not moderated) are ever shown, whatever the
-route; the handlers live in `pages`, `api` and `admin`, this module assembles and serves them.
-Every database call runs in a thread (`asyncio.to_thread`) so one slow query never stalls the
-event loop, and templates autoescape everything, since prompts are text anyone can type.
+route; the handlers live in `pages`, `api`, `admin` and `signin`, this module assembles and
+serves them. Every database call runs in a thread (`asyncio.to_thread`) so one slow query never
+stalls the event loop. Templates autoescape everything and take bidi controls out of every value
+they print, since prompts and names are text anyone can type.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -17,18 +20,19 @@ from typing import Any
 
 import jinja2
 from aiohttp import hdrs, web
+from markupsafe import Markup
 
 from core.ids import GENERATION_ID_PATTERN
-from gallery import admin, api, pages
+from core.text import without_bidi
+from gallery import admin, api, edge, pages, signin
 from gallery.browse import BrowseStore
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.mediastore import make_media_store
-from gallery.metrics import Metrics
-from gallery.settings import GallerySettings
+from gallery.metrics import METRICS, Metrics, metrics_app
+from gallery.settings import MIN_ADMIN_TOKEN, GallerySettings
 from gallery.store import GalleryStore
 from gallery.webkit import (
-    ADMIN_TOKEN,
     BROWSE,
     MEDIA,
     MEMBER_PATTERN,
@@ -37,7 +41,9 @@ from gallery.webkit import (
     TEMPLATES,
     PageError,
     clip_url,
+    json_response,
     media_url,
+    problem,
     render,
 )
 
@@ -92,6 +98,13 @@ def _policy(origins: tuple[str, ...]) -> str:
     )
 
 
+def _shown(value: Any) -> Any:
+    """Every value a template prints, without bidi controls (Markup is built from such values)."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return without_bidi(value)
+    return value
+
+
 def _templates() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -99,6 +112,7 @@ def _templates() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_shown,
     )
     env.filters["filesize"] = _filesize
     return env
@@ -110,27 +124,29 @@ def _is_api(request: web.Request) -> bool:
 
 @web.middleware
 async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn refusals into a friendly page (or JSON under /api), and crashes into a reference."""
-    allow: str | None = None
+    """Turn refusals into a friendly page (or a JSON problem under /api), and crashes into a
+    reference."""
+    headers: dict[str, str] = {}
     try:
         return await handler(request)
     except PageError as exc:
-        status, message = exc.status, exc.message
+        status, message, headers = exc.status, exc.message, exc.headers
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         status, message = exc.status, _STOCK_MESSAGES.get(exc.status, exc.reason)
-        allow = exc.headers.get(hdrs.ALLOW)
+        if hdrs.ALLOW in exc.headers:
+            headers[hdrs.ALLOW] = exc.headers[hdrs.ALLOW]
     except Exception:
         ref = secrets.token_hex(3)
-        log.exception("gallery request %s %s failed (ref %s)", request.method, request.path, ref)
+        path = edge.loggable(request.rel_url.raw_path, edge.LOGGED_PATH)
+        log.exception("gallery request %s %s failed (ref %s)", request.method, path, ref)
         status, message = 500, f"Something went wrong (ref {ref})."
     if _is_api(request):
-        response = web.json_response({"error": message}, status=status)
+        response = problem(status, message, headers)
     else:
         response = render(request, "error.html", status=status, message=message, status_code=status)
-    if allow is not None:
-        response.headers[hdrs.ALLOW] = allow
+        response.headers.update(headers)
     if status == 401:
         response.headers[hdrs.WWW_AUTHENTICATE] = 'Bearer realm="reelbot admin"'
     return response
@@ -150,8 +166,8 @@ async def healthz(request: web.Request) -> web.Response:
         await asyncio.to_thread(request.app[STORE].ping)
     except Exception:
         log.exception("health check: database unreachable")
-        return web.json_response({"ok": False, "database": "unreachable"}, status=503)
-    return web.json_response({"ok": True, "database": "ok"})
+        return json_response({"ok": False, "database": "unreachable"}, status=503)
+    return json_response({"ok": True, "database": "ok"})
 
 
 def create_app(
@@ -163,17 +179,25 @@ def create_app(
 ) -> web.Application:
     """The gallery application; the caller owns the engine and the media folder.
 
-    `admin_token` turns on the moderators' view at /admin; without it /admin is a 404.
+    `admin_token` (MIN_ADMIN_TOKEN characters or more) turns on the moderators' view at /admin;
+    without it /admin is a 404. The app's metrics are `app[METRICS]`, for `metrics_app`.
     """
+    if admin_token and len(admin_token) < MIN_ADMIN_TOKEN:
+        raise ValueError(f"admin_token must have at least {MIN_ADMIN_TOKEN} characters")
     metrics = Metrics()
-    app = web.Application(middlewares=[metrics.middleware, _errors])
+    app = web.Application(
+        middlewares=[metrics.middleware, edge.refuse_long_urls, _errors],
+        handler_args=edge.handler_args(),
+    )
+    app[METRICS] = metrics
     app[STORE] = store
     app[BROWSE] = BrowseStore(store.engine)
     app[MEDIA] = media
     app[_CSP] = _policy(media.url_origins)
     app[TEMPLATES] = _templates()
     app[PUBLIC_URL] = public_url.rstrip("/")
-    app[ADMIN_TOKEN] = admin_token or ""
+    if admin_token:
+        app[signin.ADMIN_GATE] = signin.AdminGate(admin_token)
     app.on_response_prepare.append(_security_headers)
     gid, member = f"{{id:{GENERATION_ID_PATTERN}}}", f"{{member:{MEMBER_PATTERN}}}"
     add: Any = app.router.add_get
@@ -183,14 +207,10 @@ def create_app(
     add("/search", pages.search_page, name="search")
     add(f"/media/{gid}.{{kind:mp4|small\\.mp4|preview\\.mp4|jpg}}", pages.media_file, name="media")
     add("/admin", admin.admin_index, name="admin")
+    app.router.add_post("/admin/login", signin.login, name="admin_login")
+    app.router.add_post("/admin/logout", signin.logout, name="admin_logout")
     add(f"/admin/media/{gid}.mp4", admin.admin_media, name="admin_media")
     add("/healthz", healthz, name="healthz")
-    browse = app[BROWSE]
-
-    async def metrics_page(request: web.Request) -> web.Response:
-        return await metrics.handler(request, browse)
-
-    add("/metrics", metrics_page, name="metrics")
     add("/api/clips", api.api_clips, name="api_clips")
     add(f"/api/clips/{gid}", api.api_clip, name="api_clip")
     add(f"/api/clips/{gid}/lineage", api.api_lineage, name="api_lineage")
@@ -201,28 +221,44 @@ def create_app(
     return app
 
 
+def make_runner(app: web.Application) -> web.AppRunner:
+    """The runner `serve` uses: access-log lines without query strings (`edge`)."""
+    return web.AppRunner(app, access_log=log, access_log_class=edge.PathAccessLogger)
+
+
+async def _listen(
+    stack: contextlib.AsyncExitStack, runner: web.AppRunner, host: str, port: int
+) -> int:
+    """Serve `runner` on host:port until `stack` closes; the port it got (0: any free one)."""
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    await web.TCPSite(runner, host, port).start()
+    return int(runner.addresses[0][1])
+
+
 async def serve(settings: GallerySettings) -> None:
-    """Open the database and media folder from settings, migrate, and serve until cancelled."""
+    """Open the database and media folder from settings, migrate, and serve until cancelled;
+    the metrics on their own port when REELBOT_GALLERY_METRICS_PORT is set."""
+    token = settings.resolved_admin_token()  # a bad token stops here, before anything opens
     engine = make_engine(settings.resolved_database_url())
     try:
         await asyncio.to_thread(migrate, engine)
         media = make_media_store(settings)
-        token = settings.admin_token.get_secret_value() if settings.admin_token else None
         app = create_app(
             GalleryStore(engine),
             media,
             public_url=settings.resolved_public_url(),
             admin_token=token,
         )
-        runner = web.AppRunner(app, access_log=log)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, settings.gallery_host, settings.gallery_port)
-            await site.start()
+        host = settings.gallery_host
+        async with contextlib.AsyncExitStack() as stack:
+            await _listen(stack, make_runner(app), host, settings.gallery_port)
             log.info("gallery serving at %s", settings.resolved_public_url())
+            if settings.gallery_metrics_port is not None:
+                private = web.AppRunner(metrics_app(app[METRICS], app[BROWSE]), access_log=None)
+                port = await _listen(stack, private, host, settings.gallery_metrics_port)
+                log.info("gallery metrics on http://%s:%d/metrics", host, port)
             await asyncio.Event().wait()
-        finally:
-            await runner.cleanup()
     finally:
         engine.dispose()
 

@@ -7,8 +7,9 @@ from text a member typed, so nothing anyone writes can end up in a path.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
+from http import HTTPStatus
 from typing import Any, get_args
 
 import jinja2
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from core.flags import stored_command_line
 from core.spec import Camera
+from core.text import without_bidi
 from gallery.browse import BrowseStore, SearchQuery
 from gallery.media import LocalMediaStore
 from gallery.models import Generation, GenerationPublic
@@ -36,7 +38,6 @@ BROWSE = web.AppKey("browse", BrowseStore)
 MEDIA = web.AppKey("media", LocalMediaStore)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 PUBLIC_URL = web.AppKey("public_url", str)
-ADMIN_TOKEN = web.AppKey("admin_token", str)  # "" when the admin view is off
 
 NOT_FOUND = "There is no clip here. It may be hidden, still rendering, or never existed."
 
@@ -44,10 +45,11 @@ NOT_FOUND = "There is no clip here. It may be hidden, still rendering, or never 
 class PageError(Exception):
     """A request we refuse with a message meant for the person who made it."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = dict(headers or {})
 
 
 def clip_url(public_url: str, generation_id: str) -> str:
@@ -67,6 +69,40 @@ def member_path(member_id: str) -> str | None:
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
     html = request.app[TEMPLATES].get_template(template).render(**context)
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+def shown(data: Any) -> Any:
+    """JSON data with bidi controls taken out of every string (`core.text.without_bidi`)."""
+    if isinstance(data, str):
+        return without_bidi(data)
+    if isinstance(data, dict):
+        return {key: shown(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [shown(value) for value in data]
+    return data
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """What every JSON route answers: member text in it as `shown`."""
+    return web.json_response(shown(data), status=status)
+
+
+def problem(status: int, detail: str, headers: Mapping[str, str] | None = None) -> web.Response:
+    """An RFC 9457 problem: type, title, status and detail, plus `error` (the detail) for
+    clients older than the problem format."""
+    title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "error": detail,
+    }
+    response = web.json_response(
+        shown(body), status=status, content_type="application/problem+json"
+    )
+    response.headers.update(headers or {})
+    return response
 
 
 # --- query parameters ---------------------------------------------------------------------
@@ -172,8 +208,15 @@ def remix_command(clip: Generation) -> str:
 
 
 def public_json(
-    request: web.Request, clip: Generation, owner_name: str = "", *, detail: bool = False
+    request: web.Request,
+    clip: Generation,
+    owner_name: str = "",
+    *,
+    parents: Collection[str],
+    detail: bool = False,
 ) -> dict[str, Any]:
+    """The clip as the API shows it; `parent_id` only when it is in `parents`, the public ones
+    (a held, hidden, removed or deleted parent is not named)."""
     base = request.app[PUBLIC_URL]
     member = member_path(clip.owner_id)
     public = GenerationPublic.model_validate(
@@ -188,6 +231,8 @@ def public_json(
         },
     )
     data = public.model_dump(mode="json")
+    if clip.parent_id not in parents:
+        data["parent_id"] = None
     if detail:
         data["flags"] = flags_of(clip)
         data["render_seconds"] = render_seconds(clip)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from sqlalchemy.pool import NullPool
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
+from tests.gallery.sites import Site, open_site
 
 PG_HOST = os.environ.get("REELBOT_TEST_PG_HOST", "127.0.0.1:5432")
 PG_USERS = ("postgres", "root")
@@ -106,3 +107,10 @@ def sqlite_store(tmp_path: Path) -> Iterator[GalleryStore]:
 @pytest.fixture
 def media(tmp_path: Path) -> LocalMediaStore:
     return LocalMediaStore(tmp_path / "media")
+
+
+@pytest.fixture
+async def site(sqlite_store: GalleryStore, media: LocalMediaStore) -> AsyncIterator[Site]:
+    """The gallery on SQLite with the admin view on (TOKEN), behind a real HTTP client."""
+    async with open_site(sqlite_store, media) as opened:
+        yield opened

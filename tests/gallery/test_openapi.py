@@ -23,7 +23,7 @@ def _refs(node: Any) -> list[str]:
 async def test_every_route_is_documented_and_vice_versa(
     sqlite_store: GalleryStore, media: LocalMediaStore
 ) -> None:
-    app = create_app(sqlite_store, media, public_url="https://clips.example", admin_token="t")
+    app = create_app(sqlite_store, media, public_url="https://clips.example", admin_token="t" * 32)
     routes = {
         (resource.canonical, route.method.lower())
         for resource in app.router.resources()

@@ -1,66 +1,16 @@
-"""The gallery's pages, API, admin view, files and metrics through a real HTTP client."""
+"""The gallery's pages, API, files and metrics through a real HTTP client."""
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
-import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gallery.community import CommunityStore
-from gallery.media import LocalMediaStore
-from gallery.moderation import ModerationStore
-from gallery.store import GalleryStore
-from gallery.web import create_app
-from tests.gallery.factories import add_done, new_id
-
-TOKEN = "s3cret-admin-token"
-XSS = 'a cat <script>alert(1)</script> and "><img src=x onerror=alert(1)>'
-VIDEO = bytes(range(256)) * 40
-
-
-@dataclass
-class Site:
-    client: TestClient[web.Request, web.Application]
-    store: GalleryStore
-    media: LocalMediaStore
-    community: CommunityStore
-
-    def add(self, **overrides: object) -> str:
-        gid = new_id()
-        self.media.path_for(gid).write_bytes(VIDEO)
-        add_done(
-            self.store,
-            id=gid,
-            media_path=self.media.relative_path(gid),
-            size_bytes=len(VIDEO),
-            **overrides,
-        )
-        return gid
-
-    async def text(self, path: str, status: int = 200, **kwargs: object) -> str:
-        response = await self.client.get(path, **kwargs)  # type: ignore[arg-type]
-        assert response.status == status, (path, response.status)
-        return await response.text()
-
-    async def json(self, path: str, status: int = 200) -> dict:
-        response = await self.client.get(path)
-        assert response.status == status, (path, response.status)
-        return await response.json()  # type: ignore[no-any-return]
-
-
-async def _site(store: GalleryStore, media: LocalMediaStore, token: str | None) -> TestClient:
-    app = create_app(store, media, public_url="https://clips.example/", admin_token=token)
-    return TestClient(TestServer(app))
-
-
-@pytest.fixture
-async def site(sqlite_store: GalleryStore, media: LocalMediaStore) -> AsyncIterator[Site]:
-    async with await _site(sqlite_store, media, TOKEN) as client:
-        yield Site(client, sqlite_store, media, CommunityStore(sqlite_store.engine))
+from gallery.metrics import METRICS, metrics_app
+from gallery.webkit import BROWSE
+from tests.gallery.factories import new_id
+from tests.gallery.sites import VIDEO, XSS, Site
 
 
 async def test_home_sorts(site: Site) -> None:
@@ -221,6 +171,76 @@ async def test_nothing_non_public_appears_anywhere(site: Site) -> None:
     assert member["member"]["clips"] == 1
 
 
+async def test_a_parent_is_named_only_when_it_is_public(site: Site) -> None:
+    """A public remix of a held, hidden, removed, member-hidden or deleted clip does not give
+    that clip's id away, in the API or on the page; a public parent is named."""
+    public_parent = site.add(prompt="public parent", owner_id="discord:1")
+    shown = site.add(prompt="remix of public", parent_id=public_parent, owner_id="discord:1")
+    remixes = {}
+    for state in ("held", "hidden", "removed", "member-hidden", "deleted"):
+        parent = site.add(prompt=f"kept {state}", hidden=state == "member-hidden")
+        if state == "deleted":
+            site.community.delete(parent)
+        elif state != "member-hidden":
+            site.store.set_moderation(parent, state)
+        remixes[parent] = site.add(
+            prompt=f"remix of {state}", parent_id=parent, owner_id="discord:1"
+        )
+    answers = [
+        await site.json("/api/clips?limit=100"),
+        await site.json("/api/members/discord:1?limit=100"),
+        await site.json("/api/search?q=remix&limit=100"),
+    ]
+    for body in answers:
+        parents = {clip["id"]: clip["parent_id"] for clip in body["clips"]}
+        assert parents[shown] == public_parent
+        assert all(parents[child] is None for child in remixes.values())
+    for parent, child in remixes.items():
+        assert (await site.json(f"/api/clips/{child}"))["parent_id"] is None
+        lineage = await site.text(f"/api/clips/{child}/lineage")
+        page = await site.text(f"/clips/{child}")
+        assert parent not in lineage and parent not in page
+        assert "An original: not a remix of a public clip." in page
+    assert (await site.json(f"/api/clips/{shown}"))["parent_id"] == public_parent
+    tree = await site.json(f"/api/clips/{public_parent}/lineage")
+    assert [n["clip"]["parent_id"] for n in tree["children"]] == [public_parent]
+    assert f'href="/clips/{public_parent}">public parent</a>' in await site.text(f"/clips/{shown}")
+
+
+async def test_bidi_controls_never_reach_a_reader(site: Site) -> None:
+    """A right-to-left override in a prompt or a name is taken out wherever it is shown."""
+    spoof = "a cat \u202eexe.4pm\u202c and \u2066dogs\u2069\u200f"
+    gid = site.add(
+        prompt=spoof, negative_prompt="\u202eblurry", owner_id="discord:8", owner_name="Eve\u202e"
+    )
+    controls = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+    for path in (
+        "/",
+        f"/clips/{gid}",
+        "/members/discord:8",
+        "/search?q=cat",
+        "/search?q=%E2%80%AEcat",
+    ):
+        html = await site.text(path)
+        assert not controls.search(html), path
+        assert "a cat exe.4pm and dogs" in html, path
+    for path in (
+        "/api/clips",
+        f"/api/clips/{gid}",
+        "/api/members/discord:8",
+        "/api/search?q=cat",
+        f"/api/clips/{gid}/lineage",
+    ):
+        body = await site.json(path)
+        assert not controls.search(json.dumps(body, ensure_ascii=False)), path
+    clip = await site.json(f"/api/clips/{gid}")
+    assert clip["prompt"] == "a cat exe.4pm and dogs" and clip["negative_prompt"] == "blurry"
+    assert clip["create_command"].startswith("/create prompt: a cat exe.4pm and dogs -neg blurry")
+    member = await site.json("/api/members/discord:8")
+    assert member["member"]["display_name"] == "Eve"
+    assert [c["owner_name"] for c in member["clips"]] == ["Eve"]
+
+
 async def test_media_kinds_ranges_and_caching(site: Site) -> None:
     gid = site.add()
     small = await site.client.get(f"/media/{gid}.small.mp4")  # no small copy: the clip itself
@@ -247,102 +267,23 @@ async def test_media_kinds_ranges_and_caching(site: Site) -> None:
         assert (await site.client.get(bad)).status == 404
 
 
-async def test_admin_is_off_without_a_token(sqlite_store, media) -> None:
-    async with await _site(sqlite_store, media, None) as client:
-        for path in ("/admin", f"/admin?token={TOKEN}", f"/admin/media/{new_id()}.mp4"):
-            response = await client.get(path, headers={"Authorization": f"Bearer {TOKEN}"})
-            assert response.status == 404, path
-
-
-async def test_admin_needs_the_token(site: Site) -> None:
-    held = site.add(prompt="waiting for review")
-    site.store.set_moderation(held, "held")
-    site.add(prompt="a public one")
-    response = await site.client.get("/admin")
-    assert response.status == 401 and "waiting" not in await response.text()
-    assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    for header in ("Bearer wrong", f"Basic {TOKEN}", TOKEN, f"Bearer {TOKEN}x"):
-        assert (await site.client.get("/admin", headers={"Authorization": header})).status == 401
-    assert (await site.client.get(f"/admin/media/{held}.mp4")).status == 401
-
-    bearer = {"Authorization": f"Bearer {TOKEN}"}
-    html = await site.text("/admin", headers=bearer)
-    assert "waiting for review" in html and "a public one" not in html
-    assert (await site.client.get("/admin", headers=bearer)).headers["Cache-Control"] == "no-store"
-    video = await site.client.get(f"/admin/media/{held}.mp4", headers=bearer)
-    assert video.status == 200 and await video.read() == VIDEO
-    assert "no-store" in video.headers["Cache-Control"]
-
-    assert (await site.client.get("/admin?token=nope", allow_redirects=False)).status == 403
-    login = await site.client.get(f"/admin?state=held&token={TOKEN}", allow_redirects=False)
-    assert login.status == 303 and login.headers["Location"] == "/admin?state=held"
-    cookie = login.headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" in cookie
-    assert TOKEN not in cookie
-    value = re.search(r"reelbot_admin=([0-9a-f]+)", cookie)
-    assert value is not None
-    by_cookie = await site.client.get("/admin", cookies={"reelbot_admin": value[1]})
-    assert by_cookie.status == 200 and "waiting for review" in await by_cookie.text()
-    bad_cookie = await site.client.get("/admin", cookies={"reelbot_admin": "0" * 64})
-    assert bad_cookie.status in (200, 401)  # the jar may still hold the good one
-    assert (await site.client.get("/admin?state=all", headers=bearer)).status == 400
-
-
-async def test_admin_shows_the_audit_log_newest_first_in_pages(site: Site) -> None:
-    moderation = ModerationStore(site.store.engine)
-    site.community.set_default_flags("discord:7", "", "Mallory <b>")
-    clip = new_id()
-    moderation.record(
-        "ban", moderator_id="discord:9", guild_id=42, target_member_id="discord:7", reason=XSS
-    )
-    moderation.record("hide", moderator_id="system", target_generation_id=clip, reason="3 reports")
-    for n in range(50):
-        moderation.record("unhide", moderator_id="discord:9", reason=f"filler {n:02}")
-    bearer = {"Authorization": f"Bearer {TOKEN}"}
-
-    first = await site.text("/admin?view=audit", headers=bearer)
-    assert "filler 49" in first and "filler 00" in first and "3 reports" not in first
-    assert first.index("filler 49") < first.index("filler 00")
-    next_page = re.search(r'rel="next" href="(/admin\?view=audit&amp;cursor=\d+)"', first)
-    assert next_page is not None
-    second = await site.text(next_page[1].replace("&amp;", "&"), headers=bearer)
-    assert "filler" not in second and 'rel="next"' not in second
-    assert second.index("3 reports") < second.index("ban")  # newest first
-    assert "automatic" in second and clip in second
-    assert "Mallory &lt;b&gt;" in second and "discord:7" in second and "in server 42" in second
-    assert "<script>" not in second and "&lt;script&gt;alert(1)&lt;/script&gt;" in second
-    assert "<img" not in second
-
-    assert (await site.client.get("/admin?view=audit")).status == 401
-    assert (await site.client.get("/admin?view=logs", headers=bearer)).status == 400
-    for cursor in ("abc", "-1", "9" * 40):
-        bad = await site.client.get(f"/admin?view=audit&cursor={cursor}", headers=bearer)
-        assert bad.status == 400, cursor
-
-
-async def test_the_audit_log_is_not_there_without_an_admin_token(sqlite_store, media) -> None:
-    ModerationStore(sqlite_store.engine).record("ban", moderator_id="discord:9", reason="spam")
-    async with await _site(sqlite_store, media, None) as client:
-        for headers in ({}, {"Authorization": f"Bearer {TOKEN}"}):
-            response = await client.get("/admin?view=audit", headers=headers)
-            assert response.status == 404 and "spam" not in await response.text()
-
-
-async def test_metrics(site: Site) -> None:
+async def test_metrics_are_private(site: Site) -> None:
+    """Visitors get no /metrics; the operator's scraper reads them from the private app."""
     gid = site.add()
     site.store.set_moderation(site.add(), "held")
     await site.client.get(f"/clips/{gid}")
     await site.client.get(f"/clips/{new_id()}")
     await site.client.get("/no/such/page")
-    response = await site.client.get("/metrics")
-    assert response.status == 200 and response.content_type == "text/plain"
-    text = await response.text()
-    assert (
-        'reelbot_gallery_requests_total{method="GET",route="/clips/{id}",status="200"} 1.0' in text
-    )
-    assert (
-        'reelbot_gallery_requests_total{method="GET",route="/clips/{id}",status="404"} 1.0' in text
-    )
+    public = await site.client.get("/metrics")
+    assert public.status == 404 and "reelbot_gallery" not in await public.text()
+    app = site.client.app
+    assert app is not None
+    async with TestClient(TestServer(metrics_app(app[METRICS], app[BROWSE]))) as scraper:
+        response = await scraper.get("/metrics")
+        assert response.status == 200 and response.content_type == "text/plain"
+        text = await response.text()
+    assert 'requests_total{method="GET",route="/clips/{id}",status="200"} 1.0' in text
+    assert 'requests_total{method="GET",route="/clips/{id}",status="404"} 1.0' in text
     assert 'route="unmatched",status="404"' in text
     assert 'reelbot_gallery_request_seconds_bucket{le="0.05",route="/clips/{id}"}' in text
     assert 'reelbot_gallery_clips{status="done"} 2.0' in text

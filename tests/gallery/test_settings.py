@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigError
 from gallery.settings import GallerySettings
 
 
@@ -43,3 +44,19 @@ def test_other_processes_subclass_it(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert settings.redis_url == "redis://r:6379"
     assert settings.resolved_database_url() == "postgresql://db/reelbot"
     assert settings.resolved_public_url() == "http://[::1]:8080"
+
+
+def test_the_admin_token_must_be_long(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert GallerySettings().resolved_admin_token() is None
+    assert GallerySettings(admin_token="").resolved_admin_token() is None  # `VAR=`: off
+    assert GallerySettings(admin_token="a" * 32).resolved_admin_token() == "a" * 32
+    with pytest.raises(ConfigError, match=r"^REELBOT_ADMIN_TOKEN: 31 characters is too short"):
+        GallerySettings(admin_token="a" * 31).resolved_admin_token()
+
+
+def test_metrics_have_a_port_of_their_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert GallerySettings().gallery_metrics_port is None  # off unless asked for
+    monkeypatch.setenv("REELBOT_GALLERY_METRICS_PORT", "9102")
+    assert GallerySettings().gallery_metrics_port == 9102

@@ -25,6 +25,7 @@ from gallery.store import GalleryStore
 from gallery.web import create_app, serve
 from gallery.webkit import BROWSE
 from tests.gallery.factories import add_done, generation, new_id
+from tests.harness.waiting import eventually
 
 XSS_PROMPT = 'a cat <script>alert(1)</script> and "><img src=x onerror=alert(1)>'
 VIDEO_BYTES = bytes(range(256)) * 40  # 10,240 bytes; the content does not matter here
@@ -243,26 +244,37 @@ async def test_errors_are_friendly_pages(
     assert missing.status == 404 and "Back to the newest clips" in await missing.text()
 
 
-async def test_serve_from_settings(tmp_path: Path) -> None:
-    """`reelbot gallery`: settings in, a migrated database and a listening server out."""
+def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings = GallerySettings(data_dir=tmp_path / "data", gallery_port=port)
+        return int(probe.getsockname()[1])
+
+
+async def test_serve_from_settings(tmp_path: Path) -> None:
+    """`reelbot gallery`: settings in, a migrated database and a listening server out, with
+    /metrics on the private port only."""
+    port, metrics_port = _free_port(), _free_port()
+    settings = GallerySettings(
+        data_dir=tmp_path / "data", gallery_port=port, gallery_metrics_port=metrics_port
+    )
     task = asyncio.create_task(serve(settings))
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(100):
+
+            async def health() -> dict[str, Any] | None:
+                assert not task.done(), task
                 try:
                     async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                        assert response.status == 200
-                        assert (await response.json())["ok"] is True
-                        break
+                        return await response.json()  # type: ignore[no-any-return]
                 except aiohttp.ClientConnectionError:
-                    assert not task.done(), task
-                    await asyncio.sleep(0.05)
-            else:
-                raise AssertionError("the gallery never started listening")
+                    return None  # not listening yet
+
+            assert (await eventually(health))["ok"] is True
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as public:
+                assert public.status == 404
+            async with session.get(f"http://127.0.0.1:{metrics_port}/metrics") as private:
+                assert private.status == 200
+                assert 'route="/healthz",status="200"' in await private.text()
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -1,0 +1,198 @@
+"""How a moderator signs in to /admin: a form POST of the admin token, a session cookie that
+expires, and a limit on wrong tokens per client address.
+
+The token never travels in a URL: URLs end up in access logs, proxy logs and browser history.
+The form on /admin posts to /admin/login; the right token sets the `reelbot_admin` cookie to
+"<expiry>.<HMAC of the expiry under the token>" (HttpOnly, SameSite=Strict, Secure on an https
+gallery, Max-Age and Expires SESSION_S), so the cookie is not the token, the server refuses it
+after its expiry whatever the browser keeps, and changing the token ends every session. A form
+posted from another site is refused by its Origin; SameSite=Strict keeps the cookie off requests
+that other sites start. Scripts send `Authorization: Bearer <token>` instead. Wrong tokens, by
+form or by header, count against the client's address: MAX_FAILURES a minute, then 429.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import math
+import re
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from email.utils import formatdate
+from urllib.parse import urlsplit
+
+from aiohttp import hdrs, web
+
+from gallery.webkit import PUBLIC_URL, PageError, render
+
+log = logging.getLogger(__name__)
+
+COOKIE = "reelbot_admin"
+# A moderator's working day: long enough not to ask again mid-shift, short enough that a cookie
+# left in a shared browser or copied off a machine is dead by the next day.
+SESSION_S = 12 * 3600
+MAX_FAILURES = 5
+FAILURE_WINDOW_S = 60.0
+# Addresses remembered at once; past this the one that failed longest ago is forgotten, so a
+# flood of addresses costs bounded memory.
+MAX_TRACKED = 10_000
+NO_STORE = "no-store"
+_EXPIRY = re.compile(r"[0-9]{1,12}")
+
+
+class Failures:
+    """Wrong tokens per client address over the last FAILURE_WINDOW_S (a sliding window)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._seen: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def _recent(self, address: str) -> deque[float]:
+        seen = self._seen.get(address, deque())
+        while seen and seen[0] <= self.clock() - FAILURE_WINDOW_S:
+            seen.popleft()
+        return seen
+
+    def retry_after(self, address: str) -> int | None:
+        """Seconds until `address` may try again, or None when it may now."""
+        seen = self._recent(address)
+        if len(seen) < MAX_FAILURES:
+            return None
+        return max(1, math.ceil(seen[0] + FAILURE_WINDOW_S - self.clock()))
+
+    def record(self, address: str) -> None:
+        seen = self._recent(address)
+        seen.append(self.clock())
+        self._seen[address] = seen
+        self._seen.move_to_end(address)
+        while len(self._seen) > MAX_TRACKED:
+            self._seen.popitem(last=False)
+
+    def forgive(self, address: str) -> None:
+        self._seen.pop(address, None)
+
+
+class AdminGate:
+    """The admin token, the sessions it signs and the wrong guesses seen; one per app."""
+
+    def __init__(self, token: str, *, clock: Callable[[], float] = time.time) -> None:
+        self._token = token.encode()
+        self.clock = clock  # wall time: a session's expiry is a moment, not a duration
+        self.failures = Failures()
+
+    def is_token(self, given: str) -> bool:
+        return hmac.compare_digest(given.encode(), self._token)
+
+    def _mac(self, expiry: str) -> str:
+        message = b"reelbot admin session " + expiry.encode()
+        return hmac.new(self._token, message, hashlib.sha256).hexdigest()
+
+    def new_session(self) -> str:
+        expiry = str(int(self.clock()) + SESSION_S)
+        return f"{expiry}.{self._mac(expiry)}"
+
+    def is_session(self, value: str) -> bool:
+        expiry, _, mac = value.partition(".")
+        if not _EXPIRY.fullmatch(expiry) or int(expiry) <= self.clock():
+            return False
+        return hmac.compare_digest(mac.encode(), self._mac(expiry).encode())
+
+
+ADMIN_GATE = web.AppKey("admin_gate", AdminGate)
+
+
+def gate_of(request: web.Request) -> AdminGate:
+    """The app's gate; 404 when no admin token is configured, as if /admin did not exist."""
+    gate = request.app.get(ADMIN_GATE)
+    if gate is None:
+        raise PageError(404, "Nothing here.")
+    return gate
+
+
+def _address(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+def refuse_if_locked(request: web.Request, gate: AdminGate) -> None:
+    wait = gate.failures.retry_after(_address(request))
+    if wait is not None:
+        raise PageError(
+            429,
+            f"Too many wrong admin tokens from your address: try again in {wait} s.",
+            headers={hdrs.RETRY_AFTER: str(wait)},
+        )
+
+
+def count_failure(request: web.Request, gate: AdminGate) -> None:
+    gate.failures.record(_address(request))
+    log.warning("admin sign-in with a wrong token from %s", _address(request))
+
+
+def _same_site(request: web.Request) -> bool:
+    """Whether a POST came from this gallery's own pages (the CSRF check).
+
+    Browsers send Origin with every form POST; it must be this gallery, as configured
+    (REELBOT_PUBLIC_URL) or as reached (the Host header). A request with no Origin is not a
+    browser's cross-site form (a script with the token gains nothing from forging one)."""
+    origin = request.headers.get(hdrs.ORIGIN)
+    if origin is None:
+        return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
+    public = urlsplit(request.app[PUBLIC_URL])
+    ours = {f"{public.scheme}://{public.netloc}", f"{request.scheme}://{request.host}"}
+    return origin in ours
+
+
+def signin_form(request: web.Request, status: int = 401, message: str = "") -> web.Response:
+    response = render(request, "signin.html", status=status, message=message)
+    response.headers[hdrs.CACHE_CONTROL] = NO_STORE
+    if status == 401:
+        response.headers[hdrs.WWW_AUTHENTICATE] = 'Bearer realm="reelbot admin"'
+    return response
+
+
+def _refuse_other_sites(request: web.Request) -> None:
+    if not _same_site(request):
+        raise PageError(
+            403,
+            "That form was sent from another site, so it was refused. Open /admin on this "
+            "gallery and sign in there.",
+        )
+
+
+async def login(request: web.Request) -> web.Response:
+    """POST /admin/login: the form's token in, the session cookie out, back to /admin."""
+    gate = gate_of(request)
+    _refuse_other_sites(request)
+    refuse_if_locked(request, gate)
+    form = await request.post()
+    given = form.get("token")
+    if not isinstance(given, str) or not gate.is_token(given):
+        count_failure(request, gate)
+        return signin_form(request, 403, "That admin token is not right.")
+    gate.failures.forgive(_address(request))
+    response = web.Response(status=303, headers={hdrs.LOCATION: "/admin"})
+    response.set_cookie(
+        COOKIE,
+        gate.new_session(),
+        path="/admin",
+        max_age=SESSION_S,
+        expires=formatdate(gate.clock() + SESSION_S, usegmt=True),
+        httponly=True,
+        samesite="Strict",
+        secure=request.app[PUBLIC_URL].startswith("https://"),
+    )
+    response.headers[hdrs.CACHE_CONTROL] = NO_STORE
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    """POST /admin/logout: the session cookie goes; the sign-in form again."""
+    gate_of(request)
+    _refuse_other_sites(request)
+    response = web.Response(status=303, headers={hdrs.LOCATION: "/admin"})
+    response.del_cookie(COOKIE, path="/admin")
+    response.headers[hdrs.CACHE_CONTROL] = NO_STORE
+    return response
