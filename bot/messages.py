@@ -86,6 +86,11 @@ def failed_text(user_id: int, spec: RenderSpec, reason: str) -> str:
     return _fit(f"<@{user_id}> sorry, this clip failed: {_quote(reason)}\n> {_quote(spec.prompt)}")
 
 
+def not_queued_text(user_id: int, spec: RenderSpec, reason: str) -> str:
+    """A "queued" answer taken back: the request was refused after it went out."""
+    return _fit(f"<@{user_id}> not queued after all: {_quote(reason)}\n> {_quote(spec.prompt)}")
+
+
 def _quote(text: str) -> str:
     """Member text shown as prose: one line, markdown shown as typed (no masked links,
     headings or spoilers under the bot's name), mentions that cannot ping, no bidi controls (a
