@@ -22,6 +22,7 @@ from bot.gateway_guard import guard_parsers
 from bot.intake.caches import Bans, DefaultFlags
 from bot.intake.line import Intake
 from bot.intake.submit import Submitter, connect_queue
+from bot.media.checks import UploadChecks
 from bot.metrics import BotMetrics, RateLimitLog
 from bot.moderation.clip_review import Rescans, on_scanned
 from bot.moderation.config import ReviewConfig
@@ -122,6 +123,7 @@ class ReelBot(commands.Bot):
         self.admission = Admission(queue)
         self.submitter = Submitter(queue, store, self.admission, limits=limits)
         self.intake_line = Intake()  # requests in progress at once, first come first served
+        self.upload_checks = UploadChecks()  # pictures and videos judged off the default executor
         self.render_times = RenderTimes(queue, self.admission)  # the ETAs of queued answers
         self.progress_tracker = ProgressTracker(self, queue, store)
         self.deliverer = Delivery(
@@ -164,6 +166,7 @@ class ReelBot(commands.Bot):
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.progress_tracker.close()
         await self.rescans.close()
+        self.upload_checks.close()
         await super().close()
 
 
