@@ -16,6 +16,11 @@ member's channel is gone or the clip has no Discord target.
 A moderator acting while the clip is being posted is caught by reading the row again once the
 message id is recorded (the moderator's side edits every message id it sees), so the clip shows
 for a moment at most.
+
+Records are delivered side by side in tasks of their own, one post at a time per channel: a
+channel whose posts wait on Discord's limits holds up no other. A record being delivered is not
+read again meanwhile (retries and XAUTOCLAIM skip it). Before a clip is posted its progress
+edits end (`stop_progress`): none lands after it, none is queued ahead of it.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 from sqlalchemy.exc import OperationalError
 
+from bot.delivery.channel_locks import ChannelLocks
 from bot.delivery.eta import work_seconds
 from bot.delivery.targets import DeliveryTarget, forget_target, load_target, target_from_spec
 from bot.delivery.views import result_view
@@ -55,6 +61,7 @@ log = logging.getLogger(__name__)
 GROUP = "reelbot-bot"
 CLAIM_IDLE_MS = 60_000  # another consumer's pending record is taken over after this long
 RETRY_DELAY_S = 5.0
+MAX_IN_FLIGHT = 100  # records being delivered at once, all channels together
 
 
 def message_nonce(generation_id: str) -> str:
@@ -85,6 +92,7 @@ class Delivery:
         consumer: str = "bot-1",
         admission: Admission | None = None,
         on_scanned: Callable[[Generation, ResultRecord], Awaitable[None]] | None = None,
+        stop_progress: Callable[[str], Awaitable[None]] | None = None,
         metrics: BotMetrics | None = None,
     ) -> None:
         self.client = client
@@ -98,6 +106,12 @@ class Delivery:
         self.media = media
         self.public_url = public_url.rstrip("/")
         self.consumer = consumer
+        # told before a clip is posted: its progress edits end (ProgressTracker.finish)
+        self.stop_progress = stop_progress
+        self._delivering: dict[str, asyncio.Task[None]] = {}  # by stream entry id
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._channels = ChannelLocks()  # one post at a time per channel
+        self._retry_at = 0.0  # when this consumer's pending records are read again (inf: none)
 
     async def run(self) -> None:
         """Deliver forever: first what this consumer left pending, then new and abandoned ones.
@@ -106,31 +120,34 @@ class Delivery:
         acknowledged, a transient failure (Redis, the database, Discord 5xx/429) is retried.
         """
         group_ready = False
-        retry_pending_at = 0.0  # when this consumer's pending records are read again (inf: none)
-        while True:
-            try:
-                if not group_ready:
-                    await self._ensure_group()
-                    group_ready = True
-                if time.monotonic() >= retry_pending_at:  # from before a restart, or a failure
-                    failed = await self._retry_own_pending()
-                    retry_pending_at = time.monotonic() + RETRY_DELAY_S if failed else math.inf
-                await self._claim_abandoned()
-                await self._read_new()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # Redis or Discord blip: log, wait, go on; nothing is acked
-                # The record that failed stays pending to this consumer, where ">" never reads
-                # it again: read those first next time, or it would wait 60 s for XAUTOCLAIM.
-                retry_pending_at = 0.0
-                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
-                    # Redis came back without the stream (restarted without its AOF): make the
-                    # group again, or this loop would fail here until the bot restarts.
-                    log.warning("the result stream's consumer group is gone; creating it again")
-                    group_ready = False
-                    continue
-                log.exception("delivery loop failed; retrying in %.0f s", RETRY_DELAY_S)
-                await asyncio.sleep(RETRY_DELAY_S)
+        try:
+            while True:
+                try:
+                    if not group_ready:
+                        await self._ensure_group()
+                        group_ready = True
+                    if time.monotonic() >= self._retry_at:  # from before a restart, or a failure
+                        self._retry_at = math.inf
+                        await self._retry_own_pending()
+                    await self._claim_abandoned()
+                    await self._read_new()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # Redis blip: log, wait, go on; nothing is acked
+                    self._retry_at = 0.0
+                    if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+                        # Redis came back without the stream (restarted without its AOF): make
+                        # the group again, or this loop would fail here until the bot restarts.
+                        log.warning("the result stream's consumer group is gone; creating it again")
+                        group_ready = False
+                        continue
+                    log.exception("delivery loop failed; retrying in %.0f s", RETRY_DELAY_S)
+                    await asyncio.sleep(RETRY_DELAY_S)
+        finally:
+            tasks = list(self._delivering.values())
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _ensure_group(self) -> None:
         try:
@@ -145,39 +162,56 @@ class Delivery:
         )
         for _stream, entries in replies or []:
             for entry_id, fields in entries:
-                await self._handle(entry_id, fields)
+                await self._start(entry_id, fields)
 
-    async def _retry_own_pending(self) -> bool:
-        """Every record this consumer read and has not acked, once more; True if one failed.
-
-        One that fails again stays pending for the next pass, RETRY_DELAY_S later, and never
-        holds up the records behind it or the new ones: a channel whose posts keep failing must
-        not stop every other member's clips."""
+    async def _retry_own_pending(self) -> None:
+        """Every record this consumer read and has not acked, once more (those being delivered
+        now aside). One that fails again stays pending for the next pass, RETRY_DELAY_S later,
+        and never holds up the records behind it or the new ones: a channel whose posts keep
+        failing must not stop every other member's clips."""
         after: Any = "0"
-        failed = False
         while True:
             replies = await self.redis.xreadgroup(
                 GROUP, self.consumer, {RESULT_STREAM: after}, count=20
             )
             entries = [entry for _stream, page in replies or [] for entry in page]
             if not entries:
-                return failed
+                return
             for entry_id, fields in entries:
                 after = entry_id
-                try:
-                    await self._handle(entry_id, fields)
-                except RedisError:
-                    raise  # Redis itself: the whole loop waits and starts again
-                except Exception:
-                    failed = True
-                    log.exception("entry %s: delivery failed again; it stays pending", entry_id)
+                await self._start(entry_id, fields)
 
     async def _claim_abandoned(self) -> None:
         reply = await self.redis.xautoclaim(
             RESULT_STREAM, GROUP, self.consumer, min_idle_time=CLAIM_IDLE_MS, count=20
         )
         for entry_id, fields in reply[1]:
+            await self._start(entry_id, fields)
+
+    async def _start(self, entry_id: Any, fields: dict[Any, Any] | None) -> None:
+        """Deliver the record in a task of its own, unless it is being delivered already; waits
+        while MAX_IN_FLIGHT are."""
+        key = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        if key in self._delivering:
+            return
+        await self._slots.acquire()
+        task = asyncio.create_task(self._deliver_entry(entry_id, fields), name=f"deliver-{key}")
+        self._delivering[key] = task
+
+        def done(_: asyncio.Task[None]) -> None:
+            del self._delivering[key]
+            self._slots.release()
+
+        task.add_done_callback(done)
+
+    async def _deliver_entry(self, entry_id: Any, fields: dict[Any, Any] | None) -> None:
+        try:
             await self._handle(entry_id, fields)
+        except Exception:  # transient (Redis, the database, Discord 5xx/429): nothing is acked
+            # It stays pending to this consumer, where ">" never reads it again: read those
+            # again soon, or it would wait 60 s for XAUTOCLAIM.
+            self._retry_at = min(self._retry_at, time.monotonic() + RETRY_DELAY_S)
+            log.exception("entry %s: delivery failed; retrying in %.0f s", entry_id, RETRY_DELAY_S)
 
     async def _handle(self, entry_id: Any, fields: dict[Any, Any] | None) -> None:
         with generation_context(None):  # named once the record is read: its failures too
@@ -213,6 +247,8 @@ class Delivery:
 
     async def deliver(self, record: ResultRecord) -> None:
         gid = record.generation_id
+        if self.stop_progress is not None:  # before anything is posted
+            await self.stop_progress(gid)
         row = await asyncio.to_thread(self.store.get, gid)
         target = await load_target(self.redis, gid)
         if row is not None and record.status == "done" and self.admission is not None:
@@ -240,18 +276,21 @@ class Delivery:
         if note is not None:
             log.info("kept from the public (%s): posting a notice", row.moderation)
         try:
-            message = await self._post(record, spec, target, note=note)
+            async with self._channels.hold(target.channel_id):
+                try:
+                    message = await self._post(record, spec, target, note=note)
+                except discord.HTTPException as exc:
+                    if exc.status != 413:
+                        raise
+                    # the cap shrank since the request (boosts lost): link only
+                    message = await self._post(record, spec, target, link_only=True)
         except discord.HTTPException as exc:
-            if exc.status == 413:  # the cap shrank since the request (boosts lost): link only
-                message = await self._post(record, spec, target, link_only=True)
-            elif exc.status in (403, 404):  # the channel or our permissions are gone
+            if exc.status in (403, 404):  # the channel or our permissions are gone
                 if held or blocked:  # nothing public to link to; the moderators still decide
                     await self._review(row, record)
                 else:
                     await self._tell_owner(target, gid)
-                raise
-            else:
-                raise
+            raise
         # Recorded before the review message exists, so a moderator's decision always finds
         # the message it turns into the clip.
         await asyncio.to_thread(self.store.set_discord_message, gid, message.id)

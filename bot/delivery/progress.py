@@ -1,7 +1,10 @@
-"""Live progress on the public "queued" message: edited at most every few seconds.
+"""Live progress on the public "queued" message, within the channel's edit budget.
 
 One reader follows the event streams of every clip in flight with a single blocking XREAD,
-however many there are (a connection per clip would not survive a busy evening). Edits go
+however many there are (a connection per clip would not survive a busy evening). Each step
+event becomes the clip's newest state in `bot.delivery.pacing`, which edits a channel's
+messages in turns, one at a time, well inside Discord's limits, so the clips' results are never
+queued behind them; `finish` (called before a result is posted) ends a clip's edits. Edits go
 through the bot token on the channel message, not the interaction token that dies after 15
 minutes, so a long wait or a bot restart does not end the updates.
 """
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 import discord
 from redis.asyncio import Redis
 
+from bot.delivery.pacing import EditPacer
 from bot.delivery.targets import DeliveryTarget, load_target, pending_targets
 from bot.messages import progress_text
 from core.logs import generation_context
@@ -26,7 +30,6 @@ from jobs.keys import events_key
 
 log = logging.getLogger(__name__)
 
-EDIT_INTERVAL_S = 3.0  # Discord allows 5 edits / 5 s per channel; members don't need more
 STREAMS_PER_READ = 500
 ROTATING_BLOCK_MS = 100  # a read's wait when more clips are watched than one read takes
 EVENTS_PREFIX = events_key("")
@@ -37,8 +40,19 @@ class Watch:
     spec: RenderSpec
     last_id: str = "0-0"
     target: DeliveryTarget | None = None
+    target_read: bool = False
     started: float = field(default_factory=time.monotonic)
-    last_edit: float = 0.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A clip's newest step, waiting for its turn to be shown."""
+
+    target: DeliveryTarget
+    spec: RenderSpec
+    step: int
+    total: int
+    started: float
 
 
 class ProgressTracker:
@@ -47,8 +61,8 @@ class ProgressTracker:
         self.redis = redis
         self.store = store
         self.watched: dict[str, Watch] = {}
+        self.pacer: EditPacer[Progress] = EditPacer(self._edit)
         self._added = asyncio.Event()
-        self._edits: set[asyncio.Task[None]] = set()
         self._window = 0  # where the next read's window starts, when they don't all fit
 
     def track(self, generation_id: str, spec: RenderSpec) -> None:
@@ -109,32 +123,38 @@ class ProgressTracker:
         event = read_event(fields)  # after last_id moved on: a bad entry is skipped, not reread
         if event.kind in TERMINAL_KINDS:
             self.watched.pop(gid, None)  # the delivery consumer posts the result
+            self.pacer.drop(gid)
             return
-        now = time.monotonic()
-        if event.kind != "step" or now - watch.last_edit < EDIT_INTERVAL_S:
+        if event.kind != "step":
             return
-        watch.last_edit = now
-        if watch.target is None:
+        if not watch.target_read:
             watch.target = await load_target(self.redis, gid)
+            watch.target_read = True
+            if self.watched.get(gid) is not watch:
+                return  # finished while the target was read
         target = watch.target
         if target is None or target.status_message_id is None:
             return
-        text = progress_text(
-            target.user_id, watch.spec, event.step, event.total, now - watch.started
-        )
-        task = asyncio.create_task(self._edit(gid, target, text))
-        self._edits.add(task)
-        task.add_done_callback(self._edits.discard)
+        progress = Progress(target, watch.spec, event.step, event.total, watch.started)
+        self.pacer.offer(target.channel_id, gid, progress)
 
-    async def _edit(self, gid: str, target: DeliveryTarget, text: str) -> None:
+    async def finish(self, gid: str) -> None:
+        """The clip's result is about to be posted: no progress edit for it from now on."""
+        self.watched.pop(gid, None)
+        await self.pacer.finish(gid)
+
+    async def _edit(self, gid: str, progress: Progress) -> None:
+        target = progress.target
+        elapsed = time.monotonic() - progress.started
+        text = progress_text(target.user_id, progress.spec, progress.step, progress.total, elapsed)
         channel = self.client.get_partial_messageable(target.channel_id)
-        try:
-            await channel.get_partial_message(target.status_message_id or 0).edit(content=text)
-        except discord.HTTPException as exc:  # deleted, permissions changed: stop following it
-            log.info("progress edits stopped: %s", exc)
-            self.watched.pop(gid, None)
+        with generation_context(gid):
+            try:
+                await channel.get_partial_message(target.status_message_id or 0).edit(content=text)
+            except discord.HTTPException as exc:  # deleted, permissions changed: stop following
+                log.info("progress edits stopped: %s", exc)
+                self.watched.pop(gid, None)
+                self.pacer.drop(gid)
 
     async def close(self) -> None:
-        for task in list(self._edits):
-            task.cancel()
-        await asyncio.gather(*self._edits, return_exceptions=True)
+        await self.pacer.close()
