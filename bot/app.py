@@ -135,6 +135,7 @@ class ReelBot(commands.Bot):
             modes=capabilities.modes,
             admission=self.admission,
             on_scanned=functools.partial(on_scanned, self),
+            stop_progress=self.progress_tracker.finish,
             metrics=self.bot_metrics,
         )
         self.rescans = Rescans(self)  # reported clips a worker scans again
