@@ -16,6 +16,12 @@ folder as a working copy and mirrors it to a bucket. Writers write locally (enco
 file-based) and then `publish`; readers ask `fetch` for a local file, `exists`, or `url_for` a
 URL to redirect to (None here: the gallery serves the file itself). `gallery.mediastore`
 picks one of the two from the settings.
+
+Who may see a file is the gallery row's call, never the file's: here the gallery serves only
+public clips' PUBLIC_KINDS, checking the row on every request, so `expose` and `withdraw` have
+nothing to do; a bucket with a public prefix copies files in and out of it
+(`gallery.visibility` keeps it in step with the rows). `remove` deletes a clip's files for
+good (`gallery.deletion` decides when).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from core.ids import is_generation_id
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
 CONTENT_TYPES = {
     "mp4": "video/mp4",
@@ -48,6 +54,9 @@ CONTENT_TYPES = {
     "input.mkv": "video/x-matroska",
 }
 KINDS = frozenset(CONTENT_TYPES)
+# What a visitor may see of a public clip: the clip, its smaller copies, its stills. A member's
+# inputs (png, input.*) and moderators' contact sheets (sheet.png) are never public.
+PUBLIC_KINDS = ("mp4", "small.mp4", "preview.mp4", "jpg", "webp")
 # A stored relative path, exactly as `relative_path` makes it: shard / id . kind.
 _RELATIVE = re.compile(r"^([0-9a-f]{2})/(\1[0-9a-f]{30})\.([a-z0-9.]+)$")
 
@@ -128,6 +137,26 @@ class LocalMediaStore:
     def url_origins(self) -> tuple[str, ...]:
         """The origins (scheme://host) `url_for`'s URLs can have, for the pages' CSP."""
         return ()
+
+    def expose(self, generation_id: str) -> list[str]:
+        """Let anyone fetch a public clip's PUBLIC_KINDS without asking the gallery; the paths
+        exposed. Here none: the gallery serves the files, after checking the row."""
+        check_generation_id(generation_id)
+        return []
+
+    def withdraw(self, generation_id: str) -> None:
+        """Undo `expose` (idempotent). Here nothing was exposed."""
+        check_generation_id(generation_id)
+
+    def remove(self, generation_id: str, kinds: Iterable[str]) -> None:
+        """Delete these files of a generation for good (those that exist; idempotent)."""
+        for kind in kinds:
+            self.resolve(self.relative_path(generation_id, kind)).unlink(missing_ok=True)
+
+    def adopt_legacy(self) -> Iterator[str]:
+        """Move files stored as an older version left them into today's layout, yielding each
+        generation id moved. A local folder's layout never changed: none."""
+        return iter(())
 
     def save(self, generation_id: str, source: Path, kind: str = "mp4") -> tuple[str, int]:
         """Copy `source` into place atomically; return (relative path, size in bytes).

@@ -103,6 +103,7 @@ PUBLIC_SQL = "status = 'done' AND NOT hidden AND deleted_at IS NULL AND moderati
 # otherwise read `status = 'done'` through an index on status and sort the whole table).
 UNFINISHED_SQL = "status IN ('queued', 'rendering')"
 MODERATED_SQL = "moderation <> 'ok'"
+PURGED_SQL = "purged_at IS NOT NULL"
 
 
 def partial_index(name: str, where: str, *columns: str) -> sa.Index:
@@ -187,6 +188,8 @@ class Generation(GenerationBase, table=True):
         public_index("ix_generation_public_owner", "owner_id", "finished_at", "id", "like_count"),
         # The moderators' lists.
         partial_index("ix_generation_moderation", MODERATED_SQL, "moderation", "created_at"),
+        # Clips a purge hid, for the sweep that deletes them after the grace period.
+        partial_index("ix_generation_purged", PURGED_SQL, "purged_at"),
         # The reconciler: queued / rendering rows, oldest first.
         partial_index("ix_generation_status_created", UNFINISHED_SQL, "status", "created_at"),
         sa.Index("ix_generation_owner_created", "owner_id", "created_at"),
@@ -219,6 +222,9 @@ class Generation(GenerationBase, table=True):
     )
     # Set when the owner or a moderator deletes the clip; it then never appears anywhere public.
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set when a purge hid the clip, cleared when a moderator shows it again: a clip still
+    # hidden a grace period later is deleted, files and all (`gallery.deletion`).
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

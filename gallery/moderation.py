@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -140,39 +141,50 @@ class ModerationStore:
     ) -> bool:
         """Move a clip to `to` if it is in one of `from_states`; True for the call that did."""
         sources = [Moderation(s).value for s in from_states]
+        shown = {"purged_at": None} if Moderation(to) == Moderation.OK else {}  # kept, now
         with write_lock(self.engine), self._session() as session:
             changed = session.exec(
                 sa.update(Generation)
                 .where(col(Generation.id) == generation_id, col(Generation.moderation).in_(sources))
-                .values(moderation=Moderation(to), updated_at=utcnow())
+                .values(moderation=Moderation(to), updated_at=utcnow(), **shown)
             ).rowcount
             session.commit()
         return bool(changed)
 
+    def unhidden_of(self, member_id: str) -> list[str]:
+        """The ids of a member's clips that a purge would hide now."""
+        with self._session() as session:
+            return list(session.exec(select(col(Generation.id)).where(*_unhidden(member_id))))
+
     def hide_all_of(self, member_id: str) -> list[Generation]:
-        """Hide every public-or-unfinished clip a member made (a purge); the rows it hid."""
+        """Hide every public-or-unfinished clip a member made (a purge); the rows it hid. Each
+        is marked purged: unless a moderator shows it again, `gallery.deletion.expire_purged`
+        deletes it after a grace period."""
         with write_lock(self.engine), self._session() as session:
-            rows = list(
-                session.exec(
-                    select(Generation).where(
-                        col(Generation.owner_id) == member_id,
-                        col(Generation.moderation) == Moderation.OK.value,
-                        col(Generation.deleted_at).is_(None),
-                    )
-                ).all()
-            )
+            rows = list(session.exec(select(Generation).where(*_unhidden(member_id))).all())
             ids = [row.id for row in rows]
             if ids:
+                now = utcnow()
                 session.exec(
                     sa.update(Generation)
                     .where(
                         col(Generation.id).in_(ids),
                         col(Generation.moderation) == Moderation.OK.value,
                     )
-                    .values(moderation=Moderation.HIDDEN, updated_at=utcnow())
+                    .values(moderation=Moderation.HIDDEN, purged_at=now, updated_at=now)
                 )
             session.commit()
         return rows
+
+    def purged_before(self, cutoff: datetime) -> list[str]:
+        """Clips a purge hid before `cutoff` that are still hidden (or removed), undeleted."""
+        statement = select(col(Generation.id)).where(
+            col(Generation.purged_at) <= cutoff,
+            col(Generation.moderation) != Moderation.OK.value,
+            col(Generation.deleted_at).is_(None),
+        )
+        with self._session() as session:
+            return list(session.exec(statement).all())
 
     # --- reports -------------------------------------------------------------------------------
 
@@ -287,3 +299,12 @@ class ModerationStore:
             longest = max(stopping, key=lambda b: (b.until is None, b.until or now), default=None)
             answers.append(longest)
         return answers
+
+
+def _unhidden(member_id: str) -> tuple[Any, ...]:
+    """What a purge hides: the member's clips that are "ok" (public or unfinished), undeleted."""
+    return (
+        col(Generation.owner_id) == member_id,
+        col(Generation.moderation) == Moderation.OK.value,
+        col(Generation.deleted_at).is_(None),
+    )

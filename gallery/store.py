@@ -303,6 +303,43 @@ class GalleryStore:
         with self._session() as session:
             return list(session.exec(statement).all())
 
+    def inputs_in_use(self, generation_id: str) -> set[str]:
+        """The stored paths that undeleted clips made from this one (its remixes, theirs, and
+        so on) name as input media: files that must outlive this clip's deletion. A follow-up
+        keeps its parent's input image and takes the parent's video to extend or upscale, so
+        only the clip's lineage below it can name its files."""
+        tree = (
+            sa.select(col(Generation.id))
+            .where(col(Generation.parent_id) == generation_id)
+            .cte("lineage", recursive=True)
+        )
+        tree = tree.union_all(
+            sa.select(col(Generation.id)).where(col(Generation.parent_id) == tree.c.id)
+        )
+        statement = sa.select(col(Generation.spec)).where(
+            col(Generation.id).in_(sa.select(tree.c.id)), col(Generation.deleted_at).is_(None)
+        )
+        with self._session() as session:
+            specs = session.execute(statement).scalars().all()
+        return {
+            str(path)
+            for spec in specs
+            if isinstance(spec, dict)
+            for path in spec.get("input_media") or ()
+        }
+
+    def page_by_id(self, *, after: str = "", limit: int = 500) -> list[Generation]:
+        """Every generation, in id order, from just after `after` (what a sweep over all clips
+        pages through: an index range per page, whatever changes meanwhile)."""
+        statement = (
+            select(Generation)
+            .where(col(Generation.id) > after)
+            .order_by(col(Generation.id))
+            .limit(limit)
+        )
+        with self._session() as session:
+            return list(session.exec(statement).all())
+
     def list_unfinished(self) -> list[Generation]:
         """Queued and rendering requests, oldest first (what a reconciler re-enqueues)."""
         statement = (

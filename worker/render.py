@@ -20,6 +20,7 @@ from core.spec import ProgressEvent, RenderJob, RenderSpec
 from gallery.media import LocalMediaStore
 from gallery.models import Moderation
 from gallery.store import GalleryStore
+from gallery.visibility import place
 from jobs.liveness import Liveness
 from worker.announce import announce_done, audit_scan, block_clip, publish_progress
 from worker.backends import Backend, RenderedClip
@@ -135,7 +136,7 @@ async def make_clip(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[s
         encoded = dataclasses.replace(encoded, size_bytes=path.stat().st_size)
     if not liveness.still_owns(gid):
         raise LeaseLost(gid)
-    t0 = time.perf_counter()  # a no-op for the local folder; uploads them to S3
+    t0 = time.perf_counter()  # a no-op for the local folder; uploads them to S3, privately
     await asyncio.to_thread(media.publish, gid, CLIP_KINDS)
     timings["upload"] = time.perf_counter() - t0
 
@@ -149,6 +150,8 @@ async def make_clip(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[s
         timings=timings,
         moderation=Moderation.HELD if held else None,
     )
+    # Its public media into the bucket's public prefix if the row says public (never before)
+    await asyncio.to_thread(place, store, media, gid)
     timings["store"] = time.perf_counter() - t0
     ctx["metrics"].observe_render(spec, timings, device=config.device)
     review = report.summary() if held and report is not None else ""

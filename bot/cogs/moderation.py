@@ -10,13 +10,14 @@ them so they keep working after a restart.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from bot.intake.screening import when
 from bot.moderation.buttons import REFUSED, ReviewButton
@@ -32,10 +33,14 @@ from bot.moderation.decisions import (
 from core.errors import UserFacingError
 from core.ids import GENERATION_ID_PATTERN
 from core.text import without_bidi
+from gallery.deletion import PURGE_GRACE, expire_purged
 from gallery.models import Generation, ModerationAction, utcnow
+from gallery.visibility import hide_member
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
+
+log = logging.getLogger(__name__)
 
 LOG_LIMIT = 20
 _GID = re.compile(rf"(?<![0-9a-f])({GENERATION_ID_PATTERN})(?![0-9a-f])")
@@ -116,9 +121,26 @@ class ModerationCog(commands.GroupCog, group_name="mod", group_description="Mode
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ReviewButton)
+        self.expire_purges.start()
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(ReviewButton)
+        self.expire_purges.cancel()
+
+    @tasks.loop(hours=1)
+    async def expire_purges(self) -> None:
+        """Purged clips that no moderator showed again within PURGE_GRACE are deleted, files
+        and all (`gallery.deletion`)."""
+        try:
+            await asyncio.to_thread(
+                expire_purged,
+                self.bot.moderation_store,
+                self.bot.community,
+                self.bot.store,
+                self.bot.media_store,
+            )
+        except Exception:  # the next round tries again; the loop must not end
+            log.exception("deleting expired purges failed")
 
     @app_commands.command(name="log")
     @app_commands.describe(member="Only actions about this member")
@@ -232,7 +254,7 @@ class ModerationCog(commands.GroupCog, group_name="mod", group_description="Mode
         member: discord.User,
         reason: app_commands.Range[str, 1, 300] | None = None,
     ) -> None:
-        """Hide every clip a member made (deleted in a week unless unhidden)."""
+        """Hide every clip a member made; those not unhidden within a week are deleted."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         rows = await asyncio.to_thread(
             hide_member,
@@ -246,7 +268,8 @@ class ModerationCog(commands.GroupCog, group_name="mod", group_description="Mode
         for row in rows:
             await edit_result(self.bot, row, HIDDEN_BY_MOD)
         await interaction.followup.send(
-            f"Hid {len(rows)} clips by {member.mention}.",
+            f"Hid {len(rows)} clips by {member.mention}. Those you don't `/mod unhide` "
+            f"within {PURGE_GRACE.days} days are deleted, with their files.",
             ephemeral=True,
             allowed_mentions=discord.AllowedMentions.none(),
         )

@@ -27,6 +27,7 @@ from core.errors import UserFacingError
 from core.flags import to_command_line
 from core.ids import GENERATION_ID_PATTERN
 from core.spec import RenderSpec
+from gallery import deletion
 from gallery.models import Generation
 from gallery.store import GalleryStore
 
@@ -111,10 +112,13 @@ def may_delete(row: Generation, user_id: int, *, manage_messages: bool) -> bool:
 
 
 async def delete_clip(bot: ReelBot, generation_id: str, message: discord.Message) -> None:
-    """Out of the gallery first (the system of record), then the result and its "queued"
-    message (which still shows the prompt) out of the channel. Deleting is best effort on
-    Discord's side: a message someone else already removed is fine."""
-    await asyncio.to_thread(bot.community.delete, generation_id)
+    """Out of the gallery first (the system of record: the row marked deleted, the files
+    gone, see `gallery.deletion`), then the result and its "queued" message (which still
+    shows the prompt) out of the channel. Deleting is best effort on Discord's side: a
+    message someone else already removed is fine."""
+    await asyncio.to_thread(
+        deletion.delete_clip, bot.community, bot.store, bot.media_store, generation_id
+    )
     status = await _status_message(bot, message)
     for doomed in (message, status):
         if doomed is None:

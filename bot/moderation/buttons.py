@@ -116,7 +116,7 @@ class RejectForm(discord.ui.Modal, title="Reject this request"):
     async def on_submit(self, interaction: discord.Interaction[ReelBot]) -> None:  # type: ignore[override]
         bot = interaction.client
         row = await _row(bot.store, self.generation_id)
-        if not await move(bot.moderation_store, row, (Moderation.HELD,), Moderation.REMOVED):
+        if not await move(bot, row, (Moderation.HELD,), Moderation.REMOVED):
             raise UserFacingError(ALREADY)
         await _decided(interaction, "reject", self.reason.value)
         if row.status == GenerationStatus.DONE:  # a clip the output scan held
@@ -167,7 +167,7 @@ class ReviewButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMP
                 return
             row = await _row(bot.store, self.generation_id)
             if self.action == "approve":
-                if not await move(bot.moderation_store, row, (Moderation.HELD,), Moderation.OK):
+                if not await move(bot, row, (Moderation.HELD,), Moderation.OK):
                     raise UserFacingError(ALREADY)
                 try:
                     await _decided(interaction, "approve")

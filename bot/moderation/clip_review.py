@@ -69,7 +69,7 @@ async def on_scanned(bot: ReelBot, row: Generation, record: ResultRecord) -> Non
             await post_review(bot, text, (), row.id, nonce=review_nonce("b", row.id))
         return
     if bot.review_config.channel_id is None:  # nobody could approve it: it is not posted, say so
-        if await move(bot.moderation_store, row, (Moderation.HELD,), Moderation.REMOVED):
+        if await move(bot, row, (Moderation.HELD,), Moderation.REMOVED):
             fresh = await asyncio.to_thread(bot.store.get, row.id)
             why = "held by the output scan; no review channel"
             await audit(bot.moderation_store, "remove", row, SYSTEM, why)
@@ -153,7 +153,7 @@ async def hide_if_flagged(bot: ReelBot, row: Generation, result: dict[str, str])
             extra={"generation_id": row.id},
         )
         return False
-    if not await move(bot.moderation_store, row, (Moderation.OK,), Moderation.HIDDEN):
+    if not await move(bot, row, (Moderation.OK,), Moderation.HIDDEN):
         return False
     why = result.get("review", "")
     await audit(bot.moderation_store, "hide", row, SYSTEM, f"reported; output scan: {why}")

@@ -32,6 +32,7 @@ from core.spec import RenderSpec
 from core.text import without_bidi
 from gallery.models import Generation, Moderation
 from gallery.moderation import ModerationStore
+from gallery.visibility import change_moderation
 from gallery.web import clip_url
 
 if TYPE_CHECKING:
@@ -128,7 +129,7 @@ async def tell(client: discord.Client, row: Generation, text: str) -> None:
 
 async def hide(bot: ReelBot, row: Generation, moderator_id: int, reason: str = "") -> bool:
     sources = (Moderation.OK, Moderation.HELD)
-    if not await move(bot.moderation_store, row, sources, Moderation.HIDDEN):
+    if not await move(bot, row, sources, Moderation.HIDDEN):
         return False
     await audit(bot.moderation_store, "hide", row, moderator_id, reason)
     await edit_result(bot, row, HIDDEN_BY_MOD)
@@ -138,7 +139,7 @@ async def hide(bot: ReelBot, row: Generation, moderator_id: int, reason: str = "
 async def restore(bot: ReelBot, row: Generation, moderator_id: int, action: str = "unhide") -> bool:
     """Back to public (reports so far dismissed), the result message as it was."""
     sources = (Moderation.HIDDEN, Moderation.REMOVED)
-    if not await move(bot.moderation_store, row, sources, Moderation.OK):
+    if not await move(bot, row, sources, Moderation.OK):
         return False
     await asyncio.to_thread(bot.moderation_store.dismiss_reports, row.id)
     await audit(bot.moderation_store, action, row, moderator_id)
@@ -148,7 +149,7 @@ async def restore(bot: ReelBot, row: Generation, moderator_id: int, action: str 
 
 async def remove(bot: ReelBot, row: Generation, moderator_id: int, reason: str = "") -> bool:
     sources = (Moderation.HIDDEN, Moderation.OK)
-    if not await move(bot.moderation_store, row, sources, Moderation.REMOVED):
+    if not await move(bot, row, sources, Moderation.REMOVED):
         return False
     await audit(bot.moderation_store, "remove", row, moderator_id, reason)
     await edit_result(bot, row, REMOVED_NOTE)
@@ -174,10 +175,20 @@ async def reject_clip(bot: ReelBot, row: Generation, moderator_id: int, reason: 
 
 
 async def move(
-    moderation: ModerationStore, row: Generation, sources: Iterable[Moderation], to: Moderation
+    bot: ReelBot, row: Generation, sources: Iterable[Moderation], to: Moderation
 ) -> bool:
-    """The row's state from one of `sources` to `to`; False when another decision came first."""
-    return await asyncio.to_thread(moderation.transition, row.id, tuple(sources), to)
+    """The row's state from one of `sources` to `to`, its files following (out of the bucket's
+    public prefix unless "ok", see `gallery.visibility`); False when another decision came
+    first."""
+    return await asyncio.to_thread(
+        change_moderation,
+        bot.moderation_store,
+        bot.store,
+        bot.media_store,
+        row.id,
+        tuple(sources),
+        to,
+    )
 
 
 async def audit(

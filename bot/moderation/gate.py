@@ -92,7 +92,7 @@ async def report_clip(bot: ReelBot, row: Generation, reporter_id: int) -> bool:
         bot.rescans.start(row)
     if not added or count < bot.review_config.report_threshold:
         return False
-    if not await move(bot.moderation_store, row, (Moderation.OK,), Moderation.HIDDEN):
+    if not await move(bot, row, (Moderation.OK,), Moderation.HIDDEN):
         return False
     reason = f"{count} members reported it"
     await audit(bot.moderation_store, "hide", row, SYSTEM, reason)

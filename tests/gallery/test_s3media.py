@@ -17,6 +17,7 @@ from gallery.mediastore import make_media_store
 from gallery.s3media import S3MediaStore
 from gallery.settings import GallerySettings
 from gallery.store import GalleryStore
+from gallery.visibility import place
 from gallery.web import create_app
 from tests.gallery.factories import add_done, new_id
 
@@ -112,7 +113,7 @@ def test_each_kind_is_saved_with_its_type_and_read_back_elsewhere(
     assert (relative, size) == (f"01/{GID}.{kind}", len(data))
     assert s3.path_for(GID, kind).read_bytes() == data  # the local working copy stays
 
-    head = s3.client.head_object(Bucket=s3.bucket, Key=relative)
+    head = s3.client.head_object(Bucket=s3.bucket, Key=f"private/{relative}")
     assert head["ContentType"] == TYPES[kind]
     assert head["CacheControl"] == "public, max-age=31536000, immutable"
 
@@ -128,7 +129,7 @@ def test_files_written_in_place_are_published(s3: S3MediaStore, elsewhere: S3Med
     s3.path_for(GID, "jpg").write_bytes(b"\xff\xd8jpeg")
     published = s3.publish(GID, ("mp4", "small.mp4", "preview.mp4", "jpg"))
     assert published == [f"01/{GID}.mp4", f"01/{GID}.jpg"]  # only what exists
-    assert keys(s3) == published[::-1] or keys(s3) == sorted(published)
+    assert keys(s3) == sorted(f"private/{relative}" for relative in published)
     assert not elsewhere.exists(f"01/{GID}.small.mp4")
     assert elsewhere.fetch(f"01/{GID}.small.mp4") is None
 
@@ -198,7 +199,7 @@ async def test_media_redirects_to_a_url_that_serves_the_file(
     assert response.status == 302
     assert response.headers["Cache-Control"] == "private, max-age=300"
     location = response.headers["Location"]
-    assert location.startswith(f"{endpoint}/{s3.bucket}/{gid[:2]}/{gid}.mp4?")
+    assert location.startswith(f"{endpoint}/{s3.bucket}/private/{gid[:2]}/{gid}.mp4?")
     assert "fox" not in location
     status, headers, body = await follow(location)
     assert (status, headers["Content-Type"], body) == (200, "video/mp4", CLIP)
@@ -238,6 +239,7 @@ async def test_a_public_url_serves_public_clips_but_never_downloads_or_moderator
         s3_settings(endpoint, tmp_path / "cdn", bucket, s3_public_url="https://cdn.example/v/")
     )
     gid = add_clip(sqlite_store, cdn)
+    assert place(sqlite_store, cdn, gid)  # its public copy, as the worker makes it
     app = create_app(sqlite_store, cdn, public_url="https://clips.example/")
     async with TestClient(TestServer(app)) as test_client:
         response = await test_client.get(f"/media/{gid}.mp4", allow_redirects=False)
