@@ -12,8 +12,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
 from bot import eventloop
 from core.errors import ConfigError, FlagError, UserFacingError
 
@@ -27,17 +25,22 @@ EXIT_UNAVAILABLE = 3
 
 
 def load_settings() -> BotSettings:
-    """The settings, or a ConfigError naming each bad REELBOT_ variable."""
+    """The settings, or a ConfigError naming each bad REELBOT_ variable (a line each)."""
     from bot.settings import BotSettings
+    from jobs.settings import load_settings as load
 
-    try:
-        return BotSettings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"REELBOT_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
-        raise ConfigError(f"Bad settings: {problems}.") from None
+    return load(BotSettings)
+
+
+def gallery_settings() -> GallerySettings:
+    """The gallery's settings as `load_settings` reads the bot's, its database URL checked."""
+    from gallery.dburl import check_database_url
+    from gallery.settings import GallerySettings
+    from jobs.settings import load_settings as load
+
+    settings = load(GallerySettings)
+    check_database_url(settings.resolved_database_url())
+    return settings
 
 
 def loaded_capabilities(settings: BotSettings) -> Capabilities:
@@ -80,7 +83,11 @@ def cmd_policy(args: argparse.Namespace) -> int:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    return asyncio.run(_create(load_settings(), args.text, args.timeout))
+    from gallery.dburl import database_checked
+
+    settings = load_settings()
+    with database_checked(settings.resolved_database_url()):
+        return asyncio.run(_create(settings, args.text, args.timeout))
 
 
 async def _create(settings: BotSettings, text: str, timeout: float | None) -> int:
@@ -166,6 +173,7 @@ async def _status(settings: BotSettings, *, as_json: bool) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from cli.up import DEMO_PROMPT, run_up
+    from gallery.dburl import database_checked
 
     settings = load_settings()
     start_logging()
@@ -173,7 +181,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"workers": args.workers})
     demo = None if args.no_demo else (args.demo_prompt or DEMO_PROMPT)
     try:
-        return eventloop.run(run_up(settings, demo_prompt=demo, exit_after_demo=args.once))
+        with database_checked(settings.resolved_database_url()):
+            return eventloop.run(run_up(settings, demo_prompt=demo, exit_after_demo=args.once))
     except KeyboardInterrupt:
         return 0
 
@@ -181,13 +190,17 @@ def cmd_up(args: argparse.Namespace) -> int:
 def cmd_bot(args: argparse.Namespace) -> int:
     from bot.app import run_bot
     from cli.up import read_run_file
+    from gallery.dburl import database_checked
 
     settings = load_settings()
     start_logging()
     redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
     if not redis_url:
         raise UserFacingError("Set REELBOT_REDIS_URL (or run `reelbot up`, which starts the bot).")
-    with contextlib.suppress(KeyboardInterrupt):
+    with (
+        contextlib.suppress(KeyboardInterrupt),
+        database_checked(settings.resolved_database_url()),
+    ):
         eventloop.run(
             run_bot(settings, redis_url=redis_url, public_url=settings.resolved_public_url())
         )
@@ -201,22 +214,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_gallery(args: argparse.Namespace) -> int:
-    from gallery.settings import GallerySettings
+    from gallery.dburl import reaching_database
     from gallery.web import run_gallery
 
-    settings = GallerySettings()
+    settings = gallery_settings()
     start_logging()
-    run_gallery(settings)
+    with reaching_database(settings.resolved_database_url()):
+        run_gallery(settings)
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Print what a clip says about its origin (JSON): 0 ours, 1 not ours, 2 unreadable."""
-    from gallery.settings import GallerySettings
     from worker.provenance import ProvenanceError
     from worker.verify import verify_clip
 
-    settings = GallerySettings()
+    settings = gallery_settings()
     try:
         report = verify_clip(
             args.file, lookup=_gallery_lookup(settings), public_url=settings.public_url
@@ -352,11 +365,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
         return code
     except FlagError as exc:
-        print(f"reelbot: {exc}", file=sys.stderr)
+        say(exc)
         return EXIT_BAD_INPUT
     except UserFacingError as exc:
-        print(f"reelbot: {exc}", file=sys.stderr)
+        say(exc)
         return EXIT_UNAVAILABLE
+
+
+def say(exc: Exception) -> None:
+    """The error on stderr, `reelbot: ` before each of its lines (one per bad setting)."""
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        print(f"reelbot: {line}", file=sys.stderr)
 
 
 if __name__ == "__main__":
