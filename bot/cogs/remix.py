@@ -3,7 +3,10 @@ message.
 
 Reactions work for any member on any clip the bot posted, no interaction needed:
 - 🔁 queues the reactor's own clip with the same prompt and flags and a new seed, the parent
-  recorded; the queued message replies to the result and the clip arrives by normal delivery;
+  recorded; the queued message replies to the result and the clip arrives by normal delivery.
+  It is asked through the same intake as /create (caps, bans, policy). Taking the reaction back
+  and adding it again within `REMIX_WINDOW_S` queues nothing more, and a refusal is told in a DM
+  (`bot.notices`), never as a public reply per reaction;
 - ❤️ likes the clip, and taking the reaction back unlikes it;
 - ❌ deletes the clip when the owner or a moderator (Manage Messages in that channel) reacts;
   anyone else's ❌ is taken off again, so it never looks as if it counted;
@@ -27,9 +30,11 @@ from bot.delivery.targets import DEFAULT_UPLOAD_LIMIT
 from bot.delivery.views import ClipButton, delete_clip, may_delete
 from bot.intake.requests import Asker, follow_up_spec, is_nsfw, role_ids, submit_request
 from bot.moderation.gate import report_clip
-from core.errors import UserFacingError
+from bot.notices import first_within, tell_member
+from core.errors import ContentHeld, UserFacingError
 from core.spec import RenderSpec
 from gallery.models import Generation, GenerationStatus
+from jobs.keys import remixed_key
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
@@ -40,6 +45,11 @@ REMIX, LIKE, DELETE = "🔁", "❤", "❌"  # ❤ without its variation selector
 REPORT = "🚩"  # counted by bot.moderation.gate; taken off again so that reporters stay anonymous
 FRESH_S = 10.0  # a message younger than this may not have its clip's id recorded yet
 RECORDED_WITHIN_S = 1.0  # ample for delivery to record an id it just got back
+# A member's 🔁 on one clip makes one remix per hour. The reaction stays on the message, so
+# adding it again is the same ask, not a new one; an hour outlasts a remix's wait in line and its
+# render, so toggling while it is on its way never queues a second. After that, 🔁 again is a
+# fresh ask (still within the member's caps); the Reroll button asks for another at any time.
+REMIX_WINDOW_S = 3600
 
 
 def _age_s(message_id: int) -> float:
@@ -118,8 +128,15 @@ class RemixCog(commands.Cog):
         return channel.get_partial_message(payload.message_id)
 
     async def _remix(self, payload: discord.RawReactionActionEvent, row: Generation) -> None:
-        """The reactor's own job; an error they caused is told in a reply, as there is no
-        interaction to answer privately."""
+        """The reactor's own job, once per window (`REMIX_WINDOW_S`). A refusal frees the
+        window (nothing was made, so a 🔁 once the cause is gone works) and is told privately,
+        as there is no interaction to answer: `bot.notices.tell_member`."""
+        claim = remixed_key(payload.user_id, row.id)
+        if not await first_within(self.bot.queue, claim, REMIX_WINDOW_S):
+            log.info(
+                "🔁 again by %s: already remixed", payload.user_id, extra={"generation_id": row.id}
+            )
+            return
         result = self._result(payload)
         reply_to = result.to_reference(fail_if_not_exists=False)
         guild = self.bot.get_guild(payload.guild_id) if payload.guild_id else None
@@ -149,11 +166,18 @@ class RemixCog(commands.Cog):
                 self.bot.style_presets,
             )
             await submit_request(self.bot, spec, asker, post)
-        except UserFacingError as exc:
-            await result.channel.send(
-                f"<@{payload.user_id}> {exc}",
-                reference=reply_to,
-                allowed_mentions=discord.AllowedMentions(users=[discord.Object(payload.user_id)]),
+        except Exception as exc:
+            if not isinstance(exc, ContentHeld):  # held: made, and waiting for a moderator
+                await self.bot.queue.delete(claim)
+            if not isinstance(exc, UserFacingError):
+                raise
+            await tell_member(
+                self.bot,
+                self.bot.queue,
+                user_id=payload.user_id,
+                topic=f"remix:{type(exc).__name__}",
+                text=f"About your 🔁 on {result.jump_url}: {exc}",
+                fallback=result,
             )
 
     async def _delete(self, payload: discord.RawReactionActionEvent, row: Generation) -> None:

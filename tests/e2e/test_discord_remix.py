@@ -9,15 +9,20 @@ configures it); the clips land in its data folder.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
+from bot.app import ReelBot
+from bot.notices import NOTICE_WINDOW_S
 from core.capabilities import capabilities_for
 from core.flags import to_command_line
 from core.spec import RenderSpec
+from core.text import BIDI_CONTROLS
 from gallery.community import CommunityStore
-from tests.fakediscord import FakeDiscord
+from gallery.moderation import ModerationStore
+from tests.fakediscord import FakeDiscord, Message
 from tests.fakediscord.records import walk_components
 from tests.harness.members import child_clip, create, labels, user_id
 from tests.harness.stack import clip_id
@@ -178,3 +183,108 @@ async def test_buttons_posted_before_a_restart_work_after_it(stack) -> None:
             assert not queued.ephemeral
             row, _ = await child_clip(stack, fake, clip_id(first))
             assert row.owner_id == user_id(fake, "bob") and row.seed != 13
+
+
+def new_posts(fake: FakeDiscord, before: set[int]) -> list[Message]:
+    """What a member reading the channel sees now that was not there in `before`."""
+    return [m for m in fake.visible_messages() if m.id not in before]
+
+
+def dms_to(fake: FakeDiscord, name: str) -> list[Message]:
+    channel = fake.world.dm_channels.get(fake.users[name].id)
+    return [] if channel is None else [m for m in fake.messages if m.channel_id == channel.id]
+
+
+def repeats(caplog: pytest.LogCaptureFixture) -> int:
+    """🔁 the bot let pass because the same member's 🔁 on that clip already counted."""
+    return sum("already remixed" in r.getMessage() for r in caplog.records)
+
+
+def handled(bot: ReelBot, caplog: pytest.LogCaptureFixture) -> int:
+    """🔁 the bot is done with: let pass as repeats, or refused at intake (here: bans). A refused
+    one frees its clip for the next 🔁, so the split between the two varies; the sum does not."""
+    banned = bot.bot_metrics.registry.get_sample_value(
+        "reelbot_bot_requests_total", {"outcome": "banned"}
+    )
+    return repeats(caplog) + int(banned or 0)
+
+
+async def test_a_remix_reaction_flood_makes_one_clip_and_posts_nothing_else(
+    stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ten 🔁 add/remove cycles by one member: one remix, announced once; the channel's message
+    budget is left to clips. The prompt's right-to-left override is shown nowhere."""
+    caplog.set_level(logging.INFO, logger="bot.cogs.remix")
+    async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
+        first = await create(fake, "a heron \u202ein reeds -seed 9")
+        gid = clip_id(first)
+        before = {m.id for m in fake.visible_messages()}
+
+        for _ in range(10):
+            await fake.add_reaction(first, "🔁", user="bob")
+            await fake.remove_reaction(first, "🔁", user="bob")
+        row, result = await child_clip(stack, fake, gid)
+        await eventually(lambda: repeats(caplog), lambda n: n == 9)  # the first one queued
+
+        assert len(CommunityStore(stack.engine).children(gid)) == 1
+        [status, posted] = new_posts(fake, before)  # the remix's queued message, and its clip
+        assert posted is result and int(result.message_reference["message_id"]) == status.id
+        assert int(status.message_reference["message_id"]) == first.id
+        assert "queued" in status.history[0]["content"] and fake.state.pinged[status.id] == []
+        assert dms_to(fake, "bob") == []  # nothing refused, nothing to tell
+        assert row.owner_id == user_id(fake, "bob") and row.prompt == "a heron in reeds"
+        for message in fake.messages:  # channel posts, edits' final text, replies, DMs
+            assert not BIDI_CONTROLS & set(message.text), message
+            assert not any(BIDI_CONTROLS & set(h.get("content") or "") for h in message.history)
+
+
+async def test_refused_remix_reactions_are_told_once_privately_never_in_the_channel(
+    stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A banned member's 🔁 flood: one DM saying why, nothing in the channel. A member whose DMs
+    are closed gets one line in the channel instead, which pings nobody."""
+    caplog.set_level(logging.INFO, logger="bot.cogs.remix")
+    async with FakeDiscord() as fake:
+        carol = fake.world.add_user("carol")
+        carol.accepts_dms = False
+        bans = ModerationStore(stack.engine)
+        for name in ("bob", "carol"):
+            bans.ban(
+                user_id(fake, name),
+                fake.world.guild.id,
+                created_by=user_id(fake, "mod"),
+                reason="spam \u202emming",
+            )
+        async with fake.running(await stack.new_bot()) as bot:
+            first = await create(fake, "a snail on a leaf -seed 4")
+            before = {m.id for m in fake.visible_messages()}
+
+            for _ in range(10):
+                await fake.add_reaction(first, "🔁", user="bob")
+                await fake.remove_reaction(first, "🔁", user="bob")
+            await eventually(lambda: handled(bot, caplog), lambda n: n == 10)
+            [dm] = await eventually(lambda: dms_to(fake, "bob"), lambda dms: len(dms) == 1)
+            assert "stopped you making clips here" in dm.content and "spam mming" in dm.content
+            assert f"/{first.channel_id}/{first.id}" in dm.content  # a link to the clip
+            assert not BIDI_CONTROLS & set(dm.content)
+            assert new_posts(fake, before) == []
+
+            for _ in range(10):
+                await fake.add_reaction(first, "🔁", user="carol")
+                await fake.remove_reaction(first, "🔁", user="carol")
+            await eventually(lambda: handled(bot, caplog), lambda n: n == 20)
+            [notice] = await eventually(
+                lambda: new_posts(fake, before), lambda posts: len(posts) == 1
+            )
+            assert notice.content.startswith(f"<@{carol.id}>") and "spam mming" in notice.content
+            assert f"{NOTICE_WINDOW_S // 60} minutes" in notice.content
+            assert int(notice.message_reference["message_id"]) == first.id
+            assert fake.state.pinged[notice.id] == []
+            assert not BIDI_CONTROLS & set(notice.content)
+            assert dms_to(fake, "carol") == [] and len(dms_to(fake, "bob")) == 1
+            ix = await fake.slash_command("create", {"prompt": "a snail"}, user="bob")
+            refusal = await ix.wait_reply()  # the same refusal to a command: private, as ever
+            assert refusal.ephemeral and "spam mming" in refusal.content
+            for message in fake.messages:
+                assert not BIDI_CONTROLS & set(message.text), message
+    assert CommunityStore(stack.engine).children(clip_id(first)) == []
