@@ -300,8 +300,10 @@ def _command_line(
     sound: bool,
     seed: int | None,
 ) -> str:
-    """The line itself, one word per setting that differs from the default, in a fixed order."""
-    parts = [command_texts(prompt, negative)]
+    """The line itself, one word per setting that differs from the default, in a fixed order.
+    Bidi controls in a clip recorded before prompts were cleaned of them are left out, as
+    reading the line would drop them (`clean_text`)."""
+    parts = [command_texts(without_bidi(prompt), without_bidi(negative))]
     if style is not None:
         parts += ["-style", style]
     if motion != DEFAULT_MOTION:

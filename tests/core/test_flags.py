@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 
 from core.errors import FlagError
-from core.flags import FLAG_NAMES, parse_flags, parse_request, random_seed, to_command_line
+from core.flags import (
+    FLAG_NAMES,
+    parse_flags,
+    parse_request,
+    random_seed,
+    stored_command_line,
+    to_command_line,
+)
 from core.spec import MAX_PROMPT_CHARS, MAX_SEED, RenderSpec, StylePreset
 from core.styles import DEFAULT_STYLES
 from tests.bot.capabilities import CAPS, SOUND_CAPS
@@ -62,6 +69,13 @@ def test_who_and_where_are_passed_through() -> None:
 
 def test_the_owners_name_loses_its_bidi_controls() -> None:
     assert parse("a fox", owner_name="\u202eadA\u202c").owner_name == "adA"
+
+
+def test_a_stored_prompt_with_bidi_controls_writes_back_without_them() -> None:
+    old = {"prompt": "a \u202efox", "negative_prompt": "\u2067blur\u2069", "seed": 3}
+    assert stored_command_line(old) == "a fox -neg blur -seed 3"
+    spec = parse("a fox -neg blur -seed 3").model_copy(update=old)
+    assert to_command_line(spec).startswith("a fox -neg blur")
 
 
 def test_random_seeds_are_in_range_and_vary() -> None:
