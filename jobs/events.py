@@ -1,4 +1,11 @@
-"""Per-generation progress events on a Redis stream, so late readers still see the history."""
+"""Per-generation progress events on a Redis stream, so late readers still see the history.
+
+A stream lives a day after its last event while its clip is on its way, and `FINISHED_TTL_S`
+after the event that ends it (done or failed): long enough for whoever follows it to read the
+end (`reelbot create`, the bot's progress view, a bot restarting), short enough that a finished
+clip leaves nothing behind in Redis within minutes, however many clips a day there are. Nobody
+reads a finished clip's events later: the gallery row is its record.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ from core.spec import ProgressEvent
 from jobs.keys import events_key
 
 EVENTS_TTL_S = 24 * 3600
+FINISHED_TTL_S = 5 * 60
 EVENTS_MAXLEN = 500
 TERMINAL_KINDS = frozenset({"done", "failed"})
 
@@ -21,12 +29,14 @@ def stamped(event: ProgressEvent) -> ProgressEvent:
 
 
 async def publish_event(redis: Redis, generation_id: str, event: ProgressEvent) -> None:
-    """Append one event; the stream expires a day after its last event."""
+    """Append one event; the stream expires a day after its last event, or a few minutes after
+    the one that ends the clip."""
     event = stamped(event)
     key = events_key(generation_id)
+    ttl = FINISHED_TTL_S if event.kind in TERMINAL_KINDS else EVENTS_TTL_S
     async with redis.pipeline(transaction=True) as pipe:
         pipe.xadd(key, {"e": event.model_dump_json()}, maxlen=EVENTS_MAXLEN, approximate=True)
-        pipe.expire(key, EVENTS_TTL_S)
+        pipe.expire(key, ttl)
         await pipe.execute()
 
 
