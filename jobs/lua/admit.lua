@@ -37,6 +37,9 @@ local function admit(tier, queue)
   redis.call('HSET', jkey(gid), 'state', 'admitted', 'queue', queue)
   redis.call('HDEL', jkey(gid), 'head')
   redis.call('PEXPIRE', jkey(gid), expires)
+  -- the member's in-flight set outlives its newest admitted job, and no more: a crash that
+  -- leaves an entry there (its result never published) leaves it for a week, not forever
+  redis.call('PEXPIRE', fkey(m), expires)
   return gid
 end
 

@@ -2,11 +2,14 @@
 -- KEYS: the job's cancel key
 -- ARG: gid, cancel key TTL s
 -- -> 1 taken out (waiting, or queued in arq), 0 a worker may be rendering it: the cancel key is
---    set for its step callback
+--    set for its step callback (unless the job is not in the scheduler at all: finished)
 local gid = ARG[1]
 local j = jkey(gid)
 local tier, g, m, dk, state, q = unpack(redis.call('HMGET', j, 'tier', 'guild', 'member', 'day',
   'state', 'queue'))
+-- no record: finished (its result took it out of the scheduler) or never queued here. Nothing
+-- renders it, so no cancel key is left behind for a day.
+if not state then return 0 end
 local out = false
 if state == 'waiting' then
   out = redis.call('LREM', wlist(tier, g, m), 0, gid) > 0
