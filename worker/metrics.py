@@ -3,7 +3,8 @@
 Each worker has its own registry (no process-wide state, as `gallery.metrics`), served by a small
 aiohttp endpoint inside the worker's event loop on `REELBOT_METRICS_PORT`. Queue depths are read
 from Redis when Prometheus scrapes, so they are never staler than the scrape; they are the same
-for every worker (the queues are shared): aggregate them with max(), not sum().
+for every worker (the queues are shared): aggregate them with max(), not sum(). So is the result
+stream's length: finished clips waiting for the bot to post them.
 
 This module imports no torch: GPU memory is read only when the backend has loaded torch and used
 CUDA already. The HTTP side is `jobs.metrics_endpoint`, shared with the bot.
@@ -25,6 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from core.fairshare import NOT_WORK, QUEUE_OF, TIERS, size_class
 from core.spec import RenderSpec
 from jobs.metrics_endpoint import MetricsEndpoint
+from jobs.results import results_backlog
 
 if TYPE_CHECKING:
     from jobs.admission import Admission
@@ -94,6 +96,15 @@ class WorkerMetrics:
             registry=self.registry,
         )
 
+        self.results = Gauge(
+            "reelbot_worker_result_stream_entries",
+            "Finished clips in the result stream (state=stored; trimmed once delivered): read "
+            "by the bot and not acknowledged yet (state=pending), not read yet (state=unread). "
+            "Shared by all workers.",
+            ["state"],
+            registry=self.registry,
+        )
+
     def count(self, outcome: str) -> None:
         self.jobs.labels(outcome).inc()
 
@@ -133,13 +144,18 @@ class WorkerMetrics:
         torch.cuda.reset_peak_memory_stats(where)  # the next clip's peak is its own
 
     async def refresh_queues(self, admission: Admission) -> None:
-        """Read the queue depths from Redis (one script call)."""
+        """Read the queue depths and the result stream's length from Redis."""
         snap = await admission.snapshot()
         for tier in TIERS:
             members = snap.queues.get(tier, {}).values()
             waiting = sum(len(gids) for guild in members for gids in guild.values())
             self.queue.labels(tier, "waiting").set(waiting)
             self.queue.labels(tier, "queued").set(snap.depth.get(QUEUE_OF[tier], 0))
+        backlog = await results_backlog(admission.redis)
+        self.results.labels("stored").set(backlog.length)
+        self.results.labels("pending").set(backlog.pending)
+        if backlog.unread is not None:  # unknown for a moment after some trims: keep the last
+            self.results.labels("unread").set(backlog.unread)
 
     async def serve(self, port: int, admission: Admission | None = None) -> MetricsEndpoint:
         """Start the /metrics endpoint; queue depths read from `admission` at every scrape."""
