@@ -5,6 +5,8 @@ and from the owners hash: a worker that still owns a job but no longer beats die
 rendering it, and shows as not alive until a live worker reaps the job. Queue depths are the
 arq queues' sizes and the fair scheduler's member wait lists; the oldest waiting request is the
 oldest head of those lists (each list is first in, first out), dated by its "queued" event.
+The result stream's length shows whether delivery keeps up: finished clips stay in it until the
+bot has posted them, so a length that only grows means no bot is reading it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from core.fairshare import QUEUE_OF, TIERS, route
 from core.spec import DEFAULT_QUEUE
 from jobs.admission import Admission
 from jobs.events import read_event
-from jobs.keys import OWNERS_KEY, events_key, heartbeat_key
+from jobs.keys import OWNERS_KEY, RESULT_STREAM, events_key, heartbeat_key
+from jobs.results import KEPT_WITHOUT_READER, results_backlog
 
 WORKER_PREFIX = heartbeat_key("")
 
@@ -120,12 +123,20 @@ async def read_status(redis: Redis, *, now: float | None = None) -> dict[str, An
                 undated = undated or {"generation_id": gids[0], "age_s": None, "tier": tier}
             elif oldest is None or age > oldest["age_s"]:
                 oldest = {"generation_id": gids[0], "age_s": age, "tier": tier}
+    backlog = await results_backlog(redis)
     return {
         "at": now,
         "workers": workers,
         "queues": queues,
         "tiers": tiers,
         "oldest_waiting": oldest or undated,
+        "results": {
+            "key": RESULT_STREAM,
+            "length": backlog.length,
+            "pending": backlog.pending,
+            "unread": backlog.unread,
+            "readers": backlog.groups,
+        },
     }
 
 
@@ -151,6 +162,18 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
         "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
         for r in [header, *rows]
     ]
+
+
+def _results_line(results: dict[str, Any]) -> str:
+    """One line on the result stream: its length, and what delivery has yet to do."""
+    line = f"Results stream {results['key']}: {results['length']} entries"
+    if not results["readers"]:
+        return line + (
+            " (no bot has read it yet: clips for Discord are posted once `reelbot bot` runs;"
+            f" up to {KEPT_WITHOUT_READER} are kept until then)"
+        )
+    unread = "?" if results["unread"] is None else str(results["unread"])
+    return line + f" ({unread} not yet read by the bot, {results['pending']} being posted)"
 
 
 def render_status(status: dict[str, Any]) -> str:
@@ -195,7 +218,7 @@ def render_status(status: dict[str, Any]) -> str:
     ]
     lines += _table(["QUEUE", "KEY", "JOBS", "MEMBERS", "WORKERS"], rows)
     oldest = status["oldest_waiting"]
-    lines.append("")
+    lines += ["", _results_line(status["results"])]
     if oldest is None:
         lines.append("Oldest waiting request: none")
     else:

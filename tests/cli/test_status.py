@@ -14,10 +14,11 @@ from redis.asyncio import Redis
 
 from cli.status import duration, read_status, render_status
 from core.fairshare import RELAX_QUEUE, Caps
-from core.spec import DEFAULT_QUEUE, ProgressEvent, RenderJob
+from core.spec import DEFAULT_QUEUE, ProgressEvent, RenderJob, ResultRecord
 from jobs.admission import Admission
 from jobs.events import publish_event
-from jobs.keys import OWNERS_KEY, heartbeat_key
+from jobs.keys import OWNERS_KEY, RESULT_STREAM, heartbeat_key
+from jobs.results import acknowledge, publish_result_once
 from tests.harness.paths import ROOT
 from tests.harness.renderjobs import job
 
@@ -105,6 +106,31 @@ async def test_the_table_names_every_worker_and_the_oldest_request(redis, busy) 
         assert worker in table
     assert busy["rendering"] in table and busy["b1"] in table
     assert "1m30s" in table and "1h00m" in table and "died" in table
+
+
+async def test_status_shows_the_result_streams_length_and_what_delivery_has_left(redis) -> None:
+    for n in range(4):
+        await publish_result_once(redis, ResultRecord(generation_id=f"{n:032x}", status="done"))
+    status = await read_status(redis, now=NOW)
+    assert status["results"] == {
+        "key": RESULT_STREAM,
+        "length": 4,
+        "pending": 0,
+        "unread": 4,
+        "readers": 0,
+    }
+    assert "Results stream reelbot:results: 4 entries (no bot has read it yet" in render_status(
+        status
+    )
+
+    await redis.xgroup_create(RESULT_STREAM, "reelbot-bot", id="0")
+    replies = await redis.xreadgroup("reelbot-bot", "bot-1", {RESULT_STREAM: ">"}, count=3)
+    first, *_ = (entry_id for _, entries in replies for entry_id, _ in entries)
+    await acknowledge(redis, "reelbot-bot", first)  # posted: trimmed; two more being posted
+    status = await read_status(redis, now=NOW)
+    assert (status["results"]["length"], status["results"]["pending"]) == (3, 2)
+    assert status["results"]["unread"] == 1
+    assert "3 entries (1 not yet read by the bot, 2 being posted)" in render_status(status)
 
 
 @pytest.mark.parametrize(
