@@ -11,9 +11,10 @@ from redis.asyncio import Redis
 
 import jobs
 from core.fairshare import Caps
-from core.spec import ProgressEvent, RenderJob, RenderSpec
+from core.spec import ProgressEvent, RenderJob, RenderSpec, ResultRecord
 from jobs import keys
 from jobs.admission import Admission
+from jobs.results import publish_result_once
 from jobs.scripts import SCHEDULER, lua
 
 NOW = datetime(2025, 5, 1, 12, tzinfo=UTC)
@@ -64,6 +65,7 @@ def test_no_script_and_no_module_but_keys_spells_a_key() -> None:
 def test_every_script_file_is_loaded_and_none_is_missing() -> None:
     names = {p.name.removesuffix(".lua") for p in (files("jobs") / "lua").iterdir()}
     used = set(SCHEDULER) | {"layout", "record_render", "release", "reap", "publish_result"}
+    used |= {"trim_results"}
     assert names == used
     for name in SCHEDULER:
         assert lua(name).startswith(lua("layout"))
@@ -113,6 +115,20 @@ async def test_the_scripts_write_exactly_the_keys_jobs_keys_names(redis: Redis) 
         keys.events_key(GID),
         keys.RENDER_TIMES_KEY,
         keys.cancel_key(GID),
+    }
+    # its result published: the clip leaves the scheduler (record, in-flight set, cancel key)
+    await publish_result_once(redis, ResultRecord(generation_id=GID, status="done"))
+    assert await _all(redis) == {
+        keys.heartbeat_key("w1"),
+        keys.CURSOR_KEY,
+        keys.DEFAULT_QUEUE,
+        keys.job_key_prefix + GID,
+        keys.in_progress_key_prefix + GID,
+        keys.day_key("discord:1", NOW),
+        keys.events_key(GID),
+        keys.RENDER_TIMES_KEY,
+        keys.RESULT_STREAM,
+        keys.result_sent_key(GID),
     }
 
 
