@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import eventloop
+from cli.media import add_media_commands
 from core.errors import ConfigError, FlagError, UserFacingError
 
 if TYPE_CHECKING:
@@ -244,6 +245,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_scan(args: argparse.Namespace) -> int:
     """Print a clip's per-frame scores and the output scan's decision (JSON): 0 allow, 1 hold or
     block, 2 unreadable or no classifier."""
+    from worker.media_budget import UnreadableMedia
     from worker.output_check import OutputCheck, sheet_png
     from worker.settings import WorkerConfig
 
@@ -261,10 +263,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         print(f"reelbot: {args.file} is not a file", file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
+    try:  # decoded in a bounded child: a hostile file costs a bounded time and memory
         report, frames = check.scan_file(args.file)
-    except (OSError, ValueError) as exc:  # PyAV's errors are OSErrors
-        print(f"reelbot: can't read {args.file.name} as a video ({exc})", file=sys.stderr)
+    except UnreadableMedia as exc:
+        print(f"reelbot: can't read {args.file.name} as a video: {exc.reason}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        print(f"reelbot: can't read {args.file.name} ({exc})", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.sheet is not None:
         args.sheet.write_bytes(sheet_png(frames, report))
@@ -356,6 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("gallery", help="serve the web gallery")
     p.set_defaults(run=cmd_gallery)
+
+    add_media_commands(sub)
     return parser
 
 

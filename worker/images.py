@@ -7,20 +7,41 @@ crop to the clip's aspect ratio, then resize** (Lanczos): nothing is stretched, 
 off is the same amount from both edges. Padding (letterboxing) would put bars the model would
 then animate; stretching distorts faces. Backends share this so every model frames a picture
 the same way.
+
+The file is still read as untrusted input: only the formats the bot takes (PNG, JPEG, WebP,
+GIF) are opened, and a picture larger than any the bot takes (`MAX_SIDE` a side) is refused
+from its header before a pixel is decoded, so it costs at most one 4096×4096 picture of memory.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from worker.media_budget import MAX_SIDE, UnreadableImage
+
+FORMATS = ("PNG", "JPEG", "WEBP", "GIF")  # what the bot takes; it stores PNG
+RESEND = "send it again as a PNG or JPEG"
 
 
 def fit_image(path: Path, width: int, height: int) -> Image.Image:
-    """The RGB image at `path`, center-cropped to `width`:`height` and resized to exactly that."""
+    """The RGB image at `path`, center-cropped to `width`:`height` and resized to exactly that.
+
+    UnreadableImage (the member's message) for a file that is no picture we read, is larger
+    than `MAX_SIDE` on a side, or fails to decode."""
     if width < 1 or height < 1:
         raise ValueError(f"width={width} and height={height} must both be positive")
-    with Image.open(path) as opened:
-        opened.seek(0)  # a still image: the first frame, whatever the file holds
-        rgb = opened.convert("RGB")
+    try:
+        with Image.open(path, formats=FORMATS) as opened:
+            if max(opened.size) > MAX_SIDE:
+                raise UnreadableImage(
+                    f"your picture is {opened.width}×{opened.height} pixels, larger than the "
+                    f"{MAX_SIDE}×{MAX_SIDE} I can take",
+                    "send a smaller one",
+                )
+            opened.seek(0)  # a still image: the first frame, whatever the file holds
+            rgb = opened.convert("RGB")
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError):
+        raise UnreadableImage("your picture couldn't be read (it may be damaged)", RESEND) from None
     return ImageOps.fit(rgb, (width, height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))

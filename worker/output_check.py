@@ -17,6 +17,9 @@ import numpy as np
 
 from worker.contact_sheet import contact_sheet
 from worker.frame_classifiers import load_classifiers
+from worker.media_decode import count_frames as count_frames  # re-exported: tests read clips
+from worker.media_decode import decode_frames as decode_frames
+from worker.media_sandbox import scan_samples
 from worker.scan import (
     FrameClassifier,
     FrameScore,
@@ -126,44 +129,13 @@ class OutputCheck:
     def scan_file(
         self, path: Path, skip: Collection[str] = ()
     ) -> tuple[ScanReport, dict[int, np.ndarray]]:
-        """A stored clip scanned (reports, `reelbot scan`): only the sampled frames are kept,
-        so a long clip costs no more memory than a short one. Blocking."""
-        total, fps = count_frames(path)
-        frames = decode_frames(path, sample_indices(total, self.samples))
+        """A stored clip scanned (reports, `reelbot scan`): decoded in a bounded child
+        (`worker.media_sandbox`: a file given to `reelbot scan` is untrusted), only the sampled
+        frames kept, so a long clip costs no more memory than a short one. Blocking; the
+        UnreadableVideo family for a file that is no video we read or is over its budget."""
+        total, fps, frames = scan_samples(path, self.samples)
         return self.scan(frames, fps, skip, total=total), frames
 
 
 def sheet_png(frames: np.ndarray | Mapping[int, np.ndarray], report: ScanReport) -> bytes:
     return contact_sheet(frames, report.frames)
-
-
-def count_frames(path: Path) -> tuple[int, float]:
-    """A video's frame count (its packets, without decoding) and frame rate (PyAV)."""
-    import av
-
-    with av.open(str(path)) as container:
-        if not container.streams.video:
-            raise ValueError(f"{path.name} has no video stream")
-        stream = container.streams.video[0]
-        fps = float(stream.average_rate or 24)
-        total = sum(1 for packet in container.demux(stream) if packet.size)
-    if not total:
-        raise ValueError(f"{path.name} has no video frames")
-    return total, fps
-
-
-def decode_frames(path: Path, indices: Collection[int]) -> dict[int, np.ndarray]:
-    """The frames at `indices` (in decoding order) as uint8 RGB."""
-    import av
-
-    wanted, last = set(indices), max(indices, default=-1)
-    found: dict[int, np.ndarray] = {}
-    with av.open(str(path)) as container:
-        for n, frame in enumerate(container.decode(container.streams.video[0])):
-            if n in wanted:
-                found[n] = frame.to_ndarray(format="rgb24")
-            if n >= last:
-                break
-    if not found:
-        raise ValueError(f"{path.name} has no video frames")
-    return found

@@ -20,7 +20,6 @@ from __future__ import annotations
 import importlib
 import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # annotations only: `reelbot verify` runs where no worker settings are
@@ -94,18 +93,6 @@ def optional_import(module: str, package: str) -> Any:
         raise MissingDependency(
             f"this needs {package}, which is not installed (pip install 'reelbot[worker]')"
         ) from None
-
-
-def read_tags(path: Path) -> dict[str, str]:
-    """The container's tags; ProvenanceError if the file is not a readable video."""
-    av = optional_import("av", "PyAV (pip install av)")
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise ProvenanceError(f"{path} has no video stream")
-            return dict(container.metadata)
-    except (av.FFmpegError, OSError) as exc:
-        raise ProvenanceError(f"{path} is not a readable video: {exc}") from None
 
 
 def metadata_from_tags(tags: dict[str, str]) -> dict[str, Any] | None:

@@ -35,7 +35,8 @@ from jobs.liveness import Liveness
 from jobs.metrics_endpoint import MetricsEndpoint
 from worker.announce import announce_done, fail_clip
 from worker.backends import load_backend
-from worker.backends.common import UnreadableVideo
+from worker.job_check import refused
+from worker.media_budget import UnreadableMedia
 from worker.metrics import WorkerMetrics, count_outcomes
 from worker.output_check import OutputCheck, sheet_png
 from worker.reconcile import reconcile_forever
@@ -45,7 +46,9 @@ from worker.settings import WorkerConfig
 log = logging.getLogger(__name__)
 
 # The same job would fail the same way again: fail the clip at once instead of retrying.
-PERMANENT_ERRORS = (MissingInput, ValueError, TypeError)
+# UnreadableMedia (a member's upload that can't be decoded, or is over its decoding budget) is
+# a ValueError, and named here so that stays true.
+PERMANENT_ERRORS = (MissingInput, UnreadableMedia, ValueError, TypeError)
 CANCELLED = "cancelled by owner"
 
 
@@ -122,7 +125,7 @@ async def render_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str,
         log.error("rejected malformed job %s: %s", ctx.get("job_id"), exc)
         return {"status": "rejected"}
     with generation_context(job.generation_id):  # every line about this clip names it
-        return await _render_attempt(ctx, job)
+        return await refused(ctx, job) or await _render_attempt(ctx, job)
 
 
 async def _render_attempt(ctx: dict[str, Any], job: RenderJob) -> dict[str, Any]:
@@ -195,7 +198,7 @@ def failure_reason(exc: BaseException, config: WorkerConfig, *, attempts: int = 
         return "its input image is missing; please send it again"
     if isinstance(exc, TimeoutError):
         return f"it took longer than this server allows ({config.job_timeout_s} s)"
-    if isinstance(exc, UnreadableVideo):  # a member's upload: its message is for them
+    if isinstance(exc, UnreadableMedia):  # a member's upload: its message is for them
         return str(exc)
     if isinstance(exc, ValueError | TypeError):
         return f"the model can't render these settings ({str(exc)[:200]})"

@@ -8,26 +8,28 @@ from typing import Any
 import numpy as np
 
 from worker.c2pa_manifest import read_c2pa
-from worker.provenance import ProvenanceError, clip_url, metadata_from_tags, read_tags
-from worker.watermark import MIN_CONFIDENCE, read_watermark
+from worker.media_budget import UnreadableMedia
+from worker.media_sandbox import read_provenance
+from worker.provenance import ProvenanceError, clip_url, metadata_from_tags
+from worker.watermark import MIN_CONFIDENCE
 
 
 def verify_clip(path: Path, *, lookup: Any = None, public_url: str | None = None) -> dict[str, Any]:
     """Everything the clip says about its origin, as `reelbot verify` prints it.
 
     `lookup(prefix) -> full generation id | None` maps a watermark's id prefix to a gallery row.
-    Raises ProvenanceError for a file that is not a readable video.
+    Raises ProvenanceError for a file that is not a readable video, or would cost more to
+    decode than any clip of ours (the file is read in a sandboxed child, `worker.media_sandbox`:
+    a stranger's file is untrusted input).
     """
     path = Path(path)
     if not path.is_file():
         raise ProvenanceError(f"{path} is not a file")
-    metadata = metadata_from_tags(read_tags(path))
     try:
-        reading = read_watermark(path)
-    except ProvenanceError:
-        raise
-    except Exception as exc:  # a damaged stream (PyAV's errors): one clear message
-        raise ProvenanceError(f"{path} could not be decoded: {exc}") from None
+        tags, reading = read_provenance(path)
+    except UnreadableMedia as exc:  # one line: what is wrong with the file
+        raise ProvenanceError(f"{path.name}: {exc.reason}") from None
+    metadata = metadata_from_tags(tags)
     watermark = None
     prefix = reading.generation_id_prefix if reading else None
     if reading is not None and prefix is not None and reading.confidence >= MIN_CONFIDENCE:

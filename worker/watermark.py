@@ -50,7 +50,9 @@ from pathlib import Path
 
 import numpy as np
 
-from worker.provenance import ProvenanceError, optional_import
+from worker.media_budget import DEFAULT_BUDGET, MediaBudget
+from worker.media_decode import checked_frames, open_video
+from worker.provenance import ProvenanceError
 
 log = logging.getLogger(__name__)
 
@@ -244,17 +246,13 @@ class _Votes:
         return WatermarkReading(bits, float(np.abs(agreement).mean()), self.frames, agreement)
 
 
-def _luma_planes(path: Path) -> Iterator[np.ndarray]:
+def _luma_planes(path: Path, budget: MediaBudget) -> Iterator[np.ndarray]:
     """Stacks of up to _CHUNK decoded frames' luma (float32 limited-range levels), read from the
-    file's own Y plane."""
-    av = optional_import("av", "PyAV (pip install av)")
-    with av.open(str(path)) as container:
-        if not container.streams.video:
-            raise ProvenanceError(f"{path} has no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+    file's own Y plane; the file opened and each frame checked as any untrusted video is
+    (`worker.media_decode`)."""
+    with open_video(path, budget) as (container, stream):
         batch: list[np.ndarray] = []
-        for frame in container.decode(stream):
+        for frame in checked_frames(container, stream, budget):
             if frame.format.name not in ("yuv420p", "yuvj420p"):
                 frame = frame.reformat(format="yuv420p")
             plane = frame.planes[0]
@@ -262,6 +260,9 @@ def _luma_planes(path: Path) -> Iterator[np.ndarray]:
             luma = rows[: frame.height, : frame.width].astype(np.float32)
             if frame.color_range == 2 or frame.format.name == "yuvj420p":  # full range
                 luma = 16 + luma * (219 / 255)  # back to the 16-235 we wrote
+            if batch and batch[0].shape != luma.shape:  # the size changed mid-stream
+                yield np.stack(batch)
+                batch = []
             batch.append(luma)
             if len(batch) == _chunk(frame.height, frame.width):
                 yield np.stack(batch)
@@ -270,13 +271,15 @@ def _luma_planes(path: Path) -> Iterator[np.ndarray]:
             yield np.stack(batch)
 
 
-def read_watermark(path: Path) -> WatermarkReading | None:
+def read_watermark(path: Path, budget: MediaBudget = DEFAULT_BUDGET) -> WatermarkReading | None:
     """The watermark's vote over every frame; None if no frame was large enough to carry it.
 
-    ProvenanceError if not a single frame could be decoded (a truncated or damaged file).
+    ProvenanceError if not a single frame could be decoded (a truncated or damaged file); the
+    UnreadableVideo family for a file that is no video we read or is over `budget`. In-process:
+    `reelbot verify` calls it in a sandboxed child (`worker.media_sandbox.read_provenance`).
     """
     votes = _Votes()
-    for luma in _luma_planes(path):
+    for luma in _luma_planes(path, budget):
         votes.add(luma)
     if not votes.decoded:
         raise ProvenanceError(f"{path}: no frame could be decoded (truncated or damaged?)")

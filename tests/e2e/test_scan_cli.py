@@ -9,8 +9,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from tests.harness.bombs import grows_midway, picture_named_mp4, with_empty_packets
 from tests.harness.cli import reelbot
 from worker.contact_sheet import GRID_KEY
+from worker.scan import sample_indices
 
 
 def scan(path: Path, tmp_path: Path, *args: str, **env: str):
@@ -23,6 +25,12 @@ def scan(path: Path, tmp_path: Path, *args: str, **env: str):
     )
     report = json.loads(result.stdout) if result.stdout.strip() else None
     return result.returncode, report, result.stderr
+
+
+def said(stderr: str) -> list[str]:
+    """The command's own lines (the scan's set-up logs its warnings too); never a traceback."""
+    assert "Traceback" not in stderr
+    return [line for line in stderr.splitlines() if line.startswith("reelbot:")]
 
 
 def test_a_generated_clip_is_allowed_with_its_eight_frames_scored(clips, tmp_path) -> None:
@@ -52,3 +60,29 @@ def test_an_unreadable_file_or_no_classifier_says_so(clips, tmp_path) -> None:
     assert code == 3 and "no frame classifier is configured" in stderr
     code, _, stderr = scan(clips["ours"], tmp_path, REELBOT_SCAN_CLASSIFIERS="nsfw")
     assert code == 3 and "unknown frame classifier 'nsfw'" in stderr
+
+
+def test_a_clip_with_more_packets_than_frames_is_scanned_by_its_frames(clips, tmp_path) -> None:
+    """Five packets that decode to nothing: the frames sampled are picked from the 48 that
+    decode (this was a KeyError for frame 52 of 53 packets)."""
+    padded = with_empty_packets(clips["ours"], tmp_path / "padded.mp4")
+    code, report, stderr = scan(padded, tmp_path)
+    assert code == 0, stderr
+    assert [f["index"] for f in report["frames"]] == sample_indices(48, 6)
+
+
+def test_a_picture_or_an_upload_bomb_is_one_line_and_exit_2(tmp_path) -> None:
+    """A PNG named .mp4 is not read as a video; a clip whose frames grow to 4352×4352 after
+    a 96×64 header is refused by its decoded frames' size, in the bounded child."""
+    picture = picture_named_mp4(tmp_path / "holiday.mp4")
+    code, report, stderr = scan(picture, tmp_path)
+    assert (code, report) == (2, None), stderr
+    assert said(stderr) == [
+        "reelbot: can't read holiday.mp4 as a video: your file is a PNG picture, not a video, "
+        "whatever its name says"
+    ]
+    bomb = grows_midway(tmp_path / "bomb.mp4", (96, 64), (4352, 4352))
+    code, report, stderr = scan(bomb, tmp_path)
+    assert (code, report) == (2, None), stderr
+    [line] = said(stderr)
+    assert "bomb.mp4 as a video: your video's frames are 4352×4352 pixels" in line

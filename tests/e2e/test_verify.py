@@ -15,6 +15,7 @@ from cli.main import main as reelbot_main
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
+from tests.harness.bombs import grows_midway, picture_named_mp4
 from tests.harness.cli import reelbot
 from tests.harness.provenance import GID
 from tests.harness.video import reencode
@@ -59,6 +60,21 @@ def test_an_unreadable_file_exits_2_with_a_message(clips: dict[str, Path], tmp_p
     code, report, stderr = verify(clips["garbage"], tmp_path)
     assert code == 2 and report is None
     assert "garbage.mp4" in stderr and "Traceback" not in stderr
+
+
+def test_a_picture_or_an_upload_bomb_exits_2_in_one_line(tmp_path: Path) -> None:
+    """Read in the bounded child as any stranger's file: a PNG named .mp4 is no video, and
+    frames that grow to 4352×4352 after a 96×64 header are over the budget, not decoded on."""
+    code, report, stderr = verify(picture_named_mp4(tmp_path / "still.mp4"), tmp_path)
+    assert (code, report) == (2, None)
+    assert stderr.strip().splitlines() == [
+        "reelbot: still.mp4: your file is a PNG picture, not a video, whatever its name says"
+    ]
+    bomb = grows_midway(tmp_path / "bomb.mp4", (96, 64), (4352, 4352))
+    code, report, stderr = verify(bomb, tmp_path)
+    assert (code, report) == (2, None)
+    [line] = stderr.strip().splitlines()
+    assert line.startswith("reelbot: bomb.mp4: your video's frames are 4352×4352 pixels")
 
 
 def test_noise_does_not_count(tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
-"""Small helpers the real model families share: checks, tiny tokenizers, video input, placement.
+"""Small helpers the real model families share: checks, tiny tokenizers, placement.
 
 Functions, not a base class: each backend file still reads top to bottom on its own. torch,
 diffusers and transformers are imported inside the functions that need them, so importing this
-module (and with it a backend's `CAPABILITIES`) needs none of them.
+module (and with it a backend's `CAPABILITIES`) needs none of them. A member's video is read
+with `worker.media_sandbox.read_clip`: decoded in a bounded child, fitted as it is decoded.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from core.spec import Capabilities, RenderSpec
 
@@ -69,73 +69,6 @@ def to_uint8(video: Any) -> np.ndarray:
     """(T, H, W, 3) floats in [0, 1] (a pipeline's `output_type="np"`) to uint8 RGB."""
     array = np.asarray(video, dtype=np.float32)
     return np.clip(np.round(array * 255.0), 0, 255).astype(np.uint8)
-
-
-class UnreadableVideo(ValueError):
-    """An input video (a member's upload) whose frames can't be decoded; the message is
-    written for that member (the bot only read its headers)."""
-
-
-UNREADABLE = (
-    "your video couldn't be decoded (it may be damaged, or use a codec I can't read); "
-    "export it again as an H.264 MP4 and send that"
-)
-
-
-def read_video(path: Path, *, max_seconds: float | None = None) -> tuple[np.ndarray, float]:
-    """The frames of a video file as uint8 RGB (T, H, W, 3), upright, and its frame rate.
-
-    Phones store portrait video sideways with a rotation in its display matrix: frames are
-    turned as a player would show them. `max_seconds` stops decoding past that much video, so
-    a long upload costs no more memory than the clip needs. UnreadableVideo when FFmpeg can't
-    decode the file.
-    """
-    import av
-
-    frames: list[np.ndarray] = []
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise UnreadableVideo("your file has no picture track")
-            stream = container.streams.video[0]
-            fps = float(stream.average_rate or stream.guessed_rate or 24)
-            start: float | None = None
-            for frame in container.decode(stream):
-                if frame.time is not None:
-                    start = frame.time if start is None else start
-                    if max_seconds is not None and frame.time - start > max_seconds:
-                        break
-                array = frame.to_ndarray(format="rgb24")
-                turns = round(frame.rotation / 90) % 4
-                frames.append(np.rot90(array, turns) if turns else array)
-    except av.error.FFmpegError as exc:
-        log.info("input video %s could not be decoded: %s", path.name, exc)
-        raise UnreadableVideo(UNREADABLE) from None
-    if not frames:
-        raise UnreadableVideo("your video has no frames I could read")
-    return np.stack(frames), fps
-
-
-def fit_frames(frames: np.ndarray, width: int, height: int) -> list[Image.Image]:
-    """Each frame center-cropped to the aspect of width:height, then resized to it."""
-    fitted = []
-    for frame in frames:
-        image = Image.fromarray(frame)
-        scale = max(width / image.width, height / image.height)
-        w, h = round(image.width * scale), round(image.height * scale)
-        image = image.resize((max(w, width), max(h, height)), Image.Resampling.LANCZOS)
-        left, top = (image.width - width) // 2, (image.height - height) // 2
-        fitted.append(image.crop((left, top, left + width, top + height)))
-    return fitted
-
-
-def resample_frames(frames: np.ndarray, fps: float, native_fps: int) -> np.ndarray:
-    """Nearest-frame resampling of an input video to the model's native frame rate."""
-    if abs(fps - native_fps) < 1e-3:
-        return frames
-    count = max(1, math.floor((len(frames) - 1) * native_fps / fps) + 1)
-    index = np.minimum(np.round(np.arange(count) * fps / native_fps).astype(int), len(frames) - 1)
-    return frames[index]
 
 
 def resolve_device(device: str) -> tuple[str, Any]:

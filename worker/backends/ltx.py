@@ -43,16 +43,15 @@ from worker.backends import RenderedClip, StepCallback
 from worker.backends.common import (
     TINY,
     check_spec,
-    fit_frames,
     frames_for,
     optimize,
-    read_video,
-    resample_frames,
     resolve_device,
     step_callback,
     to_uint8,
 )
 from worker.images import fit_image
+from worker.media_decode import ClipPlan
+from worker.media_sandbox import read_clip
 from worker.motion import camera_travel
 
 log = logging.getLogger(__name__)
@@ -129,14 +128,15 @@ class LTXBackend:
             if spec.mode == "i2v":
                 condition = LTXVideoCondition(image=fit_image(inputs[0], width, height))
             else:
-                frames, fps = read_video(inputs[0])
-                tail = resample_frames(frames, fps, caps.native_fps)[-EXTEND_CONTEXT:]
+                # the video's last frames only, fitted as decoded, in a bounded child
+                plan = ClipPlan(width, height, caps.native_fps, EXTEND_CONTEXT, from_end=True)
+                tail = read_clip(inputs[0], plan)
                 if len(tail) < EXTEND_CONTEXT:
                     raise ValueError(
                         f"mode 'extend' needs an input video of at least {EXTEND_CONTEXT} frames "
                         f"at {caps.native_fps} fps, got {len(tail)}"
                     )
-                overlap = fit_frames(tail, width, height)
+                overlap = [Image.fromarray(frame) for frame in tail]
                 condition = LTXVideoCondition(video=overlap, strength=EXTEND_STRENGTH)
             kwargs["conditions"] = [condition]
             if self.distilled:
@@ -158,9 +158,10 @@ class LTXBackend:
                 f"width={spec.width} and height={spec.height} must both be multiples of 64 "
                 "for mode 'upscale' (the input is read at half that size)"
             )
-        frames, fps = read_video(video_path)
-        frames = resample_frames(frames, fps, caps.native_fps)
         longest = frames_for(caps.max_seconds, caps.native_fps, _STEP)
+        # at most the longest clip's frames, fitted at half size as decoded, in a bounded child
+        plan = ClipPlan(spec.width // 2, spec.height // 2, caps.native_fps, longest)
+        frames = read_clip(video_path, plan)
         if len(frames) < _STEP + 1:
             raise ValueError(
                 f"mode 'upscale' needs an input video of at least {_STEP + 1} frames "
@@ -170,7 +171,7 @@ class LTXBackend:
         # 8k+1 instead froze the upscaled clip's end for up to 7 frames
         count = min(math.ceil((len(frames) - 1) / _STEP) * _STEP + 1, longest)
         frames = np.concatenate([frames, np.repeat(frames[-1:], count - len(frames), axis=0)])
-        low = fit_frames(frames[:count], spec.width // 2, spec.height // 2)
+        low = [Image.fromarray(frame) for frame in frames[:count]]
         kwargs = self._call_kwargs(spec, on_step)
         with self._lock:
             latents = self.upsample_pipe(

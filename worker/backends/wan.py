@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from core.capabilities import FAMILIES
 from core.spec import RenderSpec
 from worker import camera as vcam
@@ -34,11 +36,8 @@ from worker.backends import RenderedClip, StepCallback
 from worker.backends.common import (
     TINY,
     check_spec,
-    fit_frames,
     frames_for,
     optimize,
-    read_video,
-    resample_frames,
     resolve_device,
     seeded_build,
     step_callback,
@@ -47,6 +46,8 @@ from worker.backends.common import (
     to_uint8,
 )
 from worker.images import fit_image
+from worker.media_decode import ClipPlan
+from worker.media_sandbox import read_clip
 from worker.motion import camera_travel
 
 log = logging.getLogger(__name__)
@@ -102,13 +103,12 @@ class WanBackend:
         pipe = self.pipe
         if spec.mode == "v2v":
             needed = frames_for(spec.duration_s, caps.native_fps, _STEP)
-            # decode no more of the member's video than the clip uses (and half a second)
-            frames, fps = read_video(inputs[0], max_seconds=needed / caps.native_fps + 0.5)
-            frames = resample_frames(frames, fps, caps.native_fps)
-            count = min(len(frames), needed)
-            count = (count - 1) // _STEP * _STEP + 1
+            # only the frames the clip uses, fitted as they are decoded, in a bounded child
+            plan = ClipPlan(width, height, caps.native_fps, needed)
+            frames = read_clip(inputs[0], plan)
+            count = (len(frames) - 1) // _STEP * _STEP + 1
             pipe = self.video_pipe
-            kwargs |= {"video": fit_frames(frames[:count], width, height)}
+            kwargs |= {"video": [Image.fromarray(frame) for frame in frames[:count]]}
             # spec.steps are the steps actually run: the tail of a longer schedule
             kwargs |= {"strength": RESTYLE_STRENGTH}
             kwargs["num_inference_steps"] = math.ceil(spec.steps / RESTYLE_STRENGTH)
