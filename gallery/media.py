@@ -153,6 +153,13 @@ class LocalMediaStore:
         for kind in kinds:
             self.resolve(self.relative_path(generation_id, kind)).unlink(missing_ok=True)
 
+    def evict(self, relatives: Iterable[str]) -> None:
+        """Drop this machine's working copies of files the store keeps elsewhere, once the work
+        on them is done (a remote worker's disk then holds only clips in hand). Here the
+        folder is the store: nothing goes."""
+        for relative in relatives:
+            self.resolve(relative)
+
     def adopt_legacy(self) -> Iterator[str]:
         """Move files stored as an older version left them into today's layout, yielding each
         generation id moved. A local folder's layout never changed: none."""

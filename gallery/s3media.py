@@ -158,6 +158,12 @@ class S3MediaStore(LocalMediaStore):
             [prefix + relative for relative in relatives for prefix in (PUBLIC, PRIVATE, "")]
         )
 
+    def evict(self, relatives: Iterable[str]) -> None:
+        """Delete the local copies (the bucket keeps the files; `fetch` downloads them again)."""
+        for relative in relatives:
+            parse_relative(relative)
+            self.resolve(relative).unlink(missing_ok=True)
+
     def adopt_legacy(self) -> Iterator[str]:
         """Move each object an older version wrote at the bare path to `private/` (copy, then
         delete the old key), yielding its generation id; keys that are not a generation's file

@@ -137,7 +137,7 @@ async def make_clip(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[s
     if not liveness.still_owns(gid):
         raise LeaseLost(gid)
     t0 = time.perf_counter()  # a no-op for the local folder; uploads them to S3, privately
-    await asyncio.to_thread(media.publish, gid, CLIP_KINDS)
+    published = await asyncio.to_thread(media.publish, gid, CLIP_KINDS)
     timings["upload"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -160,6 +160,8 @@ async def make_clip(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[s
     await announce_done(
         ctx, gid, relative, upload_path=upload, poster_path=poster, review=review, sheet_path=sheet
     )
+    # With a bucket, this machine's copies go: its disk holds only the clips it is working on
+    await asyncio.to_thread(media.evict, [*published, *spec.input_media])
     log.info("done in attempt %d (first=%s): %s", attempt, first, timings)
     return {"status": "done", "generation_id": gid, "timings": timings, "held": held}
 

@@ -86,3 +86,17 @@ def test_save_bytes_stores_an_input_image_atomically(media: LocalMediaStore) -> 
     assert [p.name for p in (media.root / "01").iterdir()] == [f"{GID}.png"]  # no temp files
     with pytest.raises(ValueError, match="kind"):
         media.save_bytes(GID, b"x", "html")
+
+
+def test_the_local_folder_is_the_store_evict_and_expose_change_nothing(
+    media: LocalMediaStore,
+) -> None:
+    relative, _ = media.save_bytes(GID, b"clip", "mp4")
+    assert media.expose(GID) == []  # the gallery serves files itself, row checked
+    media.withdraw(GID)
+    media.evict([relative])
+    assert media.resolve(relative).read_bytes() == b"clip"
+    media.remove(GID, ["mp4", "jpg"])  # what is not there is fine
+    assert not media.resolve(relative).exists()
+    with pytest.raises(ValueError):
+        media.evict(["../secret"])

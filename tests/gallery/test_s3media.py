@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,9 @@ from gallery.store import GalleryStore
 from gallery.visibility import place
 from gallery.web import create_app
 from tests.gallery.factories import add_done, new_id
+from tests.harness.buckets import s3_endpoint, s3_settings
 
-moto_server = pytest.importorskip("moto.server")
+__all__ = ["s3_endpoint"]  # a fixture
 
 GID = "0123456789abcdef0123456789abcdef"
 KEY = re.compile(r"^([0-9a-f]{2})/\1[0-9a-f]{30}\.(mp4|small\.mp4|preview\.mp4|jpg|webp|png)$")
@@ -41,29 +42,9 @@ TYPES = {
 }
 
 
-@pytest.fixture(scope="module")
-def endpoint() -> Iterator[str]:
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-def s3_settings(endpoint: str, data_dir: Path, bucket: str, **more: Any) -> GallerySettings:
-    return GallerySettings(
-        _env_file=None,  # type: ignore[call-arg]
-        data_dir=data_dir,
-        media_store="s3",
-        s3_endpoint_url=endpoint,
-        s3_bucket=bucket,
-        s3_region="us-east-1",
-        s3_access_key_id="test-key",
-        s3_secret_access_key="test-secret",
-        **more,
-    )
+@pytest.fixture
+def endpoint(s3_endpoint: str) -> str:
+    return s3_endpoint
 
 
 @pytest.fixture
@@ -132,6 +113,19 @@ def test_files_written_in_place_are_published(s3: S3MediaStore, elsewhere: S3Med
     assert keys(s3) == sorted(f"private/{relative}" for relative in published)
     assert not elsewhere.exists(f"01/{GID}.small.mp4")
     assert elsewhere.fetch(f"01/{GID}.small.mp4") is None
+
+
+def test_evict_drops_the_local_copy_and_the_bucket_keeps_the_file(
+    s3: S3MediaStore, elsewhere: S3MediaStore
+) -> None:
+    relative, _ = s3.save_bytes(GID, CLIP, "mp4")
+    s3.evict([relative])
+    assert not s3.resolve(relative).exists()
+    assert keys(s3) == [f"private/{relative}"]
+    fetched = s3.fetch(relative)  # downloaded again when needed
+    assert fetched is not None and fetched.read_bytes() == CLIP
+    with pytest.raises(ValueError):
+        s3.evict(["../secret"])
 
 
 def test_fetch_downloads_only_what_fits(s3: S3MediaStore, elsewhere: S3MediaStore) -> None:
