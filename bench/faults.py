@@ -2,10 +2,12 @@
 
     python bench/faults.py [--trials 20] [--only worker-kill ...] [--requests 50] [--outage 30]
 
-Each scenario (tests/faults/scenarios.py, the same trials CI runs once each) gets its own
-install (tests/faults/rig.py): a private Redis server, `python -m worker` processes running the
-tiny model with faults a prompt can ask for, SQLite and a media folder, and the unmodified
-discord.py bot against the fake Discord. Counts are per request, from the channel:
+Each scenario (tests/faults/scenarios.py, the same trials CI runs once each: issue 7's faults,
+and issue 17's upload bomb, a /restyle video that decodes to gigabytes) gets its own install
+(tests/faults/rig.py): a private Redis server, `python -m worker` processes running the tiny
+model with faults a prompt can ask for (the wan family at builtin:tiny for the upload bomb),
+SQLite and a media folder, and the unmodified discord.py bot against the fake Discord. Counts
+are per request, from the channel:
 
   delivered   requests whose clip was posted
   duplicates  posts beyond one per request (clips or failure notices)

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from bot.app import ReelBot
 from cli.local_redis import LocalRedis
+from core.spec import Capabilities
 from gallery.models import Generation
 from tests.fakediscord import FakeDiscord, Message
 from tests.harness.stack import READY, Stack
@@ -73,8 +74,18 @@ class Rig:
     """Start with `async with Rig(tmp_path) as rig:`; the bot runs from the start, workers when
     asked (`start_worker`), so a test decides when work can be taken."""
 
-    def __init__(self, root: Path, *, appendonly: bool = True, **worker_env: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        appendonly: bool = True,
+        capabilities: Capabilities | None = None,
+        **worker_env: str,
+    ) -> None:
+        """`capabilities`: what the bot sizes requests with (tiny's by default), for a rig
+        whose workers load another backend (`REELBOT_BACKEND` in `worker_env`)."""
         self.root = root
+        self.capabilities = capabilities
         self.data_dir = root / "data"
         self.redis_server = LocalRedis(root / "redis", appendonly=appendonly)
         self.worker_env = {
@@ -93,7 +104,7 @@ class Rig:
         self.redis_server.start()
         env = reelbot_env(self.redis_server.url, self.data_dir, **self.worker_env)
         self.workers = WorkerProcesses(env, self.root / "logs")
-        self.stack = Stack(self.redis_server.url, self.data_dir)
+        self.stack = Stack(self.redis_server.url, self.data_dir, capabilities=self.capabilities)
         try:
             await self.fake.start()
             await self.start_bot()
@@ -157,12 +168,22 @@ class Rig:
 
     async def ask(self, words: str = "a lighthouse in a storm", *, flags: str = SMALL) -> Request:
         """A new member runs /create (per-member caps never interfere); returns at the answer."""
+        return await self._command("create", words, flags, {})
+
+    async def restyle(self, video: bytes, words: str = "a watercolor painting") -> Request:
+        """A new member runs /restyle with `video` attached (as `clip.mp4`)."""
+        attachment = self.fake.upload("clip.mp4", video, content_type="video/mp4")
+        return await self._command("restyle", words, "", {"video": attachment})
+
+    async def _command(
+        self, name: str, words: str, flags: str, options: dict[str, object]
+    ) -> Request:
         self._users += 1
         user = f"member{self._users}"
         self.fake.world.add_user(user)
         request = Request(token=unique_word(), user=user, asked_at=time.monotonic())
         prompt = f"{words} {request.token} {flags}".strip()
-        ix = await self.fake.slash_command("create", {"prompt": prompt}, user=user)
+        ix = await self.fake.slash_command(name, {**options, "prompt": prompt}, user=user)
         # The public answer fills the deferred "thinking…" in; an error after the deferral is a
         # private followup instead (a database outage can take 30 s to get there).
         answers = [

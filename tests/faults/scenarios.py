@@ -1,4 +1,5 @@
-"""The faults of issue 7, each as one trial on a `Rig`: break something, count what members saw.
+"""The faults of issues 7 and 17, each as one trial on a `Rig`: break something, count what
+members saw.
 
 Shared by the CI tests (one trial each, asserted) and `bench/faults.py` (N trials, tabulated).
 A trial never asserts; it returns a `Trial` whose `problems` name every expectation it missed,
@@ -25,7 +26,10 @@ from bot.delivery.consumer import GROUP
 from jobs.events import follow_events
 from jobs.keys import RESULT_STREAM, heartbeat_key
 from tests.faults.backends import LONG, LONG_STEPS, OUT_OF_MEMORY, POISON
-from tests.faults.rig import FAILED, Rig, Trial
+from tests.faults.rig import FAILED, Request, Rig, Trial
+from tests.harness.bombs import grows_midway
+from tests.harness.stack import WAN_SMALL
+from tests.harness.uploads import mp4
 
 TrialFn = Callable[[Rig, random.Random], Awaitable[Trial]]
 
@@ -337,23 +341,65 @@ def failing_job(marker: str, *, said: str, attempts: int) -> TrialFn:
         worker = rig.live_workers()[0]
         bad = await rig.ask(f"a castle made of clouds {marker}")
         good = await rig.ask("a small boat at sea")
-        trial = Trial(recovery_s=await rig.settle([bad], timeout=90) - bad.asked_at)
-        await rig.settle([good], timeout=60)
-        rig.count([bad], trial)
-        failures = rig.posts(bad, FAILED)
-        told = [m for m in failures if said in m.content]
-        if not told:
-            trial.problems.append(f"not told {said!r}: {[m.content for m in failures]}")
-        if not rig.posts(good):
-            trial.problems.append("the next clip was not delivered")
-        if worker.poll() is not None or rig.live_workers() != [worker]:
-            trial.problems.append("the worker did not stay up")
-        row = rig.row(bad)
-        if row is None or row.status != "failed" or row.attempts != attempts:
-            trial.problems.append(f"expected failed after {attempts}: {row and row.attempts}")
-        return trial
+        return await told_then_next(rig, worker, bad, good, said=said, attempts=attempts)
 
     return trial
+
+
+async def told_then_next(
+    rig: Rig, worker: Any, bad: Request, good: Request, *, said: str, attempts: int
+) -> Trial:
+    """`bad` failed with `said` after `attempts` tries, `good` delivered by the same worker
+    process, still up. Recovery: `bad` asked → its member told."""
+    trial = Trial(recovery_s=await rig.settle([bad], timeout=90) - bad.asked_at)
+    await rig.settle([good], timeout=60)
+    rig.count([bad], trial)
+    failures = rig.posts(bad, FAILED)
+    told = [m for m in failures if said in m.content]
+    if not told:
+        trial.problems.append(f"not told {said!r}: {[m.content for m in failures]}")
+    if not rig.posts(good):
+        trial.problems.append("the next clip was not delivered")
+    if worker.poll() is not None or rig.live_workers() != [worker]:
+        trial.problems.append("the worker did not stay up")
+    row = rig.row(bad)
+    if row is None or row.status != "failed" or row.attempts != attempts:
+        trial.problems.append(f"expected failed after {attempts}: {row and row.attempts}")
+    return trial
+
+
+# -- an upload bomb: a small video that decodes to gigabytes --------------------------------
+
+BOMB_SAID = "frames are 4352×4352 pixels (its header says 96×64)"
+# The rig's workers: the wan family at builtin:tiny, which restyles (/restyle) on a CPU.
+RESTYLING = {
+    "capabilities": WAN_SMALL,
+    "REELBOT_BACKEND": "wan",
+    "REELBOT_MODEL": "builtin:tiny",
+    "REELBOT_DEVICE": "cpu",
+}
+
+
+def upload_bomb_file(rig: Rig) -> bytes:
+    """Made once a rig: 1.5 s whose header (what the bot reads) says 96×64, its frames
+    4352×4352 from a third of the way in; about 60 KB."""
+    path = rig.root / "bomb.mp4"
+    if not path.exists():
+        grows_midway(path, (96, 64), (4352, 4352))
+    return path.read_bytes()
+
+
+async def upload_bomb(rig: Rig, rng: random.Random) -> Trial:
+    """A member restyles the bomb, another member an ordinary video right behind it. The
+    worker's decode (a bounded child, `worker.media_sandbox`) refuses the first large frame:
+    the member is told its real size after one attempt (never retried, as the same file costs
+    the same again), and the same worker process restyles the next video. Recovery: asked →
+    the member told."""
+    await workers_beating(rig, 1)
+    worker = rig.live_workers()[0]
+    bad = await rig.restyle(upload_bomb_file(rig))
+    good = await rig.restyle(mp4(1.0), "claymation")
+    return await told_then_next(rig, worker, bad, good, said=BOMB_SAID, attempts=1)
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -411,6 +457,13 @@ SCENARIOS: dict[str, Scenario] = {
             "a poison job (raises every time)",
             failing_job(POISON, said="failed 3 times", attempts=3),
             one_worker,
+        ),
+        Scenario(
+            "upload-bomb",
+            "a /restyle upload of 60 KB whose frames grow to 4352x4352 under a 96x64 header",
+            upload_bomb,
+            one_worker,
+            RESTYLING,
         ),
     )
 }

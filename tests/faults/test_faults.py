@@ -1,5 +1,6 @@
-"""Issue 7's faults, one trial each, on a whole install (tests/faults/rig.py): a member still
-gets every clip exactly once, or a plain reason, and nothing they were told is queued is lost.
+"""Issue 7's faults and issue 17's upload bomb, one trial each, on a whole install
+(tests/faults/rig.py): a member still gets every clip exactly once, or a plain reason, and
+nothing they were told is queued is lost.
 
 The same trials run N times in `bench/faults.py`, which prints the figures; here each runs once
 (a worker starting costs about 8 s of this suite's time on two cores, so tests that need the
@@ -18,6 +19,7 @@ from tests.faults.backends import OUT_OF_MEMORY, POISON
 from tests.faults.rig import Rig, Trial
 from tests.faults.scenarios import (
     KILL_POINTS,
+    RESTYLING,
     bot_kill,
     db_down,
     db_locked,
@@ -25,6 +27,7 @@ from tests.faults.scenarios import (
     one_worker,
     redis_kill,
     two_workers,
+    upload_bomb,
     worker_kill,
 )
 
@@ -114,3 +117,15 @@ async def test_a_job_that_fails_tells_its_member_why_and_the_worker_takes_the_ne
         check(oom, rig, asked=1, delivered=0, told=1, recovery_s=20)
         poison = await failing_job(POISON, said="failed 3 times", attempts=3)(rig, random.Random())
         check(poison, rig, asked=1, delivered=0, told=1, recovery_s=30)
+
+
+async def test_an_upload_bomb_tells_its_member_once_and_the_worker_restyles_the_next(
+    tmp_path: Path,
+) -> None:
+    """A 60 KB /restyle upload whose frames grow to 4352×4352 under a 96×64 header (the bot
+    reads the header): failed at once with the frames' real size, never retried, and the same
+    worker process restyles the video asked right behind it."""
+    async with Rig(tmp_path, **RESTYLING) as rig:
+        await one_worker(rig)
+        trial = await upload_bomb(rig, random.Random())
+        check(trial, rig, asked=1, delivered=0, told=1, recovery_s=60)
