@@ -8,13 +8,19 @@ gallery, Max-Age and Expires SESSION_S), so the cookie is not the token, the ser
 after its expiry whatever the browser keeps, and changing the token ends every session. A form
 posted from another site is refused by its Origin; SameSite=Strict keeps the cookie off requests
 that other sites start. Scripts send `Authorization: Bearer <token>` instead. Wrong tokens, by
-form or by header, count against the client's address: MAX_FAILURES a minute, then 429.
+form or by header, count against the client's address (an IPv6 client's /64, which one host
+usually has whole): MAX_FAILURES a minute, then 429. Signing out also ends the session on the
+server, so a copy of the cookie taken earlier dies with it.
+
+Credentials are compared as the bytes that came in: a header or cookie that is not UTF-8 is a
+wrong token, never a 500.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import math
 import re
@@ -75,16 +81,25 @@ class Failures:
         self._seen.pop(address, None)
 
 
+def _bytes(text: str) -> bytes:
+    """`text` as bytes, whatever it holds: aiohttp hands over header bytes that are not UTF-8
+    as lone surrogates, which a plain `encode()` refuses."""
+    return text.encode("utf-8", "surrogatepass")
+
+
 class AdminGate:
     """The admin token, the sessions it signs and the wrong guesses seen; one per app."""
 
     def __init__(self, token: str, *, clock: Callable[[], float] = time.time) -> None:
-        self._token = token.encode()
+        self._token = _bytes(token)
         self.clock = clock  # wall time: a session's expiry is a moment, not a duration
         self.failures = Failures()
+        # Sessions signed out before their expiry: value -> expiry. Only a valid session gets
+        # in (it takes the token to make one), and each leaves once it would have expired.
+        self._ended: dict[str, int] = {}
 
     def is_token(self, given: str) -> bool:
-        return hmac.compare_digest(given.encode(), self._token)
+        return hmac.compare_digest(_bytes(given), self._token)
 
     def _mac(self, expiry: str) -> str:
         message = b"reelbot admin session " + expiry.encode()
@@ -96,9 +111,17 @@ class AdminGate:
 
     def is_session(self, value: str) -> bool:
         expiry, _, mac = value.partition(".")
-        if not _EXPIRY.fullmatch(expiry) or int(expiry) <= self.clock():
+        if not _EXPIRY.fullmatch(expiry) or int(expiry) <= self.clock() or value in self._ended:
             return False
-        return hmac.compare_digest(mac.encode(), self._mac(expiry).encode())
+        return hmac.compare_digest(_bytes(mac), self._mac(expiry).encode())
+
+    def end_session(self, value: str) -> None:
+        """Refuse `value` from now on (signing out), not only when it expires."""
+        if not self.is_session(value):
+            return
+        now = self.clock()
+        self._ended = {ended: at for ended, at in self._ended.items() if at > now}
+        self._ended[value] = int(value.partition(".")[0])
 
 
 ADMIN_GATE = web.AppKey("admin_gate", AdminGate)
@@ -112,8 +135,22 @@ def gate_of(request: web.Request) -> AdminGate:
     return gate
 
 
+def client_key(remote: str | None) -> str:
+    """Whom wrong tokens count against: the address, or for IPv6 its /64 (a single host
+    commonly has a whole /64 and could otherwise try from a new address every time)."""
+    try:
+        address = ipaddress.ip_address(remote or "")
+    except ValueError:
+        return remote or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 def _address(request: web.Request) -> str:
-    return request.remote or "unknown"
+    return client_key(request.remote)
 
 
 def refuse_if_locked(request: web.Request, gate: AdminGate) -> None:
@@ -128,7 +165,7 @@ def refuse_if_locked(request: web.Request, gate: AdminGate) -> None:
 
 def count_failure(request: web.Request, gate: AdminGate) -> None:
     gate.failures.record(_address(request))
-    log.warning("admin sign-in with a wrong token from %s", _address(request))
+    log.warning("admin sign-in with a wrong token from %s", request.remote)
 
 
 def _same_site(request: web.Request) -> bool:
@@ -162,12 +199,24 @@ def _refuse_other_sites(request: web.Request) -> None:
         )
 
 
+UNREADABLE = (
+    "The sign-in form that reached the gallery could not be read (its encoding was broken). "
+    "Type the token again and sign in with the form below."
+)
+
+
 async def login(request: web.Request) -> web.Response:
     """POST /admin/login: the form's token in, the session cookie out, back to /admin."""
     gate = gate_of(request)
     _refuse_other_sites(request)
     refuse_if_locked(request, gate)
-    form = await request.post()
+    try:
+        form = await request.post()
+    except (ValueError, LookupError, RuntimeError, web.RequestPayloadError):
+        # Bytes that are not the charset's, an unknown charset, a multipart body without its
+        # boundary or with an unknown transfer encoding (RuntimeError), a body that does not
+        # decompress: not a guess at the token, not counted.
+        return signin_form(request, 400, UNREADABLE)
     given = form.get("token")
     if not isinstance(given, str) or not gate.is_token(given):
         count_failure(request, gate)
@@ -189,9 +238,11 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
-    """POST /admin/logout: the session cookie goes; the sign-in form again."""
-    gate_of(request)
+    """POST /admin/logout: the session ends (on the server too) and its cookie goes; the
+    sign-in form again."""
+    gate = gate_of(request)
     _refuse_other_sites(request)
+    gate.end_session(request.cookies.get(COOKIE, ""))
     response = web.Response(status=303, headers={hdrs.LOCATION: "/admin"})
     response.del_cookie(COOKIE, path="/admin")
     response.headers[hdrs.CACHE_CONTROL] = NO_STORE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -45,6 +46,16 @@ class Site:
         response = await self.client.get(path, **kwargs)  # type: ignore[arg-type]
         assert response.status == status, (path, response.status)
         return await response.text()
+
+    async def raw(self, request: bytes) -> bytes:
+        """What the server answers to `request`, bytes as they are: for requests an HTTP client
+        will not send (bytes that are not UTF-8, broken bodies, odd request lines)."""
+        reader, writer = await asyncio.open_connection(self.client.host, self.client.port)
+        writer.write(request)
+        await writer.drain()
+        answer = await reader.read()
+        writer.close()
+        return answer
 
     async def json(self, path: str, status: int = 200) -> dict:
         response = await self.client.get(path)

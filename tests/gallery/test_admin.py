@@ -104,6 +104,23 @@ async def test_signing_out(site: Site) -> None:
     assert re.search(r"reelbot_admin=\"?\"?;.*Max-Age=0", out.headers["Set-Cookie"])
 
 
+async def test_signing_out_ends_the_session_on_the_server(site: Site) -> None:
+    """A copy of the cookie taken before signing out (another browser, a stolen one) is
+    refused afterwards; another moderator's session is not."""
+    now = [1_800_000_000.0]
+    gate(site).clock = lambda: now[0]
+    mine = session_of(await sign_in(site))
+    now[0] += 60
+    theirs = session_of(await sign_in(site))
+    out = await site.client.post(
+        "/admin/logout", cookies={"reelbot_admin": mine}, allow_redirects=False
+    )
+    assert out.status == 303
+    copy = await site.client.get("/admin", cookies={"reelbot_admin": mine})
+    assert copy.status == 401 and 'action="/admin/login"' in await copy.text()
+    assert (await site.client.get("/admin", cookies={"reelbot_admin": theirs})).status == 200
+
+
 async def test_the_token_in_a_url_no_longer_signs_in(site: Site) -> None:
     for path in (f"/admin?token={TOKEN}", f"/admin?state=held&token={TOKEN}", "/admin?token="):
         response = await site.client.get(path, allow_redirects=False)

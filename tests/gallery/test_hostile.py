@@ -4,7 +4,6 @@ problem under /api and the error page elsewhere, never a 500; and a log line, ne
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 
@@ -123,15 +122,6 @@ async def test_a_url_over_8_kb_is_a_414_and_no_traceback(
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
-async def _raw(site: Site, request: bytes) -> bytes:
-    reader, writer = await asyncio.open_connection(site.client.host, site.client.port)
-    writer.write(request)
-    await writer.drain()
-    answer = await reader.read()
-    writer.close()
-    return answer
-
-
 async def test_requests_http_cannot_parse_are_one_line_each(
     site: Site, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -141,7 +131,7 @@ async def test_requests_http_cannot_parse_are_one_line_each(
     huge_url = b"GET /?q=" + b"x" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
     huge_header = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 9000 + b"\r\n\r\n"
     for request in (huge_url, huge_header):
-        answer = await _raw(site, request)
+        answer = await site.raw(request)
         assert answer.split(b" ", 2)[1] == b"400", answer[:80]
         assert len(answer) < 1000
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
