@@ -73,7 +73,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # The policy with the media store's own origins (an S3 bucket, a CDN) allowed for media.
 _CSP = web.AppKey("csp", str)
 
-_STOCK_MESSAGES = {404: "Nothing here.", 405: "That method is not allowed here."}
+_STOCK_MESSAGES = {
+    404: "Nothing here.",
+    405: "That method is not allowed here.",
+    413: f"That request body is too large: the gallery takes at most {edge.MAX_BODY // 1024} KB.",
+}
 
 
 def _filesize(size: int | None) -> str:
@@ -188,6 +192,7 @@ def create_app(
     app = web.Application(
         middlewares=[metrics.middleware, edge.refuse_long_urls, _errors],
         handler_args=edge.handler_args(),
+        client_max_size=edge.MAX_BODY,
     )
     app[METRICS] = metrics
     app[STORE] = store

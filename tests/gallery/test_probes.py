@@ -59,6 +59,86 @@ async def test_credentials_that_are_not_utf8_are_refused_not_a_500(
     assert tracebacks(caplog) == []
 
 
+async def test_a_sign_in_body_that_cannot_be_read_is_a_400(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    part = b'--XX\r\nContent-Disposition: form-data; name="token"\r\n'
+    bodies = [
+        ({b"Content-Type": LOGIN_FORM}, b"token=\xff\xfe"),
+        ({b"Content-Type": LOGIN_FORM + b"; charset=bogus"}, b"token=abc"),
+        ({b"Content-Type": b"multipart/form-data"}, b"token=abc"),
+        ({b"Content-Type": b"multipart/form-data; boundary=XX"}, b"garbage"),
+        (
+            {b"Content-Type": b"multipart/form-data; boundary=XX"},
+            part + b"Content-Type: text/plain; charset=bogus\r\n\r\nabc\r\n--XX--\r\n",
+        ),
+        ({b"Content-Type": LOGIN_FORM, b"Content-Encoding": b"gzip"}, b"not gzip at all"),
+    ]
+    for headers, body in bodies:
+        answer = await site.raw(request(b"POST", b"/admin/login", headers, body))
+        assert status_of(answer) == 400, (headers, body, answer[:200])
+        assert b"could not be read" in answer and b"sign in with the form" in answer, answer
+    assert tracebacks(caplog) == []
+    # Not a guess at the token, so it does not count against the address.
+    assert gate(site).failures.retry_after("127.0.0.1") is None
+    signed_in = await site.client.post("/admin/login", data={"token": TOKEN}, allow_redirects=False)
+    assert signed_in.status == 303
+
+
+async def test_a_body_that_cannot_be_decoded_is_one_log_line(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Any route, not only sign-in: aiohttp reads what is left of a body after the handler,
+    so a broken gzip body on a GET once logged an ERROR with three tracebacks per request."""
+    caplog.set_level(logging.DEBUG)
+    for path, encoding in [(b"/", b"gzip"), (b"/api/clips", b"deflate")]:
+        answer = await site.raw(
+            request(b"GET", path, {b"Content-Encoding": encoding}, b"not compressed")
+        )
+        assert status_of(answer) == 200, answer[:200]
+    assert tracebacks(caplog) == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2 and all("content-encoding" in w for w in warnings), warnings
+
+
+async def test_a_request_line_the_parser_refuses_never_logs_its_query(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp's parse errors quote the request line; the query in it (an old sign-in link's
+    token, a search) must not reach the log, at any level."""
+    caplog.set_level(logging.DEBUG)
+    secret = b"SECRET" + TOKEN.encode()
+    for line in (
+        b"GET /admin?token=" + secret + b" HTTP/9.9",  # a bad version
+        b"GET /admin?token=" + secret + b"\x01 HTTP/1.1",  # a control character
+        b"GET /admin?token=" + secret + b" x HTTP/1.1",  # a space in the URL
+        b"FOO /admin?token=" + secret + b" HTTP/1.1",  # a method the parser does not know
+    ):
+        answer = await site.raw(line + b"\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert status_of(answer) == 400, (line, answer[:200])
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "SECRET" not in logged and TOKEN not in logged, logged
+    assert tracebacks(caplog) == []
+    refused = [r.getMessage() for r in caplog.records if "cannot parse" in r.getMessage()]
+    assert len(refused) == 4 and all(len(m) < 200 for m in refused), refused
+
+
+async def test_a_sign_in_body_larger_than_a_form_is_refused_unread(site: Site) -> None:
+    """Parsing a 1 MB multipart body of tiny parts held the event loop for a quarter second,
+    for anyone; a sign-in form is a few dozen bytes."""
+    parts = b"".join(
+        b'--XX\r\nContent-Disposition: form-data; name="a"\r\n\r\nb\r\n' for _ in range(2000)
+    )
+    big = await site.client.post(
+        "/admin/login",
+        data=parts + b"--XX--\r\n",
+        headers={"Content-Type": "multipart/form-data; boundary=XX"},
+    )
+    assert big.status == 413
+    assert "at most 16 KB" in await big.text()
+    assert gate(site).failures.retry_after("127.0.0.1") is None
+
+
 def test_an_ipv6_client_is_limited_by_its_64_not_each_address() -> None:
     """One host usually holds a whole /64: a new address per guess must not mean new guesses."""
     failures = AdminGate(TOKEN).failures
