@@ -2,9 +2,11 @@
 
 Each app has its own registry (no process-wide state, so tests and several apps in one process
 never collide). Routes are labelled by their pattern (`/clips/{id}`), never by the raw path, so
-the label set stays small whatever people request. `/metrics` is never on the public app: it is
-`metrics_app`, which `gallery.web.serve` puts on a port of its own (REELBOT_GALLERY_METRICS_PORT)
-for the operator's scraper, the way the bot and the worker serve theirs.
+the label set stays small whatever people request; likewise a method outside METHODS is
+"other" (aiohttp's pure-Python parser takes any method name a client makes up). `/metrics` is
+never on the public app: it is `metrics_app`, which `gallery.web.serve` puts on a port of its
+own (REELBOT_GALLERY_METRICS_PORT) for the operator's scraper, the way the bot and the worker
+serve theirs.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from gallery.browse import BrowseStore
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class Metrics:
@@ -64,7 +67,8 @@ class Metrics:
             raise
         finally:
             route = _route(request)
-            self.requests.labels(route, request.method, str(status)).inc()
+            method = request.method if request.method in METHODS else "other"
+            self.requests.labels(route, method, str(status)).inc()
             self.latency.labels(route).observe(time.perf_counter() - started)
 
     async def scrape(self, browse: BrowseStore) -> web.Response:

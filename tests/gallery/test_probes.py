@@ -6,11 +6,19 @@ hold a token); and nothing a prober sends grows the server's memory without boun
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+from prometheus_client.exposition import generate_latest
 
+from gallery.media import LocalMediaStore
+from gallery.metrics import METRICS
 from gallery.signin import ADMIN_GATE, COOKIE, MAX_FAILURES, SESSION_S, AdminGate, client_key
+from gallery.store import GalleryStore
+from gallery.web import create_app
 from tests.gallery.sites import TOKEN, Site
 
 LOGIN_FORM = b"application/x-www-form-urlencoded"
@@ -148,3 +156,21 @@ def test_an_ipv6_client_is_limited_by_its_64_not_each_address() -> None:
     assert failures.retry_after(client_key("2001:db8:1:3::1")) is None  # another /64
     assert client_key("::ffff:192.0.2.7") == client_key("192.0.2.7") == "192.0.2.7"
     assert client_key(None) == "unknown"
+
+
+async def test_odd_methods_share_one_metrics_label(
+    sqlite_store: GalleryStore, media: LocalMediaStore
+) -> None:
+    """aiohttp's pure-Python parser accepts any method name; each one a new time series would
+    grow the metrics without bound."""
+    app = create_app(sqlite_store, media, public_url="http://x")
+    metrics = app[METRICS]
+    for method in ("X-PROBE-1", "X-PROBE-2", "PROPFIND", "POST"):
+        request = make_mocked_request(method, "/", app=app)
+        request._match_info = await app.router.resolve(request)
+        with contextlib.suppress(web.HTTPException):
+            await metrics.middleware(request, request.match_info.handler)
+    scraped = generate_latest(metrics.registry).decode()
+    assert "X-PROBE" not in scraped and "PROPFIND" not in scraped
+    assert 'method="other",route="unmatched",status="405"} 3.0' in scraped
+    assert 'method="POST",route="unmatched",status="405"} 1.0' in scraped
