@@ -217,6 +217,9 @@ async def login(request: web.Request) -> web.Response:
         # boundary or with an unknown transfer encoding (RuntimeError), a body that does not
         # decompress: not a guess at the token, not counted.
         return signin_form(request, 400, UNREADABLE)
+    # Again: guesses sent at once all passed the first check while their bodies were on the
+    # way. Nothing awaits between this check and `count_failure`, so it holds.
+    refuse_if_locked(request, gate)
     given = form.get("token")
     if not isinstance(given, str) or not gate.is_token(given):
         count_failure(request, gate)

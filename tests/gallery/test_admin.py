@@ -3,8 +3,10 @@ token, wrong tokens limited, the audit log, and no token ever in a URL or a log 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -19,6 +21,7 @@ from gallery.web import create_app, make_runner
 from tests.gallery.factories import new_id
 from tests.gallery.sites import BEARER, TOKEN, XSS, Site, open_site
 from tests.harness.cli import reelbot
+from tests.harness.waiting import eventually
 
 LOGIN = "/admin/login"
 
@@ -162,6 +165,34 @@ async def test_wrong_tokens_are_limited_per_address(site: Site) -> None:
     for _ in range(MAX_FAILURES - 1):  # and success forgave the address its earlier guesses
         assert (await sign_in(site, "guess")).status == 403
     assert (await sign_in(site)).status == 303
+
+
+async def test_guesses_sent_at_once_are_limited_too(site: Site) -> None:
+    """Twelve wrong sign-ins whose bodies arrive only after all twelve passed the limit's
+    check: at most MAX_FAILURES are judged, the rest are 429."""
+    checked, release = [], asyncio.Event()
+    failures = gate(site).failures
+    retry_after = failures.retry_after
+
+    def counted(address: str) -> int | None:
+        checked.append(address)
+        return retry_after(address)
+
+    failures.retry_after = counted  # type: ignore[method-assign]
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"token="  # the headers go out with the first chunk
+        await release.wait()
+        yield b"guess"
+
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    guesses = [
+        asyncio.create_task(site.client.post(LOGIN, data=body(), headers=form)) for _ in range(12)
+    ]
+    await eventually(lambda: len(checked) >= len(guesses))
+    release.set()
+    statuses = sorted([(await answer).status for answer in guesses])
+    assert statuses == [403] * MAX_FAILURES + [429] * (len(guesses) - MAX_FAILURES)
 
 
 async def test_scripts_use_a_bearer_token(site: Site) -> None:
