@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 VERIFY_BUDGET = dataclasses.replace(DEFAULT_BUDGET, max_pixels=1_000_000_000)  # ample for ours
+VERIFY_FRAMES = 300  # the watermark's vote: more than our longest clip (241 frames)
 _ERRORS: dict[str, type[UnreadableVideo]] = {
     cls.__name__: cls for cls in (UnreadableVideo, NotAVideo, OverBudget)
 }
@@ -169,7 +170,7 @@ def _provenance(path: Path, budget: MediaBudget) -> tuple[dict[str, Any], Arrays
 
     with open_video(path, budget) as (container, _stream):
         tags = dict(container.metadata)
-    reading = read_watermark(path, budget)
+    reading = read_watermark(path, budget, frames=VERIFY_FRAMES)
     if reading is None:
         return {"tags": tags, "watermark": None}, {}
     arrays = {"bits": reading.bits}

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import binascii
 import functools
+import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -246,13 +247,14 @@ class _Votes:
         return WatermarkReading(bits, float(np.abs(agreement).mean()), self.frames, agreement)
 
 
-def _luma_planes(path: Path, budget: MediaBudget) -> Iterator[np.ndarray]:
+def _luma_planes(path: Path, budget: MediaBudget, frames: int | None) -> Iterator[np.ndarray]:
     """Stacks of up to _CHUNK decoded frames' luma (float32 limited-range levels), read from the
-    file's own Y plane; the file opened and each frame checked as any untrusted video is
-    (`worker.media_decode`)."""
+    file's own Y plane, from its first `frames` frames (all if None); the file opened and each
+    frame checked as any untrusted video is (`worker.media_decode`)."""
     with open_video(path, budget) as (container, stream):
         batch: list[np.ndarray] = []
-        for frame in checked_frames(container, stream, budget):
+        decoded = checked_frames(container, stream, budget)
+        for frame in itertools.islice(decoded, frames):
             if frame.format.name not in ("yuv420p", "yuvj420p"):
                 frame = frame.reformat(format="yuv420p")
             plane = frame.planes[0]
@@ -271,15 +273,18 @@ def _luma_planes(path: Path, budget: MediaBudget) -> Iterator[np.ndarray]:
             yield np.stack(batch)
 
 
-def read_watermark(path: Path, budget: MediaBudget = DEFAULT_BUDGET) -> WatermarkReading | None:
-    """The watermark's vote over every frame; None if no frame was large enough to carry it.
+def read_watermark(
+    path: Path, budget: MediaBudget = DEFAULT_BUDGET, *, frames: int | None = None
+) -> WatermarkReading | None:
+    """The watermark's vote over every frame (the first `frames`, if given); None if no frame
+    was large enough to carry it.
 
     ProvenanceError if not a single frame could be decoded (a truncated or damaged file); the
     UnreadableVideo family for a file that is no video we read or is over `budget`. In-process:
     `reelbot verify` calls it in a sandboxed child (`worker.media_sandbox.read_provenance`).
     """
     votes = _Votes()
-    for luma in _luma_planes(path, budget):
+    for luma in _luma_planes(path, budget, frames):
         votes.add(luma)
     if not votes.decoded:
         raise ProvenanceError(f"{path}: no frame could be decoded (truncated or damaged?)")
