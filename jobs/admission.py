@@ -13,6 +13,12 @@ whatever happens to the bot, so there is no moment at which a job is popped but 
 any number of bot processes may run the step at once, and no lock is needed. The price is
 knowing arq's key layout; arq is pinned (0.28.0) and the tests run a real arq worker on it.
 
+A front end holds the member's place before it answers anyone (`reserve`, in the same script
+as `enqueue`: `jobs/lua/submit.lua`), so of a burst of requests from one member the first ones
+up to the cap get places and the rest are refused, before any of them is answered in public.
+The place becomes the waiting job on `enqueue`; `release` gives it back if the request fails in
+between, and a place whose bot died without doing either lapses after `RESERVATION_TTL`.
+
 Places in line and ETAs are read by `jobs.places`; `Admission` answers for both, so a caller
 holds one object per process.
 """
@@ -54,6 +60,8 @@ log = logging.getLogger(__name__)
 
 CANCEL_TTL = timedelta(days=1)
 DAY_TTL = timedelta(days=2)
+# Discord's interaction token lives 15 minutes: after that a request can't be answered anyway.
+RESERVATION_TTL = timedelta(minutes=15)
 UNLIMITED = 2**53  # a cap nobody reaches: the reconciler's re-queue
 
 
@@ -126,9 +134,11 @@ class Admission:
     ) -> None:
         """Put a job in its member's queue, or QuotaExceeded; a repeated call is a no-op.
 
-        `caps=None` (the reconciler re-queueing a job Redis lost): no caps, not counted again.
-        `announce` is appended to the job's progress events if, and only if, it was queued, in
-        the same round trip.
+        A job whose place was reserved (`reserve`) takes it, whatever the caps say now; without
+        a reservation (or after it lapsed) the caps are checked here. `caps=None` (the
+        reconciler re-queueing a job Redis lost): no caps, not counted again. `announce` is
+        appended to the job's progress events if, and only if, it was queued, in the same
+        round trip.
         """
         spec = job.spec
         gid = job.generation_id
@@ -136,6 +146,7 @@ class Admission:
         keys = [day_key(spec.owner_id, now)]
         args: list[str | int] = [
             *LAYOUT,
+            "queue",
             gid,
             tier,
             guild_key(spec.guild_id),
@@ -156,22 +167,48 @@ class Admission:
             raise per_day_refusal(used, now)
         self.kick()
 
+    async def reserve(
+        self,
+        generation_id: str,
+        spec: RenderSpec,
+        caps: Caps,
+        *,
+        ttl: timedelta = RESERVATION_TTL,
+    ) -> Preview | None:
+        """Hold one of the member's places for `generation_id`, or QuotaExceeded: atomic with
+        every other reservation and enqueue, so requests get places in the order they reach
+        Redis. Returns the member's places in use (this one included), their clips made today
+        before it, and where the job would stand in either tier (as `preview_position`); None
+        if the job is already known (reserved or queued by an earlier try): nothing to hold or
+        release."""
+        owner = spec.owner_id
+        now = datetime.fromtimestamp(self.clock(), UTC)
+        day = day_key(owner, now)
+        args = [*LAYOUT, "reserve", generation_id, owner, caps.in_flight, caps.per_day]
+        args += [int(DAY_TTL.total_seconds()), int(ttl.total_seconds() * 1000)]
+        held, (_, _, _, fast, relax) = await asyncio.gather(
+            self.pipelined.run_script(self.scripts.submit, keys=[day], args=args),
+            self.places.usage(owner, day, None, guild=guild_key(spec.guild_id)),
+        )
+        status, used, *made = (int(v) for v in held)  # a refusal says no more
+        if status == -1:
+            raise in_flight_refusal(used, await self.next_position(owner))
+        if status == -2:
+            raise per_day_refusal(used, now)
+        return Preview(used, made[0], {"fast": fast, "relax": relax}) if status == 1 else None
+
+    async def release(self, generation_id: str) -> bool:
+        """Give back a place `reserve` held (the request failed before it was queued), and its
+        count today. False if there was none: queued already, released, or lapsed."""
+        args = [*LAYOUT, "release", generation_id]
+        return bool(await self.pipelined.run_script(self.scripts.submit, args=args))
+
     async def check(self, owner_id: str, caps: Caps) -> tuple[int, int]:
         """QuotaExceeded if `enqueue` would refuse now: call it before writing anything. Else
         the member's usage, as `usage` gives it. One round trip, refusals included."""
         now = datetime.fromtimestamp(self.clock(), UTC)
         live, today, at = await self.places.usage(owner_id, day_key(owner_id, now), caps)
         return self._allowed(live, today, at, caps, now)
-
-    async def check_and_preview(self, spec: RenderSpec, caps: Caps) -> Preview:
-        """`check`, and where a job for `spec` would stand in either tier if queued now
-        (`preview_position`), in the same round trip: the per-/create path makes one call."""
-        now = datetime.fromtimestamp(self.clock(), UTC)
-        live, today, at, fast, relax = await self.places.usage(
-            spec.owner_id, day_key(spec.owner_id, now), caps, guild=guild_key(spec.guild_id)
-        )
-        self._allowed(live, today, at, caps, now)
-        return Preview(live, today, {"fast": fast, "relax": relax})
 
     @staticmethod
     def _allowed(live: int, today: int, at: int, caps: Caps, now: datetime) -> tuple[int, int]:

@@ -101,7 +101,8 @@ class CreateCog(commands.Cog):
         style: str | None = None,
     ) -> None:
         """Make a short video clip from a prompt."""
-        async with interaction.client.intake_line.turn(interaction):  # first come, first served
+        # first come, first served: among all requests, and among the member's own for caps
+        async with interaction.client.intake_line.turn(interaction) as place:
             bot = interaction.client
             capabilities = bot.model_capabilities
             parsed = read_text(prompt, capabilities, bot.style_presets)
@@ -119,7 +120,7 @@ class CreateCog(commands.Cog):
             parsed = await with_options(interaction, parsed, options, hide=hide)
             asker = Asker.of(interaction)
             spec = build_spec(parsed, asker, capabilities)
-            await submit_request(bot, spec, asker, reply_with(interaction))
+            await submit_request(bot, spec, asker, reply_with(interaction), place=place)
 
     @create.autocomplete("aspect_ratio")
     async def _ratios(

@@ -6,13 +6,21 @@ through the same three steps, so bounds, defaults and error messages are the sam
 1. read text with `parse_flags` (a clip's own settings are read back from `to_command_line`,
    the text its result message shows, so a reroll is exactly "that command again");
 2. resolve it against the loaded model with `resolve_request`;
-3. `submit_request`: record and enqueue through `Submitter`, posting the public "queued"
-   message and saving the `DeliveryTarget` before the job can start, then follow progress.
+3. `admit_request`: bans, the prompt policy, then the member's place under their caps, reserved
+   in the order their requests arrived (`bot.intake.line.Place`). Every refusal is private and
+   comes before anything public, and before any upload is read (`/animate` and `/restyle`
+   call it before the download);
+4. `submit_request`: record and enqueue through `Submitter`, posting the public "queued"
+   message and saving the `DeliveryTarget` before the job can start, then follow progress. The
+   reserved place makes the enqueue certain; if it fails all the same (Redis lost, or a place
+   held past its 15 minutes), the public message is edited to say the clip was not queued.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -22,9 +30,10 @@ from pydantic import ValidationError
 
 from bot.deferral import Deferral, settle
 from bot.delivery.targets import DEFAULT_UPLOAD_LIMIT, DeliveryTarget, save_target
-from bot.intake.screening import screen
-from bot.intake.submit import Submission, new_generation_id
-from bot.messages import queued_text
+from bot.intake.line import Place
+from bot.intake.submit import Submission
+from bot.intake.tickets import Ticket, admit_request
+from bot.messages import not_queued_text, queued_text
 from bot.replies import ANSWERED
 from core.errors import FlagError, UserFacingError
 from core.flags import ParsedPrompt, parse_flags, random_seed, resolve_request, to_command_line
@@ -32,6 +41,8 @@ from core.spec import MAX_MOTION, Capabilities, RenderSpec, StylePreset
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
+
+log = logging.getLogger(__name__)
 
 # What can be asked of an existing clip. "remix" is new text from the Remix form.
 FollowUp = Literal["reroll", "remix", "vary", "extend", "upscale"]
@@ -259,6 +270,8 @@ async def submit_request(
     asker: Asker,
     post: PostQueued,
     *,
+    ticket: Ticket | None = None,
+    place: Place | None = None,
     generation_id: str | None = None,
     note: str = "",
     reviewed: bool = False,
@@ -267,24 +280,28 @@ async def submit_request(
     so a clip can never finish without knowing where it belongs. `generation_id` is for a
     request whose input media was stored under its id first; `note` is a line for the member.
 
-    First screening (`bot.intake.screening`): a ban or a blocked prompt is refused, a flagged
-    one is held for a moderator (`ReelBot.hold_for_review` raises ContentHeld) unless
-    `reviewed`, which is how an approved request comes back here."""
+    `ticket` is `admit_request`'s, for a command that admitted the request before reading its
+    upload; without one it is admitted here (in `place`, if given). A flagged request is held
+    for a moderator (`ReelBot.hold_for_review` raises ContentHeld) instead of queued; an
+    approved one comes back here with `reviewed`."""
+    if ticket is None:
+        ticket = await admit_request(
+            bot, spec, asker, place=place, generation_id=generation_id, reviewed=reviewed
+        )
+    gid = ticket.generation_id
+    posted: list[int] = []  # the public message, once it is out
     try:
         if asker.nsfw and (skip := bot.review_config.scan_skip(asker.guild_id)):
             spec = RenderSpec.model_validate({**spec.model_dump(), "scan_skip": skip})
-        if not reviewed:
-            decision = await screen(
-                spec, asker, bans=bot.bans, policy=bot.prompt_policy, toxicity=bot.toxicity_check
-            )
-            if decision.decision == "flag":
-                gid = generation_id or new_generation_id()
-                await bot.hold_for_review(spec, asker, decision, gid)
+        if ticket.flagged is not None:
+            await bot.hold_for_review(spec, asker, ticket.flagged, gid)
 
         async def answer(submission: Submission) -> None:
             eta_s = await bot.render_times.ready_in(spec, submission.position, submission.tier)
             text = queued_text(asker.user_id, spec, submission.position, note=note, eta_s=eta_s)
             message_id = await post(text)
+            if message_id is not None:
+                posted.append(message_id)
             target = DeliveryTarget(
                 channel_id=asker.channel_id,
                 status_message_id=message_id,
@@ -293,19 +310,44 @@ async def submit_request(
             )
             await save_target(bot.admission.pipelined, submission.generation_id, target)
 
-        # Screened, held and over-cap requests are answered privately; the rest are acknowledged
-        # publicly before the slow part.
+        # Screened, held and over-cap requests were answered privately; the rest are
+        # acknowledged publicly before the slow part.
         acknowledge = post.acknowledge if isinstance(post, InteractionAnswer) else None
         submission = await bot.submitter.submit(
             spec,
+            reservation=ticket.reservation,
+            generation_id=gid,
             role_ids=asker.role_ids,
-            generation_id=generation_id,
             after_check=acknowledge,
             before_enqueue=answer,
         )
-        bot.progress_tracker.track(submission.generation_id, spec)
-    except UserFacingError as exc:  # banned, blocked, held for review, over a cap, ...
-        bot.bot_metrics.refused(exc)
+    except BaseException as exc:  # not queued
+        if isinstance(exc, UserFacingError):  # held for review; a place that lapsed
+            bot.bot_metrics.refused(exc)
+        if ticket.reservation is not None:  # given back (a no-op once the job is queued)
+            await asyncio.shield(bot.submitter.release(ticket.reservation))
+        if posted:  # said "queued" in public: take it back there too
+            await asyncio.shield(withdraw(bot, asker, spec, posted[0], exc))
         raise
+    bot.progress_tracker.track(submission.generation_id, spec)
     bot.bot_metrics.accepted()
     return submission
+
+
+async def withdraw(
+    bot: ReelBot, asker: Asker, spec: RenderSpec, message_id: int, error: BaseException
+) -> None:
+    """Edit a public "queued" answer to say the clip was not queued after all, and why."""
+    reason = (
+        str(error)
+        if isinstance(error, UserFacingError)
+        else "something went wrong on my side. Please ask again in a moment."
+    )
+    channel = bot.get_partial_messageable(asker.channel_id)
+    text = not_queued_text(asker.user_id, spec, reason)
+    try:
+        await channel.get_partial_message(message_id).edit(
+            content=text, allowed_mentions=discord.AllowedMentions.none()
+        )
+    except discord.HTTPException as exc:
+        log.warning("could not take back queued answer %s: %r", message_id, exc)

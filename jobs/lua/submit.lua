@@ -1,36 +1,96 @@
--- Put a job in its member's wait list, unless a cap refuses it (after layout.lua).
--- KEYS: the member's day count [, the job's events stream]
--- ARG: gid, tier, guild, member, arq head, in-flight cap, daily cap, day count TTL s,
---      count it today (1/0) [, event JSON, stream max length, stream TTL s]
--- -> {status, used}: 1 queued, 0 already known, -1 in-flight cap, -2 daily cap
--- With the event arguments, a queued job's "queued" progress event is appended too.
-local gid, tier, g, m = ARG[1], ARG[2], ARG[3], ARG[4]
-if redis.call('EXISTS', jkey(gid)) == 1 then return {0, 0} end
-local F = fkey(m)
-for _, other in ipairs(redis.call('SMEMBERS', F)) do
-  local state = redis.call('HGET', jkey(other), 'state')
-  if state ~= 'waiting' and redis.call('EXISTS', ARQ_JOB .. other) == 0 then
-    redis.call('SREM', F, other)  -- finished: arq drops its job key at the end
-    redis.call('DEL', jkey(other))
+-- A member's place under their caps, and their job in its wait list (after layout.lua).
+-- A front end reserves a place before it answers anyone, then queues the job once it has said
+-- where the clip goes. A reservation counts against the caps like a waiting job (in the member's
+-- in-flight set, counted today) but is in no wait list, so no worker can take it. Queueing turns
+-- it into the waiting job; releasing it gives the place and the day's count back; one that is
+-- neither (its bot died) expires by itself: its record goes, and the next call drops it.
+-- ARG: what, then by what:
+--   'reserve', gid, member, in-flight cap, daily cap, day count TTL s, reservation TTL ms
+--     KEYS: the member's day count
+--     -> {status, used, made today before it}: 1 reserved, 0 already known, -1 in-flight cap,
+--        -2 daily cap
+--   'queue', gid, tier, guild, member, arq head, in-flight cap, daily cap, day count TTL s,
+--     count it today (1/0) [, event JSON, stream max length, stream TTL s]
+--     KEYS: the member's day count [, the job's events stream]
+--     -> {status, used}: 1 queued, 0 already known, -1 in-flight cap, -2 daily cap
+--     A reserved job is queued without a second look at the caps or the count. With the event
+--     arguments, a queued job's "queued" progress event is appended too.
+--   'release', gid -> 1 the reservation is gone, 0 there was none
+local what, gid = ARG[1], ARG[2]
+local j = jkey(gid)
+
+local function live(m)  -- the member's jobs waiting, reserved, queued or rendering
+  local F = fkey(m)
+  for _, other in ipairs(redis.call('SMEMBERS', F)) do
+    local state = redis.call('HGET', jkey(other), 'state')
+    if state ~= 'waiting' and state ~= 'reserved'
+        and redis.call('EXISTS', ARQ_JOB .. other) == 0 then
+      redis.call('SREM', F, other)  -- finished (arq drops its job key), or a lapsed reservation
+      redis.call('DEL', jkey(other))
+    end
   end
+  return redis.call('SCARD', F)
 end
-local used = redis.call('SCARD', F)
-if used >= tonumber(ARG[6]) then return {-1, used} end
-local dk = KEYS[1]
-local today = tonumber(redis.call('GET', dk) or '0')
-if today >= tonumber(ARG[7]) then return {-2, today} end
-if ARG[9] == '1' then
-  redis.call('INCR', dk)
-  redis.call('EXPIRE', dk, ARG[8])
+
+local function within_caps(m, in_flight_cap, day_cap)  -- nil, or the refusal
+  local used = live(m)
+  if used >= tonumber(in_flight_cap) then return {-1, used} end
+  local today = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if today >= tonumber(day_cap) then return {-2, today} end
+  return nil, used, today
 end
-redis.call('HSET', jkey(gid), 'tier', tier, 'guild', g, 'member', m, 'day', dk,
-  'head', ARG[5], 'state', 'waiting')
+
+local function count_today(ttl)
+  redis.call('INCR', KEYS[1])
+  redis.call('EXPIRE', KEYS[1], ttl)
+end
+
+if what == 'reserve' then
+  local m = ARG[3]
+  if redis.call('EXISTS', j) == 1 then return {0, 0, 0} end
+  local refused, used, today = within_caps(m, ARG[4], ARG[5])
+  if refused then return refused end
+  count_today(ARG[6])
+  redis.call('HSET', j, 'member', m, 'day', KEYS[1], 'state', 'reserved')
+  redis.call('PEXPIRE', j, ARG[7])
+  redis.call('SADD', fkey(m), gid)
+  return {1, used + 1, today}
+end
+
+if what == 'release' then
+  local m, dk, state = unpack(redis.call('HMGET', j, 'member', 'day', 'state'))
+  if state ~= 'reserved' then return 0 end
+  redis.call('SREM', fkey(m), gid)
+  redis.call('DEL', j)
+  if tonumber(redis.call('GET', dk) or '0') > 0 then redis.call('DECR', dk) end
+  return 1
+end
+
+if what ~= 'queue' then
+  return redis.error_reply('submit.lua: unknown what ' .. tostring(what))
+end
+local tier, g, m = ARG[3], ARG[4], ARG[5]
+local state = redis.call('HGET', j, 'state')
+local used
+if state == 'reserved' then  -- its place is held: counted when it was reserved
+  redis.call('PERSIST', j)
+  used = redis.call('SCARD', fkey(m))
+else
+  if state or redis.call('EXISTS', j) == 1 then return {0, 0} end
+  local refused, today
+  refused, used, today = within_caps(m, ARG[7], ARG[8])
+  if refused then return refused end
+  if ARG[10] == '1' then count_today(ARG[9]) end
+  redis.call('HSET', j, 'day', KEYS[1])
+  used = used + 1
+end
+redis.call('HSET', j, 'tier', tier, 'guild', g, 'member', m, 'head', ARG[6], 'state', 'waiting')
 redis.call('RPUSH', wlist(tier, g, m), gid)
 redis.call('ZADD', mring(tier, g), 0, m)
 redis.call('ZADD', ring(tier), 0, g)
-redis.call('SADD', F, gid)
+redis.call('SADD', fkey(m), gid)
 if KEYS[2] then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARG[11], '*', 'e', ARG[10])
-  redis.call('EXPIRE', KEYS[2], ARG[12])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARG[12], '*', 'e', ARG[11])
+  redis.call('EXPIRE', KEYS[2], ARG[13])
 end
-return {1, used + 1}
+return {1, used}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import discord
@@ -39,7 +40,10 @@ class FakeHTTPResponse:
 
 
 class Interaction:
-    def __init__(self, age_s: float, *, fail: bool | BaseException = False) -> None:
+    def __init__(
+        self, age_s: float, *, fail: bool | BaseException = False, user_id: int = 1
+    ) -> None:
+        self.user = SimpleNamespace(id=user_id)
         self.calls: list[str] = []
         self.response = Response(self.calls, fail=fail)
         self.created_at = discord.utils.utcnow() - timedelta(seconds=age_s)

@@ -53,3 +53,55 @@ async def test_a_request_waiting_for_its_turn_is_deferred_in_time(monkeypatch: A
     done.set()
     await first
     await second
+
+
+async def test_a_members_requests_reach_the_caps_in_arrival_order() -> None:
+    """Steps before the caps take varying time (the abuse classifier in a thread, a cache
+    load); each request still asks in the order it arrived, whatever order they finish in."""
+    intake = Intake()
+    asked: list[int] = []
+    ready = [asyncio.Event() for _ in range(8)]
+
+    async def request(n: int) -> None:
+        with intake.place(Interaction(age_s=0, user_id=7)) as place:  # type: ignore[arg-type]
+            await ready[n].wait()  # its own checks, finishing in any order
+            await place.wait()
+            asked.append(n)
+            place.done()
+
+    tasks = [asyncio.create_task(request(n)) for n in range(8)]
+    for event in reversed(ready):  # the last to arrive is the first ready
+        event.set()
+        await asyncio.sleep(0)
+    await asyncio.gather(*tasks)
+    assert asked == list(range(8))
+
+
+async def test_other_members_and_given_up_requests_hold_nobody_up() -> None:
+    intake = Intake()
+    stuck = asyncio.Event()
+    asked: list[str] = []
+
+    async def slow_alice() -> None:
+        with intake.place(Interaction(age_s=0, user_id=1)) as place:  # type: ignore[arg-type]
+            await stuck.wait()
+            await place.wait()
+            asked.append("alice's first")
+
+    async def failing_alice() -> None:
+        with intake.place(Interaction(age_s=0, user_id=1)):  # type: ignore[arg-type]
+            raise ValueError("a typo in the flags: refused before the caps")
+
+    async def asker(user_id: int, name: str) -> None:
+        with intake.place(Interaction(age_s=0, user_id=user_id)) as place:  # type: ignore[arg-type]
+            await place.wait()
+            asked.append(name)
+
+    first = asyncio.create_task(slow_alice())
+    failed = asyncio.create_task(failing_alice())
+    later = asyncio.create_task(asker(1, "alice's third"))
+    await asker(2, "bob")  # another member: no wait for alice's
+    assert asked == ["bob"]
+    stuck.set()
+    await asyncio.gather(first, later, failed, return_exceptions=True)
+    assert asked == ["bob", "alice's first", "alice's third"]  # the failed one let it through

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -38,8 +38,9 @@ from core.spec import (
 )
 from jobs.admission import Admission, cancel_requested
 from jobs.events import EVENTS_TTL_S, read_event
-from jobs.keys import cancel_key, events_key, heartbeat_key
+from jobs.keys import cancel_key, events_key, heartbeat_key, sched_job_key
 from tests.harness.renderjobs import job
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
 ROOMY = Caps(in_flight=100, per_day=1000)
@@ -349,13 +350,11 @@ async def test_the_previewed_place_is_the_place_it_gets(redis) -> None:
     await admission.admit()
     carol = job("carol", 0)
     before = await admission.preview_position(carol.spec)
-    # the /create path's single round trip previews both tiers the same way
-    preview = await admission.check_and_preview(carol.spec, ROOMY)
-    assert (preview.live, preview.today) == (0, 0)
-    assert preview.place == {
-        "fast": before,
-        "relax": await admission.preview_position(carol.spec, "relax"),
-    }
+    relax = await admission.preview_position(carol.spec, "relax")
+    # the /create path's reservation previews both tiers the same way
+    preview = await admission.reserve(carol.generation_id, carol.spec, ROOMY)
+    assert preview is not None and (preview.live, preview.today) == (1, 0)
+    assert preview.place == {"fast": before, "relax": relax}
     await admission.enqueue(carol, caps=ROOMY)
     assert before == await admission.position(carol.generation_id) == 3
 
@@ -375,13 +374,90 @@ async def test_a_queued_job_announces_itself_and_a_refused_one_does_not(redis) -
     assert await redis.exists(events_key(refused.generation_id)) == 0
 
 
-async def test_check_and_preview_refuses_as_check_does(redis) -> None:
+async def reserve(admission: Admission, clip: RenderJob, caps: Caps, **options: Any) -> None:
+    await admission.reserve(clip.generation_id, clip.spec, caps, **options)
+
+
+async def test_a_reservation_refuses_as_check_does(redis) -> None:
     admission = Admission(redis, workers_cache_s=0)
     caps = Caps(in_flight=1, per_day=10)
     await admission.enqueue(job("alice", 0), caps=caps)
     with pytest.raises(QuotaExceeded, match=r"\(your next is #1 in line\)"):
-        await admission.check_and_preview(job("alice", 1).spec, caps)
-    assert (await admission.check_and_preview(job("bob", 0).spec, caps)).place["fast"] == 2
+        await reserve(admission, job("alice", 1), caps)
+    bob = job("bob", 0)
+    preview = await admission.reserve(bob.generation_id, bob.spec, caps)
+    assert preview is not None and preview.place["fast"] == 2
+
+
+async def test_reserved_places_count_against_the_caps_first_come_first_served(redis) -> None:
+    """A burst's first requests hold their places before any is queued; the rest are refused
+    then, not after they were answered."""
+    admission = Admission(redis)
+    caps = Caps(in_flight=2, per_day=10)
+    first, second, third = (job("alice", n) for n in range(3))
+    await reserve(admission, first, caps)
+    await reserve(admission, second, caps)
+    with pytest.raises(QuotaExceeded, match="You have 2 clips waiting or rendering"):
+        await reserve(admission, third, caps)
+    with pytest.raises(QuotaExceeded):  # nor can it skip the line by queueing unreserved
+        await admission.enqueue(third, caps=caps)
+    for clip in (second, first):  # a held place is taken whatever the caps say now
+        await admission.enqueue(clip, caps=caps, announce=ProgressEvent(kind="queued"))
+    assert await admission.usage("alice") == (2, 2)
+    assert await redis.exists(events_key(first.generation_id)) == 1
+
+
+async def test_a_reserved_job_waits_for_no_worker_until_it_is_queued(redis) -> None:
+    admission = Admission(redis)
+    await start_workers(redis, 1)
+    clip = job("alice", 0)
+    await reserve(admission, clip, ROOMY)
+    assert await admission.admit() == [] and await admission.position(clip.generation_id) is None
+    await admission.enqueue(clip, caps=ROOMY)
+    assert await admission.admit() == [clip.generation_id]
+
+
+async def test_a_released_place_and_its_count_today_are_given_back(redis) -> None:
+    admission = Admission(redis)
+    caps = Caps(in_flight=1, per_day=1)
+    refused, later = job("alice", 0), job("alice", 1)
+    await reserve(admission, refused, caps)
+    assert await admission.release(refused.generation_id)
+    assert not await admission.release(refused.generation_id)  # once
+    await reserve(admission, later, caps)
+    await admission.enqueue(later, caps=caps)
+    assert not await admission.release(later.generation_id)  # a queued job is not a place
+    assert await admission.usage("alice") == (1, 1)
+
+
+async def test_a_place_its_bot_never_queued_lapses(redis) -> None:
+    admission = Admission(redis)
+    caps = Caps(in_flight=1, per_day=10)
+    lost, other = job("alice", 0), job("alice", 1)
+    await reserve(admission, lost, caps, ttl=timedelta(milliseconds=50))
+    with pytest.raises(QuotaExceeded):
+        await reserve(admission, other, caps)
+    await eventually(lambda: redis.exists(sched_job_key(lost.generation_id)), lambda n: n == 0)
+    await reserve(admission, other, caps)
+    with pytest.raises(QuotaExceeded):  # the late one is checked as if it never had a place
+        await admission.enqueue(lost, caps=caps)
+
+
+async def test_concurrent_reservations_never_exceed_the_cap(redis_server) -> None:
+    clients = [Redis.from_url(redis_server.url) for _ in range(8)]
+    try:
+        results = await asyncio.gather(
+            *(
+                reserve(Admission(c), job("alice", n), Caps(in_flight=3))
+                for n, c in enumerate(clients)
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        for c in clients:
+            await c.aclose()
+    assert sum(r is None for r in results) == 3
+    assert all(isinstance(r, QuotaExceeded) for r in results if r is not None)
 
 
 async def test_a_requeue_by_the_reconciler_is_neither_capped_nor_counted(redis) -> None:
