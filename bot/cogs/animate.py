@@ -8,11 +8,13 @@ apply as they do for `/create`. With no prompt the model is told "animate this i
 (`DEFAULT_PROMPT`); a prompt of flags alone (`-motion 3 -camera zoom in`) gets the same text in
 front, since a picture already says what the clip shows.
 
-The member's picture is checked and re-encoded (`bot.media.images`) and stored under the new
-generation's id before the job exists, so a worker can never pick up a job without its image.
-Discord wants a first answer within 3 s: what the member typed is checked before anything else
-(refusals are private), then a `Deferral` is armed before the download, so a slow fetch or
-decode shows "thinking…" in time; a refusal after that is still private (`bot.replies`).
+The member's picture is checked and re-encoded (`bot.media.images`, on the bot's
+`UploadChecks`) and stored under the new generation's id before the job exists, so a worker can
+never pick up a job without its image. What the member typed is checked first, then their bans,
+the prompt policy and their place under the caps (`bot.intake.tickets.admitted`, in the order
+their requests arrived): every refusal is private and comes before the download. Discord wants
+a first answer within 3 s: a `Deferral` is armed before the admission, so a slow fetch or decode
+shows "thinking…" in time; a refusal after that is still private (`bot.replies`).
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ from bot.intake.requests import (
     require_mode,
     submit_request,
 )
-from bot.intake.submit import new_generation_id
-from bot.media.images import check_image, download, framing_note, nearest_ratio
+from bot.intake.tickets import admitted
+from bot.media.images import download, framing_note, nearest_ratio
 from core.flagtext import clean_text, flag_tokens
 from core.spec import (
     MAX_FPS,
@@ -95,41 +97,48 @@ class AnimateCog(commands.Cog):
     ) -> None:
         """Make a short video clip from a picture."""
         bot = interaction.client
-        capabilities = bot.model_capabilities
-        require_mode(capabilities, "i2v", "animate pictures")
-        # Everything the member typed is checked before the picture is downloaded.
-        parsed = read_text(animate_prompt(prompt), capabilities, bot.style_presets)
-        options = {
-            "motion": motion,
-            "camera": camera,
-            "negative": negative,
-            "seed": seed,
-            "guidance": guidance,
-            "fps": fps,
-            "length": length,
-            "style": style,
-        }
-        parsed = await with_options(interaction, parsed, options, hide=hide, decided=DECIDED)
-        asker = Asker.of(interaction)
+        with bot.intake_line.place(interaction) as place:  # among the member's own requests
+            capabilities = bot.model_capabilities
+            require_mode(capabilities, "i2v", "animate pictures")
+            # Everything the member typed is checked before the picture is downloaded.
+            parsed = read_text(animate_prompt(prompt), capabilities, bot.style_presets)
+            options = {
+                "motion": motion,
+                "camera": camera,
+                "negative": negative,
+                "seed": seed,
+                "guidance": guidance,
+                "fps": fps,
+                "length": length,
+                "style": style,
+            }
+            parsed = await with_options(interaction, parsed, options, hide=hide, decided=DECIDED)
+            asker = Asker.of(interaction)
 
-        # "thinking…" if the picture is slow to fetch, or anything after it is: the timer runs
-        # until the answer (submit_request's own arming finds it armed)
-        await Deferral.of(interaction).arm()
-        data = await download(image, timeout_s=DOWNLOAD_TIMEOUT_S)
-        picture = await asyncio.to_thread(check_image, data, image.filename)
-        width, height = picture.source_width, picture.source_height
-        asked = parsed.aspect_ratio is not None
-        ratio = parsed.aspect_ratio or nearest_ratio(width, height)
-        note = framing_note(width, height, ratio, asked=asked)
+            # "thinking…" if the admission or the picture is slow, or anything after them is:
+            # the timer runs until the answer (submit_request's own arming finds it armed)
+            await Deferral.of(interaction).arm()
+            # bans, policy and caps before a byte is fetched: the picture decides only the shape
+            draft = build_spec(parsed, asker, capabilities)
+            async with admitted(bot, draft, asker, place=place) as ticket:
+                data = await download(image, timeout_s=DOWNLOAD_TIMEOUT_S)
+                picture = await bot.upload_checks.image(data, image.filename)
+                width, height = picture.source_width, picture.source_height
+                asked = parsed.aspect_ratio is not None
+                ratio = parsed.aspect_ratio or nearest_ratio(width, height)
+                note = framing_note(width, height, ratio, asked=asked)
 
-        spec = build_spec(dataclasses.replace(parsed, aspect_ratio=ratio), asker, capabilities)
-        # The picture is in the store, under the new id, before the job can exist.
-        gid = new_generation_id()
-        stored, _size = await asyncio.to_thread(bot.media_store.save_bytes, gid, picture.png, "png")
-        spec = spec.model_copy(update={"mode": "i2v", "input_media": (stored,)})
-        await submit_request(
-            bot, spec, asker, reply_with(interaction), generation_id=gid, note=note
-        )
+                framed = dataclasses.replace(parsed, aspect_ratio=ratio)
+                spec = build_spec(framed, asker, capabilities)
+                # The picture is in the store, under the new id, before the job can exist.
+                gid = ticket.generation_id
+                stored, _size = await asyncio.to_thread(
+                    bot.media_store.save_bytes, gid, picture.png, "png"
+                )
+                spec = spec.model_copy(update={"mode": "i2v", "input_media": (stored,)})
+                await submit_request(
+                    bot, spec, asker, reply_with(interaction), ticket=ticket, note=note
+                )
 
 
 async def setup(bot: ReelBot) -> None:

@@ -10,12 +10,14 @@ common one and center-cropped to it (unless the member asks for another with `-a
 clip is as long as the video, capped by the model's maximum or by `-len`; the queued message
 says so when the clip is shorter than the video.
 
-What the member typed and the declared size are checked first (refusals are private); then a
-`Deferral` is armed before the video is fetched, so a slow 25 MB download shows "thinking…"
-within Discord's 3 s, and a refusal after that is still private (`bot.replies`). The video is
-checked (`bot.media.videos`) and stored under the new generation's id before the job exists, so a
-worker can never pick up a job without its video; no path from anything the member typed is
-ever used.
+What the member typed and the declared size are checked first, then the member's bans, the
+prompt policy and their place under the caps (`bot.intake.tickets.admitted`, in the order their
+requests arrived): every refusal is private and comes before the download. A `Deferral` is armed
+before the admission, so a slow 25 MB download shows "thinking…" within Discord's 3 s, and a
+refusal after that is still private (`bot.replies`). The video is checked (`bot.media.videos`,
+on the bot's `UploadChecks`, bounded in cost) and stored under the new generation's id before
+the job exists, so a worker can never pick up a job without its video; no path from anything the
+member typed is ever used.
 """
 
 from __future__ import annotations
@@ -38,18 +40,26 @@ from bot.intake.requests import (
     require_mode,
     submit_request,
 )
-from bot.intake.submit import new_generation_id
+from bot.intake.tickets import admitted
 from bot.media.images import framing_note, nearest_ratio
+from bot.media.video_info import VideoInfo
 from bot.media.videos import (
     check_declared_video_size,
-    check_video,
     clip_frames,
     download_video,
     length_note,
 )
 from core.errors import FlagError
 from core.flags import ParsedPrompt
-from core.spec import MAX_FPS, MAX_GUIDANCE, MAX_SEED, MIN_FPS, MIN_GUIDANCE, RenderSpec
+from core.spec import (
+    MAX_FPS,
+    MAX_GUIDANCE,
+    MAX_SEED,
+    MIN_FPS,
+    MIN_GUIDANCE,
+    Capabilities,
+    RenderSpec,
+)
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
@@ -96,58 +106,65 @@ class RestyleCog(commands.Cog):
     ) -> None:
         """Give a short video a new look, keeping its layout and motion."""
         bot = interaction.client
-        capabilities = bot.model_capabilities
-        require_mode(capabilities, "v2v", "restyle videos")
-        # Everything the member typed is checked before the video is downloaded.
-        parsed = read_text(prompt, capabilities, bot.style_presets)
-        refuse_movement(parsed)
-        options = {
-            "negative": negative,
-            "seed": seed,
-            "guidance": guidance,
-            "fps": fps,
-            "length": length,
-            "style": style,
-        }
-        parsed = await with_options(interaction, parsed, options, hide=hide, decided=VIDEO_DECIDES)
-        asker = Asker.of(interaction)
-        check_declared_video_size(video.filename, video.size)  # before "thinking…": no flash
+        with bot.intake_line.place(interaction) as place:  # among the member's own requests
+            capabilities = bot.model_capabilities
+            require_mode(capabilities, "v2v", "restyle videos")
+            # Everything the member typed is checked before the video is downloaded.
+            parsed = read_text(prompt, capabilities, bot.style_presets)
+            refuse_movement(parsed)
+            options = {
+                "negative": negative,
+                "seed": seed,
+                "guidance": guidance,
+                "fps": fps,
+                "length": length,
+                "style": style,
+            }
+            parsed = await with_options(
+                interaction, parsed, options, hide=hide, decided=VIDEO_DECIDES
+            )
+            asker = Asker.of(interaction)
+            check_declared_video_size(video.filename, video.size)  # before "thinking…": no flash
 
-        # "thinking…" in time if the download is slow, or anything after it is: the timer runs
-        # until the answer (submit_request's own arming finds it armed)
-        await Deferral.of(interaction).arm()
-        data = await download_video(video)
-        checked = await asyncio.to_thread(check_video, data, video.filename)
-        info = checked.info
-        asked_ratio = parsed.aspect_ratio is not None
-        ratio = parsed.aspect_ratio or nearest_ratio(info.width, info.height)
-        spec = build_spec(dataclasses.replace(parsed, aspect_ratio=ratio), asker, capabilities)
-        frames = clip_frames(
-            info.duration_s, spec.fps, asked=parsed.length, max_s=capabilities.max_seconds
-        )
-        notes = [
-            framing_note(info.width, info.height, ratio, asked=asked_ratio, noun="video"),
-            length_note(
-                info.duration_s,
-                frames / spec.fps,
-                asked=parsed.length,
-                max_s=capabilities.max_seconds,
-            ),
-        ]
-        # The video is in the store, under the new id, before the job can exist.
-        gid = new_generation_id()
-        stored, _size = await asyncio.to_thread(bot.media_store.save_bytes, gid, data, checked.kind)
-        spec = RenderSpec.model_validate(
-            {**spec.model_dump(), "mode": "v2v", "input_media": (stored,), "num_frames": frames}
-        )
-        await submit_request(
-            bot,
-            spec,
-            asker,
-            reply_with(interaction),
-            generation_id=gid,
-            note="\n".join(n for n in notes if n),
-        )
+            # "thinking…" in time if the admission or the download is slow, or anything after
+            # them is: the timer runs until the answer (submit_request's arming finds it armed)
+            await Deferral.of(interaction).arm()
+            # bans, policy and caps before a byte is fetched: the video decides only the shape
+            draft = build_spec(parsed, asker, capabilities)
+            async with admitted(bot, draft, asker, place=place) as ticket:
+                data = await download_video(video)
+                checked = await bot.upload_checks.video(data, video.filename)
+                spec, frames, note = _fitted(parsed, checked.info, asker, capabilities)
+                # The video is in the store, under the new id, before the job can exist.
+                gid = ticket.generation_id
+                stored, _size = await asyncio.to_thread(
+                    bot.media_store.save_bytes, gid, data, checked.kind
+                )
+                video_in = {"mode": "v2v", "input_media": (stored,), "num_frames": frames}
+                spec = RenderSpec.model_validate({**spec.model_dump(), **video_in})
+                await submit_request(
+                    bot, spec, asker, reply_with(interaction), ticket=ticket, note=note
+                )
+
+
+def _fitted(
+    parsed: ParsedPrompt, info: VideoInfo, asker: Asker, capabilities: Capabilities
+) -> tuple[RenderSpec, int, str]:
+    """The spec in the video's shape, the frames its length gives, and the lines that tell the
+    member how it was fitted."""
+    asked_ratio = parsed.aspect_ratio is not None
+    ratio = parsed.aspect_ratio or nearest_ratio(info.width, info.height)
+    spec = build_spec(dataclasses.replace(parsed, aspect_ratio=ratio), asker, capabilities)
+    frames = clip_frames(
+        info.duration_s, spec.fps, asked=parsed.length, max_s=capabilities.max_seconds
+    )
+    notes = [
+        framing_note(info.width, info.height, ratio, asked=asked_ratio, noun="video"),
+        length_note(
+            info.duration_s, frames / spec.fps, asked=parsed.length, max_s=capabilities.max_seconds
+        ),
+    ]
+    return spec, frames, "\n".join(n for n in notes if n)
 
 
 async def setup(bot: ReelBot) -> None:
