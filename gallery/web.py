@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ import jinja2
 from aiohttp import hdrs, web
 from markupsafe import Markup
 
+from core.errors import ConfigError
 from core.ids import GENERATION_ID_PATTERN
 from core.text import without_bidi
 from gallery import admin, api, edge, pages, signin
@@ -73,6 +75,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # The policy with the media store's own origins (an S3 bucket, a CDN) allowed for media.
 _CSP = web.AppKey("csp", str)
 
+METRICS_PORT = "REELBOT_GALLERY_METRICS_PORT"
 _STOCK_MESSAGES = {
     404: "Nothing here.",
     405: "That method is not allowed here.",
@@ -232,12 +235,20 @@ def make_runner(app: web.Application) -> web.AppRunner:
 
 
 async def _listen(
-    stack: contextlib.AsyncExitStack, runner: web.AppRunner, host: str, port: int
+    stack: contextlib.AsyncExitStack, runner: web.AppRunner, host: str, port: int, setting: str
 ) -> int:
-    """Serve `runner` on host:port until `stack` closes; the port it got (0: any free one)."""
+    """Serve `runner` on host:port until `stack` closes; the port it got (0: any free one).
+    A port it cannot have is a ConfigError naming `setting`."""
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        reason = (os.strerror(exc.errno) if exc.errno else str(exc)).lower()
+        raise ConfigError(
+            f"{setting}: the gallery cannot listen on {host}:{port} ({reason}). Choose a free "
+            "port, or stop what is using it."
+        ) from None
     return int(runner.addresses[0][1])
 
 
@@ -257,11 +268,15 @@ async def serve(settings: GallerySettings) -> None:
         )
         host = settings.gallery_host
         async with contextlib.AsyncExitStack() as stack:
-            await _listen(stack, make_runner(app), host, settings.gallery_port)
+            await _listen(
+                stack, make_runner(app), host, settings.gallery_port, "REELBOT_GALLERY_PORT"
+            )
             log.info("gallery serving at %s", settings.resolved_public_url())
             if settings.gallery_metrics_port is not None:
                 private = web.AppRunner(metrics_app(app[METRICS], app[BROWSE]), access_log=None)
-                port = await _listen(stack, private, host, settings.gallery_metrics_port)
+                port = await _listen(
+                    stack, private, host, settings.gallery_metrics_port, METRICS_PORT
+                )
                 log.info("gallery metrics on http://%s:%d/metrics", host, port)
             await asyncio.Event().wait()
     finally:

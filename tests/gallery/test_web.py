@@ -25,6 +25,7 @@ from gallery.store import GalleryStore
 from gallery.web import create_app, serve
 from gallery.webkit import BROWSE
 from tests.gallery.factories import add_done, generation, new_id
+from tests.harness.cli import reelbot
 from tests.harness.waiting import eventually
 
 XSS_PROMPT = 'a cat <script>alert(1)</script> and "><img src=x onerror=alert(1)>'
@@ -280,3 +281,23 @@ async def test_serve_from_settings(tmp_path: Path) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert (tmp_path / "data" / "reelbot.db").exists()
+
+
+def test_a_port_in_use_is_one_line_naming_its_setting(tmp_path: Path) -> None:
+    """The metrics port set to the gallery's own (or any port taken) stops `reelbot gallery`
+    with one line naming the setting, not a traceback."""
+    port = _free_port()
+    done = reelbot(
+        "gallery",
+        env={
+            "REELBOT_DATA_DIR": str(tmp_path),
+            "REELBOT_GALLERY_PORT": str(port),
+            "REELBOT_GALLERY_METRICS_PORT": str(port),
+        },
+    )
+    assert done.returncode == 3 and "Traceback" not in done.stderr, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("reelbot:")]
+    assert lines == [
+        f"reelbot: REELBOT_GALLERY_METRICS_PORT: the gallery cannot listen on 127.0.0.1:{port} "
+        "(address already in use). Choose a free port, or stop what is using it."
+    ], done.stderr
