@@ -43,11 +43,18 @@ def process_pool(workers: int = WORKERS) -> ProcessPoolExecutor:
 
 class UploadChecks:
     """Judges pictures and videos on `executor` (by default a pool of `WORKERS` processes,
-    started on first use; a pool whose child died is replaced)."""
+    made on the first upload: a bot nobody sends files to starts no process and holds no
+    semaphore; a pool whose child died is replaced)."""
 
     def __init__(self, executor: Executor | None = None) -> None:
-        self.executor = executor or process_pool()
+        self._executor = executor
         self._owned = executor is None
+
+    @property
+    def executor(self) -> Executor:
+        if self._executor is None:
+            self._executor = process_pool()
+        return self._executor
 
     async def video(self, data: bytes, filename: str) -> CheckedVideo:
         """`bot.media.videos.check_video`, off the event loop and off the default executor."""
@@ -64,12 +71,13 @@ class UploadChecks:
             return await asyncio.get_running_loop().run_in_executor(executor, check, data, filename)
         except BrokenProcessPool:
             log.error("an upload check's process died on %r", filename)
-            if self._owned and self.executor is executor:  # the next upload gets a fresh pool
+            if self._owned and self._executor is executor:  # the next upload gets a new pool
                 executor.shutdown(wait=False, cancel_futures=True)
-                self.executor = process_pool()
+                self._executor = None
             raise AttachmentError(
                 f"I couldn't check `{shown_name(filename)}` just now. Please attach it again."
             ) from None
 
     def close(self) -> None:
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
