@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import event
 
+from bot.delivery import consumer as delivery_consumer
 from bot.delivery.consumer import GROUP
 from jobs.events import follow_events
 from jobs.keys import RESULT_STREAM, heartbeat_key
@@ -118,6 +119,7 @@ def frozen_after(
     """Make `target.name` (a coroutine method) freeze forever, after running (`call_first`) or
     instead of running: the delivery task stops there until it is cancelled."""
     original = getattr(target, name)
+    own = name in vars(target)  # a module's function (put back), or a class's method (deleted)
 
     async def freeze(*args: Any, **kwargs: Any) -> Any:
         if call_first:
@@ -129,14 +131,17 @@ def frozen_after(
     try:
         yield
     finally:
-        with contextlib.suppress(AttributeError):
-            delattr(target, name)  # back to the class's method
+        if own:
+            setattr(target, name, original)
+        else:
+            with contextlib.suppress(AttributeError):
+                delattr(target, name)  # back to the class's method
 
 
 async def bot_kill(rig: Rig, rng: random.Random, *, point: str | None = None) -> Trial:
     """The bot dies after Discord made the clip's message and before the result record is
     acked: at random, right after the post (before the gallery row names the message) or
-    right before XACK (after it does).
+    right before it is acknowledged (after it does).
 
     The bot runs in this process, so the kill is in-process: the delivery task freezes at the
     chosen point, then the bot is closed, which cancels that task where it stands. Nothing of
@@ -152,7 +157,7 @@ async def bot_kill(rig: Rig, rng: random.Random, *, point: str | None = None) ->
     if point == "after post":
         freeze = frozen_after(rig.bot.deliverer, "_post", reached, call_first=True)
     else:
-        freeze = frozen_after(rig.bot.deliverer.redis, "xack", reached, call_first=False)
+        freeze = frozen_after(delivery_consumer, "acknowledge", reached, call_first=False)
     trial = Trial(notes=[f"killed {point}"])
     with freeze:
         request = await rig.ask("a lighthouse in a storm")
