@@ -30,11 +30,12 @@ INTAKE_LIMIT = 128
 
 
 class Place:
-    """A request's place among its member's requests."""
+    """A request's place among its member's requests, right behind `behind` (their latest)."""
 
-    def __init__(self, ahead: asyncio.Future[None] | None) -> None:
-        self._ahead = ahead
-        self._mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    def __init__(self, behind: Place | None = None) -> None:
+        # only the one ahead's answer is kept, not the place: no chain of every earlier request
+        self._ahead = None if behind is None else behind._answered
+        self._answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     async def wait(self) -> None:
         """Until every earlier request of the member has had its answer (`done`)."""
@@ -43,8 +44,8 @@ class Place:
 
     def done(self) -> None:
         """This request has its answer from the caps (or failed before): the next may go."""
-        if not self._mine.done():
-            self._mine.set_result(None)
+        if not self._answered.done():
+            self._answered.set_result(None)
 
 
 class Intake:
@@ -57,9 +58,7 @@ class Intake:
         """The request's place behind its member's earlier ones: enter it before any await.
         Done at the latest when the block ends, however it ends."""
         member = interaction.user.id
-        latest = self._last.get(member)
-        place = Place(None if latest is None else latest._mine)
-        self._last[member] = place
+        place = self._last[member] = Place(self._last.get(member))
         try:
             yield place
         finally:
