@@ -53,7 +53,13 @@ if what == 'reserve' then
   count_today(ARG[6])
   redis.call('HSET', j, 'member', m, 'day', KEYS[1], 'state', 'reserved')
   redis.call('PEXPIRE', j, ARG[7])
+  -- the in-flight set outlives this place, and a member who never comes back leaves no set:
+  -- a set with no expiry holds a waiting job, which keeps it until admission gives it one
+  local ttl = redis.call('PTTL', fkey(m))
   redis.call('SADD', fkey(m), gid)
+  if ttl == -2 or (ttl >= 0 and ttl < tonumber(ARG[7])) then
+    redis.call('PEXPIRE', fkey(m), ARG[7])
+  end
   return {1, used + 1, today}
 end
 
@@ -89,6 +95,7 @@ redis.call('RPUSH', wlist(tier, g, m), gid)
 redis.call('ZADD', mring(tier, g), 0, m)
 redis.call('ZADD', ring(tier), 0, g)
 redis.call('SADD', fkey(m), gid)
+redis.call('PERSIST', fkey(m))  -- a waiting job keeps its member's set (admission dates it)
 if KEYS[2] then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARG[12], '*', 'e', ARG[11])
   redis.call('EXPIRE', KEYS[2], ARG[13])

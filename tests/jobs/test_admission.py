@@ -38,7 +38,7 @@ from core.spec import (
 )
 from jobs.admission import Admission, cancel_requested
 from jobs.events import EVENTS_TTL_S, read_event
-from jobs.keys import cancel_key, events_key, heartbeat_key, sched_job_key
+from jobs.keys import cancel_key, events_key, flight_key, heartbeat_key, sched_job_key
 from tests.harness.renderjobs import job
 from tests.harness.waiting import eventually
 
@@ -441,6 +441,21 @@ async def test_a_place_its_bot_never_queued_lapses(redis) -> None:
     await reserve(admission, other, caps)
     with pytest.raises(QuotaExceeded):  # the late one is checked as if it never had a place
         await admission.enqueue(lost, caps=caps)
+
+
+async def test_a_lapsed_place_leaves_no_in_flight_set_behind(redis) -> None:
+    """A member who reserved and never came back: their in-flight set goes with the place; a
+    place that was queued keeps the set while its job waits."""
+    admission = Admission(redis)
+    lapsed, kept = job("alice", 0), job("bob", 0)
+    short = timedelta(milliseconds=200)
+    await reserve(admission, lapsed, ROOMY, ttl=short)
+    assert 0 < await redis.pttl(flight_key("alice")) <= 200
+    await eventually(lambda: redis.exists(flight_key("alice")), lambda n: n == 0)
+    await reserve(admission, kept, ROOMY, ttl=short)
+    await admission.enqueue(kept, caps=ROOMY)
+    assert await redis.pttl(flight_key("bob")) == -1  # its waiting job holds it
+    assert await admission.usage("bob") == (1, 1)
 
 
 async def test_concurrent_reservations_never_exceed_the_cap(redis_server) -> None:
