@@ -35,6 +35,13 @@ class WorkerConfig(QueueSettings, GallerySettings):
         description="a queued request is re-queued only once this old (its submission may "
         "still be on its way to Redis before then)",
     )
+    work_limit: float = Field(
+        default=1.0,
+        gt=0,
+        description="a job may ask for this many times the work (width x height x frames x "
+        "steps) of the loaded family's largest clip, an upscale of its longest at its default "
+        "steps; a bigger one is refused unrendered",
+    )
     watermark: bool = Field(default=True, description="mark frames with the generation id")
     c2pa_cert_file: Path | None = Field(
         default=None, description="PEM signing certificate then its chain; signs clips (C2PA)"

@@ -41,6 +41,9 @@ def reelbot_env(redis_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
         "REELBOT_DATA_DIR": str(data_dir),
         "REELBOT_HEARTBEAT_S": "0.3",
         "REELBOT_LEASE_S": "2.5",
+        # test_worker_faults' slow clips (200 steps at 1024x576) are 20 times the work of the
+        # tiny family's largest clip, which a worker refuses by default
+        "REELBOT_WORK_LIMIT": "25",
         "PYTHONUNBUFFERED": "1",
         "HF_HUB_OFFLINE": "1",
     }
