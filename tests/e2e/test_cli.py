@@ -14,9 +14,18 @@ import pytest
 from tests.harness.cli import reelbot
 from tests.harness.paths import ROOT
 
-# The examples live beside the repository, not in it: CI clones the repository and places
-# `shared/` next to it. REELBOT_EXAMPLES points elsewhere.
-EXAMPLES = Path(os.environ.get("REELBOT_EXAMPLES") or ROOT.parent / "shared" / "examples")
+
+def shared_examples() -> Path:
+    """The examples live beside the repository, not in it: `shared/` next to the checkout, or
+    next to a folder above it (a CI clone in a work folder of its own). REELBOT_EXAMPLES
+    points elsewhere."""
+    if named := os.environ.get("REELBOT_EXAMPLES"):
+        return Path(named)
+    beside = [folder / "shared" / "examples" for folder in ROOT.parents]
+    return next((path for path in beside if path.is_dir()), beside[0])
+
+
+EXAMPLES = shared_examples()
 
 
 def in_ci() -> bool:
@@ -40,7 +49,8 @@ def test_the_shared_examples_are_there() -> None:
         return
     message = (
         f"{path} is missing: place the shared folder beside the repository "
-        "(../shared/examples) or set REELBOT_EXAMPLES to the examples folder"
+        "(../shared/examples, or beside a folder above it) "
+        "or set REELBOT_EXAMPLES to the examples folder"
     )
     if in_ci() or os.environ.get("REELBOT_EXAMPLES"):
         pytest.fail(message)
