@@ -13,6 +13,9 @@ behind their earlier ones the moment it arrives (before its first await), and re
 place under the caps (`bot.intake.requests.admit_request`) only once every earlier one has had
 its answer. Otherwise steps that take varying time (the abuse classifier in a thread, a cache
 load) would reorder them, and of eight simultaneous requests an arbitrary four would be kept.
+A member's requests also take their turns in that order: a request holding a turn may wait for
+the one ahead of it, so the one ahead must never be left without a turn (its "thinking…" still
+on its way while the later ones took them all: no request would move again).
 """
 
 from __future__ import annotations
@@ -33,19 +36,36 @@ class Place:
     """A request's place among its member's requests, right behind `behind` (their latest)."""
 
     def __init__(self, behind: Place | None = None) -> None:
-        # only the one ahead's answer is kept, not the place: no chain of every earlier request
+        # only the one ahead's futures are kept, not the place: no chain of every earlier request
         self._ahead = None if behind is None else behind._answered
-        self._answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._ahead_turn = None if behind is None else behind._turn
+        loop = asyncio.get_running_loop()
+        self._answered: asyncio.Future[None] = loop.create_future()
+        self._turn: asyncio.Future[None] = loop.create_future()
 
     async def wait(self) -> None:
         """Until every earlier request of the member has had its answer (`done`)."""
-        if self._ahead is not None:
-            await asyncio.shield(self._ahead)  # giving up here must not end the one ahead
+        await _until(self._ahead)
+
+    async def wait_turn(self) -> None:
+        """Until every earlier request of the member has its turn (`in_turn`) or is done."""
+        await _until(self._ahead_turn)
+
+    def in_turn(self) -> None:
+        """This request holds a turn: the next one may ask for one."""
+        if not self._turn.done():
+            self._turn.set_result(None)
 
     def done(self) -> None:
         """This request has its answer from the caps (or failed before): the next may go."""
+        self.in_turn()
         if not self._answered.done():
             self._answered.set_result(None)
+
+
+async def _until(ahead: asyncio.Future[None] | None) -> None:
+    if ahead is not None:
+        await asyncio.shield(ahead)  # giving up here must not end the one ahead
 
 
 class Intake:
@@ -68,9 +88,11 @@ class Intake:
 
     @contextlib.asynccontextmanager
     async def turn(self, interaction: discord.Interaction[Any]) -> AsyncIterator[Place]:
-        """Its member's place, then a turn among all requests, with the interaction's deferral
-        armed while it waits."""
+        """Its member's place, then a turn among all requests (after their earlier ones took
+        theirs), with the interaction's deferral armed while it waits."""
         with self.place(interaction) as place:
             await Deferral.of(interaction).arm()
+            await place.wait_turn()
             async with self._turns:
+                place.in_turn()
                 yield place

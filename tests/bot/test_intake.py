@@ -105,3 +105,22 @@ async def test_other_members_and_given_up_requests_hold_nobody_up() -> None:
     stuck.set()
     await asyncio.gather(first, later, failed, return_exceptions=True)
     assert asked == ["bob", "alice's first", "alice's third"]  # the failed one let it through
+
+
+async def test_a_members_later_requests_never_take_every_turn_from_their_first() -> None:
+    """A member's first request whose "thinking…" is still on its way to Discord (it was already
+    old: a lagging loop in a burst) while their later, younger ones take the turns: those wait
+    for the first one's answer from the caps, so they must not hold every turn it needs."""
+    intake = Intake(limit=2)
+    asked: list[str] = []
+
+    async def request(name: str, age_s: float) -> None:
+        async with intake.turn(Interaction(age_s=age_s, user_id=7)) as place:  # type: ignore[arg-type]
+            await place.wait()  # as admit_request does before the caps
+            asked.append(name)
+            place.done()
+
+    first = asyncio.create_task(request("first", deferral.DEFER_AT_S + 1))  # defers: a round trip
+    later = [asyncio.create_task(request(name, 0)) for name in ("second", "third")]
+    await asyncio.wait_for(asyncio.gather(first, *later), 10)
+    assert asked == ["first", "second", "third"]
