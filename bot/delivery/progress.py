@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import discord
 from redis.asyncio import Redis
+from redis.typing import KeyT, StreamIdT
 
 from bot.delivery.pacing import EditPacer
 from bot.delivery.targets import DeliveryTarget, load_target, pending_targets
@@ -83,7 +84,9 @@ class ProgressTracker:
                 self._added.clear()
                 await self._added.wait()
             batch = self._next_batch()
-            streams = {events_key(gid): watch.last_id for gid, watch in batch}
+            streams: dict[KeyT, StreamIdT] = {
+                events_key(gid): watch.last_id for gid, watch in batch
+            }
             # more clips than one read takes: the next read's window must come round soon
             block_ms = 1000 if len(batch) == len(self.watched) else ROTATING_BLOCK_MS
             try:
@@ -115,7 +118,9 @@ class ProgressTracker:
         self._window = start + STREAMS_PER_READ
         return (watched[start:] + watched[:start])[:STREAMS_PER_READ]
 
-    async def _on_event(self, gid: str, entry_id: bytes | str, fields: dict) -> None:
+    async def _on_event(
+        self, gid: str, entry_id: bytes | str, fields: dict[bytes | str, bytes | str]
+    ) -> None:
         watch = self.watched.get(gid)
         if watch is None:
             return
