@@ -11,7 +11,8 @@ So in each channel:
 - the clips take turns: the one edited longest ago goes next;
 - a finished clip's pending edit is dropped and its edit in flight waited for, so no progress
   edit lands after its result.
-`Turns` decides (pure, the clock passed in); `EditPacer` runs one task per busy channel.
+`Turns` decides (pure, the clock passed in); `EditPacer` runs one task per busy channel, and
+forgets a channel once its last edits pace nothing (a bot in many channels keeps only the busy).
 """
 
 from __future__ import annotations
@@ -77,6 +78,11 @@ class Turns(Generic[S]):
         self.last_edit[clip] = self.last_sent = now
         return clip, self.pending.pop(clip)
 
+    def quiet_at(self) -> float:
+        """From when no edit sent paces the next any more (the channel's, and each clip's)."""
+        clips = (at + self.clip_interval for at in self.last_edit.values())
+        return max([self.last_sent + self.channel_interval, *clips])
+
     def _ready_at(self, clip: str) -> float:
         return self.last_edit.get(clip, -math.inf) + self.clip_interval
 
@@ -96,11 +102,16 @@ class EditPacer(Generic[S]):
         self._send = send
         self._intervals = (channel_interval, clip_interval)
         self._clock = clock
-        self._turns: dict[int, Turns[S]] = {}  # kept: a channel's last edit paces its next
+        self._turns: dict[int, Turns[S]] = {}  # kept while a channel's last edit paces its next
         self._channel_of: dict[str, int] = {}
         self._wake: dict[int, asyncio.Event] = {}
         self._servers: dict[int, asyncio.Task[None]] = {}
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+
+    @property
+    def channels(self) -> int:
+        """How many channels' pacing is kept."""
+        return len(self._turns)
 
     def offer(self, channel_id: int, clip: str, state: S) -> None:
         turns = self._turns.get(channel_id)
@@ -117,8 +128,9 @@ class EditPacer(Generic[S]):
     def drop(self, clip: str) -> None:
         """No more edits for the clip (one in flight still lands)."""
         channel_id = self._channel_of.pop(clip, None)
-        if channel_id is not None:
-            self._turns[channel_id].drop(clip)
+        turns = None if channel_id is None else self._turns.get(channel_id)
+        if turns is not None:
+            turns.drop(clip)
 
     async def finish(self, clip: str, *, wait: float = FINISH_WAIT_S) -> None:
         """No more edits for the clip, and none in flight once this returns: one still on its way
@@ -134,11 +146,17 @@ class EditPacer(Generic[S]):
             await asyncio.wait({edit})
 
     async def _serve(self, channel_id: int) -> None:
+        """The channel's edits in turns; once none wait and its last edits pace nothing any
+        more (`Turns.quiet_at`), the channel is forgotten: an offer after that starts afresh."""
         turns, wake = self._turns[channel_id], self._wake[channel_id]
         try:
-            while (at := turns.next_at()) is not None:
+            while True:
                 now = self._clock()
-                taken = turns.take(now) if at <= now else None
+                due = turns.next_at()
+                at = turns.quiet_at() if due is None else due
+                if due is None and now >= at:
+                    return
+                taken = turns.take(now) if due is not None and at <= now else None
                 if taken is None:
                     wake.clear()  # an offer may make an earlier edit due
                     with contextlib.suppress(TimeoutError):
@@ -154,8 +172,8 @@ class EditPacer(Generic[S]):
                         del self._in_flight[clip]
                 if not edit.cancelled() and (exc := edit.exception()) is not None:
                     log.warning("progress edit failed: %r", exc)
-        finally:
-            del self._servers[channel_id]
+        finally:  # no await since the last look: an offer meanwhile found this task running
+            del self._servers[channel_id], self._turns[channel_id], self._wake[channel_id]
 
     async def close(self) -> None:
         tasks = [*self._servers.values(), *self._in_flight.values()]

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections import Counter
 
 from bot.delivery.pacing import EditPacer, Turns
+from tests.harness.waiting import eventually
 
 
 def run_channel(turns: Turns[int], offers: dict[float, list[tuple[str, int]]], until: float):
@@ -118,3 +120,51 @@ async def test_a_stuck_channel_holds_up_no_other_channel() -> None:
     finally:
         stuck.set()
         await pacer.close()
+
+
+async def test_a_quiet_channel_is_forgotten() -> None:
+    """Pacing kept for every channel the bot ever edited in would grow for as long as it runs:
+    once a channel's last edits pace nothing any more, nothing of it is kept."""
+    sent: list[tuple[str, int]] = []
+
+    async def send(clip: str, state: int) -> None:
+        sent.append((clip, state))
+
+    pacer: EditPacer[int] = EditPacer(send, channel_interval=0.05, clip_interval=0.1)
+    try:
+        for channel in range(50):
+            pacer.offer(channel, f"clip{channel}", 1)
+        await eventually(lambda: len(sent) == 50)
+        await eventually(lambda: pacer.channels == 0)
+        pacer.offer(3, "clip3", 2)  # a channel edited again later starts afresh
+        await eventually(lambda: ("clip3", 2) in sent)
+    finally:
+        await pacer.close()
+
+
+async def test_a_channel_between_edits_keeps_its_pace() -> None:
+    """Its edits done, a channel still waits out its interval before the next one."""
+    sent_at: list[float] = []
+    clock = time.monotonic
+
+    async def send(clip: str, state: int) -> None:
+        sent_at.append(clock())
+
+    pacer: EditPacer[int] = EditPacer(send, channel_interval=0.3, clip_interval=0.0, clock=clock)
+    try:
+        pacer.offer(1, "a", 1)
+        await eventually(lambda: len(sent_at) == 1)
+        pacer.offer(1, "b", 1)  # the channel's task found nothing left after "a"
+        await eventually(lambda: len(sent_at) == 2)
+        assert sent_at[1] - sent_at[0] >= 0.3
+    finally:
+        await pacer.close()
+
+
+def test_a_channel_whose_clips_all_finished_is_quiet_after_its_interval() -> None:
+    turns: Turns[int] = Turns(channel_interval=1.0, clip_interval=3.0)
+    turns.offer("a", 1)
+    assert turns.take(0.0) == ("a", 1)
+    assert turns.quiet_at() == 3.0  # "a" may still step: its own interval counts
+    turns.drop("a")
+    assert turns.quiet_at() == 1.0
