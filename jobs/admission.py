@@ -186,10 +186,17 @@ class Admission:
         day = day_key(owner, now)
         args = [*LAYOUT, "reserve", generation_id, owner, caps.in_flight, caps.per_day]
         args += [int(DAY_TTL.total_seconds()), int(ttl.total_seconds() * 1000)]
-        held, (_, _, _, fast, relax) = await asyncio.gather(
-            self.pipelined.run_script(self.scripts.submit, keys=[day], args=args),
-            self.places.usage(owner, day, None, guild=guild_key(spec.guild_id)),
-        )
+        try:
+            held, (_, _, _, fast, relax) = await asyncio.gather(
+                self.pipelined.run_script(self.scripts.submit, keys=[day], args=args),
+                self.places.usage(owner, day, None, guild=guild_key(spec.guild_id)),
+            )
+        except BaseException:
+            # Its answer was lost (Redis failed on the way, or the request was cancelled), but
+            # the place may be held all the same: give it back (sent after the reservation, so
+            # never before it), or it would hold the place 15 minutes and cost one of today's.
+            await asyncio.shield(self._give_back(generation_id))
+            raise
         status, used, *made = (int(v) for v in held)  # a refusal says no more
         if status == -1:
             raise in_flight_refusal(used, await self.next_position(owner))
@@ -202,6 +209,16 @@ class Admission:
         count today. False if there was none: queued already, released, or lapsed."""
         args = [*LAYOUT, "release", generation_id]
         return bool(await self.pipelined.run_script(self.scripts.submit, args=args))
+
+    async def _give_back(self, generation_id: str) -> None:
+        try:
+            await self.release(generation_id)
+        except Exception as exc:  # the error that made us release matters more
+            log.warning(
+                "could not give back a place whose reservation failed (it lapses): %r",
+                exc,
+                extra={"generation_id": generation_id},
+            )
 
     async def check(self, owner_id: str, caps: Caps) -> tuple[int, int]:
         """QuotaExceeded if `enqueue` would refuse now: call it before writing anything. Else
