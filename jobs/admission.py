@@ -17,7 +17,9 @@ A front end holds the member's place before it answers anyone (`reserve`, in the
 as `enqueue`: `jobs/lua/submit.lua`), so of a burst of requests from one member the first ones
 up to the cap get places and the rest are refused, before any of them is answered in public.
 The place becomes the waiting job on `enqueue`; `release` gives it back if the request fails in
-between, and a place whose bot died without doing either lapses after `RESERVATION_TTL`.
+between, and a place whose bot died without doing either lapses after `RESERVATION_TTL`. A place
+counts against the daily cap while it is held, and in the day's count once it is queued, so one
+that lapsed or was given back costs the member nothing that day.
 
 Places in line and ETAs are read by `jobs.places`; `Admission` answers for both, so a caller
 holds one object per process.
@@ -185,7 +187,7 @@ class Admission:
         now = datetime.fromtimestamp(self.clock(), UTC)
         day = day_key(owner, now)
         args = [*LAYOUT, "reserve", generation_id, owner, caps.in_flight, caps.per_day]
-        args += [int(DAY_TTL.total_seconds()), int(ttl.total_seconds() * 1000)]
+        args.append(int(ttl.total_seconds() * 1000))
         try:
             held, (_, _, _, fast, relax) = await asyncio.gather(
                 self.pipelined.run_script(self.scripts.submit, keys=[day], args=args),
@@ -194,7 +196,7 @@ class Admission:
         except BaseException:
             # Its answer was lost (Redis failed on the way, or the request was cancelled), but
             # the place may be held all the same: give it back (sent after the reservation, so
-            # never before it), or it would hold the place 15 minutes and cost one of today's.
+            # never before it), or it would hold one of the member's places for 15 minutes.
             await asyncio.shield(self._give_back(generation_id))
             raise
         status, used, *made = (int(v) for v in held)  # a refusal says no more

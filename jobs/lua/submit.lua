@@ -1,11 +1,12 @@
 -- A member's place under their caps, and their job in its wait list (after layout.lua).
 -- A front end reserves a place before it answers anyone, then queues the job once it has said
 -- where the clip goes. A reservation counts against the caps like a waiting job (in the member's
--- in-flight set, counted today) but is in no wait list, so no worker can take it. Queueing turns
--- it into the waiting job; releasing it gives the place and the day's count back; one that is
--- neither (its bot died) expires by itself: its record goes, and the next call drops it.
+-- in-flight set, and today's count as one of its places held that day) but is in no wait list,
+-- so no worker can take it. Queueing turns it into the waiting job and counts it today for good;
+-- releasing it gives the place back; one that is neither (its bot died) expires by itself: its
+-- record goes, the next call drops it, and it cost nothing today.
 -- ARG: what, then by what:
---   'reserve', gid, member, in-flight cap, daily cap, day count TTL s, reservation TTL ms
+--   'reserve', gid, member, in-flight cap, daily cap, reservation TTL ms
 --     KEYS: the member's day count
 --     -> {status, used, made today before it}: 1 reserved, 0 already known, -1 in-flight cap,
 --        -2 daily cap
@@ -13,36 +14,41 @@
 --     count it today (1/0) [, event JSON, stream max length, stream TTL s]
 --     KEYS: the member's day count [, the job's events stream]
 --     -> {status, used}: 1 queued, 0 already known, -1 in-flight cap, -2 daily cap
---     A reserved job is queued without a second look at the caps or the count. With the event
+--     A reserved job is queued without a second look at the caps, and counted on the day it was
+--     reserved. With the event
 --     arguments, a queued job's "queued" progress event is appended too.
 --   'release', gid -> 1 the reservation is gone, 0 there was none
 local what, gid = ARG[1], ARG[2]
 local j = jkey(gid)
 
-local function live(m)  -- the member's jobs waiting, reserved, queued or rendering
+-- the member's jobs waiting, reserved, queued or rendering; and their places reserved on the
+-- day KEYS[1] counts
+local function live(m)
   local F = fkey(m)
+  local held_today = 0
   for _, other in ipairs(redis.call('SMEMBERS', F)) do
-    local state = redis.call('HGET', jkey(other), 'state')
-    if state ~= 'waiting' and state ~= 'reserved'
-        and redis.call('EXISTS', ARQ_JOB .. other) == 0 then
+    local state, day = unpack(redis.call('HMGET', jkey(other), 'state', 'day'))
+    if state == 'reserved' then
+      if day == KEYS[1] then held_today = held_today + 1 end
+    elseif state ~= 'waiting' and redis.call('EXISTS', ARQ_JOB .. other) == 0 then
       redis.call('SREM', F, other)  -- finished (arq drops its job key), or a lapsed reservation
       redis.call('DEL', jkey(other))
     end
   end
-  return redis.call('SCARD', F)
+  return redis.call('SCARD', F), held_today
 end
 
 local function within_caps(m, in_flight_cap, day_cap)  -- nil, or the refusal
-  local used = live(m)
+  local used, held_today = live(m)
   if used >= tonumber(in_flight_cap) then return {-1, used} end
-  local today = tonumber(redis.call('GET', KEYS[1]) or '0')
+  local today = tonumber(redis.call('GET', KEYS[1]) or '0') + held_today
   if today >= tonumber(day_cap) then return {-2, today} end
   return nil, used, today
 end
 
-local function count_today(ttl)
-  redis.call('INCR', KEYS[1])
-  redis.call('EXPIRE', KEYS[1], ttl)
+local function count_today(day, ttl)
+  redis.call('INCR', day)
+  redis.call('EXPIRE', day, ttl)
 end
 
 if what == 'reserve' then
@@ -50,25 +56,23 @@ if what == 'reserve' then
   if redis.call('EXISTS', j) == 1 then return {0, 0, 0} end
   local refused, used, today = within_caps(m, ARG[4], ARG[5])
   if refused then return refused end
-  count_today(ARG[6])
   redis.call('HSET', j, 'member', m, 'day', KEYS[1], 'state', 'reserved')
-  redis.call('PEXPIRE', j, ARG[7])
+  redis.call('PEXPIRE', j, ARG[6])
   -- the in-flight set outlives this place, and a member who never comes back leaves no set:
   -- a set with no expiry holds a waiting job, which keeps it until admission gives it one
   local ttl = redis.call('PTTL', fkey(m))
   redis.call('SADD', fkey(m), gid)
-  if ttl == -2 or (ttl >= 0 and ttl < tonumber(ARG[7])) then
-    redis.call('PEXPIRE', fkey(m), ARG[7])
+  if ttl == -2 or (ttl >= 0 and ttl < tonumber(ARG[6])) then
+    redis.call('PEXPIRE', fkey(m), ARG[6])
   end
   return {1, used + 1, today}
 end
 
 if what == 'release' then
-  local m, dk, state = unpack(redis.call('HMGET', j, 'member', 'day', 'state'))
+  local m, state = unpack(redis.call('HMGET', j, 'member', 'state'))
   if state ~= 'reserved' then return 0 end
   redis.call('SREM', fkey(m), gid)
   redis.call('DEL', j)
-  if tonumber(redis.call('GET', dk) or '0') > 0 then redis.call('DECR', dk) end
   return 1
 end
 
@@ -78,15 +82,16 @@ end
 local tier, g, m = ARG[3], ARG[4], ARG[5]
 local state = redis.call('HGET', j, 'state')
 local used
-if state == 'reserved' then  -- its place is held: counted when it was reserved
+if state == 'reserved' then  -- its place is held: counted on the day it was reserved
   redis.call('PERSIST', j)
+  count_today(redis.call('HGET', j, 'day'), ARG[9])
   used = redis.call('SCARD', fkey(m))
 else
   if state or redis.call('EXISTS', j) == 1 then return {0, 0} end
   local refused, today
   refused, used, today = within_caps(m, ARG[7], ARG[8])
   if refused then return refused end
-  if ARG[10] == '1' then count_today(ARG[9]) end
+  if ARG[10] == '1' then count_today(KEYS[1], ARG[9]) end
   redis.call('HSET', j, 'day', KEYS[1])
   used = used + 1
 end

@@ -5,14 +5,15 @@ minutes with the member's count today gone for good."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from core.fairshare import Caps
+from core.fairshare import Caps, QuotaExceeded
 from jobs.admission import Admission
-from jobs.keys import flight_key
+from jobs.keys import flight_key, sched_job_key
 from tests.harness.renderjobs import job
 from tests.harness.waiting import eventually
 
@@ -53,3 +54,28 @@ async def test_a_reservation_cancelled_on_its_way_holds_no_place(redis: Any) -> 
     with pytest.raises(asyncio.CancelledError):
         await asking
     await eventually(lambda: Admission(redis).usage("alice"), lambda u: u == (0, 0))
+
+
+async def test_a_place_that_lapsed_costs_nothing_today(redis: Any) -> None:
+    """The bot died between reserving and queueing (a restart in a burst): once the place lapses
+    the member has all of the day's clips again, and places still held count meanwhile."""
+    admission = Admission(redis)
+    lost = job("alice", 0)
+    await admission.reserve(lost.generation_id, lost.spec, CAPS, ttl=timedelta(milliseconds=50))
+    await eventually(lambda: redis.exists(sched_job_key(lost.generation_id)), lambda n: n == 0)
+    for n in (1, 2):
+        clip = job("alice", n)
+        await admission.reserve(clip.generation_id, clip.spec, CAPS)
+        await admission.enqueue(clip, caps=CAPS)
+    assert await admission.usage("alice") == (2, 2)
+
+
+async def test_places_held_count_against_the_day(redis: Any) -> None:
+    admission = Admission(redis)
+    roomy_today = Caps(in_flight=10, per_day=2)
+    for n in (0, 1):
+        clip = job("alice", n)
+        await admission.reserve(clip.generation_id, clip.spec, roomy_today)
+    third = job("alice", 2)
+    with pytest.raises(QuotaExceeded, match="2 clips today"):
+        await admission.reserve(third.generation_id, third.spec, roomy_today)
