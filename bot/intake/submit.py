@@ -193,6 +193,7 @@ class Submitter:
                     self.admission.enqueue(job, caps=reservation.caps, tier=tier, announce=queued)
                 )
             except BaseException:  # never leave a "queued" row that no job stands behind
+                await asyncio.shield(self._taken_out(reservation))
                 await asyncio.shield(
                     asyncio.to_thread(self.store.mark_failed, gid, error="could not be queued")
                 )
@@ -201,6 +202,20 @@ class Submitter:
             await asyncio.shield(self.release(reservation))
             raise
         return submission
+
+    async def _taken_out(self, reservation: Reservation) -> None:
+        """Whatever of a failed submission reached Redis taken out: its place given back, and
+        its job cancelled if it was queued though the answer was lost on the way (a dropped
+        connection), so a clip its member was told was not queued never renders."""
+        await self.release(reservation)
+        try:
+            await self.admission.cancel(reservation.generation_id)
+        except Exception as exc:
+            log.warning(
+                "could not take out a job whose queueing failed: %r",
+                exc,
+                extra={"generation_id": reservation.generation_id},
+            )
 
     async def position(self, generation_id: str) -> int | None:
         return await self.admission.position(generation_id)
