@@ -122,3 +122,35 @@ def test_a_purge_deletes_what_no_moderator_shows_again_within_the_grace(
     # A clip shown again and hidden later (by reports, say) is no longer on the purge's clock.
     change_moderation(moderation, sqlite_store, media, kept, [Moderation.OK], Moderation.HIDDEN)
     assert expire_purged(moderation, community, sqlite_store, media, now=later) == []
+
+
+def test_the_queries_behind_it_on_both_databases(store: GalleryStore) -> None:
+    """What deletion asks the database, on SQLite and PostgreSQL (specs are JSON on one, JSONB
+    on the other): which inputs the live lineage below a clip names, which clips a purge hid
+    before a moment, every clip page by page."""
+    moderation, community = ModerationStore(store.engine), CommunityStore(store.engine)
+    root = add_done(store, spec={"prompt": "a fox"})
+    picture = f"{root[:2]}/{root}.png"
+    child = add_done(store, parent_id=root, spec={"prompt": "a fox", "input_media": [picture]})
+    video = f"{child[:2]}/{child}.mp4"
+    extend = add_done(store, parent_id=child, spec={"prompt": "a fox", "input_media": [video]})
+    assert store.inputs_in_use(root) == {picture, video}
+    assert store.inputs_in_use(child) == {video} and store.inputs_in_use(extend) == set()
+    community.delete(child)
+    assert store.inputs_in_use(root) == {video}  # the extend still reads the child's video
+    community.delete(extend)
+    assert store.inputs_in_use(root) == set()
+
+    shown, hidden = add_done(store, owner_id="cli:bob"), add_done(store, owner_id="cli:bob")
+    assert sorted(moderation.unhidden_of("cli:bob")) == sorted([shown, hidden])
+    assert sorted(row.id for row in moderation.hide_all_of("cli:bob")) == sorted([shown, hidden])
+    assert moderation.unhidden_of("cli:bob") == []
+    moderation.transition(shown, [Moderation.HIDDEN], Moderation.OK)
+    assert moderation.purged_before(utcnow() - timedelta(minutes=1)) == []
+    assert moderation.purged_before(utcnow() + timedelta(minutes=1)) == [hidden]
+
+    everything = sorted([root, child, extend, shown, hidden])
+    pages = [store.page_by_id(limit=2)]
+    while pages[-1]:
+        pages.append(store.page_by_id(after=pages[-1][-1].id, limit=2))
+    assert [row.id for page in pages for row in page] == everything
