@@ -251,7 +251,8 @@ class Delivery:
             await self.stop_progress(gid)
         row = await asyncio.to_thread(self.store.get, gid)
         target = await load_target(self.redis, gid)
-        if row is not None and record.status == "done" and self.admission is not None:
+        delivered = row is not None and bool(row.discord_message_id)  # read again: learnt once
+        if row is not None and not delivered and record.status == "done" and self.admission:
             seconds = work_seconds(row.timings)
             if seconds is not None:  # the scheduler's ETAs learn from every clip
                 await self.admission.record_render(RenderSpec.model_validate(row.spec), seconds)
