@@ -129,13 +129,19 @@ async def test_what_a_visitor_gets_from_the_bucket_follows_members_and_moderator
         assert objects(bot_media, gid) == []
         assert on_disk(gid, bot_media.root, worker_media) == []
 
-        doomed = await create(fake, "a green field in the wind -seed 4")
-        purged = clip_id(doomed)
-        await fake.add_reaction(doomed, "❌", user="bob")  # not bob's: taken back, nothing goes
+        reacted = await create(fake, "a green field in the wind -seed 4")
+        crossed = clip_id(reacted)
+        await fake.add_reaction(reacted, "❌", user="bob")  # not bob's: taken back, nothing goes
         await fake.wait_for(
             lambda e: e.kind == "reaction_remove" and e.data == {"emoji": "❌", "user": "bob"}
         )
-        assert objects(bot_media, purged)
+        assert objects(bot_media, crossed)
+        await fake.add_reaction(reacted, "❌", user="alice")
+        await eventually(lambda: objects(bot_media, crossed), lambda found: found == [])
+        assert on_disk(crossed, bot_media.root, worker_media) == []
+
+        purged = clip_id(await create(fake, "a yellow kite in a storm -seed 5"))
+        assert seen(s3_endpoint, bucket, bot_media, purged)["mp4"]["public/"] == 200
         ix = await fake.slash_command("mod purge", {"member": "alice"}, user="mod")
         answer = (await ix.wait_reply()).content
         assert "Hid 2 clips" in answer and f"within {PURGE_GRACE.days} days" in answer
