@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections import deque
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ CODECS = ("h264", "hevc", "vp8", "vp9", "av1", "libdav1d", "mpeg4")
 # still is refused by FFmpeg before it allocates it (then the message can't name its size).
 HARD_STOP = 4
 SCAN_SIDE = 1280  # frames sampled for the output scan fit in this square (our clips do whole)
+# A frame whose scaled cover is more than this many times the clip's size is cropped first.
+LOPSIDED = 4
 
 # What a file that is no video is, by its first bytes: named for the member.
 _PICTURES = {
@@ -164,42 +167,63 @@ def decode_clip(path: Path, plan: ClipPlan, budget: MediaBudget = DEFAULT_BUDGET
     portrait video sideways, with a rotation a player applies), picked nearest in time."""
     if plan.width < 1 or plan.height < 1 or plan.frames < 1 or plan.fps <= 0:
         raise ValueError(f"{plan} must have a positive size, frame count and rate")
-    kept: deque[np.ndarray] = deque(maxlen=plan.frames)
-    with open_video(path, budget) as (container, stream):
-        source_fps = float(stream.average_rate or stream.guessed_rate or 24)
-        if plan.from_end and container.duration:  # AV_TIME_BASE units; only a hint
-            start = container.duration / 1e6 - plan.frames / plan.fps - 2.0
-            if start > 0:
-                container.seek(int(start * 1e6))
-        picker = _Picker(plan.fps)
-        last: tuple[Any, np.ndarray] | None = None
-        for n, frame in enumerate(checked_frames(container, stream, budget)):
-            time = frame.time if frame.time is not None else n / source_fps
-            for chosen in picker.feed(frame, time):
-                if last is None or last[0] is not chosen:  # a slow video: reuse the conversion
-                    last = (chosen, _fitted(chosen, plan.width, plan.height))
-                kept.append(last[1])
-                if not plan.from_end and len(kept) == plan.frames:
-                    return np.stack(kept)
+    kept, seeked = _read(path, plan, budget, seek=plan.from_end)
+    if seeked and len(kept) < plan.frames:
+        # The container's length is its longest track's (a sound track may outlast the
+        # picture): a seek near its end can land past the video's last keyframe.
+        kept, _ = _read(path, plan, budget, seek=False)
     if not kept:
         raise UnreadableVideo(NO_FRAMES)
     return np.stack(kept)
 
 
+def _read(
+    path: Path, plan: ClipPlan, budget: MediaBudget, *, seek: bool
+) -> tuple[deque[np.ndarray], bool]:
+    """One pass over the video for `decode_clip`: the frames kept, and whether it seeked."""
+    kept: deque[np.ndarray] = deque(maxlen=plan.frames)
+    seeked = False
+    with open_video(path, budget) as (container, stream):
+        source_fps = float(stream.average_rate or stream.guessed_rate or 24)
+        if seek and container.duration:  # AV_TIME_BASE units; only a hint
+            start = container.duration / 1e6 - plan.frames / plan.fps - 2.0
+            if start > 0:
+                container.seek(int(start * 1e6))
+                seeked = True
+        picker = _Picker(plan.fps, latest=plan.from_end)
+        last: tuple[Any, np.ndarray] | None = None
+        for n, frame in enumerate(checked_frames(container, stream, budget)):
+            time = frame.time if frame.time is not None else n / source_fps
+            wanted = plan.frames if plan.from_end else plan.frames - len(kept)
+            for chosen in picker.feed(frame, time, wanted):
+                if last is None or last[0] is not chosen:  # a slow video: reuse the conversion
+                    last = (chosen, _fitted(chosen, plan.width, plan.height))
+                kept.append(last[1])
+            if not plan.from_end and len(kept) == plan.frames:
+                break
+    return kept, seeked
+
+
 class _Picker:
     """For each output time t0 + k/fps, the decoded frame nearest to it: a 240 fps upload
-    costs decoding, never memory, and its frame rate is read from timestamps, not headers."""
+    costs decoding, never memory, and its frame rate is read from timestamps, not headers.
 
-    def __init__(self, fps: float) -> None:
-        self.fps, self.k = fps, 0
+    A gap between two timestamps (a crafted one may span years) yields at most the frames the
+    clip can still keep: the first ones, or with `latest` the last ones."""
+
+    def __init__(self, fps: float, *, latest: bool = False) -> None:
+        self.fps, self.k, self.latest = fps, 0, latest
         self.start: float | None = None
         self.previous: tuple[Any, float] | None = None
 
-    def feed(self, frame: Any, time: float) -> list[Any]:
+    def feed(self, frame: Any, time: float, most: int) -> list[Any]:
+        """The frames due up to `time` (at most `most`), `frame` being the latest decoded."""
         if self.start is None:
             self.start = time
-        chosen = []
-        while (due := self.start + self.k / self.fps) <= time + 1e-9:
+        if self.latest:  # only the last `most` of the times due can be kept: skip the rest
+            self.k = max(self.k, math.floor((time - self.start) * self.fps + 1e-9) + 1 - most)
+        chosen: list[Any] = []
+        while len(chosen) < most and (due := self.start + self.k / self.fps) <= time + 1e-9:
             before = self.previous
             chosen.append(before[0] if before and due - before[1] < time - due else frame)
             self.k += 1
@@ -214,6 +238,8 @@ def _fitted(frame: Any, width: int, height: int) -> np.ndarray:
     upright = (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
     scale = max(width / upright[0], height / upright[1])
     cover = (max(width, round(upright[0] * scale)), max(height, round(upright[1] * scale)))
+    if cover[0] * cover[1] > LOPSIDED * width * height:
+        return _cropped_then_fitted(frame, turns, width, height)
     size = cover[::-1] if turns % 2 else cover
     rgb = frame.reformat(
         width=size[0], height=size[1], format="rgb24", interpolation="LANCZOS"
@@ -222,6 +248,28 @@ def _fitted(frame: Any, width: int, height: int) -> np.ndarray:
         rgb = np.rot90(rgb, turns)
     left, top = (cover[0] - width) // 2, (cover[1] - height) // 2
     return np.ascontiguousarray(rgb[top : top + height, left : left + width])
+
+
+def _cropped_then_fitted(frame: Any, turns: int, width: int, height: int) -> np.ndarray:
+    """`_fitted` for a frame far from the clip's shape (a 8192×16 strip): cropped at its own
+    size first (within the budget's frame size), so the scaling never makes a frame larger
+    than the clip's. Scaling first would make a frame of billions of pixels."""
+    import av
+
+    rgb = frame.to_ndarray(format="rgb24")
+    if turns:
+        rgb = np.rot90(rgb, turns)
+    rows, columns = rgb.shape[:2]
+    if columns * height > rows * width:  # wider than the clip: its middle columns
+        keep = max(1, round(rows * width / height))
+        rgb = rgb[:, (columns - keep) // 2 :][:, :keep]
+    else:  # taller: its middle rows
+        keep = max(1, round(columns * height / width))
+        rgb = rgb[(rows - keep) // 2 :][:keep]
+    piece = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+    return piece.reformat(  # type: ignore[no-any-return]
+        width=width, height=height, interpolation="LANCZOS"
+    ).to_ndarray()
 
 
 def _within(frame: Any, side: int) -> np.ndarray:

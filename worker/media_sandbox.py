@@ -4,17 +4,20 @@
 spend memory or time of its own (reference frames, threads, a crafted stream). So every upload a
 worker reads, and every file `reelbot verify` and `reelbot scan` read, is decoded by
 `python -m worker.media_sandbox` with hard limits on its address space and CPU time (soft and
-hard: the child can't raise them) and killed past its wall time. What it returns comes back as
-.npy files in a temporary folder and one JSON line; a child killed by a limit is `OverBudget`,
-a child that died otherwise is `UnreadableVideo`: the worker fails the clip with the message
-and never retries it, and the CLI prints one line and exits 2. The worker itself never holds
-more than the model's input.
+hard: the child can't raise them) and killed past its wall time, or when the worker dies.
+What it returns comes back as .npy data in a temporary file with no name, and one JSON line; a
+child killed by a limit, or failing near its memory limit, is `OverBudget`, a child that died
+otherwise is `UnreadableVideo`: the worker fails the clip with the message and never retries
+it, and the CLI prints one line and exits 2. The worker itself never holds more than the
+model's input.
 
 A child costs ~0.4 s to start (Python, numpy and PyAV); renders take seconds at least.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import dataclasses
 import json
 import logging
@@ -53,6 +56,7 @@ _ERRORS: dict[str, type[UnreadableVideo]] = {
     cls.__name__: cls for cls in (UnreadableVideo, NotAVideo, OverBudget)
 }
 Arrays = dict[str, np.ndarray]
+_PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 # -- the parent's side ----------------------------------------------------------------------
@@ -94,15 +98,20 @@ def read_provenance(path: Path, budget: MediaBudget = VERIFY_BUDGET) -> tuple[di
 def run(
     task: str, path: Path, args: dict[str, Any], budget: MediaBudget, *, keeps: int
 ) -> tuple[dict[str, Any], Arrays]:
-    """Run `task` on `path` in a child limited by `budget` (plus `keeps` bytes it returns)."""
-    with tempfile.TemporaryDirectory(prefix="reelbot-decode-") as folder:
+    """Run `task` on `path` in a child limited by `budget` (plus `keeps` bytes it returns).
+
+    The arrays come back through a temporary file that has no name (the child writes it
+    through an inherited descriptor), so nothing is left on disk whatever becomes of either
+    process; the child dies with the process that started it."""
+    with tempfile.TemporaryFile(prefix="reelbot-decode-") as out:
         request = {
             "task": task,
             "path": str(Path(path).resolve()),
             "args": args,
             "budget": dataclasses.asdict(budget),
             "keeps": keeps,
-            "out": folder,
+            "out": out.fileno(),
+            "parent": os.getpid(),
         }
         env = os.environ | {
             "MALLOC_ARENA_MAX": "2",  # glibc reserves 64 MB of address space per thread arena
@@ -118,6 +127,7 @@ def run(
                 text=True,
                 timeout=budget.wall_s,
                 env=env,
+                pass_fds=(out.fileno(),),
             )
         except subprocess.TimeoutExpired:
             log.warning("decoding %s passed %g s; the child was killed", path, budget.wall_s)
@@ -127,7 +137,8 @@ def run(
             log.warning("decoding %s: %s", Path(path).name, done.stderr[-2000:])
         if "error" in reply:
             raise _ERRORS.get(reply["error"], UnreadableVideo)(reply["reason"], reply["advice"])
-        arrays = {name: np.load(Path(folder) / f"{name}.npy") for name in reply["arrays"]}
+        out.seek(0)
+        arrays = {name: np.load(out) for name in reply["arrays"]}
         log.debug("decoded %s (%s): peak %s MB", Path(path).name, task, reply["result"]["peak_mb"])
         return reply["result"], arrays
 
@@ -209,28 +220,48 @@ def _error(exc: UnreadableMedia) -> dict[str, str]:
     return {"error": type(exc).__name__, "reason": exc.reason, "advice": exc.advice}
 
 
+def _die_with(parent: int) -> None:
+    """Linux: have the kernel kill this child when the process that started it dies (a worker
+    killed mid-read leaves no decode running on); gone already, exit now."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _at_limit(memory: int) -> bool:
+    """Whether this process got near its address-space limit: then any failure, however
+    FFmpeg words it (ENOMEM, EAGAIN for a thread it could not start, "invalid data" from a
+    decoder that could not get a buffer), is the limit, not a damaged file."""
+    return _peak_address_space() > 0.9 * memory
+
+
 def main() -> int:
-    """The child: one JSON request on stdin, one JSON line on stdout, arrays in its folder."""
+    """The child: one JSON request on stdin, one JSON line on stdout, arrays written to the
+    descriptor it names."""
     from worker.provenance import ProvenanceError
 
     request = json.loads(sys.stdin.read())
+    _die_with(int(request["parent"]))
     budget = MediaBudget(**request["budget"])
     memory = limit(budget, int(request["keeps"]))
+    over = too_costly(f"{budget.memory_bytes // MiB} MB of memory")
     try:
         result, arrays = TASKS[request["task"]](Path(request["path"]), budget, **request["args"])
-        for name, array in arrays.items():
-            np.save(Path(request["out"]) / f"{name}.npy", array)
+        with os.fdopen(int(request["out"]), "wb") as out:
+            for array in arrays.values():
+                np.save(out, array)
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # Linux: KiB
         reply: dict[str, Any] = {"result": result | {"peak_mb": peak_mb}, "arrays": list(arrays)}
-    except UnreadableMedia as exc:
+    except (NotAVideo, OverBudget) as exc:
         reply = _error(exc)
+    except UnreadableMedia as exc:  # "damaged", "no frames": or the decoder ran out of memory
+        reply = _error(over if _at_limit(memory) else exc)
     except ProvenanceError:  # the watermark reader's "no frame could be decoded"
-        reply = _error(UnreadableVideo(NO_FRAMES))
+        reply = _error(over if _at_limit(memory) else UnreadableVideo(NO_FRAMES))
     except Exception as exc:
-        # At the address-space limit any allocation fails, and FFmpeg and swscale say so in
-        # many ways (ENOMEM, EAGAIN, ...): the peak tells that limit from a damaged stream.
-        if isinstance(exc, MemoryError) or _peak_address_space() > 0.9 * memory:
-            reply = _error(too_costly(f"{budget.memory_bytes // MiB} MB of memory"))
+        if isinstance(exc, MemoryError) or _at_limit(memory):
+            reply = _error(over)
         else:
             traceback.print_exc()  # the parent logs it
             reply = _error(UnreadableVideo(DAMAGED))

@@ -94,3 +94,47 @@ def with_empty_packets(source: Path, path: Path, count: int = 5) -> Path:
             empty.pts = empty.dts = last.pts + (i + 1) * (last.duration or 1)
             made.mux(empty)
     return path
+
+
+def jumps_in_time(path: Path, gap_s: float = 1e9, frames: int = 5) -> Path:
+    """A Matroska clip of 64×64 frames whose timestamps leap `gap_s` seconds between each two
+    (a crafted variable frame rate): a few hundred bytes that span millennia."""
+    packets = h264_packets((64, 64), frames)[:frames]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("h264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        for i, data in enumerate(packets):
+            packet = av.Packet(data)
+            packet.stream, packet.time_base = stream, Fraction(1, 1000)
+            packet.pts = packet.dts = round(i * gap_s * 1000)
+            packet.is_keyframe = i == 0
+            container.mux(packet)
+    return path
+
+
+def sound_outlasts_picture(path: Path, frames: int = 48, sound_s: float = 10.0) -> Path:
+    """`frames` frames at 24 fps, every one a keyframe, each frame's level counting it
+    (10 + 5 per frame), with a sound track `sound_s` long: the container's length is the
+    sound's, far past the picture's last keyframe (screen and call recorders make these)."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=24)
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        video.options = {"g": "1", "preset": "ultrafast"}
+        sound = container.add_stream("aac", rate=48000)
+        for i in range(frames):
+            picture = np.full((64, 96, 3), 10 + 5 * i, np.uint8)
+            for packet in video.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+        samples = 1024
+        for k in range(round(sound_s * 48000 / samples)):
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, samples), np.float32), format="fltp", layout="mono"
+            )
+            frame.sample_rate, frame.pts = 48000, k * samples
+            for packet in sound.encode(frame):
+                container.mux(packet)
+        for packet in sound.encode():
+            container.mux(packet)
+    return path
