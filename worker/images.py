@@ -35,13 +35,18 @@ def fit_image(path: Path, width: int, height: int) -> Image.Image:
     try:
         with Image.open(path, formats=FORMATS) as opened:
             if max(opened.size) > MAX_SIDE:
-                raise UnreadableImage(
-                    f"your picture is {opened.width}×{opened.height} pixels, larger than the "
-                    f"{MAX_SIDE}×{MAX_SIDE} I can take",
-                    "send a smaller one",
-                )
+                raise _too_large(f"is {opened.width}×{opened.height} pixels")
             opened.seek(0)  # a still image: the first frame, whatever the file holds
             rgb = opened.convert("RGB")
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError):
+    except Image.DecompressionBombError:  # Pillow's own check, in `open`: billions of pixels
+        raise _too_large("has billions of pixels") from None
+    except (UnidentifiedImageError, OSError, SyntaxError):
         raise UnreadableImage("your picture couldn't be read (it may be damaged)", RESEND) from None
     return ImageOps.fit(rgb, (width, height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+
+
+def _too_large(what: str) -> UnreadableImage:
+    return UnreadableImage(
+        f"your picture {what}, larger than the {MAX_SIDE}×{MAX_SIDE} I can take",
+        "send a smaller one",
+    )

@@ -3,6 +3,8 @@ larger than it takes, and a plain message for the member (never a retry) otherwi
 
 from __future__ import annotations
 
+import io
+import struct
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,24 @@ def test_a_picture_larger_than_the_bot_takes_is_refused_from_its_header(tmp_path
         fit_image(wide, 64, 64)
     assert told(caught.value) == (
         "your picture is 5000×8 pixels, larger than the 4096×4096 I can take; send a smaller one"
+    )
+
+
+def test_a_picture_claiming_billions_of_pixels_is_too_large_not_damaged(tmp_path: Path) -> None:
+    """A JPEG whose header says 65500×65500: Pillow refuses it in `open`, before our own size
+    check, and the member was told it may be damaged."""
+    small = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(small, format="JPEG")
+    data = bytearray(small.getvalue())
+    frame = data.find(b"\xff\xc0") + 5  # start of frame: precision, then height and width
+    struct.pack_into(">HH", data, frame, 65500, 65500)
+    huge = tmp_path / "huge.jpg"
+    huge.write_bytes(bytes(data))
+    with pytest.raises(UnreadableImage) as caught:
+        fit_image(huge, 64, 64)
+    assert told(caught.value) == (
+        "your picture has billions of pixels, larger than the 4096×4096 I can take; "
+        "send a smaller one"
     )
 
 
