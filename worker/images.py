@@ -38,8 +38,8 @@ def fit_image(path: Path, width: int, height: int) -> Image.Image:
                 raise _too_large(f"is {opened.width}×{opened.height} pixels")
             opened.seek(0)  # a still image: the first frame, whatever the file holds
             rgb = opened.convert("RGB")
-    except Image.DecompressionBombError:  # Pillow's own check, in `open`: billions of pixels
-        raise _too_large("has billions of pixels") from None
+    except Image.DecompressionBombError:  # Pillow's own check, in `open`: over 179 million pixels
+        raise _too_large("has far too many pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError):
         raise UnreadableImage("your picture couldn't be read (it may be damaged)", RESEND) from None
     return ImageOps.fit(rgb, (width, height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))

@@ -45,7 +45,7 @@ def test_a_picture_claiming_billions_of_pixels_is_too_large_not_damaged(tmp_path
     with pytest.raises(UnreadableImage) as caught:
         fit_image(huge, 64, 64)
     assert told(caught.value) == (
-        "your picture has billions of pixels, larger than the 4096×4096 I can take; "
+        "your picture has far too many pixels, larger than the 4096×4096 I can take; "
         "send a smaller one"
     )
 
