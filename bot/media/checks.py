@@ -15,6 +15,13 @@ and 60-110 ms; on one process, 0.05 s and 20-40 ms. So `WORKERS` is half the cor
 two), leaving the rest to the bot. Children start from a clean interpreter (`forkserver`: never a
 fork of the bot with its threads), import only the readers and Pillow, get each file's bytes
 through a pipe and send back only the verdict.
+
+Each check also has a deadline (`CHECK_SECONDS`): the video readers bound themselves, but
+Pillow's decoders do not. A 100 KB progressive JPEG whose last scan is repeated 3,000 times
+takes libjpeg 30 s (a 10 MB one, hours), and with one process it held up every upload behind
+it. At most `WORKERS` checks are sent at once, so a check's time is its own, never its queue's;
+one past its deadline has its process killed (the pool is replaced, a check that shared it is
+sent again) and the member is told their file took too long to check.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -34,6 +42,7 @@ from bot.media.videos import CheckedVideo, judge_video
 log = logging.getLogger(__name__)
 
 WORKERS = max(1, (os.cpu_count() or 2) // 2)
+CHECK_SECONDS = 15.0  # one check's time on its process: a real file needs well under 2 s
 T = TypeVar("T")
 
 
@@ -41,19 +50,33 @@ def process_pool(workers: int = WORKERS) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
 
 
-class UploadChecks:
-    """Judges pictures and videos on `executor` (by default a pool of `WORKERS` processes,
-    made on the first upload: a bot nobody sends files to starts no process and holds no
-    semaphore; a pool whose child died is replaced)."""
+class CheckTooSlow(AttachmentError):
+    """A file that took longer to check than any real picture or video does."""
 
-    def __init__(self, executor: Executor | None = None) -> None:
+
+class UploadChecks:
+    """Judges pictures and videos on `executor` (by default a pool of `workers` processes,
+    made on the first upload: a bot nobody sends files to starts no process and holds no
+    semaphore; a pool whose child died is replaced), each within `seconds`."""
+
+    def __init__(
+        self,
+        executor: Executor | None = None,
+        *,
+        workers: int = WORKERS,
+        seconds: float = CHECK_SECONDS,
+    ) -> None:
         self._executor = executor
         self._owned = executor is None
+        self._workers = workers
+        self._seconds = seconds
+        self._slots: asyncio.Semaphore | None = None
+        self._stopped: weakref.WeakSet[Executor] = weakref.WeakSet()  # killed for a slow check
 
     @property
     def executor(self) -> Executor:
         if self._executor is None:
-            self._executor = process_pool()
+            self._executor = process_pool(self._workers)
         return self._executor
 
     async def video(self, data: bytes, filename: str) -> CheckedVideo:
@@ -66,18 +89,59 @@ class UploadChecks:
         return await self._run(check_image, data, filename)
 
     async def _run(self, check: Callable[[bytes, str], T], data: bytes, filename: str) -> T:
-        executor = self.executor
-        try:
-            return await asyncio.get_running_loop().run_in_executor(executor, check, data, filename)
-        except BrokenProcessPool:
-            log.error("an upload check's process died on %r", filename)
-            if self._owned and self._executor is executor:  # the next upload gets a new pool
-                executor.shutdown(wait=False, cancel_futures=True)
-                self._executor = None
-            raise AttachmentError(
-                f"I couldn't check `{shown_name(filename)}` just now. Please attach it again."
-            ) from None
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._workers)
+        async with self._slots:  # sent only when a process is free: the deadline is its own
+            again = True
+            while True:
+                executor = self.executor
+                loop = asyncio.get_running_loop()
+                future = loop.run_in_executor(executor, check, data, filename)
+                try:
+                    return await asyncio.wait_for(future, self._seconds)
+                except TimeoutError:
+                    log.warning("checking %r took over %g s; stopped", filename, self._seconds)
+                    self._replace(executor, kill=True)
+                    raise CheckTooSlow(
+                        f"`{shown_name(filename)}` took too long for me to check (over "
+                        f"{self._seconds:g} s; a real picture or video takes a second or two). "
+                        "Save or export it again and attach the new file."
+                    ) from None
+                except BrokenProcessPool:
+                    if again and executor in self._stopped:
+                        again = False  # killed for another file's check: this one goes again
+                        continue
+                    log.error("an upload check's process died on %r", filename)
+                    self._replace(executor)
+                    raise AttachmentError(
+                        f"I couldn't check `{shown_name(filename)}` just now. "
+                        "Please attach it again."
+                    ) from None
+
+    def _replace(self, executor: Executor, *, kill: bool = False) -> None:
+        """The next check gets a new pool; `kill` stops this one's checks in flight."""
+        if not self._owned or self._executor is not executor:
+            return
+        if kill:
+            self._stopped.add(executor)
+            _kill_workers(executor)
+        executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = None
 
     def close(self) -> None:
+        """Stop the pool, and any check still running in it (the bot's exit would wait)."""
         if self._executor is not None:
+            if self._owned:
+                _kill_workers(self._executor)
             self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _kill_workers(executor: Executor) -> None:
+    """Kill a process pool's processes: a task running there can't be cancelled otherwise.
+    Python 3.14 has `kill_workers()`; before it, the pool's `_processes` (there since 3.2)."""
+    kill = getattr(executor, "kill_workers", None)
+    if kill is not None:
+        kill()
+        return
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        process.kill()

@@ -1,4 +1,4 @@
-"""Videos crafted to cost the most to check: valid-looking headers, then millions of tiny entries.
+"""Uploads crafted to cost the most to check: valid-looking headers, then millions of tiny entries.
 
 Each fills `size` bytes (25 MB, the /restyle limit, by default) the way an attacker would: the
 header a reader needs first, then the cheapest entry to repeat. Before the readers were bounded
@@ -7,6 +7,7 @@ each cost 1 to 12 s of pure-Python CPU to walk.
 
 from __future__ import annotations
 
+import io
 import struct
 
 MiB = 1024 * 1024
@@ -82,6 +83,20 @@ def fragmented_mp4_of_one_long_run(size: int = SIZE) -> bytes:
     count = (size - len(head) - 8 * 3 - len(tfhd) - 16) // 4
     trun = _box(b"trun", struct.pack(">II", 0x100, count) + struct.pack(">I", 40) * count)
     return head + _box(b"moof", _box(b"traf", tfhd + trun))
+
+
+def jpeg_of_many_scans(scans: int = 3000, side: int = 4096) -> bytes:
+    """A progressive JPEG of `side`×`side` whose last scan is repeated `scans` times: each
+    repeat is 33 bytes and makes libjpeg walk every block of the picture again (about 10 ms
+    at 4096×4096). libjpeg only warns about a repeated scan, so nothing refuses it: 3,000
+    repeats (100 KB) take some 30 s to decode, a 10 MB one hours."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (side, side), (120, 130, 140)).save(out, "JPEG", progressive=True)
+    data = out.getvalue()
+    last_scan = data.rindex(b"\xff\xda")  # start of the last scan, which runs to the end
+    return data[:-2] + data[last_scan:-2] * scans + b"\xff\xd9"
 
 
 CRAFTED = {
