@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from core.spec import Capabilities
+from core.spec import Capabilities, FastRecipe
 
 FAMILIES: dict[str, Capabilities] = {
     "tiny": Capabilities(
@@ -28,6 +28,11 @@ FAMILIES: dict[str, Capabilities] = {
         guidance_range=(2.0, 6.0),
         native_camera=False,
         sound=False,
+        fast=FastRecipe(
+            steps=2,
+            cache="first-block",
+            note="half the steps, with the first-block cache (no distilled tiny weights exist)",
+        ),
     ),
     "ltx": Capabilities(
         name="ltx",
@@ -44,6 +49,16 @@ FAMILIES: dict[str, Capabilities] = {
         motion="virtual-camera travel",
         vram_gb=40.0,  # 13B transformer (26 GB) + T5-XXL (9.5 GB) in bf16, plus activations
         sound=False,
+        # The default checkpoint is already step- and guidance-distilled (8 steps, CFG off): fast
+        # adds the first-block cache (its preset is tuned for 8-step schedules) and FP8. A
+        # non-distilled 0.9.7 checkpoint (REELBOT_MODEL=…-dev) gets Lightricks' distillation LoRA.
+        fast=FastRecipe(
+            steps=8,
+            guidance=1.0,
+            lora="Lightricks/LTX-Video::ltxv-13b-0.9.7-distilled-lora128.safetensors",
+            cache="first-block",
+            note="the distilled 8-step schedule, first-block cache, FP8 on Ada/Hopper GPUs",
+        ),
     ),
     "wan": Capabilities(
         name="wan",
@@ -60,6 +75,14 @@ FAMILIES: dict[str, Capabilities] = {
         motion="virtual-camera travel",
         vram_gb=32.0,  # 5B transformer (10 GB) + UMT5-XXL (11 GB) bf16, fp32 VAE decode at 720p
         sound=False,
+        # lightx2v's 4-step LoRAs (lightx2v/Wan2.1-Distill-Loras, …/Wan2.2-Distill-Loras) are
+        # for the 14B models; none is published for TI2V-5B, the default. An operator serving a
+        # 14B checkpoint names its LoRA in a backend of their own (a CAPABILITIES with `lora`).
+        fast=FastRecipe(
+            steps=20,
+            cache="first-block",
+            note="20 of 50 steps on Wan's UniPC scheduler, first-block cache, FP8 on Ada/Hopper",
+        ),
     ),
     "animatediff": Capabilities(
         name="animatediff",
@@ -76,6 +99,11 @@ FAMILIES: dict[str, Capabilities] = {
         motion="MotionLoRA scale",
         vram_gb=8.0,  # SD 1.5 UNet + motion modules bf16, 16 frames at 512x512
         sound=False,
+        fast=FastRecipe(
+            steps=10,
+            cache="off",  # a UNet: diffusers' cache hooks are for transformers
+            note="10 of 25 steps on its own scheduler (no distilled weights wired)",
+        ),
     ),
     "svd": Capabilities(
         name="svd",
@@ -92,6 +120,11 @@ FAMILIES: dict[str, Capabilities] = {
         motion="motion_bucket_id and noise_aug_strength",
         vram_gb=16.0,  # 1.5B UNet bf16, 25 frames at 1024x576, decoded 8 frames at a time
         sound=False,
+        fast=FastRecipe(
+            steps=12,
+            cache="off",  # a UNet: diffusers' cache hooks are for transformers
+            note="12 of 25 steps on its own scheduler (no distilled weights wired)",
+        ),
     ),
     "ltx2": Capabilities(
         name="ltx2",
@@ -111,6 +144,11 @@ FAMILIES: dict[str, Capabilities] = {
         # 19B transformer (38 GB) + Gemma 3 12B (24 GB) + VAEs, vocoder, connectors (~2 GB) in bf16,
         # plus activations for a 10 s 768x512 clip.
         vram_gb=72.0,
+        fast=FastRecipe(
+            steps=12,
+            cache="first-block",
+            note="12 of 30 steps, first-block cache, FP8 on Ada/Hopper (no distillation wired)",
+        ),
     ),
 }
 

@@ -93,6 +93,8 @@ def defaults_text(defaults: ParsedPrompt) -> str:
         parts.append("-hide")
     if defaults.sound:
         parts.append("-sound")
+    if defaults.quality is not None:
+        parts.append(f"-{defaults.quality}")
     return " ".join(part.strip() for part in parts)
 
 

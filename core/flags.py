@@ -21,9 +21,11 @@ from core.spec import (
     DEFAULT_FPS,
     DEFAULT_GUIDANCE,
     DEFAULT_MOTION,
+    DEFAULT_QUALITY,
     MAX_SEED,
     Camera,
     Capabilities,
+    Quality,
     RenderSpec,
     StylePreset,
 )
@@ -44,7 +46,8 @@ __all__ = [
 DEFAULT_ASPECT = "16:9"
 FLAG_NAMES: tuple[str, ...] = tuple(ALLOWED)
 
-_SWITCHES = frozenset({"hide", "sound"})
+_SWITCHES = frozenset({"hide", "sound", "fast", "hq"})
+_QUALITIES: dict[str, Quality] = {"fast": "fast", "hq": "hq"}
 # Words people reach for, mapped to the flag they mean; only used to suggest, never accepted.
 _LOOKALIKES = {
     "negative": "neg",
@@ -61,6 +64,12 @@ _LOOKALIKES = {
     "strength": "motion",
     "audio": "sound",
     "framerate": "fps",
+    "quick": "fast",
+    "turbo": "fast",
+    "draft": "fast",
+    "quality": "hq",
+    "best": "hq",
+    "high": "hq",
 }
 _QUOTE_HINT = "If it's part of your prompt, put it in quotes."
 _T = TypeVar("_T")
@@ -82,6 +91,7 @@ class ParsedPrompt:
     hidden: bool = False
     style: StylePreset | None = None
     sound: bool = False
+    quality: Quality | None = None
 
 
 def random_seed() -> int:
@@ -101,6 +111,7 @@ def parse_request(
     guild_id: int | None = None,
     channel_id: int | None = None,
     parent_id: str | None = None,
+    default_quality: Quality = DEFAULT_QUALITY,
 ) -> RenderSpec:
     """Read `/create` text into a complete spec for the loaded model, or raise `FlagError`."""
     parsed = parse_flags(
@@ -108,6 +119,7 @@ def parse_request(
         styles=styles,
         max_seconds=capabilities.max_seconds,
         sound_supported=capabilities.sound,
+        fast_supported=capabilities.fast is not None,
     )
     return resolve_request(
         parsed,
@@ -119,6 +131,7 @@ def parse_request(
         guild_id=guild_id,
         channel_id=channel_id,
         parent_id=parent_id,
+        default_quality=default_quality,
     )
 
 
@@ -134,14 +147,21 @@ def resolve_request(
     channel_id: int | None = None,
     parent_id: str | None = None,
     upload_limit: int | None = None,
+    default_quality: Quality = DEFAULT_QUALITY,
 ) -> RenderSpec:
-    """Fill what the member left out with the loaded model's defaults: the complete spec."""
+    """Fill what the member left out with the loaded model's defaults: the complete spec.
+
+    `default_quality` is the operator's `REELBOT_DEFAULT_QUALITY`, for a request with neither
+    `-fast` nor `-hq`; a family with no fast recipe renders every clip on its full schedule."""
     aspect = parsed.aspect_ratio or DEFAULT_ASPECT
     aspect_w, aspect_h = (int(part) for part in aspect.split(":"))
     width, height = capabilities.snap_size(aspect_w, aspect_h)
     fps = DEFAULT_FPS if parsed.fps is None else parsed.fps
     length = capabilities.default_seconds if parsed.length is None else parsed.length
     seed = seed_source() if parsed.seed is None else parsed.seed
+    quality: Quality = parsed.quality or default_quality
+    if capabilities.fast is None:
+        quality = "hq"
     try:
         return RenderSpec(
             prompt=parsed.prompt,
@@ -152,7 +172,8 @@ def resolve_request(
             height=height,
             num_frames=_frames(length, fps),
             fps=fps,
-            steps=capabilities.default_steps,
+            steps=capabilities.steps_for(quality),
+            quality=quality,
             guidance_scale=DEFAULT_GUIDANCE if parsed.guidance is None else parsed.guidance,
             seed=seed,
             motion=DEFAULT_MOTION if parsed.motion is None else parsed.motion,
@@ -182,6 +203,7 @@ def parse_flags(
     styles: Mapping[str, StylePreset] = DEFAULT_STYLES,
     max_seconds: float | None = None,
     sound_supported: bool = True,
+    fast_supported: bool = True,
 ) -> ParsedPrompt:
     """The syntax layer: split the prompt from its flags and check each value's own bounds."""
     clean = clean_text(text)
@@ -213,6 +235,21 @@ def parse_flags(
                 raise FlagError(
                     f"`{tok.word}`: the model loaded right now makes no sound.", token=tok.word
                 )
+            if name in _QUALITIES:
+                other = "hq" if name == "fast" else "fast"
+                if other in fields:
+                    raise FlagError(
+                        "`-fast` and `-hq` can't both be given: `-fast` renders quickly with "
+                        "fewer steps, `-hq` on the full schedule. Keep one of them.",
+                        token=tok.word,
+                        allowed="-fast or -hq",
+                    )
+                if name == "fast" and not fast_supported:
+                    raise FlagError(
+                        f"`{tok.word}`: the model loaded right now has no fast tier; "
+                        "leave it out and the clip renders on its full schedule.",
+                        token=tok.word,
+                    )
             fields[name] = True
             continue
         if not raw:
@@ -234,14 +271,21 @@ def parse_flags(
         hidden=bool(fields.get("hide")),
         style=_get(fields, "style", StylePreset),
         sound=bool(fields.get("sound")),
+        quality=next((_QUALITIES[name] for name in _QUALITIES if name in fields), None),
     )
 
 
-def to_command_line(spec: RenderSpec, *, capabilities: Capabilities | None = None) -> str:
+def to_command_line(
+    spec: RenderSpec,
+    *,
+    capabilities: Capabilities | None = None,
+    default_quality: Quality = DEFAULT_QUALITY,
+) -> str:
     """The `/create` text that reproduces `spec`: the prompt, every non-default flag, the seed.
 
     `-len` is left out only when `capabilities` says the length is that model's default, since
-    the default differs between models.
+    the default differs between models; `-fast` or `-hq` only when the clip's quality is the
+    `default_quality` of the place the line is shown (the operator's REELBOT_DEFAULT_QUALITY).
     """
     default_length = capabilities is not None and spec.num_frames == _frames(
         capabilities.default_seconds, spec.fps
@@ -258,11 +302,14 @@ def to_command_line(spec: RenderSpec, *, capabilities: Capabilities | None = Non
         num_frames=None if default_length else spec.num_frames,
         hidden=spec.hidden,
         sound=spec.sound,
+        quality=None if spec.quality == default_quality else spec.quality,
         seed=spec.seed,
     )
 
 
-def stored_command_line(stored: Mapping[str, Any]) -> str:
+def stored_command_line(
+    stored: Mapping[str, Any], *, default_quality: Quality = DEFAULT_QUALITY
+) -> str:
     """`to_command_line` for a spec kept as JSON (`RenderSpec.model_dump(mode="json")`).
 
     The gallery keeps specs this way, and older rows kept fewer keys: a missing setting is its
@@ -281,8 +328,16 @@ def stored_command_line(stored: Mapping[str, Any]) -> str:
         num_frames=int(stored["num_frames"]) if stored.get("num_frames") else None,
         hidden=bool(stored.get("hidden")),
         sound=bool(stored.get("sound")),
+        quality=_stored_quality(stored, default_quality),
         seed=int(stored["seed"]) if stored.get("seed") is not None else None,
     )
+
+
+def _stored_quality(stored: Mapping[str, Any], default_quality: Quality) -> Quality | None:
+    """The stored clip's quality word, None when it is the default (a row older than `-fast`
+    has no `quality` key: it was rendered on the full schedule)."""
+    quality = _QUALITIES.get(str(stored.get("quality") or DEFAULT_QUALITY), DEFAULT_QUALITY)
+    return None if quality == default_quality else quality
 
 
 def _command_line(
@@ -298,6 +353,7 @@ def _command_line(
     num_frames: int | None,
     hidden: bool,
     sound: bool,
+    quality: Quality | None,
     seed: int | None,
 ) -> str:
     """The line itself, one word per setting that differs from the default, in a fixed order.
@@ -322,6 +378,8 @@ def _command_line(
         parts.append("-hide")
     if sound:
         parts.append("-sound")
+    if quality is not None:
+        parts.append(f"-{quality}")
     if seed is not None:
         parts += ["-seed", str(seed)]
     return " ".join(parts)

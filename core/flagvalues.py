@@ -47,6 +47,8 @@ ALLOWED: dict[str, str] = {
     "hide": "nothing after it",
     "style": "a style name",
     "sound": "nothing after it",
+    "fast": "nothing after it; not with -hq",
+    "hq": "nothing after it; not with -fast",
 }
 _NOUNS = {
     "motion": "motion strength",

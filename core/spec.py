@@ -10,7 +10,15 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+    model_validator,
+)
 
 from core.ids import GENERATION_ID_PATTERN
 
@@ -48,6 +56,11 @@ Camera = Literal[
     "static",
 ]
 Mode = Literal["t2v", "i2v", "v2v", "extend", "upscale"]
+# How a clip is rendered: `fast` with the family's fast recipe (distilled weights or LoRA, fewer
+# steps, a cache hook, FP8 where the GPU has it), `hq` on the full schedule. Named "quality", not
+# "tier": the scheduler's fast/relax *queue* tiers (core.fairshare.Tier) are another axis.
+Quality = Literal["fast", "hq"]
+DEFAULT_QUALITY: Final = "hq"  # what every clip made before `-fast` existed was rendered as
 
 # The prefix of every Redis key and the default arq queue: fair-share routing names the queues.
 # Every other key name is in jobs.keys (the Redis side), which lists these two as well.
@@ -99,6 +112,7 @@ class RenderSpec(BaseModel):
     input_media: tuple[str, ...] = ()
     hidden: bool = False
     sound: bool = False
+    quality: Quality = DEFAULT_QUALITY
     backend: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,32}$")] = "tiny"
     parent_id: GenerationId | None = None
     # Where the clip is posted caps its size (Discord: the interaction's attachment_size_limit);
@@ -111,6 +125,15 @@ class RenderSpec(BaseModel):
     # Output-scan categories whose hold this clip's channel waives (an NSFW channel, as the
     # operator configured it); never a category about minors, never a block (worker.scan).
     scan_skip: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")], ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _default_quality_unsaid(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A full-schedule spec is written as before `quality` existed, so a job and a stored
+        spec of an hq clip stay byte for byte what older workers and rows read and wrote."""
+        data: dict[str, Any] = handler(self)
+        if data.get("quality") == DEFAULT_QUALITY:
+            del data["quality"]
+        return data
 
     @model_validator(mode="after")
     def _no_waiver_for_minors(self) -> RenderSpec:
@@ -142,6 +165,29 @@ class RenderSpec(BaseModel):
         return ", ".join(p for p in parts if p)
 
 
+class FastRecipe(BaseModel):
+    """What `-fast` means for one family: read by the front ends (steps) and the worker (the rest).
+
+    `lora` is `repo_or_folder` or `repo_or_folder::weight_name.safetensors`, loaded with
+    diffusers' `load_lora_weights` at the first fast clip; empty: the family has no distillation
+    wired, so fast is fewer steps on its own scheduler (`note` says which). `cache` is one of
+    `worker.accel.CACHE_NAMES`, applied to the transformer for fast clips only; `fp8` quantises a
+    copy of the transformer with torchao where the GPU computes in FP8 (compute capability 8.9+).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    steps: int = Field(gt=0)
+    guidance: float | None = Field(
+        default=None, description="the backend's guidance for fast clips; None: mapped as for hq"
+    )
+    lora: str = ""
+    lora_scale: float = 1.0
+    cache: str = "off"
+    fp8: bool = True
+    note: str = ""
+
+
 class Capabilities(BaseModel):
     """What a backend can render; the bot sizes requests with it without importing the backend."""
 
@@ -163,6 +209,19 @@ class Capabilities(BaseModel):
     frame_step: int = Field(default=1, gt=0, description="frame counts are frame_step*k + 1")
     motion: str = Field(default="", description="what -motion drives; empty: nothing")
     vram_gb: float = Field(default=0, ge=0, description="GPU memory the real model needs, bf16")
+    fast: FastRecipe | None = Field(default=None, description="`-fast`; None: no fast tier")
+
+    def steps_for(self, quality: Quality) -> int:
+        """Denoising steps a clip of `quality` runs: the fast recipe's, or the full schedule."""
+        if quality == "fast" and self.fast is not None:
+            return self.fast.steps
+        return self.default_steps
+
+    def guidance_for(self, quality: Quality, pika_scale: float) -> float:
+        """The backend's guidance: the fast recipe's where it fixes one (CFG-distilled)."""
+        if quality == "fast" and self.fast is not None and self.fast.guidance is not None:
+            return self.fast.guidance
+        return self.backend_guidance(pika_scale)
 
     def snap_size(self, aspect_w: int, aspect_h: int) -> tuple[int, int]:
         """Width and height with the given ratio, about `native_pixels` in area, on the grid."""
