@@ -8,6 +8,7 @@ the file's `Budget` (`bot.media.budget`).
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -59,11 +60,14 @@ def _uint(data: bytes, start: int, end: int) -> int:
 
 
 def _float(data: bytes, start: int, end: int) -> float:
+    """An EBML float; 0.0 (as if absent) for one of another size, or not finite: a Duration
+    of NaN passed every check and broke the clip's frame count."""
+    value = 0.0
     if end - start == 4:
-        return float(struct.unpack_from(">f", data, start)[0])
-    if end - start == 8:
-        return float(struct.unpack_from(">d", data, start)[0])
-    return 0.0
+        value = float(struct.unpack_from(">f", data, start)[0])
+    elif end - start == 8:
+        value = float(struct.unpack_from(">d", data, start)[0])
+    return value if math.isfinite(value) else 0.0
 
 
 def probe_ebml(data: bytes, kind: str, budget: Budget) -> VideoInfo:
