@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from core.models import CAMERA_LORA_TEMPLATE, LTX_UPSAMPLER_ID, MOTION_ADAPTER_ID
 from gallery.settings import GallerySettings
 from jobs.settings import QueueSettings
 from worker.scan import DEFAULT_BLOCK, DEFAULT_HOLD, DEFAULT_SAMPLES
@@ -14,7 +15,28 @@ from worker.scan import DEFAULT_BLOCK, DEFAULT_HOLD, DEFAULT_SAMPLES
 class WorkerConfig(QueueSettings, GallerySettings):
     """One worker process renders one clip at a time on one device."""
 
-    model: str | None = Field(default=None, description="model id or local folder of weights")
+    model: str | None = Field(
+        default=None,
+        description="model id or local folder of weights (unset: the family's default, from "
+        "REELBOT_MODELS_DIR when pulled there)",
+    )
+    models_dir: Path | None = Field(
+        default=None,
+        description="where `reelbot models pull` puts repositories (<dir>/<owner>/<name>); a hub "
+        "id found there loads from there",
+    )
+    ltx_upsampler_model: str = Field(
+        default=LTX_UPSAMPLER_ID, description="ltx: spatial upsampler, hub id or folder"
+    )
+    animatediff_motion_adapter: str = Field(
+        default=MOTION_ADAPTER_ID, description="animatediff: motion adapter, hub id or folder"
+    )
+    animatediff_motion_loras: str = Field(
+        default=CAMERA_LORA_TEMPLATE,
+        pattern=r"\{name\}",
+        description="animatediff: camera MotionLoRAs, a hub id or folder with {name} (zoom-in, "
+        "pan-left, …) in it",
+    )
     device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N")
     poll_delay_s: float = Field(default=0.02, gt=0, le=5, description="idle queue poll interval")
     heartbeat_s: float = Field(default=1.0, gt=0, le=60, description="how often a worker beats")

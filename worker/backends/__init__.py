@@ -74,7 +74,10 @@ def _module(name: str) -> Any:
     return importlib.import_module(name)
 
 
-def load_backend(name: str, *, model: str | None = None, device: str = "auto") -> Backend:
-    """Build the pipeline once (weights, device placement); slow, so only at worker start-up."""
-    backend: Backend = _module(name).load(model=model, device=device)
+def load_backend(
+    name: str, *, model: str | None = None, device: str = "auto", **auxiliary: str
+) -> Backend:
+    """Build the pipeline once (weights, device placement); slow, so only at worker start-up.
+    `auxiliary` are a built-in family's other repositories by setting (`core.models`)."""
+    backend: Backend = _module(name).load(model=model, device=device, **auxiliary)
     return backend

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from core.capabilities import FAMILIES
+from core.models import CAMERA_LORA_NAMES, CAMERA_LORA_TEMPLATE, MOTION_ADAPTER_ID, camera_lora_repo
 from core.spec import RenderSpec
 from worker.backends import RenderedClip, StepCallback
 from worker.backends.common import (
@@ -54,20 +55,9 @@ from worker.motion import motion_lora_scale
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "emilianJR/epiCRealism"
-MOTION_ADAPTER = "guoyww/animatediff-motion-adapter-v1-5-2"
-MOTION_LORAS = {
-    name: f"guoyww/animatediff-motion-lora-{name}"
-    for name in (
-        "zoom-in",
-        "zoom-out",
-        "pan-left",
-        "pan-right",
-        "tilt-up",
-        "tilt-down",
-        "rolling-clockwise",
-        "rolling-anticlockwise",
-    )
-}
+MOTION_ADAPTER = MOTION_ADAPTER_ID  # REELBOT_ANIMATEDIFF_MOTION_ADAPTER
+# REELBOT_ANIMATEDIFF_MOTION_LORAS: a hub id or folder template with {name} in it
+MOTION_LORAS = {name: camera_lora_repo(name) for name in CAMERA_LORA_NAMES}
 CAMERA_ADAPTERS: dict[str, tuple[str, ...]] = {
     "zoom in": ("zoom-in",),
     "zoom out": ("zoom-out",),
@@ -239,8 +229,15 @@ def save_memory(pipe: Any) -> None:
     pipe.vae.enable_slicing()
 
 
-def load(model: str | None = None, device: str = "auto") -> AnimateDiffBackend:
-    """Load (or, for `builtin:tiny`, build) the pipeline and its camera LoRAs on `device`."""
+def load(
+    model: str | None = None,
+    device: str = "auto",
+    *,
+    animatediff_motion_adapter: str = MOTION_ADAPTER,
+    animatediff_motion_loras: str = CAMERA_LORA_TEMPLATE,
+) -> AnimateDiffBackend:
+    """Load (or, for `builtin:tiny`, build) the pipeline and its camera LoRAs on `device`; the
+    motion adapter and each LoRA are repositories of their own (hub ids or folders)."""
     model = model or DEFAULT_MODEL
     device, dtype = resolve_device(device)
     started = time.perf_counter()
@@ -249,18 +246,27 @@ def load(model: str | None = None, device: str = "auto") -> AnimateDiffBackend:
     else:
         from diffusers import AnimateDiffPipeline, DDIMScheduler, MotionAdapter
 
-        adapter = MotionAdapter.from_pretrained(MOTION_ADAPTER, torch_dtype=dtype)
-        pipe = AnimateDiffPipeline.from_pretrained(model, motion_adapter=adapter, torch_dtype=dtype)
-        pipe.scheduler = DDIMScheduler.from_pretrained(
-            model,
-            subfolder="scheduler",
-            clip_sample=False,
-            timestep_spacing="linspace",
-            beta_schedule="linear",
-            steps_offset=1,
-        )
-        for name, repo in MOTION_LORAS.items():
-            pipe.load_lora_weights(repo, adapter_name=name)
+        from worker.model_sources import loading
+
+        adapter_from = animatediff_motion_adapter
+        with loading("animatediff", "animatediff_motion_adapter", adapter_from):
+            adapter = MotionAdapter.from_pretrained(adapter_from, torch_dtype=dtype)
+        with loading("animatediff", "model", model):
+            pipe = AnimateDiffPipeline.from_pretrained(
+                model, motion_adapter=adapter, torch_dtype=dtype
+            )
+            pipe.scheduler = DDIMScheduler.from_pretrained(
+                model,
+                subfolder="scheduler",
+                clip_sample=False,
+                timestep_spacing="linspace",
+                beta_schedule="linear",
+                steps_offset=1,
+            )
+        for name in CAMERA_LORA_NAMES:
+            repo = camera_lora_repo(name, animatediff_motion_loras)
+            with loading("animatediff", "animatediff_motion_loras", repo):
+                pipe.load_lora_weights(repo, adapter_name=name)
         pipe.to(device)
         save_memory(pipe)
     pipe.set_progress_bar_config(disable=True)

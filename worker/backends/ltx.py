@@ -37,6 +37,7 @@ import numpy as np
 from PIL import Image
 
 from core.capabilities import FAMILIES
+from core.models import LTX_UPSAMPLER_ID
 from core.spec import RenderSpec
 from worker import camera as vcam
 from worker.backends import RenderedClip, StepCallback
@@ -57,7 +58,7 @@ from worker.motion import camera_travel
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "Lightricks/LTX-Video-0.9.7-distilled"
-UPSAMPLER_MODEL = "Lightricks/ltxv-spatial-upscaler-0.9.7"
+UPSAMPLER_MODEL = LTX_UPSAMPLER_ID  # REELBOT_LTX_UPSAMPLER_MODEL
 # The distilled checkpoint's own schedules (diffusers' LTX docs): first pass, and upscale refine.
 DISTILLED_TIMESTEPS = (1000, 993, 987, 981, 975, 909, 725, 0.03)
 DISTILLED_REFINE_TIMESTEPS = (1000, 909, 725, 421, 0)
@@ -229,9 +230,17 @@ def _tiny_upsampler(vae: Any) -> Any:
     return upsampler.eval()
 
 
-def load(model: str | None = None, device: str = "auto") -> LTXBackend:
-    """Load (or, for `builtin:tiny`, build) the pipelines and place them on `device`."""
+def load(
+    model: str | None = None,
+    device: str = "auto",
+    *,
+    ltx_upsampler_model: str = UPSAMPLER_MODEL,
+) -> LTXBackend:
+    """Load (or, for `builtin:tiny`, build) the pipelines and place them on `device`; the
+    spatial upsampler is a repository of its own (a hub id or folder)."""
     from diffusers import LTXConditionPipeline, LTXLatentUpsamplePipeline, LTXPipeline
+
+    from worker.model_sources import loading
 
     model = model or DEFAULT_MODEL
     device, dtype = resolve_device(device)
@@ -246,11 +255,14 @@ def load(model: str | None = None, device: str = "auto") -> LTXBackend:
         pipe.to(device)  # float32 everywhere: the tiny model is for CPUs and tests
         upsample.to(device)
     else:
-        condition = LTXConditionPipeline.from_pretrained(model, torch_dtype=dtype)
+        with loading("ltx", "model", model):
+            condition = LTXConditionPipeline.from_pretrained(model, torch_dtype=dtype)
         pipe = LTXPipeline(**condition.components).to(device)
-        upsample = LTXLatentUpsamplePipeline.from_pretrained(
-            UPSAMPLER_MODEL, vae=pipe.vae, torch_dtype=dtype
-        ).to(device)
+        with loading("ltx", "ltx_upsampler_model", ltx_upsampler_model):
+            upsample = LTXLatentUpsamplePipeline.from_pretrained(
+                ltx_upsampler_model, vae=pipe.vae, torch_dtype=dtype
+            )
+        upsample.to(device)
     # Speed options first, then the other modes over the same (perhaps wrapped) modules.
     optimize(pipe, device, CAPABILITIES)
     condition_pipe = LTXConditionPipeline(**pipe.components)

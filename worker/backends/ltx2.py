@@ -315,7 +315,11 @@ def load(model: str | None = None, device: str = "auto") -> LTX2Backend:
         # must match the dtypes handed to them.
         pipe = _build_tiny().to(device, dtype)
     else:
-        pipe = LTX2Pipeline.from_pretrained(model, torch_dtype=dtype).to(device)
+        from worker.model_sources import loading
+
+        with loading("ltx2", "model", model):
+            pipe = LTX2Pipeline.from_pretrained(model, torch_dtype=dtype)
+        pipe.to(device)
     # Speed options first, then image-to-video over the same (perhaps wrapped) modules.
     optimize(pipe, device, CAPABILITIES)
     image_pipe: Any = LTX2ImageToVideoPipeline(**pipe.components)

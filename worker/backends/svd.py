@@ -182,7 +182,11 @@ def load(model: str | None = None, device: str = "auto") -> SVDBackend:
     else:
         from diffusers import StableVideoDiffusionPipeline
 
-        pipe = StableVideoDiffusionPipeline.from_pretrained(model, torch_dtype=dtype).to(device)
+        from worker.model_sources import loading
+
+        with loading("svd", "model", model):
+            pipe = StableVideoDiffusionPipeline.from_pretrained(model, torch_dtype=dtype)
+        pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
     optimize(pipe, device, CAPABILITIES)
     log.info("svd backend %s on %s in %.2f s", model, device, time.perf_counter() - started)

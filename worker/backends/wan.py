@@ -222,8 +222,14 @@ def load(model: str | None = None, device: str = "auto") -> WanBackend:
         import torch
         from diffusers import AutoencoderKLWan, WanPipeline
 
-        vae = AutoencoderKLWan.from_pretrained(model, subfolder="vae", torch_dtype=torch.float32)
-        pipe = WanPipeline.from_pretrained(model, vae=vae, torch_dtype=dtype).to(device)
+        from worker.model_sources import loading
+
+        with loading("wan", "model", model):
+            vae = AutoencoderKLWan.from_pretrained(
+                model, subfolder="vae", torch_dtype=torch.float32
+            )
+            pipe = WanPipeline.from_pretrained(model, vae=vae, torch_dtype=dtype)
+        pipe.to(device)
     # Speed options first, then the other modes over the same (perhaps wrapped) modules.
     optimize(pipe, device, CAPABILITIES)
     shared = {k: pipe.components[k] for k in ("tokenizer", "text_encoder", "vae", "scheduler")}
