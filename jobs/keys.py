@@ -37,6 +37,7 @@ __all__ = [
     "HEARTBEAT_PREFIX",
     "KEY_PREFIX",
     "MEMBERS_PREFIX",
+    "NOT_READY_PREFIX",
     "OWNERS_KEY",
     "QUEUE_OF",
     "RELAX_QUEUE",
@@ -57,6 +58,7 @@ __all__ = [
     "in_progress_key_prefix",
     "job_key_prefix",
     "members_key",
+    "not_ready_key",
     "remixed_key",
     "result_key_prefix",
     "result_sent_key",
@@ -78,6 +80,15 @@ EVENTS_PREFIX: Final = f"{KEY_PREFIX}events:"
 def heartbeat_key(worker_id: str) -> str:
     """A worker's liveness: exists while the worker beats (`reelbot:worker:*` lists workers)."""
     return f"{HEARTBEAT_PREFIX}{worker_id}"
+
+
+NOT_READY_PREFIX: Final = f"{KEY_PREFIX}not-ready:"
+
+
+def not_ready_key(worker_id: str) -> str:
+    """A worker that runs but can't take jobs yet (loading its model) or at all (the load
+    failed): `reelbot status` shows it as not ready; never counted as a live worker."""
+    return f"{NOT_READY_PREFIX}{worker_id}"
 
 
 def cancel_key(generation_id: str) -> str:
