@@ -210,9 +210,20 @@ def limit(budget: MediaBudget, keeps: int) -> int:
 
 def _peak_address_space() -> int:
     """VmPeak: the most address space this process has held (bytes)."""
+    return _status("VmPeak")
+
+
+def _peak_resident() -> int:
+    """VmHWM: the most memory this process has had resident (bytes). Not getrusage's
+    ru_maxrss: Linux carries that over from the worker across fork and exec, so a worker
+    holding a model's gigabytes would read as a child that decoded gigabytes."""
+    return _status("VmHWM")
+
+
+def _status(field: str) -> int:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmPeak:"):
-            return int(line.split()[1]) * 1024
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024  # kB
     return 0
 
 
@@ -251,7 +262,7 @@ def main() -> int:
         with os.fdopen(int(request["out"]), "wb") as out:
             for array in arrays.values():
                 np.save(out, array)
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # Linux: KiB
+        peak_mb = _peak_resident() // MiB
         reply: dict[str, Any] = {"result": result | {"peak_mb": peak_mb}, "arrays": list(arrays)}
     except (NotAVideo, OverBudget) as exc:
         reply = _error(exc)

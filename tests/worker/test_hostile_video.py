@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.harness.bombs import grows_midway, jumps_in_time, repeated_frame, sound_outlasts_picture
@@ -93,6 +94,18 @@ def test_a_decoder_failing_at_the_memory_limit_is_over_budget_not_damaged(
     media_sandbox.main()
     reply = json.loads(capsys.readouterr().out)
     assert reply["error"] == "UnreadableVideo" and reply["reason"].startswith("your video couldn")
+
+
+def test_the_childs_peak_is_its_own_not_the_workers(tmp_path: Path) -> None:
+    """The child's peak was getrusage's ru_maxrss, which Linux carries over from the parent
+    across fork and exec: read from a worker holding 600 MB (a model), a 96×64 clip "peaked"
+    at 600 MB, and the tests' bounds on the peak held only in a small test process."""
+    clip = repeated_frame(tmp_path / "small.mp4", (96, 64), fps=24, frames=24)
+    held = np.ones(600 * MiB // 8)  # resident: every page written
+    plan = ClipPlan(96, 64, 24, 24)
+    result, _ = run("clip", clip, dataclasses.asdict(plan), MediaBudget(), keeps=plan.nbytes)
+    assert held.sum() == len(held)
+    assert result["peak_mb"] < 300  # PyAV, numpy and one small clip
 
 
 def _children(parent: int) -> list[int]:
