@@ -21,7 +21,7 @@ from core.fairshare import QUEUE_OF, TIERS, route
 from core.spec import DEFAULT_QUEUE
 from jobs.admission import Admission
 from jobs.events import read_event
-from jobs.keys import OWNERS_KEY, RESULT_STREAM, events_key, heartbeat_key
+from jobs.keys import NOT_READY_PREFIX, OWNERS_KEY, RESULT_STREAM, events_key, heartbeat_key
 from jobs.results import KEPT_WITHOUT_READER, results_backlog
 
 WORKER_PREFIX = heartbeat_key("")
@@ -70,7 +70,34 @@ async def _workers(redis: Redis, now: float) -> list[dict[str, Any]]:
                 "heartbeat_age_s": None,
                 "uptime_s": None,
             }
+    workers.update(await _not_ready(redis, now))
     return sorted(workers.values(), key=lambda w: (not w["alive"], w["id"]))
+
+
+async def _not_ready(redis: Redis, now: float) -> dict[str, dict[str, Any]]:
+    """Workers still loading their model, or whose load failed (`worker.readiness`)."""
+    keys = [k async for k in redis.scan_iter(match=f"{NOT_READY_PREFIX}*", count=1000)]
+    found: dict[str, dict[str, Any]] = {}
+    for key, raw in zip(keys, await redis.mget(keys) if keys else [], strict=True):
+        try:
+            state = json.loads(raw) if raw is not None else None
+        except ValueError:
+            state = None
+        if not isinstance(state, dict):
+            continue
+        worker_id = _text(key).removeprefix(NOT_READY_PREFIX)
+        found[worker_id] = {
+            "id": worker_id,
+            "alive": False,
+            "ready": False,
+            "state": str(state.get("state") or "loading"),
+            "reason": state.get("reason"),
+            "job": None,
+            "queue": str(state.get("queue") or DEFAULT_QUEUE),
+            "heartbeat_age_s": _age(now, state.get("at")),
+            "uptime_s": _age(now, state.get("started")),
+        }
+    return found
 
 
 async def _queued_at(redis: Redis, generation_id: str) -> float | None:
@@ -176,15 +203,26 @@ def _results_line(results: dict[str, Any]) -> str:
     return line + f" ({unread} not yet read by the bot, {results['pending']} being posted)"
 
 
+def _alive(worker: dict[str, Any]) -> str:
+    if worker["alive"]:
+        return "yes"
+    if worker.get("state") == "loading":
+        return "not ready (loading its model)"
+    if worker.get("state") == "failed":
+        return "NOT READY (its model failed to load; it exited)"
+    return "NO (died while rendering)"
+
+
 def render_status(status: dict[str, Any]) -> str:
     """The status as tables for a terminal."""
     workers = status["workers"]
     lines = [f"Workers ({sum(w['alive'] for w in workers)} alive)"]
+    reasons = [f"  {w['id']}: {w['reason']}" for w in workers if w.get("reason")]
     if workers:
         rows = [
             [
                 w["id"],
-                "yes" if w["alive"] else "NO (died while rendering)",
+                _alive(w),
                 w["job"] or "-",
                 w["queue"] or "-",
                 duration(w["heartbeat_age_s"]),
@@ -193,6 +231,7 @@ def render_status(status: dict[str, Any]) -> str:
             for w in workers
         ]
         lines += _table(["ID", "ALIVE", "JOB", "QUEUE", "BEAT", "UPTIME"], rows)
+        lines += reasons
     else:
         lines.append("(none: start `reelbot worker` or `reelbot up`)")
     lines += ["", "Queues"]

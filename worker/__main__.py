@@ -1,8 +1,8 @@
 """`python -m worker` (also `reelbot worker`): one arq worker process for one device.
 
-Exit codes: 2 for bad settings, which `reelbot up` takes as "don't restart me"; 3 for a Redis or
-database that can't be reached, which a restart may fix. Either is one line on stderr that names
-the setting, never a traceback.
+Exit codes: 2 for bad settings or a model that can't be loaded (its setting named), which
+`reelbot up` takes as "don't restart me"; 3 for a Redis or database that can't be reached, which
+a restart may fix. Either is one line on stderr that names the setting, never a traceback.
 """
 
 from __future__ import annotations
@@ -27,8 +27,13 @@ def main() -> int:
         for line in str(exc).splitlines():
             print(f"reelbot worker: bad settings: {line}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
+    from worker.model_sources import ModelLoadError
+
     try:
         run(config)
+    except ModelLoadError as exc:  # a restart would fail the same way: like a bad setting
+        print(f"reelbot worker: not ready: {exc}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
     except UserFacingError as exc:
         print(f"reelbot worker: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE

@@ -34,11 +34,11 @@ from jobs.keys import cancel_key
 from jobs.liveness import Liveness
 from jobs.metrics_endpoint import MetricsEndpoint
 from worker.announce import announce_done, fail_clip
-from worker.backends import load_backend
 from worker.job_check import refused
 from worker.media_budget import UnreadableMedia
 from worker.metrics import WorkerMetrics, count_outcomes
 from worker.output_check import OutputCheck, sheet_png
+from worker.readiness import load_announced
 from worker.reconcile import reconcile_forever
 from worker.render import LeaseLost, MissingInput, OwnerCancelled, made_extras, make_clip
 from worker.settings import WorkerConfig
@@ -56,9 +56,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     config: WorkerConfig = ctx["config"]
     ctx["metrics"] = WorkerMetrics()
     started = time.perf_counter()
-    ctx["backend"] = await asyncio.to_thread(
-        load_backend, config.backend, model=config.model, device=config.device
-    )
+    ctx["backend"] = await load_announced(ctx["redis"], config)
     ctx["output_check"] = await asyncio.to_thread(OutputCheck.from_config, config)
     ctx["load_s"] = time.perf_counter() - started
     engine = make_engine(config.resolved_database_url())
