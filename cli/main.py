@@ -341,6 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one line of JSON instead of tables")
     p.set_defaults(run=cmd_status)
 
+    from cli.models import add_models_command  # reelbot models, models check, models pull
+
+    add_models_command(sub)
+
     p = sub.add_parser("bot", help="run the Discord bot (needs REELBOT_DISCORD_TOKEN)")
     p.set_defaults(run=cmd_bot)
 

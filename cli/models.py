@@ -1,0 +1,230 @@
+"""`reelbot models` and `reelbot models check`: what each family needs, and whether a folder has it.
+
+The list is `core.models` with, per repository, where it already is (`REELBOT_MODELS_DIR`, or the
+Hugging Face cache). `check` reads a pipeline folder's configs and builds every model in it on
+the meta device (accelerate's `init_empty_weights`: shapes, no memory for weights), so a missing
+file, the wrong family or a precision that won't fit is told before a worker loads for minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.models import MODELS, FamilyModels, Repo
+
+# model_index.json's `_class_name` -> family (several pipelines share a family's weights)
+FAMILY_OF_PIPELINE = {
+    "LTXPipeline": "ltx",
+    "LTXConditionPipeline": "ltx",
+    "LTXImageToVideoPipeline": "ltx",
+    "WanPipeline": "wan",
+    "WanImageToVideoPipeline": "wan",
+    "StableDiffusionPipeline": "animatediff",
+    "AnimateDiffPipeline": "animatediff",
+    "StableVideoDiffusionPipeline": "svd",
+    "LTX2Pipeline": "ltx2",
+}
+# the denoisers FP8 applies to (torchao float8 weight-only); the rest stay bf16
+FP8_COMPONENTS = {"transformer", "unet"}
+BYTES = {"fp32": 4, "bf16": 2, "fp8": 1}
+
+
+class CheckFailed(Exception):
+    """What is wrong with the folder, said so the operator can fix it."""
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    cls: str
+    params: int  # 0 for tokenizers, schedulers, processors
+
+    def gb(self, precision: str) -> float:
+        each = BYTES[precision]
+        if precision == "fp8" and self.name not in FP8_COMPONENTS:
+            each = BYTES["bf16"]
+        return self.params * each / 1e9
+
+
+def where(repo: Repo, models_dir: Path | None, cached: set[str]) -> str:
+    if models_dir is not None and (models_dir / repo.folder).is_dir():
+        return f"pulled: {models_dir / repo.folder}"
+    if repo.repo_id in cached:
+        return "in the Hugging Face cache"
+    return "not downloaded"
+
+
+def _cached_repos() -> set[str]:
+    from huggingface_hub import scan_cache_dir
+    from huggingface_hub.errors import CacheNotFound
+
+    try:
+        return {repo.repo_id for repo in scan_cache_dir().repos}
+    except CacheNotFound:
+        return set()
+
+
+def listing(models: dict[str, FamilyModels], models_dir: Path | None, cached: set[str]) -> str:
+    """Every family: its repositories, sizes, licence, VRAM, and where each already is."""
+    lines: list[str] = []
+    for family, entry in models.items():
+        vram = "-" if entry.vram_bf16_gb is None else f"{entry.vram_bf16_gb:g} GB bf16"
+        if entry.vram_fp8_gb is not None:
+            vram += f", {entry.vram_fp8_gb:g} GB FP8"
+        if not entry.repos:
+            lines += [f"{family}: built in (REELBOT_MODEL=builtin:tiny), no download", ""]
+            continue
+        lines.append(f"{family}: {entry.download_gb:g} GB to download, VRAM {vram}")
+        lines.append(f"  licence: {entry.licence}")
+        for repo in entry.repos:
+            optional = " (optional)" if repo.optional else ""
+            lines.append(
+                f"  {repo.role}{optional}: {repo.repo_id}  {repo.download_gb:g} GB  "
+                f"[{repo.variable}]  {where(repo, models_dir, cached)}"
+            )
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def _config(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckFailed(f"missing file: {path}")
+    try:
+        loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise CheckFailed(f"{path} is not valid JSON ({exc})") from None
+    return loaded
+
+
+def _weights_present(folder: Path) -> None:
+    """The folder's weights: one safetensors file, or every shard its index names."""
+    for index in folder.glob("*.safetensors.index.json"):
+        shards = set(_config(index).get("weight_map", {}).values())
+        missing = sorted(s for s in shards if not (folder / s).is_file())
+        if missing:
+            raise CheckFailed(f"missing file: {folder / missing[0]} (named in {index.name})")
+        return
+    if not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
+        raise CheckFailed(f"missing file: {folder}/*.safetensors (the component's weights)")
+
+
+def _meta_params(library: str, cls_name: str, folder: Path) -> int:
+    """Parameters of the component built from its config on the meta device."""
+    import importlib
+
+    from accelerate import init_empty_weights
+
+    cls = getattr(importlib.import_module(library), cls_name)
+    with init_empty_weights():
+        if library == "transformers":
+            from transformers import AutoConfig
+
+            model = cls._from_config(AutoConfig.from_pretrained(folder))
+        else:
+            model = cls.from_config(cls.load_config(folder))
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def inspect_folder(folder: Path) -> tuple[str, list[Component]]:
+    """The pipeline class in `folder` and each component, built on the meta device."""
+    index = _config(folder / "model_index.json")
+    components: list[Component] = []
+    for name, spec in index.items():
+        if name.startswith("_") or not isinstance(spec, list) or spec[0] is None:
+            continue
+        library, cls_name = spec
+        sub = folder / name
+        if not sub.is_dir():
+            raise CheckFailed(f"missing folder: {sub} (model_index.json lists {name})")
+        params = 0
+        if (sub / "config.json").is_file() and library in ("diffusers", "transformers"):
+            _weights_present(sub)
+            params = _meta_params(library, cls_name, sub)
+        elif not any(sub.iterdir()):
+            raise CheckFailed(f"missing files in {sub} ({cls_name})")
+        components.append(Component(name, cls_name, params))
+    return str(index.get("_class_name", "?")), components
+
+
+def check(
+    folder: Path, *, family: str | None, precision: str, vram_gb: float | None
+) -> tuple[str, list[str]]:
+    """The family found and the report's lines; CheckFailed when the folder won't load."""
+    pipeline, components = inspect_folder(folder)
+    found = FAMILY_OF_PIPELINE.get(pipeline)
+    if family is not None and found is not None and found != family:
+        raise CheckFailed(
+            f"{folder} holds a {pipeline} ({found}), not a {family} model; "
+            f"set REELBOT_BACKEND={found}, or point REELBOT_MODEL at a {family} folder"
+        )
+    lines = [f"{folder}: {pipeline} ({found or 'unknown family'}), {precision}"]
+    for c in components:
+        size = f"{c.params:,} params  {c.gb(precision):.3f} GB" if c.params else "-"
+        lines.append(f"  {c.name:<18} {c.cls:<34} {size}")
+    total = sum(c.gb(precision) for c in components)
+    lines.append(f"  weights: {total:.3f} GB in {precision} (activations come on top)")
+    if vram_gb is not None and total > vram_gb:
+        raise CheckFailed(
+            "\n".join(lines)
+            + f"\n{precision} weights need {total:.3f} GB, more than --vram-gb {vram_gb:g}; "
+            "try --precision fp8 or a GPU with more memory"
+        )
+    return found or "?", lines
+
+
+def _resolve(target: str, models_dir: Path | None) -> Path:
+    path = Path(target)
+    if path.is_dir():
+        return path
+    if models_dir is not None and (models_dir / target).is_dir():
+        return models_dir / target
+    from huggingface_hub import snapshot_download
+
+    # configs only: enough for the meta build; the weights are not downloaded or checked
+    return Path(snapshot_download(target, allow_patterns=["*.json", "*.txt", "*.model"]))
+
+
+def _models_dir() -> Path | None:
+    value = os.environ.get("REELBOT_MODELS_DIR")
+    return Path(value) if value else None
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    print(listing(MODELS, _models_dir(), _cached_repos()))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    import sys
+
+    try:
+        folder = _resolve(args.target, _models_dir())
+        _, lines = check(folder, family=args.family, precision=args.precision, vram_gb=args.vram_gb)
+    except (CheckFailed, OSError, ValueError) as exc:
+        print(f"reelbot models check: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
+def add_models_command(sub: Any) -> None:
+    """`reelbot models` (the list) and its subcommands."""
+    p = sub.add_parser("models", help="list each family's repositories, sizes and where they are")
+    p.set_defaults(run=cmd_models)
+    models_sub = p.add_subparsers(dest="models_command", metavar="SUBCOMMAND")
+    c = models_sub.add_parser("check", help="check a model folder or hub id without loading it")
+    c.add_argument("target", metavar="PATH_OR_ID")
+    c.add_argument("--family", choices=sorted(f for f in MODELS if f != "tiny"))
+    c.add_argument("--precision", choices=sorted(BYTES), default="bf16")
+    c.add_argument("--vram-gb", type=float, default=None, help="fail when weights need more")
+    c.set_defaults(run=cmd_check)
+    try:
+        from cli.models_pull import add_pull_command
+    except ModuleNotFoundError:  # `reelbot models pull` lives in its own module
+        return
+    add_pull_command(models_sub)
