@@ -30,8 +30,9 @@ FAMILIES: dict[str, Capabilities] = {
         sound=False,
         fast=FastRecipe(
             steps=2,
-            cache="first-block",
-            note="half the steps, with the first-block cache (no distilled tiny weights exist)",
+            # first-block needs two transformer blocks; the tiny transformer has one
+            cache="taylorseer",
+            note="half the steps, with the TaylorSeer cache (no distilled tiny weights exist)",
         ),
     ),
     "ltx": Capabilities(

@@ -37,6 +37,7 @@ import numpy as np
 from core.capabilities import FAMILIES
 from core.spec import RenderSpec
 from worker.backends import RenderedClip, StepCallback
+from worker.fast import FastApplied, FastPath
 from worker.images import fit_image
 
 log = logging.getLogger(__name__)
@@ -181,6 +182,8 @@ class TinyBackend:
         # A pipeline keeps per-call state on itself (guidance, interrupt flag), and both share
         # one scheduler and one set of modules: one render at a time, whichever the mode.
         self._lock = threading.Lock()
+        self.fast = FastPath(device)
+        self.last_fast = FastApplied()  # what the fast tier did to the latest clip
 
     def parameter_count(self) -> dict[str, int]:
         return {
@@ -225,7 +228,8 @@ class TinyBackend:
             on_step(i + 1, pipe.num_timesteps)
             return {}
 
-        with self._lock:
+        with self._lock, self.fast.use(pipe, spec.quality, caps.fast) as applied:
+            self.last_fast = applied
             output = pipe(
                 **image,
                 prompt=spec.full_prompt(),
@@ -235,7 +239,7 @@ class TinyBackend:
                 num_frames=num_frames,
                 frame_rate=caps.native_fps,
                 num_inference_steps=spec.steps,
-                guidance_scale=caps.backend_guidance(spec.guidance_scale),
+                guidance_scale=caps.guidance_for(spec.quality, spec.guidance_scale),
                 generator=torch.Generator(self.device).manual_seed(spec.seed),
                 output_type="np",
                 callback_on_step_end=step_end,
