@@ -20,9 +20,15 @@ def progress_bar(step: int, total: int, width: int = BAR_WIDTH) -> str:
 DISCORD_MESSAGE_LIMIT = 2000
 
 
+# Which quality made (or makes) the clip, in every line about it: a member who sees a rough
+# clip knows it was a fast one, and that `-hq` renders the full schedule.
+QUALITY_WORDS = {"fast": "fast", "hq": "hq"}
+
+
 def clip_summary(spec: RenderSpec) -> str:
     return (
         f"{spec.width}×{spec.height} · {spec.duration_s:g} s at {spec.fps} fps · seed {spec.seed}"
+        f" · {QUALITY_WORDS[spec.quality]}"
     )
 
 

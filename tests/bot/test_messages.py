@@ -73,3 +73,16 @@ def test_the_queued_message_shows_the_eta_when_there_is_one() -> None:
     clip = spec("a fox -seed 1")
     assert "ready in about 40 s" in queued_text(1, clip, 2, eta_s=40)
     assert "ready in" not in queued_text(1, clip, 2)
+
+
+def test_the_result_and_the_queued_line_say_which_quality_made_the_clip() -> None:
+    from core.spec import FastRecipe
+
+    caps = CAPS.model_copy(update={"fast": FastRecipe(steps=2)})
+    fast = parse_request("a fox -fast -seed 3", capabilities=caps)
+    hq = parse_request("a fox -seed 3", capabilities=caps)
+    fast_text = result_text(1, fast, URL)
+    assert "seed 3 · fast\n" in fast_text
+    assert "`/create a fox -len 2 -fast -seed 3`" in fast_text  # the line gives a fast clip back
+    assert "seed 3 · hq\n" in result_text(1, hq, URL)
+    assert "· fast" in queued_text(1, fast, 2)
