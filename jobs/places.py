@@ -9,7 +9,7 @@ times the moving average of the work time of clips of the same backend and size 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +55,23 @@ class Preview:
     live: int
     today: int
     place: dict[Tier, int]
+
+
+def timing_name(spec: RenderSpec, means: Mapping[str, float] | None = None) -> str:
+    """The name a clip's render times are kept under in RENDER_TIMES_KEY ("name:size class").
+
+    A full-schedule clip keeps the backend's name, as every key did before `-fast` existed (so
+    the averages already there still count); a fast clip is timed apart as "backend+fast" (`+`
+    is in no backend name), since a distilled or cached render costs less than its step count
+    says. Reading (`means` given), a fast clip with no fast clip timed yet borrows the
+    backend's full-schedule times, scaled by size class (which counts steps): better than none.
+    """
+    if spec.quality == "hq":
+        return spec.backend
+    name = f"{spec.backend}+{spec.quality}"
+    if means is None or any(key.rsplit(":", 1)[0] == name for key in means):
+        return name
+    return spec.backend
 
 
 def text(value: Any) -> str:
@@ -152,7 +169,7 @@ class Places:
         """Feed one finished clip's work time into its backend and size class's average."""
         klass = size_class(spec.width, spec.height, spec.num_frames, spec.steps)
         await self.scripts.record_render(
-            keys=[RENDER_TIMES_KEY], args=[f"{spec.backend}:{klass}", seconds, alpha]
+            keys=[RENDER_TIMES_KEY], args=[f"{timing_name(spec)}:{klass}", seconds, alpha]
         )
 
     async def eta(self, generation_id: str, spec: RenderSpec) -> float | None:
@@ -169,4 +186,5 @@ class Places:
         workers = await self.workers()
         tier: Tier = "relax" if raw_tier == b"relax" else "fast"
         where = text(queue) if queue else route(workers)[tier]
-        return clip_ready_in(means, spec.backend, klass, position, workers.get(where, 0))
+        name = timing_name(spec, means)
+        return clip_ready_in(means, name, klass, position, workers.get(where, 0))

@@ -26,7 +26,7 @@ from core.fairshare import NOT_WORK, Tier, clip_ready_in, estimate, route, size_
 from core.spec import RenderSpec
 from jobs.admission import Admission
 from jobs.keys import RENDER_TIMES_KEY
-from jobs.places import text
+from jobs.places import text, timing_name
 
 CACHE_S = 5.0
 
@@ -54,7 +54,8 @@ class RenderTimes:
         self._reading: asyncio.Future[dict[str, float]] | None = None
 
     async def means(self) -> dict[str, float]:
-        """Average seconds of work on one clip, by "backend:size class"."""
+        """Average seconds of work on one clip, by "backend:size class" (fast clips by
+        "backend+fast:size class", `jobs.places.timing_name`)."""
         if time.monotonic() - self._read_at < self.cache_s:
             return self._means
         if self._reading is None or self._reading.done():
@@ -69,11 +70,13 @@ class RenderTimes:
 
     async def work_s(self, spec: RenderSpec) -> float | None:
         """Seconds of work one clip like `spec` takes; None before any clip of its backend."""
-        return estimate(await self.means(), spec.backend, _klass(spec))
+        means = await self.means()
+        return estimate(means, timing_name(spec, means), _klass(spec))
 
     async def ready_in(self, spec: RenderSpec, position: int, tier: Tier) -> float | None:
         """Seconds until a clip for `spec` at `position` in `tier` is ready; None when there is
         nothing to go by (no clip of its backend timed, or no worker on its queue)."""
         workers = await self.admission.workers()
         count = workers.get(route(workers)[tier], 0)
-        return clip_ready_in(await self.means(), spec.backend, _klass(spec), position, count)
+        means = await self.means()
+        return clip_ready_in(means, timing_name(spec, means), _klass(spec), position, count)

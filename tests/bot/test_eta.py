@@ -119,3 +119,26 @@ async def test_a_burst_of_requests_reads_the_averages_once(redis) -> None:
 async def hgetall_calls(redis: Redis) -> int:
     stats = await redis.info("commandstats")
     return int(stats.get("cmdstat_hgetall", {}).get("calls", 0))
+
+
+async def test_a_fast_clip_is_timed_apart_from_full_schedule_ones(redis) -> None:
+    """A distilled or cached fast render costs less than its steps say: its ETA comes from fast
+    clips once one is timed, and until then from the full-schedule ones, scaled by size."""
+    from core.spec import FastRecipe
+    from jobs.keys import RENDER_TIMES_KEY
+
+    caps = CAPS.model_copy(update={"fast": FastRecipe(steps=2)})
+    hq = parse_request("a fox -len 1 -seed 1", capabilities=caps, guild_id=1)
+    fast = parse_request("a fox -len 1 -fast -seed 1", capabilities=caps, guild_id=1)
+    admission = Admission(redis)
+    await start_worker(redis)
+    await admission.record_render(hq, 40.0)
+    borrowed = await RenderTimes(redis, admission).ready_in(fast, 1, "fast")
+    assert borrowed == 40.0 * 2 ** (klass(fast) - klass(hq))  # half the steps: about half
+
+    await admission.record_render(fast, 4.0)
+    times = RenderTimes(redis, admission)
+    assert "ready in about 4 s" in await queued(times, fast)
+    assert "ready in about 40 s" in await queued(times, hq)  # not dragged down by fast clips
+    keys = {k.decode() for k in await redis.hkeys(RENDER_TIMES_KEY)}
+    assert keys == {f"tiny:{klass(hq)}", f"tiny+fast:{klass(fast)}"}  # old key shape kept
