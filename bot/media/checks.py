@@ -27,6 +27,7 @@ sent again) and the member is told their file took too long to check.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -89,9 +90,7 @@ class UploadChecks:
         return await self._run(check_image, data, filename)
 
     async def _run(self, check: Callable[[bytes, str], T], data: bytes, filename: str) -> T:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self._workers)
-        async with self._slots:  # sent only when a process is free: the deadline is its own
+        async with self._slot():
             again = True
             while True:
                 executor = self.executor
@@ -117,6 +116,15 @@ class UploadChecks:
                         f"I couldn't check `{shown_name(filename)}` just now. "
                         "Please attach it again."
                     ) from None
+
+    def _slot(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """Our pool: a check is sent only when a process is free, so its deadline is its own
+        time, never its queue's. A given executor queues as its owner chose."""
+        if not self._owned:
+            return contextlib.nullcontext()
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._workers)
+        return self._slots
 
     def _replace(self, executor: Executor, *, kill: bool = False) -> None:
         """The next check gets a new pool; `kill` stops this one's checks in flight."""
