@@ -75,7 +75,7 @@ class FastPath:
             pipe.transformer = self._fp8
             applied.fp8 = True
         transformer = pipe.transformer
-        if recipe.cache != "off" and self._cache_fits(transformer):
+        if recipe.cache != "off" and self._cache_fits(transformer, recipe.cache):
             from worker.accel import cache_config
 
             transformer.enable_cache(
@@ -135,10 +135,12 @@ class FastPath:
         log.info("fast tier: FP8 copy of the transformer made")
         return self._fp8
 
-    def _cache_fits(self, transformer: Any) -> bool:
+    def _cache_fits(self, transformer: Any, cache: str) -> bool:
         """A cache hook needs diffusers' CacheMixin and an eager transformer (its skip does not
         trace with fullgraph=True): the compiled full-precision transformer on a GPU has none."""
         if not hasattr(transformer, "enable_cache"):
+            return False
+        if cache == "first-block" and _blocks(transformer) < 2:  # it needs a head and a tail
             return False
         if any(
             getattr(sub, "_compiled_call_impl", None) is not None for sub in transformer.modules()
@@ -148,3 +150,14 @@ class FastPath:
                 log.info("fast tier: the transformer is compiled; no cache hook on it")
             return False
         return True
+
+
+def _blocks(transformer: Any) -> int:
+    """The transformer's repeated blocks, as diffusers' cache hooks find them."""
+    import torch
+
+    return sum(
+        len(child)
+        for name, child in transformer.named_children()
+        if isinstance(child, torch.nn.ModuleList) and "blocks" in name
+    )

@@ -50,6 +50,7 @@ from worker.backends.common import (
     step_callback,
     to_uint8,
 )
+from worker.fast import FastPath
 from worker.images import fit_image
 from worker.media_decode import ClipPlan
 from worker.media_sandbox import read_clip
@@ -82,6 +83,7 @@ class LTXBackend:
         self.distilled = distilled
         self.device = str(pipe._execution_device)
         self._lock = threading.Lock()
+        self.fast = FastPath(self.device)  # the -fast recipe, switched on per clip
 
     def _call_kwargs(self, spec: RenderSpec, on_step: StepCallback) -> dict[str, Any]:
         """What every LTX call shares: prompt, guidance, schedule, seed, decoding, progress."""
@@ -91,12 +93,14 @@ class LTXBackend:
             "prompt": spec.full_prompt(),
             "negative_prompt": spec.full_negative_prompt(),
             "frame_rate": self.capabilities.native_fps,
-            "guidance_scale": self.capabilities.backend_guidance(spec.guidance_scale),
+            "guidance_scale": self.capabilities.guidance_for(spec.quality, spec.guidance_scale),
             "generator": torch.Generator(self.device).manual_seed(spec.seed),
             "output_type": "np",
             "callback_on_step_end": step_callback(on_step),
         }
-        if self.distilled and spec.steps == len(DISTILLED_TIMESTEPS):
+        # the distillation LoRA of a -fast clip runs on the distilled checkpoint's schedule
+        distilled = self.distilled or (spec.quality == "fast" and bool(self.capabilities.fast))
+        if distilled and spec.steps == len(DISTILLED_TIMESTEPS):
             kwargs["timesteps"] = list(DISTILLED_TIMESTEPS)
         else:
             kwargs["num_inference_steps"] = spec.steps
@@ -142,7 +146,8 @@ class LTXBackend:
             kwargs["conditions"] = [condition]
             if self.distilled:
                 kwargs["image_cond_noise_scale"] = 0.0
-        with self._lock:
+        fast = self.fast.use(pipe, spec.quality, caps.fast, lora=not self.distilled)
+        with self._lock, fast:
             video = pipe(**kwargs).frames[0]
         frames = to_uint8(video)
         if spec.mode == "extend":
@@ -174,7 +179,8 @@ class LTXBackend:
         frames = np.concatenate([frames, np.repeat(frames[-1:], count - len(frames), axis=0)])
         low = [Image.fromarray(frame) for frame in frames[:count]]
         kwargs = self._call_kwargs(spec, on_step)
-        with self._lock:
+        fast = self.fast.use(self.condition_pipe, spec.quality, caps.fast, lora=not self.distilled)
+        with self._lock, fast:
             latents = self.upsample_pipe(
                 video=low,
                 width=spec.width // 2,

@@ -64,6 +64,7 @@ from worker.backends.common import (
     step_callback,
     to_uint8,
 )
+from worker.fast import FastPath
 from worker.images import fit_image
 from worker.motion import camera_travel
 
@@ -104,6 +105,7 @@ class LTX2Backend:
             }
         # Both pipelines keep per-call state on themselves and share every module.
         self._lock = threading.Lock()
+        self.fast = FastPath(self.device)  # the -fast recipe, switched on per clip
 
     def render(
         self, spec: RenderSpec, on_step: StepCallback, *, inputs: Sequence[Path] = ()
@@ -123,7 +125,7 @@ class LTX2Backend:
             "frame_rate": caps.native_fps,
             "motion_speed": motion_speed(spec.motion),
             "num_inference_steps": spec.steps,
-            "guidance_scale": caps.backend_guidance(spec.guidance_scale),
+            "guidance_scale": caps.guidance_for(spec.quality, spec.guidance_scale),
             "generator": torch.Generator(self.device).manual_seed(spec.seed),
             "max_sequence_length": self.max_sequence_length,
             "output_type": "np",
@@ -134,7 +136,7 @@ class LTX2Backend:
         if spec.mode == "i2v":
             pipe = self.image_pipe
             kwargs["image"] = fit_image(inputs[0], width, height)
-        with self._lock:
+        with self._lock, self.fast.use(pipe, spec.quality, caps.fast):
             output = pipe(**kwargs)
         frames = to_uint8(output.frames[0])
         if vcam.moves(spec.camera):

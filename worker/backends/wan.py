@@ -45,6 +45,7 @@ from worker.backends.common import (
     t5_vocab_size,
     to_uint8,
 )
+from worker.fast import FastPath
 from worker.images import fit_image
 from worker.media_decode import ClipPlan
 from worker.media_sandbox import read_clip
@@ -73,6 +74,7 @@ class WanBackend:
         self.video_pipe = video_pipe
         self.device = str(pipe._execution_device)
         self._lock = threading.Lock()
+        self.fast = FastPath(self.device)  # the -fast recipe, switched on per clip
 
     def _call_kwargs(self, spec: RenderSpec, on_step: StepCallback) -> dict[str, Any]:
         """The arguments every Wan call shares."""
@@ -82,7 +84,7 @@ class WanBackend:
             "prompt": spec.full_prompt(),
             "negative_prompt": spec.full_negative_prompt(),
             "num_inference_steps": spec.steps,
-            "guidance_scale": self.capabilities.backend_guidance(spec.guidance_scale),
+            "guidance_scale": self.capabilities.guidance_for(spec.quality, spec.guidance_scale),
             "generator": torch.Generator(self.device).manual_seed(spec.seed),
             "max_sequence_length": self.max_sequence_length,
             "output_type": "np",
@@ -121,7 +123,7 @@ class WanBackend:
                     )
                 pipe = self.image_pipe
                 kwargs["image"] = fit_image(inputs[0], width, height)
-        with self._lock:
+        with self._lock, self.fast.use(pipe, spec.quality, caps.fast):
             video = pipe(**kwargs).frames[0]
         frames = to_uint8(video)
         if moving:
