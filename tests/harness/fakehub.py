@@ -106,6 +106,10 @@ class FakeHub:
         self._stalls[f"{repo_id}/{path}"] = stall
         return stall
 
+    def release(self, repo_id: str, path: str) -> None:
+        """That file is served whole again, and a download held on it goes on (then is cut)."""
+        self._stalls.pop(f"{repo_id}/{path}").release.set()
+
     def gets(self, repo_id: str) -> list[tuple[str, str | None]]:
         """(file path, Range header) of every file download asked of `repo_id`, in order."""
         prefix = f"/{repo_id}/resolve/"
