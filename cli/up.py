@@ -224,11 +224,21 @@ async def run_up(
                 public_url=public_url,
                 out=out,
             )
+            if settings.backend == "tiny":
+                print(TINY_NOTE, file=out)
         if exit_after_demo:
             return 0
         print("running; press Ctrl-C to stop", file=out)
         await wait_for_stop_signal()
     return 0
+
+
+TINY_NOTE = (
+    "note:    the built-in tiny model makes moving noise by design: it proves every part works "
+    "without downloading anything. For real clips: `reelbot models pull ltx`, then "
+    "`REELBOT_BACKEND=ltx ./dev up` (a GPU renders in seconds; 2 CPU cores take many minutes)"
+)
+"""Said beside the first clip, so a newcomer doesn't take the noise for a fault."""
 
 
 async def wait_for_stop_signal() -> None:

@@ -146,6 +146,8 @@ def test_up_starts_everything_and_makes_a_first_clip(tmp_path: Path) -> None:
         assert stream.codec_context.name == "h264"
         assert stream.height > stream.width  # the demo asks for 9:16
     assert lines["gallery"].strip().startswith("http://127.0.0.1:")
+    assert "moving noise by design" in result.stdout  # a newcomer knows why the clip looks so
+    assert "reelbot models pull ltx" in result.stdout
     assert not (tmp_path / "data" / "run" / "redis.url").exists()  # cleaned up on exit
 
 
