@@ -145,10 +145,12 @@ FAMILIES: dict[str, Capabilities] = {
         # 19B transformer (38 GB) + Gemma 3 12B (24 GB) + VAEs, vocoder, connectors (~2 GB) in bf16,
         # plus activations for a 10 s 768x512 clip.
         vram_gb=72.0,
+        # TaylorSeer, not the first-block cache: diffusers' block registry, which the first-block
+        # and Mag caches need, has no LTX-2 block (0.42), so that hook can't attach to it.
         fast=FastRecipe(
             steps=12,
-            cache="first-block",
-            note="12 of 30 steps, first-block cache, FP8 on Ada/Hopper (no distillation wired)",
+            cache="taylorseer",
+            note="12 of 30 steps, TaylorSeer cache, FP8 on Ada/Hopper (no distillation wired)",
         ),
     ),
 }

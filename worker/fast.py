@@ -49,6 +49,7 @@ class FastPath:
         self._fp8: Any = None  # the FP8 copy of the transformer, once made
         self._fp8_decided = False
         self._said: set[str] = set()
+        self.last: FastApplied | None = None  # what the latest clip got (logs, tests)
 
     @contextmanager
     def use(
@@ -57,7 +58,7 @@ class FastPath:
         """Render inside this with `pipe`: the recipe applied for a fast clip, taken off after.
 
         `lora=False` when the loaded checkpoint is already distilled (LTX's default)."""
-        applied = FastApplied()
+        applied = self.last = FastApplied()
         if quality != "fast" or recipe is None:
             if self._lora is not None:
                 pipe.disable_lora()
@@ -142,6 +143,15 @@ class FastPath:
             return False
         if cache == "first-block" and _blocks(transformer) < 2:  # it needs a head and a tail
             return False
+        if cache in _REGISTRY_CACHES and not _blocks_registered(transformer):
+            if cache not in self._said:
+                self._said.add(cache)
+                log.warning(
+                    "fast tier: diffusers' %s cache does not know this transformer's blocks; "
+                    "fast clips render without a cache hook",
+                    cache,
+                )
+            return False
         if any(
             getattr(sub, "_compiled_call_impl", None) is not None for sub in transformer.modules()
         ):
@@ -150,6 +160,26 @@ class FastPath:
                 log.info("fast tier: the transformer is compiled; no cache hook on it")
             return False
         return True
+
+
+# Caches that look a block's outputs up in diffusers' TransformerBlockRegistry (LTX-2's blocks are
+# not in it as of diffusers 0.42: first-block there raises "not registered" mid-render).
+_REGISTRY_CACHES = frozenset({"first-block", "mag"})
+
+
+def _blocks_registered(transformer: Any) -> bool:
+    """Whether every repeated block class of `transformer` is in diffusers' block registry."""
+    import torch
+    from diffusers.hooks._helpers import TransformerBlockRegistry
+
+    TransformerBlockRegistry._register()
+    known = TransformerBlockRegistry._registry
+    return all(
+        type(block) in known
+        for name, child in transformer.named_children()
+        if isinstance(child, torch.nn.ModuleList) and "blocks" in name
+        for block in child
+    )
 
 
 def _blocks(transformer: Any) -> int:

@@ -67,6 +67,9 @@ EXTEND_CONTEXT = 9  # input frames the continuation is conditioned on (8k+1)
 EXTEND_STRENGTH = 1.0
 UPSCALE_DENOISE = 0.4  # share of the schedule re-run on the upscaled latents
 _STEP = 8
+# The transformer Lightricks' distillation LoRA was trained on: the 13B 0.9.7 (48 layers, 4096
+# wide). Any other (the 2B models, `builtin:tiny`, a tiny pulled folder) renders -fast without it.
+_LORA_LAYERS, _LORA_WIDTH = 48, 4096
 
 CAPABILITIES = FAMILIES["ltx"]
 
@@ -84,6 +87,8 @@ class LTXBackend:
         self.device = str(pipe._execution_device)
         self._lock = threading.Lock()
         self.fast = FastPath(self.device)  # the -fast recipe, switched on per clip
+        # a distilled checkpoint needs no LoRA; one of another shape can't take it
+        self.fast_lora = not distilled and lora_fits(pipe.transformer)
 
     def _call_kwargs(self, spec: RenderSpec, on_step: StepCallback) -> dict[str, Any]:
         """What every LTX call shares: prompt, guidance, schedule, seed, decoding, progress."""
@@ -99,7 +104,7 @@ class LTXBackend:
             "callback_on_step_end": step_callback(on_step),
         }
         # the distillation LoRA of a -fast clip runs on the distilled checkpoint's schedule
-        distilled = self.distilled or (spec.quality == "fast" and bool(self.capabilities.fast))
+        distilled = self.distilled or (spec.quality == "fast" and self.fast_lora)
         if distilled and spec.steps == len(DISTILLED_TIMESTEPS):
             kwargs["timesteps"] = list(DISTILLED_TIMESTEPS)
         else:
@@ -146,7 +151,7 @@ class LTXBackend:
             kwargs["conditions"] = [condition]
             if self.distilled:
                 kwargs["image_cond_noise_scale"] = 0.0
-        fast = self.fast.use(pipe, spec.quality, caps.fast, lora=not self.distilled)
+        fast = self.fast.use(pipe, spec.quality, caps.fast, lora=self.fast_lora)
         with self._lock, fast:
             video = pipe(**kwargs).frames[0]
         frames = to_uint8(video)
@@ -179,7 +184,7 @@ class LTXBackend:
         frames = np.concatenate([frames, np.repeat(frames[-1:], count - len(frames), axis=0)])
         low = [Image.fromarray(frame) for frame in frames[:count]]
         kwargs = self._call_kwargs(spec, on_step)
-        fast = self.fast.use(self.condition_pipe, spec.quality, caps.fast, lora=not self.distilled)
+        fast = self.fast.use(self.condition_pipe, spec.quality, caps.fast, lora=self.fast_lora)
         with self._lock, fast:
             latents = self.upsample_pipe(
                 video=low,
@@ -216,6 +221,22 @@ def _open_on(frames: np.ndarray, overlap: Sequence[Image.Image]) -> np.ndarray:
         mixed = given * (1.0 - rendered) + frames[i].astype(np.float32) * rendered
         out[i] = np.clip(np.round(mixed), 0, 255).astype(np.uint8)
     return out
+
+
+def lora_fits(transformer: Any) -> bool:
+    """Whether the recipe's distillation LoRA is for this transformer (the 13B 0.9.7 shape);
+    for any other, -fast is the recipe's steps and cache without it, and nothing is fetched."""
+    config = transformer.config
+    width = config.num_attention_heads * config.attention_head_dim
+    fits = bool(config.num_layers == _LORA_LAYERS and width == _LORA_WIDTH)
+    if not fits:
+        log.info(
+            "ltx: the fast tier's distillation LoRA is for the 13B checkpoint; this transformer "
+            "(%d layers, %d wide) renders -fast with fewer steps and the cache hook only",
+            config.num_layers,
+            width,
+        )
+    return fits
 
 
 def _tiny_upsampler(vae: Any) -> Any:
