@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from core.settings_errors import settings_error
+from core.spec import DEFAULT_QUALITY, Quality
 from jobs.keys import DEFAULT_QUEUE
 
 S = TypeVar("S", bound=BaseSettings)
@@ -66,6 +67,11 @@ class QueueSettings(BaseSettings):
     )
     max_tries: int = Field(default=5, ge=1, description="attempts per clip before it is failed")
     backend: str = Field(default="tiny", description="model family the workers run (tiny, …)")
+    default_quality: Quality = Field(
+        default=DEFAULT_QUALITY,
+        description="fast or hq: how a clip asked for with neither -fast nor -hq renders (fast: "
+        "the family's fast recipe, fewer steps; hq: the full schedule)",
+    )
 
     @field_validator("redis_url")
     @classmethod
