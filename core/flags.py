@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from pydantic import ValidationError
 
@@ -164,6 +164,7 @@ def resolve_request(
         quality = "hq"
     try:
         return RenderSpec(
+            **_quality_said(quality, default_quality),
             prompt=parsed.prompt,
             negative_prompt=parsed.negative_prompt,
             style=parsed.style,
@@ -173,7 +174,6 @@ def resolve_request(
             num_frames=_frames(length, fps),
             fps=fps,
             steps=capabilities.steps_for(quality),
-            quality=quality,
             guidance_scale=DEFAULT_GUIDANCE if parsed.guidance is None else parsed.guidance,
             seed=seed,
             motion=DEFAULT_MOTION if parsed.motion is None else parsed.motion,
@@ -195,6 +195,20 @@ def resolve_request(
             f"These settings can't be rendered by `{backend or capabilities.name}` "
             f"({where}: {first['msg']})."
         ) from None
+
+
+class _QualityArg(TypedDict, total=False):
+    quality: Quality
+
+
+def _quality_said(quality: Quality, default_quality: Quality) -> _QualityArg:
+    """`quality` for the spec, given (so it is kept in the job and the gallery's stored spec,
+    and shown in every command line) unless both it and the server's default are the built-in
+    default: where the server's default is fast, an hq clip's line says `-hq` wherever it is
+    shown or pasted, and a fast clip's always says `-fast`."""
+    if quality == DEFAULT_QUALITY and default_quality == DEFAULT_QUALITY:
+        return {}
+    return {"quality": quality}
 
 
 def parse_flags(
@@ -284,8 +298,9 @@ def to_command_line(
     """The `/create` text that reproduces `spec`: the prompt, every non-default flag, the seed.
 
     `-len` is left out only when `capabilities` says the length is that model's default, since
-    the default differs between models; `-fast` or `-hq` only when the clip's quality is the
-    `default_quality` of the place the line is shown (the operator's REELBOT_DEFAULT_QUALITY).
+    the default differs between models. `-fast` is always shown; `-hq` when the spec says it
+    (it was made where REELBOT_DEFAULT_QUALITY is fast) or `default_quality`, that of the place
+    the line is shown, is fast: a line pasted on either kind of server makes the same clip.
     """
     default_length = capabilities is not None and spec.num_frames == _frames(
         capabilities.default_seconds, spec.fps
@@ -302,7 +317,7 @@ def to_command_line(
         num_frames=None if default_length else spec.num_frames,
         hidden=spec.hidden,
         sound=spec.sound,
-        quality=None if spec.quality == default_quality else spec.quality,
+        quality=_stored_quality(spec.model_dump(include={"quality"}), default_quality),
         seed=spec.seed,
     )
 
@@ -334,10 +349,12 @@ def stored_command_line(
 
 
 def _stored_quality(stored: Mapping[str, Any], default_quality: Quality) -> Quality | None:
-    """The stored clip's quality word, None when it is the default (a row older than `-fast`
-    has no `quality` key: it was rendered on the full schedule)."""
-    quality = _QUALITIES.get(str(stored.get("quality") or DEFAULT_QUALITY), DEFAULT_QUALITY)
-    return None if quality == default_quality else quality
+    """The stored clip's quality word, or None: an hq spec that does not say its quality (a row
+    older than `-fast`, or made where the default is hq) shown where the default is hq."""
+    said = _QUALITIES.get(str(stored.get("quality")))
+    if said is not None:
+        return said
+    return None if default_quality == DEFAULT_QUALITY else DEFAULT_QUALITY
 
 
 def _command_line(

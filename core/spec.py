@@ -129,9 +129,10 @@ class RenderSpec(BaseModel):
     @model_serializer(mode="wrap")
     def _default_quality_unsaid(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         """A full-schedule spec is written as before `quality` existed, so a job and a stored
-        spec of an hq clip stay byte for byte what older workers and rows read and wrote."""
+        spec of an hq clip stay byte for byte what older workers and rows read and wrote;
+        unless `quality` was given (a server whose default is fast says it: `core.flags`)."""
         data: dict[str, Any] = handler(self)
-        if data.get("quality") == DEFAULT_QUALITY:
+        if data.get("quality") == DEFAULT_QUALITY and "quality" not in self.model_fields_set:
             del data["quality"]
         return data
 

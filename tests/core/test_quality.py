@@ -99,3 +99,38 @@ def test_fast_can_be_a_members_default_and_an_inline_hq_wins() -> None:
     assert defaults_text(defaults) == "-ar 9:16 -fast"
     assert apply_defaults(parse_flags("a fox"), defaults).quality == "fast"
     assert apply_defaults(parse_flags("a fox -hq"), defaults).quality == "hq"
+
+
+@pytest.mark.parametrize("server", ["hq", "fast"])
+def test_every_line_of_a_clip_made_on_a_fast_default_server_names_its_quality(
+    server: str,
+) -> None:
+    """Made where the default is fast, an hq clip's caption, Remix text and gallery line say
+    -hq, wherever they are shown; pasted on either kind of server they make the same clip."""
+    hq = parse("a fox -seed 3 -hq", default_quality="fast")
+    fast = parse("a fox -seed 3", default_quality="fast")
+    stored_hq, stored_fast = hq.model_dump(mode="json"), fast.model_dump(mode="json")
+    assert stored_hq["quality"] == "hq"  # kept in the job and the gallery's row
+    for spec, stored, word in ((hq, stored_hq, "-hq"), (fast, stored_fast, "-fast")):
+        line = to_command_line(spec, capabilities=FAST_CAPS, default_quality=server)  # type: ignore[arg-type]
+        assert line == f"a fox {word} -seed 3"
+        assert stored_command_line(stored) == f"a fox -len 2 {word} -seed 3"
+        for where in ("hq", "fast"):
+            again = parse(line, default_quality=where)
+            assert again.quality == spec.quality
+        read_back = RenderSpec.model_validate_json(spec.model_dump_json())
+        assert to_command_line(read_back, capabilities=FAST_CAPS) == line
+
+
+def test_on_an_hq_default_server_an_hq_line_stays_as_before_until_shown_where_fast_is_default() -> (
+    None
+):
+    hq = parse("a fox -seed 3")
+    assert "quality" not in hq.model_dump(mode="json")
+    assert to_command_line(hq, capabilities=FAST_CAPS) == "a fox -seed 3"
+    assert (
+        to_command_line(hq, capabilities=FAST_CAPS, default_quality="fast") == "a fox -hq -seed 3"
+    )
+    assert stored_command_line(hq.model_dump(mode="json"), default_quality="fast").endswith(
+        "-hq -seed 3"
+    )
