@@ -34,7 +34,7 @@ from core.capabilities import capabilities_for
 from core.errors import UserFacingError
 from core.limits import Limits
 from core.policy import Policy, default_policy
-from core.spec import Capabilities, StylePreset
+from core.spec import DEFAULT_QUALITY, Capabilities, Quality, StylePreset
 from core.styles import DEFAULT_STYLES
 from gallery.community import CommunityStore
 from gallery.db import make_engine, migrate
@@ -87,6 +87,7 @@ class ReelBot(commands.Bot):
         review: ReviewConfig | None = None,
         toxicity: ToxicityCheck | None = None,
         sync_commands: bool = True,
+        default_quality: Quality = DEFAULT_QUALITY,
         **discord_options: Any,
     ) -> None:
         intents = discord.Intents.none()
@@ -109,6 +110,7 @@ class ReelBot(commands.Bot):
         self.community = CommunityStore(store.engine)
         self.media_store = media
         self.model_capabilities = capabilities  # what the loaded model can do
+        self.default_quality = default_quality  # REELBOT_DEFAULT_QUALITY: neither -fast nor -hq
         self.style_presets = styles
         self.prompt_policy = policy or default_policy()  # compiled once per process
         self.review_config = review or ReviewConfig()
@@ -217,6 +219,7 @@ async def run_bot(settings: BotSettings, *, redis_url: str, public_url: str) -> 
             nsfw_scan_skip={g: tuple(c) for g, c in settings.scan_nsfw_skip.items()},
         ),
         toxicity=toxicity,
+        default_quality=settings.default_quality,
     )
     rate_limits = RateLimitLog(bot.bot_metrics)
     logging.getLogger("discord").addHandler(rate_limits)

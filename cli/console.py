@@ -16,7 +16,7 @@ from bot.messages import about, progress_bar
 from core.capabilities import capabilities_for
 from core.errors import UserFacingError
 from core.flags import parse_request
-from core.spec import RenderSpec
+from core.spec import DEFAULT_QUALITY, Quality, RenderSpec
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
 from gallery.web import clip_url
@@ -77,13 +77,18 @@ async def create_clip(
     out: TextIO = sys.stdout,
     owner: str = "cli:local",
     idle_timeout_s: float | None = None,
+    default_quality: Quality = DEFAULT_QUALITY,
 ) -> CreatedClip:
     """Parse, enqueue, follow progress to the end and say where the clip is.
 
     The operator's terminal has no caps. It runs its own admission loop while it waits, so a
     clip is admitted even where no bot runs (any number of loops may run at once)."""
     spec = parse_request(
-        text, capabilities=capabilities_for(backend), owner_id=owner, owner_name=owner
+        text,
+        capabilities=capabilities_for(backend),
+        owner_id=owner,
+        owner_name=owner,
+        default_quality=default_quality,  # REELBOT_DEFAULT_QUALITY, as the bot reads it
     )
     printer = ProgressPrinter(out)
     async with admitting_submitter(pool, store) as submitter:

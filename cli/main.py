@@ -123,6 +123,7 @@ async def _create(settings: BotSettings, text: str, timeout: float | None) -> in
             or read_run_file(settings.data_dir, "gallery.url")
             or settings.resolved_public_url(),
             idle_timeout_s=timeout,
+            default_quality=settings.default_quality,
         )
     finally:
         await pool.aclose()

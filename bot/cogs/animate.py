@@ -48,6 +48,7 @@ from core.spec import (
     MIN_FPS,
     MIN_GUIDANCE,
     Camera,
+    Quality,
 )
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ class AnimateCog(commands.Cog):
         length: app_commands.Range[float, 1, 60] | None = None,
         hide: bool | None = None,
         style: str | None = None,
+        quality: Quality | None = None,
     ) -> None:
         """Make a short video clip from a picture."""
         bot = interaction.client
@@ -111,6 +113,7 @@ class AnimateCog(commands.Cog):
                 "fps": fps,
                 "length": length,
                 "style": style,
+                "quality": quality,
             }
             parsed = await with_options(interaction, parsed, options, hide=hide, decided=DECIDED)
             asker = Asker.of(interaction)
@@ -119,7 +122,7 @@ class AnimateCog(commands.Cog):
             # the timer runs until the answer (submit_request's own arming finds it armed)
             await Deferral.of(interaction).arm()
             # bans, policy and caps before a byte is fetched: the picture decides only the shape
-            draft = build_spec(parsed, asker, capabilities)
+            draft = build_spec(parsed, asker, capabilities, default_quality=bot.default_quality)
             async with admitted(bot, draft, asker, place=place) as ticket:
                 data = await download(image, timeout_s=DOWNLOAD_TIMEOUT_S)
                 picture = await bot.upload_checks.image(data, image.filename)
@@ -129,7 +132,7 @@ class AnimateCog(commands.Cog):
                 note = framing_note(width, height, ratio, asked=asked)
 
                 framed = dataclasses.replace(parsed, aspect_ratio=ratio)
-                spec = build_spec(framed, asker, capabilities)
+                spec = build_spec(framed, asker, capabilities, default_quality=bot.default_quality)
                 # The picture is in the store, under the new id, before the job can exist.
                 gid = ticket.generation_id
                 stored, _size = await asyncio.to_thread(

@@ -22,6 +22,7 @@ from core.spec import (
     MIN_FPS,
     MIN_GUIDANCE,
     Camera,
+    Quality,
 )
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ SETTING_DESCRIPTIONS = {
     "length": "Seconds",
     "hide": "Keep it out of the public gallery",
     "style": "A style preset",
+    "quality": "fast: fewer steps, sooner; hq: the full schedule (unset: the server's default)",
 }
 COMMON_RATIOS = ["16:9", "9:16", "1:1", "4:5", "5:4", "3:2", "2:3", "21:9", "4:3", "3:4"]
 
@@ -61,6 +63,7 @@ async def with_options(
         {**options, "hide": shown},
         styles=bot.style_presets,
         max_seconds=bot.model_capabilities.max_seconds,
+        fast_supported=bot.model_capabilities.fast is not None,
     )
     given = (*decided, "hidden") if hide is not None else decided
     return apply_defaults(parsed, await member_defaults(bot, interaction.user), given=given)
@@ -99,6 +102,7 @@ class CreateCog(commands.Cog):
         length: app_commands.Range[float, 1, 60] | None = None,
         hide: bool | None = None,
         style: str | None = None,
+        quality: Quality | None = None,
     ) -> None:
         """Make a short video clip from a prompt."""
         # first come, first served: among all requests, and among the member's own for caps
@@ -116,10 +120,11 @@ class CreateCog(commands.Cog):
                 "fps": fps,
                 "length": length,
                 "style": style,
+                "quality": quality,
             }
             parsed = await with_options(interaction, parsed, options, hide=hide)
             asker = Asker.of(interaction)
-            spec = build_spec(parsed, asker, capabilities)
+            spec = build_spec(parsed, asker, capabilities, default_quality=bot.default_quality)
             await submit_request(bot, spec, asker, reply_with(interaction), place=place)
 
     @create.autocomplete("aspect_ratio")

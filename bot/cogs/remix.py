@@ -164,6 +164,7 @@ class RemixCog(commands.Cog):
                 asker,
                 self.bot.model_capabilities,
                 self.bot.style_presets,
+                default_quality=self.bot.default_quality,
             )
             await submit_request(self.bot, spec, asker, post)
         except Exception as exc:

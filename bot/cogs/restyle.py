@@ -58,6 +58,7 @@ from core.spec import (
     MIN_FPS,
     MIN_GUIDANCE,
     Capabilities,
+    Quality,
     RenderSpec,
 )
 
@@ -88,7 +89,11 @@ class RestyleCog(commands.Cog):
     @app_commands.describe(
         video="The video to restyle: MP4, MOV, WebM or MKV, at least 1 s, up to 25 MB",
         prompt="The new look, like 'a watercolor painting'; flags like -seed 7 may follow",
-        **{k: v for k, v in SETTING_DESCRIPTIONS.items() if k not in ("motion", "camera")}
+        **{
+            k: v
+            for k, v in SETTING_DESCRIPTIONS.items()
+            if k not in ("motion", "camera", "quality")
+        }
         | {"length": "Restyle only the first this many seconds (default: all of it)"},
     )
     async def restyle(
@@ -130,11 +135,13 @@ class RestyleCog(commands.Cog):
             # them is: the timer runs until the answer (submit_request's arming finds it armed)
             await Deferral.of(interaction).arm()
             # bans, policy and caps before a byte is fetched: the video decides only the shape
-            draft = build_spec(parsed, asker, capabilities)
+            draft = build_spec(parsed, asker, capabilities, default_quality=bot.default_quality)
             async with admitted(bot, draft, asker, place=place) as ticket:
                 data = await download_video(video)
                 checked = await bot.upload_checks.video(data, video.filename)
-                spec, frames, note = _fitted(parsed, checked.info, asker, capabilities)
+                spec, frames, note = _fitted(
+                    parsed, checked.info, asker, capabilities, bot.default_quality
+                )
                 # The video is in the store, under the new id, before the job can exist.
                 gid = ticket.generation_id
                 stored, _size = await asyncio.to_thread(
@@ -148,13 +155,18 @@ class RestyleCog(commands.Cog):
 
 
 def _fitted(
-    parsed: ParsedPrompt, info: VideoInfo, asker: Asker, capabilities: Capabilities
+    parsed: ParsedPrompt,
+    info: VideoInfo,
+    asker: Asker,
+    capabilities: Capabilities,
+    default_quality: Quality,
 ) -> tuple[RenderSpec, int, str]:
     """The spec in the video's shape, the frames its length gives, and the lines that tell the
     member how it was fitted."""
     asked_ratio = parsed.aspect_ratio is not None
     ratio = parsed.aspect_ratio or nearest_ratio(info.width, info.height)
-    spec = build_spec(dataclasses.replace(parsed, aspect_ratio=ratio), asker, capabilities)
+    framed = dataclasses.replace(parsed, aspect_ratio=ratio)
+    spec = build_spec(framed, asker, capabilities, default_quality=default_quality)
     frames = clip_frames(
         info.duration_s, spec.fps, asked=parsed.length, max_s=capabilities.max_seconds
     )

@@ -173,6 +173,7 @@ async def follow_up(
         bot.style_presets,
         text=text,
         parent_media=row.media_path,
+        default_quality=bot.default_quality,
     )
     await submit_request(bot, spec, asker, reply_with(interaction))
 
@@ -254,7 +255,10 @@ class ClipButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLA
                 # a modal must be the first response, so nothing slow may come before it
                 row = await load_clip(interaction.client.store, self.generation_id)
                 spec = RenderSpec.model_validate(row.spec)
-                line = to_command_line(spec, capabilities=interaction.client.model_capabilities)
+                bot = interaction.client
+                line = to_command_line(
+                    spec, capabilities=bot.model_capabilities, default_quality=bot.default_quality
+                )
                 await interaction.response.send_modal(RemixForm(row.id, line))
             elif self.action == "delete":
                 assert interaction.message is not None  # a button is always on a message

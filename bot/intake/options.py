@@ -28,6 +28,7 @@ OPTION_FLAGS: dict[str, tuple[str, str]] = {
     "style": ("style", "style"),
     "hide": ("hide", "hidden"),
     "sound": ("sound", "sound"),
+    "quality": ("quality", "quality"),  # a choice, fast or hq: the -fast / -hq switch
 }
 
 
@@ -42,6 +43,7 @@ def merge_options(
     *,
     styles: Mapping[str, StylePreset],
     max_seconds: float | None,
+    fast_supported: bool = True,
 ) -> ParsedPrompt:
     """`parsed` with the form's options applied; FlagError when an option contradicts a flag."""
     changes: dict[str, object] = {}
@@ -51,6 +53,8 @@ def merge_options(
         flag, field = OPTION_FLAGS[option]
         if isinstance(given, bool):
             value: object = given
+        elif flag == "quality":
+            value = _quality(str(given), parsed.quality, fast_supported)
         else:
             value = read_value(flag, f"{option}:", str(given), styles, max_seconds)
             if flag == "camera":
@@ -64,6 +68,23 @@ def merge_options(
             )
         changes[field] = value
     return dataclasses.replace(parsed, **changes)  # type: ignore[arg-type]
+
+
+def _quality(given: str, inline: str | None, fast_supported: bool) -> str:
+    """The `quality` choice, checked as `-fast` / `-hq` are (a choice, so always one of them)."""
+    if given == "fast" and not fast_supported:
+        raise FlagError(
+            "`quality: fast`: the model loaded right now has no fast tier; leave it out and "
+            "the clip renders on its full schedule.",
+            token="quality:",
+        )
+    if inline is not None and inline != given:
+        raise FlagError(
+            f"The prompt says `-{inline}` but the `quality` option says `{given}`. "
+            "Keep one of them.",
+            token=f"-{inline}",
+        )
+    return given
 
 
 def _show(value: object) -> str:

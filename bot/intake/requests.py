@@ -37,7 +37,14 @@ from bot.messages import not_queued_text, queued_text
 from bot.replies import ANSWERED
 from core.errors import FlagError, UserFacingError
 from core.flags import ParsedPrompt, parse_flags, random_seed, resolve_request, to_command_line
-from core.spec import MAX_MOTION, Capabilities, RenderSpec, StylePreset
+from core.spec import (
+    DEFAULT_QUALITY,
+    MAX_MOTION,
+    Capabilities,
+    Quality,
+    RenderSpec,
+    StylePreset,
+)
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
@@ -132,6 +139,7 @@ def read_text(
         styles=styles,
         max_seconds=capabilities.max_seconds,
         sound_supported=capabilities.sound,
+        fast_supported=capabilities.fast is not None,
     )
 
 
@@ -142,8 +150,10 @@ def build_spec(
     *,
     parent_id: str | None = None,
     seed_source: Callable[[], int] = random_seed,
+    default_quality: Quality = DEFAULT_QUALITY,
 ) -> RenderSpec:
-    """The complete spec for `asker`, made in the channel they asked in."""
+    """The complete spec for `asker`, made in the channel they asked in; `default_quality` is
+    the server's REELBOT_DEFAULT_QUALITY (`bot.default_quality`), for neither -fast nor -hq."""
     return resolve_request(
         parsed,
         capabilities=capabilities,
@@ -154,6 +164,7 @@ def build_spec(
         channel_id=asker.channel_id,
         parent_id=parent_id,
         upload_limit=asker.upload_limit,
+        default_quality=default_quality,
     )
 
 
@@ -173,6 +184,7 @@ def follow_up_spec(
     text: str | None = None,
     parent_media: str | None = None,
     seed_source: Callable[[], int] = random_seed,
+    default_quality: Quality = DEFAULT_QUALITY,
 ) -> RenderSpec:
     """A child of `parent`, owned by `asker`, read through the `/create` path.
 
@@ -182,11 +194,15 @@ def follow_up_spec(
     carry it). Extend opens on the parent's last moment and runs twice its length (capped at the
     model's), so it always goes on past where the parent stopped; upscale is the parent at twice
     its width and height. An image-to-video parent keeps its input image, which no command text
-    can carry.
+    can carry. The parent's line is read as shown on this server (`default_quality`), so a
+    child keeps the parent's quality unless remix text says otherwise.
     """
     source = text if action == "remix" and text is not None else None
     parsed = read_text(
-        source or to_command_line(parent, capabilities=capabilities), capabilities, styles
+        source
+        or to_command_line(parent, capabilities=capabilities, default_quality=default_quality),
+        capabilities,
+        styles,
     )
     if action == "reroll":
         parsed = dataclasses.replace(parsed, seed=None)
@@ -200,7 +216,14 @@ def follow_up_spec(
             parsed = dataclasses.replace(parsed, length=length)
     if asker.guild_id is None:  # made in DMs: private, as /create there
         parsed = dataclasses.replace(parsed, hidden=True)
-    spec = build_spec(parsed, asker, capabilities, parent_id=parent_id, seed_source=seed_source)
+    spec = build_spec(
+        parsed,
+        asker,
+        capabilities,
+        parent_id=parent_id,
+        seed_source=seed_source,
+        default_quality=default_quality,
+    )
     mode, inputs = parent.mode, parent.input_media
     if action in ("extend", "upscale"):
         if action not in capabilities.modes:

@@ -84,3 +84,27 @@ def test_a_bad_option_gets_the_flags_message(options, mentions) -> None:
         merged("a fox", **options)
     for word in mentions:
         assert word in str(error.value)
+
+
+def test_the_quality_option_is_the_fast_or_hq_switch() -> None:
+    assert merged("a fox", quality="fast").quality == "fast"
+    assert merged("a fox -hq", quality="hq").quality == "hq"  # both ways, agreeing
+    assert merged("a fox", quality=None).quality is None  # unset: the server's default
+
+
+def test_a_quality_option_against_the_prompts_switch_names_both() -> None:
+    with pytest.raises(FlagError) as info:
+        merged("a fox -fast", quality="hq")
+    assert "The prompt says `-fast` but the `quality` option says `hq`" in str(info.value)
+
+
+def test_quality_fast_is_refused_where_the_model_has_no_fast_tier() -> None:
+    with pytest.raises(FlagError) as info:
+        merge_options(
+            parse_flags("a fox"),
+            {"quality": "fast"},
+            styles=DEFAULT_STYLES,
+            max_seconds=4.0,
+            fast_supported=False,
+        )
+    assert "has no fast tier" in str(info.value)
