@@ -16,7 +16,7 @@ import jinja2
 from aiohttp import web
 
 from core.flags import stored_command_line
-from core.spec import Camera
+from core.spec import DEFAULT_QUALITY, Camera
 from core.text import without_bidi
 from gallery.browse import BrowseStore, SearchQuery
 from gallery.media import LocalMediaStore
@@ -185,6 +185,8 @@ def flags_of(clip: Generation) -> dict[str, Any]:
         "style": style.get("name") if isinstance(style, Mapping) else None,
         "sound": bool(spec.get("sound", False)),
         "steps": spec.get("steps"),
+        # fast or hq; a spec without it is hq (every clip made before -fast, and hq ones since)
+        "quality": spec.get("quality") or DEFAULT_QUALITY,
         "mode": spec.get("mode", "t2v"),
     }
 
