@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,12 +129,28 @@ def _meta_params(library: str, cls_name: str, folder: Path) -> int:
     return int(sum(p.numel() for p in model.parameters()))
 
 
-def inspect_folder(folder: Path) -> tuple[str, list[Component]]:
-    """The pipeline class in `folder` and each component, built on the meta device."""
+def loaded_components(family: str | None) -> set[str] | None:
+    """The components a family's pipelines load: the folders `reelbot models pull` fetches
+    (None: any). A model index may list more (SD 1.5's safety checker), never pulled or loaded."""
+    entry = MODELS.get(family or "")
+    if entry is None or not entry.repos:
+        return None
+    return {p.removesuffix("/*") for p in entry.main.allow_patterns if p.endswith("/*")}
+
+
+def inspect_folder(
+    folder: Path, *, weights: bool = True, family: str | None = None
+) -> tuple[str, list[Component]]:
+    """The pipeline class in `folder` and each component its family loads, built on the meta
+    device; `weights=False` for a hub id whose configs alone were fetched."""
     index = _config(folder / "model_index.json")
+    pipeline = str(index.get("_class_name", "?"))
+    wanted = loaded_components(family or FAMILY_OF_PIPELINE.get(pipeline))
     components: list[Component] = []
     for name, spec in index.items():
         if name.startswith("_") or not isinstance(spec, list) or spec[0] is None:
+            continue
+        if wanted is not None and name not in wanted:
             continue
         library, cls_name = spec
         sub = folder / name
@@ -143,19 +158,33 @@ def inspect_folder(folder: Path) -> tuple[str, list[Component]]:
             raise CheckFailed(f"missing folder: {sub} (model_index.json lists {name})")
         params = 0
         if (sub / "config.json").is_file() and library in ("diffusers", "transformers"):
-            _weights_present(sub)
+            if weights:
+                _weights_present(sub)
             params = _meta_params(library, cls_name, sub)
         elif not any(sub.iterdir()):
             raise CheckFailed(f"missing files in {sub} ({cls_name})")
         components.append(Component(name, cls_name, params))
-    return str(index.get("_class_name", "?")), components
+    return pipeline, components
 
 
 def check(
-    folder: Path, *, family: str | None, precision: str, vram_gb: float | None
+    folder: Path,
+    *,
+    family: str | None,
+    precision: str,
+    vram_gb: float | None,
+    weights: bool = True,
 ) -> tuple[str, list[str]]:
     """The family found and the report's lines; CheckFailed when the folder won't load."""
-    pipeline, components = inspect_folder(folder)
+    try:
+        pipeline, components = inspect_folder(folder, weights=weights, family=family)
+    except CheckFailed as exc:
+        found = family or _family_in(folder)
+        if found is None or not str(exc).startswith("missing"):
+            raise
+        raise CheckFailed(
+            f"{exc}; run `reelbot models pull {found}` again (it fetches only what is missing)"
+        ) from None
     found = FAMILY_OF_PIPELINE.get(pipeline)
     if family is not None and found is not None and found != family:
         raise CheckFailed(
@@ -168,6 +197,8 @@ def check(
         lines.append(f"  {c.name:<18} {c.cls:<34} {size}")
     total = sum(c.gb(precision) for c in components)
     lines.append(f"  weights: {total:.3f} GB in {precision} (activations come on top)")
+    if not weights:
+        lines.append("  (configs from the hub: the weight files were not downloaded or checked)")
     if vram_gb is not None and total > vram_gb:
         raise CheckFailed(
             "\n".join(lines)
@@ -177,25 +208,61 @@ def check(
     return found or "?", lines
 
 
-def _resolve(target: str, models_dir: Path | None) -> Path:
-    path = Path(target)
+def _family_in(folder: Path) -> str | None:
+    try:
+        pipeline = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return (
+        FAMILY_OF_PIPELINE.get(str(pipeline.get("_class_name")))
+        if isinstance(pipeline, dict)
+        else None
+    )
+
+
+NOT_FOUND = "give a pipeline folder (one with model_index.json) or a hub id (owner/name)"
+
+
+def _resolve(target: str, models_dir: Path | None) -> tuple[Path, bool]:
+    """The folder to check, and whether its weights are on disk (False: configs from the hub)."""
+    path = Path(target).expanduser()
     if path.is_dir():
-        return path
+        return path, True
     if models_dir is not None and (models_dir / target).is_dir():
-        return models_dir / target
-    from huggingface_hub import snapshot_download
+        return models_dir / target, True
+    if target.startswith(("/", ".", "~")) or path.exists():
+        raise CheckFailed(f"no folder {target}: {NOT_FOUND}")
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
 
-    # configs only: enough for the meta build; the weights are not downloaded or checked
-    return Path(snapshot_download(target, allow_patterns=["*.json", "*.txt", "*.model"]))
+    pulled = f"REELBOT_MODELS_DIR ({models_dir})" if models_dir else "REELBOT_MODELS_DIR (unset)"
+    try:
+        # configs only: enough for the meta build; the weights are not downloaded or checked
+        return Path(snapshot_download(target, allow_patterns=["*.json", "*.txt", "*.model"])), False
+    except HFValidationError:
+        raise CheckFailed(f"{target} is neither a folder nor a hub id: {NOT_FOUND}") from None
+    except LocalEntryNotFoundError:
+        if constants.HF_HUB_OFFLINE:
+            raise CheckFailed(
+                f"{target} is not in {pulled} nor in the Hugging Face cache, and HF_HUB_OFFLINE "
+                "is set: pull it (`reelbot models pull FAMILY`), or unset HF_HUB_OFFLINE"
+            ) from None
+        raise CheckFailed(
+            f"{target}: could not reach the hub at {constants.ENDPOINT}; check the network "
+            "(or HF_ENDPOINT), or check a pulled folder instead"
+        ) from None
 
 
-def _models_dir() -> Path | None:
-    value = os.environ.get("REELBOT_MODELS_DIR")
-    return Path(value) if value else None
+def configured_models_dir() -> Path | None:
+    """REELBOT_MODELS_DIR as the worker reads it (the environment, then `.env`)."""
+    from jobs.settings import load_settings
+    from worker.settings import ModelSettings
+
+    return load_settings(ModelSettings).models_dir
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    print(listing(MODELS, _models_dir(), _cached_repos()))
+    print(listing(MODELS, configured_models_dir(), _cached_repos()))
     return 0
 
 
@@ -203,8 +270,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     import sys
 
     try:
-        folder = _resolve(args.target, _models_dir())
-        _, lines = check(folder, family=args.family, precision=args.precision, vram_gb=args.vram_gb)
+        folder, on_disk = _resolve(args.target, configured_models_dir())
+        _, lines = check(
+            folder,
+            family=args.family,
+            precision=args.precision,
+            vram_gb=args.vram_gb,
+            weights=on_disk,
+        )
     except (CheckFailed, OSError, ValueError) as exc:
         print(f"reelbot models check: {exc}", file=sys.stderr)
         return 1

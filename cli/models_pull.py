@@ -16,8 +16,8 @@ records their commit) and starts only the unfinished ones again.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,16 +52,16 @@ class Pulled:
 
 
 def models_dir(given: Path | None) -> Path:
-    """`--dir`, else REELBOT_MODELS_DIR: the folder the worker looks in."""
-    if given is not None:
-        return given
-    value = os.environ.get("REELBOT_MODELS_DIR")
-    if not value:
+    """`--dir`, else REELBOT_MODELS_DIR (the environment, then `.env`, as the worker reads it)."""
+    from cli.models import configured_models_dir
+
+    found = given.expanduser() if given is not None else configured_models_dir()
+    if found is None:
         raise PullError(
             "REELBOT_MODELS_DIR is not set: set it to the folder the worker should load weights "
             "from (the same value for the worker), or pass --dir FOLDER"
         )
-    return Path(value).expanduser()
+    return found
 
 
 def _hub_errors(repo: Repo, endpoint: str | None) -> Any:
@@ -256,12 +256,32 @@ def _size(size: int) -> str:
     raise AssertionError
 
 
+def writable(into: Path, given: bool) -> Path:
+    """`into`, made if missing; a PullError naming the setting when it can't be written to."""
+    setting = "--dir" if given else "REELBOT_MODELS_DIR"
+    try:
+        into.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=into):
+            pass
+    except OSError as exc:
+        raise PullError(
+            f"can't write to {into} ({exc.strerror or exc}): set {setting} to a folder this "
+            "user can write to"
+        ) from None
+    return into
+
+
 def cmd_pull(args: argparse.Namespace) -> int:
-    into = models_dir(args.dir)
+    into = writable(models_dir(args.dir), args.dir is not None)
     if args.tiny:
         from cli.tiny_models import write_tiny
 
-        written = write_tiny(args.family, into)
+        try:
+            written = write_tiny(args.family, into)
+        except OSError as exc:
+            raise PullError(
+                f"could not write the tiny {args.family} model in {into}: {exc}"
+            ) from None
         for repo, folder in written:
             print(f"{repo.role}: tiny {repo.repo_id} -> {folder}")
         print(_next_step(args.family, into))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.models import CAMERA_LORA_TEMPLATE, LTX_UPSAMPLER_ID, MOTION_ADAPTER_ID
 from gallery.settings import GallerySettings
@@ -12,8 +13,13 @@ from jobs.settings import QueueSettings
 from worker.scan import DEFAULT_BLOCK, DEFAULT_HOLD, DEFAULT_SAMPLES
 
 
-class WorkerConfig(QueueSettings, GallerySettings):
-    """One worker process renders one clip at a time on one device."""
+class ModelSettings(BaseSettings):
+    """Where a family's repositories come from: read alike by the worker and by `reelbot models`
+    (list, check, pull), from the environment and `.env`, so a pull lands where the worker looks."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="REELBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
 
     model: str | None = Field(
         default=None,
@@ -37,6 +43,19 @@ class WorkerConfig(QueueSettings, GallerySettings):
         description="animatediff: camera MotionLoRAs, a hub id or folder with {name} (zoom-in, "
         "pan-left, …) in it",
     )
+
+    @field_validator("models_dir", mode="before")
+    @classmethod
+    def _expanded(cls, value: object) -> object:
+        """`~` expanded (as a shell would have), and an empty line in `.env` meaning unset."""
+        if isinstance(value, str):
+            return Path(value.strip()).expanduser() if value.strip() else None
+        return value
+
+
+class WorkerConfig(QueueSettings, GallerySettings, ModelSettings):
+    """One worker process renders one clip at a time on one device."""
+
     device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N")
     poll_delay_s: float = Field(default=0.02, gt=0, le=5, description="idle queue poll interval")
     heartbeat_s: float = Field(default=1.0, gt=0, le=60, description="how often a worker beats")
