@@ -18,6 +18,7 @@ from core.errors import UserFacingError
 from core.models import CAMERA_LORA_NAMES, MODELS
 
 if TYPE_CHECKING:
+    from worker.output_check import OutputCheck
     from worker.settings import WorkerConfig
 
 PULL_HINT = "run `reelbot models pull {family}`, or set it to a folder that has it"
@@ -66,8 +67,11 @@ def _located_template(value: str, models_dir: Path | None) -> str:
 
 def _missing_piece(exc: BaseException) -> str:
     """The first line of what the loader said, without a traceback."""
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    lines = str(exc).strip().splitlines()
+    first = lines[0] if lines else type(exc).__name__
+    if isinstance(exc, OSError | ValueError):
+        return first
+    return f"{type(exc).__name__}: {first}"  # e.g. SafetensorError, torch's OutOfMemoryError
 
 
 @contextmanager
@@ -75,7 +79,7 @@ def loading(family: str, setting: str, value: str) -> Iterator[None]:
     """Turn a failure to load one repository into a ModelLoadError naming its setting."""
     try:
         yield
-    except (OSError, ValueError, KeyError, ImportError) as exc:
+    except Exception as exc:  # any: a restart would fail alike (a torn file, a shape, memory)
         offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
         raise ModelLoadError(
             f"REELBOT_{setting.upper()}={value}: can't load it{offline}: {_missing_piece(exc)}; "
@@ -89,4 +93,38 @@ def load_configured(config: WorkerConfig) -> Any:
 
     found = sources(config)
     model = found.pop("model", config.model)
-    return load_backend(config.backend, model=model, device=config.device, **found)
+    try:
+        return load_backend(config.backend, model=model, device=config.device, **found)
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # after the files: moving to the device, compiling, memory
+        raise ModelLoadError(
+            f"REELBOT_BACKEND={config.backend} on REELBOT_DEVICE={config.device}: can't load "
+            f"it: {_missing_piece(exc)}; `reelbot models` lists each family's VRAM, "
+            "`reelbot models check FOLDER --vram-gb N` whether a folder's weights fit"
+        ) from exc
+
+
+def load_output_check(config: WorkerConfig) -> OutputCheck:
+    """The output scan's classifiers, its CLIP model found under REELBOT_MODELS_DIR as the
+    families' repositories are; a failure is a ModelLoadError naming the scan's settings."""
+    from worker.output_check import OutputCheck
+
+    clip = config.scan_clip_model
+    located = config.model_copy(
+        update={"scan_clip_model": locate(clip, config.models_dir) if clip else clip}
+    )
+    try:
+        return OutputCheck.from_config(located)
+    except Exception as exc:
+        raise ModelLoadError(
+            f"the output scan can't load its classifiers (REELBOT_SCAN_CLASSIFIERS="
+            f"{config.scan_classifiers}, REELBOT_SCAN_CLIP_MODEL={clip}): {_missing_piece(exc)}; "
+            "set REELBOT_SCAN_CLIP_MODEL to a folder that has the CLIP model (or start once with "
+            "the network so the Hugging Face cache has it), or change REELBOT_SCAN_CLASSIFIERS"
+        ) from exc
+
+
+def load_models(config: WorkerConfig) -> tuple[Any, OutputCheck]:
+    """Everything a worker loads before it can render: the family's backend, then the scan."""
+    return load_configured(config), load_output_check(config)

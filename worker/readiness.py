@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from jobs.keys import not_ready_key
-from worker.model_sources import ModelLoadError, load_configured
+from worker.model_sources import ModelLoadError, load_models
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -27,10 +27,13 @@ FAILED_KEPT_S = 3600
 
 
 async def load_announced(redis: Redis, config: WorkerConfig) -> Any:
-    """`load_configured` in a thread, announced as not ready while it runs and if it fails."""
-    key = not_ready_key(f"{socket.gethostname()}-{os.getpid()}")
+    """`load_models` in a thread, announced as not ready while it runs and if it fails; once
+    it succeeds, an earlier failure of this host's workers with these settings is cleared."""
+    host = socket.gethostname()
+    key = not_ready_key(f"{host}-{os.getpid()}")
     state = {
         "state": "loading",
+        "host": host,
         "backend": config.backend,
         "queue": config.queue_name,
         "started": time.time(),
@@ -45,7 +48,7 @@ async def load_announced(redis: Redis, config: WorkerConfig) -> Any:
 
     beating = asyncio.create_task(beat())
     try:
-        backend = await asyncio.to_thread(load_configured, config)
+        loaded = await asyncio.to_thread(load_models, config)
     except ModelLoadError as exc:
         beating.cancel()
         failed = state | {"state": "failed", "reason": str(exc), "at": time.time()}
@@ -57,4 +60,23 @@ async def load_announced(redis: Redis, config: WorkerConfig) -> Any:
         raise
     beating.cancel()
     await redis.delete(key)
-    return backend
+    await _clear_superseded(redis, state)
+    return loaded
+
+
+async def _clear_superseded(redis: Redis, state: dict[str, Any]) -> None:
+    """A failure recorded by an earlier process on this host (another pid) for the same family
+    and queue: this one loaded, so `reelbot status` no longer shows that as not ready."""
+    same = ("host", "backend", "queue")
+    async for key in redis.scan_iter(match=not_ready_key(f"{state['host']}-*"), count=1000):
+        raw = await redis.get(key)
+        try:
+            found = json.loads(raw) if raw is not None else None
+        except ValueError:
+            continue
+        if (
+            isinstance(found, dict)
+            and found.get("state") == "failed"
+            and all(found.get(k) == state[k] for k in same)
+        ):
+            await redis.delete(key)

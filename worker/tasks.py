@@ -56,8 +56,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     config: WorkerConfig = ctx["config"]
     ctx["metrics"] = WorkerMetrics()
     started = time.perf_counter()
-    ctx["backend"] = await load_announced(ctx["redis"], config)
-    ctx["output_check"] = await asyncio.to_thread(OutputCheck.from_config, config)
+    ctx["backend"], ctx["output_check"] = await load_announced(ctx["redis"], config)
     ctx["load_s"] = time.perf_counter() - started
     engine = make_engine(config.resolved_database_url())
     await asyncio.to_thread(migrate, engine)
