@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cli.models_dir import configured_models_dir
 from core.models import MODELS, FamilyModels, Repo
 
 # model_index.json's `_class_name` -> family (several pipelines share a family's weights)
@@ -253,14 +254,6 @@ def _resolve(target: str, models_dir: Path | None) -> tuple[Path, bool]:
         ) from None
 
 
-def configured_models_dir() -> Path | None:
-    """REELBOT_MODELS_DIR as the worker reads it (the environment, then `.env`)."""
-    from jobs.settings import load_settings
-    from worker.settings import ModelSettings
-
-    return load_settings(ModelSettings).models_dir
-
-
 def cmd_models(args: argparse.Namespace) -> int:
     print(listing(MODELS, configured_models_dir(), _cached_repos()))
     return 0
@@ -296,8 +289,6 @@ def add_models_command(sub: Any) -> None:
     c.add_argument("--precision", choices=sorted(BYTES), default="bf16")
     c.add_argument("--vram-gb", type=float, default=None, help="fail when weights need more")
     c.set_defaults(run=cmd_check)
-    try:
-        from cli.models_pull import add_pull_command
-    except ModuleNotFoundError:  # `reelbot models pull` lives in its own module
-        return
+    from cli.models_pull import add_pull_command  # its own module: huggingface_hub on demand
+
     add_pull_command(models_sub)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cli.models_dir import configured_models_dir
 from core.errors import UserFacingError
 from core.models import MODELS, FamilyModels, Repo, family_models
 
@@ -53,8 +54,6 @@ class Pulled:
 
 def models_dir(given: Path | None) -> Path:
     """`--dir`, else REELBOT_MODELS_DIR (the environment, then `.env`, as the worker reads it)."""
-    from cli.models import configured_models_dir
-
     found = given.expanduser() if given is not None else configured_models_dir()
     if found is None:
         raise PullError(
