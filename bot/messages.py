@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from core.flags import to_command_line
+from core.commandline import to_command_line
 from core.spec import RenderSpec
 from core.text import without_bidi
 

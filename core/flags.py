@@ -10,12 +10,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypedDict, TypeVar
+from typing import TypedDict, TypeVar
 
 from pydantic import ValidationError
 
 from core.errors import FlagError
-from core.flagtext import clean_text, command_texts, flag_tokens, read_text
+from core.flagtext import clean_text, flag_tokens, read_text
 from core.flagvalues import ALLOWED, CAMERAS, PROMPT_FIRST, check_length, closest, read_value
 from core.spec import (
     DEFAULT_FPS,
@@ -35,19 +35,19 @@ from core.text import without_bidi
 __all__ = [
     "DEFAULT_ASPECT",
     "FLAG_NAMES",
+    "QUALITY_WORDS",
     "ParsedPrompt",
+    "frames_of",
     "parse_flags",
     "parse_request",
     "random_seed",
-    "stored_command_line",
-    "to_command_line",
 ]
 
 DEFAULT_ASPECT = "16:9"
 FLAG_NAMES: tuple[str, ...] = tuple(ALLOWED)
 
 _SWITCHES = frozenset({"hide", "sound", "fast", "hq"})
-_QUALITIES: dict[str, Quality] = {"fast": "fast", "hq": "hq"}
+QUALITY_WORDS: dict[str, Quality] = {"fast": "fast", "hq": "hq"}
 # Words people reach for, mapped to the flag they mean; only used to suggest, never accepted.
 _LOOKALIKES = {
     "negative": "neg",
@@ -171,7 +171,7 @@ def resolve_request(
             aspect_ratio=aspect,
             width=width,
             height=height,
-            num_frames=_frames(length, fps),
+            num_frames=frames_of(length, fps),
             fps=fps,
             steps=capabilities.steps_for(quality),
             guidance_scale=DEFAULT_GUIDANCE if parsed.guidance is None else parsed.guidance,
@@ -249,7 +249,7 @@ def parse_flags(
                 raise FlagError(
                     f"`{tok.word}`: the model loaded right now makes no sound.", token=tok.word
                 )
-            if name in _QUALITIES:
+            if name in QUALITY_WORDS:
                 other = "hq" if name == "fast" else "fast"
                 if other in fields:
                     raise FlagError(
@@ -285,121 +285,8 @@ def parse_flags(
         hidden=bool(fields.get("hide")),
         style=_get(fields, "style", StylePreset),
         sound=bool(fields.get("sound")),
-        quality=next((_QUALITIES[name] for name in _QUALITIES if name in fields), None),
+        quality=next((QUALITY_WORDS[name] for name in QUALITY_WORDS if name in fields), None),
     )
-
-
-def to_command_line(
-    spec: RenderSpec,
-    *,
-    capabilities: Capabilities | None = None,
-    default_quality: Quality = DEFAULT_QUALITY,
-) -> str:
-    """The `/create` text that reproduces `spec`: the prompt, every non-default flag, the seed.
-
-    `-len` is left out only when `capabilities` says the length is that model's default, since
-    the default differs between models. `-fast` is always shown; `-hq` when the spec says it
-    (it was made where REELBOT_DEFAULT_QUALITY is fast) or `default_quality`, that of the place
-    the line is shown, is fast: a line pasted on either kind of server makes the same clip.
-    """
-    default_length = capabilities is not None and spec.num_frames == _frames(
-        capabilities.default_seconds, spec.fps
-    )
-    return _command_line(
-        prompt=spec.prompt,
-        negative=spec.negative_prompt,
-        style=spec.style.name if spec.style is not None else None,
-        motion=spec.motion,
-        camera=spec.camera,
-        aspect=spec.aspect_ratio,
-        guidance=spec.guidance_scale,
-        fps=spec.fps,
-        num_frames=None if default_length else spec.num_frames,
-        hidden=spec.hidden,
-        sound=spec.sound,
-        quality=_stored_quality(spec.model_dump(include={"quality"}), default_quality),
-        seed=spec.seed,
-    )
-
-
-def stored_command_line(
-    stored: Mapping[str, Any], *, default_quality: Quality = DEFAULT_QUALITY
-) -> str:
-    """`to_command_line` for a spec kept as JSON (`RenderSpec.model_dump(mode="json")`).
-
-    The gallery keeps specs this way, and older rows kept fewer keys: a missing setting is its
-    default, and a missing length or seed is left out of the line.
-    """
-    style = stored.get("style")
-    return _command_line(
-        prompt=str(stored.get("prompt", "")),
-        negative=str(stored.get("negative_prompt") or ""),
-        style=str(style["name"]) if isinstance(style, Mapping) and style.get("name") else None,
-        motion=int(stored.get("motion", DEFAULT_MOTION)),
-        camera=str(stored["camera"]) if stored.get("camera") else None,
-        aspect=str(stored.get("aspect_ratio") or DEFAULT_ASPECT),
-        guidance=float(stored.get("guidance_scale", DEFAULT_GUIDANCE)),
-        fps=int(stored.get("fps", DEFAULT_FPS)),
-        num_frames=int(stored["num_frames"]) if stored.get("num_frames") else None,
-        hidden=bool(stored.get("hidden")),
-        sound=bool(stored.get("sound")),
-        quality=_stored_quality(stored, default_quality),
-        seed=int(stored["seed"]) if stored.get("seed") is not None else None,
-    )
-
-
-def _stored_quality(stored: Mapping[str, Any], default_quality: Quality) -> Quality | None:
-    """The stored clip's quality word, or None: an hq spec that does not say its quality (a row
-    older than `-fast`, or made where the default is hq) shown where the default is hq."""
-    said = _QUALITIES.get(str(stored.get("quality")))
-    if said is not None:
-        return said
-    return None if default_quality == DEFAULT_QUALITY else DEFAULT_QUALITY
-
-
-def _command_line(
-    *,
-    prompt: str,
-    negative: str,
-    style: str | None,
-    motion: int,
-    camera: str | None,
-    aspect: str,
-    guidance: float,
-    fps: int,
-    num_frames: int | None,
-    hidden: bool,
-    sound: bool,
-    quality: Quality | None,
-    seed: int | None,
-) -> str:
-    """The line itself, one word per setting that differs from the default, in a fixed order.
-    Bidi controls in a clip recorded before prompts were cleaned of them are left out, as
-    reading the line would drop them (`clean_text`)."""
-    parts = [command_texts(without_bidi(prompt), without_bidi(negative))]
-    if style is not None:
-        parts += ["-style", style]
-    if motion != DEFAULT_MOTION:
-        parts += ["-motion", str(motion)]
-    if camera is not None:
-        parts += ["-camera", camera]
-    if aspect != DEFAULT_ASPECT:
-        parts += ["-ar", aspect]
-    if guidance != DEFAULT_GUIDANCE:
-        parts += ["-gs", _number(guidance)]
-    if fps != DEFAULT_FPS:
-        parts += ["-fps", str(fps)]
-    if num_frames is not None:
-        parts += ["-len", _seconds(num_frames, fps)]
-    if hidden:
-        parts.append("-hide")
-    if sound:
-        parts.append("-sound")
-    if quality is not None:
-        parts.append(f"-{quality}")
-    if seed is not None:
-        parts += ["-seed", str(seed)]
-    return " ".join(parts)
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -429,19 +316,6 @@ def _get(fields: Mapping[str, object], name: str, kind: type[_T]) -> _T | None:
     return value if isinstance(value, kind) else None
 
 
-def _frames(seconds: float, fps: int) -> int:
+def frames_of(seconds: float, fps: int) -> int:
+    """The frame count of `seconds` at `fps` (never 0)."""
     return max(1, round(seconds * fps))
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if value == int(value) else repr(value)
-
-
-def _seconds(num_frames: int, fps: int) -> str:
-    """The shortest decimal length that gives back exactly `num_frames` at `fps`."""
-    exact = num_frames / fps
-    for places in range(7):
-        candidate = round(exact, places)
-        if _frames(candidate, fps) == num_frames:
-            return _number(candidate)
-    return repr(exact)

@@ -15,7 +15,7 @@ from typing import Any, get_args
 import jinja2
 from aiohttp import web
 
-from core.flags import stored_command_line
+from core.commandline import stored_command_line
 from core.spec import DEFAULT_QUALITY, Camera
 from core.text import without_bidi
 from gallery.browse import BrowseStore, SearchQuery

@@ -23,8 +23,8 @@ import discord
 
 from bot.intake.requests import Asker, FollowUp, follow_up_spec, reply_with, submit_request
 from bot.replies import answer_error
+from core.commandline import to_command_line
 from core.errors import UserFacingError
-from core.flags import to_command_line
 from core.ids import GENERATION_ID_PATTERN
 from core.spec import RenderSpec
 from gallery import deletion

@@ -35,8 +35,9 @@ from bot.intake.submit import Submission
 from bot.intake.tickets import Ticket, admit_request
 from bot.messages import not_queued_text, queued_text
 from bot.replies import ANSWERED
+from core.commandline import to_command_line
 from core.errors import FlagError, UserFacingError
-from core.flags import ParsedPrompt, parse_flags, random_seed, resolve_request, to_command_line
+from core.flags import ParsedPrompt, parse_flags, random_seed, resolve_request
 from core.spec import (
     DEFAULT_QUALITY,
     MAX_MOTION,

@@ -28,8 +28,8 @@ from discord.utils import escape_markdown
 from bot.messages import command_name
 from bot.moderation.buttons import post_review
 from bot.moderation.decisions import HIDDEN_NOTE, SYSTEM, audit, edit_result, move, plain, tell
+from core.commandline import to_command_line
 from core.errors import BLOCKED_MESSAGE
-from core.flags import to_command_line
 from core.spec import DEFAULT_QUEUE, SCAN_TASK, RenderSpec, ResultRecord
 from gallery.media import LocalMediaStore
 from gallery.models import Generation, Moderation, ModerationAction

@@ -28,8 +28,8 @@ from bot.moderation.decisions import (
     plain,
     user_id_of,
 )
+from core.commandline import to_command_line
 from core.errors import ContentBlocked, ContentHeld
-from core.flags import to_command_line
 from core.spec import RenderSpec
 from gallery.models import Generation, GenerationCreate, Moderation
 from gallery.web import clip_url

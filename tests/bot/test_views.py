@@ -20,8 +20,9 @@ from bot.delivery.views import (
 )
 from bot.intake.requests import Asker, follow_up_spec, vary_motion
 from core.capabilities import capabilities_for
+from core.commandline import to_command_line
 from core.errors import UserFacingError
-from core.flags import parse_request, to_command_line
+from core.flags import parse_request
 from core.spec import MAX_MOTION, RenderSpec
 from core.styles import DEFAULT_STYLES
 

@@ -6,15 +6,9 @@ from typing import Any
 
 import pytest
 
+from core.commandline import stored_command_line, to_command_line
 from core.errors import FlagError
-from core.flags import (
-    FLAG_NAMES,
-    parse_flags,
-    parse_request,
-    random_seed,
-    stored_command_line,
-    to_command_line,
-)
+from core.flags import FLAG_NAMES, parse_flags, parse_request, random_seed
 from core.spec import MAX_PROMPT_CHARS, MAX_SEED, RenderSpec, StylePreset
 from core.styles import DEFAULT_STYLES
 from tests.bot.capabilities import CAPS, SOUND_CAPS

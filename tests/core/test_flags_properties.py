@@ -5,8 +5,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.commandline import to_command_line
 from core.errors import FlagError
-from core.flags import parse_request, to_command_line
+from core.flags import parse_request
 from core.spec import MAX_SEED, RenderSpec
 from core.styles import DEFAULT_STYLES
 from tests.bot.capabilities import SOUND_CAPS

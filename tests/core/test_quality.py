@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from core.capabilities import FAMILIES
+from core.commandline import stored_command_line, to_command_line
 from core.defaults import apply_defaults, defaults_text, parse_defaults
 from core.errors import FlagError
-from core.flags import parse_flags, parse_request, stored_command_line, to_command_line
+from core.flags import parse_flags, parse_request
 from core.spec import FastRecipe, RenderSpec
 from tests.bot.capabilities import CAPS
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from core.flags import parse_flags, stored_command_line, to_command_line
+from core.commandline import stored_command_line, to_command_line
+from core.flags import parse_flags
 from core.spec import RenderSpec, StylePreset
 
 BASE: dict[str, Any] = {

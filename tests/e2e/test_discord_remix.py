@@ -17,7 +17,7 @@ import pytest
 from bot.app import ReelBot
 from bot.notices import NOTICE_WINDOW_S
 from core.capabilities import capabilities_for
-from core.flags import to_command_line
+from core.commandline import to_command_line
 from core.spec import RenderSpec
 from core.text import BIDI_CONTROLS
 from gallery.community import CommunityStore

@@ -1,0 +1,152 @@
+"""A clip's settings written back as the `/create` line that makes it again.
+
+Shown under every result, in the Remix form, to moderators and on the gallery's clip page; it
+must read back (`core.flags.parse_flags`) to the same clip. Pure, like the flag language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from core.flags import DEFAULT_ASPECT, QUALITY_WORDS, frames_of
+from core.flagtext import command_texts
+from core.spec import (
+    DEFAULT_FPS,
+    DEFAULT_GUIDANCE,
+    DEFAULT_MOTION,
+    DEFAULT_QUALITY,
+    Capabilities,
+    Quality,
+    RenderSpec,
+)
+from core.text import without_bidi
+
+__all__ = ["stored_command_line", "to_command_line"]
+
+
+def to_command_line(
+    spec: RenderSpec,
+    *,
+    capabilities: Capabilities | None = None,
+    default_quality: Quality = DEFAULT_QUALITY,
+) -> str:
+    """The `/create` text that reproduces `spec`: the prompt, every non-default flag, the seed.
+
+    `-len` is left out only when `capabilities` says the length is that model's default, since
+    the default differs between models. `-fast` is always shown; `-hq` when the spec says it
+    (it was made where REELBOT_DEFAULT_QUALITY is fast) or `default_quality`, that of the place
+    the line is shown, is fast: a line pasted on either kind of server makes the same clip.
+    """
+    default_length = capabilities is not None and spec.num_frames == frames_of(
+        capabilities.default_seconds, spec.fps
+    )
+    return _command_line(
+        prompt=spec.prompt,
+        negative=spec.negative_prompt,
+        style=spec.style.name if spec.style is not None else None,
+        motion=spec.motion,
+        camera=spec.camera,
+        aspect=spec.aspect_ratio,
+        guidance=spec.guidance_scale,
+        fps=spec.fps,
+        num_frames=None if default_length else spec.num_frames,
+        hidden=spec.hidden,
+        sound=spec.sound,
+        quality=_stored_quality(spec.model_dump(include={"quality"}), default_quality),
+        seed=spec.seed,
+    )
+
+
+def stored_command_line(
+    stored: Mapping[str, Any], *, default_quality: Quality = DEFAULT_QUALITY
+) -> str:
+    """`to_command_line` for a spec kept as JSON (`RenderSpec.model_dump(mode="json")`).
+
+    The gallery keeps specs this way, and older rows kept fewer keys: a missing setting is its
+    default, and a missing length or seed is left out of the line.
+    """
+    style = stored.get("style")
+    return _command_line(
+        prompt=str(stored.get("prompt", "")),
+        negative=str(stored.get("negative_prompt") or ""),
+        style=str(style["name"]) if isinstance(style, Mapping) and style.get("name") else None,
+        motion=int(stored.get("motion", DEFAULT_MOTION)),
+        camera=str(stored["camera"]) if stored.get("camera") else None,
+        aspect=str(stored.get("aspect_ratio") or DEFAULT_ASPECT),
+        guidance=float(stored.get("guidance_scale", DEFAULT_GUIDANCE)),
+        fps=int(stored.get("fps", DEFAULT_FPS)),
+        num_frames=int(stored["num_frames"]) if stored.get("num_frames") else None,
+        hidden=bool(stored.get("hidden")),
+        sound=bool(stored.get("sound")),
+        quality=_stored_quality(stored, default_quality),
+        seed=int(stored["seed"]) if stored.get("seed") is not None else None,
+    )
+
+
+def _stored_quality(stored: Mapping[str, Any], default_quality: Quality) -> Quality | None:
+    """The stored clip's quality word, or None: an hq spec that does not say its quality (a row
+    older than `-fast`, or made where the default is hq) shown where the default is hq."""
+    said = QUALITY_WORDS.get(str(stored.get("quality")))
+    if said is not None:
+        return said
+    return None if default_quality == DEFAULT_QUALITY else DEFAULT_QUALITY
+
+
+def _command_line(
+    *,
+    prompt: str,
+    negative: str,
+    style: str | None,
+    motion: int,
+    camera: str | None,
+    aspect: str,
+    guidance: float,
+    fps: int,
+    num_frames: int | None,
+    hidden: bool,
+    sound: bool,
+    quality: Quality | None,
+    seed: int | None,
+) -> str:
+    """The line itself, one word per setting that differs from the default, in a fixed order.
+    Bidi controls in a clip recorded before prompts were cleaned of them are left out, as
+    reading the line would drop them (`clean_text`)."""
+    parts = [command_texts(without_bidi(prompt), without_bidi(negative))]
+    if style is not None:
+        parts += ["-style", style]
+    if motion != DEFAULT_MOTION:
+        parts += ["-motion", str(motion)]
+    if camera is not None:
+        parts += ["-camera", camera]
+    if aspect != DEFAULT_ASPECT:
+        parts += ["-ar", aspect]
+    if guidance != DEFAULT_GUIDANCE:
+        parts += ["-gs", _number(guidance)]
+    if fps != DEFAULT_FPS:
+        parts += ["-fps", str(fps)]
+    if num_frames is not None:
+        parts += ["-len", _seconds(num_frames, fps)]
+    if hidden:
+        parts.append("-hide")
+    if sound:
+        parts.append("-sound")
+    if quality is not None:
+        parts.append(f"-{quality}")
+    if seed is not None:
+        parts += ["-seed", str(seed)]
+    return " ".join(parts)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def _seconds(num_frames: int, fps: int) -> str:
+    """The shortest decimal length that gives back exactly `num_frames` at `fps`."""
+    exact = num_frames / fps
+    for places in range(7):
+        candidate = round(exact, places)
+        if frames_of(candidate, fps) == num_frames:
+            return _number(candidate)
+    return repr(exact)
