@@ -107,7 +107,7 @@ class FastPath:
         log.info("fast tier: LoRA %s loaded as adapter %r", lora, ADAPTER)
 
     def _fp8_transformer(self, transformer: Any) -> Any:
-        """The FP8 copy, made at the first fast clip where `accel.fp8_refusal` allows it."""
+        """The FP8 copy, made at the first fast clip where `worker.fp8.fp8_refusal` allows it."""
         if self._fp8_decided:
             return self._fp8
         self._fp8_decided = True
@@ -115,7 +115,7 @@ class FastPath:
 
         import torch
 
-        from worker.accel import fp8_copy, fp8_refusal
+        from worker.fp8 import fp8_copy, fp8_refusal
 
         cuda = self.device.startswith("cuda") and torch.cuda.is_available()
         capability = torch.cuda.get_device_capability(self.device) if cuda else None

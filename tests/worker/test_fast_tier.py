@@ -15,10 +15,10 @@ import pytest
 from core.capabilities import FAMILIES
 from core.flags import parse_request
 from core.spec import RenderSpec
-from worker.accel import fp8_refusal
 from worker.backends import load_backend
 from worker.backends.tiny import TinyBackend
 from worker.fast import ADAPTER, lora_source
+from worker.fp8 import fp8_refusal
 
 
 @pytest.fixture()
