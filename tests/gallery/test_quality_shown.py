@@ -32,3 +32,15 @@ async def test_the_quality_is_shown_on_the_page_and_in_the_json(
     api = await site.json(f"/api/clips/{gid}")
     assert api["flags"]["quality"] == quality
     assert api["create_command"] == command[1]
+
+
+@pytest.mark.parametrize(("backend", "noted"), [("tiny", True), ("ltx", False)])
+async def test_a_tiny_clip_says_its_noise_is_by_design(
+    site: Site, backend: str, noted: bool
+) -> None:
+    """A newcomer's first clips come from the built-in tiny model: the page says why they look
+    like noise (and how to get real ones), so nobody takes them for a fault."""
+    gid = site.add(prompt="a fox", backend=backend)
+    html = await site.text(f"/clips/{gid}")
+    assert ("moving noise by design" in html) == noted
+    assert ("reelbot models pull ltx" in html) == noted
