@@ -62,7 +62,7 @@ def queued_line(gid: str, spec: RenderSpec, position: int, eta_s: float | None) 
     ready = "" if eta_s is None else f", ready in {about(eta_s)}"
     return (
         f"queued {gid} (#{position} in queue{ready}): {spec.width}x{spec.height}, "
-        f"{spec.num_frames} frames at {spec.fps} fps, seed {spec.seed}"
+        f"{spec.num_frames} frames at {spec.fps} fps, seed {spec.seed}, {spec.quality}"
     )
 
 

@@ -223,6 +223,7 @@ async def run_up(
                 backend=settings.backend,
                 public_url=public_url,
                 out=out,
+                default_quality=settings.default_quality,  # as the bot and `create` read it
             )
             if settings.backend == "tiny":
                 print(TINY_NOTE, file=out)

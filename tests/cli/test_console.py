@@ -30,6 +30,9 @@ def test_the_queued_line_says_when_the_clip_will_be_ready() -> None:
         f"queued {GID} (#3 in queue, ready in about 2 min): "
     )
     assert queued_line(GID, spec, 1, None).startswith(f"queued {GID} (#1 in queue): ")
+    assert queued_line(GID, spec, 1, None).endswith("seed 1, hq")
+    fast = parse_request("a fox -seed 1 -fast", capabilities=capabilities_for("tiny"))
+    assert queued_line(GID, fast, 1, None).endswith("seed 1, fast")
 
 
 async def test_create_shows_the_eta_members_see(redis_server, redis, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -128,6 +129,7 @@ def test_up_starts_everything_and_makes_a_first_clip(tmp_path: Path) -> None:
         "REELBOT_GALLERY_PORT": "0",
         "REELBOT_REDIS_URL": "",
         "PATH": "/nonexistent",  # no system redis-server: the embedded Valkey must be used
+        "REELBOT_DEFAULT_QUALITY": "fast",  # the first clip is made as the server's default
     }
     env = {k: v for k, v in {**os.environ, **env}.items() if k != "REELBOT_REDIS_URL"}
     result = subprocess.run(
@@ -146,6 +148,7 @@ def test_up_starts_everything_and_makes_a_first_clip(tmp_path: Path) -> None:
         assert stream.codec_context.name == "h264"
         assert stream.height > stream.width  # the demo asks for 9:16
     assert lines["gallery"].strip().startswith("http://127.0.0.1:")
+    assert re.search(r"^queued \S+ .*seed \d+, fast$", result.stdout, re.M), result.stdout
     assert "moving noise by design" in result.stdout  # a newcomer knows why the clip looks so
     assert "reelbot models pull ltx" in result.stdout
     assert not (tmp_path / "data" / "run" / "redis.url").exists()  # cleaned up on exit
