@@ -75,6 +75,24 @@ class VideoDimensionsOutOfRange(AttachmentError):
     pass
 
 
+class VideoCodecUnsupported(AttachmentError):
+    """A codec the worker's decoder refuses (it reads H.264, HEVC, VP8, VP9, AV1, MPEG-4)."""
+
+
+# Codecs members' editors export that the worker will not decode (worker.media_decode.CODECS),
+# by MP4/MOV fourcc or Matroska CodecID: refused here, before the request is queued. A list of
+# the refused, not of the allowed: phones label the allowed under many names (dvh1, hev1, …).
+UNSUPPORTED_CODECS = {
+    **dict.fromkeys(("apch", "apcn", "apcs", "apco", "ap4h", "ap4x", "V_PRORES"), "ProRes"),
+    **dict.fromkeys(("jpeg", "mjpa", "mjpb", "AVDJ", "dmb1", "V_MJPEG"), "Motion JPEG"),
+    **dict.fromkeys(("AVdn", "AVdh"), "DNxHD"),
+    **dict.fromkeys(("s263", "h263"), "H.263"),
+    **dict.fromkeys(("SVQ1", "SVQ3"), "Sorenson"),
+    "cvid": "Cinepak",
+    "V_THEORA": "Theora",
+}
+
+
 class VideoTooComplex(AttachmentError):
     pass
 
@@ -136,6 +154,12 @@ def judge_video(
     except ContainerError as exc:
         log.info("refused attachment %r: %s", filename, exc)
         raise _refusal(exc, name) from None
+    codec = UNSUPPORTED_CODECS.get(info.codec.strip())
+    if codec is not None:
+        raise VideoCodecUnsupported(
+            f"`{name}` is encoded as {codec}, which I can't read. Export it again as an H.264 "
+            "MP4 (most editors call it 'H.264' or 'MP4') and attach the new file."
+        )
     if info.duration_s < MIN_SECONDS:
         raise VideoTooShort(
             f"`{name}` is only {info.duration_s:.1f} s long; /restyle needs at least "

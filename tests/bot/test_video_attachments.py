@@ -29,6 +29,7 @@ from bot.media.videos import (
     MAX_VIDEO_BYTES,
     BrokenVideo,
     NotAVideo,
+    VideoCodecUnsupported,
     VideoDimensionsOutOfRange,
     VideoTooComplex,
     VideoTooShort,
@@ -64,11 +65,12 @@ def video(
     fps: int = 24,
     options: dict[str, str] | None = None,
     live: bool = False,
+    pix_fmt: str = "yuv420p",
 ) -> bytes:
     out: io.BytesIO | _Pipe = _Pipe() if live else io.BytesIO()
     with av.open(out, "w", format=fmt, options=options or {}) as container:
         stream = container.add_stream(codec, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], pix_fmt
         for i in range(round(seconds * fps)):
             frame = np.full((size[1], size[0], 3), (i * 9) % 255, np.uint8)
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
@@ -295,3 +297,20 @@ def test_camera_and_motion_flags_are_refused_for_a_restyle(flags: str) -> None:
     with pytest.raises(FlagError, match="keeps your video's own camera and motion"):
         refuse_movement(parse_flags(f"a watercolor painting {flags}"))
     refuse_movement(ParsedPrompt(prompt="a watercolor painting"))
+
+
+@pytest.mark.parametrize(
+    ("codec", "fmt", "pix_fmt", "shown"),
+    [("mjpeg", "mov", "yuvj420p", "Motion JPEG"), ("mjpeg", "matroska", "yuvj420p", "Motion JPEG")],
+)
+def test_a_codec_the_worker_cannot_read_is_refused_before_it_is_queued(
+    codec: str, fmt: str, pix_fmt: str, shown: str
+) -> None:
+    """A MOV of Motion JPEG (as some cameras and editors export) passes every header check,
+    but the worker decodes only H.264, HEVC, VP8, VP9, AV1 and MPEG-4: the member hears it
+    now, with what to export instead, not after waiting in the queue."""
+    with pytest.raises(VideoCodecUnsupported) as refused:
+        check_video(video(fmt, codec, seconds=2.0, pix_fmt=pix_fmt), "camera.mov")
+    assert f"`camera.mov` is encoded as {shown}, which I can't read" in str(refused.value)
+    assert "H.264" in str(refused.value)
+    check_video(video("mp4", seconds=2.0), "phone.mp4")  # what the worker reads still passes
