@@ -35,11 +35,11 @@ async def run_child(args: argparse.Namespace) -> None:
     import yarl
 
     from bot.app import ReelBot, start_settled
-    from bot.intake.submit import connect_queue
     from core.capabilities import capabilities_for
     from gallery.db import make_engine, migrate
     from gallery.media import LocalMediaStore
     from gallery.store import GalleryStore
+    from intake.submit import connect_queue
 
     discord.http.Route.BASE = f"{args.base}/api/v10"
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(args.gateway)

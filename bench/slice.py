@@ -26,13 +26,13 @@ sys.path.insert(0, str(ROOT))
 
 from arq.jobs import Job  # noqa: E402
 
-from bot.intake.submit import Submitter, admitting_submitter, connect_queue  # noqa: E402
 from cli.local_redis import LocalRedis  # noqa: E402
 from core.capabilities import capabilities_for  # noqa: E402
 from core.flags import parse_request  # noqa: E402
 from core.spec import DEFAULT_QUEUE, deserialize_job  # noqa: E402
 from gallery.db import make_engine, migrate  # noqa: E402
 from gallery.store import GalleryStore  # noqa: E402
+from intake.submit import Submitter, admitting_submitter, connect_queue  # noqa: E402
 from jobs.events import follow_events  # noqa: E402
 from jobs.keys import heartbeat_key  # noqa: E402
 

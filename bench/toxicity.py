@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.moderation.toxicity import DEFAULT_THRESHOLD, ToxicityCheck  # noqa: E402
 from core.policy import Policy  # noqa: E402
+from intake.toxicity import DEFAULT_THRESHOLD, ToxicityCheck  # noqa: E402
 
 EXAMPLES = ROOT / "tests" / "data" / "toxicity_examples.tsv"
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95)

@@ -3,11 +3,11 @@
     python bench/uploads.py [--files 6]
 
 Each crafted 25 MB video (tests/harness/crafted.py) is refused by the bounded readers
-(`bot.media.budget`). While six are checked, the event loop's stalls are measured (a 5 ms
+(`intake.media.budget`). While six are checked, the event loop's stalls are measured (a 5 ms
 ticker's worst lateness) and a gallery row is written through the default executor as every
-`/create` writes one (`bot.intake.rowwriter`), timed from the moment the checks started. Checks run
+`/create` writes one (`intake.rowwriter`), timed from the moment the checks started. Checks run
 on the default executor (as before), a dedicated thread pool, or a dedicated process pool
-(`bot.media.checks`).
+(`intake.media.checks`).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.media.checks import UploadChecks, process_pool  # noqa: E402
 from gallery.db import make_engine, migrate  # noqa: E402
 from gallery.models import GenerationCreate  # noqa: E402
 from gallery.store import GalleryStore  # noqa: E402
+from intake.media.checks import UploadChecks, process_pool  # noqa: E402
 from tests.harness.crafted import CRAFTED  # noqa: E402
 from tests.harness.renderjobs import job  # noqa: E402
 
@@ -57,7 +57,7 @@ async def trial(
         if checks is not None:
             await asyncio.gather(checks.video(data, "crafted.webm"), return_exceptions=True)
         else:
-            from bot.media.videos import check_video
+            from intake.media.videos import check_video
 
             await asyncio.gather(
                 asyncio.to_thread(check_video, data, "crafted.webm"), return_exceptions=True

@@ -19,15 +19,11 @@ from bot.delivery.consumer import Delivery
 from bot.delivery.eta import RenderTimes
 from bot.delivery.progress import ProgressTracker
 from bot.gateway_guard import guard_parsers
-from bot.intake.caches import Bans, DefaultFlags
 from bot.intake.line import Intake
-from bot.intake.submit import Submitter, connect_queue
-from bot.media.checks import UploadChecks
 from bot.metrics import BotMetrics, RateLimitLog
 from bot.moderation.clip_review import Rescans, on_scanned
 from bot.moderation.config import ReviewConfig
 from bot.moderation.gate import hold
-from bot.moderation.toxicity import ToxicityCheck
 from bot.replies import answer_error
 from bot.settings import BotSettings
 from core.capabilities import capabilities_for
@@ -42,6 +38,10 @@ from gallery.media import LocalMediaStore
 from gallery.mediastore import make_media_store
 from gallery.moderation import ModerationStore
 from gallery.store import GalleryStore
+from intake.caches import Bans, DefaultFlags
+from intake.media.checks import UploadChecks
+from intake.submit import Submitter, connect_queue
+from intake.toxicity import ToxicityCheck
 from jobs.admission import Admission
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ class ReelBot(commands.Bot):
         # Intake holds a flagged request through this: moderation imports intake (an approved
         # request is submitted again), so intake may not import moderation's gate.
         self.hold_for_review = functools.partial(hold, self)
-        # what every /create reads, kept a few seconds (see `bot.intake.caches` for how stale)
+        # what every /create reads, kept a few seconds (see `intake.caches` for how stale)
         self.default_flags = DefaultFlags(self.community)
         self.bans = Bans(self.moderation_store)
         self.admission = Admission(queue)

@@ -53,7 +53,7 @@ class BotSettings(QueueSettings, GallerySettings):
         ge=0,
         le=1,
         description="hold a prompt for review when the abuse classifier scores it this high "
-        "(bot/moderation/toxicity.py; needs reelbot[toxicity]); 0 → off",
+        "(intake/toxicity.py; needs reelbot[toxicity]); 0 → off",
     )
     bot_metrics_port: int | None = Field(
         default=None,

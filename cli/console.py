@@ -11,7 +11,6 @@ from typing import TextIO
 
 from arq.connections import ArqRedis
 
-from bot.intake.submit import Submitter, admitting_submitter
 from bot.messages import about, progress_bar
 from core.capabilities import capabilities_for
 from core.errors import UserFacingError
@@ -20,6 +19,7 @@ from core.spec import DEFAULT_QUALITY, Quality, RenderSpec
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
 from gallery.web import clip_url
+from intake.submit import Submitter, admitting_submitter
 from jobs.events import follow_events
 
 

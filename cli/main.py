@@ -72,7 +72,7 @@ def cmd_policy(args: argparse.Namespace) -> int:
     decision = Policy.from_file(settings.policy_file).check(args.text, args.negative)
     out: dict[str, object] = dict(decision.to_json())
     if args.toxicity:
-        from bot.moderation.toxicity import ToxicityCheck
+        from intake.toxicity import ToxicityCheck
 
         check = ToxicityCheck.load(settings.toxicity_threshold)
         score = check.probability(args.text) if check is not None else None
@@ -92,13 +92,13 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 
 async def _create(settings: BotSettings, text: str, timeout: float | None) -> int:
-    from bot.intake.submit import connect_queue
     from cli.console import create_clip
     from cli.up import read_run_file
     from core.flags import parse_request
     from gallery.db import make_engine, migrate
     from gallery.mediastore import make_media_store
     from gallery.store import GalleryStore
+    from intake.submit import connect_queue
 
     # Bad flags are reported before anything is started or connected.
     parse_request(text, capabilities=loaded_capabilities(settings))
@@ -149,10 +149,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 async def _status(settings: BotSettings, *, as_json: bool) -> int:
     from redis.exceptions import RedisError
 
-    from bot.intake.submit import connect_queue, redacted
     from cli.status import read_status, render_status
     from cli.up import read_run_file
     from core.errors import QueueUnavailable
+    from intake.submit import connect_queue, redacted
 
     redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
     if not redis_url:

@@ -22,7 +22,6 @@ from typing import TextIO
 
 from aiohttp import web
 
-from bot.intake.submit import connect_queue
 from bot.settings import BotSettings
 from cli.console import create_clip
 from cli.local_redis import LocalRedis, free_port
@@ -31,6 +30,7 @@ from gallery.db import make_engine, migrate
 from gallery.mediastore import make_media_store
 from gallery.store import GalleryStore
 from gallery.web import create_app
+from intake.submit import connect_queue
 from jobs.admission import Admission
 from jobs.keys import heartbeat_key
 

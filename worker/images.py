@@ -1,6 +1,6 @@
 """Conditioning images for image-to-video: read from the media store, fitted to the clip's size.
 
-The bot stores every member's image as a normalised RGB PNG (see `bot/media/images.py`), and
+The bot stores every member's image as a normalised RGB PNG (see `intake/media/images.py`), and
 the spec's width and height are already on the backend's grid, with an aspect ratio close to
 the image's. What is left is to make the two agree exactly, and the choice here is to **center
 crop to the clip's aspect ratio, then resize** (Lanczos): nothing is stretched, and what is cut

@@ -37,7 +37,7 @@ from worker.media_budget import (
 
 log = logging.getLogger(__name__)
 
-# FFmpeg's demuxers for the containers the bot takes (bot/media/videos.py: MP4, MOV, WebM, MKV).
+# FFmpeg's demuxers for the containers the bot takes (intake/media/videos.py: MP4, MOV, WebM, MKV).
 FORMATS = "mov,matroska"
 # Decoders for what phones, browsers and editors put in those: H.264, HEVC, VP8, VP9, AV1,
 # MPEG-4 Part 2. Nothing else is opened, by the probe or by us.

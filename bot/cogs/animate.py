@@ -1,14 +1,14 @@
 """`/animate`: bring an attached picture to life, with an optional prompt and the usual flags.
 
 The picture decides the clip's shape: its aspect ratio is snapped to the nearest common one
-(`bot.media.images.nearest_ratio`) and the worker center-crops the picture to it, unless the
+(`intake.media.images.nearest_ratio`) and the worker center-crops the picture to it, unless the
 member asks for another with `-ar` in the prompt (a `/settings` default `-ar` does not apply
 here: it was meant for prompts, and would crop every picture). Other `/settings` defaults
 apply as they do for `/create`. With no prompt the model is told "animate this image"
 (`DEFAULT_PROMPT`); a prompt of flags alone (`-motion 3 -camera zoom in`) gets the same text in
 front, since a picture already says what the clip shows.
 
-The member's picture is checked and re-encoded (`bot.media.images`, on the bot's
+The member's picture is checked and re-encoded (`intake.media.images`, on the bot's
 `UploadChecks`) and stored under the new generation's id before the job exists, so a worker can
 never pick up a job without its image. What the member typed is checked first, then their bans,
 the prompt policy and their place under the caps (`bot.intake.tickets.admitted`, in the order
@@ -38,7 +38,6 @@ from bot.intake.requests import (
     submit_request,
 )
 from bot.intake.tickets import admitted
-from bot.media.images import download, framing_note, nearest_ratio
 from core.flagtext import clean_text, flag_tokens
 from core.spec import (
     MAX_FPS,
@@ -50,6 +49,7 @@ from core.spec import (
     Camera,
     Quality,
 )
+from intake.media.images import download, framing_note, nearest_ratio
 
 if TYPE_CHECKING:
     from bot.app import ReelBot

@@ -19,7 +19,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.intake.screening import when
 from bot.moderation.buttons import REFUSED, ReviewButton
 from bot.moderation.decisions import (
     HIDDEN_BY_MOD,
@@ -36,6 +35,7 @@ from core.text import without_bidi
 from gallery.deletion import PURGE_GRACE, expire_purged
 from gallery.models import Generation, ModerationAction, utcnow
 from gallery.visibility import hide_member
+from intake.screening import when
 
 if TYPE_CHECKING:
     from bot.app import ReelBot

@@ -14,7 +14,7 @@ What the member typed and the declared size are checked first, then the member's
 prompt policy and their place under the caps (`bot.intake.tickets.admitted`, in the order their
 requests arrived): every refusal is private and comes before the download. A `Deferral` is armed
 before the admission, so a slow 25 MB download shows "thinking…" within Discord's 3 s, and a
-refusal after that is still private (`bot.replies`). The video is checked (`bot.media.videos`,
+refusal after that is still private (`bot.replies`). The video is checked (`intake.media.videos`,
 on the bot's `UploadChecks`, bounded in cost) and stored under the new generation's id before
 the job exists, so a worker can never pick up a job without its video; no path from anything the
 member typed is ever used.
@@ -41,14 +41,6 @@ from bot.intake.requests import (
     submit_request,
 )
 from bot.intake.tickets import admitted
-from bot.media.images import framing_note, nearest_ratio
-from bot.media.video_info import VideoInfo
-from bot.media.videos import (
-    check_declared_video_size,
-    clip_frames,
-    download_video,
-    length_note,
-)
 from core.errors import FlagError
 from core.flags import ParsedPrompt
 from core.spec import (
@@ -60,6 +52,14 @@ from core.spec import (
     Capabilities,
     Quality,
     RenderSpec,
+)
+from intake.media.images import framing_note, nearest_ratio
+from intake.media.video_info import VideoInfo
+from intake.media.videos import (
+    check_declared_video_size,
+    clip_frames,
+    download_video,
+    length_note,
 )
 
 if TYPE_CHECKING:

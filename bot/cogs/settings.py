@@ -3,7 +3,7 @@
 Defaults belong to the member, not to a server: the same `-ar 9:16` follows them into every
 server and into DMs. They are stored in the canonical spelling (see `core.defaults`) and read
 again, against the model loaded now, on every request. The stored text is cached for a minute
-(`bot.intake.caches.DefaultFlags`): a change made here counts at once, one made through another bot
+(`intake.caches.DefaultFlags`): a change made here counts at once, one made through another bot
 process within that minute.
 """
 

@@ -31,7 +31,6 @@ from pydantic import ValidationError
 from bot.deferral import Deferral, settle
 from bot.delivery.targets import DEFAULT_UPLOAD_LIMIT, DeliveryTarget, save_target
 from bot.intake.line import Place
-from bot.intake.submit import Submission
 from bot.intake.tickets import Ticket, admit_request
 from bot.messages import not_queued_text, queued_text
 from bot.replies import ANSWERED
@@ -46,6 +45,7 @@ from core.spec import (
     RenderSpec,
     StylePreset,
 )
+from intake.submit import Submission
 
 if TYPE_CHECKING:
     from bot.app import ReelBot

@@ -1,7 +1,7 @@
 """Letting a request in before anything public is said: bans, the prompt policy, the caps.
 
 A `Ticket` is a request that passed: its member's place under the caps is held
-(`bot.intake.submit.Submitter.reserve`), or its prompt was flagged for a moderator, who decides
+(`intake.submit.Submitter.reserve`), or its prompt was flagged for a moderator, who decides
 before any place is taken. Commands that read an upload (`/animate`, `/restyle`) get their
 ticket first (`admitted`), so a banned member, a blocked prompt or a member over a cap is
 refused before a byte is downloaded, and a request that fails later gives its place back.
@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.intake.line import Place
-from bot.intake.screening import screen
-from bot.intake.submit import Reservation, new_generation_id
 from core.errors import UserFacingError
 from core.policy import PolicyDecision
 from core.spec import RenderSpec
+from intake.screening import screen
+from intake.submit import Reservation, new_generation_id
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
@@ -46,7 +46,7 @@ async def admit_request(
     generation_id: str | None = None,
     reviewed: bool = False,
 ) -> Ticket:
-    """Bans, the prompt policy (`bot.intake.screening`; skipped when `reviewed`: a moderator
+    """Bans, the prompt policy (`intake.screening`; skipped when `reviewed`: a moderator
     approved it), then the member's place under their caps, or the refusal that says why.
 
     Call it before anything public and before any upload is read: `spec` needs only what the

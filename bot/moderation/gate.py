@@ -1,7 +1,7 @@
 """What sends a request or a clip to the moderators: a prompt screening flagged, and a clip
 enough members reported.
 
-    request ─ screening (`bot.intake.screening`): flag → row recorded "held", review message
+    request ─ screening (`intake.screening`): flag → row recorded "held", review message
               posted (Approve / Reject), ContentHeld (the member reads "held")
     🚩 × threshold → "ok" → "hidden", result message edited, review message posted
                    (Restore / Remove); the first 🚩 also has a worker scan the clip

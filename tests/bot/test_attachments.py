@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from bot.cogs.animate import DEFAULT_PROMPT, animate_prompt
-from bot.media.images import (
+from core.errors import UserFacingError
+from intake.media.images import (
     MAX_BYTES,
     AttachmentError,
     AttachmentTooLarge,
@@ -27,7 +28,6 @@ from bot.media.images import (
     nearest_ratio,
     shown_name,
 )
-from core.errors import UserFacingError
 
 
 def encoded(

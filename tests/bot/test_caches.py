@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.intake.caches import Bans, DefaultFlags, TTLCache
 from gallery.community import CommunityStore
 from gallery.db import make_engine, migrate
 from gallery.models import utcnow
 from gallery.moderation import ModerationStore
+from intake.caches import Bans, DefaultFlags, TTLCache
 
 ALICE = "discord:1"
 GUILD, OTHER_GUILD = 10, 20

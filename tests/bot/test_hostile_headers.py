@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from bot.media.videos import clip_frames, judge_video
+from intake.media.videos import clip_frames, judge_video
 from tests.harness.crafted import _TRACKS, _WEBM_HEADER, _ebml
 
 

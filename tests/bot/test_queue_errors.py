@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.intake.submit import connect_queue
 from core.errors import ConfigError, QueueUnavailable
+from intake.submit import connect_queue
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.intake.rowwriter import RowWriter
 from gallery.db import make_engine, migrate
 from gallery.models import GenerationCreate
 from gallery.store import GalleryStore
+from intake.rowwriter import RowWriter
 
 
 def row(parent_id: str | None = None) -> GenerationCreate:

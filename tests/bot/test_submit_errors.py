@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from bot.intake.submit import Submitter
 from core.fairshare import Caps
 from core.limits import Limits
 from gallery.db import make_engine, migrate
 from gallery.models import GenerationStatus
 from gallery.store import GalleryStore
+from intake.submit import Submitter
 from jobs.admission import Admission
 from tests.harness.renderjobs import job
 

@@ -1,5 +1,5 @@
-"""The abuse classifier beside the word lists (`bot.moderation.toxicity`), with the real model:
-what it scores, that it never raises, how `screen` (`bot.intake.screening`) uses it, and that it
+"""The abuse classifier beside the word lists (`intake.toxicity`), with the real model:
+what it scores, that it never raises, how `screen` (`intake.screening`) uses it, and that it
 adds recall on our own labelled prompts (`tests/data/toxicity_examples.tsv`) without flagging the
 benign ones."""
 
@@ -16,13 +16,13 @@ from typing import Any
 import pytest
 
 from bot.intake.requests import Asker
-from bot.intake.screening import screen
-from bot.moderation.toxicity import DEFAULT_THRESHOLD, REASON, ToxicityCheck
 from bot.settings import BotSettings
 from cli.main import main
 from core.errors import ContentBlocked
 from core.flags import parse_request
 from core.policy import default_policy
+from intake.screening import screen
+from intake.toxicity import DEFAULT_THRESHOLD, REASON, ToxicityCheck
 from tests.bot.capabilities import CAPS
 from tests.harness.paths import ROOT
 
@@ -101,7 +101,7 @@ def test_a_failing_model_means_no_score_logged_once(caplog: pytest.LogCaptureFix
         raise RuntimeError("boom")
 
     check = ToxicityCheck(broken)
-    with caplog.at_level(logging.ERROR, logger="bot.moderation.toxicity"):
+    with caplog.at_level(logging.ERROR, logger="intake.toxicity"):
         assert check.probability("a") is None
         assert check.probability("b") is None
         assert check.decide("you worthless bitch") is None
@@ -133,7 +133,7 @@ def test_off_by_setting_or_without_the_package(
     with pytest.raises(ValueError):
         ToxicityCheck(lambda texts: [0.0], threshold=0)
     monkeypatch.setitem(sys.modules, "profanity_check", None)  # as if not installed
-    with caplog.at_level(logging.WARNING, logger="bot.moderation.toxicity"):
+    with caplog.at_level(logging.WARNING, logger="intake.toxicity"):
         assert ToxicityCheck.load(0.9) is None
     assert len(caplog.records) == 1 and "toxicity check off" in caplog.text
 

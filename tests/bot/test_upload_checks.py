@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.intake.rowwriter import RowWriter
-from bot.media.checks import CheckTooSlow, UploadChecks
-from bot.media.images import AttachmentError
-from bot.media.videos import VideoTooComplex
 from gallery.db import make_engine, migrate
 from gallery.models import GenerationCreate
 from gallery.store import GalleryStore
+from intake.media.checks import CheckTooSlow, UploadChecks
+from intake.media.images import AttachmentError
+from intake.media.videos import VideoTooComplex
+from intake.rowwriter import RowWriter
 from tests.harness.crafted import jpeg_of_many_scans, webm_of_tiny_blocks
 from tests.harness.renderjobs import job
 from tests.harness.uploads import mp4

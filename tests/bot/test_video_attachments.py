@@ -1,7 +1,7 @@
 """Videos for /restyle are judged by their headers, and every refusal says what to fix.
 
-The bot reads containers in pure Python (`bot.media.containers`); the videos here are made by PyAV
-(the worker's decoder) so the headers are real ones, in every container a member may send.
+The bot reads containers in pure Python (`intake.media.containers`); the videos here are made
+by PyAV (the worker's decoder) so the headers are real ones, in every container a member may send.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from bot.media.budget import MAX_ENTRIES, Budget
-from bot.media.containers import (
+from core.errors import FlagError
+from core.flags import ParsedPrompt
+from intake.media.budget import MAX_ENTRIES, Budget
+from intake.media.containers import (
     NO_DURATION,
     NOT_VIDEO,
     TOO_COMPLEX,
@@ -24,8 +26,8 @@ from bot.media.containers import (
     probe,
     sniff,
 )
-from bot.media.images import AttachmentTooLarge
-from bot.media.videos import (
+from intake.media.images import AttachmentTooLarge
+from intake.media.videos import (
     MAX_VIDEO_BYTES,
     BrokenVideo,
     NotAVideo,
@@ -38,8 +40,6 @@ from bot.media.videos import (
     download_video,
     length_note,
 )
-from core.errors import FlagError
-from core.flags import ParsedPrompt
 from tests.harness.crafted import CRAFTED
 
 av = pytest.importorskip("av")

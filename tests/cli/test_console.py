@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.intake.submit import connect_queue
 from cli.console import create_clip, queued_line
 from core.capabilities import capabilities_for
 from core.flags import parse_request
@@ -17,6 +16,7 @@ from core.spec import DEFAULT_QUEUE
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
+from intake.submit import connect_queue
 from jobs.admission import Admission
 from jobs.keys import heartbeat_key
 

@@ -27,8 +27,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bot.intake.submit import admitting_submitter, connect_queue, new_generation_id
-from bot.media.images import check_image
 from cli.local_redis import LocalRedis
 from core.capabilities import capabilities_for
 from core.flags import parse_request
@@ -37,6 +35,8 @@ from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.models import Generation
 from gallery.store import GalleryStore
+from intake.media.images import check_image
+from intake.submit import admitting_submitter, connect_queue, new_generation_id
 from tests.harness.video import decoded, shift
 from tests.harness.waiting import eventually
 from tests.harness.workers import WorkerProcesses, reelbot_env

@@ -2,8 +2,8 @@
 
 A banned member or one over a cap is refused before a byte of their upload is fetched
 (`bot.intake.tickets.admitted`). Videos built to take long to read are refused as too complex
-(`bot.media.budget`), and they are read on the bot's own upload-check process pool
-(`bot.media.checks`), never on the default executor that writes every request's gallery row: a
+(`intake.media.budget`), and they are read on the bot's own upload-check process pool
+(`intake.media.checks`), never on the default executor that writes every request's gallery row: a
 /create sent after six of them is answered before they are all refused.
 """
 

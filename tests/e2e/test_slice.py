@@ -11,13 +11,13 @@ from pathlib import Path
 import av
 import pytest
 
-from bot.intake.submit import connect_queue
 from cli.console import create_clip
 from core.capabilities import capabilities_for
 from core.flags import parse_request
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
+from intake.submit import connect_queue
 from jobs.events import follow_events
 from jobs.keys import RESULT_STREAM, events_key
 from tests.harness.video import decoded, psnr

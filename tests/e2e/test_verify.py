@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.intake.submit import connect_queue
 from cli.console import create_clip
 from cli.main import main as reelbot_main
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
+from intake.submit import connect_queue
 from tests.harness.bombs import grows_midway, picture_named_mp4
 from tests.harness.cli import reelbot
 from tests.harness.provenance import GID

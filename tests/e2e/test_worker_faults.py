@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.intake.submit import connect_queue
 from cli.local_redis import LocalRedis
 from core.capabilities import capabilities_for
 from core.flags import parse_request
 from core.spec import ProgressEvent, RenderSpec
 from gallery.db import make_engine, migrate
 from gallery.store import GalleryStore
+from intake.submit import connect_queue
 from jobs.events import follow_events
 from jobs.keys import RESULT_STREAM, heartbeat_key
 from tests.harness.waiting import eventually

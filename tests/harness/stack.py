@@ -11,13 +11,13 @@ import av
 import pytest
 
 from bot.app import ReelBot
-from bot.intake.submit import connect_queue
 from cli.local_redis import LocalRedis
 from core.capabilities import capabilities_for
 from core.spec import Capabilities
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
+from intake.submit import connect_queue
 from tests.fakediscord import FakeDiscord, Message
 
 PUBLIC_URL = "http://gallery.test"

@@ -231,7 +231,7 @@ async def submit_admitted(redis_url: str, store: object, spec: object, timeout: 
     (a worker must be starting: jobs are admitted only while a worker is alive to take them)."""
     from arq.constants import job_key_prefix, result_key_prefix
 
-    from bot.intake.submit import admitting_submitter, connect_queue
+    from intake.submit import admitting_submitter, connect_queue
 
     pool = await connect_queue(redis_url)
     try:

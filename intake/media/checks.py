@@ -1,9 +1,9 @@
 """Where uploads are judged: a small executor of their own, never the one database writes use.
 
 `asyncio.to_thread` runs on the event loop's default executor (six threads on a 2-core host),
-which also writes every request's gallery row (`bot.intake.rowwriter`). Six crafted videos
+which also writes every request's gallery row (`intake.rowwriter`). Six crafted videos
 checked there once held all six threads for 13 s, and every `/create` waited behind them. The
-checks are bounded now (`bot.media.budget`), and they run here: at most `WORKERS` at once, in
+checks are bounded now (`intake.media.budget`), and they run here: at most `WORKERS` at once, in
 processes of their own, so a burst of uploads waits for its own turn while rows keep being
 written.
 
@@ -37,8 +37,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
-from bot.media.images import AttachmentError, CheckedImage, check_image, shown_name
-from bot.media.videos import CheckedVideo, judge_video
+from intake.media.images import AttachmentError, CheckedImage, check_image, shown_name
+from intake.media.videos import CheckedVideo, judge_video
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +81,12 @@ class UploadChecks:
         return self._executor
 
     async def video(self, data: bytes, filename: str) -> CheckedVideo:
-        """`bot.media.videos.check_video`, off the event loop and off the default executor."""
+        """`intake.media.videos.check_video`, off the event loop and off the default executor."""
         info = await self._run(judge_video, data, filename)
         return CheckedVideo(data=data, info=info)
 
     async def image(self, data: bytes, filename: str) -> CheckedImage:
-        """`bot.media.images.check_image`, off the event loop and off the default executor."""
+        """`intake.media.images.check_image`, off the event loop and off the default executor."""
         return await self._run(check_image, data, filename)
 
     async def _run(self, check: Callable[[bytes, str], T], data: bytes, filename: str) -> T:

@@ -11,7 +11,7 @@ words dropped. So it knows abusive *language*: insults, slurs, swearing, some ha
 know sexual or violent *imagery* ("a nude statue" scores 0.05, "a severed head" 0.42: both well
 under the threshold), it reads words, not meaning ("my dumb cat" scores high; "gypsies are vermin"
 can score low), and it is English only. That is why it only ever holds a request for a moderator
-(see `bot.intake.screening.screen`), never refuses one by itself, and only reads the prompt:
+(see `intake.screening.screen`), never refuses one by itself, and only reads the prompt:
 negative prompts are full of "ugly, deformed, worst quality".
 
 The package (and scikit-learn, which it pulls) is optional: `pip install 'reelbot[toxicity]'`.

@@ -3,7 +3,7 @@
 The `DocType`, then `Segment` → `Info` (`TimestampScale`, `Duration`) and `Tracks` (the video
 track's `PixelWidth`/`PixelHeight`). Browser recordings often have no `Duration`: then the block
 timestamps give it, from the first and last clusters only. Every element visited is charged to
-the file's `Budget` (`bot.media.budget`).
+the file's `Budget` (`intake.media.budget`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bot.media.budget import Budget
-from bot.media.video_info import DAMAGED, NO_DURATION, NO_VIDEO_TRACK, ContainerError, VideoInfo
+from intake.media.budget import Budget
+from intake.media.video_info import DAMAGED, NO_DURATION, NO_VIDEO_TRACK, ContainerError, VideoInfo
 
 _SEGMENT, _INFO, _TRACKS, _CLUSTER = 0x18538067, 0x1549A966, 0x1654AE6B, 0x1F43B675
 _TRACK_ENTRY, _TRACK_TYPE, _TRACK_NUMBER, _CODEC_ID = 0xAE, 0x83, 0xD7, 0x86

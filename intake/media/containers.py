@@ -6,25 +6,25 @@ as long as the video) and its shape (the clip keeps its aspect). All of that is 
 container's headers:
 
 - ISO base media (MP4, MOV, M4V, 3GP): the `ftyp` brand here, then the `moov` boxes
-  (`bot.media.iso_bmff`), the display matrix included: phones record portrait video sideways;
+  (`intake.media.iso_bmff`), the display matrix included: phones record portrait video sideways;
 - EBML (WebM, Matroska): the `DocType` here, then the `Segment`'s `Info` and `Tracks`, or the
-  clusters' block timestamps when there is no `Duration` (`bot.media.matroska`).
+  clusters' block timestamps when there is no `Duration` (`intake.media.matroska`).
 
 Only headers are read: no frame is decoded here, so a file that passes may still fail to decode
 in the worker (which says so to the member). Everything is bounds-checked: any byte string gives
 a `VideoInfo` or raises `ContainerError`, whose `reason` is one of the constants of
-`bot.media.video_info` (imported from here), and what a file may cost to read is bounded too
-(`bot.media.budget`).
+`intake.media.video_info` (imported from here), and what a file may cost to read is bounded too
+(`intake.media.budget`).
 """
 
 from __future__ import annotations
 
 import struct
 
-from bot.media.budget import Budget
-from bot.media.iso_bmff import probe_iso
-from bot.media.matroska import probe_ebml
-from bot.media.video_info import (
+from intake.media.budget import Budget
+from intake.media.iso_bmff import probe_iso
+from intake.media.matroska import probe_ebml
+from intake.media.video_info import (
     DAMAGED,
     NO_DURATION,
     NO_VIDEO_TRACK,
@@ -34,7 +34,7 @@ from bot.media.video_info import (
     VideoInfo,
 )
 
-# What callers import from here; the reasons and types live in `bot.media.video_info`.
+# What callers import from here; the reasons and types live in `intake.media.video_info`.
 __all__ = [
     "DAMAGED",
     "NOT_VIDEO",
@@ -107,7 +107,7 @@ def sniff(data: bytes) -> str:
 
 def probe(data: bytes, budget: Budget | None = None) -> VideoInfo:
     """Container, upright size and length of a video file; ContainerError otherwise, with
-    `TOO_COMPLEX` past the `budget` (by default `bot.media.budget`'s bounds)."""
+    `TOO_COMPLEX` past the `budget` (by default `intake.media.budget`'s bounds)."""
     kind = sniff(data)
     if kind not in ("MP4", "MOV", "WebM", "MKV"):
         raise ContainerError(NOT_VIDEO, kind)

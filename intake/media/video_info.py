@@ -1,7 +1,7 @@
 """What a container reader finds in a video's headers (`VideoInfo`), or why not (`ContainerError`).
 
-Shared by `bot.media.containers` and its two readers (`bot.media.iso_bmff`, `bot.media.matroska`);
-`bot.media.containers` is where callers import these names from.
+Shared by `intake.media.containers` and its two readers (`intake.media.iso_bmff`,
+`intake.media.matroska`); `intake.media.containers` is where callers import these names from.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ NOT_VIDEO = "not-video"  # not a container we read (see `sniff` for what it is i
 DAMAGED = "damaged"  # truncated or inconsistent headers
 NO_VIDEO_TRACK = "no-video-track"  # a container with sound only (an .m4a, a voice memo)
 NO_DURATION = "no-duration"  # nothing says how long it is (a fragmented MP4 without `mehd`)
-TOO_COMPLEX = "too-complex"  # more entries than a real video has (`bot.media.budget`)
+TOO_COMPLEX = "too-complex"  # more entries than a real video has (`intake.media.budget`)
 
 
 class ContainerError(ValueError):

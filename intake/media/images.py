@@ -122,7 +122,7 @@ def check_declared_size(
     advice: str = "Save it smaller (a JPEG, or fewer pixels) and attach it again.",
 ) -> None:
     """Refuse a file too large to take before downloading any of it; `subject` and `advice`
-    word the refusal for the command (`bot.media.videos` takes videos)."""
+    word the refusal for the command (`intake.media.videos` takes videos)."""
     if size > max_bytes:
         raise AttachmentTooLarge(
             f"`{shown_name(filename)}` is {_megabytes(size)}; {subject} can be at "

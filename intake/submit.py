@@ -22,7 +22,6 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from bot.intake.rowwriter import RowWriter
 from core import fairshare
 from core.errors import ConfigError, QueueUnavailable, QuotaExceeded
 from core.fairshare import Caps, Tier
@@ -31,6 +30,7 @@ from core.redaction import redact_url as redacted
 from core.spec import ProgressEvent, RenderJob, RenderSpec, deserialize_job, serialize_job
 from gallery.models import GenerationCreate
 from gallery.store import GalleryStore
+from intake.rowwriter import RowWriter
 from jobs.admission import Admission, Preview
 
 ANONYMOUS = "cli:anonymous"

@@ -4,7 +4,7 @@
 (track length), `stsd` (coded width and height, codec) and `tkhd` (the display matrix: phones
 record portrait video sideways and say so there). A fragmented file (OBS, screen recorders) gets
 its length from `mvex` → `mehd`, else from the sample durations of every `moof`. Every box and
-sample entry visited is charged to the file's `Budget` (`bot.media.budget`).
+sample entry visited is charged to the file's `Budget` (`intake.media.budget`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from bot.media.budget import Budget
-from bot.media.video_info import DAMAGED, NO_DURATION, NO_VIDEO_TRACK, ContainerError, VideoInfo
+from intake.media.budget import Budget
+from intake.media.video_info import DAMAGED, NO_DURATION, NO_VIDEO_TRACK, ContainerError, VideoInfo
 
 
 def _boxes(data: bytes, start: int, end: int, budget: Budget) -> Iterator[tuple[bytes, int, int]]:

@@ -1,17 +1,17 @@
 """Videos members attach to `/restyle`: fetched with a cap, judged by their headers.
 
-As with pictures (`bot.media.images`), nothing about the file is trusted but its bytes: the type
-is what `bot.media.containers` finds in them, never the name or the declared content type, so a PNG
-renamed `clip.mp4` is refused and named for what it is. Each check fails with its own
+As with pictures (`intake.media.images`), nothing about the file is trusted but its bytes: the
+type is what `intake.media.containers` finds in them, never the name or the declared content
+type, so a PNG renamed `clip.mp4` is refused and named for what it is. Each check fails with its own
 `AttachmentError` saying what was wrong and what `/restyle` takes (`ACCEPTED`):
 
 1. the declared size, before a byte is downloaded;
 2. the download, bounded in time and size (the interaction is deferred first, so the time
    limit is generous);
 3. the container (MP4, MOV, WebM, MKV) with a video track, and its length and dimensions read
-   from the headers (`bot.media.containers`, pure Python: the bot needs neither PyAV nor FFmpeg),
+   from the headers (`intake.media.containers`, pure Python: the bot needs neither PyAV nor FFmpeg),
    at a bounded cost: a file built to take long to read is refused as too complex
-   (`bot.media.budget`).
+   (`intake.media.budget`).
 
 No frame is decoded here: the worker decodes the video, and a file whose headers pass but whose
 frames don't decode fails the clip with a message saying so (`worker.backends.common`). The
@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.media.containers import (
+from intake.media.containers import (
     DAMAGED,
     NO_DURATION,
     NO_VIDEO_TRACK,
@@ -34,7 +34,7 @@ from bot.media.containers import (
     VideoInfo,
     probe,
 )
-from bot.media.images import (
+from intake.media.images import (
     AttachmentError,
     Downloadable,
     check_declared_size,
@@ -137,8 +137,8 @@ def check_video(
 ) -> CheckedVideo:
     """Judge `data` by its headers, or raise an AttachmentError that says what to do.
 
-    Pure (headers only, no decoding) and bounded (`bot.media.budget`: a few tenths of a second
-    of CPU at worst): from async code, run it through `bot.media.checks.UploadChecks`.
+    Pure (headers only, no decoding) and bounded (`intake.media.budget`: a few tenths of a second
+    of CPU at worst): from async code, run it through `intake.media.checks.UploadChecks`.
     """
     return CheckedVideo(data=data, info=judge_video(data, filename, max_bytes=max_bytes))
 

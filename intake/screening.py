@@ -14,17 +14,28 @@ messages or buttons (moderation, which submits an approved request again, import
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from core.errors import ContentBlocked, MemberBanned
 from core.policy import Policy, PolicyDecision
 from core.spec import RenderSpec
 
 if TYPE_CHECKING:
-    from bot.intake.caches import Bans
-    from bot.intake.requests import Asker
-    from bot.moderation.toxicity import ToxicityCheck
+    from intake.caches import Bans
+    from intake.toxicity import ToxicityCheck
+
+
+class Requester(Protocol):
+    """Who asks, as screening needs it: a Discord member (`bot.intake.requests.Asker`) or an
+    API token's member."""
+
+    @property
+    def owner_id(self) -> str: ...
+
+    @property
+    def guild_id(self) -> int | None: ...
 
 
 def when(moment: datetime | None) -> str:
@@ -33,17 +44,23 @@ def when(moment: datetime | None) -> str:
     return "for good" if moment is None else f"until <t:{int(moment.timestamp())}:f>"
 
 
+def when_utc(moment: datetime | None) -> str:
+    """How long a ban lasts, for a reader without Discord's markup (the REST API)."""
+    return "for good" if moment is None else f"until {moment:%Y-%m-%d %H:%M} UTC"
+
+
 async def screen(
     spec: RenderSpec,
-    asker: Asker,
+    asker: Requester,
     *,
     bans: Bans,
     policy: Policy,
     toxicity: ToxicityCheck | None,
+    until: Callable[[datetime | None], str] = when,
 ) -> PolicyDecision:
     """MemberBanned or ContentBlocked, else the policy's decision (allow or flag).
 
-    Bans are read through `bans` (`bot.intake.caches.Bans`): a ban given through this process
+    Bans are read through `bans` (`intake.caches.Bans`): a ban given through this process
     counts at once, one given through another bot process within its TTL (30 s).
 
     A prompt the word lists allow is read by the abuse classifier too (`toxicity`, None when
@@ -53,7 +70,9 @@ async def screen(
     ban = await bans.active(asker.owner_id, asker.guild_id)
     if ban is not None:
         why = f" ({ban.reason})" if ban.reason else ""
-        raise MemberBanned(f"A moderator has stopped you making clips here {when(ban.until)}{why}.")
+        raise MemberBanned(
+            f"A moderator has stopped you making clips here {until(ban.until)}{why}."
+        )
     decision = policy.check(spec.prompt, spec.negative_prompt, spec.style)
     if decision.decision == "block":
         raise ContentBlocked(f"I can't make this clip: {decision.reason}")

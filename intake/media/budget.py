@@ -4,7 +4,7 @@ The container readers are pure Python. A 25 MB WebM made of four million tiny bl
 twelve million empty `Void` elements, once cost 12 s of CPU to walk. Every reader charges one
 `Budget` per file for each element, box or sample entry it visits, and gives up past
 `MAX_ENTRIES` entries or `MAX_SECONDS` with `ContainerError(TOO_COMPLEX)`, which the member
-reads as "too complex to check" (`bot.media.videos`).
+reads as "too complex to check" (`intake.media.videos`).
 
 Real files stay far inside. The worst case is a browser recording with no `Duration` and
 clusters of unknown size, where every block is visited: at 30 fps with Opus sound that is 80
@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bot.media.video_info import TOO_COMPLEX, ContainerError
+from intake.media.video_info import TOO_COMPLEX, ContainerError
 
 MAX_ENTRIES = 200_000
 MAX_SECONDS = 3.0
