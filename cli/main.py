@@ -368,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_gallery)
 
     add_media_commands(sub)
+    from cli.token import add_token_commands  # reelbot token create|list|revoke
+
+    add_token_commands(sub)
     return parser
 
 
