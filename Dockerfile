@@ -9,8 +9,10 @@ COPY pyproject.toml README.md ./
 COPY core core
 COPY jobs jobs
 COPY gallery gallery
+COPY intake intake
 COPY worker worker
 COPY bot bot
+COPY api api
 COPY cli cli
 # s3: the gallery serves clips from a bucket when REELBOT_MEDIA_STORE=s3 (remote workers).
 # toxicity: the abuse classifier beside the prompt word lists (REELBOT_TOXICITY_THRESHOLD).
@@ -34,8 +36,10 @@ COPY pyproject.toml README.md ./
 COPY core core
 COPY jobs jobs
 COPY gallery gallery
+COPY intake intake
 COPY worker worker
 COPY bot bot
+COPY api api
 COPY cli cli
 # The output scan's NudeNet classifier is AGPL-3.0: built in only when asked for, with
 # `docker compose build --build-arg WORKER_EXTRAS=nsfw worker` (see README, Moderation).

@@ -247,6 +247,11 @@ class RenderJob(BaseModel):
     spec: RenderSpec
 
 
+# The error a clip its owner cancelled is failed with (row and "failed" event): every front
+# end and the worker write these words, and the REST API reads them back as "cancelled".
+CANCELLED = "cancelled by owner"
+
+
 class ProgressEvent(BaseModel):
     """One entry of a generation's event stream; the bot and the CLI render it for people."""
 

@@ -23,7 +23,14 @@ from pydantic import ValidationError
 
 from core.ids import GENERATION_ID
 from core.logs import generation_context
-from core.spec import RENDER_TASK, SCAN_TASK, RenderJob, deserialize_job, serialize_job
+from core.spec import (
+    CANCELLED,
+    RENDER_TASK,
+    SCAN_TASK,
+    RenderJob,
+    deserialize_job,
+    serialize_job,
+)
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.mediastore import make_media_store
@@ -49,7 +56,6 @@ log = logging.getLogger(__name__)
 # UnreadableMedia (a member's upload that can't be decoded, or is over its decoding budget) is
 # a ValueError, and named here so that stays true.
 PERMANENT_ERRORS = (MissingInput, UnreadableMedia, ValueError, TypeError)
-CANCELLED = "cancelled by owner"
 
 
 async def startup(ctx: dict[str, Any]) -> None:

@@ -1,0 +1,153 @@
+"""What a clip looks like from the REST API: its status in the API's words and its JSON.
+
+`clip_resource` is what `GET /v1/clips/{id}` answers and what a webhook carries under "data",
+so a client reads one shape whichever way it learns of a clip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from core.commandline import stored_command_line
+from core.spec import CANCELLED
+from gallery.apitables import ApiClip
+from gallery.models import Generation, GenerationStatus, Moderation
+from gallery.webkit import clip_url, media_url
+
+ClipStatus = Literal["queued", "held", "running", "succeeded", "failed", "cancelled"]
+CLIP_STATUSES: tuple[ClipStatus, ...] = (
+    "queued",
+    "held",
+    "running",
+    "succeeded",
+    "failed",
+    "cancelled",
+)
+FINAL: frozenset[ClipStatus] = frozenset({"succeeded", "failed", "cancelled"})
+# The spec's fields a client may see: no storage paths, Discord channels or delivery caps.
+SPEC_SHOWN = (
+    "prompt",
+    "negative_prompt",
+    "aspect_ratio",
+    "width",
+    "height",
+    "num_frames",
+    "fps",
+    "steps",
+    "guidance_scale",
+    "seed",
+    "motion",
+    "camera",
+    "mode",
+    "hidden",
+    "sound",
+    "quality",
+    "backend",
+    "parent_id",
+)
+
+
+def clip_status(row: Generation) -> ClipStatus:
+    """The row's state as the API names it.
+
+    queued: waiting for a worker; held: a moderator has it (the output scan held the finished
+    clip, or a request waits for review); running: a worker renders it; succeeded: done;
+    cancelled: its owner cancelled it; failed: anything else that ended it."""
+    if row.status == GenerationStatus.FAILED:
+        return "cancelled" if row.error == CANCELLED else "failed"
+    if row.moderation == Moderation.HELD:
+        return "held"
+    if row.status == GenerationStatus.DONE:
+        return "succeeded"
+    if row.status == GenerationStatus.RENDERING:
+        return "running"
+    return "queued"
+
+
+def is_visible_to_all(row: Generation) -> bool:
+    """Whether any token may read it: not hidden, not deleted, not kept by moderators (an
+    unfinished clip of a public request counts as visible: only its owner's asks can see it
+    before it is done anyway, through its id)."""
+    return not row.hidden and row.deleted_at is None and row.moderation == Moderation.OK
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def shown_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored spec without what only the worker and Discord need; the style by name."""
+    shown = {key: spec[key] for key in SPEC_SHOWN if key in spec}
+    style = spec.get("style")
+    shown["style"] = style.get("name") if isinstance(style, Mapping) else None
+    shown.setdefault("quality", "hq")
+    return shown
+
+
+def links(generation_id: str, *, api_url: str, public_url: str) -> dict[str, str]:
+    base = f"{api_url.rstrip('/')}/v1/clips/{generation_id}"
+    return {
+        "self": base,
+        "events": f"{base}/events",
+        "cancel": f"{base}/cancel",
+        "gallery": clip_url(public_url, generation_id),
+    }
+
+
+def clip_resource(
+    row: Generation,
+    api_clip: ApiClip | None,
+    public_url: str,
+    *,
+    api_url: str = "",
+    progress: Mapping[str, int] | None = None,
+    queue_position: int | None = None,
+    eta_s: float | None = None,
+    children: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The clip as JSON. `api_url` "" makes the API's own links relative (`/v1/clips/…`);
+    `progress` is {"step", "total"} from the clip's events while it runs; `children` are the
+    ids of clips made from it that the reader may see."""
+    status = clip_status(row)
+    spec = shown_spec(row.spec or {})
+    result = None
+    if status == "succeeded" and row.media_path:
+        result = {
+            "video_url": media_url(public_url, row.id),
+            "poster_url": media_url(public_url, row.id, "jpg"),
+            "preview_url": media_url(public_url, row.id, "preview.mp4"),
+            "page_url": clip_url(public_url, row.id),
+            "size_bytes": row.size_bytes,
+            "public": row.is_public,
+        }
+    shown_progress = None
+    if status == "running" and progress:
+        step, total = int(progress.get("step", 0)), int(progress.get("total", 0))
+        shown_progress = {
+            "step": step,
+            "total": total,
+            "fraction": round(step / total, 3) if total else 0.0,
+        }
+    return {
+        "id": row.id,
+        "status": status,
+        "prompt": row.prompt,
+        "seed": row.seed,
+        "spec": spec,
+        "command": stored_command_line(dict(row.spec or {})) if row.spec else "",
+        "owner_id": row.owner_id,
+        "guild_id": str(row.guild_id) if row.guild_id is not None else None,
+        "created_at": _iso(row.created_at),
+        "started_at": _iso(row.started_at),
+        "finished_at": _iso(row.finished_at),
+        "queue_position": queue_position if status == "queued" else None,
+        "eta_s": round(eta_s, 1) if eta_s is not None and status in ("queued", "running") else None,
+        "progress": shown_progress,
+        "error": row.error if status in ("failed", "cancelled") else None,
+        "result": result,
+        "lineage": {"parent_id": row.parent_id, "children": list(children)},
+        "batch_id": api_clip.batch_id if api_clip is not None else None,
+        "links": links(row.id, api_url=api_url, public_url=public_url),
+    }

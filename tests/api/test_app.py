@@ -1,0 +1,39 @@
+"""The API's frame: tokens, problems, the document, health."""
+
+from __future__ import annotations
+
+from tests.api.conftest import Api
+
+
+async def test_health_needs_no_token(api: Api) -> None:
+    answer = await api.call("GET", "/healthz", token=None)
+    assert answer.status == 200
+    assert answer.body == {"ok": True}
+
+
+async def test_a_route_without_a_token_is_a_401_problem_that_says_how_to_get_one(api: Api) -> None:
+    answer = await api.call("GET", "/v1/clips", token=None)
+    assert answer.status == 401
+    assert answer.content_type == "application/problem+json"
+    assert answer.body["type"] == "urn:reelbot:problem:unauthorized"
+    assert "Authorization: Bearer" in answer.detail
+    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_a_wrong_or_revoked_token_is_a_401(api: Api) -> None:
+    answer = await api.call("GET", "/v1/clips", token="rb_nope")
+    assert answer.status == 401
+    assert "not valid" in answer.detail
+    plaintext = api.issue()
+    token_id = plaintext.split("_")[1]
+    api.ctx.tokens.revoke(token_id, by="discord:1")
+    answer = await api.call("GET", "/v1/clips", token=plaintext)
+    assert answer.status == 401
+    assert "revoked" in answer.detail
+
+
+async def test_an_unknown_route_is_a_404_problem(api: Api) -> None:
+    answer = await api.call("GET", "/v1/nothing")
+    assert answer.status == 404
+    assert answer.content_type == "application/problem+json"
+    assert "openapi.json" in answer.detail
