@@ -1,0 +1,373 @@
+"""The durable webhook outbox: each event of an API clip, for each of its targets, kept until
+a receiver answers 2xx or a day has passed.
+
+Writing an event and moving the clip's `api_clip.last_event` past it is one transaction
+(`record_events`), and the move is a conditional UPDATE: of several API processes reading the
+same clip, one writes its events and the others change nothing. A delivery is claimed with a
+lease (`claim_due`, a conditional UPDATE that PostgreSQL re-checks under its row lock and SQLite
+runs alone), so a process killed mid-delivery leaves a row another one retries once the lease
+ends; only the lowest `seq` still pending for a clip and target is due, so a receiver gets a
+clip's events in order. Failures back off exponentially with jitter for about a day; an
+endpoint failing for a day is disabled, its pending events given up, and its owner named so
+they can be told. Methods are synchronous; async callers use `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from gallery.apitables import UNDELIVERED_SQL, ApiClip, ApiToken, WebhookDelivery, WebhookEndpoint
+from gallery.db import write_lock
+from gallery.models import Generation, utcnow
+from gallery.webhook_store import FINAL_EVENTS, REQUEST_TARGET, give_up_target
+
+MAX_ERROR_CHARS = 500
+
+__all__ = ["Claimed", "Disabled", "NewEvent", "Outbox", "Retry"]
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How long failed deliveries wait: `first_s` doubling up to `cap_s`, each wait between
+    half and all of that (jitter, so receivers coming back aren't hit by every sender at once);
+    given up `give_up_after` after the event was written; an endpoint failing for
+    `disable_after` is disabled. The defaults make about a day, tests make it seconds."""
+
+    first_s: float = 5.0
+    cap_s: float = 3600.0
+    give_up_after: timedelta = timedelta(days=1)
+    disable_after: timedelta = timedelta(days=1)
+
+    def delay_s(self, attempts: int, rng: random.Random) -> float:
+        full = min(self.cap_s, self.first_s * 2.0 ** max(0, attempts - 1))
+        return full / 2 + rng.uniform(0, full / 2)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One event of a clip to write for each of its targets: its order, its exact body."""
+
+    event: str
+    seq: int
+    payload: str
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery this process holds the lease of, with the secret that signs it."""
+
+    id: str
+    generation_id: str
+    target: str
+    url: str
+    event: str
+    payload: str
+    attempts: int
+    created_at: datetime
+    secret: str
+    member_id: str
+    revoked: bool  # the token was revoked since: nothing more is sent for it
+
+
+@dataclass(frozen=True)
+class Disabled:
+    """An endpoint just disabled after a day of failures, and whom to tell."""
+
+    endpoint_id: str
+    url: str
+    member_id: str
+
+
+class Outbox:
+    def __init__(self, engine: Engine, retry: Retry | None = None) -> None:
+        self.engine = engine
+        self.retry = retry or Retry()
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    def _session(self) -> Session:
+        return Session(self.engine, expire_on_commit=False)
+
+    # --- writing events (the relay) ---------------------------------------------------------
+
+    def record_events(
+        self,
+        clip: ApiClip,
+        *,
+        after: str,
+        last: str,
+        events: Sequence[NewEvent],
+    ) -> bool:
+        """Move the clip's `last_event` from `after` to `last` and write `events` for its
+        targets, in one transaction; False (nothing written) if another process moved it first.
+
+        Targets: the clip's own webhook_url, and each enabled endpoint of its token whose
+        filter takes the event. A row already there (same clip, target, event) is kept."""
+        now = utcnow()
+        with write_lock(self.engine), self._session() as session:
+            moved = session.exec(
+                sa.update(ApiClip)
+                .where(
+                    col(ApiClip.generation_id) == clip.generation_id,
+                    col(ApiClip.last_event) == after,
+                )
+                .values(last_event=last)
+            ).rowcount
+            if moved != 1:
+                session.rollback()
+                return False
+            endpoints = session.exec(
+                select(WebhookEndpoint).where(
+                    col(WebhookEndpoint.token_id) == clip.token_id,
+                    col(WebhookEndpoint.disabled_at).is_(None),
+                )
+            ).all()
+            rows: list[dict[str, Any]] = []
+            for new in events:
+                targets = [(REQUEST_TARGET, clip.webhook_url)] if clip.webhook_url else []
+                targets += [
+                    (e.id, e.url)
+                    for e in endpoints
+                    if not e.events or new.event in e.events.split()
+                ]
+                rows += [
+                    {
+                        "id": "msg_" + secrets.token_urlsafe(18),
+                        "generation_id": clip.generation_id,
+                        "token_id": clip.token_id,
+                        "target": target,
+                        "url": url,
+                        "event": new.event,
+                        "seq": new.seq,
+                        "payload": new.payload,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                    for target, url in targets
+                ]
+            if rows:
+                session.exec(
+                    self._insert(WebhookDelivery)
+                    .values(rows)
+                    .on_conflict_do_nothing(index_elements=["generation_id", "target", "event"])
+                )
+            session.commit()
+        return True
+
+    def clips_to_relay(
+        self, *, changed_since: datetime | None, after_id: str = "", limit: int = 200
+    ) -> list[tuple[Generation, ApiClip]]:
+        """API clips whose events may not all be written yet (their last event not a final
+        one), by generation id from `after_id`; with `changed_since`, only those whose row
+        changed (or that were asked) since then."""
+        query = (
+            select(Generation, ApiClip)
+            .join(ApiClip, col(ApiClip.generation_id) == col(Generation.id))
+            .where(col(ApiClip.last_event).not_in(FINAL_EVENTS))
+            .where(col(ApiClip.generation_id) > after_id)
+        )
+        if changed_since is not None:
+            query = query.where(
+                sa.or_(
+                    col(Generation.updated_at) >= changed_since,
+                    col(ApiClip.created_at) >= changed_since,
+                )
+            )
+        query = query.order_by(col(ApiClip.generation_id)).limit(limit)
+        with self._session() as session:
+            return [(row, clip) for row, clip in session.exec(query).all()]
+
+    # --- delivering (the delivery loop) -------------------------------------------------------
+
+    def claim_due(
+        self, *, limit: int = 50, lease: timedelta = timedelta(seconds=60)
+    ) -> list[Claimed]:
+        """Take the lease of up to `limit` due deliveries: pending, their time come, no live
+        lease, and the first still pending of their clip and target. Returns those this call
+        won (another process may win some of the same)."""
+        now = utcnow()
+        earlier = aliased(WebhookDelivery)
+        blocked = (
+            sa.select(sa.literal(1))
+            .where(
+                col(earlier.generation_id) == col(WebhookDelivery.generation_id),
+                col(earlier.target) == col(WebhookDelivery.target),
+                col(earlier.seq) < col(WebhookDelivery.seq),
+                col(earlier.delivered_at).is_(None),
+                col(earlier.given_up_at).is_(None),
+            )
+            .exists()
+        )
+        free = sa.or_(
+            col(WebhookDelivery.locked_until).is_(None), col(WebhookDelivery.locked_until) <= now
+        )
+        with self._session() as session:
+            ids = list(
+                session.exec(
+                    select(col(WebhookDelivery.id))
+                    .where(sa.text(UNDELIVERED_SQL), col(WebhookDelivery.next_attempt_at) <= now)
+                    .where(free, ~blocked)
+                    .order_by(col(WebhookDelivery.next_attempt_at))
+                    .limit(limit)
+                )
+            )
+        if not ids:
+            return []
+        with write_lock(self.engine), self._session() as session:
+            won = list(
+                session.exec(
+                    sa.update(WebhookDelivery)
+                    .where(col(WebhookDelivery.id).in_(ids), sa.text(UNDELIVERED_SQL), free)
+                    .values(locked_until=now + lease, attempts=col(WebhookDelivery.attempts) + 1)
+                    .returning(col(WebhookDelivery.id))
+                ).scalars()
+            )
+            session.commit()
+        return self._claimed(won)
+
+    def _claimed(self, ids: list[str]) -> list[Claimed]:
+        if not ids:
+            return []
+        query = (
+            select(WebhookDelivery, ApiToken, WebhookEndpoint)
+            .join(ApiToken, col(ApiToken.id) == col(WebhookDelivery.token_id))
+            .outerjoin(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.target))
+            .where(col(WebhookDelivery.id).in_(ids))
+            .order_by(col(WebhookDelivery.next_attempt_at))
+        )
+        with self._session() as session:
+            found = session.exec(query).all()
+        claimed = []
+        for delivery, token, endpoint in found:
+            if delivery.target == REQUEST_TARGET:
+                secret = token.webhook_secret
+            else:
+                secret = endpoint.secret if endpoint is not None else ""
+            claimed.append(
+                Claimed(
+                    id=delivery.id,
+                    generation_id=delivery.generation_id,
+                    target=delivery.target,
+                    url=delivery.url,
+                    event=delivery.event,
+                    payload=delivery.payload,
+                    attempts=delivery.attempts,
+                    created_at=delivery.created_at,
+                    secret=secret,
+                    member_id=token.member_id,
+                    revoked=token.revoked_at is not None or not secret,
+                )
+            )
+        return claimed
+
+    def mark_delivered(self, claimed: Claimed) -> None:
+        """A 2xx came back: delivered; the endpoint's failure run, if any, is over."""
+        now = utcnow()
+        with write_lock(self.engine), self._session() as session:
+            session.exec(
+                sa.update(WebhookDelivery)
+                .where(
+                    col(WebhookDelivery.id) == claimed.id,
+                    col(WebhookDelivery.delivered_at).is_(None),
+                )
+                .values(delivered_at=now, locked_until=None, last_error=None)
+            )
+            if claimed.target != REQUEST_TARGET:
+                session.exec(
+                    sa.update(WebhookEndpoint)
+                    .where(
+                        col(WebhookEndpoint.id) == claimed.target,
+                        col(WebhookEndpoint.failing_since).is_not(None),
+                    )
+                    .values(failing_since=None)
+                )
+            session.commit()
+
+    def give_up(self, claimed: Claimed, error: str) -> None:
+        """Never send this one again (its token was revoked, its endpoint deleted)."""
+        with write_lock(self.engine), self._session() as session:
+            session.exec(
+                sa.update(WebhookDelivery)
+                .where(col(WebhookDelivery.id) == claimed.id)
+                .values(given_up_at=utcnow(), locked_until=None, last_error=error[:MAX_ERROR_CHARS])
+            )
+            session.commit()
+
+    def record_failure(
+        self, claimed: Claimed, error: str, rng: random.Random | None = None
+    ) -> Disabled | None:
+        """The attempt failed: try again later (backoff with jitter), or give up once the event
+        is `give_up_after` old. An endpoint starts (or goes on) failing; one failing for
+        `disable_after` is disabled here, its pending events given up, and returned (once, to
+        the process that disabled it) so its owner can be told."""
+        now = utcnow()
+        error = error[:MAX_ERROR_CHARS]
+        rng = rng or random.Random()
+        disabled = None
+        if now - claimed.created_at >= self.retry.give_up_after:
+            outcome: dict[str, Any] = {"given_up_at": now}
+        else:
+            wait = timedelta(seconds=self.retry.delay_s(claimed.attempts, rng))
+            outcome = {"next_attempt_at": now + wait}
+        with write_lock(self.engine), self._session() as session:
+            changed = session.exec(
+                sa.update(WebhookDelivery)
+                .where(col(WebhookDelivery.id) == claimed.id, sa.text(UNDELIVERED_SQL))
+                .values(locked_until=None, last_error=error, **outcome)
+            ).rowcount
+            if changed and claimed.target != REQUEST_TARGET:
+                disabled = self._endpoint_failed(session, claimed, now, error)
+            session.commit()
+        return disabled
+
+    def _endpoint_failed(
+        self, session: Session, claimed: Claimed, now: datetime, error: str
+    ) -> Disabled | None:
+        endpoint = WebhookEndpoint
+        session.exec(
+            sa.update(endpoint)
+            .where(col(endpoint.id) == claimed.target, col(endpoint.failing_since).is_(None))
+            .values(failing_since=now)
+        )
+        reason = f"failing since {{since}}; last error: {error}"
+        row = session.get(endpoint, claimed.target)
+        if row is None or row.disabled_at is not None or row.failing_since is None:
+            return None
+        if now - row.failing_since < self.retry.disable_after:
+            return None
+        turned_off = session.exec(
+            sa.update(endpoint)
+            .where(col(endpoint.id) == row.id, col(endpoint.disabled_at).is_(None))
+            .values(
+                disabled_at=now,
+                disabled_reason=reason.format(
+                    since=row.failing_since.isoformat(timespec="seconds")
+                ),
+            )
+        ).rowcount
+        if turned_off != 1:
+            return None
+        give_up_target(session, row.id, now, "the endpoint was disabled after a day failing")
+        return Disabled(row.id, row.url, claimed.member_id)
+
+    def deliveries(self, generation_id: str) -> list[WebhookDelivery]:
+        """A clip's outbox rows, in order (what was sent where; for tests and operators)."""
+        with self._session() as session:
+            return list(
+                session.exec(
+                    select(WebhookDelivery)
+                    .where(col(WebhookDelivery.generation_id) == generation_id)
+                    .order_by(col(WebhookDelivery.target), col(WebhookDelivery.seq))
+                )
+            )
