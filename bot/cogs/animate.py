@@ -29,14 +29,7 @@ from discord.ext import commands
 
 from bot.cogs.create import SETTING_DESCRIPTIONS, style_choices, with_options
 from bot.deferral import Deferral
-from bot.intake.requests import (
-    Asker,
-    build_spec,
-    read_text,
-    reply_with,
-    require_mode,
-    submit_request,
-)
+from bot.intake.requests import Asker, reply_with, require_mode, submit_request
 from bot.intake.tickets import admitted
 from core.flagtext import clean_text, flag_tokens
 from core.spec import (
@@ -49,6 +42,7 @@ from core.spec import (
     Camera,
     Quality,
 )
+from intake.followups import build_spec, read_text
 from intake.media.images import download, framing_note, nearest_ratio
 
 if TYPE_CHECKING:

@@ -10,10 +10,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs.settings import member_defaults
-from bot.intake.options import merge_options
-from bot.intake.requests import Asker, build_spec, read_text, reply_with, submit_request
+from bot.intake.requests import Asker, reply_with, submit_request
 from core.defaults import apply_defaults
 from core.flags import ParsedPrompt
+from core.options import merge_options
 from core.spec import (
     MAX_FPS,
     MAX_GUIDANCE,
@@ -24,6 +24,7 @@ from core.spec import (
     Camera,
     Quality,
 )
+from intake.followups import build_spec, read_text
 
 if TYPE_CHECKING:
     from bot.app import ReelBot

@@ -3,10 +3,11 @@
 ETA: see `bot.delivery.eta` (the rounds of jobs ahead times the average work time of clips of
 the same backend and size).
 
-Cancelling goes through the fair scheduler (`jobs.admission`): a job still waiting, or queued in
-arq with no worker on it, is taken out in one Lua script; a job being rendered gets a cancel key
-that the worker checks at every denoising step, so the GPU is freed at once. arq's
-`Job.abort()` is not used: it only cancels the asyncio task, not the render thread.
+Cancelling is `intake.cancel` (the REST API cancels the same way): through the fair scheduler, a
+job still waiting, or queued in arq with no worker on it, is taken out in one Lua script; a job
+being rendered gets a cancel key that the worker checks at every denoising step, so the GPU is
+freed at once. arq's `Job.abort()` is not used: it only cancels the asyncio task, not the render
+thread. Here the bot also corrects its public "queued" message.
 """
 
 from __future__ import annotations
@@ -27,15 +28,14 @@ from bot.delivery.targets import forget_target, load_target
 from bot.intake.requests import role_ids
 from bot.messages import about, clip_summary
 from core.ids import GENERATION_ID_PATTERN
-from core.spec import MAX_FPS, MIN_FPS, ProgressEvent, RenderSpec
+from core.spec import MAX_FPS, MIN_FPS, RenderSpec
 from core.text import without_bidi
 from gallery.models import Generation, GenerationStatus, Moderation
-from jobs.events import publish_event
+from intake.cancel import cancel_request
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
 
-CANCELLED = "cancelled by owner"
 QUEUE_SHOWN = 10  # requests listed by /queue (two rows of Cancel buttons)
 
 
@@ -105,22 +105,19 @@ class CancelButton(
 
 
 async def cancel(bot: ReelBot, generation_id: str, user_id: int) -> str | None:
-    """Take a request out of the queue and fail its row, or stop its render; None when it was
-    taken out, else what to tell the member."""
-    row = await asyncio.to_thread(bot.store.get, generation_id)
-    if row is None or row.status in (GenerationStatus.DONE, GenerationStatus.FAILED):
-        return "That request has already finished."
-    if row.moderation == Moderation.HELD:  # never queued: withdraw it from review instead
-        if not await asyncio.to_thread(
-            bot.moderation_store.transition, generation_id, (Moderation.HELD,), Moderation.REMOVED
-        ):
-            return "A moderator has just decided on that request."
-    elif not await bot.admission.cancel(generation_id):
-        # A worker has it: it stops at its next denoising step and reports the clip failed.
-        return "Stopping it: the render ends at its next step and frees the GPU."
-    await asyncio.to_thread(bot.store.mark_failed, generation_id, error=CANCELLED)
-    await publish_event(bot.queue, generation_id, ProgressEvent(kind="failed", message=CANCELLED))
-    await _mark_status_message(bot, generation_id, RenderSpec.model_validate(row.spec), user_id)
+    """Take a request out of the queue and fail its row, or stop its render
+    (`intake.cancel`); None when it was taken out, else what to tell the member."""
+    done = await cancel_request(
+        generation_id,
+        store=bot.store,
+        moderation_store=bot.moderation_store,
+        admission=bot.admission,
+        redis=bot.queue,
+    )
+    if done.outcome != "cancelled" or done.row is None:
+        return done.message
+    spec = RenderSpec.model_validate(done.row.spec)
+    await _mark_status_message(bot, generation_id, spec, user_id)
     return None
 
 

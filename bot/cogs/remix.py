@@ -28,12 +28,13 @@ from discord.ext import commands
 
 from bot.delivery.targets import DEFAULT_UPLOAD_LIMIT
 from bot.delivery.views import ClipButton, delete_clip, may_delete
-from bot.intake.requests import Asker, follow_up_spec, is_nsfw, role_ids, submit_request
+from bot.intake.requests import Asker, is_nsfw, role_ids, submit_request
 from bot.moderation.gate import report_clip
 from bot.notices import first_within, tell_member
 from core.errors import ContentHeld, UserFacingError
 from core.spec import RenderSpec
 from gallery.models import Generation, GenerationStatus
+from intake.followups import follow_up_spec
 from jobs.keys import remixed_key
 
 if TYPE_CHECKING:

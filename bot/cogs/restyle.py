@@ -32,14 +32,7 @@ from discord.ext import commands
 
 from bot.cogs.create import SETTING_DESCRIPTIONS, style_choices, with_options
 from bot.deferral import Deferral
-from bot.intake.requests import (
-    Asker,
-    build_spec,
-    read_text,
-    reply_with,
-    require_mode,
-    submit_request,
-)
+from bot.intake.requests import Asker, reply_with, require_mode, submit_request
 from bot.intake.tickets import admitted
 from core.errors import FlagError
 from core.flags import ParsedPrompt
@@ -53,6 +46,7 @@ from core.spec import (
     Quality,
     RenderSpec,
 )
+from intake.followups import build_spec, read_text
 from intake.media.images import framing_note, nearest_ratio
 from intake.media.video_info import VideoInfo
 from intake.media.videos import (

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import discord
 
-from bot.intake.requests import Asker, FollowUp, follow_up_spec, reply_with, submit_request
+from bot.intake.requests import Asker, reply_with, submit_request
 from bot.replies import answer_error
 from core.commandline import to_command_line
 from core.errors import UserFacingError
@@ -30,6 +30,7 @@ from core.spec import RenderSpec
 from gallery import deletion
 from gallery.models import Generation
 from gallery.store import GalleryStore
+from intake.followups import FollowUp, follow_up_spec
 
 if TYPE_CHECKING:
     from bot.app import ReelBot

@@ -3,9 +3,10 @@
 Every way of asking — the slash command, a result button, the Remix form, a 🔁 reaction — goes
 through the same three steps, so bounds, defaults and error messages are the same everywhere:
 
-1. read text with `parse_flags` (a clip's own settings are read back from `to_command_line`,
-   the text its result message shows, so a reroll is exactly "that command again");
-2. resolve it against the loaded model with `resolve_request`;
+1. read text with `read_text` (a clip's own settings are read back from `to_command_line`,
+   the text its result message shows, so a reroll is exactly "that command again":
+   `follow_up_spec`); both live in `intake.followups`, shared with the REST API;
+2. resolve it against the loaded model with `build_spec`;
 3. `admit_request`: bans, the prompt policy, then the member's place under their caps, reserved
    in the order their requests arrived (`bot.intake.line.Place`). Every refusal is private and
    comes before anything public, and before any upload is read (`/animate` and `/restyle`
@@ -19,14 +20,12 @@ through the same three steps, so bounds, defaults and error messages are the sam
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import discord
-from pydantic import ValidationError
 
 from bot.deferral import Deferral, settle
 from bot.delivery.targets import DEFAULT_UPLOAD_LIMIT, DeliveryTarget, save_target
@@ -34,17 +33,8 @@ from bot.intake.line import Place
 from bot.intake.tickets import Ticket, admit_request
 from bot.messages import not_queued_text, queued_text
 from bot.replies import ANSWERED
-from core.commandline import to_command_line
-from core.errors import FlagError, UserFacingError
-from core.flags import ParsedPrompt, parse_flags, random_seed, resolve_request
-from core.spec import (
-    DEFAULT_QUALITY,
-    MAX_MOTION,
-    Capabilities,
-    Quality,
-    RenderSpec,
-    StylePreset,
-)
+from core.errors import UserFacingError
+from core.spec import Capabilities, RenderSpec
 from intake.submit import Submission
 
 if TYPE_CHECKING:
@@ -52,8 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# What can be asked of an existing clip. "remix" is new text from the Remix form.
-FollowUp = Literal["reroll", "remix", "vary", "extend", "upscale"]
 # Posts the "queued" text where the member will see it; returns that message's id.
 PostQueued = Callable[[str], Awaitable[int | None]]
 
@@ -129,127 +117,6 @@ def require_mode(capabilities: Capabilities, mode: str, doing: str) -> None:
             f"The model loaded right now (`{capabilities.name}`) can't {doing}. "
             "Use /create to make a clip from a prompt."
         )
-
-
-def read_text(
-    text: str, capabilities: Capabilities, styles: Mapping[str, StylePreset]
-) -> ParsedPrompt:
-    """`/create` text read for the loaded model (its length and sound limits)."""
-    return parse_flags(
-        text,
-        styles=styles,
-        max_seconds=capabilities.max_seconds,
-        sound_supported=capabilities.sound,
-        fast_supported=capabilities.fast is not None,
-    )
-
-
-def build_spec(
-    parsed: ParsedPrompt,
-    asker: Asker,
-    capabilities: Capabilities,
-    *,
-    parent_id: str | None = None,
-    seed_source: Callable[[], int] = random_seed,
-    default_quality: Quality = DEFAULT_QUALITY,
-) -> RenderSpec:
-    """The complete spec for `asker`, made in the channel they asked in; `default_quality` is
-    the server's REELBOT_DEFAULT_QUALITY (`bot.default_quality`), for neither -fast nor -hq."""
-    return resolve_request(
-        parsed,
-        capabilities=capabilities,
-        seed_source=seed_source,
-        owner_id=asker.owner_id,
-        owner_name=asker.display_name,
-        guild_id=asker.guild_id,
-        channel_id=asker.channel_id,
-        parent_id=parent_id,
-        upload_limit=asker.upload_limit,
-        default_quality=default_quality,
-    )
-
-
-def vary_motion(motion: int) -> int:
-    """Vary nudges motion one step up, or one step down from the top (a change is guaranteed)."""
-    return motion + 1 if motion < MAX_MOTION else motion - 1
-
-
-def follow_up_spec(
-    parent: RenderSpec,
-    parent_id: str,
-    action: FollowUp,
-    asker: Asker,
-    capabilities: Capabilities,
-    styles: Mapping[str, StylePreset],
-    *,
-    text: str | None = None,
-    parent_media: str | None = None,
-    seed_source: Callable[[], int] = random_seed,
-    default_quality: Quality = DEFAULT_QUALITY,
-) -> RenderSpec:
-    """A child of `parent`, owned by `asker`, read through the `/create` path.
-
-    reroll: the same command with a new seed (never the parent's); vary: the same seed, motion
-    moved by `vary_motion`; remix: `text` as typed in the Remix form; extend/upscale: the same
-    command on the parent's finished clip, without its camera move (the parent's frames already
-    carry it). Extend opens on the parent's last moment and runs twice its length (capped at the
-    model's), so it always goes on past where the parent stopped; upscale is the parent at twice
-    its width and height. An image-to-video parent keeps its input image, which no command text
-    can carry. The parent's line is read as shown on this server (`default_quality`), so a
-    child keeps the parent's quality unless remix text says otherwise.
-    """
-    source = text if action == "remix" and text is not None else None
-    parsed = read_text(
-        source
-        or to_command_line(parent, capabilities=capabilities, default_quality=default_quality),
-        capabilities,
-        styles,
-    )
-    if action == "reroll":
-        parsed = dataclasses.replace(parsed, seed=None)
-        seed_source = _other_seed(parent.seed, seed_source)
-    elif action == "vary":
-        parsed = dataclasses.replace(parsed, seed=parent.seed, motion=vary_motion(parent.motion))
-    elif action in ("extend", "upscale"):
-        parsed = dataclasses.replace(parsed, camera=None)
-        if action == "extend":
-            length = min(2 * parent.duration_s, capabilities.max_seconds)
-            parsed = dataclasses.replace(parsed, length=length)
-    if asker.guild_id is None:  # made in DMs: private, as /create there
-        parsed = dataclasses.replace(parsed, hidden=True)
-    spec = build_spec(
-        parsed,
-        asker,
-        capabilities,
-        parent_id=parent_id,
-        seed_source=seed_source,
-        default_quality=default_quality,
-    )
-    mode, inputs = parent.mode, parent.input_media
-    if action in ("extend", "upscale"):
-        if action not in capabilities.modes:
-            raise UserFacingError(f"The model loaded right now can't {action} clips.")
-        if not parent_media:
-            raise UserFacingError(f"This clip has no finished video to {action} yet.")
-        mode, inputs = action, (parent_media,)
-    size = {"width": 2 * parent.width, "height": 2 * parent.height} if action == "upscale" else {}
-    if (mode, inputs) == (spec.mode, spec.input_media) and not size:
-        return spec
-    try:
-        changes = {"mode": mode, "input_media": inputs, **size}
-        return RenderSpec.model_validate({**spec.model_dump(), **changes})
-    except ValidationError as exc:
-        raise FlagError(f"These settings can't be rendered ({exc.errors()[0]['msg']}).") from None
-
-
-def _other_seed(avoid: int, source: Callable[[], int]) -> Callable[[], int]:
-    def pick() -> int:
-        seed = source()
-        while seed == avoid:
-            seed = source()
-        return seed
-
-    return pick
 
 
 class InteractionAnswer:

@@ -18,13 +18,14 @@ from bot.delivery.views import (
     result_actions,
     result_view,
 )
-from bot.intake.requests import Asker, follow_up_spec, vary_motion
+from bot.intake.requests import Asker
 from core.capabilities import capabilities_for
 from core.commandline import to_command_line
 from core.errors import UserFacingError
 from core.flags import parse_request
 from core.spec import MAX_MOTION, RenderSpec
 from core.styles import DEFAULT_STYLES
+from intake.followups import follow_up_spec, vary_motion
 
 TINY = capabilities_for("tiny")
 WITH_EXTRAS = TINY.model_copy(update={"modes": ("t2v", "extend", "upscale")})

@@ -1,8 +1,9 @@
-"""Slash-command options and inline flags are two spellings of the same settings.
+"""Options and inline flags are two spellings of the same settings.
 
-A member may type `-motion 3` in the prompt, pick `motion: 3` in the form, or both. Each option
-is read by the same value reader as its flag (same bounds, same messages), then merged: the same
-setting given both ways must agree, or the member is told which two disagree.
+A member may type `-motion 3` in the prompt, pick `motion: 3` in Discord's form (or send
+`"motion": 3` to the REST API), or both. Each option is read by the same value reader as its
+flag (same bounds, same messages), then merged: the same setting given both ways must agree, or
+the member is told which two disagree.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.intake.options import merge_options
 from core.errors import FlagError
 from core.flags import parse_flags
+from core.options import merge_options
 from core.styles import DEFAULT_STYLES
 
 

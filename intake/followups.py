@@ -1,0 +1,165 @@
+"""Reading a request for the loaded model, and what a follow-up of an existing clip asks for:
+the part of asking that is the same on Discord and through the REST API.
+
+`read_text` reads a `/create` line for the loaded model; `build_spec` resolves it for whoever
+asks; `follow_up_spec` makes a child of a clip (reroll, vary, remix, extend, upscale) by reading
+the parent's own line back, so a reroll is exactly "that command again".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Literal, Protocol
+
+from pydantic import ValidationError
+
+from core.commandline import to_command_line
+from core.errors import FlagError, UserFacingError
+from core.flags import ParsedPrompt, parse_flags, random_seed, resolve_request
+from core.spec import DEFAULT_QUALITY, MAX_MOTION, Capabilities, Quality, RenderSpec, StylePreset
+
+# What can be asked of an existing clip. "remix" is new text (the Remix form, or the API's).
+FollowUp = Literal["reroll", "remix", "vary", "extend", "upscale"]
+FOLLOW_UPS: tuple[FollowUp, ...] = ("reroll", "remix", "vary", "extend", "upscale")
+
+
+class Owner(Protocol):
+    """Who a new clip belongs to and where it is made: a Discord member in a channel
+    (`bot.intake.requests.Asker`) or an API token's member (no channel, no upload cap)."""
+
+    @property
+    def owner_id(self) -> str: ...
+
+    @property
+    def display_name(self) -> str: ...
+
+    @property
+    def guild_id(self) -> int | None: ...
+
+    @property
+    def channel_id(self) -> int | None: ...
+
+    @property
+    def upload_limit(self) -> int | None: ...
+
+
+def read_text(
+    text: str, capabilities: Capabilities, styles: Mapping[str, StylePreset]
+) -> ParsedPrompt:
+    """`/create` text read for the loaded model (its length and sound limits)."""
+    return parse_flags(
+        text,
+        styles=styles,
+        max_seconds=capabilities.max_seconds,
+        sound_supported=capabilities.sound,
+        fast_supported=capabilities.fast is not None,
+    )
+
+
+def build_spec(
+    parsed: ParsedPrompt,
+    asker: Owner,
+    capabilities: Capabilities,
+    *,
+    parent_id: str | None = None,
+    seed_source: Callable[[], int] = random_seed,
+    default_quality: Quality = DEFAULT_QUALITY,
+) -> RenderSpec:
+    """The complete spec for `asker`, made where they asked; `default_quality` is the server's
+    REELBOT_DEFAULT_QUALITY, for neither -fast nor -hq."""
+    return resolve_request(
+        parsed,
+        capabilities=capabilities,
+        seed_source=seed_source,
+        owner_id=asker.owner_id,
+        owner_name=asker.display_name,
+        guild_id=asker.guild_id,
+        channel_id=asker.channel_id,
+        parent_id=parent_id,
+        upload_limit=asker.upload_limit,
+        default_quality=default_quality,
+    )
+
+
+def vary_motion(motion: int) -> int:
+    """Vary nudges motion one step up, or one step down from the top (a change is guaranteed)."""
+    return motion + 1 if motion < MAX_MOTION else motion - 1
+
+
+def follow_up_spec(
+    parent: RenderSpec,
+    parent_id: str,
+    action: FollowUp,
+    asker: Owner,
+    capabilities: Capabilities,
+    styles: Mapping[str, StylePreset],
+    *,
+    text: str | None = None,
+    parent_media: str | None = None,
+    seed_source: Callable[[], int] = random_seed,
+    default_quality: Quality = DEFAULT_QUALITY,
+) -> RenderSpec:
+    """A child of `parent`, owned by `asker`, read through the `/create` path.
+
+    reroll: the same command with a new seed (never the parent's); vary: the same seed, motion
+    moved by `vary_motion`; remix: `text` as typed in the Remix form; extend/upscale: the same
+    command on the parent's finished clip, without its camera move (the parent's frames already
+    carry it). Extend opens on the parent's last moment and runs twice its length (capped at the
+    model's), so it always goes on past where the parent stopped; upscale is the parent at twice
+    its width and height. An image-to-video parent keeps its input image, which no command text
+    can carry. The parent's line is read as shown on this server (`default_quality`), so a
+    child keeps the parent's quality unless remix text says otherwise.
+    """
+    source = text if action == "remix" and text is not None else None
+    parsed = read_text(
+        source
+        or to_command_line(parent, capabilities=capabilities, default_quality=default_quality),
+        capabilities,
+        styles,
+    )
+    if action == "reroll":
+        parsed = dataclasses.replace(parsed, seed=None)
+        seed_source = _other_seed(parent.seed, seed_source)
+    elif action == "vary":
+        parsed = dataclasses.replace(parsed, seed=parent.seed, motion=vary_motion(parent.motion))
+    elif action in ("extend", "upscale"):
+        parsed = dataclasses.replace(parsed, camera=None)
+        if action == "extend":
+            length = min(2 * parent.duration_s, capabilities.max_seconds)
+            parsed = dataclasses.replace(parsed, length=length)
+    if asker.guild_id is None:  # made in DMs: private, as /create there
+        parsed = dataclasses.replace(parsed, hidden=True)
+    spec = build_spec(
+        parsed,
+        asker,
+        capabilities,
+        parent_id=parent_id,
+        seed_source=seed_source,
+        default_quality=default_quality,
+    )
+    mode, inputs = parent.mode, parent.input_media
+    if action in ("extend", "upscale"):
+        if action not in capabilities.modes:
+            raise UserFacingError(f"The model loaded right now can't {action} clips.")
+        if not parent_media:
+            raise UserFacingError(f"This clip has no finished video to {action} yet.")
+        mode, inputs = action, (parent_media,)
+    size = {"width": 2 * parent.width, "height": 2 * parent.height} if action == "upscale" else {}
+    if (mode, inputs) == (spec.mode, spec.input_media) and not size:
+        return spec
+    try:
+        changes = {"mode": mode, "input_media": inputs, **size}
+        return RenderSpec.model_validate({**spec.model_dump(), **changes})
+    except ValidationError as exc:
+        raise FlagError(f"These settings can't be rendered ({exc.errors()[0]['msg']}).") from None
+
+
+def _other_seed(avoid: int, source: Callable[[], int]) -> Callable[[], int]:
+    def pick() -> int:
+        seed = source()
+        while seed == avoid:
+            seed = source()
+        return seed
+
+    return pick
