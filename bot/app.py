@@ -17,6 +17,7 @@ from discord.ext import commands
 
 from bot.delivery.consumer import Delivery
 from bot.delivery.eta import RenderTimes
+from bot.delivery.member_notices import MemberNotices
 from bot.delivery.progress import ProgressTracker
 from bot.gateway_guard import guard_parsers
 from bot.intake.line import Intake
@@ -141,6 +142,7 @@ class ReelBot(commands.Bot):
             metrics=self.bot_metrics,
         )
         self.rescans = Rescans(self)  # reported clips a worker scans again
+        self.notice_dms = MemberNotices(self, queue)  # DMs other processes ask for (the API)
         self.sync_commands = sync_commands
         self._background: list[asyncio.Task[None]] = []
 
@@ -157,7 +159,8 @@ class ReelBot(commands.Bot):
             await self.load_extension(extension)
         if self.sync_commands:
             await self.tree.sync()
-        for loop in (self.deliverer.run, self.progress_tracker.run, self.admission.run):
+        loops = (self.deliverer.run, self.progress_tracker.run, self.admission.run)
+        for loop in (*loops, self.notice_dms.run):
             task = asyncio.create_task(loop(), name=loop.__qualname__)
             task.add_done_callback(_report_death)
             self._background.append(task)

@@ -37,6 +37,7 @@ __all__ = [
     "HEARTBEAT_PREFIX",
     "KEY_PREFIX",
     "MEMBERS_PREFIX",
+    "MEMBER_NOTICES_STREAM",
     "NOT_READY_PREFIX",
     "OWNERS_KEY",
     "QUEUE_OF",
@@ -109,6 +110,13 @@ def events_key(generation_id: str) -> str:
 def target_key(generation_id: str) -> str:
     """Where a finished clip is delivered (the bot's `DeliveryTarget`, as JSON)."""
     return f"{KEY_PREFIX}target:{generation_id}"
+
+
+# --- telling members things the bot did not do itself ----------------------------------------
+
+# Stream of {member id, text} that any process (the REST API: a webhook endpoint turned off)
+# appends and the bot DMs, once each (`jobs.member_notices`, `bot.delivery.member_notices`).
+MEMBER_NOTICES_STREAM: Final = f"{KEY_PREFIX}member-notices"
 
 
 # --- the bot's guards against repeated reactions ----------------------------------------------
