@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from api import clips
+from api import clips, events
 from api.auth import auth_middleware
 from api.context import CONTEXT, ApiContext
 from api.feature import Feature, Loop
@@ -87,6 +87,7 @@ FEATURES: tuple[Feature, ...] = (
     BASE,
     Feature(web.RouteTableDef(), loops=(run_admission,)),
     clips.FEATURE,
+    events.FEATURE,
 )
 
 
