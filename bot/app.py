@@ -60,6 +60,7 @@ COGS: tuple[str, ...] = (
     "bot.cogs.gallery",
     "bot.cogs.remix",
     "bot.cogs.moderation",
+    "bot.cogs.api",
 )
 
 
