@@ -15,8 +15,10 @@ from typing import Literal, Protocol
 from pydantic import ValidationError
 
 from core.commandline import to_command_line
+from core.defaults import apply_defaults, parse_defaults
 from core.errors import FlagError, UserFacingError
 from core.flags import ParsedPrompt, parse_flags, random_seed, resolve_request
+from core.options import merge_options
 from core.spec import DEFAULT_QUALITY, MAX_MOTION, Capabilities, Quality, RenderSpec, StylePreset
 
 # What can be asked of an existing clip. "remix" is new text (the Remix form, or the API's).
@@ -55,6 +57,59 @@ def read_text(
         sound_supported=capabilities.sound,
         fast_supported=capabilities.fast is not None,
     )
+
+
+def read_defaults(
+    text: str, capabilities: Capabilities, styles: Mapping[str, StylePreset]
+) -> ParsedPrompt | None:
+    """A member's saved `/settings` flags read against the model loaded now; None if none.
+
+    Saved defaults that no longer fit (a style removed, a shorter model loaded) are an error
+    that says how to fix them, rather than being dropped: a member who asked for `-ar 9:16`
+    everywhere must not silently get 16:9."""
+    if not text:
+        return None
+    try:
+        return parse_defaults(
+            text,
+            styles=styles,
+            max_seconds=capabilities.max_seconds,
+            sound_supported=capabilities.sound,
+        )
+    except FlagError as exc:
+        raise FlagError(
+            f"Your default flags `{text}` (from /settings) don't work here right now: {exc} "
+            "Change them with `/settings flags:…` or remove them with `/settings clear:True`.",
+            token=exc.token,
+        ) from None
+
+
+def merge_settings(
+    parsed: ParsedPrompt,
+    options: Mapping[str, object],
+    *,
+    hide: bool | None,
+    in_guild: bool,
+    defaults: ParsedPrompt | None,
+    capabilities: Capabilities,
+    styles: Mapping[str, StylePreset],
+    decided: tuple[str, ...] = (),
+) -> ParsedPrompt:
+    """The typed flags with the options merged in (`core.options`), then the member's
+    /settings defaults for what is still unset: one order for every way of asking for a clip.
+    `decided` names what the request's input settles itself (a picture's aspect ratio), which
+    no default fills; clips asked for outside a guild stay private unless asked otherwise
+    (`hide` False keeps -hide off)."""
+    shown = hide if hide is not None else not in_guild
+    parsed = merge_options(
+        parsed,
+        {**options, "hide": shown},
+        styles=styles,
+        max_seconds=capabilities.max_seconds,
+        fast_supported=capabilities.fast is not None,
+    )
+    given = (*decided, "hidden") if hide is not None else decided
+    return apply_defaults(parsed, defaults, given=given)
 
 
 def build_spec(

@@ -1,9 +1,9 @@
 """`/animate`: bring an attached picture to life, with an optional prompt and the usual flags.
 
 The picture decides the clip's shape: its aspect ratio is snapped to the nearest common one
-(`intake.media.images.nearest_ratio`) and the worker center-crops the picture to it, unless the
-member asks for another with `-ar` in the prompt (a `/settings` default `-ar` does not apply
-here: it was meant for prompts, and would crop every picture). Other `/settings` defaults
+(`intake.modes`, shared with the REST API) and the worker center-crops the picture to it,
+unless the member asks for another with `-ar` in the prompt (a `/settings` default `-ar` does
+not apply here: it was meant for prompts, and would crop every picture). Other `/settings` defaults
 apply as they do for `/create`. With no prompt the model is told "animate this image"
 (`DEFAULT_PROMPT`); a prompt of flags alone (`-motion 3 -camera zoom in`) gets the same text in
 front, since a picture already says what the clip shows.
@@ -20,7 +20,6 @@ shows "thinking…" in time; a refusal after that is still private (`bot.replies
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import TYPE_CHECKING
 
 import discord
@@ -29,9 +28,8 @@ from discord.ext import commands
 
 from bot.cogs.create import SETTING_DESCRIPTIONS, style_choices, with_options
 from bot.deferral import Deferral
-from bot.intake.requests import Asker, reply_with, require_mode, submit_request
+from bot.intake.requests import Asker, reply_with, submit_request
 from bot.intake.tickets import admitted
-from core.flagtext import clean_text, flag_tokens
 from core.spec import (
     MAX_FPS,
     MAX_GUIDANCE,
@@ -43,25 +41,13 @@ from core.spec import (
     Quality,
 )
 from intake.followups import build_spec, read_text
-from intake.media.images import download, framing_note, nearest_ratio
+from intake.media.images import download
+from intake.modes import PICTURE_DECIDES, animate_prompt, framed_for_picture, require_mode
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
 
-DEFAULT_PROMPT = "animate this image"
 DOWNLOAD_TIMEOUT_S = 15.0  # the interaction is deferred (if need be) while it downloads
-
-
-def animate_prompt(text: str | None) -> str:
-    """The prompt text to parse: `DEFAULT_PROMPT` in front when the member described nothing."""
-    clean = clean_text(text or "")
-    tokens = flag_tokens(clean)
-    described = clean[: tokens[0].start].strip() if tokens else clean
-    return clean if described else f"{DEFAULT_PROMPT} {clean}".strip()
-
-
-# What the picture settles itself, so no /settings default fills it: its aspect ratio.
-DECIDED = ("aspect_ratio",)
 
 
 class AnimateCog(commands.Cog):
@@ -109,7 +95,9 @@ class AnimateCog(commands.Cog):
                 "style": style,
                 "quality": quality,
             }
-            parsed = await with_options(interaction, parsed, options, hide=hide, decided=DECIDED)
+            parsed = await with_options(
+                interaction, parsed, options, hide=hide, decided=PICTURE_DECIDES
+            )
             asker = Asker.of(interaction)
 
             # "thinking…" if the admission or the picture is slow, or anything after them is:
@@ -120,12 +108,9 @@ class AnimateCog(commands.Cog):
             async with admitted(bot, draft, asker, place=place) as ticket:
                 data = await download(image, timeout_s=DOWNLOAD_TIMEOUT_S)
                 picture = await bot.upload_checks.image(data, image.filename)
-                width, height = picture.source_width, picture.source_height
-                asked = parsed.aspect_ratio is not None
-                ratio = parsed.aspect_ratio or nearest_ratio(width, height)
-                note = framing_note(width, height, ratio, asked=asked)
-
-                framed = dataclasses.replace(parsed, aspect_ratio=ratio)
+                framed, note = framed_for_picture(
+                    parsed, picture.source_width, picture.source_height
+                )
                 spec = build_spec(framed, asker, capabilities, default_quality=bot.default_quality)
                 # The picture is in the store, under the new id, before the job can exist.
                 gid = ticket.generation_id

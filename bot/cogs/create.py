@@ -11,9 +11,7 @@ from discord.ext import commands
 
 from bot.cogs.settings import member_defaults
 from bot.intake.requests import Asker, reply_with, submit_request
-from core.defaults import apply_defaults
 from core.flags import ParsedPrompt
-from core.options import merge_options
 from core.spec import (
     MAX_FPS,
     MAX_GUIDANCE,
@@ -24,7 +22,7 @@ from core.spec import (
     Camera,
     Quality,
 )
-from intake.followups import build_spec, read_text
+from intake.followups import build_spec, merge_settings, read_text
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
@@ -54,20 +52,18 @@ async def with_options(
     decided: tuple[str, ...] = (),
 ) -> ParsedPrompt:
     """The typed flags with the slash options merged in, then the member's /settings defaults
-    for what is still unset: one order for every command that makes a clip. `decided` names
-    what the command's input settles itself (an image's aspect ratio), which no default fills;
-    clips made in DMs stay private unless asked otherwise (`hide: False` keeps -hide off)."""
+    (`intake.followups.merge_settings`, as the REST API reads its fields)."""
     bot = interaction.client
-    shown = hide if hide is not None else interaction.guild_id is None
-    parsed = merge_options(
+    return merge_settings(
         parsed,
-        {**options, "hide": shown},
+        options,
+        hide=hide,
+        in_guild=interaction.guild_id is not None,
+        defaults=await member_defaults(bot, interaction.user),
+        capabilities=bot.model_capabilities,
         styles=bot.style_presets,
-        max_seconds=bot.model_capabilities.max_seconds,
-        fast_supported=bot.model_capabilities.fast is not None,
+        decided=decided,
     )
-    given = (*decided, "hidden") if hide is not None else decided
-    return apply_defaults(parsed, await member_defaults(bot, interaction.user), given=given)
 
 
 async def style_choices(

@@ -23,7 +23,6 @@ member typed is ever used.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import TYPE_CHECKING
 
 import discord
@@ -32,46 +31,25 @@ from discord.ext import commands
 
 from bot.cogs.create import SETTING_DESCRIPTIONS, style_choices, with_options
 from bot.deferral import Deferral
-from bot.intake.requests import Asker, reply_with, require_mode, submit_request
+from bot.intake.requests import Asker, reply_with, submit_request
 from bot.intake.tickets import admitted
-from core.errors import FlagError
-from core.flags import ParsedPrompt
 from core.spec import (
     MAX_FPS,
     MAX_GUIDANCE,
     MAX_SEED,
     MIN_FPS,
     MIN_GUIDANCE,
-    Capabilities,
-    Quality,
     RenderSpec,
 )
 from intake.followups import build_spec, read_text
-from intake.media.images import framing_note, nearest_ratio
-from intake.media.video_info import VideoInfo
 from intake.media.videos import (
     check_declared_video_size,
-    clip_frames,
     download_video,
-    length_note,
 )
+from intake.modes import VIDEO_DECIDES, fitted_to_video, refuse_movement, require_mode
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
-
-# ParsedPrompt fields a /settings default must not fill here: the video decides them.
-VIDEO_DECIDES = ("aspect_ratio", "length", "camera", "motion")
-
-
-def refuse_movement(parsed: ParsedPrompt) -> None:
-    """-camera and -motion would fight the video's own movement: say so rather than ignore."""
-    for field, flag in (("camera", "-camera"), ("motion", "-motion")):
-        if getattr(parsed, field) is not None:
-            raise FlagError(
-                f"/restyle keeps your video's own camera and motion, so `{flag}` can't be used "
-                "with it. Remove it, or use /create or /animate for a new camera move.",
-                token=flag,
-            )
 
 
 class RestyleCog(commands.Cog):
@@ -133,7 +111,7 @@ class RestyleCog(commands.Cog):
             async with admitted(bot, draft, asker, place=place) as ticket:
                 data = await download_video(video)
                 checked = await bot.upload_checks.video(data, video.filename)
-                spec, frames, note = _fitted(
+                spec, frames, note = fitted_to_video(
                     parsed, checked.info, asker, capabilities, bot.default_quality
                 )
                 # The video is in the store, under the new id, before the job can exist.
@@ -146,31 +124,6 @@ class RestyleCog(commands.Cog):
                 await submit_request(
                     bot, spec, asker, reply_with(interaction), ticket=ticket, note=note
                 )
-
-
-def _fitted(
-    parsed: ParsedPrompt,
-    info: VideoInfo,
-    asker: Asker,
-    capabilities: Capabilities,
-    default_quality: Quality,
-) -> tuple[RenderSpec, int, str]:
-    """The spec in the video's shape, the frames its length gives, and the lines that tell the
-    member how it was fitted."""
-    asked_ratio = parsed.aspect_ratio is not None
-    ratio = parsed.aspect_ratio or nearest_ratio(info.width, info.height)
-    framed = dataclasses.replace(parsed, aspect_ratio=ratio)
-    spec = build_spec(framed, asker, capabilities, default_quality=default_quality)
-    frames = clip_frames(
-        info.duration_s, spec.fps, asked=parsed.length, max_s=capabilities.max_seconds
-    )
-    notes = [
-        framing_note(info.width, info.height, ratio, asked=asked_ratio, noun="video"),
-        length_note(
-            info.duration_s, frames / spec.fps, asked=parsed.length, max_s=capabilities.max_seconds
-        ),
-    ]
-    return spec, frames, "\n".join(n for n in notes if n)
 
 
 async def setup(bot: ReelBot) -> None:

@@ -19,6 +19,7 @@ from discord.ext import commands
 from core.defaults import MAX_DEFAULTS_CHARS, defaults_text, parse_defaults
 from core.errors import FlagError, UserFacingError
 from core.flags import ParsedPrompt
+from intake.followups import read_defaults
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
@@ -41,23 +42,10 @@ def _read(bot: ReelBot, text: str) -> ParsedPrompt:
 
 
 async def member_defaults(bot: ReelBot, user: discord.abc.User) -> ParsedPrompt | None:
-    """The member's saved defaults, read against the model loaded now; None if they have none.
-
-    Saved defaults that no longer fit (a style removed, a shorter model loaded) are an error
-    that says how to fix them, rather than being dropped: a member who asked for `-ar 9:16`
-    everywhere must not silently get 16:9.
-    """
+    """The member's saved defaults, read against the model loaded now; None if they have none
+    (`intake.followups.read_defaults`: defaults that no longer fit are an error)."""
     text = await bot.default_flags.get(member_id(user))
-    if not text:
-        return None
-    try:
-        return _read(bot, text)
-    except FlagError as exc:
-        raise FlagError(
-            f"Your default flags `{text}` (from /settings) don't work here right now: {exc} "
-            "Change them with `/settings flags:…` or remove them with `/settings clear:True`.",
-            token=exc.token,
-        ) from None
+    return read_defaults(text, bot.model_capabilities, bot.style_presets)
 
 
 class SettingsCog(commands.Cog):

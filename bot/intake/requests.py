@@ -34,7 +34,7 @@ from bot.intake.tickets import Ticket, admit_request
 from bot.messages import not_queued_text, queued_text
 from bot.replies import ANSWERED
 from core.errors import UserFacingError
-from core.spec import Capabilities, RenderSpec
+from core.spec import RenderSpec
 from intake.submit import Submission
 
 if TYPE_CHECKING:
@@ -107,15 +107,6 @@ def check_channel_permissions(permissions: discord.Permissions) -> None:
         raise UserFacingError(
             f"I can't post clips in this channel: I'm missing {', '.join(missing)}. "
             "Ask a moderator to give me those here, or try another channel."
-        )
-
-
-def require_mode(capabilities: Capabilities, mode: str, doing: str) -> None:
-    """Refuse a command the loaded model can't serve before anything is read or downloaded."""
-    if mode not in capabilities.modes:
-        raise UserFacingError(
-            f"The model loaded right now (`{capabilities.name}`) can't {doing}. "
-            "Use /create to make a clip from a prompt."
         )
 
 

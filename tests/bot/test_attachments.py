@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import pytest
 from PIL import Image
 
-from bot.cogs.animate import DEFAULT_PROMPT, animate_prompt
 from core.errors import UserFacingError
 from intake.media.images import (
     MAX_BYTES,
@@ -28,6 +27,7 @@ from intake.media.images import (
     nearest_ratio,
     shown_name,
 )
+from intake.modes import DEFAULT_PROMPT, animate_prompt
 
 
 def encoded(

@@ -291,8 +291,8 @@ def test_the_clip_is_as_long_as_the_video_within_the_models_limit(
 
 @pytest.mark.parametrize("flags", ["-camera zoom in", "-motion 3"])
 def test_camera_and_motion_flags_are_refused_for_a_restyle(flags: str) -> None:
-    from bot.cogs.restyle import refuse_movement
     from core.flags import parse_flags
+    from intake.modes import refuse_movement
 
     with pytest.raises(FlagError, match="keeps your video's own camera and motion"):
         refuse_movement(parse_flags(f"a watercolor painting {flags}"))
