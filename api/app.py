@@ -26,6 +26,7 @@ from api.feature import Feature, Loop
 from api.openapi import Answer, Operations, openapi_document
 from api.problems import Problem, problem_middleware
 from api.settings import ApiSettings
+from api.webhooks.routes import FEATURE as WEBHOOKS
 from core.capabilities import capabilities_for
 from core.policy import Policy
 from gallery.db import make_engine, migrate
@@ -88,6 +89,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(web.RouteTableDef(), loops=(run_admission,)),
     clips.FEATURE,
     events.FEATURE,
+    WEBHOOKS,
 )
 
 

@@ -1,0 +1,157 @@
+"""Sending the outbox: claim due deliveries, POST each signed, record what came back.
+
+Each attempt is one POST of the stored body with fresh Standard Webhooks headers (the same
+`webhook-id` on every attempt), through `addresses.checked_session`: the host resolved and every
+address checked now, the connection made to a checked address, no redirect followed, the answer
+read no further than `MAX_ANSWER_BYTES`, and `timeout_s` at most. A 2xx is delivered; anything
+else is a failure the outbox retries later (exponential backoff, jitter, about a day). When an
+endpoint is turned off after a day of failures, its owner is told by DM through the bot
+(`jobs.member_notices`).
+
+`run_webhooks(ctx)` runs the relay and this loop in every API process; the leases and the
+conditional UPDATEs make them share the work without sending anything twice, and a process
+killed mid-delivery leaves its claims to be retried once their lease ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import aiohttp
+from aiohttp.abc import AbstractResolver
+from redis.asyncio import Redis
+
+from api.context import ApiContext
+from api.webhooks.addresses import (
+    AddressPolicy,
+    AddressRefused,
+    check_url,
+    checked_session,
+    shown_url,
+)
+from api.webhooks.relay import Relay
+from api.webhooks.signing import signed_headers
+from gallery.webhook_outbox import Claimed, Disabled, Outbox, Retry
+from jobs.member_notices import notify_member
+
+log = logging.getLogger(__name__)
+
+MAX_ANSWER_BYTES = 4096
+USER_AGENT = "reelbot-webhooks/1"
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    """How deliveries are paced. The defaults are the product's; tests shorten them."""
+
+    retry: Retry = field(default_factory=Retry)
+    poll_s: float = 0.5  # how often the relay and the delivery loop look for work
+    sweep_s: float = 30.0  # how often the relay reads every unfinished clip
+    lease: timedelta = timedelta(seconds=60)  # longer than an attempt can take
+    timeout_s: float = 10.0  # one attempt, connect to last byte read
+    batch: int = 50  # claimed at once
+    resolver: AbstractResolver | None = None  # tests: a fixed DNS; None: the system's
+
+
+def disabled_notice(disabled: Disabled) -> str:
+    """What the member reads when their endpoint is turned off."""
+    return (
+        f"Your reelbot webhook endpoint {shown_url(disabled.url)} (`{disabled.endpoint_id}`) "
+        "has failed every delivery for a day, so it has been turned off and its waiting events "
+        "dropped. Fix the receiver (it must answer 2xx within 10 seconds, without redirects), "
+        f"then turn it back on with `POST /v1/webhooks/{disabled.endpoint_id}/enable`."
+    )
+
+
+class Deliverer:
+    def __init__(
+        self,
+        outbox: Outbox,
+        policy: AddressPolicy,
+        redis: Redis,
+        config: WebhookConfig | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.policy = policy
+        self.redis = redis
+        self.config = config or WebhookConfig()
+
+    async def run(self) -> None:
+        """Deliver until cancelled; a failure to reach the database is logged and retried."""
+        config = self.config
+        async with checked_session(
+            self.policy, resolver=config.resolver, timeout_s=config.timeout_s
+        ) as http:
+            while True:
+                try:
+                    claimed = await asyncio.to_thread(
+                        self.outbox.claim_due, limit=config.batch, lease=config.lease
+                    )
+                    await asyncio.gather(*(self.deliver(http, one) for one in claimed))
+                except Exception:
+                    log.exception("webhook delivery loop failed; retrying")
+                    claimed = []
+                if len(claimed) < config.batch:
+                    await asyncio.sleep(config.poll_s)
+
+    async def deliver(self, http: aiohttp.ClientSession, claimed: Claimed) -> None:
+        """One attempt, and its outcome recorded."""
+        if claimed.revoked:
+            await asyncio.to_thread(self.outbox.give_up, claimed, "the token was revoked")
+            return
+        error = await self.attempt(http, claimed)
+        if error is None:
+            await asyncio.to_thread(self.outbox.mark_delivered, claimed)
+            return
+        log.info(
+            "clip %s: webhook %s to %s failed (attempt %d): %s",
+            claimed.generation_id,
+            claimed.event,
+            shown_url(claimed.url),
+            claimed.attempts,
+            error,
+        )
+        disabled = await asyncio.to_thread(self.outbox.record_failure, claimed, error)
+        if disabled is not None:
+            log.warning("webhook endpoint %s turned off after a day failing", disabled.endpoint_id)
+            await notify_member(self.redis, disabled.member_id, disabled_notice(disabled))
+
+    async def attempt(self, http: aiohttp.ClientSession, claimed: Claimed) -> str | None:
+        """POST the event; None for a 2xx, else what went wrong, in words for the member."""
+        try:
+            url = check_url(claimed.url, self.policy)  # the settings may have changed
+            body = claimed.payload.encode()
+            headers = signed_headers(claimed.secret, claimed.id, body)
+            headers |= {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+            async with http.post(url, data=body, headers=headers, allow_redirects=False) as answer:
+                await answer.content.read(MAX_ANSWER_BYTES)  # no further: it may never end
+                if 200 <= answer.status < 300:
+                    return None
+                if 300 <= answer.status < 400:
+                    return f"HTTP {answer.status}: redirects are not followed; give the final URL"
+                return f"HTTP {answer.status}"
+        except AddressRefused as exc:
+            return str(exc)
+        except TimeoutError:
+            return f"no answer within {self.config.timeout_s:g} s"
+        except aiohttp.ClientError as exc:
+            cause = exc.__cause__ if isinstance(exc.__cause__, AddressRefused) else None
+            return str(cause) if cause else f"{type(exc).__name__}: {exc}"[:300]
+
+
+async def run_webhooks(ctx: ApiContext, config: WebhookConfig | None = None) -> None:
+    """The relay and the delivery loop of one API process, until cancelled."""
+    config = config or WebhookConfig()
+    outbox = Outbox(ctx.engine, config.retry)
+    policy = AddressPolicy(
+        allow_http=ctx.settings.api_webhook_allow_http,
+        allow_private=ctx.settings.api_webhook_allow_private,
+    )
+    relay = Relay(outbox, ctx, poll_s=config.poll_s, sweep_s=config.sweep_s)
+    deliverer = Deliverer(outbox, policy, ctx.queue, config)
+    async with asyncio.TaskGroup() as group:
+        group.create_task(relay.run(), name="webhook-relay")
+        group.create_task(deliverer.run(), name="webhook-delivery")
