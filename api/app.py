@@ -93,10 +93,25 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 
+def body_cap(max_body: int) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """A body declared larger than the cap is refused before a byte of it is read (a body
+    without a length is stopped at the cap as it is read)."""
+
+    @web.middleware
+    async def capped(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.content_length is not None and request.content_length > max_body:
+            raise web.HTTPRequestEntityTooLarge(
+                max_size=max_body, actual_size=request.content_length
+            )
+        return await handler(request)
+
+    return capped
+
+
 def make_app(ctx: ApiContext, features: tuple[Feature, ...] = FEATURES) -> web.Application:
     max_body = ctx.settings.api_max_body_bytes
     app = web.Application(
-        middlewares=[problem_middleware(max_body), auth_middleware],
+        middlewares=[problem_middleware(max_body), body_cap(max_body), auth_middleware],
         client_max_size=max_body,
     )
     app[CONTEXT] = ctx

@@ -14,6 +14,7 @@ from aiohttp import web
 from arq.connections import ArqRedis
 from sqlalchemy.engine import Engine
 
+from api.ratelimit import RateLimit
 from api.settings import ApiSettings
 from core.policy import Policy
 from core.spec import Capabilities, Quality, StylePreset
@@ -56,6 +57,7 @@ class ApiContext:
     model_capabilities: Capabilities
     public_url: str  # the gallery's: clip pages and media
     api_url: str  # the API's own links
+    rate_limit: RateLimit
     default_quality: Quality = "hq"
     style_presets: Mapping[str, StylePreset] = field(default_factory=lambda: DEFAULT_STYLES)
 
@@ -97,6 +99,7 @@ class ApiContext:
             model_capabilities=capabilities,
             public_url=settings.resolved_public_url(),
             api_url=settings.resolved_api_url(),
+            rate_limit=RateLimit(queue, settings.api_rate_per_min),
             default_quality=settings.default_quality,
         )
 

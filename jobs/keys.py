@@ -28,6 +28,7 @@ from core.fairshare import QUEUE_OF, RELAX_QUEUE, day_stamp
 from core.spec import DEFAULT_QUEUE, KEY_PREFIX
 
 __all__ = [
+    "API_RATE_PREFIX",
     "CURSOR_KEY",
     "DAY_PREFIX",
     "DEFAULT_QUEUE",
@@ -50,6 +51,7 @@ __all__ = [
     "TOLD_PREFIX",
     "WAIT_PREFIX",
     "abort_jobs_ss",
+    "api_rate_key",
     "cancel_key",
     "day_key",
     "events_key",
@@ -134,6 +136,17 @@ def remixed_key(user_id: int, generation_id: str) -> str:
 def told_key(user_id: int, topic: str) -> str:
     """Exists while a member has been told about `topic` (`bot.notices`): not told again."""
     return f"{TOLD_PREFIX}{user_id}:{topic}"
+
+
+# --- the REST API ---------------------------------------------------------------------------
+
+API_RATE_PREFIX: Final = f"{KEY_PREFIX}api:rate:"
+
+
+def api_rate_key(token_id: str, window: int) -> str:
+    """A token's writes in one minute (`window`: minutes since the epoch), shared by every API
+    process; it expires with the next minute."""
+    return f"{API_RATE_PREFIX}{token_id}:{window}"
 
 
 # --- the fair scheduler (jobs.admission) ------------------------------------------------------

@@ -43,6 +43,7 @@ def test_key_values_are_those_an_older_release_left_in_redis() -> None:
     assert keys.sched_job_key(GID) == f"reelbot:sched:job:{GID}"
     assert keys.flight_key("discord:1") == "reelbot:sched:flight:discord:1"
     assert keys.day_key("discord:1", NOW) == "reelbot:sched:day:discord:1:20250501"
+    assert keys.api_rate_key("abc123def456", 7) == "reelbot:api:rate:abc123def456:7"
     assert (keys.job_key_prefix, keys.result_key_prefix, keys.in_progress_key_prefix) == (
         "arq:job:",
         "arq:result:",

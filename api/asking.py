@@ -1,0 +1,294 @@
+"""A clip asked through the API, taken in the order and with the code Discord uses:
+
+1. read the request for the loaded model (`intake.followups`: the same reader as the slash
+   options and inline flags, then the member's /settings defaults); a follow-up of a clip reads
+   that clip's own line back (`follow_up_spec`);
+2. screen it (`intake.screening`: bans, policy, the classifier) and hold the member's place
+   under their caps (`Submitter.reserve`), before the upload is checked or stored;
+3. check the upload (`intake.media`, on the process pool) and store it under the new id, so no
+   worker can pick up a job without it;
+4. record and queue it (`Submitter.submit`), noting the token (and its webhook URL) before the
+   job exists, so the clip's first event already knows where it goes.
+
+A member is `discord:<id>` whichever front end asks, so their API and Discord clips share one
+set of caps and one place in the fair queue. `ask_clip` is what `POST /v1/clips` and a batch's
+feeder both call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from api.clipstate import is_visible_to_all
+from api.context import ApiContext
+from api.problems import Problem
+from api.reading import Asked, Upload
+from api.schemas import SETTING_FIELDS, ClipRequest
+from api.webhooks.addresses import AddressPolicy, AddressRefused, check_url
+from core.flags import ParsedPrompt
+from core.spec import RenderSpec
+from gallery.apitables import ApiToken
+from gallery.models import Generation
+from intake.followups import build_spec, follow_up_spec, merge_settings, read_defaults, read_text
+from intake.modes import (
+    PICTURE_DECIDES,
+    VIDEO_DECIDES,
+    animate_prompt,
+    fitted_to_video,
+    framed_for_picture,
+    refuse_movement,
+    require_mode,
+)
+from intake.screening import screen, when_utc
+from intake.submit import Reservation, Submission, new_generation_id
+
+NEEDS_REVIEW = (
+    "This prompt needs a moderator's review, which the API can't ask for yet; "
+    "use /create in Discord."
+)
+NOT_FOUND = "There is no clip here. It may be hidden, deleted, or never existed."
+
+
+@dataclass(frozen=True)
+class ApiAsker:
+    """An API token's member as intake sees them: no channel, no upload cap, and no name (the
+    gallery keeps the one Discord last gave them)."""
+
+    owner_id: str
+    guild_id: int | None
+    display_name: str = ""
+    channel_id: int | None = None
+    upload_limit: int | None = None
+    role_ids: tuple[int, ...] = ()  # roles are Discord's; the API asks under the base caps
+
+    @classmethod
+    def of(cls, token: ApiToken) -> ApiAsker:
+        return cls(owner_id=token.member_id, guild_id=token.guild_id)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    generation_id: str
+    spec: RenderSpec
+    position: int
+    eta_s: float | None
+    notes: list[str] = field(default_factory=list)
+
+
+def visible_to(row: Generation, token: ApiToken) -> bool:
+    """A hidden, deleted or moderated clip is its owner's tokens' alone."""
+    return row.owner_id == token.member_id or is_visible_to_all(row)
+
+
+def webhook_policy(ctx: ApiContext) -> AddressPolicy:
+    return AddressPolicy(
+        allow_http=ctx.settings.api_webhook_allow_http,
+        allow_private=ctx.settings.api_webhook_allow_private,
+    )
+
+
+def checked_webhook(ctx: ApiContext, url: str | None) -> str | None:
+    if url is None:
+        return None
+    try:
+        return str(check_url(url, webhook_policy(ctx)))
+    except AddressRefused as exc:
+        raise Problem(422, "Webhook URL refused", str(exc), "bad-webhook-url") from None
+
+
+def _settings_given(req: ClipRequest) -> dict[str, object]:
+    return {name: getattr(req, name) for name in SETTING_FIELDS}
+
+
+async def _defaults(ctx: ApiContext, owner_id: str) -> ParsedPrompt | None:
+    text = await ctx.default_flags.get(owner_id)
+    return read_defaults(text, ctx.model_capabilities, ctx.style_presets)
+
+
+async def draft_spec(
+    ctx: ApiContext, token: ApiToken, asked: Asked
+) -> tuple[RenderSpec, ParsedPrompt | None]:
+    """The spec as far as the request settles it before its upload is checked (the upload
+    decides only the shape), and the parsed request an upload's shape is applied to."""
+    req, upload, asker = asked.request, asked.upload, ApiAsker.of(token)
+    caps, styles = ctx.model_capabilities, ctx.style_presets
+    if req.from_ is not None or req.action is not None:
+        return await _follow_up(ctx, token, req, upload), None
+    in_guild = token.guild_id is not None
+    options = _settings_given(req)
+    defaults = await _defaults(ctx, asker.owner_id)
+    if upload is not None and upload.kind == "image":
+        require_mode(caps, "i2v", "animate pictures")
+        parsed = read_text(animate_prompt(req.prompt), caps, styles)
+        decided: tuple[str, ...] = PICTURE_DECIDES
+    elif upload is not None:
+        require_mode(caps, "v2v", "restyle videos")
+        if not req.prompt:
+            raise Problem(
+                422,
+                "Prompt needed",
+                "A video needs a `prompt`: the new look, like “a watercolor painting”.",
+                "prompt-needed",
+            )
+        parsed = read_text(req.prompt, caps, styles)
+        decided = VIDEO_DECIDES
+    else:
+        if not req.prompt or not req.prompt.strip():
+            raise Problem(
+                422,
+                "Prompt needed",
+                'Say what to see: send a `prompt`, like {"prompt": "a fox in the snow -motion 3"}.',
+                "prompt-needed",
+            )
+        parsed = read_text(req.prompt, caps, styles)
+        decided = ()
+    parsed = merge_settings(
+        parsed,
+        options,
+        hide=req.hide,
+        in_guild=in_guild,
+        defaults=defaults,
+        capabilities=caps,
+        styles=styles,
+        decided=decided,
+    )
+    if upload is not None and upload.kind == "video":
+        refuse_movement(parsed)
+    spec = build_spec(parsed, asker, caps, default_quality=ctx.default_quality)
+    return spec, parsed
+
+
+async def _follow_up(
+    ctx: ApiContext, token: ApiToken, req: ClipRequest, upload: Upload | None
+) -> RenderSpec:
+    if req.from_ is None or req.action is None:
+        raise Problem(
+            422,
+            "Follow-up incomplete",
+            "A follow-up needs both `from` (the clip's id) and `action` (reroll, remix, vary, "
+            "extend or upscale).",
+            "follow-up-incomplete",
+        )
+    given = [name for name, value in _settings_given(req).items() if value is not None]
+    if upload is not None or given:
+        what = "a file" if upload is not None else ", ".join(f"`{n}`" for n in given)
+        raise Problem(
+            422,
+            "Follow-up takes no settings",
+            f"A follow-up repeats its clip's settings, so {what} can't be sent with it. For "
+            "other settings use action `remix` with the whole line in `prompt`, like "
+            '"a fox -motion 3".',
+            "follow-up-settings",
+        )
+    if req.action == "remix" and not (req.prompt and req.prompt.strip()):
+        raise Problem(
+            422,
+            "Prompt needed",
+            "A remix needs its new `prompt` (with any flags); GET the clip for its `command`.",
+            "prompt-needed",
+        )
+    if req.action != "remix" and req.prompt is not None:
+        raise Problem(
+            422,
+            "Follow-up takes no prompt",
+            f"`{req.action}` repeats the clip's own prompt; send a new one with action `remix`.",
+            "follow-up-settings",
+        )
+    row = await asyncio.to_thread(ctx.store.get, req.from_)
+    if row is None or row.deleted_at is not None or not visible_to(row, token):
+        raise Problem(404, "No such clip", NOT_FOUND, "not-found")
+    spec = follow_up_spec(
+        RenderSpec.model_validate(row.spec),
+        row.id,
+        req.action,
+        ApiAsker.of(token),
+        ctx.model_capabilities,
+        ctx.style_presets,
+        text=req.prompt,
+        parent_media=row.media_path,
+        default_quality=ctx.default_quality,
+    )
+    if req.hide is not None and req.hide != spec.hidden:
+        spec = spec.model_copy(update={"hidden": req.hide})
+    return spec
+
+
+async def admit(ctx: ApiContext, spec: RenderSpec, token: ApiToken, gid: str) -> Reservation:
+    """Bans, the prompt policy and the classifier, then the member's place under their caps:
+    every refusal before the upload is checked."""
+    asker = ApiAsker.of(token)
+    decision = await screen(
+        spec,
+        asker,
+        bans=ctx.bans,
+        policy=ctx.prompt_policy,
+        toxicity=ctx.toxicity_check,
+        until=when_utc,
+    )
+    if decision.decision == "flag":
+        raise Problem(422, "Needs a moderator's review", NEEDS_REVIEW, "needs-review")
+    return await ctx.submitter.reserve(spec, role_ids=asker.role_ids, generation_id=gid)
+
+
+async def _with_upload(
+    ctx: ApiContext,
+    token: ApiToken,
+    parsed: ParsedPrompt,
+    upload: Upload,
+    gid: str,
+) -> tuple[RenderSpec, str]:
+    """The spec in the upload's shape, the upload checked and stored under `gid`."""
+    asker, caps = ApiAsker.of(token), ctx.model_capabilities
+    if upload.kind == "image":
+        picture = await ctx.upload_checks.image(upload.data, upload.filename)
+        framed, note = framed_for_picture(parsed, picture.source_width, picture.source_height)
+        spec = build_spec(framed, asker, caps, default_quality=ctx.default_quality)
+        stored, _size = await asyncio.to_thread(ctx.media_store.save_bytes, gid, picture.png, "png")
+        return spec.model_copy(update={"mode": "i2v", "input_media": (stored,)}), note
+    checked = await ctx.upload_checks.video(upload.data, upload.filename)
+    spec, frames, note = fitted_to_video(parsed, checked.info, asker, caps, ctx.default_quality)
+    stored, _size = await asyncio.to_thread(
+        ctx.media_store.save_bytes, gid, upload.data, checked.kind
+    )
+    video_in = {"mode": "v2v", "input_media": (stored,), "num_frames": frames}
+    return RenderSpec.model_validate({**spec.model_dump(), **video_in}), note
+
+
+async def ask_clip(
+    ctx: ApiContext,
+    token: ApiToken,
+    asked: Asked,
+    *,
+    generation_id: str | None = None,
+    batch_id: str | None = None,
+) -> Accepted:
+    """Read, screen, reserve, check the upload, record and queue one clip; the refusal (a
+    `Problem` or a `UserFacingError` in the bot's words) otherwise, with nothing left behind."""
+    webhook_url = checked_webhook(ctx, asked.request.webhook_url)
+    spec, parsed = await draft_spec(ctx, token, asked)
+    gid = generation_id or new_generation_id()
+    reservation = await admit(ctx, spec, token, gid)
+    notes: list[str] = []
+    try:
+        if asked.upload is not None and parsed is not None:
+            spec, note = await _with_upload(ctx, token, parsed, asked.upload, gid)
+            notes = [line for line in note.splitlines() if line]
+
+        async def record(submission: Submission) -> None:
+            await asyncio.to_thread(
+                ctx.api_clips.record,
+                submission.generation_id,
+                token.id,
+                webhook_url=webhook_url,
+                batch_id=batch_id,
+            )
+
+        submission = await ctx.submitter.submit(
+            spec, reservation=reservation, generation_id=gid, before_enqueue=record
+        )
+    except BaseException:
+        await asyncio.shield(ctx.submitter.release(reservation))
+        raise
+    eta_s = await ctx.admission.eta(gid, spec)
+    return Accepted(gid, spec, submission.position, eta_s, notes)

@@ -1,0 +1,173 @@
+"""A `POST /v1/clips` body read: JSON, or multipart/form-data with an `image` or a `video`.
+
+Bodies are bounded before they are read (Content-Length against REELBOT_API_MAX_BODY_BYTES by
+the app's middleware; a JSON body at `JSON_MAX_BYTES`), and an upload part is read in chunks
+and refused, in the words `/animate` and `/restyle` use, the moment it passes their cap. The
+request's fingerprint (`body_hash`: its fields and its file's bytes) is what an
+`Idempotency-Key` is matched against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aiohttp import BodyPartReader, web
+from pydantic import ValidationError
+
+from api.problems import Problem
+from api.schemas import ClipRequest
+from intake.media.images import MAX_BYTES, check_declared_size
+from intake.media.videos import MAX_VIDEO_BYTES, check_declared_video_size
+
+JSON_MAX_BYTES = 64 * 1024
+FORM_FIELD_MAX = 8 * 1024
+UPLOAD_FIELDS = {"image": MAX_BYTES, "video": MAX_VIDEO_BYTES}
+
+
+@dataclass(frozen=True)
+class Upload:
+    kind: Literal["image", "video"]
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A clip request as read: its fields, its file (if any), and its fingerprint."""
+
+    request: ClipRequest
+    upload: Upload | None
+    body_hash: str
+
+
+def bad_body(detail: str) -> Problem:
+    return Problem(400, "Bad request body", detail, "bad-body")
+
+
+def clip_request(fields: dict[str, Any]) -> ClipRequest:
+    """The fields as a ClipRequest, or a 422 that names each bad field and what it takes."""
+    try:
+        return ClipRequest.model_validate(fields)
+    except ValidationError as exc:
+        raise invalid_fields(exc) from None
+
+
+def invalid_fields(exc: ValidationError) -> Problem:
+    allowed = ", ".join(f.alias or name for name, f in ClipRequest.model_fields.items())
+    errors = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in error["loc"]) or "body"
+        if error["type"] == "extra_forbidden":
+            message = f"`{field}` isn't a field of a clip request. Allowed: {allowed}."
+        else:
+            message = f"`{field}`: {error['msg']}."
+        errors.append({"field": field, "message": message})
+    detail = " ".join(e["message"] for e in errors[:3])
+    return Problem(422, "Invalid request", detail, "invalid-request", errors=errors)
+
+
+def fingerprint(fields: dict[str, Any], upload: Upload | None) -> str:
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode())
+    if upload is not None:
+        digest.update(f"\0{upload.kind}\0{upload.filename}\0".encode())
+        digest.update(hashlib.sha256(upload.data).digest())
+    return digest.hexdigest()
+
+
+async def read_clip_request(request: web.Request) -> Asked:
+    """The body as a clip request; 400 for a body that can't be read, 413 for one too large,
+    422 for fields that aren't right."""
+    kind = request.content_type
+    if kind == "multipart/form-data":
+        fields, upload = await _read_form(request)
+    elif kind in ("application/json", "") or kind.endswith("+json"):
+        fields, upload = await _read_json(request), None
+    else:
+        raise Problem(
+            415,
+            "Unsupported media type",
+            f"Send the request as application/json (or multipart/form-data with an image or a "
+            f"video), not {kind}.",
+            "unsupported-media-type",
+        )
+    return Asked(clip_request(fields), upload, fingerprint(fields, upload))
+
+
+async def _read_json(request: web.Request) -> dict[str, Any]:
+    if request.content_length is not None and request.content_length > JSON_MAX_BYTES:
+        raise _json_too_large()
+    raw = await request.content.read(JSON_MAX_BYTES + 1)
+    if len(raw) > JSON_MAX_BYTES:
+        raise _json_too_large()
+    if not raw.strip():
+        raise bad_body('The body is empty; send a JSON object like {"prompt": "a fox"}.')
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
+        raise bad_body(f"The body is not valid JSON{where}.") from None
+    if not isinstance(data, dict):
+        raise bad_body('The body must be a JSON object like {"prompt": "a fox"}.')
+    return data
+
+
+def _json_too_large() -> Problem:
+    return Problem(
+        413,
+        "Request body too large",
+        f"A JSON clip request can be at most {JSON_MAX_BYTES // 1024} KB; a prompt is at most "
+        "4,000 characters. Send files as multipart/form-data.",
+        "body-too-large",
+    )
+
+
+async def _read_form(request: web.Request) -> tuple[dict[str, Any], Upload | None]:
+    fields: dict[str, Any] = {}
+    upload: Upload | None = None
+    reader = await request.multipart()
+    while True:
+        part = await reader.next()
+        if part is None:
+            break
+        if not isinstance(part, BodyPartReader):
+            raise bad_body("Nested multipart bodies aren't taken; send one form.")
+        name = part.name or ""
+        if name in UPLOAD_FIELDS:
+            if upload is not None:
+                raise bad_body("Send one file: an `image` to animate or a `video` to restyle.")
+            upload = await _read_file(part, name)
+            continue
+        if part.filename is not None:
+            raise bad_body(
+                f"`{name[:40]}` is a file; only `image` (to animate) or `video` (to restyle) "
+                "may be."
+            )
+        value = await part.read_chunk(FORM_FIELD_MAX + 1)
+        if len(value) > FORM_FIELD_MAX or await part.read_chunk(1):
+            raise bad_body(f"The form field `{name[:40]}` is longer than {FORM_FIELD_MAX} bytes.")
+        try:
+            fields[name] = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise bad_body(f"The form field `{name[:40]}` is not UTF-8 text.") from None
+    return fields, upload
+
+
+async def _read_file(part: BodyPartReader, name: str) -> Upload:
+    cap = UPLOAD_FIELDS[name]
+    filename = part.filename or name
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await part.read_chunk(256 * 1024):
+        size += len(chunk)
+        if size > cap:  # the words /animate and /restyle use for a file too large
+            if name == "video":
+                check_declared_video_size(filename, size)
+            check_declared_size(filename, size)
+        chunks.append(chunk)
+    if size == 0:
+        raise bad_body(f"The `{name}` file is empty.")
+    kind: Literal["image", "video"] = "video" if name == "video" else "image"
+    return Upload(kind, filename, b"".join(chunks))
