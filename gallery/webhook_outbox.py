@@ -77,7 +77,7 @@ class Claimed:
     created_at: datetime
     secret: str
     member_id: str
-    revoked: bool  # the token was revoked since: nothing more is sent for it
+    stopped: str | None = None  # why nothing more is sent (token revoked, endpoint gone or off)
 
 
 @dataclass(frozen=True)
@@ -250,10 +250,16 @@ class Outbox:
             found = session.exec(query).all()
         claimed = []
         for delivery, token, endpoint in found:
+            stopped = None
             if delivery.target == REQUEST_TARGET:
                 secret = token.webhook_secret
+            elif endpoint is None:
+                secret, stopped = "", "the endpoint was deleted"
             else:
-                secret = endpoint.secret if endpoint is not None else ""
+                secret = endpoint.secret
+                stopped = "the endpoint is turned off" if endpoint.disabled_at else None
+            if token.revoked_at is not None:
+                stopped = "the token was revoked"
             claimed.append(
                 Claimed(
                     id=delivery.id,
@@ -266,7 +272,7 @@ class Outbox:
                     created_at=delivery.created_at,
                     secret=secret,
                     member_id=token.member_id,
-                    revoked=token.revoked_at is not None or not secret,
+                    stopped=stopped,
                 )
             )
         return claimed

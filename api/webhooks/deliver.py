@@ -80,27 +80,46 @@ class Deliverer:
         self.config = config or WebhookConfig()
 
     async def run(self) -> None:
-        """Deliver until cancelled; a failure to reach the database is logged and retried."""
+        """Deliver until cancelled, up to `batch` attempts in flight: a slow receiver holds up
+        only its own deliveries. A failure to reach the database is logged and retried."""
         config = self.config
+        in_flight: set[asyncio.Task[None]] = set()
         async with checked_session(
             self.policy, resolver=config.resolver, timeout_s=config.timeout_s
         ) as http:
-            while True:
-                try:
-                    claimed = await asyncio.to_thread(
-                        self.outbox.claim_due, limit=config.batch, lease=config.lease
-                    )
-                    await asyncio.gather(*(self.deliver(http, one) for one in claimed))
-                except Exception:
-                    log.exception("webhook delivery loop failed; retrying")
-                    claimed = []
-                if len(claimed) < config.batch:
-                    await asyncio.sleep(config.poll_s)
+            try:
+                while True:
+                    claimed: list[Claimed] = []
+                    free = config.batch - len(in_flight)
+                    try:
+                        if free > 0:
+                            claimed = await asyncio.to_thread(
+                                self.outbox.claim_due, limit=free, lease=config.lease
+                            )
+                    except Exception:
+                        log.exception("webhook delivery loop failed; retrying")
+                    for one in claimed:
+                        task = asyncio.create_task(self.deliver(http, one))
+                        in_flight.add(task)
+                        task.add_done_callback(in_flight.discard)
+                    if len(claimed) < free or free <= 0:
+                        await asyncio.sleep(config.poll_s)
+            finally:
+                for task in in_flight:
+                    task.cancel()
+                await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def deliver(self, http: aiohttp.ClientSession, claimed: Claimed) -> None:
-        """One attempt, and its outcome recorded."""
-        if claimed.revoked:
-            await asyncio.to_thread(self.outbox.give_up, claimed, "the token was revoked")
+        """One attempt, and its outcome recorded (a failure to record it is logged: the lease
+        ends and the attempt is made again)."""
+        try:
+            await self._deliver(http, claimed)
+        except Exception:
+            log.exception("clip %s: webhook %s not recorded", claimed.generation_id, claimed.id)
+
+    async def _deliver(self, http: aiohttp.ClientSession, claimed: Claimed) -> None:
+        if claimed.stopped is not None:
+            await asyncio.to_thread(self.outbox.give_up, claimed, claimed.stopped)
             return
         error = await self.attempt(http, claimed)
         if error is None:

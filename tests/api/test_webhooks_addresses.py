@@ -151,7 +151,6 @@ def claim_for(url: str) -> Claimed:
         created_at=datetime.now(UTC),
         secret=SECRET,
         member_id="discord:1",
-        revoked=False,
     )
 
 

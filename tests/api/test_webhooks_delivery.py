@@ -156,3 +156,18 @@ async def test_redirects_are_not_followed(api: Api) -> None:
 
 def test_fast_timings_are_what_the_tests_assume() -> None:
     assert FAST.lease.total_seconds() > FAST.timeout_s  # a live attempt keeps its lease
+
+
+async def test_nothing_more_is_sent_for_a_revoked_token(api: Api) -> None:
+    async with receiver() as own:
+        gid = add_api_clip(api, webhook_url=own.url)
+        await eventually(lambda: own.types(gid), lambda t: t == ["clip.queued"])
+        token_id, _ = token_of(api)
+        api.ctx.tokens.revoke(token_id, by="discord:1001")
+        render(api, gid)
+        rows = await eventually(
+            lambda: outbox(api).deliveries(gid),
+            lambda rows: len(rows) == 3 and all(r.given_up_at for r in rows[1:]),
+        )
+        assert {r.last_error for r in rows[1:]} == {"the token was revoked"}
+        assert own.types(gid) == ["clip.queued"]
