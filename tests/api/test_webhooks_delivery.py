@@ -171,3 +171,17 @@ async def test_nothing_more_is_sent_for_a_revoked_token(api: Api) -> None:
         )
         assert {r.last_error for r in rows[1:]} == {"the token was revoked"}
         assert own.types(gid) == ["clip.queued"]
+
+
+async def test_a_clip_asked_through_the_api_reports_to_its_webhook_url(api: Api) -> None:
+    _, token_secret = token_of(api)
+    async with receiver(secret=token_secret) as own:
+        asked = await api.post_clip({"prompt": "a fox in the snow", "webhook_url": own.url})
+        assert asked.status == 202, asked.body
+        gid = asked.body["id"]
+        [queued] = await eventually(lambda: own.got, lambda got: len(got) == 1)
+        assert queued.verified and queued.type == "clip.queued"
+        shown = await api.call("GET", f"/v1/clips/{gid}")
+        assert queued.event["data"]["id"] == gid
+        assert queued.event["data"]["prompt"] == shown.body["prompt"] == "a fox in the snow"
+        assert queued.event["data"]["links"] == shown.body["links"]
