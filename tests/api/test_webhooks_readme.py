@@ -19,7 +19,13 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def readme_snippet() -> str:
-    section = README.read_text().split("\n## Webhooks\n", 1)[1].split("\n## ", 1)[0]
+    """The one Python block of the README's Webhooks section (## or ###, wherever it is)."""
+    text = README.read_text()
+    heading = re.search(r"^(#{2,3}) Webhooks$", text, re.M)
+    assert heading is not None, "the README has no Webhooks section"
+    rest = text[heading.end() :]
+    end = re.search(rf"^#{{2,{len(heading.group(1))}}} ", rest, re.M)
+    section = rest[: end.start()] if end else rest
     [code] = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
     return code
 
