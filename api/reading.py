@@ -138,7 +138,7 @@ async def _read_form(request: web.Request) -> tuple[dict[str, Any], Upload | Non
         if name in UPLOAD_FIELDS:
             if upload is not None:
                 raise bad_body("Send one file: an `image` to animate or a `video` to restyle.")
-            upload = await _read_file(part, name)
+            upload = await _read_file(part, name, request.content_length)
             continue
         if part.filename is not None:
             raise bad_body(
@@ -155,7 +155,9 @@ async def _read_form(request: web.Request) -> tuple[dict[str, Any], Upload | Non
     return fields, upload
 
 
-async def _read_file(part: BodyPartReader, name: str) -> Upload:
+async def _read_file(part: BodyPartReader, name: str, declared: int | None) -> Upload:
+    """The file, read no further than its cap; the refusal names its size as the request
+    declared it (Discord's words name the attachment's declared size too)."""
     cap = UPLOAD_FIELDS[name]
     filename = part.filename or name
     chunks: list[bytes] = []
@@ -163,9 +165,10 @@ async def _read_file(part: BodyPartReader, name: str) -> Upload:
     while chunk := await part.read_chunk(256 * 1024):
         size += len(chunk)
         if size > cap:  # the words /animate and /restyle use for a file too large
+            shown = max(size, declared or 0)
             if name == "video":
-                check_declared_video_size(filename, size)
-            check_declared_size(filename, size)
+                check_declared_video_size(filename, shown)
+            check_declared_size(filename, shown)
         chunks.append(chunk)
     if size == 0:
         raise bad_body(f"The `{name}` file is empty.")
