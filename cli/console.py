@@ -15,7 +15,7 @@ from bot.messages import about, progress_bar
 from core.capabilities import capabilities_for
 from core.errors import UserFacingError
 from core.flags import parse_request
-from core.spec import DEFAULT_QUALITY, Quality, RenderSpec
+from core.spec import DEFAULT_QUALITY, Capabilities, Quality, RenderSpec
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
 from gallery.web import clip_url
@@ -78,14 +78,16 @@ async def create_clip(
     owner: str = "cli:local",
     idle_timeout_s: float | None = None,
     default_quality: Quality = DEFAULT_QUALITY,
+    capabilities: Capabilities | None = None,
 ) -> CreatedClip:
     """Parse, enqueue, follow progress to the end and say where the clip is.
 
     The operator's terminal has no caps. It runs its own admission loop while it waits, so a
-    clip is admitted even where no bot runs (any number of loops may run at once)."""
+    clip is admitted even where no bot runs (any number of loops may run at once).
+    `capabilities` sizes the clip instead of the backend's own (`reelbot up --model` on a CPU)."""
     spec = parse_request(
         text,
-        capabilities=capabilities_for(backend),
+        capabilities=capabilities or capabilities_for(backend),
         owner_id=owner,
         owner_name=owner,
         default_quality=default_quality,  # REELBOT_DEFAULT_QUALITY, as the bot reads it

@@ -184,7 +184,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     demo = None if args.no_demo else (args.demo_prompt or DEMO_PROMPT)
     try:
         with database_checked(settings.resolved_database_url()):
-            return eventloop.run(run_up(settings, demo_prompt=demo, exit_after_demo=args.once))
+            return eventloop.run(
+                run_up(settings, demo_prompt=demo, exit_after_demo=args.once, model=args.model)
+            )
     except KeyboardInterrupt:
         return 0
 
@@ -247,15 +249,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
     """Print a clip's per-frame scores and the output scan's decision (JSON): 0 allow, 1 hold or
     block, 2 unreadable or no classifier."""
     from worker.media_budget import UnreadableMedia
-    from worker.output_check import OutputCheck, sheet_png
+    from worker.model_sources import load_output_check
+    from worker.output_check import sheet_png
     from worker.settings import WorkerConfig
 
     overrides = {"scan_classifiers": args.classifiers} if args.classifiers else {}
     config = WorkerConfig(**overrides)
-    try:
-        check = OutputCheck.from_config(config)
-    except (ImportError, ValueError) as exc:
-        raise UserFacingError(str(exc)) from None
+    check = load_output_check(config)  # as the worker: a CLIP pulled to REELBOT_MODELS_DIR
     if not check.enabled:
         raise UserFacingError(
             "no frame classifier is configured: install reelbot[nsfw] (NudeNet, AGPL-3.0) or set "
@@ -336,6 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-demo", action="store_true", help="do not make the first clip")
     p.add_argument("--demo-prompt", default=None, help="prompt of the first clip")
     p.add_argument("--once", action="store_true", help="exit after the first clip")
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="ID_OR_FOLDER",
+        help="a real model (a family, hub id or folder): pulled if missing, first clip sized "
+        "for this machine",
+    )
     p.set_defaults(run=cmd_up)
 
     p = sub.add_parser("status", help="show workers, queue depths and the oldest waiting request")

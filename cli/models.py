@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.models_dir import configured_models_dir
-from core.models import MODELS, FamilyModels, Repo
+from core.models import AUXILIARY, MODELS, FamilyModels, Repo
 
 # model_index.json's `_class_name` -> family (several pipelines share a family's weights)
 FAMILY_OF_PIPELINE = {
@@ -69,17 +69,26 @@ def _cached_repos() -> set[str]:
         return set()
 
 
-def listing(models: dict[str, FamilyModels], models_dir: Path | None, cached: set[str]) -> str:
-    """Every family: its repositories, sizes, licence, VRAM, and where each already is."""
+def listing(
+    models: dict[str, FamilyModels],
+    models_dir: Path | None,
+    cached: set[str],
+    auxiliary: dict[str, FamilyModels] = AUXILIARY,
+) -> str:
+    """Every family: its repositories, sizes, licence, VRAM, and where each already is; then the
+    repositories any family may use (the output scan's CLIP)."""
     lines: list[str] = []
-    for family, entry in models.items():
+    for family, entry in {**models, **auxiliary}.items():
         vram = "-" if entry.vram_bf16_gb is None else f"{entry.vram_bf16_gb:g} GB bf16"
         if entry.vram_fp8_gb is not None:
             vram += f", {entry.vram_fp8_gb:g} GB FP8"
         if not entry.repos:
             lines += [f"{family}: built in (REELBOT_MODEL=builtin:tiny), no download", ""]
             continue
-        lines.append(f"{family}: {entry.download_gb:g} GB to download, VRAM {vram}")
+        if family in auxiliary:
+            lines.append(f"{family}: {entry.download_gb:g} GB to download; {entry.vram_source}")
+        else:
+            lines.append(f"{family}: {entry.download_gb:g} GB to download, VRAM {vram}")
         lines.append(f"  licence: {entry.licence}")
         for repo in entry.repos:
             optional = " (optional)" if repo.optional else ""

@@ -10,7 +10,9 @@ place with a `Range` request (huggingface_hub retries it); after Ctrl-C, or any 
 the same command again skips every file already in place (the folder's `.cache/huggingface`
 records their commit) and starts only the unfinished ones again.
 
-`--tiny` writes the family's tiny random model instead (`cli.tiny_models`), with no network.
+`reelbot models pull scan` fetches the output scan's CLIP model (`core.models.AUXILIARY`), which
+any family may use. `--tiny` writes the family's tiny random model instead (`cli.tiny_models`),
+with no network.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 
 from cli.models_dir import configured_models_dir
 from core.errors import UserFacingError
-from core.models import MODELS, FamilyModels, Repo, family_models
+from core.models import AUXILIARY, CLIP_SCAN_REPO, MODELS, SCAN, FamilyModels, Repo, family_models
 
 EXIT_INTERRUPTED = 130
 
@@ -161,8 +163,6 @@ def pull(
     family: str, *, into: Path, endpoint: str | None = None, progress: bool = True
 ) -> list[Pulled]:
     """Download `family`'s repositories into `into`; every file in place when it returns."""
-    from tqdm import tqdm
-
     try:
         models = family_models(family)
     except ValueError as exc:
@@ -171,6 +171,22 @@ def pull(
         raise PullError(
             f"the {family} family builds its model in code (builtin:tiny): nothing to pull"
         )
+    return pull_repos(family, models.repos, into=into, endpoint=endpoint, progress=progress)
+
+
+def pull_repos(
+    label: str,
+    repos: tuple[Repo, ...],
+    *,
+    into: Path,
+    endpoint: str | None = None,
+    progress: bool = True,
+) -> list[Pulled]:
+    """`pull` for some of a family's repositories (`reelbot up --model` fetches what is
+    missing, and a main repository other than the registry's default)."""
+    from tqdm import tqdm
+
+    models = FamilyModels(family=label, repos=repos, vram_bf16_gb=None)
     planned = [
         (repo, commit, files_of(repo, commit, endpoint=endpoint))
         for repo, commit in plan(models, endpoint=endpoint)
@@ -179,7 +195,7 @@ def pull(
     count = sum(len(files) for _, _, files in planned)
     overall = tqdm(
         total=total,
-        desc=f"{family}: {count} files",
+        desc=f"{label}: {count} files",
         unit="B",
         unit_scale=True,
         position=0,
@@ -301,6 +317,11 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 
 def _next_step(family: str, into: Path) -> str:
+    if family == SCAN:
+        return (
+            f"ready: REELBOT_SCAN_CLIP_MODEL={CLIP_SCAN_REPO.repo_id} REELBOT_MODELS_DIR={into} "
+            "(the output scan adds CLIP; works with HF_HUB_OFFLINE=1)"
+        )
     return (
         f"ready: REELBOT_BACKEND={family} REELBOT_MODELS_DIR={into} (works with HF_HUB_OFFLINE=1)"
     )
@@ -311,7 +332,8 @@ def add_pull_command(models_sub: Any) -> None:
     p = models_sub.add_parser(
         "pull", help="download a family's weights into REELBOT_MODELS_DIR (resumable)"
     )
-    p.add_argument("family", choices=sorted(name for name, m in MODELS.items() if m.repos))
+    pullable = [name for name, m in {**MODELS, **AUXILIARY}.items() if m.repos]
+    p.add_argument("family", choices=sorted(pullable), help="a family, or scan (the scan's CLIP)")
     p.add_argument(
         "--tiny",
         action="store_true",

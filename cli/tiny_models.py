@@ -3,9 +3,10 @@
 Each backend builds its tiny pipeline in code (the `builtin:tiny` branch); here those very builders
 are saved with `save_pretrained`, one folder per repository of `core.models.MODELS[family]` (the
 main one and every auxiliary: LTX's spatial upsampler, AnimateDiff's motion adapter and camera
-LoRAs), each laid out as its hub repository is. Pointing the worker at them
-(`REELBOT_MODELS_DIR`, or `REELBOT_MODEL=D/<org>/<name>`) runs the production `from_pretrained`
-branch offline, on a CPU, in seconds. The tests' fake hub serves exactly these folders.
+LoRAs; and `scan`, the output scan's CLIP), each laid out as its hub repository is. Pointing the
+worker at them (`REELBOT_MODELS_DIR`, or `REELBOT_MODEL=D/<org>/<name>`) runs the production
+`from_pretrained` branch offline, on a CPU, in seconds. The tests' fake hub serves exactly these
+folders.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from unittest import mock
 from core.models import (
     CAMERA_LORA,
     CAMERA_LORA_NAMES,
+    CLIP_SCAN,
     MAIN,
     MOTION_ADAPTER,
+    SCAN,
     UPSAMPLER,
     Repo,
     family_models,
@@ -121,7 +124,18 @@ def _animatediff(folders: dict[str, Path]) -> None:
         )
 
 
+def _scan(folders: dict[str, Path]) -> None:
+    """The scan's tiny random CLIP (`worker.frame_classifiers.tiny_clip`): model and processor
+    saved as openai/clip-vit-large-patch14 is laid out (config, safetensors, tokenizer files)."""
+    from worker.frame_classifiers import tiny_clip
+
+    model, processor = tiny_clip()
+    model.save_pretrained(folders[CLIP_SCAN])
+    processor.save_pretrained(folders[CLIP_SCAN])
+
+
 _WRITERS: dict[str, Callable[[dict[str, Path]], None]] = {
+    SCAN: _scan,
     "ltx": _ltx,
     "wan": _saved(_wan),
     "svd": _saved(_svd),

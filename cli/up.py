@@ -37,6 +37,8 @@ from jobs.keys import heartbeat_key
 log = logging.getLogger(__name__)
 
 DEMO_PROMPT = "a fox running through snow -motion 3 -camera pan left -ar 9:16 -seed 7"
+# the same clip square, at a CPU plan's size (`reelbot up --model` without a GPU)
+SQUARE_DEMO_PROMPT = DEMO_PROMPT.replace("-ar 9:16", "-ar 1:1")
 RESTART_BACKOFF_S = 1.0
 
 
@@ -146,12 +148,23 @@ async def run_up(
     *,
     demo_prompt: str | None = DEMO_PROMPT,
     exit_after_demo: bool = False,
+    model: str | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
+    """`model` (`--model`): a family, hub id or folder, pulled when missing, whose first clip
+    is sized for this machine (`cli.up_model`)."""
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     async with contextlib.AsyncExitStack() as stack:
         stack.enter_context(exclusive_data_dir(data_dir))
+        setup = None
+        if model is not None:
+            from cli.up_model import prepare
+
+            setup = await asyncio.to_thread(prepare, model, data_dir=data_dir, out=out)
+            settings = settings.model_copy(update={"backend": setup.family})
+            if setup.first_clip is not None and demo_prompt == DEMO_PROMPT:
+                demo_prompt = SQUARE_DEMO_PROMPT  # the size the cost was said for
         redis_url = settings.redis_url
         if not redis_url:
             local = await asyncio.to_thread(LocalRedis(data_dir / "redis").start)
@@ -173,6 +186,7 @@ async def run_up(
             "REELBOT_DATA_DIR": str(data_dir),
             "REELBOT_DATABASE_URL": database_url,
             "REELBOT_MEDIA_DIR": str(media_dir),
+            **(setup.worker_env if setup is not None else {}),
         }
         workers = [WorkerProcess(i, env, data_dir / "logs") for i in range(settings.workers)]
         for worker in workers:
@@ -201,6 +215,18 @@ async def run_up(
         await web.TCPSite(runner, settings.gallery_host, port).start()
         write_run_file(stack, data_dir, "gallery.url", public_url)
         print(f"gallery: {public_url}", file=out)
+        api_url = await start_api(
+            stack,
+            port=available_port(settings_api.api_host, settings_api.api_port),
+            redis_url=redis_url,
+            data_dir=data_dir,
+            database_url=database_url,
+            media_dir=media_dir,
+            public_url=public_url,
+            backend=settings.backend,
+        )
+        write_run_file(stack, data_dir, "api.url", api_url)
+        print(f"api:     {api_url} (REST; documented at {api_url}/api/openapi.json)", file=out)
 
         if settings.discord_token is not None:
             from bot.app import run_bot
@@ -224,6 +250,7 @@ async def run_up(
                 public_url=public_url,
                 out=out,
                 default_quality=settings.default_quality,  # as the bot and `create` read it
+                capabilities=setup.first_clip if setup is not None else None,
             )
             if settings.backend == "tiny":
                 print(TINY_NOTE, file=out)
@@ -237,7 +264,8 @@ async def run_up(
 TINY_NOTE = (
     "note:    the built-in tiny model makes moving noise by design: it proves every part works "
     "without downloading anything. For real clips: `reelbot models pull ltx`, then "
-    "`REELBOT_BACKEND=ltx ./dev up` (a GPU renders in seconds; 2 CPU cores take many minutes)"
+    "`REELBOT_BACKEND=ltx ./dev up` (a GPU renders in seconds); without a GPU, "
+    "`./dev up --model animatediff` makes a small real clip in about 12 min on 2 CPU cores"
 )
 """Said beside the first clip, so a newcomer doesn't take the noise for a fault."""
 

@@ -273,14 +273,76 @@ MODELS: dict[str, FamilyModels] = {
 }
 
 
+SCAN = "scan"
+# Repositories any family may use besides its own: `reelbot models` lists them after the
+# families, `reelbot models pull scan` fetches them; none is a backend.
+AUXILIARY: dict[str, FamilyModels] = {
+    SCAN: FamilyModels(
+        family=SCAN,
+        repos=(CLIP_SCAN_REPO,),
+        vram_bf16_gb=None,
+        vram_source="the output scan's CLIP (REELBOT_SCAN_CLASSIFIERS=clip or auto), any family",
+    ),
+}
+
+
 def family_models(family: str) -> FamilyModels:
-    """The registry entry of a built-in family; a ValueError that lists them otherwise."""
+    """The registry entry of a built-in family (or of `scan`, the output scan's CLIP); a
+    ValueError that lists them otherwise."""
     try:
-        return MODELS[family]
+        return MODELS[family] if family in MODELS else AUXILIARY[family]
     except KeyError:
         raise ValueError(
-            f"no model family {family!r}; known: {', '.join(sorted(MODELS))}"
+            f"no model family {family!r}; known: {', '.join(sorted([*MODELS, *AUXILIARY]))}"
         ) from None
+
+
+def family_of_repo(repo_id: str) -> str | None:
+    """The family whose main repository is `repo_id` (the registry's default), if any."""
+    for family, entry in MODELS.items():
+        if entry.repos and entry.main.repo_id == repo_id:
+            return family
+    return None
+
+
+@dataclass(frozen=True)
+class CpuPlan:
+    """A first clip a machine without a GPU makes in minutes: its size, length and steps, and
+    what it cost where it was measured (`bench/cpu_models.py`: the real-size architecture with
+    random weights, fp32 as the worker runs on a CPU)."""
+
+    width: int
+    height: int
+    seconds: float
+    steps: int
+    step_s: float  # one denoising step, classifier-free guidance included
+    once_s: float  # text encoder pass and VAE decode
+    ram_gb: float  # peak resident memory of the render
+    cores: int  # where it was measured
+    measured: str
+
+    def estimate_s(self, cores: int) -> float:
+        """The whole clip on `cores` cores, scaled from where it was measured (roughly)."""
+        return (self.steps * self.step_s + self.once_s) * self.cores / max(1, min(cores, 16))
+
+
+CPU_PLANS: dict[str, CpuPlan] = {
+    # 2 s (16 frames) at 256x256, the fast tier's 10 DDIM steps: 64.0 s a step (UNet and motion
+    # modules, prompt and negative together), 63.2 s the VAE decode, 0.2 s the text encoder;
+    # 6.1 GB of fp32 weights, 6.9 GB peak. LTX-Video 2B and Wan 2.1 1.3B need their T5-XXL /
+    # UMT5-XXL text encoders (19 / 23 GB in fp32) loaded too: over 16 GB before any frame.
+    "animatediff": CpuPlan(
+        width=256,
+        height=256,
+        seconds=2.0,
+        steps=10,
+        step_s=64.0,
+        once_s=63.4,
+        ram_gb=7.0,
+        cores=2,
+        measured="bench/cpu_models.py, 2 shared cores of an AMD EPYC, fp32",
+    ),
+}
 
 
 def repo_for(family: str, setting: str) -> Repo:
