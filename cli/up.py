@@ -1,7 +1,8 @@
 """`reelbot up`: the whole system on one machine, with nothing but Python installed.
 
 A private Redis when none is configured, SQLite and a media folder under the data directory,
-supervised worker processes, the gallery web, and a first clip made through the whole path.
+supervised worker processes, the gallery web, the REST API, and a first clip made through the
+whole path.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from aiohttp import web
 from bot.settings import BotSettings
 from cli.console import create_clip
 from cli.local_redis import LocalRedis, free_port
+from cli.up_api import start_api
 from core.errors import ConfigError
 from gallery.db import make_engine, migrate
 from gallery.mediastore import make_media_store
@@ -217,7 +219,7 @@ async def run_up(
         print(f"gallery: {public_url}", file=out)
         api_url = await start_api(
             stack,
-            port=available_port(settings_api.api_host, settings_api.api_port),
+            choose_port=available_port,
             redis_url=redis_url,
             data_dir=data_dir,
             database_url=database_url,
