@@ -31,6 +31,7 @@ __all__ = [
     "CheckedResolver",
     "check_literal_host",
     "check_url",
+    "checked_session",
     "refusal",
     "shown_url",
 ]
