@@ -1,4 +1,4 @@
-"""The `reelbot` command: parse, create, up, status, worker, gallery."""
+"""The `reelbot` command: parse, create, up, status, bot, api, worker, gallery."""
 
 from __future__ import annotations
 
@@ -211,6 +211,26 @@ def cmd_bot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_api(args: argparse.Namespace) -> int:
+    from api.app import run_api
+    from api.settings import ApiSettings
+    from cli.up import read_run_file
+    from gallery.dburl import database_checked
+    from jobs.settings import load_settings as load
+
+    settings = load(ApiSettings)
+    start_logging()
+    redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
+    if not redis_url:
+        raise UserFacingError("Set REELBOT_REDIS_URL (or run `reelbot up`, which serves the API).")
+    with (
+        contextlib.suppress(KeyboardInterrupt),
+        database_checked(settings.resolved_database_url()),
+    ):
+        eventloop.run(run_api(settings, redis_url=redis_url))
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from worker.__main__ import main as worker_main
 
@@ -355,6 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bot", help="run the Discord bot (needs REELBOT_DISCORD_TOKEN)")
     p.set_defaults(run=cmd_bot)
+
+    p = sub.add_parser("api", help="serve the REST API (needs REELBOT_REDIS_URL)")
+    p.set_defaults(run=cmd_api)
 
     p = sub.add_parser("worker", help="run one render worker (needs REELBOT_REDIS_URL)")
     p.set_defaults(run=cmd_worker)
