@@ -39,6 +39,7 @@ from core.spec import (
     MAX_SEED,
     MIN_FPS,
     MIN_GUIDANCE,
+    Quality,
     RenderSpec,
 )
 from intake.followups import build_spec, read_text
@@ -61,11 +62,7 @@ class RestyleCog(commands.Cog):
     @app_commands.describe(
         video="The video to restyle: MP4, MOV, WebM or MKV, at least 1 s, up to 25 MB",
         prompt="The new look, like 'a watercolor painting'; flags like -seed 7 may follow",
-        **{
-            k: v
-            for k, v in SETTING_DESCRIPTIONS.items()
-            if k not in ("motion", "camera", "quality")
-        }
+        **{k: v for k, v in SETTING_DESCRIPTIONS.items() if k not in ("motion", "camera")}
         | {"length": "Restyle only the first this many seconds (default: all of it)"},
     )
     async def restyle(
@@ -80,6 +77,7 @@ class RestyleCog(commands.Cog):
         length: app_commands.Range[float, 1, 60] | None = None,
         hide: bool | None = None,
         style: str | None = None,
+        quality: Quality | None = None,
     ) -> None:
         """Give a short video a new look, keeping its layout and motion."""
         bot = interaction.client
@@ -96,6 +94,7 @@ class RestyleCog(commands.Cog):
                 "fps": fps,
                 "length": length,
                 "style": style,
+                "quality": quality,
             }
             parsed = await with_options(
                 interaction, parsed, options, hide=hide, decided=VIDEO_DECIDES
