@@ -22,6 +22,9 @@ from gallery.models import JSONType, UTCDateTime, partial_index, utcnow
 
 # What an outbox row still waiting to be delivered looks like (literals only, no user input).
 UNDELIVERED_SQL = "delivered_at IS NULL AND given_up_at IS NULL"
+# An API clip whose webhook events may not all be written yet: the relay's poll reads only
+# these, through a partial index (migration 0007), however many API clips have finished.
+UNSETTLED_SQL = "last_event NOT IN ('clip.succeeded', 'clip.failed', 'clip.cancelled')"
 
 
 class ApiToken(SQLModel, table=True):
@@ -51,7 +54,10 @@ class ApiClip(SQLModel, table=True):
     row changes into events writes each once, in order)."""
 
     __tablename__ = "api_clip"
-    __table_args__ = (sa.Index("ix_api_clip_token_created", "token_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_api_clip_token_created", "token_id", "created_at"),
+        partial_index("ix_api_clip_unsettled", UNSETTLED_SQL, "generation_id"),
+    )
 
     generation_id: str = Field(
         primary_key=True, foreign_key="generation.id", ondelete="CASCADE", max_length=32

@@ -27,10 +27,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from gallery.apitables import UNDELIVERED_SQL, ApiClip, ApiToken, WebhookDelivery, WebhookEndpoint
+from gallery.apitables import (
+    UNDELIVERED_SQL,
+    UNSETTLED_SQL,
+    ApiClip,
+    ApiToken,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from gallery.db import write_lock
 from gallery.models import Generation, utcnow
-from gallery.webhook_store import FINAL_EVENTS, REQUEST_TARGET, give_up_target
+from gallery.webhook_store import REQUEST_TARGET, give_up_target
 
 MAX_ERROR_CHARS = 500
 
@@ -174,7 +181,7 @@ class Outbox:
         query = (
             select(Generation, ApiClip)
             .join(ApiClip, col(ApiClip.generation_id) == col(Generation.id))
-            .where(col(ApiClip.last_event).not_in(FINAL_EVENTS))
+            .where(sa.text(UNSETTLED_SQL))  # the partial index's own words
             .where(col(ApiClip.generation_id) > after_id)
         )
         if changed_since is not None:
