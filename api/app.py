@@ -48,12 +48,11 @@ async def run_admission(ctx: ApiContext) -> None:
 
 _routes = web.RouteTableDef()
 _operations = Operations()
-_operations.add(
-    "GET",
-    "/api/openapi.json",
-    "This document",
-    {200: Answer("OpenAPI 3.1")},
-)
+# The document at both paths: /api/openapi.json as the gallery names its own, /v1/openapi.json
+# where a proxy that sends only /v1/* to the API (deploy/Caddyfile) still reaches it.
+DOCUMENT_PATHS = ("/api/openapi.json", "/v1/openapi.json")
+for _path in DOCUMENT_PATHS:
+    _operations.add("GET", _path, "This document", {200: Answer("OpenAPI 3.1")})
 _operations.add(
     "GET", "/healthz", "Health: the database and Redis answer", {200: Answer("Up"), 503: "Down"}
 )
@@ -61,13 +60,16 @@ _operations.add(
 OPERATIONS = web.AppKey("operations", list)
 
 
-@_routes.get("/api/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     document = openapi_document(
         request.app[OPERATIONS], api_url=ctx.api_url, gallery_url=ctx.public_url
     )
     return web.json_response(document)
+
+
+for _path in DOCUMENT_PATHS:
+    _routes.get(_path)(openapi)
 
 
 @_routes.get("/healthz")

@@ -23,7 +23,7 @@ from intake.screening import when_utc
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 TOKEN = web.RequestKey("token", ApiToken)
 # Routes anyone may read: the document that describes the API, and its health.
-PUBLIC_PATHS = frozenset({"/api/openapi.json", "/healthz"})
+PUBLIC_PATHS = frozenset({"/api/openapi.json", "/v1/openapi.json", "/healthz"})
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="reelbot"'}
 
 

@@ -28,6 +28,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from api.settings import ApiSettings
 from bot.settings import BotSettings
 from cli.main import build_parser
 from gallery.settings import GallerySettings
@@ -48,7 +49,7 @@ PACKAGES = {
 }
 COMPOSE_SCHEMA = Path(__file__).parent / "data" / "compose_spec.json"
 
-SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (BotSettings, WorkerConfig)
+SETTINGS_CLASSES: tuple[type[BaseSettings], ...] = (BotSettings, WorkerConfig, ApiSettings)
 
 # Variables of third-party images the compose file may set, with where each is documented.
 THIRD_PARTY_ENV = {
@@ -71,7 +72,7 @@ THIRD_PARTY_COMMANDS = {"redis": "redis-server"}
 
 
 def setting_names() -> set[str]:
-    """Every `REELBOT_*` variable the bot's and the worker's settings classes read."""
+    """Every `REELBOT_*` variable the bot's, the worker's and the API's settings read."""
     names: set[str] = set()
     for cls in SETTINGS_CLASSES:
         prefix = cls.model_config.get("env_prefix", "")
@@ -147,7 +148,7 @@ def test_compose_file_matches_the_compose_specification(compose: dict[str, Any])
 
 def test_every_service_restarts_and_has_a_health_check(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"redis", "postgres", "bot", "gallery", "worker", "caddy"}
+    assert set(services) == {"redis", "postgres", "bot", "api", "gallery", "worker", "caddy"}
     for name, service in services.items():
         assert service.get("restart") == "unless-stopped", name
         test = service.get("healthcheck", {}).get("test")
@@ -180,7 +181,7 @@ def test_workers_each_reserve_one_gpu_and_can_be_scaled(compose: dict[str, Any])
 
 
 def test_app_services_share_the_media_volume(compose: dict[str, Any]) -> None:
-    for name in ("bot", "gallery", "worker"):
+    for name in ("bot", "api", "gallery", "worker"):
         service = compose["services"][name]
         assert "media:/data/media" in service["volumes"], name
         assert service["environment"]["REELBOT_MEDIA_DIR"] == "/data/media", name
@@ -221,7 +222,7 @@ def test_the_images_default_commands_are_reelbot_subcommands(
 
 def test_built_services_use_the_right_target(compose: dict[str, Any]) -> None:
     targets = {n: s["build"]["target"] for n, s in compose["services"].items() if "build" in s}
-    assert targets == {"bot": "app", "gallery": "app", "worker": "worker"}
+    assert targets == {"bot": "app", "api": "app", "gallery": "app", "worker": "worker"}
 
 
 # 3. Every variable the compose file sets is known.
@@ -386,6 +387,13 @@ def test_worker_is_healthy_while_its_heartbeat_key_exists(
         client.close()
 
 
+def test_api_health_check_asks_for_a_route_the_api_serves(compose: dict[str, Any]) -> None:
+    test = " ".join(compose["services"]["api"]["healthcheck"]["test"])
+    assert "http://127.0.0.1:8081/healthz" in test
+    assert compose["services"]["api"]["environment"]["REELBOT_API_PORT"] == 8081
+    assert '"/healthz"' in (ROOT / "api" / "app.py").read_text(encoding="utf-8")
+
+
 def test_gallery_health_check_asks_for_a_route_the_gallery_serves(
     compose: dict[str, Any],
 ) -> None:
@@ -410,12 +418,17 @@ SERVICE_SETTINGS: dict[str, tuple[type[BaseSettings], set[str]]] = {
         WorkerConfig,
         {"ADMIN_TOKEN", "GALLERY_HOST", "GALLERY_PORT", "GALLERY_METRICS_PORT"},
     ),
+    # role-raised caps need the member's Discord roles, which an API token does not carry
+    "api": (
+        ApiSettings,
+        {"ADMIN_TOKEN", "GALLERY_HOST", "GALLERY_PORT", "GALLERY_METRICS_PORT", "ROLE_LIMITS"},
+    ),
 }
 # Secrets, and the only services that may hold them.
 SECRET_HOLDERS = {
     "REELBOT_DISCORD_TOKEN": {"bot"},
     "REELBOT_ADMIN_TOKEN": {"gallery"},
-    "REELBOT_REDIS_URL": {"bot", "worker"},
+    "REELBOT_REDIS_URL": {"bot", "api", "worker"},
     "REDISCLI_AUTH": {"redis"},
     "POSTGRES_PASSWORD": {"postgres"},
 }
@@ -483,9 +496,10 @@ def test_only_caddy_is_published_and_the_data_stays_inside(compose: dict[str, An
             assert "ports" not in service, f"{name} is published on the host"
     assert set(services["caddy"]["ports"]) >= {"80:80", "443:443"}
     assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in services["caddy"]["volumes"]
-    # Caddy meets the gallery on the edge network; Redis, PostgreSQL and the metrics never.
+    # Caddy meets the gallery and the API on the edge network; Redis, PostgreSQL and the
+    # metrics never.
     on_edge = {n for n, s in services.items() if "edge" in s.get("networks", [])}
-    assert on_edge == {"caddy", "gallery"}
+    assert on_edge == {"caddy", "gallery", "api"}
     assert "backend" not in services["caddy"]["networks"]
 
 
@@ -510,16 +524,19 @@ def caddy_config(domain: str | None) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("domain", ["clips.example.org", None])
-def test_caddy_serves_the_gallery_over_https_and_never_its_metrics(domain: str | None) -> None:
+def test_caddy_serves_the_gallery_and_the_api_over_https_and_never_metrics(
+    domain: str | None,
+) -> None:
     (server,) = caddy_config(domain)["apps"]["http"]["servers"].values()
     assert server["listen"] == [":443"]  # automatic HTTPS; port 80 only redirects to it
     (site,) = server["routes"]
     assert site["match"] == [{"host": [domain or "localhost"]}]
-    steps = site["handle"][0]["routes"]
-    handlers = [step["handle"][0]["handler"] for step in steps]
-    refuse = handlers.index("static_response")
-    assert steps[refuse]["handle"][0]["status_code"] == 404
-    assert set(steps[refuse]["match"][0]["path"]) == {"/metrics", "/metrics/*"}
-    proxy = handlers.index("reverse_proxy")
-    assert refuse < proxy and "match" not in steps[proxy]
-    assert steps[proxy]["handle"][0]["upstreams"] == [{"dial": "gallery:8080"}]
+    # Each request takes the first `handle` whose path matches, in this order.
+    steps = [s for s in site["handle"][0]["routes"] if s["handle"][0]["handler"] == "subroute"]
+    inner = [step["handle"][0]["routes"][0]["handle"][0] for step in steps]
+    paths = [set(step["match"][0]["path"]) if "match" in step else None for step in steps]
+    assert paths == [{"/metrics", "/metrics/*"}, {"/v1/*"}, None]
+    assert inner[0] == {"handler": "static_response", "status_code": 404}
+    assert inner[1]["upstreams"] == [{"dial": "api:8081"}]
+    assert inner[2]["upstreams"] == [{"dial": "gallery:8080"}]
+    assert {step.get("group") for step in steps} == {steps[0]["group"]}  # mutually exclusive
