@@ -141,6 +141,7 @@ class ReelBot(commands.Bot):
             on_scanned=functools.partial(on_scanned, self),
             stop_progress=self.progress_tracker.finish,
             metrics=self.bot_metrics,
+            default_quality=default_quality,
         )
         self.rescans = Rescans(self)  # reported clips a worker scans again
         self.notice_dms = MemberNotices(self, queue)  # DMs other processes ask for (the API)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 
 from core.commandline import to_command_line
-from core.spec import RenderSpec
+from core.spec import DEFAULT_QUALITY, Quality, RenderSpec
 from core.text import without_bidi
 
 BAR_WIDTH = 20
@@ -77,11 +77,20 @@ _HOW = {
 }
 
 
-def result_text(user_id: int, spec: RenderSpec, clip_url: str, *, how: str = FULL) -> str:
-    """The link always survives: only the command line is shortened to fit a long prompt."""
+def result_text(
+    user_id: int,
+    spec: RenderSpec,
+    clip_url: str,
+    *,
+    how: str = FULL,
+    default_quality: Quality = DEFAULT_QUALITY,
+) -> str:
+    """The link always survives: only the command line is shortened to fit a long prompt.
+    `default_quality` is this server's REELBOT_DEFAULT_QUALITY: the line is read as shown here."""
     head = f"<@{user_id}> your clip is ready · {clip_summary(spec)}\n"
     tail = f"{_HOW[how]}\n{clip_url}"
-    command = f"{command_name(spec)} {_code(to_command_line(spec))}"
+    line = to_command_line(spec, default_quality=default_quality)
+    command = f"{command_name(spec)} {_code(line)}"
     room = DISCORD_MESSAGE_LIMIT - len(head) - len(tail) - 2
     if len(command) > room:
         command = command[: room - 1] + "…"

@@ -47,7 +47,7 @@ from bot.metrics import BotMetrics
 from bot.moderation.clip_review import HELD_NOTE
 from bot.moderation.decisions import HIDDEN_BY_MOD, REMOVED_NOTE
 from core.logs import generation_context, generation_id
-from core.spec import RenderSpec, ResultRecord
+from core.spec import DEFAULT_QUALITY, Quality, RenderSpec, ResultRecord
 from gallery.media import LocalMediaStore
 from gallery.models import Generation, Moderation
 from gallery.store import GalleryStore
@@ -94,8 +94,10 @@ class Delivery:
         on_scanned: Callable[[Generation, ResultRecord], Awaitable[None]] | None = None,
         stop_progress: Callable[[str], Awaitable[None]] | None = None,
         metrics: BotMetrics | None = None,
+        default_quality: Quality = DEFAULT_QUALITY,
     ) -> None:
         self.client = client
+        self.default_quality = default_quality  # REELBOT_DEFAULT_QUALITY: how lines are read
         self.metrics = metrics or BotMetrics()
         # told of every clip the output scan held or blocked, before its post is recorded
         self.on_scanned = on_scanned
@@ -365,7 +367,7 @@ class Delivery:
         url = clip_url(self.public_url, record.generation_id)
         limit = 0 if link_only else target.upload_limit
         how, file = await asyncio.to_thread(self._attachment, record, spec, limit)
-        text = result_text(target.user_id, spec, url, how=how)
+        text = result_text(target.user_id, spec, url, how=how, default_quality=self.default_quality)
         if file is not None:
             kwargs["file"] = file
         kwargs["view"] = result_view(record.generation_id, self.modes)

@@ -60,7 +60,9 @@ async def on_scanned(bot: ReelBot, row: Generation, record: ResultRecord) -> Non
     spec = RenderSpec.model_validate(row.spec)
     who = f"<@{spec.owner_id.partition(':')[2] or 0}>"
     where = f"<#{spec.channel_id}>" if spec.guild_id is not None else "a DM"
-    command_line = to_command_line(spec, capabilities=bot.model_capabilities)
+    command_line = to_command_line(
+        spec, capabilities=bot.model_capabilities, default_quality=bot.default_quality
+    )
     line = f"`{command_name(spec)} {plain(command_line)}`"
     why = plain(record.review or await _scan_reason(bot.moderation_store, row.id))[:600]
     if record.status == "failed":

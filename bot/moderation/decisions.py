@@ -242,7 +242,8 @@ async def restore_result(bot: ReelBot, row: Generation) -> None:
         path = await asyncio.to_thread(bot.media_store.fetch, row.media_path, max_bytes=limit)
         if path is not None:
             files, how = [discord.File(path, filename=f"reelbot-{spec.seed}.mp4")], "full"
-    text = result_text(owner, spec, clip_url(bot.deliverer.public_url, row.id), how=how)
+    url = clip_url(bot.deliverer.public_url, row.id)
+    text = result_text(owner, spec, url, how=how, default_quality=bot.default_quality)
     try:
         await message.edit(
             content=text,

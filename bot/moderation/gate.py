@@ -52,7 +52,9 @@ async def hold(
     await asyncio.to_thread(bot.store.add_generation, row)
     await asyncio.to_thread(bot.store.set_moderation, generation_id, Moderation.HELD)
     where = f"<#{asker.channel_id}>" if asker.guild_id is not None else "a DM"
-    command_line = to_command_line(spec, capabilities=bot.model_capabilities)
+    command_line = to_command_line(
+        spec, capabilities=bot.model_capabilities, default_quality=bot.default_quality
+    )
     text = (
         f"🛡️ **Held for review** · <@{asker.user_id}> in {where}\n"
         f"Rule `{decision.rule}` ({decision.category}): {decision.reason}\n"
