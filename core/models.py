@@ -330,7 +330,7 @@ CPU_PLANS: dict[str, CpuPlan] = {
     # 2 s (16 frames) at 256x256, the fast tier's 10 DDIM steps: 64.0 s a step (UNet and motion
     # modules, prompt and negative together), 63.2 s the VAE decode, 0.2 s the text encoder;
     # 6.1 GB of fp32 weights, 6.9 GB peak. LTX-Video 2B and Wan 2.1 1.3B need their T5-XXL /
-    # UMT5-XXL text encoders (19 / 23 GB in fp32) loaded too: over 16 GB before any frame.
+    # UMT5-XXL text encoders (19.6 / 26.9 GB in fp32) loaded too: over 16 GB before any frame.
     "animatediff": CpuPlan(
         width=256,
         height=256,
