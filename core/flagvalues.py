@@ -27,6 +27,7 @@ from core.spec import (
     Camera,
     StylePreset,
 )
+from core.stylefile import StyleMenu
 
 MIN_SECONDS = 1.0
 PROMPT_FIRST = "Words for the prompt go before the first flag."
@@ -144,6 +145,8 @@ def _read_style(shown: str, value: str, styles: Mapping[str, StylePreset]) -> St
     found = by_name.get(value.lower())
     if found is not None:
         return found
+    if isinstance(styles, StyleMenu) and (lacked := styles.refusal(value, shown)):
+        raise lacked  # a style of the styles file that this family has no LoRA for
     if not styles:
         raise FlagError(f"`{shown}`: no styles are set up on this server.", token=shown)
     names = sorted({preset.name for preset in styles.values()})

@@ -74,14 +74,32 @@ GenerationId = Annotated[str, StringConstraints(pattern=rf"^{GENERATION_ID_PATTE
 PromptText = Annotated[str, StringConstraints(max_length=MAX_PROMPT_CHARS)]
 
 
+# What a style asks of the worker besides its words: "" nothing; "style": the LoRA of the styles
+# file's [styles.NAME] for the worker's family; "effect": [effects.NAME] (image-to-video only),
+# with its LoRA where the family has one. The worker reads the LoRA from its own styles file by
+# the style's name: a job never names a file (`core.stylefile`, `worker.styles`).
+StyleAdapter = Literal["", "style", "effect"]
+
+
 class StylePreset(BaseModel):
-    """A named look: text appended to the prompt and to the negative prompt."""
+    """A named look: text appended to the prompt and to the negative prompt, and perhaps an
+    adapter the worker loads for it (`adapter`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
     prompt_suffix: Annotated[str, StringConstraints(max_length=300)] = ""
     negative: Annotated[str, StringConstraints(max_length=300)] = ""
+    adapter: StyleAdapter = ""
+
+    @model_serializer(mode="wrap")
+    def _no_adapter_unsaid(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A words-only style is written as before adapters existed, so stored specs and jobs
+        of such clips stay byte for byte what older workers and rows read and wrote."""
+        data: dict[str, Any] = handler(self)
+        if not data.get("adapter"):
+            data.pop("adapter", None)
+        return data
 
 
 class RenderSpec(BaseModel):

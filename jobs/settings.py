@@ -3,6 +3,7 @@ process loads its settings (a ConfigError a line per bad variable, never a trace
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -67,6 +68,11 @@ class QueueSettings(BaseSettings):
     )
     max_tries: int = Field(default=5, ge=1, description="attempts per clip before it is failed")
     backend: str = Field(default="tiny", description="model family the workers run (tiny, …)")
+    styles_file: Path | None = Field(
+        default=None,
+        description="styles and effects (TOML: LoRAs per family, prompt text; README, "
+        "'Characters, styles and effects'); unset: the built-in words-only styles",
+    )
     default_quality: Quality = Field(
         default=DEFAULT_QUALITY,
         description="fast or hq: how a clip asked for with neither -fast nor -hq renders (fast: "

@@ -63,6 +63,9 @@ def checked_settings() -> WorkerConfig:
     if not config.redis_url:
         raise ConfigError("REELBOT_REDIS_URL: a worker needs it (or run it through `reelbot up`)")
     check_database_url(config.resolved_database_url())
+    from core.stylefile import StyleFile
+
+    StyleFile.from_file(config.styles_file)  # a bad styles file: one line per problem, exit 2
     return config
 
 

@@ -13,12 +13,14 @@ the spec (the front end set them from the recipe) and guidance from
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from core.spec import FastRecipe, Quality
+from worker.styles import activate
 
 log = logging.getLogger(__name__)
 
@@ -53,24 +55,30 @@ class FastPath:
 
     @contextmanager
     def use(
-        self, pipe: Any, quality: Quality, recipe: FastRecipe | None, *, lora: bool = True
+        self,
+        pipe: Any,
+        quality: Quality,
+        recipe: FastRecipe | None,
+        *,
+        lora: bool = True,
+        adapters: Mapping[str, float] = MappingProxyType({}),
     ) -> Iterator[FastApplied]:
         """Render inside this with `pipe`: the recipe applied for a fast clip, taken off after.
 
-        `lora=False` when the loaded checkpoint is already distilled (LTX's default)."""
+        `lora=False` when the loaded checkpoint is already distilled (LTX's default).
+        `adapters` are the job's other LoRAs (its style, `worker.styles`), made active
+        together with the recipe's in one `set_adapters`; every other adapter is off."""
         applied = self.last = FastApplied()
         if quality != "fast" or recipe is None:
-            if self._lora is not None:
-                pipe.disable_lora()
+            activate(pipe, adapters)
             yield applied
             return
+        wanted = dict(adapters)
         if recipe.lora and lora:
             self._load_lora(pipe, recipe.lora)
-            pipe.enable_lora()
-            pipe.set_adapters([ADAPTER], [recipe.lora_scale])
+            wanted[ADAPTER] = recipe.lora_scale
             applied.lora = recipe.lora
-        elif self._lora is not None:
-            pipe.disable_lora()
+        activate(pipe, wanted)
         full = pipe.transformer
         if recipe.fp8 and self._fp8_transformer(full) is not None:
             pipe.transformer = self._fp8

@@ -238,6 +238,10 @@ def job_render(
     if job.spec.sound and not backend.capabilities.sound:  # the bot refuses it; others may not
         name = backend.capabilities.name
         raise ValueError(f"sound=True: the {name} backend makes no sound")
+    style = job.spec.style
+    if style is not None and style.adapter and getattr(backend, "styles", None) is None:
+        name = backend.capabilities.name
+        raise ValueError(f"the {name} model takes no LoRAs, so `-style {style.name}` can't be used")
     return backend.render(job.spec, on_step, inputs=inputs)
 
 

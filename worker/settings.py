@@ -83,6 +83,13 @@ class WorkerConfig(QueueSettings, GallerySettings, ModelSettings):
         "steps) of the loaded family's largest clip, an upscale of its longest at its default "
         "steps; a bigger one is refused unrendered",
     )
+    style_adapters_resident: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="style and effect LoRAs kept loaded at once; the least recently used one "
+        "past this is unloaded",
+    )
     watermark: bool = Field(default=True, description="mark frames with the generation id")
     c2pa_cert_file: Path | None = Field(
         default=None, description="PEM signing certificate then its chain; signs clips (C2PA)"

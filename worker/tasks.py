@@ -49,6 +49,7 @@ from worker.readiness import load_announced
 from worker.reconcile import reconcile_forever
 from worker.render import LeaseLost, MissingInput, OwnerCancelled, made_extras, make_clip
 from worker.settings import WorkerConfig
+from worker.styles import styles_for
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     started = time.perf_counter()
     ctx["backend"], ctx["output_check"] = await load_announced(ctx["redis"], config)
     ctx["load_s"] = time.perf_counter() - started
+    if hasattr(ctx["backend"], "styles"):  # the styles file's LoRAs, loaded as jobs ask
+        ctx["backend"].styles = styles_for(config, config.backend)
     engine = make_engine(config.resolved_database_url())
     await asyncio.to_thread(migrate, engine)
     ctx["store"] = GalleryStore(engine)

@@ -53,11 +53,23 @@ def make_spec(**changes: object) -> RenderSpec:
     return RenderSpec(**(fields | changes))
 
 
+_DURING: dict[int, tuple[list[str], dict[str, float]]] = {}  # backend → its LoRAs mid-render
+
+
 def render(backend: AnimateDiffBackend, spec: RenderSpec) -> np.ndarray:
-    return backend.render(spec, lambda s, t: None).frames
+    def on_step(step: int, total: int) -> None:
+        _DURING[id(backend)] = _lora_state_now(backend)
+
+    return backend.render(spec, on_step).frames
 
 
 def lora_state(backend: AnimateDiffBackend) -> tuple[list[str], dict[str, float]]:
+    """The adapters active in the motion modules while the latest clip denoised, and their
+    scales (after a clip every LoRA is off: `worker.styles`)."""
+    return _DURING[id(backend)]
+
+
+def _lora_state_now(backend: AnimateDiffBackend) -> tuple[list[str], dict[str, float]]:
     """The adapters active in the UNet's motion modules and their scales, read off one layer."""
     for name, module in backend.pipe.unet.named_modules():
         if "motion_modules" in name and hasattr(module, "scaling") and module.scaling:

@@ -51,6 +51,7 @@ from worker.backends.common import (
     to_uint8,
 )
 from worker.motion import motion_lora_scale
+from worker.styles import StyleAdapters, activate
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class AnimateDiffBackend:
         self.pipe = pipe
         self.device = str(pipe._execution_device)
         self._lock = threading.Lock()
+        self.styles = StyleAdapters.none(CAPABILITIES.name)  # the worker sets the file's
 
     def render(
         self, spec: RenderSpec, on_step: StepCallback, *, inputs: Sequence[Path] = ()
@@ -113,12 +115,9 @@ class AnimateDiffBackend:
         caps = self.capabilities
         check_spec(caps, spec, inputs)
         names, weights = camera_adapters(spec.camera, spec.motion)
-        with self._lock:
-            if names:
-                self.pipe.enable_lora()
-                self.pipe.set_adapters(names, adapter_weights=weights)
-            else:
-                self.pipe.disable_lora()
+        with self._lock, self.styles.use(self.pipe, spec) as style:
+            # the camera's MotionLoRAs and the style's LoRA together, every other one off
+            activate(self.pipe, dict(zip(names, weights, strict=True)) | style)
             video = self.pipe(
                 prompt=spec.full_prompt(),
                 negative_prompt=spec.full_negative_prompt(),

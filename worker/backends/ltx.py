@@ -55,6 +55,7 @@ from worker.images import fit_image
 from worker.media_decode import ClipPlan
 from worker.media_sandbox import read_clip
 from worker.motion import camera_travel
+from worker.styles import StyleAdapters
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class LTXBackend:
         self.fast = FastPath(self.device)  # the -fast recipe, switched on per clip
         # a distilled checkpoint needs no LoRA; one of another shape can't take it
         self.fast_lora = not distilled and lora_fits(pipe.transformer)
+        self.styles = StyleAdapters.none(CAPABILITIES.name)  # the worker sets the file's
 
     def _call_kwargs(self, spec: RenderSpec, on_step: StepCallback) -> dict[str, Any]:
         """What every LTX call shares: prompt, guidance, schedule, seed, decoding, progress."""
@@ -151,8 +153,11 @@ class LTXBackend:
             kwargs["conditions"] = [condition]
             if self.distilled:
                 kwargs["image_cond_noise_scale"] = 0.0
-        fast = self.fast.use(pipe, spec.quality, caps.fast, lora=self.fast_lora)
-        with self._lock, fast:
+        with (
+            self._lock,
+            self.styles.use(pipe, spec) as style,
+            self.fast.use(pipe, spec.quality, caps.fast, lora=self.fast_lora, adapters=style),
+        ):
             video = pipe(**kwargs).frames[0]
         frames = to_uint8(video)
         if spec.mode == "extend":
@@ -184,8 +189,12 @@ class LTXBackend:
         frames = np.concatenate([frames, np.repeat(frames[-1:], count - len(frames), axis=0)])
         low = [Image.fromarray(frame) for frame in frames[:count]]
         kwargs = self._call_kwargs(spec, on_step)
-        fast = self.fast.use(self.condition_pipe, spec.quality, caps.fast, lora=self.fast_lora)
-        with self._lock, fast:
+        pipe = self.condition_pipe
+        with (
+            self._lock,
+            self.styles.use(pipe, spec) as style,
+            self.fast.use(pipe, spec.quality, caps.fast, lora=self.fast_lora, adapters=style),
+        ):
             latents = self.upsample_pipe(
                 video=low,
                 width=spec.width // 2,

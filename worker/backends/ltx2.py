@@ -67,6 +67,7 @@ from worker.backends.common import (
 from worker.fast import FastPath
 from worker.images import fit_image
 from worker.motion import camera_travel
+from worker.styles import StyleAdapters
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class LTX2Backend:
         # Both pipelines keep per-call state on themselves and share every module.
         self._lock = threading.Lock()
         self.fast = FastPath(self.device)  # the -fast recipe, switched on per clip
+        self.styles = StyleAdapters.none(CAPABILITIES.name)  # the worker sets the file's
 
     def render(
         self, spec: RenderSpec, on_step: StepCallback, *, inputs: Sequence[Path] = ()
@@ -136,7 +138,11 @@ class LTX2Backend:
         if spec.mode == "i2v":
             pipe = self.image_pipe
             kwargs["image"] = fit_image(inputs[0], width, height)
-        with self._lock, self.fast.use(pipe, spec.quality, caps.fast):
+        with (
+            self._lock,
+            self.styles.use(pipe, spec) as style,
+            self.fast.use(pipe, spec.quality, caps.fast, adapters=style),
+        ):
             output = pipe(**kwargs)
         frames = to_uint8(output.frames[0])
         if vcam.moves(spec.camera):

@@ -39,6 +39,7 @@ from core.spec import RenderSpec
 from worker.backends import RenderedClip, StepCallback
 from worker.fast import FastApplied, FastPath
 from worker.images import fit_image
+from worker.styles import StyleAdapters
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,7 @@ class TinyBackend:
         self._lock = threading.Lock()
         self.fast = FastPath(device)
         self.last_fast = FastApplied()  # what the fast tier did to the latest clip
+        self.styles = StyleAdapters.none(CAPABILITIES.name)  # the worker sets the file's
 
     def parameter_count(self) -> dict[str, int]:
         return {
@@ -228,7 +230,11 @@ class TinyBackend:
             on_step(i + 1, pipe.num_timesteps)
             return {}
 
-        with self._lock, self.fast.use(pipe, spec.quality, caps.fast) as applied:
+        with (
+            self._lock,
+            self.styles.use(pipe, spec) as style,
+            self.fast.use(pipe, spec.quality, caps.fast, adapters=style) as applied,
+        ):
             self.last_fast = applied
             output = pipe(
                 **image,

@@ -50,6 +50,7 @@ from worker.images import fit_image
 from worker.media_decode import ClipPlan
 from worker.media_sandbox import read_clip
 from worker.motion import camera_travel
+from worker.styles import StyleAdapters
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class WanBackend:
         self.device = str(pipe._execution_device)
         self._lock = threading.Lock()
         self.fast = FastPath(self.device)  # the -fast recipe, switched on per clip
+        self.styles = StyleAdapters.none(CAPABILITIES.name)  # the worker sets the file's
 
     def _call_kwargs(self, spec: RenderSpec, on_step: StepCallback) -> dict[str, Any]:
         """The arguments every Wan call shares."""
@@ -123,7 +125,11 @@ class WanBackend:
                     )
                 pipe = self.image_pipe
                 kwargs["image"] = fit_image(inputs[0], width, height)
-        with self._lock, self.fast.use(pipe, spec.quality, caps.fast):
+        with (
+            self._lock,
+            self.styles.use(pipe, spec) as style,
+            self.fast.use(pipe, spec.quality, caps.fast, adapters=style),
+        ):
             video = pipe(**kwargs).frames[0]
         frames = to_uint8(video)
         if moving:
