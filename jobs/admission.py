@@ -298,7 +298,10 @@ class Admission:
             except Exception:  # a Redis blip must not end the loop
                 log.exception("admission step failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), self.poll_s)
+                # Not wait_for: on 3.11 it swallows a cancel that comes just after a kick,
+                # and the loop (and whoever awaits its end) would run on for ever.
+                async with asyncio.timeout(self.poll_s):
+                    await self._kick.wait()
 
     # --- cancelling ---------------------------------------------------------------------
 
