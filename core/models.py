@@ -6,11 +6,24 @@ finds a repository there before it asks the hub. Every repository has a worker s
 (`Repo.setting`, a `WorkerConfig` field; the environment variable is `REELBOT_` + its upper case)
 whose default is the hub id.
 
-Where the figures come from: download sizes are estimates, parameter count x bytes of the dtype the
-repository stores (from the model cards and the configs' sizes; the hub's own file list was not
-reachable from here), rounded up; `source` says which. VRAM in bf16 is `core.capabilities` (weights
-+ activations at the family's native clip); FP8 counts the transformer's weights at one byte each
+Where the facts come from: each `Repo` says what was checked and against what (`checked`: the
+hub pages and file lists, diffusers' pipeline docs, the model's own repository, all read from
+stored public copies, since the hub is not reachable from here) and what was not (`unverified`).
+`download_gb` is the hub's file sizes where `source` says so, else parameters x stored bytes.
+VRAM in bf16 is `core.capabilities` (weights + activations at the family's native clip, an
+estimate never measured on a GPU); FP8 counts the transformer's weights at one byte each
 (torchao float8 weight-only), everything else unchanged.
+
+AnimateDiff's base is any Stable Diffusion 1.5 pipeline folder; the default is epiCRealism. The
+original SD 1.5 repository, runwayml/stable-diffusion-v1-5, was removed from the hub (Sept 2024;
+many projects' issue threads): its community mirror is stable-diffusion-v1-5/stable-diffusion-v1-5.
+The fast tier's distillation LoRAs are named in `core.capabilities`, not pulled here: LTX's
+`Lightricks/LTX-Video::ltxv-13b-0.9.7-distilled-lora128.safetensors` (the LTX-Video README's
+0.9.7 release notes; ~1.3 GB) serves only a non-distilled 13B checkpoint, and the default is
+already distilled. lightx2v's 4-step LoRAs (lightx2v/Wan2.1-Distill-Loras, Wan2.2-Distill-Loras,
+hub file lists) are all for the 14B / A14B Wan models; none for TI2V-5B was found. LTX-2's own
+stage-2 `Lightricks/LTX-2::ltx-2-19b-distilled-lora-384.safetensors` (diffusers' LTX-2 docs) is
+not wired.
 """
 
 from __future__ import annotations
@@ -19,6 +32,10 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from core.capabilities import FAMILIES
+
+# A CPU-only first clip's cost lives in core.cpu_plans; cli.up_model imports it from here.
+from core.cpu_plans import CPU_PLANS as CPU_PLANS
+from core.cpu_plans import CpuPlan as CpuPlan
 
 # Second copies of the same weights (half precision, PyTorch pickles, other frameworks) and
 # training or original single-file checkpoints: never needed by the diffusers pipelines.
@@ -51,8 +68,11 @@ class Repo:
     setting: str  # WorkerConfig field; REELBOT_<SETTING> names it
     allow_patterns: tuple[str, ...]
     download_gb: float
-    licence: str
+    licence: str  # its name, as the hub card or licence file gives it
     source: str  # where download_gb comes from
+    checked: str  # the facts above that were verified, and where
+    unverified: str  # the facts above that could not be checked ("" when none)
+    commercial: str = ""  # what the licence says of commercial use, plainly; "" = no limit
     ignore_patterns: tuple[str, ...] = DUPLICATES
     optional: bool = False  # the family renders without it (a feature is off)
 
@@ -86,7 +106,23 @@ class FamilyModels:
 
     @property
     def licence(self) -> str:
-        return self.main.licence
+        """Every licence the family's repositories carry (the main one's first; which
+        repositories each covers when they differ), then what they say of commercial use."""
+        covers: dict[str, list[str]] = {}
+        notes: list[str] = []
+        for repo in self.repos:
+            role = f"{CAMERA_LORA}s" if repo.role.startswith(CAMERA_LORA) else repo.role
+            roles = covers.setdefault(repo.licence, [])
+            if role not in roles:
+                roles.append(role)
+            if repo.commercial and repo.commercial not in notes:
+                notes.append(repo.commercial)
+        names = (
+            next(iter(covers))
+            if len(covers) == 1
+            else "; ".join(f"{name} [{', '.join(roles)}]" for name, roles in covers.items())
+        )
+        return ". ".join([names, *notes])
 
 
 def pipeline_files(*components: str) -> tuple[str, ...]:
@@ -96,8 +132,13 @@ def pipeline_files(*components: str) -> tuple[str, ...]:
 
 
 ESTIMATE = "estimate: parameters x stored bytes ({})"
+HUB_SIZES = "the hub's file sizes ({})"
 
-LTX_LICENCE = "LTX-Video Open Weights License (ltxv-open-weights-license-0.X)"
+LTX_LICENCE = "LTX-Video Open Weights License 0.X"
+LIGHTRICKS_COMMERCIAL = (
+    "Commercial use needs a paid licence from Lightricks once the organisation's annual revenue "
+    "reaches US$10M"
+)
 LTX_UPSAMPLER_ID = "Lightricks/ltxv-spatial-upscaler-0.9.7"
 MOTION_ADAPTER_ID = "guoyww/animatediff-motion-adapter-v1-5-2"
 CAMERA_LORA_NAMES: tuple[str, ...] = (
@@ -112,6 +153,11 @@ CAMERA_LORA_NAMES: tuple[str, ...] = (
 )
 # {name} is one of CAMERA_LORA_NAMES; REELBOT_ANIMATEDIFF_MOTION_LORAS may be a folder template too
 CAMERA_LORA_TEMPLATE = "guoyww/animatediff-motion-lora-{name}"
+ANIMATEDIFF_LICENCE = "Apache-2.0"
+ANIMATEDIFF_LICENCE_NOTE = (
+    "licence: the hub repo carries no licence tag; Apache-2.0 is the AnimateDiff code "
+    "repository's (guoyww/AnimateDiff LICENSE.txt)"
+)
 
 
 def camera_lora_repo(name: str, template: str = CAMERA_LORA_TEMPLATE) -> str:
@@ -126,7 +172,14 @@ CLIP_SCAN_REPO = Repo(
     allow_patterns=("*.json", "*.txt", "model.safetensors"),
     download_gb=1.71,
     licence="MIT",
-    source=ESTIMATE.format("428M fp32"),
+    commercial="OpenAI's model card puts any deployed use out of scope (not a licence term)",
+    source=HUB_SIZES.format("model.safetensors 1.71 GB, in a copy made from openai's repo"),
+    checked=(
+        "id and files (config, tokenizer json/txt, model.safetensors; .bin/.h5/.msgpack skipped): "
+        "hub pages of copies; MIT: openai/CLIP's LICENSE (the hub card has no licence tag); "
+        "out-of-scope note: openai/CLIP model-card.md"
+    ),
+    unverified="the size on openai's own repo page (read from a copy)",
     optional=True,
 )
 
@@ -147,10 +200,23 @@ MODELS: dict[str, FamilyModels] = {
                 allow_patterns=pipeline_files(
                     "scheduler", "text_encoder", "tokenizer", "transformer", "vae"
                 ),
-                download_gb=46.0,
+                download_gb=47.7,
                 licence=LTX_LICENCE,
-                source=ESTIMATE.format(
-                    "13.1B transformer bf16 26 GB, T5-XXL encoder 4.8B fp32 19 GB, VAE 0.5 GB"
+                commercial=LIGHTRICKS_COMMERCIAL,
+                source=HUB_SIZES.format(
+                    "transformer 6 shards 26.1 GB bf16, T5 text encoder 4 shards 19.05 GB fp32, "
+                    "VAE 2.49 GB; listed for -dev, the distilled shards match"
+                ),
+                checked=(
+                    "id: diffusers' LTX-Video docs; layout and sizes: the hub file list of "
+                    "LTX-Video-0.9.7-dev (same folders; the distilled transformer shard 2/6 is "
+                    "the same 4.97 GB); licence name: the -dev repo's "
+                    "LTX-Video-Open-Weights-License-0.X.txt and the distilled checkpoint's "
+                    "licence file ('LTXV Open Weights License', 2025-05-14)"
+                ),
+                unverified=(
+                    "the distilled repo's full file list; the US$10M threshold is from several "
+                    "public summaries of the licence, whose text was not read here"
                 ),
             ),
             Repo(
@@ -159,8 +225,16 @@ MODELS: dict[str, FamilyModels] = {
                 setting="ltx_upsampler_model",
                 allow_patterns=pipeline_files("latent_upsampler"),
                 download_gb=0.51,
-                licence=LTX_LICENCE,
-                source=ESTIMATE.format("latent upsampler ~126M fp32"),
+                licence="its own LICENSE file (hub tag 'other'), presumably the same",
+                commercial=LIGHTRICKS_COMMERCIAL,
+                source=HUB_SIZES.format("the same upsampler as one file is 505 MB"),
+                checked=(
+                    "id: diffusers' LTX-Video docs (LTXLatentUpsamplePipeline, vae passed in, "
+                    "so only latent_upsampler/ is needed: diffusers' pipeline signature); "
+                    "hub card: LTXLatentUpsamplePipeline, license other, LICENSE; 505 MB: "
+                    "Lightricks/LTX-Video's ltxv-spatial-upscaler-0.9.x.safetensors"
+                ),
+                unverified="its file list and its LICENSE text",
             ),
         ),
         vram_bf16_gb=FAMILIES["ltx"].vram_gb,
@@ -179,8 +253,13 @@ MODELS: dict[str, FamilyModels] = {
                 download_gb=34.0,
                 licence="Apache-2.0",
                 source=ESTIMATE.format(
-                    "5B transformer fp32 20 GB, UMT5-XXL encoder 5.7B bf16 11.4 GB, VAE 2.8 GB"
+                    "5B transformer fp32 20 GB, VAE ~2.8 GB; UMT5-XXL encoder 11.4 GB per the hub"
                 ),
+                checked=(
+                    "id: Wan2.2 README (Diffusers link); Apache-2.0: its 'License Agreement'; "
+                    "text_encoder/ 3 shards 11.4 GB: the hub file list"
+                ),
+                unverified="the transformer's stored dtype and size, and the VAE's size",
             ),
         ),
         vram_bf16_gb=FAMILIES["wan"].vram_gb,
@@ -199,6 +278,15 @@ MODELS: dict[str, FamilyModels] = {
                 download_gb=4.3,
                 licence="CreativeML OpenRAIL-M",
                 source=ESTIMATE.format("SD 1.5: UNet 860M, CLIP text 123M, VAE 84M, fp32"),
+                checked=(
+                    "id, licence tag creativeml-openrail-m and folders (feature_extractor, "
+                    "safety_checker, scheduler, text_encoder, tokenizer, unet, vae; safetensors "
+                    "added beside the .bin): its hub card and file list"
+                ),
+                unverified=(
+                    "the stored dtype: a copy (kamillaova/epiCRealism) keeps the UNet in fp16 "
+                    "(1.72 GB), so the download may be nearer 2.2 GB"
+                ),
             ),
             Repo(
                 role=MOTION_ADAPTER,
@@ -206,8 +294,14 @@ MODELS: dict[str, FamilyModels] = {
                 setting="animatediff_motion_adapter",
                 allow_patterns=("config.json", "diffusion_pytorch_model.safetensors"),
                 download_gb=1.82,
-                licence="Apache-2.0",
-                source=ESTIMATE.format("motion modules 453M fp32"),
+                licence=ANIMATEDIFF_LICENCE,
+                source=HUB_SIZES.format("diffusion_pytorch_model.safetensors 1.82 GB"),
+                checked=(
+                    "id: diffusers' AnimateDiff docs; files (config.json, the safetensors, a "
+                    "same-size .fp16 copy skipped): hub file list; 453M params: AnimateDiff "
+                    f"README; {ANIMATEDIFF_LICENCE_NOTE}"
+                ),
+                unverified="that the code repository's licence covers the hub weights",
             ),
             *(
                 Repo(
@@ -216,8 +310,16 @@ MODELS: dict[str, FamilyModels] = {
                     setting="animatediff_motion_loras",
                     allow_patterns=("*.safetensors",),
                     download_gb=0.08,
-                    licence="Apache-2.0",
-                    source=ESTIMATE.format("rank-128 LoRA on the motion modules, fp32"),
+                    licence=ANIMATEDIFF_LICENCE,
+                    source=HUB_SIZES.format("diffusion_pytorch_model.safetensors 77.4 MB"),
+                    checked=(
+                        "ids: diffusers' AnimateDiff docs (zoom-out) and public code naming all "
+                        "eight; 77.4 MB: the zoom-in and zoom-out file lists; 19M params: "
+                        f"AnimateDiff README; {ANIMATEDIFF_LICENCE_NOTE}"
+                    ),
+                    unverified=(
+                        "the other six repos' file lists; that the code licence covers the weights"
+                    ),
                     optional=True,
                 )
                 for name in CAMERA_LORA_NAMES
@@ -236,8 +338,25 @@ MODELS: dict[str, FamilyModels] = {
                     "feature_extractor", "image_encoder", "scheduler", "unet", "vae"
                 ),
                 download_gb=9.0,
-                licence="Stability AI Community License (gated: accept it on the hub first)",
-                source=ESTIMATE.format("UNet 1.52B, CLIP image encoder 632M, VAE 98M, fp32"),
+                licence="stable-video-diffusion-community (the hub's licence tag)",
+                commercial=(
+                    "Commercial use is restricted: read its LICENSE.md first; Stability AI's "
+                    "Community License needs a paid licence from US$1M annual revenue"
+                ),
+                source=(
+                    "the hub's file sizes (UNet 6.1 GB fp32, VAE 0.39 GB) and an estimate "
+                    "(CLIP image encoder 632M fp32, 2.5 GB)"
+                ),
+                checked=(
+                    "id, folders and sizes (root svd_xt*.safetensors, 9.5 GB each, and .fp16 "
+                    "copies skipped): hub file lists; licence tag: hub card (it said "
+                    "stable-video-diffusion-nc-community in 2023); LICENSE renamed LICENSE.md "
+                    "on 2024-07-10: commit history"
+                ),
+                unverified=(
+                    "the text of LICENSE.md (whether it is the Stability AI Community License); "
+                    "whether the repo is gated (its 1.1 successor is)"
+                ),
             ),
         ),
         vram_bf16_gb=FAMILIES["svd"].vram_gb,
@@ -260,11 +379,19 @@ MODELS: dict[str, FamilyModels] = {
                     "vocoder",
                 ),
                 download_gb=65.0,
-                licence="LTX-2 Community License",
+                licence="LTX-2 Community License Agreement",
+                commercial=LIGHTRICKS_COMMERCIAL,
                 source=ESTIMATE.format(
                     "19B transformer bf16 38 GB, Gemma 3 12B bf16 24 GB, VAEs, vocoder, "
                     "connectors ~3 GB"
                 ),
+                checked=(
+                    "id: diffusers' LTX-2 docs; components: its model_index.json (Gemma 3 text "
+                    "encoder; latent_upsampler/ and root LoRAs are not pulled); licence: hub tag "
+                    "ltx-2-community-license-agreement and Lightricks/LTX-2's LICENSE of "
+                    "2026-01-05 (US$10,000,000 annual revenue: 'Commercial Entities')"
+                ),
+                unverified="every size",
             ),
         ),
         vram_bf16_gb=FAMILIES["ltx2"].vram_gb,
@@ -303,46 +430,6 @@ def family_of_repo(repo_id: str) -> str | None:
         if entry.repos and entry.main.repo_id == repo_id:
             return family
     return None
-
-
-@dataclass(frozen=True)
-class CpuPlan:
-    """A first clip a machine without a GPU makes in minutes: its size, length and steps, and
-    what it cost where it was measured (`bench/cpu_models.py`: the real-size architecture with
-    random weights, fp32 as the worker runs on a CPU)."""
-
-    width: int
-    height: int
-    seconds: float
-    steps: int
-    step_s: float  # one denoising step, classifier-free guidance included
-    once_s: float  # text encoder pass and VAE decode
-    ram_gb: float  # peak resident memory of the render
-    cores: int  # where it was measured
-    measured: str
-
-    def estimate_s(self, cores: int) -> float:
-        """The whole clip on `cores` cores, scaled from where it was measured (roughly)."""
-        return (self.steps * self.step_s + self.once_s) * self.cores / max(1, min(cores, 16))
-
-
-CPU_PLANS: dict[str, CpuPlan] = {
-    # 2 s (16 frames) at 256x256, the fast tier's 10 DDIM steps: 64.0 s a step (UNet and motion
-    # modules, prompt and negative together), 63.2 s the VAE decode, 0.2 s the text encoder;
-    # 6.1 GB of fp32 weights, 6.9 GB peak. LTX-Video 2B and Wan 2.1 1.3B need their T5-XXL /
-    # UMT5-XXL text encoders (19.6 / 26.9 GB in fp32) loaded too: over 16 GB before any frame.
-    "animatediff": CpuPlan(
-        width=256,
-        height=256,
-        seconds=2.0,
-        steps=10,
-        step_s=64.0,
-        once_s=63.4,
-        ram_gb=7.0,
-        cores=2,
-        measured="bench/cpu_models.py, 2 shared cores of an AMD EPYC, fp32",
-    ),
-}
 
 
 def repo_for(family: str, setting: str) -> Repo:

@@ -35,8 +35,11 @@ def test_the_list_names_every_repository_its_setting_and_where_it_is(models_dir:
         "[REELBOT_LTX_UPSAMPLER_MODEL]  "
         f"pulled: {models_dir}/Lightricks/ltxv-spatial-upscaler-0.9.7"
     ) in shown
-    assert "ltx: 46.51 GB to download, VRAM 40 GB bf16, 27 GB FP8" in shown
-    assert "licence: Apache-2.0" in shown
+    assert "ltx: 48.21 GB to download, VRAM 40 GB bf16, 27 GB FP8" in shown
+    assert "\n  licence: Apache-2.0\n" in shown
+    ltx_licence = next(line for line in shown.splitlines() if "LTX-Video Open Weights" in line)
+    assert "Commercial use needs a paid licence from Lightricks" in ltx_licence
+    assert "US$10M" in ltx_licence
     nowhere = listing(MODELS, None, cached=set())
     assert "[REELBOT_ANIMATEDIFF_MOTION_ADAPTER]  not downloaded" in nowhere
 

@@ -21,6 +21,7 @@ def test_main_repo_first_with_the_model_setting(family: str) -> None:
     assert entry.vram_bf16_gb and entry.download_gb > 0
     for repo in entry.repos:
         assert repo.licence and repo.source and repo.variable.startswith("REELBOT_")
+        assert repo.checked, f"{repo.repo_id}: say what was verified, and where"
 
 
 def _kept(repo_files: list[str], allow: tuple[str, ...], ignore: tuple[str, ...]) -> list[str]:
@@ -60,6 +61,13 @@ def test_ltx_and_animatediff_list_their_auxiliary_repositories() -> None:
         "animatediff_motion_loras",
     }
     assert camera_lora_repo("zoom-in") in {r.repo_id for r in ad}
+
+
+def test_licences_that_limit_commercial_use_say_so() -> None:
+    """LTX-Video, LTX-2 and SVD weights are not free for every commercial use; Wan is Apache."""
+    for family in ("ltx", "ltx2", "svd"):
+        assert "Commercial use" in family_models(family).licence, family
+    assert family_models("wan").licence == "Apache-2.0"
 
 
 def test_unknown_family_names_the_known_ones() -> None:
