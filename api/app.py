@@ -18,12 +18,13 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
-from api import clips, events
+from api import batches, clips, events
 from api.auth import auth_middleware
 from api.context import CONTEXT, ApiContext
 from api.feature import Feature, Loop
-from api.openapi import Answer, Operations, openapi_document
+from api.openapi import Answer, Operation, Operations, openapi_document
 from api.problems import Problem, problem_middleware
 from api.settings import ApiSettings
 from api.webhooks.routes import FEATURE as WEBHOOKS
@@ -57,14 +58,13 @@ _operations.add(
     "GET", "/healthz", "Health: the database and Redis answer", {200: Answer("Up"), 503: "Down"}
 )
 
-OPERATIONS = web.AppKey("operations", list)
+OPERATIONS: web.AppKey[list[Operation]] = web.AppKey("operations")
 
 
 async def openapi(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    document = openapi_document(
-        request.app[OPERATIONS], api_url=ctx.api_url, gallery_url=ctx.public_url
-    )
+    operations: list[Operation] = request.app[OPERATIONS]
+    document = openapi_document(operations, api_url=ctx.api_url, gallery_url=ctx.public_url)
     return web.json_response(document)
 
 
@@ -91,11 +91,12 @@ FEATURES: tuple[Feature, ...] = (
     Feature(web.RouteTableDef(), loops=(run_admission,)),
     clips.FEATURE,
     events.FEATURE,
+    batches.FEATURE,
     WEBHOOKS,
 )
 
 
-def body_cap(max_body: int) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def body_cap(max_body: int) -> Middleware:
     """A body declared larger than the cap is refused before a byte of it is read (a body
     without a length is stopped at the cap as it is read)."""
 

@@ -30,7 +30,7 @@ from api.openapi import (
 )
 from api.problems import Problem
 from api.reading import read_clip_request
-from api.schemas import Cancelled, Clip, ClipAccepted, ClipPage, ClipRequest
+from api.schemas import Cancelled, Clip, ClipAccepted, ClipLinks, ClipPage, ClipRequest
 from core.ids import GENERATION_ID_PATTERN, is_generation_id
 from core.spec import RenderSpec
 from gallery.api_clips import MAX_LIMIT
@@ -116,7 +116,9 @@ def _accepted_json(ctx: ApiContext, accepted: Accepted) -> dict[str, Any]:
         queue_position=accepted.position,
         eta_s=round(accepted.eta_s, 1) if accepted.eta_s is not None else None,
         notes=accepted.notes,
-        links=links(accepted.generation_id, api_url=ctx.api_url, public_url=ctx.public_url),
+        links=ClipLinks(
+            **links(accepted.generation_id, api_url=ctx.api_url, public_url=ctx.public_url)
+        ),
     )
     return body.model_dump(mode="json")
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from core.commandline import stored_command_line
-from core.spec import CANCELLED
+from core.spec import CANCELLED, DEFAULT_QUALITY
 from gallery.apitables import ApiClip
 from gallery.models import Generation, GenerationStatus, Moderation
 from gallery.webkit import clip_url, media_url
@@ -82,7 +82,7 @@ def shown_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     shown = {key: spec[key] for key in SPEC_SHOWN if key in spec}
     style = spec.get("style")
     shown["style"] = style.get("name") if isinstance(style, Mapping) else None
-    shown.setdefault("quality", "hq")
+    shown.setdefault("quality", DEFAULT_QUALITY)  # a spec says it only when not the default
     return shown
 
 

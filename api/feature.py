@@ -3,15 +3,16 @@ the background loops it needs (each `async def loop(ctx)`, run while the app is 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
 from api.context import ApiContext
 from api.openapi import Operations
 
-Loop = Callable[[ApiContext], Awaitable[None]]
+Loop = Callable[[ApiContext], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from core.errors import (
     ConfigError,
@@ -29,6 +30,7 @@ from core.errors import (
 )
 from core.fairshare import next_reset
 from core.text import without_bidi
+from intake.media.images import AttachmentError, AttachmentTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -129,17 +131,11 @@ def from_user_error(exc: UserFacingError, *, now: datetime | None = None) -> Pro
         return Problem(
             503, "Not configured", "This server is misconfigured; tell its operator.", "config"
         )
-    if type(exc).__name__ == "AttachmentTooLarge":
+    if isinstance(exc, AttachmentTooLarge):
         return Problem(413, "Upload too large", detail, "upload-too-large")
-    if _is_upload_error(exc):
+    if isinstance(exc, AttachmentError):
         return Problem(422, "Upload refused", detail, "bad-upload")
     return Problem(422, "Request refused", detail, "refused")
-
-
-def _is_upload_error(exc: UserFacingError) -> bool:
-    from intake.media.images import AttachmentError  # Pillow, only once an upload is refused
-
-    return isinstance(exc, AttachmentError)
 
 
 def http_problem(exc: web.HTTPException, max_body: int) -> Problem:
@@ -174,9 +170,7 @@ def http_problem(exc: web.HTTPException, max_body: int) -> Problem:
     return Problem(status, title, exc.text or title, f"http-{status}")
 
 
-def problem_middleware(
-    max_body: int,
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def problem_middleware(max_body: int) -> Middleware:
     """The outermost middleware: every refusal and every crash leaves as a problem."""
 
     @web.middleware

@@ -107,7 +107,11 @@ async def _read_json(request: web.Request) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
+        where = (
+            f" (line {exc.lineno}, column {exc.colno})"
+            if isinstance(exc, json.JSONDecodeError)
+            else ""
+        )
         raise bad_body(f"The body is not valid JSON{where}.") from None
     if not isinstance(data, dict):
         raise bad_body('The body must be a JSON object like {"prompt": "a fox"}.')
