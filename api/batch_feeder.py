@@ -22,13 +22,14 @@ import contextlib
 import logging
 from datetime import timedelta
 
+from api.asking import admit
 from api.context import ApiContext
+from api.problems import Problem
 from core.errors import QuotaExceeded, UserFacingError
 from core.fairshare import QuotaExceeded as OverCap
 from core.spec import RenderSpec
 from gallery.api_batches import DEFAULT_LEASE, BatchStore, ClaimedItem
 from gallery.models import GenerationStatus
-from intake.screening import screen, when_utc
 from intake.submit import over_cap_is_users
 
 log = logging.getLogger(__name__)
@@ -39,19 +40,6 @@ REVOKED = (
     "The token that asked for this batch was revoked before this clip's turn came, so it was "
     "not made. Ask again with a valid token."
 )
-
-NEEDS_REVIEW = (
-    "This prompt needs a moderator's review, which the API can't ask for yet; use /create in "
-    "Discord."
-)
-
-
-class Asker:
-    """A batch's member, as screening reads them."""
-
-    def __init__(self, owner_id: str, guild_id: int | None) -> None:
-        self.owner_id = owner_id
-        self.guild_id = guild_id
 
 
 class BatchFeeder:
@@ -126,6 +114,8 @@ class BatchFeeder:
             error = str(exc)
         except UserFacingError as exc:
             error = str(exc)
+        except Problem as exc:  # a refusal of the API's own (a prompt that needs review)
+            error = exc.detail
         except Exception:
             log.exception("batch item could not be submitted yet", extra={"generation_id": gid})
             return False
@@ -147,16 +137,8 @@ class BatchFeeder:
         if token is None or token.revoked_at is not None:
             return REVOKED
         spec = RenderSpec.model_validate(item.request["spec"])
-        decision = await screen(
-            spec,
-            Asker(token.member_id, token.guild_id),
-            bans=ctx.bans,
-            policy=ctx.prompt_policy,
-            toxicity=None,  # the classifier read it when the batch came
-            until=when_utc,
-        )
-        if decision.decision == "flag":  # the rules changed while it waited
-            return NEEDS_REVIEW
+        # Screened again (a ban, or new rules, since the batch came), then its place.
+        reservation = await admit(ctx, spec, token, gid)
         webhook_url = item.request.get("webhook_url") or item.webhook_url
 
         async def record(_submission: object) -> None:  # before its job can finish
@@ -168,10 +150,12 @@ class BatchFeeder:
                 batch_id=item.batch_id,
             )
 
-        await ctx.submitter.submit(spec, generation_id=gid, before_enqueue=record)
+        await ctx.submitter.submit(
+            spec, reservation=reservation, generation_id=gid, before_enqueue=record
+        )
         return None
 
 
 async def run_feeder(ctx: ApiContext) -> None:
     """The API's loop (`api.app`): batch items into the queue as their members' places free."""
-    await BatchFeeder(ctx).run()
+    await BatchFeeder(ctx, poll_s=POLL_S).run()

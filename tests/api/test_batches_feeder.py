@@ -18,6 +18,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlmodel import Session, select
 
+from api import batch_feeder
 from api.batch_feeder import REVOKED, BatchFeeder
 from api.context import ApiContext
 from cli.local_redis import LocalRedis
@@ -32,6 +33,13 @@ from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.timeout(90)
 CAP = 2
+
+
+@pytest.fixture(autouse=True)
+def manual_feeding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API's own feeder loop steps once at start-up and then sleeps: the tests step theirs
+    by hand, so what each step does is theirs to see."""
+    monkeypatch.setattr(batch_feeder, "POLL_S", 3600.0)
 
 
 @contextlib.asynccontextmanager
