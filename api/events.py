@@ -28,15 +28,16 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from api.auth import require_scope
+from api.clips import visible_clip
 from api.clipstate import clip_resource, clip_status
 from api.context import ApiContext, context_of
 from api.feature import Feature
 from api.openapi import Answer, Operations, header_parameter, path_parameter
 from api.problems import Problem
-from core.ids import GENERATION_ID_PATTERN, is_generation_id
+from core.ids import GENERATION_ID_PATTERN
 from core.spec import ProgressEvent
-from gallery.apitables import ApiClip, ApiToken
-from gallery.models import Generation, GenerationStatus, Moderation
+from gallery.apitables import ApiClip
+from gallery.models import Generation, GenerationStatus
 from jobs.events import TERMINAL_KINDS, read_event
 from jobs.keys import events_key
 
@@ -94,13 +95,6 @@ def progress_message(gid: str, event: ProgressEvent) -> tuple[str, dict[str, Any
 def is_finished(row: Generation) -> bool:
     """Nothing more will happen to it on its way: rendered (perhaps held) or ended."""
     return row.status in (GenerationStatus.DONE, GenerationStatus.FAILED)
-
-
-def readable(row: Generation, token: ApiToken) -> bool:
-    """A hidden, deleted or moderated clip only for its owner's tokens."""
-    if row.owner_id == token.member_id:
-        return True
-    return not row.hidden and row.deleted_at is None and row.moderation == Moderation.OK
 
 
 async def load_clip(ctx: ApiContext, gid: str) -> tuple[Generation, ApiClip | None] | None:
@@ -193,15 +187,7 @@ async def clip_events(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     token = require_scope(request, "clips:read")
     gid = request.match_info["id"]
-    found = await load_clip(ctx, gid) if is_generation_id(gid) else None
-    if found is None or not readable(found[0], token):
-        raise Problem(
-            404,
-            "No such clip",
-            f"There is no clip {gid[:40]!r} that this token may read. Check the id "
-            "(GET /v1/clips?owner=me lists yours).",
-            "no-clip",
-        )
+    row, api_clip = await visible_clip(ctx, gid, token)  # the same 404 as GET /v1/clips/{id}
     last_id = request.headers.get("Last-Event-ID", "").strip()
     if last_id == END_ID:  # the client has the end already: an EventSource stops on 204
         return web.Response(status=204)
@@ -213,7 +199,6 @@ async def clip_events(request: web.Request) -> web.StreamResponse:
             "the last event you received, or none to start from the beginning.",
             "bad-last-event-id",
         )
-    row, api_clip = found
     response = web.StreamResponse(headers=HEADERS)
     await response.prepare(request)
     await response.write(f"retry: {RETRY_MS}\n\n".encode())
