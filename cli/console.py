@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -15,7 +16,8 @@ from bot.messages import about, progress_bar
 from core.capabilities import capabilities_for
 from core.errors import UserFacingError
 from core.flags import parse_request
-from core.spec import DEFAULT_QUALITY, Capabilities, Quality, RenderSpec
+from core.spec import DEFAULT_QUALITY, Capabilities, Quality, RenderSpec, StylePreset
+from core.styles import DEFAULT_STYLES
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
 from gallery.web import clip_url
@@ -79,6 +81,7 @@ async def create_clip(
     idle_timeout_s: float | None = None,
     default_quality: Quality = DEFAULT_QUALITY,
     capabilities: Capabilities | None = None,
+    styles: Mapping[str, StylePreset] = DEFAULT_STYLES,
 ) -> CreatedClip:
     """Parse, enqueue, follow progress to the end and say where the clip is.
 
@@ -91,6 +94,7 @@ async def create_clip(
         owner_id=owner,
         owner_name=owner,
         default_quality=default_quality,  # REELBOT_DEFAULT_QUALITY, as the bot reads it
+        styles=styles,  # REELBOT_STYLES_FILE's for the family, as the bot reads them
     )
     printer = ProgressPrinter(out)
     async with admitting_submitter(pool, store) as submitter:

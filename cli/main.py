@@ -56,8 +56,11 @@ def loaded_capabilities(settings: BotSettings) -> Capabilities:
 def cmd_parse(args: argparse.Namespace) -> int:
     """Print how the bot reads a request, as one JSON object."""
     from core.flags import parse_request
+    from core.stylefile import StyleFile
 
-    spec = parse_request(args.text, capabilities=loaded_capabilities(load_settings()))
+    settings = load_settings()
+    styles = StyleFile.from_file(settings.styles_file).menu(settings.backend)
+    spec = parse_request(args.text, capabilities=loaded_capabilities(settings), styles=styles)
     print(json.dumps(spec.model_dump(mode="json"), ensure_ascii=False))
     return 0
 
@@ -95,13 +98,15 @@ async def _create(settings: BotSettings, text: str, timeout: float | None) -> in
     from cli.console import create_clip
     from cli.up import read_run_file
     from core.flags import parse_request
+    from core.stylefile import StyleFile
     from gallery.db import make_engine, migrate
     from gallery.mediastore import make_media_store
     from gallery.store import GalleryStore
     from intake.submit import connect_queue
 
     # Bad flags are reported before anything is started or connected.
-    parse_request(text, capabilities=loaded_capabilities(settings))
+    styles = StyleFile.from_file(settings.styles_file).menu(settings.backend)
+    parse_request(text, capabilities=loaded_capabilities(settings), styles=styles)
     redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
     if not redis_url:
         raise UserFacingError(
@@ -124,6 +129,7 @@ async def _create(settings: BotSettings, text: str, timeout: float | None) -> in
             or settings.resolved_public_url(),
             idle_timeout_s=timeout,
             default_quality=settings.default_quality,
+            styles=styles,
         )
     finally:
         await pool.aclose()
@@ -372,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cli.models import add_models_command  # reelbot models, models check, models pull
 
     add_models_command(sub)
+    from cli.styles import add_styles_command  # reelbot styles, styles check
+
+    add_styles_command(sub)
 
     p = sub.add_parser("bot", help="run the Discord bot (needs REELBOT_DISCORD_TOKEN)")
     p.set_defaults(run=cmd_bot)
