@@ -28,6 +28,7 @@ from api.schemas import SETTING_FIELDS, ClipRequest
 from api.webhooks.addresses import AddressPolicy, AddressRefused, check_url
 from core.flags import ParsedPrompt
 from core.spec import RenderSpec
+from gallery.api_clips import ApiClipNew
 from gallery.apitables import ApiToken
 from gallery.models import Generation
 from intake.followups import build_spec, follow_up_spec, merge_settings, read_defaults, read_text
@@ -276,13 +277,8 @@ async def ask_clip(
             notes = [line for line in note.splitlines() if line]
 
         async def record(submission: Submission) -> None:
-            await asyncio.to_thread(
-                ctx.api_clips.record,
-                submission.generation_id,
-                token.id,
-                webhook_url=webhook_url,
-                batch_id=batch_id,
-            )
+            note = ApiClipNew(submission.generation_id, token.id, webhook_url, batch_id)
+            await ctx.api_clip_rows.add(note)
 
         submission = await ctx.submitter.submit(
             spec, reservation=reservation, generation_id=gid, before_enqueue=record

@@ -11,6 +11,7 @@ as if it were not there.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from typing import Any
 
@@ -41,9 +42,27 @@ from intake.cancel import cancel_request
 from jobs.events import read_event
 from jobs.keys import events_key
 
+log = logging.getLogger(__name__)
+
 routes = web.RouteTableDef()
 operations = Operations()
-FEATURE = Feature(routes, operations)
+PURGE_EVERY_S = 3600.0
+
+
+async def purge_idempotency_keys(ctx: ApiContext) -> None:
+    """Forget Idempotency-Keys older than a day, hourly (an older key already counts as
+    unused: this only keeps the table small)."""
+    while True:
+        try:
+            gone = await asyncio.to_thread(ctx.api_clips.purge_keys)
+            if gone:
+                log.info("forgot %d idempotency keys older than a day", gone)
+        except Exception:  # a database blip must not end the loop
+            log.exception("purging idempotency keys failed")
+        await asyncio.sleep(PURGE_EVERY_S)
+
+
+FEATURE = Feature(routes, operations, loops=(purge_idempotency_keys,))
 
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 PAGE_SIZE = 24

@@ -14,6 +14,7 @@ from aiohttp import web
 from arq.connections import ArqRedis
 from sqlalchemy.engine import Engine
 
+from api.clipwriter import ApiClipWriter
 from api.ratelimit import RateLimit
 from api.settings import ApiSettings
 from core.policy import Policy
@@ -43,6 +44,7 @@ class ApiContext:
     store: GalleryStore
     tokens: TokenStore
     api_clips: ApiClipStore
+    api_clip_rows: ApiClipWriter  # `api_clips`' writes, a burst in one transaction
     queue: ArqRedis
     admission: Admission
     submitter: Submitter
@@ -79,12 +81,14 @@ class ApiContext:
         store = GalleryStore(engine)
         moderation = ModerationStore(engine)
         community = CommunityStore(engine)
+        api_clips = ApiClipStore(engine)
         return cls(
             settings=settings,
             engine=engine,
             store=store,
             tokens=TokenStore(engine),
-            api_clips=ApiClipStore(engine),
+            api_clips=api_clips,
+            api_clip_rows=ApiClipWriter(api_clips),
             queue=queue,
             admission=admission,
             submitter=Submitter(queue, store, admission, limits=settings.limits()),

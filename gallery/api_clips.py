@@ -47,6 +47,16 @@ class OwnedPage:
     next: str | None
 
 
+@dataclass(frozen=True)
+class ApiClipNew:
+    """A clip the API asked for, to be noted (`ApiClipStore.record_many`)."""
+
+    generation_id: str
+    token_id: str
+    webhook_url: str | None = None
+    batch_id: str | None = None
+
+
 def encode_owned_cursor(row: Generation) -> str:
     micros = (row.created_at - EPOCH) // timedelta(microseconds=1)
     raw = f"mine:{micros}:{row.id}"
@@ -105,9 +115,30 @@ class ApiClipStore:
                 created_at=utcnow(),
             )
             .on_conflict_do_nothing(index_elements=["generation_id"])
+            .returning(col(ApiClip.generation_id))  # rowcount can't tell on PostgreSQL
         )
         with write_lock(self.engine), self.engine.begin() as conn:
-            return bool(conn.execute(statement).rowcount)
+            return conn.execute(statement).first() is not None
+
+    def record_many(self, clips: Sequence[ApiClipNew]) -> None:
+        """`record` for a burst of clips in one transaction (one executemany)."""
+        if not clips:
+            return
+        now = utcnow()
+        rows = [
+            {
+                "generation_id": c.generation_id,
+                "token_id": c.token_id,
+                "webhook_url": c.webhook_url,
+                "batch_id": c.batch_id,
+                "last_event": "",
+                "created_at": now,
+            }
+            for c in clips
+        ]
+        statement = self._insert(ApiClip).on_conflict_do_nothing(index_elements=["generation_id"])
+        with write_lock(self.engine), self.engine.begin() as conn:
+            conn.execute(statement, rows)
 
     def get(self, generation_id: str) -> ApiClip | None:
         with self._session() as session:
@@ -181,6 +212,7 @@ class ApiClipStore:
             self._insert(ApiIdempotency)
             .values(token_id=token_id, key=key, body_hash=body_hash, resource="", created_at=now)
             .on_conflict_do_nothing(index_elements=["token_id", "key"])
+            .returning(col(ApiIdempotency.key))  # rowcount can't tell on PostgreSQL
         )
         with write_lock(self.engine), self.engine.begin() as conn:
             conn.execute(
@@ -188,7 +220,7 @@ class ApiClipStore:
                     mine, col(ApiIdempotency.created_at) < now - KEY_TTL
                 )
             )
-            if conn.execute(insert).rowcount:
+            if conn.execute(insert).first() is not None:
                 return None
             found = conn.execute(sa.select(ApiIdempotency).where(mine)).one()
         return ApiIdempotency(**found._mapping)

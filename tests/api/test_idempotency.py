@@ -12,7 +12,8 @@ from tests.api.conftest import Api
 KEY = {"Idempotency-Key": "order-1234"}
 
 
-async def test_the_same_key_and_body_give_the_same_clip_once(api: Api) -> None:
+async def test_the_same_key_and_body_give_the_same_clip_once(api_on: Api) -> None:
+    api = api_on  # on SQLite and PostgreSQL
     first = await api.post_clip({"prompt": "a fox"}, headers=KEY)
     again = await api.post_clip({"prompt": "a fox"}, headers=KEY)
     assert first.status == again.status == 202
