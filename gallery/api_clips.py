@@ -4,7 +4,8 @@ tokens used (`ApiIdempotency`), and a member's own clips, page by page.
 An idempotency key is claimed before the request does anything (`claim_key`): the first
 request with a key inserts it with an empty `resource`, fills it in once the clip exists
 (`finish_key`) or gives it up if the request was refused (`drop_key`), so a retry after a
-refusal is judged afresh. Keys are kept `KEY_TTL` (24 h); an older one counts as unused.
+refusal is judged afresh. Keys are kept `KEY_TTL` (24 h); an older one counts as unused, and so
+does one left "in progress" past `CLAIM_LEASE` by a process that died.
 
 A member's list (`list_owned`) is every clip of theirs, from Discord or the API, newest first,
 paged by keyset on (created_at, id) over `ix_generation_owner_created`: one index range per
@@ -34,6 +35,9 @@ from gallery.models import Generation, Moderation, utcnow
 from gallery.paging import EPOCH, InvalidCursor, bounded
 
 KEY_TTL = timedelta(hours=24)
+# A key still "in progress" this long after it was claimed belongs to a request whose process
+# died: a retry may claim it (no request takes this long to be answered).
+CLAIM_LEASE = timedelta(minutes=5)
 MAX_LIMIT = 100
 _CURSOR = re.compile(rf"mine:([0-9]{{1,19}}):({GENERATION_ID_PATTERN})")
 
@@ -215,11 +219,12 @@ class ApiClipStore:
             .returning(col(ApiIdempotency.key))  # rowcount can't tell on PostgreSQL
         )
         with write_lock(self.engine), self.engine.begin() as conn:
-            conn.execute(
-                sa.delete(ApiIdempotency).where(
-                    mine, col(ApiIdempotency.created_at) < now - KEY_TTL
-                )
+            expired = col(ApiIdempotency.created_at) < now - KEY_TTL
+            abandoned = sa.and_(
+                col(ApiIdempotency.resource) == "",
+                col(ApiIdempotency.created_at) < now - CLAIM_LEASE,
             )
+            conn.execute(sa.delete(ApiIdempotency).where(mine, sa.or_(expired, abandoned)))
             if conn.execute(insert).first() is not None:
                 return None
             found = conn.execute(sa.select(ApiIdempotency).where(mine)).one()

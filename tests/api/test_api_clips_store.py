@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
-from gallery.api_clips import KEY_TTL, ApiClipNew, ApiClipStore
+from gallery.api_clips import CLAIM_LEASE, KEY_TTL, ApiClipNew, ApiClipStore
 from gallery.db import make_engine, migrate
 from gallery.models import utcnow
 from gallery.paging import InvalidCursor
@@ -60,8 +60,12 @@ def test_an_idempotency_key_is_claimed_once_finished_dropped_and_forgotten(
     assert clips.claim_key("other", "k", "h9") is None  # dropped: judged afresh
     clips.drop_key("tok", "k")  # a finished key is never dropped
     assert clips.claim_key("tok", "k", "h1").resource == "clip:abc"
+    assert clips.claim_key("x", "k", "h1") is None  # claimed, then its process died:
+    assert clips.claim_key("x", "k", "h1").resource == ""  # in progress for a while,
+    soon = utcnow() + CLAIM_LEASE + timedelta(seconds=1)
+    assert clips.claim_key("x", "k", "h1", now=soon) is None  # then free to retry
     later = utcnow() + KEY_TTL + timedelta(minutes=1)
-    assert clips.purge_keys(now=later) == 2
+    assert clips.purge_keys(now=later) == 2  # "x" was claimed again, later
     assert clips.claim_key("tok", "k", "h3", now=later) is None
 
 
