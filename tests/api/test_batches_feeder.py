@@ -7,6 +7,7 @@ worker) and finishes jobs the way a worker announces them (`publish_result_once`
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -217,3 +218,22 @@ async def test_a_process_gone_mid_batch_is_followed_without_duplicates(
         view = BatchStore(api.ctx.engine).get(batch)
         assert view is not None
         assert [i.generation_id for i in view.items] == items
+
+
+async def test_two_api_processes_feed_one_batch_once_and_in_order(
+    redis_server: LocalRedis, redis: Redis, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    member = "discord:1"
+    async with capped_api(redis_server, data) as one, capped_api(redis_server, data) as two:
+        batch = make_batch(one, one.issue(member), member, 6)
+        feeders = [BatchFeeder(one.ctx), BatchFeeder(two.ctx)]
+        worker = FakeWorker(one.ctx)
+        await worker.beat()
+        while len(worker.taken) < 6:
+            await asyncio.gather(*(f.step() for f in feeders))  # side by side, every step
+            assert await in_flight(one.ctx, member) <= CAP
+            await worker.render_next()
+        items = [item_generation_id(batch, i) for i in range(6)]
+        assert sorted(worker.taken) == sorted(items)
+        assert asked_in_order(one.ctx, member) == items
