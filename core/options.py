@@ -45,6 +45,7 @@ def merge_options(
     styles: Mapping[str, StylePreset],
     max_seconds: float | None,
     fast_supported: bool = True,
+    sound_supported: bool = True,
 ) -> ParsedPrompt:
     """`parsed` with the form's options applied; FlagError when an option contradicts a flag."""
     changes: dict[str, object] = {}
@@ -53,6 +54,10 @@ def merge_options(
             continue
         flag, field = OPTION_FLAGS[option]
         if isinstance(given, bool):
+            if flag == "sound" and not sound_supported:  # as `-sound` is refused
+                raise FlagError(
+                    "`sound`: the model loaded right now makes no sound.", token="sound:"
+                )
             value: object = given
         elif flag == "quality":
             value = _quality(str(given), parsed.quality, fast_supported)

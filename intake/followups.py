@@ -107,6 +107,7 @@ def merge_settings(
         styles=styles,
         max_seconds=capabilities.max_seconds,
         fast_supported=capabilities.fast is not None,
+        sound_supported=capabilities.sound,
     )
     given = (*decided, "hidden") if hide is not None else decided
     return apply_defaults(parsed, defaults, given=given)
