@@ -77,6 +77,15 @@ async def test_a_setting_that_cant_be_read_is_refused_in_the_bots_words(
     assert api.ctx.store.list_unfinished() == []
 
 
+async def test_sound_from_a_model_that_makes_none_is_refused_as_the_flag_is(api: Api) -> None:
+    answer = await api.post_clip({"prompt": "a fox", "sound": True})
+    assert answer.status == 422
+    assert answer.detail == "`sound`: the model loaded right now makes no sound."
+    flag = await api.post_clip({"prompt": "a fox -sound"})
+    assert flag.detail == "`-sound`: the model loaded right now makes no sound."
+    assert api.ctx.store.list_unfinished() == []
+
+
 async def test_an_unknown_field_is_named_not_dropped(api: Api) -> None:
     answer = await api.post_clip({"prompt": "a fox", "moton": 3})
     assert answer.status == 422
