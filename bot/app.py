@@ -32,6 +32,7 @@ from core.errors import UserFacingError
 from core.limits import Limits
 from core.policy import Policy, default_policy
 from core.spec import DEFAULT_QUALITY, Capabilities, Quality, StylePreset
+from core.stylefile import StyleFile
 from core.styles import DEFAULT_STYLES
 from gallery.community import CommunityStore
 from gallery.db import make_engine, migrate
@@ -61,6 +62,8 @@ COGS: tuple[str, ...] = (
     "bot.cogs.remix",
     "bot.cogs.moderation",
     "bot.cogs.api",
+    "bot.cogs.styles",
+    "bot.cogs.effect",
 )
 
 
@@ -216,6 +219,8 @@ async def run_bot(settings: BotSettings, *, redis_url: str, public_url: str) -> 
         capabilities=capabilities_for(settings.backend),
         public_url=public_url,
         limits=settings.limits(),
+        # REELBOT_STYLES_FILE's styles and effects for the family the workers run
+        styles=StyleFile.from_file(settings.styles_file).menu(settings.backend),
         policy=Policy.from_file(settings.policy_file),
         review=ReviewConfig(
             channel_id=settings.mod_review_channel_id,

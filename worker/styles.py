@@ -175,11 +175,16 @@ class StyleAdapters:
         try:
             load_lora(pipe, name, lora, self.models_dir)
         except Exception as exc:
-            log.warning("styles: %s %s: LoRA %s failed to load: %s", noun, preset.name, lora, exc)
-            raise StyleLoadError(
-                f"the {noun} `{preset.name}` could not be loaded on this server "
-                f"({first_line(exc)}); try without it, and tell the operator "
-                "(`reelbot styles check` shows what is wrong)"
+            log.warning(
+                "styles: %s %s: LoRA %s failed to load: %s",
+                noun,
+                preset.name,
+                lora.source,
+                first_line(exc),
+            )
+            raise StyleLoadError(  # the loader's words are for the log, not the member
+                f"the {noun} `{preset.name}` could not be loaded on this server; try without "
+                "it, and tell the operator (`reelbot styles check` shows what is wrong)"
             ) from exc
         self.loads += 1
         self._lru[name] = lora

@@ -22,6 +22,7 @@ from core.spec import (
     Camera,
     Quality,
 )
+from core.stylefile import StyleMenu, effect_needs_picture
 from intake.followups import build_spec, merge_settings, read_text
 
 if TYPE_CHECKING:
@@ -70,7 +71,9 @@ async def style_choices(
     interaction: discord.Interaction[ReelBot], current: str
 ) -> list[app_commands.Choice[str]]:
     """The `style` option's autocomplete, for every command that has one."""
-    names = sorted(interaction.client.style_presets)
+    styles = interaction.client.style_presets
+    # effects are for pictures (/effect): a prompt's list is the styles alone
+    names = styles.style_names() if isinstance(styles, StyleMenu) else sorted(styles)
     return [app_commands.Choice(name=n, value=n) for n in names if current.lower() in n][:25]
 
 
@@ -122,6 +125,7 @@ class CreateCog(commands.Cog):
             parsed = await with_options(interaction, parsed, options, hide=hide)
             asker = Asker.of(interaction)
             spec = build_spec(parsed, asker, capabilities, default_quality=bot.default_quality)
+            effect_needs_picture(spec)  # `-style squish`, an effect: /effect or /animate
             await submit_request(bot, spec, asker, reply_with(interaction), place=place)
 
     @create.autocomplete("aspect_ratio")

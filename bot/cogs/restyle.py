@@ -42,6 +42,7 @@ from core.spec import (
     Quality,
     RenderSpec,
 )
+from core.stylefile import effect_needs_picture
 from intake.followups import build_spec, read_text
 from intake.media.videos import (
     check_declared_video_size,
@@ -107,6 +108,7 @@ class RestyleCog(commands.Cog):
             await Deferral.of(interaction).arm()
             # bans, policy and caps before a byte is fetched: the video decides only the shape
             draft = build_spec(parsed, asker, capabilities, default_quality=bot.default_quality)
+            effect_needs_picture(draft)  # effects animate pictures, never a video
             async with admitted(bot, draft, asker, place=place) as ticket:
                 data = await download_video(video)
                 checked = await bot.upload_checks.video(data, video.filename)

@@ -41,7 +41,7 @@ from sqlalchemy.exc import OperationalError
 from bot.delivery.channel_locks import ChannelLocks
 from bot.delivery.eta import work_seconds
 from bot.delivery.targets import DeliveryTarget, forget_target, load_target, target_from_spec
-from bot.delivery.views import result_view
+from bot.delivery.views import effect_options, result_view
 from bot.messages import COMPRESSED, FULL, LINK_ONLY, failed_text, result_text
 from bot.metrics import BotMetrics
 from bot.moderation.clip_review import HELD_NOTE
@@ -370,7 +370,8 @@ class Delivery:
         text = result_text(target.user_id, spec, url, how=how, default_quality=self.default_quality)
         if file is not None:
             kwargs["file"] = file
-        kwargs["view"] = result_view(record.generation_id, self.modes)
+        effects = effect_options(self.client, spec)  # ✨ Effects, for a clip from a picture
+        kwargs["view"] = result_view(record.generation_id, self.modes, effects)
         return await channel.send(text, **kwargs)
 
     def _attachment(

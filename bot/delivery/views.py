@@ -15,18 +15,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import discord
 
+from bot.intake.effects import effect_spec
 from bot.intake.requests import Asker, reply_with, submit_request
 from bot.replies import answer_error
 from core.commandline import to_command_line
 from core.errors import UserFacingError
 from core.ids import GENERATION_ID_PATTERN
 from core.spec import RenderSpec
+from core.stylefile import StyleMenu
 from gallery import deletion
 from gallery.models import Generation
 from gallery.store import GalleryStore
@@ -85,13 +87,81 @@ def result_actions(modes: Collection[str]) -> list[ClipAction]:
     return [a for a in ACTIONS if a not in OPTIONAL_ACTIONS or a in modes]
 
 
-def result_view(generation_id: str, modes: Collection[str]) -> discord.ui.View:
-    """The buttons for a result message. `timeout=None`: a view that timed out would unregister
-    the dynamic items from discord.py's store, killing every result's buttons."""
+def result_view(
+    generation_id: str, modes: Collection[str], effects: Sequence[tuple[str, str]] = ()
+) -> discord.ui.View:
+    """The buttons for a result message, and ✨ Effects when `effects` (name, description) are
+    offered. `timeout=None`: a view that timed out would unregister the dynamic items from
+    discord.py's store, killing every result's buttons."""
     view = discord.ui.View(timeout=None)
     for action in result_actions(modes):
         view.add_item(ClipButton(action, generation_id))
+    if effects:
+        view.add_item(EffectSelect(generation_id, effects))
     return view
+
+
+# --- ✨ Effects: the server's effects on the picture a result was made from ---------------
+
+EFFECTS_TEMPLATE = re.compile(rf"{PREFIX}:effects:(?P<gid>{GENERATION_ID_PATTERN})")
+MAX_OPTIONS = 25  # Discord's bound on a select's options
+
+
+def effect_options(client: discord.Client, spec: RenderSpec) -> list[tuple[str, str]]:
+    """(name, description) of the effects a result offers: the server's, for a clip made from
+    a picture (effects animate a picture); none for any other clip."""
+    styles = getattr(client, "style_presets", None)
+    if spec.mode != "i2v" or not isinstance(styles, StyleMenu):
+        return []
+    return [(name, e.description) for name, e in sorted(styles.effects.items())][:MAX_OPTIONS]
+
+
+class EffectSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=EFFECTS_TEMPLATE):
+    """✨ Effects under a result made from a picture: the chosen effect on that picture, as a
+    child clip of whoever picks it (through the caps, the policy and the fair queue)."""
+
+    def __init__(self, generation_id: str, effects: Sequence[tuple[str, str]] = ()) -> None:
+        options = [
+            discord.SelectOption(label=name, value=name, description=about[:100] or None)
+            for name, about in effects
+        ] or [discord.SelectOption(label="none", value="none")]  # rebuilt from a click
+        super().__init__(
+            discord.ui.Select(
+                custom_id=f"{PREFIX}:effects:{generation_id}",
+                placeholder="✨ Effects",
+                options=options,
+            )
+        )
+        self.generation_id = generation_id
+
+    @classmethod
+    async def from_custom_id(  # type: ignore[override]
+        cls,
+        interaction: discord.Interaction[ReelBot],
+        item: discord.ui.Select[Any],
+        match: re.Match[str],
+        /,
+    ) -> EffectSelect:
+        return cls(match["gid"])
+
+    async def callback(self, interaction: discord.Interaction[ReelBot]) -> None:  # type: ignore[override]
+        try:
+            values = (interaction.data or {}).get("values") or [""]
+            bot = interaction.client
+            row = await load_clip(bot.store, self.generation_id)
+            asker = Asker.of(interaction)
+            spec = effect_spec(
+                RenderSpec.model_validate(row.spec),
+                row.id,
+                str(values[0]),
+                asker,
+                bot.model_capabilities,
+                bot.style_presets,
+                default_quality=bot.default_quality,
+            )
+            await submit_request(bot, spec, asker, reply_with(interaction))
+        except Exception as exc:
+            await answer_error(interaction, exc)
 
 
 # --- what the buttons (and the reactions, in bot.cogs.remix) share ----------------------------
