@@ -7,8 +7,8 @@ The API runs as `reelbot api` runs it (`api.app.run_api`: the gallery on SQLite,
 Redis, the admission loop, the webhook loops) in a child process; this process is the load
 generator, the Redis it starts and the webhook receiver. The requests come in turn from
 `--members` tokens, each of a member of its own (caps and the per-token rate raised so nothing is
-refused: the figure is the work of taking a clip, not of refusing one). No worker runs: jobs just queue. Latency is from sending the
-request to reading the whole 202.
+refused: the figure is the work of taking a clip, not of refusing one). No worker runs: jobs
+just queue. Latency is from sending the request to reading the whole 202.
 
 With two cores or more the API gets one to itself and everything else the rest, as
 bench/frontend.py measures the bot; `--shared-cores` lets them mix. Besides the rate, it prints
