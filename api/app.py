@@ -30,6 +30,7 @@ from api.settings import ApiSettings
 from api.webhooks.routes import FEATURE as WEBHOOKS
 from core.capabilities import capabilities_for
 from core.policy import Policy
+from core.stylefile import StyleFile
 from gallery.db import make_engine, migrate
 from gallery.mediastore import make_media_store
 from intake.submit import connect_queue
@@ -159,6 +160,8 @@ async def build_context(settings: ApiSettings, *, redis_url: str) -> ApiContext:
         engine = make_engine(settings.resolved_database_url())
         await asyncio.to_thread(migrate, engine)
         toxicity = await asyncio.to_thread(ToxicityCheck.load, settings.toxicity_threshold)
+        # REELBOT_STYLES_FILE's styles and effects for the family the workers run, as the bot
+        styles = await asyncio.to_thread(StyleFile.from_file, settings.styles_file)
         return ApiContext.assemble(
             settings=settings,
             engine=engine,
@@ -168,6 +171,7 @@ async def build_context(settings: ApiSettings, *, redis_url: str) -> ApiContext:
             capabilities=capabilities_for(settings.backend),
             policy=Policy.from_file(settings.policy_file),
             toxicity=toxicity,
+            styles=styles.menu(settings.backend),
         )
     except BaseException:
         await queue.aclose()

@@ -76,6 +76,7 @@ class ApiContext:
         policy: Policy,
         toxicity: ToxicityCheck | None = None,
         upload_checks: UploadChecks | None = None,
+        styles: Mapping[str, StylePreset] = DEFAULT_STYLES,
     ) -> ApiContext:
         """The context over an engine and a queue made by the caller (`run_api`, a test)."""
         store = GalleryStore(engine)
@@ -105,6 +106,7 @@ class ApiContext:
             api_url=settings.resolved_api_url(),
             rate_limit=RateLimit(queue, settings.api_rate_per_min),
             default_quality=settings.default_quality,
+            style_presets=styles,
         )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from api.app import build_context, close_context
+from api.settings import ApiSettings
 from tests.api.conftest import Api
 
 
@@ -37,3 +39,23 @@ async def test_an_unknown_route_is_a_404_problem(api: Api) -> None:
     assert answer.status == 404
     assert answer.content_type == "application/problem+json"
     assert "openapi.json" in answer.detail
+
+
+async def test_the_api_offers_the_styles_file_as_the_bot_does(
+    redis_server, redis, tmp_path
+) -> None:
+    styles = tmp_path / "styles.toml"
+    styles.write_text('[styles.inky]\nprompt = "ink wash painting"\n', encoding="utf-8")
+    data = tmp_path / "data"
+    settings = ApiSettings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=data,
+        styles_file=styles,
+        toxicity_threshold=0,
+        public_url="http://gallery.test",
+    )
+    ctx = await build_context(settings, redis_url=redis_server.url)
+    try:
+        assert ctx.style_presets["inky"].prompt_suffix.endswith("ink wash painting")
+    finally:
+        await close_context(ctx)
