@@ -30,7 +30,7 @@ import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -113,6 +113,9 @@ class StyleEntry(BaseModel):
     prompt: Text = ""
     negative: Text = ""
     lora: dict[str, LoraEntry] = Field(default_factory=dict)
+    # a family it has no LoRA for: "refuse" it, naming the families that have one, or give
+    # its "words" alone there
+    other_families: Literal["refuse", "words"] = "refuse"
 
     @field_validator("lora")
     @classmethod
@@ -259,7 +262,7 @@ class StyleFile(BaseModel):
         descriptions: dict[str, str] = {}
         for name, style in self.styles.items():
             lora = style.lora.get(family)
-            if style.lora and lora is None:
+            if style.lora and lora is None and style.other_families == "refuse":
                 presets.pop(name, None)
                 lacked[name] = Lacked("style", style.families())
                 continue
@@ -274,7 +277,7 @@ class StyleFile(BaseModel):
         effects: dict[str, EffectEntry] = {}
         for name, effect in self.effects.items():
             lora = effect.lora.get(family)
-            if not i2v or (effect.lora and lora is None):
+            if not i2v or (effect.lora and lora is None and effect.other_families == "refuse"):
                 lacked[name] = Lacked("effect", effect.families() or tuple(sorted(EFFECT_FAMILIES)))
                 continue
             trigger = lora.trigger if lora and "{trigger}" not in effect.prompt else ""

@@ -162,3 +162,27 @@ def test_no_file_is_the_built_in_presets(tmp_path: Path) -> None:
     assert dict(StyleFile.from_file(None).menu("tiny")) == dict(DEFAULT_STYLES)
     with pytest.raises(ConfigError, match="REELBOT_STYLES_FILE: cannot read"):
         StyleFile.from_file(tmp_path / "missing.toml")
+
+
+def test_a_style_may_be_its_words_alone_where_it_has_no_lora() -> None:
+    text = (
+        '[styles.anime]\nprompt = "anime style"\nother_families = "words"\n'
+        '[styles.anime.lora.wan]\nlora = "owner/wan-anime"\ntrigger = "anm"\n'
+    )
+    styles = StyleFile.from_toml(text)
+    assert styles.menu("tiny")["anime"] == StylePreset(name="anime", prompt_suffix="anime style")
+    assert styles.menu("wan")["anime"].adapter == "style"
+    assert styles.menu("tiny").lacked == {}
+
+
+def test_the_readme_example_is_a_valid_styles_file() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("### Styles and effects", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    styles = StyleFile.from_toml(example, source="README.md")
+    wan = styles.menu("wan")
+    assert wan["anime"].adapter == "style" and wan["anime"].prompt_suffix.startswith("bldln")
+    assert styles.menu("ltx")["anime"].adapter == ""  # other_families = "words"
+    assert set(styles.menu("ltx").effects) == {"cakeify", "squish", "melt"}
+    squish = styles.effects["squish"].prompt_for("a red car", "tiny")
+    assert squish == "In the video, a red car is held in a person's hands and pressed flat"
