@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from api.asking import NEEDS_REVIEW
+from core.capabilities import capabilities_for
 from core.errors import FlagError
 from core.flags import parse_flags
 from core.options import merge_options
@@ -77,13 +78,20 @@ async def test_a_setting_that_cant_be_read_is_refused_in_the_bots_words(
     assert api.ctx.store.list_unfinished() == []
 
 
-async def test_sound_from_a_model_that_makes_none_is_refused_as_the_flag_is(api: Api) -> None:
-    answer = await api.post_clip({"prompt": "a fox", "sound": True})
-    assert answer.status == 422
-    assert answer.detail == "`sound`: the model loaded right now makes no sound."
-    flag = await api.post_clip({"prompt": "a fox -sound"})
-    assert flag.detail == "`-sound`: the model loaded right now makes no sound."
-    assert api.ctx.store.list_unfinished() == []
+async def test_sound_from_a_model_that_makes_none_is_refused_as_the_flag_is(
+    redis_server, redis, tmp_path
+) -> None:
+    silent = capabilities_for("tiny").model_copy(update={"sound": False, "adds_sound": False})
+    data = tmp_path / "data"
+    async with open_api(
+        redis_server.url, f"sqlite:///{data / 'r.db'}", data, capabilities=silent
+    ) as api:
+        answer = await api.post_clip({"prompt": "a fox", "sound": True})
+        assert answer.status == 422
+        assert answer.detail == "`sound`: the model loaded right now makes no sound."
+        flag = await api.post_clip({"prompt": "a fox -sound"})
+        assert flag.detail == "`-sound`: the model loaded right now makes no sound."
+        assert api.ctx.store.list_unfinished() == []
 
 
 async def test_an_unknown_field_is_named_not_dropped(api: Api) -> None:
