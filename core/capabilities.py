@@ -28,6 +28,8 @@ FAMILIES: dict[str, Capabilities] = {
         guidance_range=(2.0, 6.0),
         native_camera=False,
         sound=False,
+        loop=True,  # LTX keyframe conditions, as the ltx family (worker.backends.keyframes)
+        end_frame=True,
         fast=FastRecipe(
             steps=2,
             # first-block needs two transformer blocks; the tiny transformer has one
@@ -50,6 +52,9 @@ FAMILIES: dict[str, Capabilities] = {
         motion="virtual-camera travel",
         vram_gb=40.0,  # 13B transformer (26 GB) + T5-XXL (9.5 GB) in bf16, plus activations
         sound=False,
+        # LTXConditionPipeline: the picture at frame 0 and at the last frame index
+        loop=True,
+        end_frame=True,
         # The default checkpoint is already step- and guidance-distilled (8 steps, CFG off): fast
         # adds the first-block cache (its preset is tuned for 8-step schedules) and FP8. A
         # non-distilled 0.9.7 checkpoint (REELBOT_MODEL=…-dev) gets Lightricks' distillation LoRA.
@@ -76,6 +81,9 @@ FAMILIES: dict[str, Capabilities] = {
         motion="virtual-camera travel",
         vram_gb=32.0,  # 5B transformer (10 GB) + UMT5-XXL (11 GB) bf16, fp32 VAE decode at 720p
         sound=False,
+        # WanImageToVideoPipeline(image=…, last_image=…); TI2V's last latent frame pinned too
+        loop=True,
+        end_frame=True,
         # lightx2v's 4-step LoRAs (lightx2v/Wan2.1-Distill-Loras, …/Wan2.2-Distill-Loras) are
         # for the 14B models; none is published for TI2V-5B, the default. An operator serving a
         # 14B checkpoint names its LoRA in a backend of their own (a CAPABILITIES with `lora`).
@@ -154,6 +162,12 @@ FAMILIES: dict[str, Capabilities] = {
         ),
     ),
 }
+
+
+def families_with(feature: str) -> list[str]:
+    """The built-in families that have `feature` (a Capabilities switch, like "loop"), by name:
+    what a refusal names, so the member or operator knows what to load instead."""
+    return sorted(name for name, caps in FAMILIES.items() if getattr(caps, feature))
 
 
 class UnknownBackend(ValueError):

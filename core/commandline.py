@@ -53,6 +53,7 @@ def to_command_line(
         num_frames=None if default_length else spec.num_frames,
         hidden=spec.hidden,
         sound=spec.sound,
+        loop=spec.loop,
         quality=_stored_quality(spec.model_dump(include={"quality"}), default_quality),
         seed=spec.seed,
     )
@@ -79,6 +80,7 @@ def stored_command_line(
         num_frames=int(stored["num_frames"]) if stored.get("num_frames") else None,
         hidden=bool(stored.get("hidden")),
         sound=bool(stored.get("sound")),
+        loop=bool(stored.get("loop")),
         quality=_stored_quality(stored, default_quality),
         seed=int(stored["seed"]) if stored.get("seed") is not None else None,
     )
@@ -106,6 +108,7 @@ def _command_line(
     num_frames: int | None,
     hidden: bool,
     sound: bool,
+    loop: bool,
     quality: Quality | None,
     seed: int | None,
 ) -> str:
@@ -131,6 +134,8 @@ def _command_line(
         parts.append("-hide")
     if sound:
         parts.append("-sound")
+    if loop:
+        parts.append("-loop")
     if quality is not None:
         parts.append(f"-{quality}")
     if seed is not None:

@@ -23,9 +23,11 @@ MAX_DEFAULTS_CHARS = 300  # the gallery's `member.default_flags` column
 # Stands in for the prompt, so that the text after it is read exactly as `/create` reads flags.
 _PLACEHOLDER = "x"
 NO_DEFAULTS = ParsedPrompt(prompt=_PLACEHOLDER)
-# Settings a default may fill; the prompt is the request's own and a seed is never a default.
+# Settings a default may fill; the prompt is the request's own, a seed and -loop never defaults.
 _APPLIED = tuple(
-    field.name for field in dataclasses.fields(ParsedPrompt) if field.name not in ("prompt", "seed")
+    field.name
+    for field in dataclasses.fields(ParsedPrompt)
+    if field.name not in ("prompt", "seed", "loop")
 )
 _EXAMPLE = "`-ar 9:16 -motion 2`"
 
@@ -64,6 +66,12 @@ def parse_defaults(
             "`-seed` can't be a default: every clip of a prompt would come out the same. "
             "Add `-seed N` to a single /create when you want to repeat a clip.",
             token="-seed",
+        )
+    if parsed.loop:
+        raise FlagError(
+            "`-loop` can't be a default: it would also refuse every /animate with an end "
+            "picture. Add `-loop` to the clips you want to loop.",
+            token="-loop",
         )
     return parsed
 

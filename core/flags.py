@@ -14,6 +14,7 @@ from typing import TypedDict, TypeVar
 
 from pydantic import ValidationError
 
+from core.capabilities import families_with
 from core.errors import FlagError
 from core.flagtext import clean_text, flag_tokens, read_text
 from core.flagvalues import ALLOWED, CAMERAS, PROMPT_FIRST, check_length, closest, read_value
@@ -38,6 +39,7 @@ __all__ = [
     "QUALITY_WORDS",
     "ParsedPrompt",
     "frames_of",
+    "loop_refused",
     "parse_flags",
     "parse_request",
     "random_seed",
@@ -46,7 +48,7 @@ __all__ = [
 DEFAULT_ASPECT = "16:9"
 FLAG_NAMES: tuple[str, ...] = tuple(ALLOWED)
 
-_SWITCHES = frozenset({"hide", "sound", "fast", "hq"})
+_SWITCHES = frozenset({"hide", "sound", "fast", "hq", "loop"})
 QUALITY_WORDS: dict[str, Quality] = {"fast": "fast", "hq": "hq"}
 # Words people reach for, mapped to the flag they mean; only used to suggest, never accepted.
 _LOOKALIKES = {
@@ -70,6 +72,10 @@ _LOOKALIKES = {
     "quality": "hq",
     "best": "hq",
     "high": "hq",
+    "looping": "loop",
+    "loops": "loop",
+    "seamless": "loop",
+    "repeat": "loop",
 }
 _QUOTE_HINT = "If it's part of your prompt, put it in quotes."
 _T = TypeVar("_T")
@@ -92,6 +98,7 @@ class ParsedPrompt:
     style: StylePreset | None = None
     sound: bool = False
     quality: Quality | None = None
+    loop: bool = False
 
 
 def random_seed() -> int:
@@ -120,6 +127,7 @@ def parse_request(
         max_seconds=capabilities.max_seconds,
         sound_supported=capabilities.sound,
         fast_supported=capabilities.fast is not None,
+        loop_supported=capabilities.loop,
     )
     return resolve_request(
         parsed,
@@ -180,6 +188,7 @@ def resolve_request(
             camera=parsed.camera,
             hidden=parsed.hidden,
             sound=parsed.sound,
+            loop=parsed.loop,
             backend=backend or capabilities.name,
             parent_id=parent_id,
             owner_id=owner_id,
@@ -218,6 +227,7 @@ def parse_flags(
     max_seconds: float | None = None,
     sound_supported: bool = True,
     fast_supported: bool = True,
+    loop_supported: bool = True,
 ) -> ParsedPrompt:
     """The syntax layer: split the prompt from its flags and check each value's own bounds."""
     clean = clean_text(text)
@@ -249,6 +259,8 @@ def parse_flags(
                 raise FlagError(
                     f"`{tok.word}`: the model loaded right now makes no sound.", token=tok.word
                 )
+            if name == "loop" and not loop_supported:
+                raise loop_refused(tok.word)
             if name in QUALITY_WORDS:
                 other = "hq" if name == "fast" else "fast"
                 if other in fields:
@@ -286,6 +298,17 @@ def parse_flags(
         style=_get(fields, "style", StylePreset),
         sound=bool(fields.get("sound")),
         quality=next((QUALITY_WORDS[name] for name in QUALITY_WORDS if name in fields), None),
+        loop=bool(fields.get("loop")),
+    )
+
+
+def loop_refused(token: str) -> FlagError:
+    """`-loop` (or the Loop button, or the `loop` option) where the loaded family can't loop:
+    which families can, so the member knows it is this server's model, not their request."""
+    return FlagError(
+        f"`{token}`: the model loaded right now can't make a clip that loops. "
+        f"Loops are made by these models: {', '.join(families_with('loop'))}.",
+        token=token,
     )
 
 

@@ -50,6 +50,7 @@ ALLOWED: dict[str, str] = {
     "sound": "nothing after it",
     "fast": "nothing after it; not with -hq",
     "hq": "nothing after it; not with -fast",
+    "loop": "nothing after it: the clip's last frame meets its first",
 }
 _NOUNS = {
     "motion": "motion strength",

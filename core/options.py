@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from core.errors import FlagError
-from core.flags import ParsedPrompt
+from core.flags import ParsedPrompt, loop_refused
 from core.flagvalues import read_value
 from core.spec import StylePreset
 
@@ -30,6 +30,7 @@ OPTION_FLAGS: dict[str, tuple[str, str]] = {
     "hide": ("hide", "hidden"),
     "sound": ("sound", "sound"),
     "quality": ("quality", "quality"),  # a choice, fast or hq: the -fast / -hq switch
+    "loop": ("loop", "loop"),
 }
 
 
@@ -46,6 +47,7 @@ def merge_options(
     max_seconds: float | None,
     fast_supported: bool = True,
     sound_supported: bool = True,
+    loop_supported: bool = True,
 ) -> ParsedPrompt:
     """`parsed` with the form's options applied; FlagError when an option contradicts a flag."""
     changes: dict[str, object] = {}
@@ -53,6 +55,8 @@ def merge_options(
         if _unset(given):
             continue
         flag, field = OPTION_FLAGS[option]
+        if flag == "loop" and not loop_supported:
+            raise loop_refused(f"{option}:")
         if isinstance(given, bool):
             if flag == "sound" and not sound_supported:  # as `-sound` is refused
                 raise FlagError(

@@ -130,6 +130,11 @@ class RenderSpec(BaseModel):
     input_media: tuple[str, ...] = ()
     hidden: bool = False
     sound: bool = False
+    # `-loop`: the clip's last frame meets its first. `end_frame`: it ends on its last input
+    # picture (/animate's end image, after the start picture in `input_media`). Both unsaid
+    # when off, so older jobs and stored specs read and write byte for byte as before.
+    loop: bool = False
+    end_frame: bool = False
     quality: Quality = DEFAULT_QUALITY
     backend: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,32}$")] = "tiny"
     parent_id: GenerationId | None = None
@@ -152,7 +157,22 @@ class RenderSpec(BaseModel):
         data: dict[str, Any] = handler(self)
         if data.get("quality") == DEFAULT_QUALITY and "quality" not in self.model_fields_set:
             del data["quality"]
+        for flag in ("loop", "end_frame"):
+            if data.get(flag) is False:
+                del data[flag]
         return data
+
+    @model_validator(mode="after")
+    def _ends_once(self) -> RenderSpec:
+        """A clip ends on one thing: its own first frame (`loop`) or a picture (`end_frame`,
+        the last of its input pictures, after the one it starts from)."""
+        if self.loop and self.end_frame:
+            raise ValueError("a clip can loop or end on a picture, not both")
+        if self.end_frame and (self.mode != "i2v" or len(self.input_media) != 2):
+            raise ValueError("end_frame needs mode i2v and two input pictures (start, end)")
+        if self.loop and self.mode not in ("t2v", "i2v"):
+            raise ValueError(f"loop can't be used with mode {self.mode}")
+        return self
 
     @model_validator(mode="after")
     def _no_waiver_for_minors(self) -> RenderSpec:
@@ -225,6 +245,8 @@ class Capabilities(BaseModel):
     )
     native_camera: bool = False
     sound: bool = False
+    loop: bool = Field(default=False, description="`-loop`: the last frame meets the first")
+    end_frame: bool = Field(default=False, description="/animate's end image: ends on it")
     frame_step: int = Field(default=1, gt=0, description="frame counts are frame_step*k + 1")
     motion: str = Field(default="", description="what -motion drives; empty: nothing")
     vram_gb: float = Field(default=0, ge=0, description="GPU memory the real model needs, bf16")

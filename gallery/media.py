@@ -46,6 +46,7 @@ CONTENT_TYPES = {
     "jpg": "image/jpeg",
     "webp": "image/webp",
     "png": "image/png",
+    "end.png": "image/png",  # the picture an /animate clip ends on (never public, as png)
     "sheet.png": "image/png",
     # a member's input video for /restyle, as sent (the gallery never serves these)
     "input.mp4": "video/mp4",
@@ -55,7 +56,7 @@ CONTENT_TYPES = {
 }
 KINDS = frozenset(CONTENT_TYPES)
 # What a visitor may see of a public clip: the clip, its smaller copies, its stills. A member's
-# inputs (png, input.*) and moderators' contact sheets (sheet.png) are never public.
+# inputs (png, end.png, input.*) and moderators' contact sheets (sheet.png) are never public.
 PUBLIC_KINDS = ("mp4", "small.mp4", "preview.mp4", "jpg", "webp")
 # A stored relative path, exactly as `relative_path` makes it: shard / id . kind.
 _RELATIVE = re.compile(r"^([0-9a-f]{2})/(\1[0-9a-f]{30})\.([a-z0-9.]+)$")

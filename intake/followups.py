@@ -2,8 +2,8 @@
 the part of asking that is the same on Discord and through the REST API.
 
 `read_text` reads a `/create` line for the loaded model; `build_spec` resolves it for whoever
-asks; `follow_up_spec` makes a child of a clip (reroll, vary, remix, extend, upscale) by reading
-the parent's own line back, so a reroll is exactly "that command again".
+asks; `follow_up_spec` makes a child of a clip (reroll, vary, remix, extend, upscale, loop) by
+reading the parent's own line back, so a reroll is exactly "that command again".
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from pydantic import ValidationError
 from core.commandline import to_command_line
 from core.defaults import apply_defaults, parse_defaults
 from core.errors import FlagError, UserFacingError
-from core.flags import ParsedPrompt, parse_flags, random_seed, resolve_request
+from core.flags import ParsedPrompt, loop_refused, parse_flags, random_seed, resolve_request
 from core.options import merge_options
 from core.spec import DEFAULT_QUALITY, MAX_MOTION, Capabilities, Quality, RenderSpec, StylePreset
 
 # What can be asked of an existing clip. "remix" is new text (the Remix form, or the API's).
-FollowUp = Literal["reroll", "remix", "vary", "extend", "upscale"]
-FOLLOW_UPS: tuple[FollowUp, ...] = ("reroll", "remix", "vary", "extend", "upscale")
+FollowUp = Literal["reroll", "remix", "vary", "extend", "upscale", "loop"]
+FOLLOW_UPS: tuple[FollowUp, ...] = ("reroll", "remix", "vary", "extend", "upscale", "loop")
 
 
 class Owner(Protocol):
@@ -49,13 +49,14 @@ class Owner(Protocol):
 def read_text(
     text: str, capabilities: Capabilities, styles: Mapping[str, StylePreset]
 ) -> ParsedPrompt:
-    """`/create` text read for the loaded model (its length and sound limits)."""
+    """`/create` text read for the loaded model (its length, sound and loop limits)."""
     return parse_flags(
         text,
         styles=styles,
         max_seconds=capabilities.max_seconds,
         sound_supported=capabilities.sound,
         fast_supported=capabilities.fast is not None,
+        loop_supported=capabilities.loop,
     )
 
 
@@ -108,6 +109,7 @@ def merge_settings(
         max_seconds=capabilities.max_seconds,
         fast_supported=capabilities.fast is not None,
         sound_supported=capabilities.sound,
+        loop_supported=capabilities.loop,
     )
     given = (*decided, "hidden") if hide is not None else decided
     return apply_defaults(parsed, defaults, given=given)
@@ -163,7 +165,9 @@ def follow_up_spec(
     command on the parent's finished clip, without its camera move (the parent's frames already
     carry it). Extend opens on the parent's last moment and runs twice its length (capped at the
     model's), so it always goes on past where the parent stopped; upscale is the parent at twice
-    its width and height. An image-to-video parent keeps its input image, which no command text
+    its width and height. loop: the same command with `-loop` and the same seed, so it is this
+    clip made to loop (an end picture gives way to the clip's own first frame). An
+    image-to-video parent keeps its input image (and end picture), which no command text
     can carry. The parent's line is read as shown on this server (`default_quality`), so a
     child keeps the parent's quality unless remix text says otherwise.
     """
@@ -179,8 +183,14 @@ def follow_up_spec(
         seed_source = _other_seed(parent.seed, seed_source)
     elif action == "vary":
         parsed = dataclasses.replace(parsed, seed=parent.seed, motion=vary_motion(parent.motion))
+    elif action == "loop":
+        if not capabilities.loop:
+            raise loop_refused("🔁 Loop")
+        if parent.loop:
+            raise UserFacingError("This clip loops already.")
+        parsed = dataclasses.replace(parsed, seed=parent.seed, loop=True)
     elif action in ("extend", "upscale"):
-        parsed = dataclasses.replace(parsed, camera=None)
+        parsed = dataclasses.replace(parsed, camera=None, loop=False)
         if action == "extend":
             length = min(2 * parent.duration_s, capabilities.max_seconds)
             parsed = dataclasses.replace(parsed, length=length)
@@ -194,18 +204,21 @@ def follow_up_spec(
         seed_source=seed_source,
         default_quality=default_quality,
     )
-    mode, inputs = parent.mode, parent.input_media
+    mode, inputs, end_frame = parent.mode, parent.input_media, parent.end_frame
+    if action == "loop" and end_frame:  # it ends on its own first frame now
+        inputs, end_frame = inputs[:1], False
     if action in ("extend", "upscale"):
         if action not in capabilities.modes:
             raise UserFacingError(f"The model loaded right now can't {action} clips.")
         if not parent_media:
             raise UserFacingError(f"This clip has no finished video to {action} yet.")
-        mode, inputs = action, (parent_media,)
+        mode, inputs, end_frame = action, (parent_media,), False
     size = {"width": 2 * parent.width, "height": 2 * parent.height} if action == "upscale" else {}
-    if (mode, inputs) == (spec.mode, spec.input_media) and not size:
+    if (mode, inputs, end_frame) == (spec.mode, spec.input_media, spec.end_frame) and not size:
         return spec
     try:
-        changes = {"mode": mode, "input_media": inputs, **size}
+        ends = {"end_frame": True} if end_frame else {}
+        changes = {"mode": mode, "input_media": inputs, **ends, **size}
         return RenderSpec.model_validate({**spec.model_dump(), **changes})
     except ValidationError as exc:
         raise FlagError(f"These settings can't be rendered ({exc.errors()[0]['msg']}).") from None

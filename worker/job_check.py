@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # What a front end stores as a member's input under the request's own id (gallery.media).
-UPLOAD_KINDS = frozenset({"png", "input.mp4", "input.mov", "input.webm", "input.mkv"})
+UPLOAD_KINDS = frozenset({"png", "end.png", "input.mp4", "input.mov", "input.webm", "input.mkv"})
 MAX_ANCESTORS = 64  # remix chains are short; a cycle or a forged chain must still end
 ROUNDING = 1.25  # a frame snapped to the family's size grid may exceed its native area a little
 

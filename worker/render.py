@@ -238,6 +238,10 @@ def job_render(
     if job.spec.sound and not backend.capabilities.sound:  # the bot refuses it; others may not
         name = backend.capabilities.name
         raise ValueError(f"sound=True: the {name} backend makes no sound")
+    caps = backend.capabilities
+    if (job.spec.loop and not caps.loop) or (job.spec.end_frame and not caps.end_frame):
+        what = "loop=True" if job.spec.loop else "end_frame=True"
+        raise ValueError(f"{what}: the {caps.name} backend can't end a clip on a picture")
     style = job.spec.style
     if style is not None and style.adapter and getattr(backend, "styles", None) is None:
         name = backend.capabilities.name

@@ -55,9 +55,17 @@ def check_spec(caps: Capabilities, spec: RenderSpec, inputs: Sequence[Path]) -> 
             f"num_frames={spec.num_frames} at fps={spec.fps} is {spec.duration_s:.2f} s; "
             f"the {name} backend renders at most {caps.max_seconds} s"
         )
+    if (spec.loop and not caps.loop) or (spec.end_frame and not caps.end_frame):
+        what = "loop=True" if spec.loop else "end_frame=True"
+        raise ValueError(f"{what} is not supported by the {name} backend")
     wanted = 1 if spec.mode in IMAGE_MODES | VIDEO_MODES else 0
-    if len(inputs) != wanted:
+    if len(inputs) != wanted + spec.end_frame:  # an end picture follows the start picture
         kind = "image" if spec.mode in IMAGE_MODES else "video"
+        if spec.end_frame:
+            raise ValueError(
+                f"mode {spec.mode!r} with end_frame takes exactly two input images (start, "
+                f"end), got {len(inputs)}"
+            )
         if wanted:
             raise ValueError(
                 f"mode {spec.mode!r} takes exactly one input {kind}, got {len(inputs)}"

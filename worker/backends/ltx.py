@@ -7,6 +7,9 @@
   returned whole, overlap included, so it plays on from the parent's last moment; the overlap
   fades from the input's own frames into the rendered ones (`_open_on`), since the VAE's round
   trip of the conditioning frames is close to them, never equal.
+- `-loop` and /animate's end picture: the condition pipeline with keyframes at frame 0 and at
+  the last frame (`worker.backends.keyframes`: a text-to-video loop renders its first frame
+  first), the seam then closed in pixels.
 - `upscale`: `diffusers.LTXLatentUpsamplePipeline` doubles the input video's latents spatially,
   then a short partial denoise (`UPSCALE_DENOISE`) with the condition pipeline restores texture;
   the spec's size is the output size, so it must be a multiple of 64 (the input renders at half).
@@ -50,6 +53,7 @@ from worker.backends.common import (
     step_callback,
     to_uint8,
 )
+from worker.backends.keyframes import ended, ltx_ending, wants_ending
 from worker.fast import FastPath
 from worker.images import fit_image
 from worker.media_decode import ClipPlan
@@ -133,7 +137,12 @@ class LTXBackend:
         # LTXPipeline always builds its own sigmas, so the distilled schedule's explicit
         # timesteps go through the condition pipeline, which runs text-to-video with no condition.
         pipe = self.condition_pipe if "timesteps" in kwargs else self.pipe
-        if spec.mode in ("i2v", "extend"):
+        ending = wants_ending(spec)
+        if ending:  # keyframes at the first and last frame, made where the pipeline is held
+            pipe = self.condition_pipe
+            if self.distilled:
+                kwargs["image_cond_noise_scale"] = 0.0
+        elif spec.mode in ("i2v", "extend"):
             from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 
             pipe = self.condition_pipe
@@ -158,6 +167,8 @@ class LTXBackend:
             self.styles.use(pipe, spec) as style,
             self.fast.use(pipe, spec.quality, caps.fast, lora=self.fast_lora, adapters=style),
         ):
+            if ending:
+                kwargs = ltx_ending(pipe, kwargs, spec, inputs, on_step)
             video = pipe(**kwargs).frames[0]
         frames = to_uint8(video)
         if spec.mode == "extend":
@@ -165,6 +176,8 @@ class LTXBackend:
         if moving:
             travel = camera_travel(spec.motion)
             frames = vcam.apply_camera(frames, spec.camera, spec.width, spec.height, travel=travel)
+        if ending:
+            frames = ended(frames, spec, inputs, caps.native_fps)
         return RenderedClip(frames=frames, fps=float(caps.native_fps))
 
     def _upscale(self, spec: RenderSpec, on_step: StepCallback, video_path: Path) -> RenderedClip:

@@ -18,6 +18,9 @@ frame, which stays fixed while the rest is denoised, exactly as in production. W
 weights the VAE is no autoencoder, so the decoded first frame does not *look* like the image;
 the tests check the conditioning where it lives, in the latents.
 
+`-loop` and /animate's end image run `diffusers.LTXConditionPipeline` over the same modules,
+with keyframes at the first and last frame, as the ltx family does (`worker.backends.keyframes`).
+
 torch and diffusers are imported inside `load()` only, so the bot can read `CAPABILITIES`
 without them.
 """
@@ -37,6 +40,7 @@ import numpy as np
 from core.capabilities import FAMILIES
 from core.spec import RenderSpec
 from worker.backends import RenderedClip, StepCallback
+from worker.backends.keyframes import ended, ltx_ending, wants_ending
 from worker.fast import FastApplied, FastPath
 from worker.images import fit_image
 from worker.styles import StyleAdapters
@@ -165,6 +169,15 @@ def _image_pipeline(pipe: Any) -> Any:  # a diffusers.LTXImageToVideoPipeline
     return image_pipe
 
 
+def _condition_pipeline(pipe: Any) -> Any:  # a diffusers.LTXConditionPipeline
+    """Keyframes (loops, end pictures) over `pipe`'s own modules, as `_image_pipeline`."""
+    from diffusers import LTXConditionPipeline
+
+    condition_pipe: Any = LTXConditionPipeline(**pipe.components)
+    condition_pipe.set_progress_bar_config(disable=True)
+    return condition_pipe
+
+
 def native_frames(duration_s: float, native_fps: int = CAPABILITIES.native_fps) -> int:
     """The fewest 8k+1 frames (at least 9) whose span, 8k / native_fps, covers `duration_s`."""
     k = max(1, math.ceil(duration_s * native_fps / _TEMPORAL_RATIO - 1e-9))
@@ -179,6 +192,7 @@ class TinyBackend:
     def __init__(self, pipe: Any, device: str) -> None:
         self.pipe = pipe
         self.image_pipe = _image_pipeline(pipe)
+        self.condition_pipe = _condition_pipeline(pipe)
         self.device = device
         # A pipeline keeps per-call state on itself (guidance, interrupt flag), and both share
         # one scheduler and one set of modules: one render at a time, whichever the mode.
@@ -198,7 +212,8 @@ class TinyBackend:
     ) -> RenderedClip:
         """Render `spec`; `on_step(step, total)` after each denoising step may raise to stop.
 
-        For `i2v`, `inputs` holds the one conditioning image (resolved by the worker).
+        For `i2v`, `inputs` holds the conditioning image (resolved by the worker), and after
+        it the end picture when the spec has one (`end_frame`).
         """
         import torch
 
@@ -219,12 +234,15 @@ class TinyBackend:
         pipe: Any = self.pipe
         image: dict[str, Any] = {}
         if spec.mode == "i2v":
-            if len(inputs) != 1:
-                raise ValueError(f"mode 'i2v' takes exactly one input image, got {len(inputs)}")
+            if len(inputs) != 1 + spec.end_frame:  # the end picture follows the start one
+                count = "two input images (start, end)" if spec.end_frame else "one input image"
+                raise ValueError(f"mode 'i2v' takes exactly {count}, got {len(inputs)}")
             pipe = self.image_pipe
             image["image"] = fit_image(inputs[0], spec.width, spec.height)
         elif inputs:
             raise ValueError(f"mode {spec.mode!r} takes no input media, got {len(inputs)}")
+        if wants_ending(spec):  # the keyframes replace the image-to-video pipeline's picture
+            pipe, image = self.condition_pipe, {}
 
         def step_end(pipe: Any, i: int, t: Any, tensors: dict[str, Any]) -> dict[str, Any]:
             on_step(i + 1, pipe.num_timesteps)
@@ -236,22 +254,27 @@ class TinyBackend:
             self.fast.use(pipe, spec.quality, caps.fast, adapters=style) as applied,
         ):
             self.last_fast = applied
-            output = pipe(
+            kwargs: dict[str, Any] = {
                 **image,
-                prompt=spec.full_prompt(),
-                negative_prompt=spec.full_negative_prompt(),
-                width=spec.width,
-                height=spec.height,
-                num_frames=num_frames,
-                frame_rate=caps.native_fps,
-                num_inference_steps=spec.steps,
-                guidance_scale=caps.guidance_for(spec.quality, spec.guidance_scale),
-                generator=torch.Generator(self.device).manual_seed(spec.seed),
-                output_type="np",
-                callback_on_step_end=step_end,
-            )
+                "prompt": spec.full_prompt(),
+                "negative_prompt": spec.full_negative_prompt(),
+                "width": spec.width,
+                "height": spec.height,
+                "num_frames": num_frames,
+                "frame_rate": caps.native_fps,
+                "num_inference_steps": spec.steps,
+                "guidance_scale": caps.guidance_for(spec.quality, spec.guidance_scale),
+                "generator": torch.Generator(self.device).manual_seed(spec.seed),
+                "output_type": "np",
+                "callback_on_step_end": step_end,
+            }
+            if wants_ending(spec):
+                kwargs = ltx_ending(pipe, kwargs, spec, inputs, on_step)
+            output = pipe(**kwargs)
         video = np.asarray(output.frames[0])  # (T, H, W, 3) float32 in [0, 1]
         frames = np.clip(np.round(video * 255.0), 0, 255).astype(np.uint8)
+        if wants_ending(spec):
+            frames = ended(frames, spec, inputs, caps.native_fps)
         return RenderedClip(frames=frames, fps=float(caps.native_fps))
 
 

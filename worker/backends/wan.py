@@ -6,6 +6,10 @@
   is kept clean with its own timestep), so it needs no CLIP image encoder and no second checkpoint.
   The Wan 2.1 / 2.2-A14B image models are separate checkpoints with an image encoder (14B) and
   are not served by this backend's i2v; loaded here they render t2v and v2v only.
+- `-loop` and /animate's end picture: the image pipeline with `last_image` (the start picture
+  again for a loop; a text-to-video loop renders its first frame first), TI2V's last latent
+  frame pinned as its first is (`worker.backends.wan_ends`), the seam closed in pixels
+  (`worker.backends.keyframes`).
 - `v2v` (restyle): `diffusers.WanVideoToVideoPipeline`: the input video is noised to
   `RESTYLE_STRENGTH` and denoised again under the new prompt, keeping its layout and motion.
 
@@ -45,6 +49,7 @@ from worker.backends.common import (
     t5_vocab_size,
     to_uint8,
 )
+from worker.backends.keyframes import ended, first_frame_kwargs, wants_ending
 from worker.fast import FastPath
 from worker.images import fit_image
 from worker.media_decode import ClipPlan
@@ -105,6 +110,7 @@ class WanBackend:
         width, height = vcam.render_size(spec.width, spec.height, caps.size_multiple, spec.camera)
         kwargs = self._call_kwargs(spec, on_step) | {"width": width, "height": height}
         pipe = self.pipe
+        ending = wants_ending(spec)
         if spec.mode == "v2v":
             needed = frames_for(spec.duration_s, caps.native_fps, _STEP)
             # only the frames the clip uses, fitted as they are decoded, in a bounded child
@@ -118,23 +124,35 @@ class WanBackend:
             kwargs["num_inference_steps"] = math.ceil(spec.steps / RESTYLE_STRENGTH)
         else:
             kwargs["num_frames"] = frames_for(spec.duration_s, caps.native_fps, _STEP)
-            if spec.mode == "i2v":
+            if spec.mode == "i2v" or ending:
                 if self.image_pipe is None:
+                    what = "mode 'i2v'" if spec.mode == "i2v" else "loop=True"
                     raise ValueError(
-                        "mode 'i2v' needs a Wan2.2-TI2V checkpoint; this model renders t2v and v2v"
+                        f"{what} needs a Wan2.2-TI2V checkpoint; this model renders t2v and v2v"
                     )
                 pipe = self.image_pipe
+            if spec.mode == "i2v":
                 kwargs["image"] = fit_image(inputs[0], width, height)
+            if spec.end_frame:
+                kwargs["last_image"] = fit_image(inputs[1], width, height)
         with (
             self._lock,
             self.styles.use(pipe, spec) as style,
             self.fast.use(pipe, spec.quality, caps.fast, adapters=style),
         ):
+            if ending and "image" not in kwargs:  # a text-to-video loop: its first frame now
+                kwargs["image"] = self.pipe(**first_frame_kwargs(kwargs, spec, on_step)).frames[0][
+                    0
+                ]
+            if spec.loop:
+                kwargs["last_image"] = kwargs["image"]
             video = pipe(**kwargs).frames[0]
         frames = to_uint8(video)
         if moving:
             travel = camera_travel(spec.motion)
             frames = vcam.apply_camera(frames, spec.camera, spec.width, spec.height, travel=travel)
+        if ending:
+            frames = ended(frames, spec, inputs, caps.native_fps)
         return RenderedClip(frames=frames, fps=float(caps.native_fps))
 
 
@@ -219,7 +237,9 @@ def _use_vae_scale(video_pipe: Any, pipe: Any) -> None:
 
 def load(model: str | None = None, device: str = "auto") -> WanBackend:
     """Load (or, for `builtin:tiny`, build) the pipelines and place them on `device`."""
-    from diffusers import WanImageToVideoPipeline, WanVideoToVideoPipeline
+    from diffusers import WanVideoToVideoPipeline
+
+    from worker.backends.wan_ends import first_last_class
 
     model = model or DEFAULT_MODEL
     device, dtype = resolve_device(device)
@@ -243,7 +263,7 @@ def load(model: str | None = None, device: str = "auto") -> WanBackend:
     shared = {k: pipe.components[k] for k in ("tokenizer", "text_encoder", "vae", "scheduler")}
     image_pipe = None
     if pipe.config.expand_timesteps and pipe.transformer_2 is None:
-        image_pipe = WanImageToVideoPipeline(
+        image_pipe = first_last_class()(
             **shared,
             transformer=pipe.transformer,
             image_processor=None,
