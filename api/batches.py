@@ -27,7 +27,7 @@ from api.context import ApiContext, context_of
 from api.feature import Feature
 from api.openapi import Answer, Operations, header_parameter, path_parameter
 from api.problems import Problem, from_user_error
-from api.reading import Asked, bad_body, clip_request, fingerprint
+from api.reading import Asked, bad_body, clip_request, fingerprint, read_at_most
 from api.schemas import ClipRequest
 from core.errors import UserFacingError
 from gallery.api_batches import MAX_ITEMS, BatchStore, BatchView, new_batch_id
@@ -113,8 +113,8 @@ async def _read_body(request: web.Request) -> tuple[dict[str, Any], str]:
             f"Send a batch as application/json, not {request.content_type}.",
             "unsupported-media-type",
         )
-    raw = await request.content.read(BATCH_MAX_BYTES + 1)
-    if len(raw) > BATCH_MAX_BYTES:
+    raw = await read_at_most(request, BATCH_MAX_BYTES)
+    if raw is None:
         raise Problem(
             413,
             "Request body too large",

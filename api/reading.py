@@ -17,6 +17,7 @@ from typing import Any, Literal
 from aiohttp import BodyPartReader, web
 from pydantic import ValidationError
 
+from api.context import context_of
 from api.problems import Problem
 from api.schemas import ClipRequest
 from intake.media.images import MAX_BYTES, check_declared_size
@@ -24,6 +25,8 @@ from intake.media.videos import MAX_VIDEO_BYTES, check_declared_video_size
 
 JSON_MAX_BYTES = 64 * 1024
 FORM_FIELD_MAX = 8 * 1024
+MAX_FORM_PARTS = 32
+CHUNK_BYTES = 256 * 1024
 UPLOAD_FIELDS = {"image": MAX_BYTES, "video": MAX_VIDEO_BYTES}
 
 
@@ -96,11 +99,24 @@ async def read_clip_request(request: web.Request) -> Asked:
     return Asked(clip_request(fields), upload, fingerprint(fields, upload))
 
 
+async def read_at_most(request: web.Request, cap: int) -> bytes | None:
+    """The whole body, or None once it passes `cap` bytes (read no further). One `read` gives
+    only what has arrived so far: a body that comes in several TCP segments needs a loop."""
+    if request.content_length is not None and request.content_length > cap:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(cap + 1 - size):
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _read_json(request: web.Request) -> dict[str, Any]:
-    if request.content_length is not None and request.content_length > JSON_MAX_BYTES:
-        raise _json_too_large()
-    raw = await request.content.read(JSON_MAX_BYTES + 1)
-    if len(raw) > JSON_MAX_BYTES:
+    raw = await read_at_most(request, JSON_MAX_BYTES)
+    if raw is None:
         raise _json_too_large()
     if not raw.strip():
         raise bad_body('The body is empty; send a JSON object like {"prompt": "a fox"}.')
@@ -129,52 +145,86 @@ def _json_too_large() -> Problem:
 
 
 async def _read_form(request: web.Request) -> tuple[dict[str, Any], Upload | None]:
+    """The form's fields and its file. The whole form is held to REELBOT_API_MAX_BODY_BYTES as
+    it is read (a chunked body declares no length for the middleware to check) and to
+    `MAX_FORM_PARTS` parts."""
     fields: dict[str, Any] = {}
     upload: Upload | None = None
+    budget = Budget(context_of(request).settings.api_max_body_bytes)
     reader = await request.multipart()
-    while True:
+    for _ in range(MAX_FORM_PARTS + 1):
         part = await reader.next()
         if part is None:
-            break
+            return fields, upload
         if not isinstance(part, BodyPartReader):
             raise bad_body("Nested multipart bodies aren't taken; send one form.")
         name = part.name or ""
         if name in UPLOAD_FIELDS:
             if upload is not None:
                 raise bad_body("Send one file: an `image` to animate or a `video` to restyle.")
-            upload = await _read_file(part, name, request.content_length)
+            upload = await _read_file(part, name, request.content_length, budget)
             continue
         if part.filename is not None:
             raise bad_body(
                 f"`{name[:40]}` is a file; only `image` (to animate) or `video` (to restyle) "
                 "may be."
             )
-        value = await part.read_chunk(FORM_FIELD_MAX + 1)
-        if len(value) > FORM_FIELD_MAX or await part.read_chunk(1):
+        value, _size = await _read_part(part, FORM_FIELD_MAX, budget)
+        if value is None:
             raise bad_body(f"The form field `{name[:40]}` is longer than {FORM_FIELD_MAX} bytes.")
         try:
             fields[name] = value.decode("utf-8")
         except UnicodeDecodeError:
             raise bad_body(f"The form field `{name[:40]}` is not UTF-8 text.") from None
-    return fields, upload
+    raise bad_body(f"A form has at most {MAX_FORM_PARTS} fields; a clip request needs far fewer.")
 
 
-async def _read_file(part: BodyPartReader, name: str, declared: int | None) -> Upload:
+class Budget:
+    """What is left of the body cap for the form's parts."""
+
+    def __init__(self, max_body: int) -> None:
+        self.max_body = max_body
+        self.left = max_body
+
+    def spend(self, size: int) -> None:
+        """Count `size` more bytes; past the cap, the 413 the middleware words as a problem."""
+        self.left -= size
+        if self.left < 0:
+            raise web.HTTPRequestEntityTooLarge(
+                max_size=self.max_body, actual_size=self.max_body - self.left
+            )
+
+
+async def _read_part(part: BodyPartReader, cap: int, budget: Budget) -> tuple[bytes | None, int]:
+    """The part's bytes (None once they pass `cap`: read no further) and how many were read.
+    `read_chunk` gives what has arrived, which may be less than asked for: read until the
+    part ends."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await part.read_chunk(CHUNK_BYTES):
+        size += len(chunk)
+        budget.spend(len(chunk))
+        if size > cap:
+            return None, size
+        chunks.append(chunk)
+    return b"".join(chunks), size
+
+
+async def _read_file(
+    part: BodyPartReader, name: str, declared: int | None, budget: Budget
+) -> Upload:
     """The file, read no further than its cap; the refusal names its size as the request
     declared it (Discord's words name the attachment's declared size too)."""
     cap = UPLOAD_FIELDS[name]
     filename = part.filename or name
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await part.read_chunk(256 * 1024):
-        size += len(chunk)
-        if size > cap:  # the words /animate and /restyle use for a file too large
-            shown = max(size, declared or 0)
-            if name == "video":
-                check_declared_video_size(filename, shown)
-            check_declared_size(filename, shown)
-        chunks.append(chunk)
-    if size == 0:
+    data, size = await _read_part(part, cap, budget)
+    if data is None:  # the words /animate and /restyle use for a file too large
+        shown = max(size, declared or 0)
+        if name == "video":
+            check_declared_video_size(filename, shown)
+        check_declared_size(filename, shown)
+        raise AssertionError("a file over its cap is refused above")  # pragma: no cover
+    if not data:
         raise bad_body(f"The `{name}` file is empty.")
     kind: Literal["image", "video"] = "video" if name == "video" else "image"
-    return Upload(kind, filename, b"".join(chunks))
+    return Upload(kind, filename, data)
