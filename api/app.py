@@ -24,6 +24,7 @@ from api import batches, clips, events
 from api.auth import auth_middleware
 from api.context import CONTEXT, ApiContext
 from api.feature import Feature, Loop
+from api.httplog import HTTP_LOG
 from api.openapi import Answer, Operation, Operations, openapi_document
 from api.problems import Problem, problem_middleware
 from api.settings import ApiSettings
@@ -186,8 +187,9 @@ async def close_context(ctx: ApiContext) -> None:
 
 @contextlib.asynccontextmanager
 async def serving(ctx: ApiContext, host: str, port: int) -> AsyncIterator[web.AppRunner]:
-    """The app served on host:port until the block ends (port 0: any free one)."""
-    runner = web.AppRunner(make_app(ctx), access_log=None)
+    """The app served on host:port until the block ends (port 0: any free one). No access log,
+    and aiohttp's own lines through `HTTP_LOG`, which keeps tokens out of them."""
+    runner = web.AppRunner(make_app(ctx), access_log=None, logger=HTTP_LOG)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

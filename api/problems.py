@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from api.httplog import NoSecrets
 from core.errors import (
     ConfigError,
     ContentBlocked,
@@ -33,6 +34,7 @@ from core.text import without_bidi
 from intake.media.images import AttachmentError, AttachmentTooLarge
 
 log = logging.getLogger(__name__)
+log.addFilter(NoSecrets())  # a crash's text may quote what it was given (a query's parameters)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:reelbot:problem:"
