@@ -139,7 +139,8 @@ class ReelBot(commands.Bot):
             store,
             media,
             public_url=public_url,
-            modes=capabilities.modes,
+            # the optional buttons: those of the modes (Extend, Upscale…), Loop where it loops
+            modes=(*capabilities.modes, *(("loop",) if capabilities.loop else ())),
             admission=self.admission,
             on_scanned=functools.partial(on_scanned, self),
             stop_progress=self.progress_tracker.finish,

@@ -188,6 +188,11 @@ def follow_up_spec(
             raise loop_refused("🔁 Loop")
         if parent.loop:
             raise UserFacingError("This clip loops already.")
+        if parent.mode not in ("t2v", "i2v"):
+            raise UserFacingError(
+                "Only clips made from a prompt or a picture can loop; this one was made from a "
+                "video. Loop the clip it came from, or use /create with `-loop`."
+            )
         parsed = dataclasses.replace(parsed, seed=parent.seed, loop=True)
     elif action in ("extend", "upscale"):
         parsed = dataclasses.replace(parsed, camera=None, loop=False)

@@ -15,6 +15,10 @@ the prompt policy and their place under the caps (`bot.intake.tickets.admitted`,
 their requests arrived): every refusal is private and comes before the download. Discord wants
 a first answer within 3 s: a `Deferral` is armed before the admission, so a slow fetch or decode
 shows "thinking…" in time; a refusal after that is still private (`bot.replies`).
+
+`end_image` is a second picture the clip ends on (`intake.endings`): checked exactly as the
+first, refused up front where the loaded model can't end on a picture or with `-loop`, and
+stored beside it (`end.png`) before the job exists.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cogs.create import SETTING_DESCRIPTIONS, style_choices, with_options
+from bot.cogs.create import LOOP_DESCRIPTION, SETTING_DESCRIPTIONS, style_choices, with_options
 from bot.deferral import Deferral
 from bot.intake.requests import Asker, reply_with, submit_request
 from bot.intake.tickets import admitted
@@ -40,6 +44,7 @@ from core.spec import (
     Camera,
     Quality,
 )
+from intake.endings import END_KIND, end_note, refuse_loop_with_end, require_end_frame, with_end
 from intake.followups import build_spec, read_text
 from intake.media.images import download
 from intake.modes import PICTURE_DECIDES, animate_prompt, framed_for_picture, require_mode
@@ -59,6 +64,8 @@ class AnimateCog(commands.Cog):
     @app_commands.describe(
         image="The picture to animate: PNG, JPEG, WebP or GIF, at least 64×64, up to 10 MB",
         prompt="What should happen (optional); flags like -motion 3 -camera zoom in may follow",
+        end_image="A picture for the clip to end on, checked like the first (optional)",
+        loop=LOOP_DESCRIPTION,
         **SETTING_DESCRIPTIONS,
     )
     async def animate(
@@ -76,12 +83,16 @@ class AnimateCog(commands.Cog):
         hide: bool | None = None,
         style: str | None = None,
         quality: Quality | None = None,
+        loop: bool | None = None,
+        end_image: discord.Attachment | None = None,
     ) -> None:
         """Make a short video clip from a picture."""
         bot = interaction.client
         with bot.intake_line.place(interaction) as place:  # among the member's own requests
             capabilities = bot.model_capabilities
             require_mode(capabilities, "i2v", "animate pictures")
+            if end_image is not None:
+                require_end_frame(capabilities.name, capabilities.end_frame)
             # Everything the member typed is checked before the picture is downloaded.
             parsed = read_text(animate_prompt(prompt), capabilities, bot.style_presets)
             options = {
@@ -94,10 +105,13 @@ class AnimateCog(commands.Cog):
                 "length": length,
                 "style": style,
                 "quality": quality,
+                "loop": loop,
             }
             parsed = await with_options(
                 interaction, parsed, options, hide=hide, decided=PICTURE_DECIDES
             )
+            if end_image is not None:
+                refuse_loop_with_end(parsed)
             asker = Asker.of(interaction)
 
             # "thinking…" if the admission or the picture is slow, or anything after them is:
@@ -108,16 +122,27 @@ class AnimateCog(commands.Cog):
             async with admitted(bot, draft, asker, place=place) as ticket:
                 data = await download(image, timeout_s=DOWNLOAD_TIMEOUT_S)
                 picture = await bot.upload_checks.image(data, image.filename)
+                end = None
+                if end_image is not None:  # checked exactly as the first, before either is kept
+                    data = await download(end_image, timeout_s=DOWNLOAD_TIMEOUT_S)
+                    end = await bot.upload_checks.image(data, end_image.filename)
                 framed, note = framed_for_picture(
                     parsed, picture.source_width, picture.source_height
                 )
                 spec = build_spec(framed, asker, capabilities, default_quality=bot.default_quality)
-                # The picture is in the store, under the new id, before the job can exist.
+                # The pictures are in the store, under the new id, before the job can exist.
                 gid = ticket.generation_id
                 stored, _size = await asyncio.to_thread(
                     bot.media_store.save_bytes, gid, picture.png, "png"
                 )
                 spec = spec.model_copy(update={"mode": "i2v", "input_media": (stored,)})
+                if end is not None:
+                    kept, _size = await asyncio.to_thread(
+                        bot.media_store.save_bytes, gid, end.png, END_KIND
+                    )
+                    spec = with_end(spec, stored, kept)
+                    line = end_note(end.source_width, end.source_height, spec.aspect_ratio)
+                    note = f"{note}\n{line}" if note else line
                 await submit_request(
                     bot, spec, asker, reply_with(interaction), ticket=ticket, note=note
                 )

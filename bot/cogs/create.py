@@ -41,6 +41,7 @@ SETTING_DESCRIPTIONS = {
     "style": "A style preset",
     "quality": "fast: fewer steps, sooner; hq: the full schedule (unset: the server's default)",
 }
+LOOP_DESCRIPTION = "End where it starts, so it plays as a seamless loop (as -loop)"
 COMMON_RATIOS = ["16:9", "9:16", "1:1", "4:5", "5:4", "3:2", "2:3", "21:9", "4:3", "3:4"]
 
 
@@ -86,6 +87,7 @@ class CreateCog(commands.Cog):
     @app_commands.describe(
         prompt="What to see; flags like -motion 3 -camera pan left -ar 9:16 may follow",
         aspect_ratio="Width:height, like 16:9, 9:16 or 1:1",
+        loop=LOOP_DESCRIPTION,
         **SETTING_DESCRIPTIONS,
     )
     async def create(
@@ -103,6 +105,7 @@ class CreateCog(commands.Cog):
         hide: bool | None = None,
         style: str | None = None,
         quality: Quality | None = None,
+        loop: bool | None = None,
     ) -> None:
         """Make a short video clip from a prompt."""
         # first come, first served: among all requests, and among the member's own for caps
@@ -121,6 +124,7 @@ class CreateCog(commands.Cog):
                 "length": length,
                 "style": style,
                 "quality": quality,
+                "loop": loop,
             }
             parsed = await with_options(interaction, parsed, options, hide=hide)
             asker = Asker.of(interaction)

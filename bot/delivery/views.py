@@ -39,9 +39,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ClipAction = Literal["reroll", "remix", "vary", "extend", "upscale", "delete"]
+ClipAction = Literal["reroll", "remix", "vary", "extend", "upscale", "loop", "delete"]
 ACTIONS: tuple[ClipAction, ...] = get_args(ClipAction)
-OPTIONAL_ACTIONS = frozenset({"extend", "upscale"})  # shown only when the model has the mode
+# shown only when the model has the mode (and Loop when it loops: `bot.app` adds "loop")
+OPTIONAL_ACTIONS = frozenset({"extend", "upscale", "loop"})
 PREFIX = "reelbot"
 TEMPLATE = re.compile(rf"{PREFIX}:(?P<action>{'|'.join(ACTIONS)}):(?P<gid>{GENERATION_ID_PATTERN})")
 CUSTOM_ID_LIMIT = 100  # Discord's bound on a component's custom_id
@@ -78,6 +79,7 @@ LOOKS: dict[ClipAction, Look] = {
     "vary": Look("Vary", "🌀"),
     "extend": Look("Extend", "⏩"),
     "upscale": Look("Upscale", "🔍"),
+    "loop": Look("Loop", "🔁"),
     "delete": Look("Delete", "🗑️", discord.ButtonStyle.danger),
 }
 

@@ -44,7 +44,13 @@ async def test_reroll_by_another_member_makes_their_own_child_clip(stack) -> Non
     async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
         first = await create(fake, "a fox running through snow -camera pan left -seed 7")
         parent_id = clip_id(first)
-        assert labels(first) == ["Reroll", "Remix", "Vary", "Delete"]  # tiny: no Extend/Upscale
+        assert labels(first) == [
+            "Reroll",
+            "Remix",
+            "Vary",
+            "Loop",
+            "Delete",
+        ]  # tiny: no Extend/Upscale
         assert all(cid.endswith(parent_id) for cid in first.custom_ids)
 
         ix = await fake.click_button(first, label="Reroll", user="bob")
@@ -58,7 +64,7 @@ async def test_reroll_by_another_member_makes_their_own_child_clip(stack) -> Non
         assert f"<@{fake.users['bob'].id}>" in result.content
         assert "-camera pan left" in result.content and "-seed 7" not in result.content
         assert [name for name in result.files] == [f"reelbot-{row.seed}.mp4"]
-        assert labels(result) == ["Reroll", "Remix", "Vary", "Delete"]
+        assert labels(result) == ["Reroll", "Remix", "Vary", "Loop", "Delete"]
         assert (row.parent_id, row.owner_id) == (parent_id, user_id(fake, "bob"))
         assert row.seed != 7 and row.camera == "pan left"
         assert row.prompt == "a fox running through snow"
