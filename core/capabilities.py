@@ -95,7 +95,7 @@ FAMILIES: dict[str, Capabilities] = {
     ),
     "animatediff": Capabilities(
         name="animatediff",
-        modes=("t2v",),
+        modes=("t2v", "illusion"),  # illusion: a ControlNet hides a message (worker.illusion)
         native_pixels=512 * 512,
         size_multiple=8,
         native_fps=8,

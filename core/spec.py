@@ -24,6 +24,7 @@ from core.ids import GENERATION_ID_PATTERN
 
 SPEC_VERSION: Final = 1
 MAX_PROMPT_CHARS = 1500
+MAX_ILLUSION_CHARS = 20  # /encrypt_text's message, as Pika's bot
 MAX_SEED = 2**32 - 1
 
 # Pika's guidance scale, which every backend maps onto its own useful range.
@@ -55,7 +56,8 @@ Camera = Literal[
     "rotate counterclockwise",
     "static",
 ]
-Mode = Literal["t2v", "i2v", "v2v", "extend", "upscale"]
+# "illusion": /encrypt_text, /encrypt_image: a message (or its one input picture) hidden in it.
+Mode = Literal["t2v", "i2v", "v2v", "extend", "upscale", "illusion"]
 # How a clip is rendered: `fast` with the family's fast recipe (distilled weights or LoRA, fewer
 # steps, a cache hook, FP8 where the GPU has it), `hq` on the full schedule. Named "quality", not
 # "tier": the scheduler's fast/relax *queue* tiers (core.fairshare.Tier) are another axis.
@@ -135,6 +137,10 @@ class RenderSpec(BaseModel):
     # when off, so older jobs and stored specs read and write byte for byte as before.
     loop: bool = False
     end_frame: bool = False
+    # Mode "illusion": the message hidden in the clip (none: its one input picture is), and how
+    # strongly the ControlNet holds it (controlnet_conditioning_scale). Unsaid when unused.
+    illusion_text: Annotated[str, StringConstraints(max_length=MAX_ILLUSION_CHARS)] = ""
+    illusion_strength: Annotated[float, Field(ge=0.5, le=2.0)] = 1.0
     quality: Quality = DEFAULT_QUALITY
     backend: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,32}$")] = "tiny"
     parent_id: GenerationId | None = None
@@ -160,7 +166,20 @@ class RenderSpec(BaseModel):
         for flag in ("loop", "end_frame"):
             if data.get(flag) is False:
                 del data[flag]
+        if self.mode != "illusion":
+            data.pop("illusion_text", None)
+            data.pop("illusion_strength", None)
         return data
+
+    @model_validator(mode="after")
+    def _illusion_hides_one_thing(self) -> RenderSpec:
+        """An illusion hides its message or its one picture; other modes hide nothing."""
+        if self.mode != "illusion":
+            if self.illusion_text or self.illusion_strength != 1.0:
+                raise ValueError("illusion_text and illusion_strength need mode 'illusion'")
+        elif len(self.input_media) != (0 if self.illusion_text.strip() else 1):
+            raise ValueError("mode 'illusion' hides either illusion_text or one input picture")
+        return self
 
     @model_validator(mode="after")
     def _ends_once(self) -> RenderSpec:

@@ -153,7 +153,7 @@ def test_frame_count(seconds: float, frames: int) -> None:
 
 def test_capabilities() -> None:
     caps = capabilities_for("animatediff")
-    assert caps == CAPABILITIES and caps.native_camera and caps.modes == ("t2v",)
+    assert caps == CAPABILITIES and caps.native_camera and caps.modes == ("t2v", "illusion")
     assert caps.snap_size(1, 1) == (512, 512)
 
 

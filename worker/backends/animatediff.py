@@ -50,6 +50,7 @@ from worker.backends.common import (
     step_callback,
     to_uint8,
 )
+from worker.illusion import IllusionPipelines, conditioning_frames, spec_mask
 from worker.motion import motion_lora_scale
 from worker.styles import StyleAdapters, activate
 
@@ -101,8 +102,9 @@ class AnimateDiffBackend:
 
     capabilities = CAPABILITIES
 
-    def __init__(self, pipe: Any) -> None:
+    def __init__(self, pipe: Any, *, tiny: bool = False) -> None:
         self.pipe = pipe
+        self.illusion = IllusionPipelines(tiny=tiny)  # mode "illusion": its ControlNet pipeline
         self.device = str(pipe._execution_device)
         self._lock = threading.Lock()
         self.styles = StyleAdapters.none(CAPABILITIES.name)  # the worker sets the file's
@@ -113,12 +115,23 @@ class AnimateDiffBackend:
         import torch
 
         caps = self.capabilities
-        check_spec(caps, spec, inputs)
+        pipe, hidden = self.pipe, dict[str, Any]()
+        if spec.mode == "illusion":  # the mask under every frame, through the ControlNet
+            num = native_frames(spec.duration_s, caps.native_fps)
+            hidden = {
+                "conditioning_frames": conditioning_frames(spec_mask(spec, inputs), num),
+                "controlnet_conditioning_scale": spec.illusion_strength,
+            }
+            check_spec(caps, spec.model_copy(update={"mode": "t2v", "input_media": ()}), ())
+            pipe = self.illusion.for_(self.pipe)
+        else:
+            check_spec(caps, spec, inputs)
         names, weights = camera_adapters(spec.camera, spec.motion)
         with self._lock, self.styles.use(self.pipe, spec) as style:
             # the camera's MotionLoRAs and the style's LoRA together, every other one off
             activate(self.pipe, dict(zip(names, weights, strict=True)) | style)
-            video = self.pipe(
+            video = pipe(
+                **hidden,
                 prompt=spec.full_prompt(),
                 negative_prompt=spec.full_negative_prompt(),
                 width=spec.width,
@@ -271,4 +284,4 @@ def load(
     pipe.set_progress_bar_config(disable=True)
     optimize(pipe, device, CAPABILITIES)
     log.info("animatediff backend %s on %s in %.2f s", model, device, time.perf_counter() - started)
-    return AnimateDiffBackend(pipe)
+    return AnimateDiffBackend(pipe, tiny=model == TINY)
