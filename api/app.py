@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from api import batches, clips, events
+from api import batches, clips, events, media
 from api.auth import auth_middleware
 from api.context import CONTEXT, ApiContext
 from api.feature import Feature, Loop
@@ -93,6 +93,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(web.RouteTableDef(), loops=(run_admission,)),
     clips.FEATURE,
     events.FEATURE,
+    media.FEATURE,
     batches.FEATURE,
     WEBHOOKS,
 )

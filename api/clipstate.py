@@ -49,21 +49,38 @@ SPEC_SHOWN = (
 )
 
 
-def clip_status(row: Generation) -> ClipStatus:
-    """The row's state as the API names it.
+# Why a clip that rendered reads `failed`: a moderator removed it (its files are no one's now).
+REMOVED = "A moderator removed this clip."
 
-    queued: waiting for a worker; held: a moderator has it (the output scan held the finished
-    clip, or a request waits for review); running: a worker renders it; succeeded: done;
-    cancelled: its owner cancelled it; failed: anything else that ended it."""
+
+def clip_status(row: Generation) -> ClipStatus:
+    """The row's state as the API names it, one answer for GET, the events stream and webhooks.
+
+    queued: waiting for a worker; running: a worker renders it; held: a moderator has it (the
+    output scan held the finished clip, or reports or a moderator hid it: it may come back);
+    succeeded: done, and the moderators let it be; cancelled: its owner cancelled it; failed:
+    anything else that ended it, a moderator removing it included (`REMOVED`), so a removed
+    clip is never announced as succeeded, nor its files linked."""
     if row.status == GenerationStatus.FAILED:
         return "cancelled" if row.error == CANCELLED else "failed"
-    if row.moderation == Moderation.HELD:
+    if row.moderation == Moderation.REMOVED:
+        return "failed"
+    if row.moderation in (Moderation.HELD, Moderation.HIDDEN):
         return "held"
     if row.status == GenerationStatus.DONE:
         return "succeeded"
     if row.status == GenerationStatus.RENDERING:
         return "running"
     return "queued"
+
+
+def clip_error(row: Generation, status: ClipStatus) -> str | None:
+    """Why it failed or was cancelled, for people; None for any other status."""
+    if status not in ("failed", "cancelled"):
+        return None
+    if row.status != GenerationStatus.FAILED and row.moderation == Moderation.REMOVED:
+        return REMOVED
+    return row.error
 
 
 def is_visible_to_all(row: Generation) -> bool:
@@ -96,6 +113,28 @@ def links(generation_id: str, *, api_url: str, public_url: str) -> dict[str, str
     }
 
 
+def result_links(row: Generation, *, public_url: str, api_url: str) -> dict[str, Any]:
+    """Where a finished clip's files are: a public clip's in the gallery (no token needed,
+    cacheable); a clip its owner hid is served by the gallery to no one, so its links are this
+    API's owner-only routes (`api.media`), fetched with the owner's token."""
+    if row.is_public:
+        video = media_url(public_url, row.id)
+        poster = media_url(public_url, row.id, "jpg")
+        preview = media_url(public_url, row.id, "preview.mp4")
+        page: str | None = clip_url(public_url, row.id)
+    else:
+        base = f"{api_url.rstrip('/')}/v1/clips/{row.id}"
+        video, poster, preview, page = f"{base}/media", f"{base}/poster", f"{base}/preview", None
+    return {
+        "video_url": video,
+        "poster_url": poster,
+        "preview_url": preview,
+        "page_url": page,
+        "size_bytes": row.size_bytes,
+        "public": row.is_public,
+    }
+
+
 def clip_resource(
     row: Generation,
     api_clip: ApiClip | None,
@@ -114,14 +153,7 @@ def clip_resource(
     spec = shown_spec(row.spec or {})
     result = None
     if status == "succeeded" and row.media_path:
-        result = {
-            "video_url": media_url(public_url, row.id),
-            "poster_url": media_url(public_url, row.id, "jpg"),
-            "preview_url": media_url(public_url, row.id, "preview.mp4"),
-            "page_url": clip_url(public_url, row.id),
-            "size_bytes": row.size_bytes,
-            "public": row.is_public,
-        }
+        result = result_links(row, public_url=public_url, api_url=api_url)
     shown_progress = None
     if status == "running" and progress:
         step, total = int(progress.get("step", 0)), int(progress.get("total", 0))
@@ -145,7 +177,7 @@ def clip_resource(
         "queue_position": queue_position if status == "queued" else None,
         "eta_s": round(eta_s, 1) if eta_s is not None and status in ("queued", "running") else None,
         "progress": shown_progress,
-        "error": row.error if status in ("failed", "cancelled") else None,
+        "error": clip_error(row, status),
         "result": result,
         "lineage": {"parent_id": row.parent_id, "children": list(children)},
         "batch_id": api_clip.batch_id if api_clip is not None else None,

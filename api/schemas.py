@@ -141,14 +141,16 @@ class ClipProgress(BaseModel):
 
 
 class ClipResult(BaseModel):
-    """The finished clip's files, served by the gallery (a hidden clip's are not public)."""
+    """The finished clip's files: a public clip's served by the gallery to anyone; a hidden
+    clip's by this API (`/v1/clips/{id}/media`, `/preview`, `/poster`) to its owner's tokens
+    only, so send the token with them."""
 
-    video_url: str
-    poster_url: str
-    preview_url: str
-    page_url: str
+    video_url: str = Field(description="The clip (MP4)")
+    poster_url: str = Field(description="A still of it (JPEG)")
+    preview_url: str = Field(description="A short muted copy (MP4)")
+    page_url: str | None = Field(description="Its gallery page; null while it is not public")
     size_bytes: int | None
-    public: bool
+    public: bool = Field(description="Whether the gallery shows it to anyone")
 
 
 class Lineage(BaseModel):
