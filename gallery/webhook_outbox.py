@@ -1,47 +1,37 @@
 """The durable webhook outbox: each event of an API clip, for each of its targets, kept until
 a receiver answers 2xx or a day has passed.
 
-Writing an event and moving the clip's `api_clip.last_event` past it is one transaction
-(`record_events`), and the move is a conditional UPDATE: of several API processes reading the
-same clip, one writes its events and the others change nothing. A delivery is claimed with a
-lease (`claim_due`, a conditional UPDATE that PostgreSQL re-checks under its row lock and SQLite
-runs alone), so a process killed mid-delivery leaves a row another one retries once the lease
-ends; only the lowest `seq` still pending for a clip and target is due, so a receiver gets a
-clip's events in order. Failures back off exponentially with jitter for about a day; an
-endpoint failing for a day is disabled, its pending events given up, and its owner named so
-they can be told. Methods are synchronous; async callers use `asyncio.to_thread`.
+Events are written by the relay (`gallery.webhook_events.EventWriter`, which `Outbox`
+extends): each clip's once, in one transaction with the move of its `api_clip.last_event`. A
+delivery is claimed with a lease (`claim_due`, a conditional UPDATE that PostgreSQL re-checks
+under its row lock and SQLite runs alone), so a process killed mid-delivery leaves a row another
+one retries once the lease ends; only the lowest `seq` still pending for a clip and target is
+due, so a receiver gets a clip's events in order. Failures back off exponentially with jitter
+for about a day; an endpoint failing for a day is disabled, its pending events given up, and
+its owner named so they can be told. Methods are synchronous; async callers use `asyncio.to_thread`.
 """
 
 from __future__ import annotations
 
 import random
-import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from gallery.apitables import (
-    UNDELIVERED_SQL,
-    UNSETTLED_SQL,
-    ApiClip,
-    ApiToken,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from gallery.apitables import UNDELIVERED_SQL, ApiToken, WebhookDelivery, WebhookEndpoint
 from gallery.db import write_lock
-from gallery.models import Generation, utcnow
+from gallery.models import utcnow
+from gallery.webhook_events import EventMove, EventWriter, NewEvent
 from gallery.webhook_store import REQUEST_TARGET, give_up_target
 
 MAX_ERROR_CHARS = 500
 
-__all__ = ["Claimed", "Disabled", "NewEvent", "Outbox", "Retry"]
+__all__ = ["Claimed", "Disabled", "EventMove", "NewEvent", "Outbox", "Retry"]
 
 
 @dataclass(frozen=True)
@@ -59,15 +49,6 @@ class Retry:
     def delay_s(self, attempts: int, rng: random.Random) -> float:
         full = min(self.cap_s, self.first_s * 2.0 ** max(0, attempts - 1))
         return full / 2 + rng.uniform(0, full / 2)
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    """One event of a clip to write for each of its targets: its order, its exact body."""
-
-    event: str
-    seq: int
-    payload: str
 
 
 @dataclass(frozen=True)
@@ -96,104 +77,13 @@ class Disabled:
     member_id: str
 
 
-class Outbox:
+class Outbox(EventWriter):
+    """The outbox: events written (`EventWriter`: the relay) and delivered (the delivery
+    loop)."""
+
     def __init__(self, engine: Engine, retry: Retry | None = None) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self.retry = retry or Retry()
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-
-    def _session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
-
-    # --- writing events (the relay) ---------------------------------------------------------
-
-    def record_events(
-        self,
-        clip: ApiClip,
-        *,
-        after: str,
-        last: str,
-        events: Sequence[NewEvent],
-    ) -> bool:
-        """Move the clip's `last_event` from `after` to `last` and write `events` for its
-        targets, in one transaction; False (nothing written) if another process moved it first.
-
-        Targets: the clip's own webhook_url, and each enabled endpoint of its token whose
-        filter takes the event. A row already there (same clip, target, event) is kept."""
-        now = utcnow()
-        with write_lock(self.engine), self._session() as session:
-            moved = session.exec(
-                sa.update(ApiClip)
-                .where(
-                    col(ApiClip.generation_id) == clip.generation_id,
-                    col(ApiClip.last_event) == after,
-                )
-                .values(last_event=last)
-            ).rowcount
-            if moved != 1:
-                session.rollback()
-                return False
-            endpoints = session.exec(
-                select(WebhookEndpoint).where(
-                    col(WebhookEndpoint.token_id) == clip.token_id,
-                    col(WebhookEndpoint.disabled_at).is_(None),
-                )
-            ).all()
-            rows: list[dict[str, Any]] = []
-            for new in events:
-                targets = [(REQUEST_TARGET, clip.webhook_url)] if clip.webhook_url else []
-                targets += [
-                    (e.id, e.url)
-                    for e in endpoints
-                    if not e.events or new.event in e.events.split()
-                ]
-                rows += [
-                    {
-                        "id": "msg_" + secrets.token_urlsafe(18),
-                        "generation_id": clip.generation_id,
-                        "token_id": clip.token_id,
-                        "target": target,
-                        "url": url,
-                        "event": new.event,
-                        "seq": new.seq,
-                        "payload": new.payload,
-                        "attempts": 0,
-                        "next_attempt_at": now,
-                        "created_at": now,
-                    }
-                    for target, url in targets
-                ]
-            if rows:
-                session.exec(
-                    self._insert(WebhookDelivery)
-                    .values(rows)
-                    .on_conflict_do_nothing(index_elements=["generation_id", "target", "event"])
-                )
-            session.commit()
-        return True
-
-    def clips_to_relay(
-        self, *, changed_since: datetime | None, after_id: str = "", limit: int = 200
-    ) -> list[tuple[Generation, ApiClip]]:
-        """API clips whose events may not all be written yet (their last event not a final
-        one), by generation id from `after_id`; with `changed_since`, only those whose row
-        changed (or that were asked) since then."""
-        query = (
-            select(Generation, ApiClip)
-            .join(ApiClip, col(ApiClip.generation_id) == col(Generation.id))
-            .where(sa.text(UNSETTLED_SQL))  # the partial index's own words
-            .where(col(ApiClip.generation_id) > after_id)
-        )
-        if changed_since is not None:
-            query = query.where(
-                sa.or_(
-                    col(Generation.updated_at) >= changed_since,
-                    col(ApiClip.created_at) >= changed_since,
-                )
-            )
-        query = query.order_by(col(ApiClip.generation_id)).limit(limit)
-        with self._session() as session:
-            return [(row, clip) for row, clip in session.exec(query).all()]
 
     # --- delivering (the delivery loop) -------------------------------------------------------
 

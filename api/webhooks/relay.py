@@ -2,10 +2,12 @@
 
 A clip goes queued → started → held / succeeded / failed / cancelled (held → succeeded too,
 when a moderator lets a held clip out). The relay reads the clips whose rows changed, works out
-which events the row has reached that `api_clip.last_event` hasn't, and writes them in one
-transaction with the move of `last_event` (`Outbox.record_events`): a conditional UPDATE, so
-several API processes running the relay write each event once between them, and a crash
-between reading and writing leaves nothing half done. A clip seen late (the API was down while
+which events the row has reached that `api_clip.last_event` hasn't, and writes them with the
+move of `last_event`, a page of clips in one transaction (`EventWriter.record_many`): a
+conditional UPDATE per clip, so several API processes running the relay write each event once
+between them, and a crash between reading and writing leaves nothing half done. A clip with
+nowhere to send its events (no `webhook_url`, no enabled endpoint on its token: most clips)
+only has its `last_event` moved, with no body built for it. A clip seen late (the API was down while
 it rendered) gets every event it missed, in order; an event is never sent twice nor backwards.
 
 Rows changed since the last poll (less `OVERLAP`, for transactions that committed late) are
@@ -20,13 +22,14 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, cast
 
 from api.clipstate import ClipStatus, clip_resource, clip_status
-from gallery.apitables import ApiClip
 from gallery.models import Generation, utcnow
-from gallery.webhook_outbox import NewEvent, Outbox
+from gallery.webhook_events import ClipState, EventMove, NewEvent
+from gallery.webhook_outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +55,11 @@ EVENT_OF: dict[ClipStatus, str] = {
 }
 
 
-def events_due(row: Generation, last_event: str) -> list[str]:
+def events_due(row: Generation | ClipState, last_event: str) -> list[str]:
     """The events `row` has reached since `last_event` ("" for none yet), in order: the ones
     it passed through on the way included (started, if a worker ever took it)."""
-    now = EVENT_OF[clip_status(row)]
+    # A ClipState has the very fields clip_status reads (status, error, moderation).
+    now = EVENT_OF[clip_status(cast(Generation, row))]
     done = RANK.get(last_event, -1)
     if RANK[now] <= done:
         return []
@@ -110,25 +114,63 @@ class Relay:
 
     def relay_changed(self, since: datetime | None) -> int:
         """Write the events of every clip changed since `since` (None: every unfinished one);
-        how many events were written."""
+        how many events were written for a target."""
         written, after = 0, ""
         while True:
             page = self.outbox.clips_to_relay(changed_since=since, after_id=after, limit=PAGE)
-            for row, clip in page:
-                written += self.relay_one(row, clip)
+            written += self.relay_page(page)
             if len(page) < PAGE:
                 return written
-            after = page[-1][1].generation_id
+            after = page[-1].generation_id
 
-    def relay_one(self, row: Generation, clip: ApiClip) -> int:
-        """Write the clip's new events (none if another process did first); how many."""
-        due = events_due(row, clip.last_event)
+    def relay_page(self, page: Sequence[ClipState]) -> int:
+        """Write the new events of a page of clips in one transaction (none for a clip another
+        process moved first); how many were written for a target."""
+        due = {c.generation_id: (c, names) for c in page if (names := events_due(c, c.last_event))}
         if not due:
             return 0
-        data = clip_resource(row, clip, self.links.public_url, api_url=self.links.api_url)
-        at = utcnow()
-        events = [NewEvent(event, RANK[event], payload(event, data, at)) for event in due]
-        if not self.outbox.record_events(clip, after=clip.last_event, last=due[-1], events=events):
-            return 0
-        log.info("clip %s: webhook events %s written", row.id, ", ".join(due))
-        return len(due)
+        targeted = self.outbox.targeted_tokens(
+            {clip.token_id for clip, _ in due.values() if not clip.webhook_url}
+        )
+        moves = [
+            EventMove(clip.generation_id, clip.token_id, None, clip.last_event, names[-1])
+            for clip, names in due.values()
+            if not clip.webhook_url and clip.token_id not in targeted
+        ]
+        moves += self.built(
+            gid for gid, (c, _) in due.items() if c.webhook_url or c.token_id in targeted
+        )
+        moved, late = self.outbox.record_many(moves)
+        if late:  # an endpoint was added since `targeted` was read: their bodies after all
+            again = self.built(move.generation_id for move in late)
+            moved += self.outbox.record_many(again)[0]
+            moves += again
+        built = {move.generation_id: move.events for move in moves if move.events}
+        for gid in moved:
+            if gid in built:
+                said = ", ".join(new.event for new in built[gid])
+                log.info("clip %s: webhook events %s written", gid, said)
+        return sum(len(built[gid]) for gid in moved if gid in built)
+
+    def built(self, generation_ids: Iterable[str]) -> list[EventMove]:
+        """The steps of these clips, read whole again, with their events' bodies (a clip that
+        moved on since is judged as it is now)."""
+        moves = []
+        for row, clip in self.outbox.clips(set(generation_ids)):
+            due = events_due(row, clip.last_event)
+            if not due:
+                continue
+            data = clip_resource(row, clip, self.links.public_url, api_url=self.links.api_url)
+            at = utcnow()
+            events = [NewEvent(event, RANK[event], payload(event, data, at)) for event in due]
+            moves.append(
+                EventMove(
+                    clip.generation_id,
+                    clip.token_id,
+                    clip.webhook_url,
+                    clip.last_event,
+                    due[-1],
+                    events,
+                )
+            )
+        return moves

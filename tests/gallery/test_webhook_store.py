@@ -298,16 +298,18 @@ def test_clips_to_relay_are_those_not_finished_and_changed_since(
     outbox.record_events(done, after="", last="clip.succeeded", events=events("clip.succeeded"))
     since = utcnow()
     fresh = add_clip(store, token)
-    assert {g.id for g, _ in outbox.clips_to_relay(changed_since=None)} == {
+    assert {c.generation_id for c in outbox.clips_to_relay(changed_since=None)} == {
         old.generation_id,
         fresh.generation_id,
     }
-    assert [g.id for g, _ in outbox.clips_to_relay(changed_since=since)] == [fresh.generation_id]
+    assert [c.generation_id for c in outbox.clips_to_relay(changed_since=since)] == [
+        fresh.generation_id
+    ]
     store.mark_rendering(old.generation_id, worker="w", attempt=1)
-    assert {g.id for g, _ in outbox.clips_to_relay(changed_since=since)} == {
+    assert {c.generation_id for c in outbox.clips_to_relay(changed_since=since)} == {
         old.generation_id,
         fresh.generation_id,
     }
     first = sorted([old.generation_id, fresh.generation_id])
     page = outbox.clips_to_relay(changed_since=None, after_id=first[0])
-    assert [g.id for g, _ in page] == [first[1]]
+    assert [c.generation_id for c in page] == [first[1]]

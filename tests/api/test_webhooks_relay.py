@@ -1,0 +1,109 @@
+"""The webhook relay writes a page of clips in one go: clips with nowhere to send their events
+only move on (no outbox row, no body built), clips with a target get their events, and an
+endpoint added while the relay was looking still gets the clip's events. On SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from api.webhooks.relay import Relay
+from gallery.db import make_engine, migrate
+from gallery.store import GalleryStore
+from gallery.webhook_outbox import Outbox
+from gallery.webhook_store import REQUEST_TARGET, WebhookStore
+from tests.gallery.test_webhook_store import add_clip, add_token
+
+
+class Links:
+    public_url = "http://gallery.test"
+    api_url = "http://api.test"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    url = f"sqlite:///{tmp_path / 'reelbot.db'}"
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_database_url")
+    made = make_engine(url)
+    migrate(made)
+    yield made
+    made.dispose()
+
+
+def last_events(outbox: Outbox) -> dict[str, str]:
+    return {c.generation_id: c.last_event for c in outbox.clips_to_relay(changed_since=None)}
+
+
+def test_clips_with_no_target_move_on_without_an_outbox_row(engine: Engine) -> None:
+    store, outbox = GalleryStore(engine), Outbox(engine)
+    token = add_token(engine)
+    quiet = [add_clip(store, token) for _ in range(5)]
+    hooked = add_clip(store, token, webhook_url="https://a.example/hook")
+    relay = Relay(outbox, Links())
+
+    assert relay.relay_changed(None) == 1  # the hooked clip's clip.queued, nothing else
+    assert set(last_events(outbox).values()) == {"clip.queued"}
+    assert all(outbox.deliveries(clip.generation_id) == [] for clip in quiet)
+    [row] = outbox.deliveries(hooked.generation_id)
+    assert (row.target, row.event) == (REQUEST_TARGET, "clip.queued")
+    assert json.loads(row.payload)["data"]["id"] == hooked.generation_id
+
+    store.mark_rendering(quiet[0].generation_id, worker="w", attempt=1)
+    assert relay.relay_changed(None) == 0
+    assert last_events(outbox)[quiet[0].generation_id] == "clip.started"
+    assert relay.relay_changed(None) == 0  # nothing new: nothing written, nothing moved
+
+
+def test_an_endpoint_gets_every_clip_of_its_token(engine: Engine) -> None:
+    store, outbox = GalleryStore(engine), Outbox(engine)
+    token, other = add_token(engine), add_token(engine, "tok000000002", "discord:43")
+    endpoint = WebhookStore(engine).create_endpoint(token, "https://a.example/hook", [])
+    mine = [add_clip(store, token) for _ in range(3)]
+    theirs = add_clip(store, other)
+
+    assert Relay(outbox, Links()).relay_changed(None) == 3
+    for clip in mine:
+        [row] = outbox.deliveries(clip.generation_id)
+        assert (row.target, row.event) == (endpoint.endpoint.id, "clip.queued")
+    assert outbox.deliveries(theirs.generation_id) == []
+
+
+def test_an_endpoint_added_while_the_relay_looked_still_gets_the_event(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, outbox = GalleryStore(engine), Outbox(engine)
+    token = add_token(engine)
+    clip = add_clip(store, token)
+    endpoints = WebhookStore(engine)
+    looked = outbox.targeted_tokens
+
+    def look_then_add(token_ids: set[str]) -> set[str]:
+        seen = looked(token_ids)  # no endpoint yet: the relay builds no body for the clip
+        endpoints.create_endpoint(token, "https://late.example/hook", [])
+        return seen
+
+    monkeypatch.setattr(outbox, "targeted_tokens", look_then_add)
+    assert Relay(outbox, Links()).relay_changed(None) == 1
+    [row] = outbox.deliveries(clip.generation_id)
+    assert row.url == "https://late.example/hook" and row.event == "clip.queued"
+    assert json.loads(row.payload)["data"]["status"] == "queued"
+
+
+def test_two_relays_over_the_same_clips_write_each_event_once(engine: Engine) -> None:
+    store, outbox = GalleryStore(engine), Outbox(engine)
+    token = add_token(engine)
+    clips = [add_clip(store, token, webhook_url="https://a.example/hook") for _ in range(4)]
+    quiet = add_clip(store, token)
+    first, second = Relay(Outbox(engine), Links()), Relay(Outbox(engine), Links())
+    page = outbox.clips_to_relay(changed_since=None)
+
+    assert first.relay_page(page) == 4
+    assert second.relay_page(page) == 0  # read before the first wrote: every move refused
+    assert all(len(outbox.deliveries(clip.generation_id)) == 1 for clip in clips)
+    assert last_events(outbox)[quiet.generation_id] == "clip.queued"
