@@ -1,6 +1,6 @@
-"""The README's "REST API" section matches what runs: its Python runs as written against a real
-API, every route its curl lines call is one the API documents, and its problem example is what
-the API answers."""
+"""The README's "REST API" section (tokens, clips and webhooks under it) matches what runs: its
+Python client runs as written against a real API, every route its curl lines call is one the
+API documents, and its problem example is what the API answers."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def blocks(kind: str) -> list[str]:
 
 
 async def test_the_python_example_makes_a_clip_and_waits_for_it(api: Api) -> None:
-    [code] = blocks("python")
+    [code] = [block for block in blocks("python") if "def make_clip" in block]
     code = code.replace('"http://127.0.0.1:8081", "rb_…"', f'"{api.url}", "{api.token}"')
     code = code.replace("time.sleep(2)", "time.sleep(0.05)")
     names: dict = {}
@@ -57,16 +57,21 @@ async def test_the_python_example_makes_a_clip_and_waits_for_it(api: Api) -> Non
 async def test_every_route_the_curl_lines_call_is_documented(api: Api) -> None:
     document = (await api.call("GET", "/api/openapi.json", token=None)).body
     documented = {(m.upper(), path) for path, item in document["paths"].items() for m in item}
-    [shell] = blocks("sh")
+    shell = "".join(blocks("sh"))  # the clips' lines and the webhooks'
     called = set()
     for line in shell.splitlines():
         match = re.search(r'"\$API(/[^"?]*)', line)
         if not match:
             continue
         method = re.search(r"-X (\w+)", line)
-        path = re.sub(r"3f…", "{id}", match[1])
+        path = re.sub(r"3f…|we_…", "{id}", match[1])
         called.add((method[1] if method else "GET", path))
     assert called and called <= documented, called - documented
+    # and every route of the API is shown (the media route's siblings named beside it)
+    served = {(m, path) for m, path in documented if path.startswith("/v1/")}
+    siblings = {("GET", "/v1/clips/{id}/preview"), ("GET", "/v1/clips/{id}/poster")}
+    assert served - {("GET", "/v1/openapi.json")} - called == siblings
+    assert "/preview, /poster" in shell
 
 
 async def test_the_problem_example_is_what_the_api_answers(api: Api) -> None:
