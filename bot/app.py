@@ -64,6 +64,7 @@ COGS: tuple[str, ...] = (
     "bot.cogs.api",
     "bot.cogs.styles",
     "bot.cogs.effect",
+    "bot.cogs.encrypt",
 )
 
 
@@ -140,7 +141,7 @@ class ReelBot(commands.Bot):
             media,
             public_url=public_url,
             # the optional buttons: those of the modes (Extend, Upscale…), Loop where it loops
-            modes=(*capabilities.modes, *(("loop",) if capabilities.loop else ())),
+            modes=(*capabilities.all_modes, *(("loop",) if capabilities.loop else ())),
             admission=self.admission,
             on_scanned=functools.partial(on_scanned, self),
             stop_progress=self.progress_tracker.finish,

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from core.flags import DEFAULT_ASPECT, QUALITY_WORDS, frames_of
-from core.flagtext import command_texts
+from core.flagtext import command_texts, value_text
 from core.spec import (
     DEFAULT_FPS,
     DEFAULT_GUIDANCE,
@@ -53,6 +53,7 @@ def to_command_line(
         num_frames=None if default_length else spec.num_frames,
         hidden=spec.hidden,
         sound=spec.sound,
+        sound_prompt=spec.sound_prompt,
         loop=spec.loop,
         quality=_stored_quality(spec.model_dump(include={"quality"}), default_quality),
         seed=spec.seed,
@@ -80,6 +81,7 @@ def stored_command_line(
         num_frames=int(stored["num_frames"]) if stored.get("num_frames") else None,
         hidden=bool(stored.get("hidden")),
         sound=bool(stored.get("sound")),
+        sound_prompt=str(stored.get("sound_prompt") or ""),
         loop=bool(stored.get("loop")),
         quality=_stored_quality(stored, default_quality),
         seed=int(stored["seed"]) if stored.get("seed") is not None else None,
@@ -108,6 +110,7 @@ def _command_line(
     num_frames: int | None,
     hidden: bool,
     sound: bool,
+    sound_prompt: str,
     loop: bool,
     quality: Quality | None,
     seed: int | None,
@@ -133,7 +136,7 @@ def _command_line(
     if hidden:
         parts.append("-hide")
     if sound:
-        parts.append("-sound")
+        parts.append(f"-sound {value_text(sound_prompt)}" if sound_prompt else "-sound")
     if loop:
         parts.append("-loop")
     if quality is not None:

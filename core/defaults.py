@@ -13,7 +13,7 @@ from collections.abc import Collection, Mapping
 
 from core.errors import FlagError
 from core.flags import ParsedPrompt, parse_flags
-from core.flagtext import clean_text, command_texts
+from core.flagtext import clean_text, command_texts, value_text
 from core.spec import StylePreset
 from core.styles import DEFAULT_STYLES
 
@@ -100,7 +100,8 @@ def defaults_text(defaults: ParsedPrompt) -> str:
     if defaults.hidden:
         parts.append("-hide")
     if defaults.sound:
-        parts.append("-sound")
+        words = defaults.sound_prompt
+        parts.append(f"-sound {value_text(words)}" if words else "-sound")
     if defaults.quality is not None:
         parts.append(f"-{defaults.quality}")
     return " ".join(part.strip() for part in parts)

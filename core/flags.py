@@ -98,6 +98,7 @@ class ParsedPrompt:
     style: StylePreset | None = None
     sound: bool = False
     quality: Quality | None = None
+    sound_prompt: str = ""  # `-sound WORDS`: what the sound is made from (sound on when given)
     loop: bool = False
 
 
@@ -125,7 +126,7 @@ def parse_request(
         text,
         styles=styles,
         max_seconds=capabilities.max_seconds,
-        sound_supported=capabilities.sound,
+        sound_supported=capabilities.makes_sound,
         fast_supported=capabilities.fast is not None,
         loop_supported=capabilities.loop,
     )
@@ -187,7 +188,8 @@ def resolve_request(
             motion=DEFAULT_MOTION if parsed.motion is None else parsed.motion,
             camera=parsed.camera,
             hidden=parsed.hidden,
-            sound=parsed.sound,
+            sound=parsed.sound or bool(parsed.sound_prompt),
+            sound_prompt=parsed.sound_prompt,
             loop=parsed.loop,
             backend=backend or capabilities.name,
             parent_id=parent_id,
@@ -250,7 +252,9 @@ def parse_flags(
         if name in fields:
             raise FlagError(f"`{tok.word}` is given twice; give each flag once.", token=tok.word)
         if name in _SWITCHES:
-            if raw:
+            if raw and name == "sound":  # -sound "rain on a tin roof": what it is made from
+                fields["sound_prompt"] = read_value(name, tok.word, raw, styles, max_seconds)
+            elif raw:
                 raise FlagError(
                     f"`{tok.word}` takes no value, but `{raw}` follows it. {PROMPT_FIRST}",
                     token=f"{tok.word} {raw}",
@@ -297,6 +301,7 @@ def parse_flags(
         hidden=bool(fields.get("hide")),
         style=_get(fields, "style", StylePreset),
         sound=bool(fields.get("sound")),
+        sound_prompt=_get(fields, "sound_prompt", str) or "",
         quality=next((QUALITY_WORDS[name] for name in QUALITY_WORDS if name in fields), None),
         loop=bool(fields.get("loop")),
     )

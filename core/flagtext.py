@@ -108,6 +108,16 @@ def command_texts(prompt: str, negative: str) -> str:
     return fallback
 
 
+def value_text(text: str) -> str:
+    """`text` written as a flag's value that reads back as it (`-sound "rain on a tin roof"`):
+    in quotes when it has several words, as members are shown to write it; bare when one."""
+    shown = _renderings(text)
+    quoted = [rendering for rendering in shown if rendering != text]
+    if quoted and (" " in text or text not in shown):
+        return quoted[0]
+    return shown[0] if shown else f'"{text}"'
+
+
 def _renderings(text: str) -> list[str]:
     """Ways to write `text` that read back as it on their own: as is, then in quotes it lacks."""
     pairs = sorted(_QUOTES.items(), key=lambda pair: pair[0] in text or pair[1] in text)

@@ -20,6 +20,7 @@ from core.spec import (
     MAX_MOTION,
     MAX_PROMPT_CHARS,
     MAX_SEED,
+    MAX_SOUND_CHARS,
     MIN_ASPECT,
     MIN_FPS,
     MIN_GUIDANCE,
@@ -47,7 +48,7 @@ ALLOWED: dict[str, str] = {
     "len": "a number of seconds from 1 to the model's maximum",
     "hide": "nothing after it",
     "style": "a style name",
-    "sound": "nothing after it",
+    "sound": 'nothing, or the words to make it from, like -sound "rain on a tin roof"',
     "fast": "nothing after it; not with -hq",
     "hq": "nothing after it; not with -fast",
     "loop": "nothing after it: the clip's last frame meets its first",
@@ -77,6 +78,9 @@ def read_value(
         raise FlagError(f"`{shown}` is empty.", token=shown, allowed=ALLOWED[name])
     if name == "neg":
         check_length(f"`{flag}`", value, shown)
+        return value
+    if name == "sound":  # a sound track's words: short, like a prompt
+        check_length(f"`{flag}`", value, shown, MAX_SOUND_CHARS)
         return value
     if name == "camera":
         return _read_camera(shown, value)
@@ -215,10 +219,10 @@ def _bad_value(name: str, shown: str, allowed: str) -> FlagError:
     return FlagError(f"`{shown}` isn't a valid {_NOUNS[name]}.", token=shown, allowed=allowed)
 
 
-def check_length(what: str, text: str, token: str) -> None:
-    if len(text) > MAX_PROMPT_CHARS:
+def check_length(what: str, text: str, token: str, limit: int = MAX_PROMPT_CHARS) -> None:
+    if len(text) > limit:
         raise FlagError(
-            f"{what} is {len(text):,} characters long; the limit is {MAX_PROMPT_CHARS:,}.",
+            f"{what} is {len(text):,} characters long; the limit is {limit:,}.",
             token=token,
         )
 

@@ -29,6 +29,7 @@ OPTION_FLAGS: dict[str, tuple[str, str]] = {
     "style": ("style", "style"),
     "hide": ("hide", "hidden"),
     "sound": ("sound", "sound"),
+    "sound_words": ("sound", "sound_prompt"),  # `--sound WORDS`, the Add sound form's words
     "quality": ("quality", "quality"),  # a choice, fast or hq: the -fast / -hq switch
     "loop": ("loop", "loop"),
 }
@@ -46,8 +47,8 @@ def merge_options(
     styles: Mapping[str, StylePreset],
     max_seconds: float | None,
     fast_supported: bool = True,
-    sound_supported: bool = True,
     loop_supported: bool = True,
+    sound_supported: bool = True,
 ) -> ParsedPrompt:
     """`parsed` with the form's options applied; FlagError when an option contradicts a flag."""
     changes: dict[str, object] = {}
@@ -57,11 +58,11 @@ def merge_options(
         flag, field = OPTION_FLAGS[option]
         if flag == "loop" and not loop_supported:
             raise loop_refused(f"{option}:")
+        if flag == "sound" and not sound_supported:  # as `-sound` is refused
+            raise FlagError(
+                f"`{option}`: the model loaded right now makes no sound.", token=f"{option}:"
+            )
         if isinstance(given, bool):
-            if flag == "sound" and not sound_supported:  # as `-sound` is refused
-                raise FlagError(
-                    "`sound`: the model loaded right now makes no sound.", token="sound:"
-                )
             value: object = given
         elif flag == "quality":
             value = _quality(str(given), parsed.quality, fast_supported)

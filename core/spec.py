@@ -25,6 +25,7 @@ from core.ids import GENERATION_ID_PATTERN
 SPEC_VERSION: Final = 1
 MAX_PROMPT_CHARS = 1500
 MAX_ILLUSION_CHARS = 20  # /encrypt_text's message, as Pika's bot
+MAX_SOUND_CHARS = 300  # the words a sound track is made from
 MAX_SEED = 2**32 - 1
 
 # Pika's guidance scale, which every backend maps onto its own useful range.
@@ -56,8 +57,9 @@ Camera = Literal[
     "rotate counterclockwise",
     "static",
 ]
+# "sound": 🔊 Add sound, the parent's finished video (its one input) with a new sound track.
 # "illusion": /encrypt_text, /encrypt_image: a message (or its one input picture) hidden in it.
-Mode = Literal["t2v", "i2v", "v2v", "extend", "upscale", "illusion"]
+Mode = Literal["t2v", "i2v", "v2v", "extend", "upscale", "sound", "illusion"]
 # How a clip is rendered: `fast` with the family's fast recipe (distilled weights or LoRA, fewer
 # steps, a cache hook, FP8 where the GPU has it), `hq` on the full schedule. Named "quality", not
 # "tier": the scheduler's fast/relax *queue* tiers (core.fairshare.Tier) are another axis.
@@ -132,6 +134,9 @@ class RenderSpec(BaseModel):
     input_media: tuple[str, ...] = ()
     hidden: bool = False
     sound: bool = False
+    # What the sound is made from (`-sound "rain on a tin roof"`, the Add sound form); empty:
+    # the prompt. Unsaid when empty, so older jobs and stored specs read and write as before.
+    sound_prompt: Annotated[str, StringConstraints(max_length=MAX_SOUND_CHARS)] = ""
     # `-loop`: the clip's last frame meets its first. `end_frame`: it ends on its last input
     # picture (/animate's end image, after the start picture in `input_media`). Both unsaid
     # when off, so older jobs and stored specs read and write byte for byte as before.
@@ -163,6 +168,8 @@ class RenderSpec(BaseModel):
         data: dict[str, Any] = handler(self)
         if data.get("quality") == DEFAULT_QUALITY and "quality" not in self.model_fields_set:
             del data["quality"]
+        if not data.get("sound_prompt"):
+            data.pop("sound_prompt", None)
         for flag in ("loop", "end_frame"):
             if data.get(flag) is False:
                 del data[flag]
@@ -191,6 +198,13 @@ class RenderSpec(BaseModel):
             raise ValueError("end_frame needs mode i2v and two input pictures (start, end)")
         if self.loop and self.mode not in ("t2v", "i2v"):
             raise ValueError(f"loop can't be used with mode {self.mode}")
+        return self
+
+    @model_validator(mode="after")
+    def _sound_asked(self) -> RenderSpec:
+        """Sound words, and Add sound, are asks for sound."""
+        if (self.sound_prompt or self.mode == "sound") and not self.sound:
+            raise ValueError("sound_prompt and mode 'sound' need sound=True")
         return self
 
     @model_validator(mode="after")
@@ -264,12 +278,27 @@ class Capabilities(BaseModel):
     )
     native_camera: bool = False
     sound: bool = False
+    adds_sound: bool = Field(
+        default=False,
+        description="the worker adds sound to its silent frames (a text-to-audio model, "
+        "worker.sound): -sound, and 🔊 Add sound on any clip",
+    )
     loop: bool = Field(default=False, description="`-loop`: the last frame meets the first")
     end_frame: bool = Field(default=False, description="/animate's end image: ends on it")
     frame_step: int = Field(default=1, gt=0, description="frame counts are frame_step*k + 1")
     motion: str = Field(default="", description="what -motion drives; empty: nothing")
     vram_gb: float = Field(default=0, ge=0, description="GPU memory the real model needs, bf16")
     fast: FastRecipe | None = Field(default=None, description="`-fast`; None: no fast tier")
+
+    @property
+    def all_modes(self) -> tuple[Mode, ...]:
+        """Every mode a request may ask of the family: what it renders, and Add sound."""
+        return (*self.modes, "sound") if self.adds_sound else self.modes
+
+    @property
+    def makes_sound(self) -> bool:
+        """`-sound` is possible: the family's own joint audio, or the worker's added sound."""
+        return self.sound or self.adds_sound
 
     def steps_for(self, quality: Quality) -> int:
         """Denoising steps a clip of `quality` runs: the fast recipe's, or the full schedule."""

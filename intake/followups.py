@@ -54,7 +54,7 @@ def read_text(
         text,
         styles=styles,
         max_seconds=capabilities.max_seconds,
-        sound_supported=capabilities.sound,
+        sound_supported=capabilities.makes_sound,
         fast_supported=capabilities.fast is not None,
         loop_supported=capabilities.loop,
     )
@@ -75,7 +75,7 @@ def read_defaults(
             text,
             styles=styles,
             max_seconds=capabilities.max_seconds,
-            sound_supported=capabilities.sound,
+            sound_supported=capabilities.makes_sound,
         )
     except FlagError as exc:
         raise FlagError(
@@ -108,8 +108,8 @@ def merge_settings(
         styles=styles,
         max_seconds=capabilities.max_seconds,
         fast_supported=capabilities.fast is not None,
-        sound_supported=capabilities.sound,
         loop_supported=capabilities.loop,
+        sound_supported=capabilities.makes_sound,
     )
     given = (*decided, "hidden") if hide is not None else decided
     return apply_defaults(parsed, defaults, given=given)

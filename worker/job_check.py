@@ -107,7 +107,7 @@ def largest(caps: Capabilities) -> tuple[int, int, int]:
 
 def check_size(spec: RenderSpec, caps: Capabilities, work_limit: float) -> None:
     """Within the family: its modes, its largest frame and length, its largest clip's work."""
-    if spec.mode not in caps.modes:
+    if spec.mode not in caps.all_modes:  # what it renders, and Add sound (worker.sound)
         raise Refusal(f"the {caps.name} model can't do {spec.mode}", fail_row=True)
     pixels, frames, steps = largest(caps)
     asked = f"{spec.width}×{spec.height}, {spec.num_frames} frames, {spec.steps} steps"

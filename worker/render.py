@@ -28,8 +28,10 @@ from worker.c2pa_manifest import sign_c2pa
 from worker.encode import encode_mp4, encode_to_fit, write_poster, write_preview
 from worker.output_check import OutputCheck, sheet_png
 from worker.provenance import clip_provenance
+from worker.remux import add_sound_track
 from worker.scan import ScanReport
 from worker.settings import WorkerConfig
+from worker.sound import needs_sound, parent_frames, with_sound
 from worker.watermark import embed_watermark
 
 log = logging.getLogger(__name__)
@@ -75,8 +77,19 @@ async def make_clip(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[s
     )
     await publish_progress(redis, gid, started)
 
-    clip, render_timings = await _render_in_thread(ctx["backend"], job, redis, liveness, inputs)
-    timings.update(render_timings)
+    if spec.mode == "sound":  # Add sound: the parent's frames, for the scan, poster and preview
+        t0 = time.perf_counter()
+        clip = await asyncio.to_thread(parent_frames, spec, inputs)
+        timings["read"] = time.perf_counter() - t0
+    else:
+        clip, render_timings = await _render_in_thread(ctx["backend"], job, redis, liveness, inputs)
+        timings.update(render_timings)
+    if needs_sound(spec, ctx["backend"].capabilities):  # worker.sound: made for these frames
+        t0 = time.perf_counter()
+        clip, load_s = await asyncio.to_thread(with_sound, clip, spec, ctx["sound"])
+        timings["sound"] = time.perf_counter() - t0 - load_s
+        if load_s:  # this clip waited for the sound model to load
+            timings["load"] = timings.get("load", 0.0) + load_s
     config: WorkerConfig = ctx["config"]
     provenance = clip_provenance(job, config)
 
@@ -94,7 +107,9 @@ async def make_clip(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[s
     held = report is not None and report.decision == "hold"
 
     await publish_progress(redis, gid, ProgressEvent(kind="encoding", attempt=attempt))
-    if config.watermark:  # before anything is written: the poster and the copies carry it too
+    # before anything is written: the poster and the copies carry it too (Add sound's frames
+    # are the parent's, marked already)
+    if config.watermark and spec.mode != "sound":
         t0 = time.perf_counter()
         frames = await asyncio.to_thread(embed_watermark, clip.frames, gid)
         clip = dataclasses.replace(clip, frames=frames)  # the sound stays with the frames
@@ -102,17 +117,23 @@ async def make_clip(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[s
     t0 = time.perf_counter()
     path = media.path_for(gid)
     tags = provenance.tags()
-    encoded = await asyncio.to_thread(
-        encode_mp4,
-        clip.frames,
-        clip.fps,
-        path,
-        fps=spec.fps,
-        num_frames=spec.num_frames,
-        metadata=tags,
-        audio=clip.audio if spec.sound else None,
-        sample_rate=clip.sample_rate,
-    )
+    if spec.mode == "sound" and clip.audio is not None and clip.sample_rate:
+        # the parent's video stream as it is, packet for packet, with the new track
+        encoded = await asyncio.to_thread(
+            add_sound_track, inputs[0], path, clip.audio, clip.sample_rate, metadata=tags
+        )
+    else:
+        encoded = await asyncio.to_thread(
+            encode_mp4,
+            clip.frames,
+            clip.fps,
+            path,
+            fps=spec.fps,
+            num_frames=spec.num_frames,
+            metadata=tags,
+            audio=clip.audio if spec.sound else None,
+            sample_rate=clip.sample_rate,
+        )
     upload, poster = await asyncio.to_thread(
         extra_media, media, gid, clip, spec, encoded.size_bytes, tags
     )
@@ -237,7 +258,11 @@ def job_render(
     """The blocking render call, named so that profiles and stack dumps read well."""
     if job.spec.sound and not backend.capabilities.sound:  # the bot refuses it; others may not
         name = backend.capabilities.name
-        raise ValueError(f"sound=True: the {name} backend makes no sound")
+        if not backend.capabilities.adds_sound:
+            raise ValueError(f"sound=True: the {name} backend makes no sound")
+        # silent frames; worker.sound makes their track once they are rendered
+        silent = job.spec.model_copy(update={"sound": False, "sound_prompt": ""})
+        job = job.model_copy(update={"spec": silent})
     caps = backend.capabilities
     if (job.spec.loop and not caps.loop) or (job.spec.end_frame and not caps.end_frame):
         what = "loop=True" if job.spec.loop else "end_frame=True"

@@ -103,6 +103,12 @@ class WorkerConfig(QueueSettings, GallerySettings, ModelSettings):
     scan_clip_model: str | None = Field(
         default=None, description="CLIP model id or folder for the zero-shot output scan"
     )
+    sound_model: str | None = Field(
+        default=None,
+        description="text to audio for -sound and 🔊 Add sound: a Stable Audio 3 folder (or hub "
+        "id) in diffusers layout, builtin:tiny, or off; unset: builtin:tiny for the tiny family, "
+        "else stabilityai/stable-audio-3-medium, found under REELBOT_MODELS_DIR",
+    )
     scan_hold: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_HOLD),
         description='category → score at which a clip waits for a moderator (JSON: {"nudity":0.5})',

@@ -49,6 +49,7 @@ from worker.readiness import load_announced
 from worker.reconcile import reconcile_forever
 from worker.render import LeaseLost, MissingInput, OwnerCancelled, made_extras, make_clip
 from worker.settings import WorkerConfig
+from worker.sound import SoundModel
 from worker.styles import styles_for
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     started = time.perf_counter()
     ctx["backend"], ctx["output_check"] = await load_announced(ctx["redis"], config)
     ctx["load_s"] = time.perf_counter() - started
+    # -sound and Add sound: the text-to-audio model, loaded by the first clip that needs it
+    ctx["sound"] = SoundModel.from_config(config, ctx["backend"])
     if hasattr(ctx["backend"], "styles"):  # the styles file's LoRAs, loaded as jobs ask
         ctx["backend"].styles = styles_for(config, config.backend)
     engine = make_engine(config.resolved_database_url())

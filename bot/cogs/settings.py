@@ -37,7 +37,7 @@ def _read(bot: ReelBot, text: str) -> ParsedPrompt:
         text,
         styles=bot.style_presets,
         max_seconds=bot.model_capabilities.max_seconds,
-        sound_supported=bot.model_capabilities.sound,
+        sound_supported=bot.model_capabilities.makes_sound,
     )
 
 

@@ -1,5 +1,5 @@
-"""The buttons under every result — Reroll, Remix, Vary, Delete, and Extend / Upscale when the
-loaded model can — as `DynamicItem`s that carry all their state in the custom_id.
+"""The buttons under every result — Reroll, Remix, Vary, Delete, and Extend / Upscale / 🔊 Add
+sound when the loaded model can — as `DynamicItem`s that carry all their state in the custom_id.
 
     custom_id = "reelbot:<action>:<generation id>"   e.g. "reelbot:reroll:0f3c…" (≤ 48 chars)
 
@@ -27,11 +27,12 @@ from bot.replies import answer_error
 from core.commandline import to_command_line
 from core.errors import UserFacingError
 from core.ids import GENERATION_ID_PATTERN
-from core.spec import RenderSpec
+from core.spec import MAX_SOUND_CHARS, RenderSpec
 from core.stylefile import StyleMenu
 from gallery import deletion
 from gallery.models import Generation
 from gallery.store import GalleryStore
+from intake.addsound import add_sound_spec
 from intake.followups import FollowUp, follow_up_spec
 
 if TYPE_CHECKING:
@@ -39,10 +40,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ClipAction = Literal["reroll", "remix", "vary", "extend", "upscale", "loop", "delete"]
+ClipAction = Literal["reroll", "remix", "vary", "extend", "upscale", "loop", "sound", "delete"]
 ACTIONS: tuple[ClipAction, ...] = get_args(ClipAction)
-# shown only when the model has the mode (and Loop when it loops: `bot.app` adds "loop")
-OPTIONAL_ACTIONS = frozenset({"extend", "upscale", "loop"})
+# shown only when the model has the mode (`Capabilities.all_modes`: "sound" is Add sound),
+# and Loop when it loops (`bot.app` adds "loop")
+OPTIONAL_ACTIONS = frozenset({"extend", "upscale", "loop", "sound"})
 PREFIX = "reelbot"
 TEMPLATE = re.compile(rf"{PREFIX}:(?P<action>{'|'.join(ACTIONS)}):(?P<gid>{GENERATION_ID_PATTERN})")
 CUSTOM_ID_LIMIT = 100  # Discord's bound on a component's custom_id
@@ -80,6 +82,7 @@ LOOKS: dict[ClipAction, Look] = {
     "extend": Look("Extend", "⏩"),
     "upscale": Look("Upscale", "🔍"),
     "loop": Look("Loop", "🔁"),
+    "sound": Look("Add sound", "🔊"),
     "delete": Look("Delete", "🗑️", discord.ButtonStyle.danger),
 }
 
@@ -280,6 +283,44 @@ class RemixForm(discord.ui.Modal, title="Remix this clip"):
         await answer_error(interaction, error)
 
 
+class AddSoundForm(discord.ui.Modal, title="Add sound to this clip"):
+    """Words for the sound, or none for a sound made from the clip's own prompt; the clip's
+    picture stays as it is (`intake.addsound`)."""
+
+    words: discord.ui.TextInput[AddSoundForm] = discord.ui.TextInput(
+        label="What should it sound like? (optional)",
+        placeholder="rain on a tin roof, distant thunder (empty: from the clip's prompt)",
+        required=False,
+        max_length=MAX_SOUND_CHARS,
+        custom_id="words",
+    )
+
+    def __init__(self, generation_id: str) -> None:
+        super().__init__(timeout=30 * 60)  # a form left open longer is dropped from memory
+        self.generation_id = generation_id
+
+    async def on_submit(self, interaction: discord.Interaction[ReelBot]) -> None:  # type: ignore[override]
+        bot = interaction.client
+        row = await load_clip(bot.store, self.generation_id)
+        asker = Asker.of(interaction)
+        spec = add_sound_spec(
+            RenderSpec.model_validate(row.spec),
+            row.id,
+            asker,
+            bot.model_capabilities,
+            bot.style_presets,
+            words=self.words.value or "",
+            parent_media=row.media_path,
+            default_quality=bot.default_quality,
+        )
+        await submit_request(bot, spec, asker, reply_with(interaction))
+
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction[ReelBot], error: Exception
+    ) -> None:
+        await answer_error(interaction, error)
+
+
 class ClipButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLATE):
     """One result button; which one is the `action` part of its custom_id."""
 
@@ -333,6 +374,8 @@ class ClipButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=TEMPLA
                     spec, capabilities=bot.model_capabilities, default_quality=bot.default_quality
                 )
                 await interaction.response.send_modal(RemixForm(row.id, line))
+            elif self.action == "sound":  # the form first: a modal must be the first response
+                await interaction.response.send_modal(AddSoundForm(self.generation_id))
             elif self.action == "delete":
                 assert interaction.message is not None  # a button is always on a message
                 await interaction.response.defer()  # deleting may take a few calls

@@ -204,6 +204,31 @@ def test_shipped_styles_are_keyed_by_their_names() -> None:
         assert preset.prompt_suffix and preset.negative
 
 
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("a campfire -sound", ""),
+        ('a campfire -sound "crackling fire, crickets" -seed 2', "crackling fire, crickets"),
+        ("a campfire -sound crackling fire -hide", "crackling fire"),
+        ('a sale sign -sound "a voice says -50% off"', "a voice says -50% off"),
+    ],
+)
+def test_sound_may_carry_the_words_it_is_made_from(text: str, words: str) -> None:
+    spec = parse(text, capabilities=SOUND_CAPS)
+    assert (spec.sound, spec.sound_prompt) == (True, words)
+    line = to_command_line(spec)
+    assert parse(line, capabilities=SOUND_CAPS) == spec  # the caption makes the same clip
+    if " " in words:
+        assert f'-sound "{words}"' in line
+
+
+def test_sound_words_are_bounded_and_need_a_model_that_makes_sound() -> None:
+    err = refuse(f"a campfire -sound {'crackle ' * 40}", capabilities=SOUND_CAPS)
+    assert "`-sound`" in str(err) and "300" in str(err)
+    err = refuse("a campfire -sound crackling")
+    assert "no sound" in str(err)
+
+
 def test_sound_needs_a_model_that_makes_sound() -> None:
     assert parse("a drum solo -sound", capabilities=SOUND_CAPS).sound is True
     assert parse("a drum solo -sound", capabilities=SOUND_CAPS).backend == "talkie"
@@ -296,7 +321,7 @@ REFUSED: list[tuple[str, list[str], str]] = [
     ('a fox -neg ""', ['`-neg ""`', "empty"], '-neg ""'),
     # switches take no value
     ("a fox -hide yes", ["`-hide`", "`yes`", "before the first flag"], "-hide yes"),
-    ("a fox -sound loud", ["`-sound`", "`loud`"], "-sound loud"),
+    ("a fox -fast loud", ["`-fast`", "`loud`"], "-fast loud"),
 ]
 
 

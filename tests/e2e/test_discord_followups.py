@@ -27,7 +27,7 @@ from tests.harness.workers import WorkerProcesses, reelbot_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
-ALL_BUTTONS = ["Reroll", "Remix", "Vary", "Extend", "Upscale", "Loop", "Delete"]
+ALL_BUTTONS = ["Reroll", "Remix", "Vary", "Extend", "Upscale", "Loop", "Add sound", "Delete"]
 
 
 @pytest.fixture

@@ -49,8 +49,9 @@ async def test_reroll_by_another_member_makes_their_own_child_clip(stack) -> Non
             "Remix",
             "Vary",
             "Loop",
+            "Add sound",
             "Delete",
-        ]  # tiny: no Extend/Upscale
+        ]  # no Extend
         assert all(cid.endswith(parent_id) for cid in first.custom_ids)
 
         ix = await fake.click_button(first, label="Reroll", user="bob")
@@ -64,7 +65,7 @@ async def test_reroll_by_another_member_makes_their_own_child_clip(stack) -> Non
         assert f"<@{fake.users['bob'].id}>" in result.content
         assert "-camera pan left" in result.content and "-seed 7" not in result.content
         assert [name for name in result.files] == [f"reelbot-{row.seed}.mp4"]
-        assert labels(result) == ["Reroll", "Remix", "Vary", "Loop", "Delete"]
+        assert labels(result) == ["Reroll", "Remix", "Vary", "Loop", "Add sound", "Delete"]
         assert (row.parent_id, row.owner_id) == (parent_id, user_id(fake, "bob"))
         assert row.seed != 7 and row.camera == "pan left"
         assert row.prompt == "a fox running through snow"
