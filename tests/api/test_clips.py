@@ -146,6 +146,10 @@ async def test_a_banned_members_tokens_stop_at_once(api: Api) -> None:
     assert answer.status == 403
     other_guild = api.issue(guild_id=GUILD + 1)  # a ban is per guild, as in Discord
     assert (await api.post_clip({"prompt": "a fox"}, token=other_guild)).status == 202
+    # a token made in DMs acts anywhere, so a ban in any guild stops it
+    from_dms = api.issue(guild_id=None)
+    answer = await api.call("GET", "/v1/clips", token=from_dms)
+    assert answer.status == 403 and "(spam)" in answer.detail
 
 
 async def test_a_webhook_url_must_be_https_and_is_kept_on_the_clip(api: Api) -> None:
