@@ -2,7 +2,7 @@
 classifier.
 
     banned?            → MemberBanned
-    policy: block      → ContentBlocked
+    policy: block      → ContentBlocked (the prompt, or the sound's words, `-sound WORDS`)
     policy: flag       → returned: the caller holds it for a moderator (`ReelBot.hold_for_review`,
                          which is `bot.moderation.gate.hold`)
     allow, classifier ≥ threshold → flagged the same way; the model alone never refuses
@@ -74,6 +74,10 @@ async def screen(
             f"A moderator has stopped you making clips here {until(ban.until)}{why}."
         )
     decision = policy.check(spec.prompt, spec.negative_prompt, spec.style)
+    if spec.sound_prompt:  # the sound's own words are read like a prompt; the stronger counts
+        sound = policy.check(spec.sound_prompt)
+        if STRENGTH[sound.decision] > STRENGTH[decision.decision]:
+            decision = sound
     if spec.illusion_text:  # /encrypt_text's hidden message is read like a prompt too
         hidden = policy.check(spec.illusion_text)
         if STRENGTH[hidden.decision] > STRENGTH[decision.decision]:
