@@ -65,7 +65,6 @@ COGS: tuple[str, ...] = (
     "bot.cogs.styles",
     "bot.cogs.effect",
     "bot.cogs.encrypt",
-    "bot.cogs.encrypt",
 )
 
 
