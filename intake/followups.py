@@ -223,7 +223,10 @@ def follow_up_spec(
         return spec
     try:
         ends = {"end_frame": True} if end_frame else {}
-        changes = {"mode": mode, "input_media": inputs, **ends, **size}
+        changes: dict[str, object] = {"mode": mode, "input_media": inputs, **ends, **size}
+        if mode == "illusion":  # what it hides, which no command text carries
+            changes |= {"illusion_text": parent.illusion_text}
+            changes |= {"illusion_strength": parent.illusion_strength}
         return RenderSpec.model_validate({**spec.model_dump(), **changes})
     except ValidationError as exc:
         raise FlagError(f"These settings can't be rendered ({exc.errors()[0]['msg']}).") from None
