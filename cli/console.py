@@ -13,6 +13,7 @@ from typing import TextIO
 from arq.connections import ArqRedis
 
 from bot.messages import about, progress_bar
+from cli.pictures import Pictures, animate_spec, store_pictures
 from core.capabilities import capabilities_for
 from core.errors import UserFacingError
 from core.flags import parse_request
@@ -22,7 +23,7 @@ from core.styles import DEFAULT_STYLES
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
 from gallery.web import clip_url
-from intake.submit import Submitter, admitting_submitter
+from intake.submit import Submitter, admitting_submitter, new_generation_id
 from jobs.events import follow_events
 
 
@@ -93,23 +94,38 @@ async def create_clip(
     default_quality: Quality = DEFAULT_QUALITY,
     capabilities: Capabilities | None = None,
     styles: Mapping[str, StylePreset] = DEFAULT_STYLES,
+    pictures: Pictures | None = None,
 ) -> CreatedClip:
     """Parse, enqueue, follow progress to the end and say where the clip is.
 
     The operator's terminal has no caps. It runs its own admission loop while it waits, so a
     clip is admitted even where no bot runs (any number of loops may run at once).
-    `capabilities` sizes the clip instead of the backend's own (`reelbot up --model` on a CPU)."""
-    spec = parse_request(
-        text,
-        capabilities=capabilities or capabilities_for(backend),
-        owner_id=owner,
-        owner_name=owner,
-        default_quality=default_quality,  # REELBOT_DEFAULT_QUALITY, as the bot reads it
-        styles=styles,  # REELBOT_STYLES_FILE's for the family, as the bot reads them
-    )
+    `capabilities` sizes the clip instead of the backend's own (`reelbot up --model` on a CPU).
+    `pictures` (`--image`, `--end`) make it /animate's clip, stored before it is queued."""
+    caps = capabilities or capabilities_for(backend)
+    note = ""
+    if pictures is not None:
+        spec, note = animate_spec(
+            text, pictures, caps, styles, owner=owner, default_quality=default_quality
+        )
+    else:
+        spec = parse_request(
+            text,
+            capabilities=caps,
+            owner_id=owner,
+            owner_name=owner,
+            default_quality=default_quality,  # REELBOT_DEFAULT_QUALITY, as the bot reads it
+            styles=styles,  # REELBOT_STYLES_FILE's for the family, as the bot reads them
+        )
     printer = ProgressPrinter(out)
+    gid = new_generation_id()
+    if pictures is not None:  # in the store under the clip's id before its job can exist
+        spec = await asyncio.to_thread(store_pictures, media, gid, pictures, spec)
+        for line in note.splitlines():
+            printer.line(line)
     async with admitting_submitter(pool, store) as submitter:
         return await _follow(
+            gid,
             spec,
             submitter,
             pool,
@@ -121,6 +137,7 @@ async def create_clip(
 
 
 async def _follow(
+    gid: str,
     spec: RenderSpec,
     submitter: Submitter,
     pool: ArqRedis,
@@ -129,8 +146,7 @@ async def _follow(
     printer: ProgressPrinter,
     idle_timeout_s: float | None,
 ) -> CreatedClip:
-    submission = await submitter.submit(spec, unlimited=True)
-    gid = submission.generation_id
+    submission = await submitter.submit(spec, unlimited=True, generation_id=gid)
     eta_s = await submitter.admission.eta(gid, spec)  # queued by now: the scheduler's own ETA
     printer.line(queued_line(gid, spec, submission.position, eta_s))
     async for event in follow_events(pool, gid, idle_timeout_s=idle_timeout_s):

@@ -93,11 +93,18 @@ def cmd_create(args: argparse.Namespace) -> int:
     settings = load_settings()
     with database_checked(settings.resolved_database_url()):
         text = with_sound(args.text, args.sound)  # --sound WORDS: -sound "WORDS"
-        return asyncio.run(_create(settings, text, args.timeout))
+        pictures = (args.image, args.end)  # --image, --end: /animate's picture and end_image
+        return asyncio.run(_create(settings, text, args.timeout, pictures))
 
 
-async def _create(settings: BotSettings, text: str, timeout: float | None) -> int:
+async def _create(
+    settings: BotSettings,
+    text: str,
+    timeout: float | None,
+    pictures: tuple[Path | None, Path | None] = (None, None),
+) -> int:
     from cli.console import create_clip
+    from cli.pictures import animate_spec, read_pictures
     from cli.up import read_run_file
     from core.flags import parse_request
     from core.stylefile import StyleFile
@@ -106,9 +113,15 @@ async def _create(settings: BotSettings, text: str, timeout: float | None) -> in
     from gallery.store import GalleryStore
     from intake.submit import connect_queue
 
-    # Bad flags are reported before anything is started or connected.
+    # Bad flags and pictures are reported before anything is started or connected.
     styles = StyleFile.from_file(settings.styles_file).menu(settings.backend)
-    parse_request(text, capabilities=loaded_capabilities(settings), styles=styles)
+    capabilities = loaded_capabilities(settings)
+    checked = read_pictures(*pictures, capabilities)
+    if checked is None:
+        parse_request(text, capabilities=capabilities, styles=styles)
+    else:
+        quality = settings.default_quality
+        animate_spec(text, checked, capabilities, styles, owner="", default_quality=quality)
     redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
     if not redis_url:
         raise UserFacingError(
@@ -132,6 +145,7 @@ async def _create(settings: BotSettings, text: str, timeout: float | None) -> in
             idle_timeout_s=timeout,
             default_quality=settings.default_quality,
             styles=styles,
+            pictures=checked,
         )
     finally:
         await pool.aclose()
@@ -356,6 +370,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text", help="prompt with flags")
     p.add_argument(
         "--timeout", type=float, default=None, help="give up after this many idle seconds"
+    )
+    p.add_argument(
+        "--image", type=Path, default=None, metavar="PICTURE", help="animate it, as /animate does"
+    )
+    p.add_argument(
+        "--end",
+        type=Path,
+        default=None,
+        metavar="PICTURE",
+        help="with --image: end the clip on this picture, as /animate's end_image",
     )
     p.add_argument(
         "--sound",

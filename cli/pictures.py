@@ -1,0 +1,98 @@
+"""`reelbot create TEXT --image PICTURE [--end PICTURE]`: /animate from the terminal.
+
+The files are judged as Discord attachments are (`intake.media.images.check_image`: by their
+content, size and dimensions, re-encoded as PNG), the clip takes the first picture's shape
+(`intake.modes`), and `--end` ends it on the second (`intake.endings`), refused before anything
+starts where the loaded model can't, or with `-loop`. The pictures are stored under the new
+clip's id before its job exists, as the bot stores attachments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import UserFacingError
+from core.flags import resolve_request
+from core.spec import Capabilities, Quality, RenderSpec, StylePreset
+from gallery.media import LocalMediaStore
+from intake.endings import END_KIND, end_note, refuse_loop_with_end, require_end_frame, with_end
+from intake.followups import read_text
+from intake.media.images import CheckedImage, check_declared_size, check_image
+from intake.modes import animate_prompt, framed_for_picture, require_mode
+
+
+@dataclass(frozen=True)
+class Pictures:
+    """The checked pictures of a terminal request: the one it starts from, and perhaps its end."""
+
+    start: CheckedImage
+    end: CheckedImage | None = None
+
+
+def read_pictures(
+    image: Path | None, end: Path | None, capabilities: Capabilities
+) -> Pictures | None:
+    """The checked pictures, or None without `--image`; UserFacingError in /animate's words."""
+    if image is None:
+        if end is not None:
+            raise UserFacingError(
+                "`--end` needs `--image`: a clip ends on a picture after starting from one, "
+                "as /animate's end_image does."
+            )
+        return None
+    require_mode(capabilities, "i2v", "animate pictures")
+    if end is not None:
+        require_end_frame(capabilities.name, capabilities.end_frame)
+    return Pictures(_checked(image), _checked(end) if end is not None else None)
+
+
+def _checked(path: Path) -> CheckedImage:
+    try:
+        check_declared_size(path.name, path.stat().st_size)  # before reading a byte of it
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UserFacingError(f"Can't read `{path}`: {exc.strerror or exc}.") from None
+    return check_image(data, path.name)
+
+
+def animate_spec(
+    text: str,
+    pictures: Pictures,
+    capabilities: Capabilities,
+    styles: Mapping[str, StylePreset],
+    *,
+    owner: str,
+    default_quality: Quality,
+) -> tuple[RenderSpec, str]:
+    """The request in the first picture's shape (before its pictures are stored), and the
+    lines saying how each picture is framed."""
+    parsed = read_text(animate_prompt(text), capabilities, styles)
+    if pictures.end is not None:
+        refuse_loop_with_end(parsed, "--end")
+    start = pictures.start
+    framed, note = framed_for_picture(parsed, start.source_width, start.source_height)
+    spec = resolve_request(
+        framed,
+        capabilities=capabilities,
+        owner_id=owner,
+        owner_name=owner,
+        default_quality=default_quality,
+    )
+    if pictures.end is not None:
+        end = pictures.end
+        line = end_note(end.source_width, end.source_height, spec.aspect_ratio)
+        note = f"{note}\n{line}" if note else line
+    return spec, note
+
+
+def store_pictures(
+    media: LocalMediaStore, generation_id: str, pictures: Pictures, spec: RenderSpec
+) -> RenderSpec:
+    """The pictures kept under the clip's id, and the spec that animates them. Blocking."""
+    start, _size = media.save_bytes(generation_id, pictures.start.png, "png")
+    if pictures.end is None:
+        return spec.model_copy(update={"mode": "i2v", "input_media": (start,)})
+    end, _size = media.save_bytes(generation_id, pictures.end.png, END_KIND)
+    return with_end(spec, start, end)
