@@ -55,7 +55,11 @@ def queued_text(
 
 
 def command_name(spec: RenderSpec) -> str:
-    """The slash command that makes clips like this one."""
+    """The slash command that makes clips like this one (with the word an illusion hides)."""
+    if spec.mode == "illusion":
+        if spec.illusion_text:
+            return f"/encrypt_text message:{_code(spec.illusion_text)} prompt:"
+        return "/encrypt_image prompt:"
     return {"i2v": "/animate", "v2v": "/restyle"}.get(spec.mode, "/create")
 
 

@@ -44,8 +44,8 @@ def logo() -> bytes:
     return out.getvalue()
 
 
-async def clip_of(stack: Stack, fake: FakeDiscord, queued: Message) -> tuple[dict, bytes]:
-    """The clip posted in answer to `queued`, and its row's spec."""
+async def clip_of(stack: Stack, fake: FakeDiscord, queued: Message) -> tuple[dict, bytes, str]:
+    """The row's spec, the MP4 and the words of the clip posted in answer to `queued`."""
 
     def answers(m: Message) -> bool:
         ref = m.message_reference
@@ -59,7 +59,7 @@ async def clip_of(stack: Stack, fake: FakeDiscord, queued: Message) -> tuple[dic
     gid = result.content.split(f"{PUBLIC_URL}/clips/")[1].split()[0]
     row = await eventually(lambda: stack.store.get(gid), lambda r: r.discord_message_id)
     assert row.status == "done"
-    return row.spec, data
+    return row.spec, data, result.content
 
 
 async def test_a_word_and_a_picture_are_hidden_in_clips(illusions: Stack, workers) -> None:
@@ -76,7 +76,8 @@ async def test_a_word_and_a_picture_are_hidden_in_clips(illusions: Stack, worker
         )
         queued = await ix.wait_reply()
         assert not queued.ephemeral and "queued" in queued.content
-        spec, data = await clip_of(illusions, fake, queued)
+        spec, data, said = await clip_of(illusions, fake, queued)
+        assert "`/encrypt_text message:GM prompt: a city at night -ar 1:1" in said
         assert (spec["mode"], spec["illusion_text"], spec["illusion_strength"]) == (
             "illusion",
             "GM",
@@ -91,7 +92,8 @@ async def test_a_word_and_a_picture_are_hidden_in_clips(illusions: Stack, worker
         )
         queued = await ix.wait_reply()
         assert not queued.ephemeral and "queued" in queued.content
-        spec, _data = await clip_of(illusions, fake, queued)
+        spec, _data, said = await clip_of(illusions, fake, queued)
+        assert "`/encrypt_image prompt: a forest" in said
         assert spec["mode"] == "illusion" and not spec.get("illusion_text")
         [stored] = spec["input_media"]
         assert stored.endswith(".png") and illusions.media.resolve(stored).exists()
