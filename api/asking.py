@@ -286,5 +286,6 @@ async def ask_clip(
     except BaseException:
         await asyncio.shield(ctx.submitter.release(reservation))
         raise
-    eta_s = await ctx.admission.eta(gid, spec)
+    # From the place it previewed, as the answer's queue_position (no second walk of the line)
+    eta_s = await ctx.render_times.ready_in(spec, submission.position, submission.tier)
     return Accepted(gid, spec, submission.position, eta_s, notes)

@@ -31,6 +31,7 @@ from intake.media.checks import UploadChecks
 from intake.submit import Submitter
 from intake.toxicity import ToxicityCheck
 from jobs.admission import Admission
+from jobs.render_times import RenderTimes
 
 # A ban is read for every request (a banned member's tokens stop at once): "cached" this long
 # only so a burst's reads share one query (`intake.caches.Bans` batches the misses).
@@ -47,6 +48,7 @@ class ApiContext:
     api_clip_rows: ApiClipWriter  # `api_clips`' writes, a burst in one transaction
     queue: ArqRedis
     admission: Admission
+    render_times: RenderTimes  # the ETA of a clip from the place its reservation previewed
     submitter: Submitter
     moderation_store: ModerationStore
     community: CommunityStore
@@ -92,6 +94,7 @@ class ApiContext:
             api_clip_rows=ApiClipWriter(api_clips),
             queue=queue,
             admission=admission,
+            render_times=RenderTimes(queue, admission),
             submitter=Submitter(queue, store, admission, limits=settings.limits()),
             moderation_store=moderation,
             community=community,
