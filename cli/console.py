@@ -23,6 +23,7 @@ from core.styles import DEFAULT_STYLES
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
 from gallery.web import clip_url
+from intake.illusions import with_hidden
 from intake.submit import Submitter, admitting_submitter, new_generation_id
 from jobs.events import follow_events
 
@@ -95,13 +96,15 @@ async def create_clip(
     capabilities: Capabilities | None = None,
     styles: Mapping[str, StylePreset] = DEFAULT_STYLES,
     pictures: Pictures | None = None,
+    hidden: str = "",
 ) -> CreatedClip:
     """Parse, enqueue, follow progress to the end and say where the clip is.
 
     The operator's terminal has no caps. It runs its own admission loop while it waits, so a
     clip is admitted even where no bot runs (any number of loops may run at once).
     `capabilities` sizes the clip instead of the backend's own (`reelbot up --model` on a CPU).
-    `pictures` (`--image`, `--end`) make it /animate's clip, stored before it is queued."""
+    `pictures` (`--image`, `--end`) make it /animate's clip, stored before it is queued;
+    `hidden` (`--encrypt-text`) a word hidden in it, as /encrypt_text's."""
     caps = capabilities or capabilities_for(backend)
     note = ""
     if pictures is not None:
@@ -117,6 +120,8 @@ async def create_clip(
             default_quality=default_quality,  # REELBOT_DEFAULT_QUALITY, as the bot reads it
             styles=styles,  # REELBOT_STYLES_FILE's for the family, as the bot reads them
         )
+        if hidden:
+            spec = with_hidden(spec, message=hidden)
     printer = ProgressPrinter(out)
     gid = new_generation_id()
     if pictures is not None:  # in the store under the clip's id before its job can exist

@@ -94,7 +94,8 @@ def cmd_create(args: argparse.Namespace) -> int:
     with database_checked(settings.resolved_database_url()):
         text = with_sound(args.text, args.sound)  # --sound WORDS: -sound "WORDS"
         pictures = (args.image, args.end)  # --image, --end: /animate's picture and end_image
-        return asyncio.run(_create(settings, text, args.timeout, pictures))
+        hidden = args.encrypt_text or ""  # --encrypt-text GM: /encrypt_text's message
+        return asyncio.run(_create(settings, text, args.timeout, pictures, hidden))
 
 
 async def _create(
@@ -102,6 +103,7 @@ async def _create(
     text: str,
     timeout: float | None,
     pictures: tuple[Path | None, Path | None] = (None, None),
+    hidden: str = "",
 ) -> int:
     from cli.console import create_clip
     from cli.pictures import animate_spec, read_pictures
@@ -111,14 +113,22 @@ async def _create(
     from gallery.db import make_engine, migrate
     from gallery.mediastore import make_media_store
     from gallery.store import GalleryStore
+    from intake.illusions import require_illusion, with_hidden
     from intake.submit import connect_queue
 
     # Bad flags and pictures are reported before anything is started or connected.
     styles = StyleFile.from_file(settings.styles_file).menu(settings.backend)
     capabilities = loaded_capabilities(settings)
     checked = read_pictures(*pictures, capabilities)
+    if hidden and checked is not None:
+        raise UserFacingError(
+            "--encrypt-text hides a word in a clip made from a prompt, not --image."
+        )
     if checked is None:
-        parse_request(text, capabilities=capabilities, styles=styles)
+        spec = parse_request(text, capabilities=capabilities, styles=styles)
+        if hidden:
+            require_illusion(capabilities)
+            with_hidden(spec, message=hidden)
     else:
         quality = settings.default_quality
         animate_spec(text, checked, capabilities, styles, owner="", default_quality=quality)
@@ -146,6 +156,7 @@ async def _create(
             default_quality=settings.default_quality,
             styles=styles,
             pictures=checked,
+            hidden=hidden,
         )
     finally:
         await pool.aclose()
@@ -388,6 +399,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="WORDS",
         help='a sound track made from WORDS (or the prompt), as -sound "WORDS" does',
+    )
+    p.add_argument(
+        "--encrypt-text",
+        default=None,
+        metavar="MESSAGE",
+        help="hide MESSAGE (at most 20 characters) in the clip, as /encrypt_text does",
     )
     p.set_defaults(run=cmd_create)
 
