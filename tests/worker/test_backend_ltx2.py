@@ -231,7 +231,7 @@ def test_backends_without_sound_refuse_it() -> None:
         check_spec(ltx_module.CAPABILITIES, make_spec(sound=True), [])
 
     class Silent:
-        capabilities = TINY_CAPABILITIES
+        capabilities = TINY_CAPABILITIES.model_copy(update={"adds_sound": False})
 
         def render(self, *args: Any, **kwargs: Any) -> RenderedClip:
             raise AssertionError("a clip it can't make must not be rendered")
@@ -239,6 +239,20 @@ def test_backends_without_sound_refuse_it() -> None:
     job = RenderJob(generation_id="a" * 32, spec=make_spec(sound=True))
     with pytest.raises(ValueError, match="tiny backend makes no sound"):
         job_render(Silent(), job, lambda s, t: None)
+
+    class Added:  # the worker adds the sound (worker.sound): the backend renders silent frames
+        capabilities = TINY_CAPABILITIES
+
+        def __init__(self) -> None:
+            self.asked: list[RenderSpec] = []
+
+        def render(self, spec: RenderSpec, *args: Any, **kwargs: Any) -> RenderedClip:
+            self.asked.append(spec)
+            return RenderedClip(frames=np.zeros((1, 32, 32, 3), np.uint8), fps=8.0)
+
+    added = Added()
+    job_render(added, job, lambda s, t: None)
+    assert [spec.sound for spec in added.asked] == [False]
 
 
 def test_capabilities_and_tokenizer() -> None:
