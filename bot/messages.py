@@ -58,7 +58,8 @@ def command_name(spec: RenderSpec) -> str:
     """The slash command that makes clips like this one (with the word an illusion hides)."""
     if spec.mode == "illusion":
         if spec.illusion_text:
-            return f"/encrypt_text message:{_code(spec.illusion_text)} prompt:"
+            font = "" if spec.illusion_font == "sans" else f" font:{spec.illusion_font}"
+            return f"/encrypt_text message:{_code(spec.illusion_text)}{font} prompt:"
         return "/encrypt_image prompt:"
     return {"i2v": "/animate", "v2v": "/restyle"}.get(spec.mode, "/create")
 

@@ -25,6 +25,7 @@ from core.ids import GENERATION_ID_PATTERN
 SPEC_VERSION: Final = 1
 MAX_PROMPT_CHARS = 1500
 MAX_ILLUSION_CHARS = 20  # /encrypt_text's message, as Pika's bot
+IllusionFont = Literal["sans", "serif", "mono"]  # DejaVu Sans, Serif, Sans Mono, all bold
 MAX_SOUND_CHARS = 300  # the words a sound track is made from
 MAX_SEED = 2**32 - 1
 
@@ -146,6 +147,7 @@ class RenderSpec(BaseModel):
     # strongly the ControlNet holds it (controlnet_conditioning_scale). Unsaid when unused.
     illusion_text: Annotated[str, StringConstraints(max_length=MAX_ILLUSION_CHARS)] = ""
     illusion_strength: Annotated[float, Field(ge=0.5, le=2.0)] = 1.0
+    illusion_font: IllusionFont = "sans"
     quality: Quality = DEFAULT_QUALITY
     backend: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,32}$")] = "tiny"
     parent_id: GenerationId | None = None
@@ -176,14 +178,16 @@ class RenderSpec(BaseModel):
         if self.mode != "illusion":
             data.pop("illusion_text", None)
             data.pop("illusion_strength", None)
+        if data.get("illusion_font") == "sans":  # the default, and unsaid before fonts
+            del data["illusion_font"]
         return data
 
     @model_validator(mode="after")
     def _illusion_hides_one_thing(self) -> RenderSpec:
         """An illusion hides its message or its one picture; other modes hide nothing."""
         if self.mode != "illusion":
-            if self.illusion_text or self.illusion_strength != 1.0:
-                raise ValueError("illusion_text and illusion_strength need mode 'illusion'")
+            if self.illusion_text or self.illusion_strength != 1.0 or self.illusion_font != "sans":
+                raise ValueError("illusion_text, _strength and _font need mode 'illusion'")
         elif len(self.input_media) != (0 if self.illusion_text.strip() else 1):
             raise ValueError("mode 'illusion' hides either illusion_text or one input picture")
         return self

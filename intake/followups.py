@@ -227,6 +227,7 @@ def follow_up_spec(
         if mode == "illusion":  # what it hides, which no command text carries
             changes |= {"illusion_text": parent.illusion_text}
             changes |= {"illusion_strength": parent.illusion_strength}
+            changes |= {"illusion_font": parent.illusion_font}
         return RenderSpec.model_validate({**spec.model_dump(), **changes})
     except ValidationError as exc:
         raise FlagError(f"These settings can't be rendered ({exc.errors()[0]['msg']}).") from None

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from core.capabilities import FAMILIES
 from core.errors import FlagError, UserFacingError
-from core.spec import MAX_ILLUSION_CHARS, Capabilities, RenderSpec
+from core.spec import MAX_ILLUSION_CHARS, Capabilities, IllusionFont, RenderSpec
 
 DEFAULT_STRENGTH = 1.0
 MIN_STRENGTH = 0.5
@@ -55,6 +55,7 @@ def with_hidden(
     message: str = "",
     picture: str = "",
     strength: float | None = None,
+    font: IllusionFont | None = None,
 ) -> RenderSpec:
     """`spec` (read as /create reads it) made to hide `message`, or the stored `picture`."""
     if bool(message) == bool(picture):
@@ -66,6 +67,10 @@ def with_hidden(
     changes: dict[str, object] = {"mode": "illusion", "input_media": (picture,) if picture else ()}
     if message:
         changes["illusion_text"] = clean_message(message)
+        if font is not None:
+            changes["illusion_font"] = font
+    elif font is not None:
+        raise FlagError("A font is for a message; a picture is hidden as it is.")
     if strength is not None:
         if not MIN_STRENGTH <= strength <= MAX_STRENGTH:
             raise FlagError(

@@ -1,8 +1,9 @@
 """Hidden-message clips (/encrypt_text, /encrypt_image): the mask and the ControlNet that hides it.
 
-The message is drawn white on black at the clip's size in DejaVu Sans Bold (shipped in
-`worker/fonts/`, Bitstream Vera licence with DejaVu's changes in the public domain: free to use
-and redistribute, see `DejaVu-LICENSE.txt`), centred and as large as fits `FILL` of the frame;
+The message is drawn white on black at the clip's size in DejaVu Sans, Serif or Sans Mono Bold
+(`FONTS`, shipped in `worker/fonts/`: Bitstream Vera licence with DejaVu's changes in the public
+domain, free to use and redistribute, see `DejaVu-LICENSE.txt`), centred and as large as fits
+`FILL` of the frame;
 a member's picture becomes a mask by its own brightness, pushed to black and white. The same
 mask is every frame's `conditioning_frames` of diffusers' `AnimateDiffControlNetPipeline`, so
 the word stays put while the scene moves and shows when you squint.
@@ -24,10 +25,15 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from core.spec import MAX_ILLUSION_CHARS, RenderSpec
+from core.spec import MAX_ILLUSION_CHARS, IllusionFont, RenderSpec
 from worker.images import fit_image
 
-FONT = Path(__file__).parent / "fonts" / "DejaVuSans-Bold.ttf"
+_FOLDER = Path(__file__).parent / "fonts"
+FONTS: dict[IllusionFont, Path] = {
+    "sans": _FOLDER / "DejaVuSans-Bold.ttf",
+    "serif": _FOLDER / "DejaVuSerif-Bold.ttf",
+    "mono": _FOLDER / "DejaVuSansMono-Bold.ttf",
+}
 FILL = 0.8  # the message spans at most this share of the frame's width and height
 log = logging.getLogger(__name__)
 
@@ -35,7 +41,7 @@ CONTROLNET = "monster-labs/control_v1p_sd15_qrcode_monster::v2"
 CONTROLNET_SETTING = "illusion_controlnet"  # REELBOT_ILLUSION_CONTROLNET
 
 
-def text_mask(message: str, width: int, height: int) -> Image.Image:
+def text_mask(message: str, width: int, height: int, font: IllusionFont = "sans") -> Image.Image:
     """`message` white on black ("L" mode, 0 or 255), centred, as large as fits FILL."""
     text = " ".join(message.split())
     if not text:
@@ -46,11 +52,12 @@ def text_mask(message: str, width: int, height: int) -> Image.Image:
         )
     mask = Image.new("L", (width, height), 0)
     draw = ImageDraw.Draw(mask)
-    probe = ImageFont.truetype(str(FONT), 100)
+    face = str(FONTS[font])
+    probe = ImageFont.truetype(face, 100)
     left, top, right, bottom = draw.textbbox((0, 0), text, font=probe)
     scale = min(width * FILL / max(1, right - left), height * FILL / max(1, bottom - top))
-    font = ImageFont.truetype(str(FONT), max(4, int(100 * scale)))
-    draw.text((width / 2, height / 2), text, font=font, fill=255, anchor="mm")
+    sized = ImageFont.truetype(face, max(4, int(100 * scale)))
+    draw.text((width / 2, height / 2), text, font=sized, fill=255, anchor="mm")
     return mask.point(lambda v: 255 if v >= 128 else 0)
 
 
@@ -70,7 +77,7 @@ def spec_mask(spec: RenderSpec, inputs: Sequence[Path]) -> Image.Image:
     if spec.illusion_text:
         if inputs:
             raise ValueError(f"an illusion with a message takes no input media, got {len(inputs)}")
-        return text_mask(spec.illusion_text, spec.width, spec.height)
+        return text_mask(spec.illusion_text, spec.width, spec.height, spec.illusion_font)
     if len(inputs) != 1:
         raise ValueError(
             f"an illusion of a picture takes exactly one input image, got {len(inputs)}"

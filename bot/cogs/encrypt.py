@@ -21,7 +21,7 @@ from bot.cogs.create import with_options
 from bot.deferral import Deferral
 from bot.intake.requests import Asker, reply_with, submit_request
 from bot.intake.tickets import admitted
-from core.spec import MAX_ILLUSION_CHARS, MAX_SEED
+from core.spec import MAX_ILLUSION_CHARS, MAX_SEED, IllusionFont
 from intake.followups import build_spec, read_text
 from intake.illusions import (
     MAX_STRENGTH,
@@ -48,6 +48,7 @@ class EncryptCog(commands.Cog):
     @app_commands.describe(
         message=f"The word to hide, at most {MAX_ILLUSION_CHARS} characters (like GM)",
         prompt="What the clip shows; flags like -ar 16:9 -seed 7 may follow",
+        font="The letters: sans (default), serif or mono, all bold",
         strength=STRENGTH_HELP,
         seed="Same seed, same clip",
         hide="Only you see the result",
@@ -57,6 +58,7 @@ class EncryptCog(commands.Cog):
         interaction: discord.Interaction[ReelBot],
         message: app_commands.Range[str, 1, 100],
         prompt: app_commands.Range[str, 1, 4000],
+        font: IllusionFont | None = None,
         strength: app_commands.Range[float, MIN_STRENGTH, MAX_STRENGTH] | None = None,
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
         hide: bool | None = None,
@@ -71,7 +73,7 @@ class EncryptCog(commands.Cog):
             parsed = await with_options(interaction, parsed, {"seed": seed}, hide=hide)
             asker = Asker.of(interaction)
             spec = build_spec(parsed, asker, capabilities, default_quality=bot.default_quality)
-            spec = with_hidden(spec, message=text, strength=strength)
+            spec = with_hidden(spec, message=text, strength=strength, font=font)
             await submit_request(bot, spec, asker, reply_with(interaction), place=place)
 
     @app_commands.command(name="encrypt_image")

@@ -42,6 +42,8 @@ def test_refusals_say_what_to_do() -> None:
         clean_message("   ")
     with pytest.raises(FlagError, match=r"from 0\.5 \(faint\) to 2 \(strong\)"):
         with_hidden(request(), message="GM", strength=3.0)
+    with pytest.raises(FlagError, match="A font is for a message"):
+        with_hidden(request(), picture="ab/abc.png", font="mono")
     with pytest.raises(UserFacingError, match="the animatediff model can"):
         require_illusion(capabilities_for("tiny"))
     require_illusion(ANIMATEDIFF)
@@ -49,6 +51,7 @@ def test_refusals_say_what_to_do() -> None:
 
 @pytest.mark.parametrize("action", ["reroll", "vary"])
 def test_a_follow_up_keeps_what_the_parent_hid(action: str) -> None:
-    parent = with_hidden(request(), message="GM", strength=0.7)
+    parent = with_hidden(request(), message="GM", strength=0.7, font="serif")
     child = follow_up_spec(parent, "b" * 32, action, BOB, ANIMATEDIFF, DEFAULT_STYLES)
-    assert (child.mode, child.illusion_text, child.illusion_strength) == ("illusion", "GM", 0.7)
+    kept = (child.mode, child.illusion_text, child.illusion_strength, child.illusion_font)
+    assert kept == ("illusion", "GM", 0.7, "serif")

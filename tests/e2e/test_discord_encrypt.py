@@ -72,12 +72,14 @@ async def test_a_word_and_a_picture_are_hidden_in_clips(illusions: Stack, worker
                 "message": "  GM ",
                 "prompt": "a city at night -ar 1:1 -seed 5 -len 1",
                 "strength": 1.5,
+                "font": "serif",
             },
         )
         queued = await ix.wait_reply()
         assert not queued.ephemeral and "queued" in queued.content
         spec, data, said = await clip_of(illusions, fake, queued)
-        assert "`/encrypt_text message:GM prompt: a city at night -ar 1:1" in said
+        assert "`/encrypt_text message:GM font:serif prompt: a city at night -ar 1:1" in said
+        assert spec["illusion_font"] == "serif"
         assert (spec["mode"], spec["illusion_text"], spec["illusion_strength"]) == (
             "illusion",
             "GM",

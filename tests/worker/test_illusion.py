@@ -11,7 +11,7 @@ from PIL import Image
 from pydantic import ValidationError
 
 from core.capabilities import FAMILIES
-from core.spec import MAX_ILLUSION_CHARS, RenderSpec
+from core.spec import MAX_ILLUSION_CHARS, IllusionFont, RenderSpec
 from worker.backends import load_backend
 from worker.backends.animatediff import AnimateDiffBackend
 from worker.illusion import FILL, controlnet_source, picture_mask, spec_mask, text_mask
@@ -35,6 +35,14 @@ def test_a_message_fills_the_middle_of_the_frame() -> None:
 
 def test_different_messages_make_different_masks() -> None:
     assert not np.array_equal(lit(text_mask("GM", 256, 256)), lit(text_mask("GN", 256, 256)))
+
+
+@pytest.mark.parametrize("font", ["serif", "mono"])
+def test_each_shipped_font_draws_its_own_letters_in_the_middle(font: IllusionFont) -> None:
+    mask = lit(text_mask("GM", 256, 256, font))
+    assert not np.array_equal(mask, lit(text_mask("GM", 256, 256)))
+    ys, xs = np.nonzero(mask)
+    assert abs((xs.min() + xs.max()) / 2 - 128) <= 6 and abs((ys.min() + ys.max()) / 2 - 128) <= 6
 
 
 def test_a_long_message_is_refused_with_the_limit() -> None:
@@ -62,7 +70,8 @@ def make_spec(**changes: object) -> RenderSpec:
 
 def test_the_contract_keeps_older_jobs_and_refuses_half_illusions() -> None:
     plain = make_spec().model_dump()
-    assert "illusion_text" not in plain and "illusion_strength" not in plain
+    assert not {"illusion_text", "illusion_strength", "illusion_font"} & set(plain)
+    assert "illusion_font" not in make_spec(mode="illusion", illusion_text="GM").model_dump()
     hidden = make_spec(mode="illusion", illusion_text="GM", illusion_strength=1.5)
     assert RenderSpec.model_validate_json(hidden.model_dump_json()) == hidden
     with pytest.raises(ValidationError, match="need mode 'illusion'"):
