@@ -32,6 +32,7 @@ __all__ = [
     "CURSOR_KEY",
     "DAY_PREFIX",
     "DEFAULT_QUEUE",
+    "DEPTH_PREFIX",
     "EVENTS_PREFIX",
     "FLIGHT_PREFIX",
     "GUILDS_PREFIX",
@@ -54,6 +55,7 @@ __all__ = [
     "api_rate_key",
     "cancel_key",
     "day_key",
+    "depth_key",
     "events_key",
     "flight_key",
     "guilds_key",
@@ -151,7 +153,8 @@ def api_rate_key(token_id: str, window: int) -> str:
 
 # --- the fair scheduler (jobs.admission) ------------------------------------------------------
 # A submitted job waits in its member's list; the rings of guilds and members with waiting jobs
-# are sorted sets; each job has a record hash, each member a set of jobs in flight.
+# are sorted sets, and beside each ring of members its depth sets (the members with 2, 3, ...
+# jobs waiting or more); each job has a record hash, each member a set of jobs in flight.
 
 SCHED_PREFIX: Final = f"{KEY_PREFIX}sched:"
 CURSOR_KEY: Final = f"{SCHED_PREFIX}cursor"  # hash: where each ring stopped, the relax debt
@@ -161,6 +164,7 @@ MEMBERS_PREFIX: Final = f"{SCHED_PREFIX}members:"
 WAIT_PREFIX: Final = f"{SCHED_PREFIX}wait:"
 SCHED_JOB_PREFIX: Final = f"{SCHED_PREFIX}job:"
 FLIGHT_PREFIX: Final = f"{SCHED_PREFIX}flight:"
+DEPTH_PREFIX: Final = f"{SCHED_PREFIX}depth:"
 DAY_PREFIX: Final = f"{SCHED_PREFIX}day:"
 
 
@@ -177,6 +181,12 @@ def members_key(tier: str, guild: str) -> str:
 def wait_key(tier: str, guild: str, member: str) -> str:
     """A member's waiting jobs in one tier and guild, oldest first (a list)."""
     return f"{WAIT_PREFIX}{tier}:{guild}:{member}"
+
+
+def depth_key(tier: str, guild: str, jobs: int) -> str:
+    """The members of `guild` with at least `jobs` (2 or more) waiting in `tier` (a sorted
+    set, as the ring of members is for 1): what places in line are counted from."""
+    return f"{DEPTH_PREFIX}{tier}:{guild}:{jobs}"
 
 
 def sched_job_key(generation_id: str) -> str:

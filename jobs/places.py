@@ -1,7 +1,9 @@
 """Where jobs stand in line and when a clip will be ready: the reading side of the scheduler.
 
-`position`, `preview` and `next_position` run `places.lua`, whose cost is bounded by the place,
-not by all waiting jobs: they are for the per-request path. `positions` replays the whole fair
+`position`, `preview` and `next_position` run `places.lua`, which counts from the depth sets the
+scripts keep (the members with at least j jobs waiting): a place costs the member's own jobs
+ahead of it and the guilds, not the members of the guild nor all waiting jobs, so they are for
+the per-request path. `positions` replays the whole fair
 order from a `snapshot` (for listings, metrics and tests). The ETA is the rounds of jobs ahead
 times the moving average of the work time of clips of the same backend and size class, which
 `record_render` feeds as clips are delivered.

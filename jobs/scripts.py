@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from jobs.keys import (
+    DEPTH_PREFIX,
     FLIGHT_PREFIX,
     GUILDS_PREFIX,
     MEMBERS_PREFIX,
@@ -44,6 +45,7 @@ LAYOUT: Final = (
     job_key_prefix,
     result_key_prefix,
     in_progress_key_prefix,
+    DEPTH_PREFIX,
 )
 SCHEDULER: Final = ("submit", "admit", "cancel", "places", "snapshot")
 

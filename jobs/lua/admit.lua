@@ -25,6 +25,10 @@ local function admit(tier, queue)
   local m = next_after(mring(tier, g), redis.call('HGET', C, 'm:' .. tier .. ':' .. g) or nil)
   if not m then redis.call('ZREM', ring(tier), g) return nil end
   local gid = redis.call('LPOP', wlist(tier, g, m))
+  if gid then
+    local n = redis.call('LLEN', wlist(tier, g, m))
+    resized(tier, g, m, n + 1, n)
+  end
   unlist(tier, g, m)
   redis.call('HSET', C, 'g:' .. tier, g, 'm:' .. tier .. ':' .. g, m)
   if not gid then return nil end

@@ -12,7 +12,10 @@ local tier, g, m, dk, state, q = unpack(redis.call('HMGET', j, 'tier', 'guild', 
 if not state then return 0 end
 local out = false
 if state == 'waiting' then
-  out = redis.call('LREM', wlist(tier, g, m), 0, gid) > 0
+  local removed = redis.call('LREM', wlist(tier, g, m), 0, gid)
+  local n = redis.call('LLEN', wlist(tier, g, m))
+  resized(tier, g, m, n + removed, n)
+  out = removed > 0
   unlist(tier, g, m)
 elseif q and redis.call('EXISTS', ARQ_IN_PROGRESS .. gid) == 0
     and redis.call('ZREM', q, gid) == 1 then

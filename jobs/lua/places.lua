@@ -19,8 +19,13 @@
 -- and that is admission number T + sum over guilds h before g of min(jobs of h, T)
 --                                + sum over guilds h after g of min(jobs of h, T - 1)
 -- of its tier. In a shared queue the other tier's admissions between come from the debt rule.
--- Every term is capped by the jobs ahead, and each ring entry holds at least one job (every
--- script keeps it so), so the cost is bounded by the place, not by all waiting jobs.
+-- The scripts that change a list keep, beside each member ring, its depth sets: the members with
+-- at least j jobs waiting, for each j (the ring itself is j = 1; layout.lua's `depth`). Since
+--   sum over x of min(len x, k) = sum over j from 1 to k of #(members with at least j jobs),
+-- each sum above is k lexicographic counts in a depth set, whatever the number of members, and
+-- the jobs of a guild the sizes of its depth sets: a place costs O(k log members + guilds).
+-- The first call after an upgrade builds the depth sets of the lists already waiting (once: the
+-- cursor hash's `depths` field says they are kept).
 local C = KEYS[1]
 local route = {fast = KEYS[2], relax = KEYS[3]}
 local every = tonumber(ARG[1])
@@ -54,15 +59,13 @@ local function turns(key, c, fn)  -- fn(x) for the ring in serving order after c
 end
 
 local function guild_jobs(tier, h, cap)  -- min(jobs waiting in guild h, cap)
-  if cap <= 0 then return 0 end
-  local key = mring(tier, h)
-  if redis.call('ZCARD', key) >= cap then return cap end
-  local n = 0
-  scan(key, '-', '+', function(x)
-    n = n + redis.call('LLEN', wlist(tier, h, x))
-    return n >= cap
-  end)
-  return math.min(n, cap)
+  local n, j = 0, 1
+  while n < cap do
+    local more = redis.call('ZCARD', depth(tier, h, j))
+    if more == 0 then break end
+    n, j = n + more, j + 1
+  end
+  return math.max(0, math.min(n, cap))
 end
 
 local function tier_jobs(tier, cap)  -- min(jobs waiting in the tier, cap)
@@ -79,13 +82,14 @@ end
 local function rank(tier, g, m, k)  -- admission number in its tier of m's job at index k
   local mc = redis.call('HGET', C, 'm:' .. tier .. ':' .. g) or nil
   local t = k + 1
-  if k == 0 then t = 1 + before(mring(tier, g), mc, m)
-  else  -- m has jobs, so m is in its ring
-    local past = false
-    turns(mring(tier, g), mc, function(x)
-      if x == m then past = true
-      else t = t + math.min(redis.call('LLEN', wlist(tier, g, x)), past and k or k + 1) end
-    end)
+  for j = 1, k + 1 do  -- a turn of each member with j jobs or more before m's (k+1)-th turn,
+    local key = depth(tier, g, j)  -- if it is served before m, before m's k-th if after
+    local ahead = before(key, mc, m)
+    t = t + ahead
+    if j > k then break end
+    local others = redis.call('ZCARD', key) - (redis.call('ZSCORE', key, m) and 1 or 0)
+    t = t + others - ahead
+    if others == 0 then break end  -- nor has anyone else more jobs
   end
   local gc = redis.call('HGET', C, 'g:' .. tier) or nil
   if t == 1 then return 1 + before(ring(tier), gc, g) end
@@ -156,6 +160,19 @@ local function usage(m, in_flight_cap, day_cap, g)
   return {live, today, at}
 end
 
+local function build_depths()  -- once: lists left by a release that kept no depth sets
+  if redis.call('HEXISTS', C, 'depths') == 1 then return end
+  for _, tier in ipairs({'fast', 'relax'}) do
+    scan(ring(tier), '-', '+', function(g)
+      scan(mring(tier, g), '-', '+', function(m)
+        resized(tier, g, m, 1, redis.call('LLEN', wlist(tier, g, m)))
+      end)
+    end)
+  end
+  redis.call('HSET', C, 'depths', 1)
+end
+
+build_depths()
 local what = ARG[2]
 if what == 'usage' then
   return usage(ARG[3], ARG[4], ARG[5], ARG[6])

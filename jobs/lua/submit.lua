@@ -96,7 +96,8 @@ else
   used = used + 1
 end
 redis.call('HSET', j, 'tier', tier, 'guild', g, 'member', m, 'head', ARG[6], 'state', 'waiting')
-redis.call('RPUSH', wlist(tier, g, m), gid)
+local n = redis.call('RPUSH', wlist(tier, g, m), gid)
+resized(tier, g, m, n - 1, n)
 redis.call('ZADD', mring(tier, g), 0, m)
 redis.call('ZADD', ring(tier), 0, g)
 redis.call('SADD', fkey(m), gid)

@@ -40,6 +40,7 @@ def test_key_values_are_those_an_older_release_left_in_redis() -> None:
     assert keys.guilds_key("fast") == "reelbot:sched:guilds:fast"
     assert keys.members_key("relax", "-") == "reelbot:sched:members:relax:-"
     assert keys.wait_key("fast", "7", "discord:1") == "reelbot:sched:wait:fast:7:discord:1"
+    assert keys.depth_key("relax", "7", 2) == "reelbot:sched:depth:relax:7:2"
     assert keys.sched_job_key(GID) == f"reelbot:sched:job:{GID}"
     assert keys.flight_key("discord:1") == "reelbot:sched:flight:discord:1"
     assert keys.day_key("discord:1", NOW) == "reelbot:sched:day:discord:1:20250501"
