@@ -56,7 +56,12 @@ CONVERT_HINT = (
 
 class SoundUnavailable(ValueError):
     """This worker can't make sound (no model set, or it failed to load). A ValueError: the
-    clip fails at once with the reason (`worker.tasks`), since a retry here would fail alike."""
+    clip fails at once with the reason (`worker.tasks`), since a retry here would fail alike.
+    Its words are the member's; the setting, the path and what failed go to the operator's log."""
+
+
+OFF_TEXT = "this server has sound turned off"
+BROKEN_TEXT = "this server's sound model isn't set up (its operator's log says why)"
 
 
 @dataclass(frozen=True)
@@ -146,12 +151,11 @@ class SoundModel:
         if self._pipe is not None:
             return 0.0
         if self.source is None:
-            raise SoundUnavailable(
-                "this server has no sound model (REELBOT_SOUND_MODEL is off), so it can't add "
-                "sound to clips"
-            )
+            log.warning("a clip asked for sound, and REELBOT_SOUND_MODEL is off")
+            raise SoundUnavailable(OFF_TEXT)
         if self._failed is not None:
-            raise SoundUnavailable(self._failed)
+            log.error("%s", self._failed)
+            raise SoundUnavailable(BROKEN_TEXT)
         started = time.perf_counter()
         try:
             self._pipe = _load_pipeline(self.source, self.device)
@@ -162,7 +166,7 @@ class SoundModel:
                 f"{self.setting or self.source}: {first}). {CONVERT_HINT}"
             )
             log.error("%s", self._failed)
-            raise SoundUnavailable(self._failed) from exc
+            raise SoundUnavailable(BROKEN_TEXT) from exc
         load_s = time.perf_counter() - started
         log.info("sound model %s loaded on %s in %.1f s", self.source, self.device, load_s)
         return load_s

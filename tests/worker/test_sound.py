@@ -185,12 +185,18 @@ def test_where_the_sound_model_comes_from(tmp_path: Path) -> None:
     assert sound_source(config(sound_model=str(tmp_path))) == str(tmp_path)
 
 
-def test_without_a_sound_model_a_clip_fails_saying_why(tmp_path: Path) -> None:
+def test_without_a_sound_model_a_clip_fails_saying_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     off = SoundModel(None, "cpu")
-    with pytest.raises(SoundUnavailable, match="REELBOT_SOUND_MODEL is off"):
+    with pytest.raises(SoundUnavailable, match="sound turned off"):
         off.make("rain", 1.0, seed=1)
+    assert "REELBOT_SOUND_MODEL is off" in caplog.text  # the operator is told the setting
 
     missing = SoundModel(str(tmp_path / "nowhere"), "cpu", setting="/models/sa3")
     for _ in range(2):  # the failure is kept: the next clip is told at once, without a reload
-        with pytest.raises(SoundUnavailable, match=r"REELBOT_SOUND_MODEL=/models/sa3.*convert"):
+        caplog.clear()
+        with pytest.raises(SoundUnavailable) as failed:
             missing.make("rain", 1.0, seed=1)
+        assert "isn't set up" in str(failed.value) and "/models" not in str(failed.value)
+        assert "REELBOT_SOUND_MODEL=/models/sa3" in caplog.text and "convert" in caplog.text
