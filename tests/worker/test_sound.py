@@ -200,3 +200,18 @@ def test_without_a_sound_model_a_clip_fails_saying_why(
             missing.make("rain", 1.0, seed=1)
         assert "isn't set up" in str(failed.value) and "/models" not in str(failed.value)
         assert "REELBOT_SOUND_MODEL=/models/sa3" in caplog.text and "convert" in caplog.text
+
+
+def test_a_folder_in_diffusers_layout_loads_as_a_converted_checkpoint_would(
+    tmp_path: Path, model: SoundModel
+) -> None:
+    """The path a real SA3 folder takes (`from_pretrained`), offline, with the tiny model saved."""
+    from worker.sound_tiny import build_tiny_sound
+
+    build_tiny_sound().save_pretrained(tmp_path / "sa3")
+    from_folder = SoundModel(sound_source(config(sound_model=str(tmp_path / "sa3"))), "cpu")
+
+    track, load_s = from_folder.make("rain on a tin roof", 1.5, seed=3)
+    built, _ = model.make("rain on a tin roof", 1.5, seed=3)
+    assert load_s > 0 and track.sample_rate == built.sample_rate == 44100
+    assert np.allclose(track.audio, built.audio, atol=1e-5)
