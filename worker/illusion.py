@@ -9,8 +9,10 @@ mask is every frame's `conditioning_frames` of diffusers' `AnimateDiffControlNet
 the word stays put while the scene moves and shows when you squint.
 
 The ControlNet is `REELBOT_ILLUSION_CONTROLNET` (default `CONTROLNET`: Monster Labs' QR Code
-Monster v2 for SD 1.5, licence openrail++; `repo::subfolder` picks a folder inside a repo), read
-at the first illusion clip, not at start-up, so a worker that never makes one never loads it.
+Monster for SD 1.5, licence openrail++, whose root holds the diffusers layout: config.json and
+diffusion_pytorch_model.safetensors; `repo::subfolder` picks a folder inside a repo, as `::v2`
+for its second version), read at the first illusion clip, not at start-up, so a worker that
+never makes one never loads it. Only safetensors are read (the repo also holds a pickled .bin).
 `builtin:tiny` builds a tiny random ControlNet of the tiny UNet's shape in code.
 """
 
@@ -37,7 +39,7 @@ FONTS: dict[IllusionFont, Path] = {
 FILL = 0.8  # the message spans at most this share of the frame's width and height
 log = logging.getLogger(__name__)
 
-CONTROLNET = "monster-labs/control_v1p_sd15_qrcode_monster::v2"
+CONTROLNET = "monster-labs/control_v1p_sd15_qrcode_monster"
 CONTROLNET_SETTING = "illusion_controlnet"  # REELBOT_ILLUSION_CONTROLNET
 
 
@@ -158,7 +160,7 @@ class IllusionPipelines:
             repo, subfolder = controlnet_source()
             try:
                 controlnet = ControlNetModel.from_pretrained(
-                    repo, subfolder=subfolder, torch_dtype=pipe.unet.dtype
+                    repo, subfolder=subfolder, torch_dtype=pipe.unet.dtype, use_safetensors=True
                 )
             except Exception as exc:  # any: the worker keeps serving every other clip
                 shown = f"{repo}::{subfolder}" if subfolder else repo

@@ -14,7 +14,14 @@ from core.capabilities import FAMILIES
 from core.spec import MAX_ILLUSION_CHARS, IllusionFont, RenderSpec
 from worker.backends import load_backend
 from worker.backends.animatediff import AnimateDiffBackend
-from worker.illusion import FILL, controlnet_source, picture_mask, spec_mask, text_mask
+from worker.illusion import (
+    FILL,
+    IllusionPipelines,
+    controlnet_source,
+    picture_mask,
+    spec_mask,
+    text_mask,
+)
 
 
 def lit(mask: Image.Image) -> np.ndarray:
@@ -99,6 +106,10 @@ def test_the_illusion_mode_is_animatediffs() -> None:
 
 
 def test_the_controlnet_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert controlnet_source() == ("monster-labs/control_v1p_sd15_qrcode_monster", None)
+    monkeypatch.setenv(
+        "REELBOT_ILLUSION_CONTROLNET", "monster-labs/control_v1p_sd15_qrcode_monster::v2"
+    )
     assert controlnet_source() == ("monster-labs/control_v1p_sd15_qrcode_monster", "v2")
     monkeypatch.setenv("REELBOT_ILLUSION_CONTROLNET", "/models/my-controlnet")
     assert controlnet_source() == ("/models/my-controlnet", None)
@@ -167,3 +178,13 @@ def test_a_picture_illusion_conditions_on_its_picture(
     np.testing.assert_allclose(seen[0].numpy()[0, 0], want, atol=1e-6)
     with pytest.raises(ValueError, match="exactly one input image, got 0"):
         backend.render(spec, lambda s, t: None)
+
+
+def test_a_controlnet_that_cannot_load_fails_the_clip_and_the_worker_goes_on(
+    backend: AnimateDiffBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REELBOT_ILLUSION_CONTROLNET", str(tmp_path))  # no weights in it
+    broken = IllusionPipelines(tiny=False)
+    with pytest.raises(ValueError, match="hidden messages are off on this server"):
+        broken.for_(backend.pipe)
+    assert backend.render(make_spec(), lambda s, t: None).frames.shape == (8, 64, 64, 3)
