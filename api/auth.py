@@ -2,14 +2,14 @@
 public ones, and whether that member may ask at all.
 
 A missing, malformed, unknown or revoked token is a 401; a token whose member is banned in the
-token's guild is a 403 at once, in the words the bot uses (`intake.screening`): bans are read
-for every request, not through a cache, so a ban stops a member's tokens the moment it is
-written. The token (never its text) is put on the request as `request["token"]`.
+token's guild is a 403, in the words the bot uses (`intake.screening`). Both are read through
+caches that keep an answer for a second (`api.tokencache`, `api.context.FRESH_S`), so a
+revocation or a ban written anywhere stops a member's tokens within a second. The token (never
+its text) is put on the request as `request["token"]`.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -49,7 +49,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if request.path in PUBLIC_PATHS:
         return await handler(request)
     ctx = context_of(request)
-    token = await asyncio.to_thread(ctx.tokens.verify, bearer(request))
+    token = await ctx.verified_tokens.verify(bearer(request))
     if token is None:
         raise unauthorized(
             "This token is not valid: it was revoked, mistyped or never existed. "

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from api.clipwriter import ApiClipWriter
 from api.ratelimit import RateLimit
 from api.settings import ApiSettings
+from api.tokencache import TOKEN_TTL_S, VerifiedTokens
 from core.policy import Policy
 from core.spec import Capabilities, Quality, StylePreset
 from core.styles import DEFAULT_STYLES
@@ -33,9 +34,10 @@ from intake.toxicity import ToxicityCheck
 from jobs.admission import Admission
 from jobs.render_times import RenderTimes
 
-# A ban is read for every request (a banned member's tokens stop at once): "cached" this long
-# only so a burst's reads share one query (`intake.caches.Bans` batches the misses).
-FRESH_S = 0.001
+# A ban is read for every request, through a cache as short-lived as the tokens' (a banned
+# member's tokens stop within a second): a burst's reads share one query, and a request's second
+# read (screening, after the token's) is answered from memory.
+FRESH_S = TOKEN_TTL_S
 
 
 @dataclass
@@ -44,6 +46,7 @@ class ApiContext:
     engine: Engine
     store: GalleryStore
     tokens: TokenStore
+    verified_tokens: VerifiedTokens  # `tokens.verify`'s answers, kept a second
     api_clips: ApiClipStore
     api_clip_rows: ApiClipWriter  # `api_clips`' writes, a burst in one transaction
     queue: ArqRedis
@@ -85,11 +88,13 @@ class ApiContext:
         moderation = ModerationStore(engine)
         community = CommunityStore(engine)
         api_clips = ApiClipStore(engine)
+        tokens = TokenStore(engine)
         return cls(
             settings=settings,
             engine=engine,
             store=store,
-            tokens=TokenStore(engine),
+            tokens=tokens,
+            verified_tokens=VerifiedTokens(tokens),
             api_clips=api_clips,
             api_clip_rows=ApiClipWriter(api_clips),
             queue=queue,

@@ -42,7 +42,9 @@ class TTLCache(Generic[K, V]):
 
     `fetch` loads a missing or expired key; `forget` drops keys. A load that was already running
     when `forget` was called is not cached (it may have read the old value), so a forgotten
-    answer never comes back from a load that raced the change.
+    answer never comes back from a load that raced the change. An entry's `ttl` counts from the
+    moment its load began, so what changed in the database is seen within `ttl`, however long
+    the read took.
 
     Concurrent fetches of one key share a single load: in a burst a member's four requests
     arrive together, and each would otherwise read the database for the same answer.
@@ -79,13 +81,14 @@ class TTLCache(Generic[K, V]):
         return await asyncio.shield(pending)
 
     async def _load(self, key: K, load: Callable[[], Awaitable[V]], forgets: int) -> V:
+        began = self.clock()
         try:
             value = await load()
         finally:
             if self._loading.get(key) is asyncio.current_task():
                 del self._loading[key]
         if forgets == self._forgets:
-            self._put(key, value)
+            self._put(key, value, began + self.ttl)
         return value
 
     def forget(self, *keys: K) -> None:
@@ -94,11 +97,11 @@ class TTLCache(Generic[K, V]):
             self._loading.pop(key, None)  # a fetch from now on loads afresh
         self._forgets += 1
 
-    def _put(self, key: K, value: V) -> None:
+    def _put(self, key: K, value: V, expires: float) -> None:
         self._entries.pop(key, None)
         while len(self._entries) >= self.maxsize:  # the oldest loaded goes first
             del self._entries[next(iter(self._entries))]
-        self._entries[key] = (self.clock() + self.ttl, value)
+        self._entries[key] = (expires, value)
 
 
 class DefaultFlags:
