@@ -1,5 +1,5 @@
-"""Hidden-message clips, as every front end asks for them: /encrypt_text, /encrypt_image, the API
-and `reelbot create --encrypt-text`.
+"""Hidden-message clips, as the front ends ask for them: /encrypt_text, /encrypt_image and
+`reelbot create --encrypt-text` (the REST API does not offer them yet).
 
 A request is read as `/create` reads it (flags, /settings defaults), then becomes mode
 "illusion": the message (at most `MAX_ILLUSION_CHARS`, as Pika's bot) or the member's checked
