@@ -14,6 +14,7 @@ its owner named so they can be told. Methods are synchronous; async callers use 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -176,21 +177,28 @@ class Outbox(EventWriter):
 
     def mark_delivered(self, claimed: Claimed) -> None:
         """A 2xx came back: delivered; the endpoint's failure run, if any, is over."""
+        self.mark_many_delivered([claimed])
+
+    def mark_many_delivered(self, claims: Sequence[Claimed]) -> None:
+        """`mark_delivered` for a burst of 2xx answers, in one transaction."""
+        if not claims:
+            return
         now = utcnow()
+        endpoints = sorted({c.target for c in claims if c.target != REQUEST_TARGET})
         with write_lock(self.engine), self._session() as session:
             session.exec(
                 sa.update(WebhookDelivery)
                 .where(
-                    col(WebhookDelivery.id) == claimed.id,
+                    col(WebhookDelivery.id).in_([c.id for c in claims]),
                     col(WebhookDelivery.delivered_at).is_(None),
                 )
                 .values(delivered_at=now, locked_until=None, last_error=None)
             )
-            if claimed.target != REQUEST_TARGET:
+            if endpoints:
                 session.exec(
                     sa.update(WebhookEndpoint)
                     .where(
-                        col(WebhookEndpoint.id) == claimed.target,
+                        col(WebhookEndpoint.id).in_(endpoints),
                         col(WebhookEndpoint.failing_since).is_not(None),
                     )
                     .values(failing_since=None)

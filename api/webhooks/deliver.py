@@ -16,7 +16,9 @@ killed mid-delivery leaves its claims to be retried once their lease ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -35,6 +37,7 @@ from api.webhooks.addresses import (
 from api.webhooks.relay import Relay
 from api.webhooks.signing import signed_headers
 from gallery.webhook_outbox import Claimed, Disabled, Outbox, Retry
+from jobs.batching import Batcher
 from jobs.member_notices import notify_member
 
 log = logging.getLogger(__name__)
@@ -78,17 +81,35 @@ class Deliverer:
         self.policy = policy
         self.redis = redis
         self.config = config or WebhookConfig()
+        self._wake = asyncio.Event()
+        self._full = False  # the last claim took every free slot: more may be due
+        # A burst's 2xx answers are recorded a few transactions at a time, not one each.
+        self._delivered: Batcher[Claimed, None] = Batcher(self._mark_delivered)
+
+    def kick(self) -> None:
+        """New events are in the outbox (this process's relay wrote them): claim them now."""
+        self._wake.set()
 
     async def run(self) -> None:
         """Deliver until cancelled, up to `batch` attempts in flight: a slow receiver holds up
-        only its own deliveries. A failure to reach the database is logged and retried."""
+        only its own deliveries. The loop claims again as soon as half its slots are free
+        after a claim that filled them (more may be due), or when the relay writes new events
+        (`kick`); else every `poll_s` (retries that came due, other processes' events). A
+        failure to reach the database is logged and retried."""
         config = self.config
         in_flight: set[asyncio.Task[None]] = set()
+
+        def finished(task: asyncio.Task[None]) -> None:
+            in_flight.discard(task)
+            if self._full and len(in_flight) <= config.batch // 2:
+                self._wake.set()
+
         async with checked_session(
             self.policy, resolver=config.resolver, timeout_s=config.timeout_s
         ) as http:
             try:
                 while True:
+                    self._wake.clear()  # before the claim: a kick during it is not lost
                     claimed: list[Claimed] = []
                     free = config.batch - len(in_flight)
                     try:
@@ -101,13 +122,21 @@ class Deliverer:
                     for one in claimed:
                         task = asyncio.create_task(self.deliver(http, one))
                         in_flight.add(task)
-                        task.add_done_callback(in_flight.discard)
-                    if len(claimed) < free or free <= 0:
-                        await asyncio.sleep(config.poll_s)
+                        task.add_done_callback(finished)
+                    self._full = free <= 0 or len(claimed) == free
+                    if self._full and len(in_flight) <= config.batch // 2:
+                        continue  # all done already (a fast receiver): claim again at once
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(config.poll_s):
+                            await self._wake.wait()
             finally:
                 for task in in_flight:
                     task.cancel()
                 await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _mark_delivered(self, claims: Sequence[Claimed]) -> list[None]:
+        await asyncio.to_thread(self.outbox.mark_many_delivered, claims)
+        return [None] * len(claims)
 
     async def deliver(self, http: aiohttp.ClientSession, claimed: Claimed) -> None:
         """One attempt, and its outcome recorded (a failure to record it is logged: the lease
@@ -123,7 +152,7 @@ class Deliverer:
             return
         error = await self.attempt(http, claimed)
         if error is None:
-            await asyncio.to_thread(self.outbox.mark_delivered, claimed)
+            await self._delivered(claimed)
             return
         log.info(
             "clip %s: webhook %s to %s failed (attempt %d): %s",
@@ -169,8 +198,10 @@ async def run_webhooks(ctx: ApiContext, config: WebhookConfig | None = None) -> 
         allow_http=ctx.settings.api_webhook_allow_http,
         allow_private=ctx.settings.api_webhook_allow_private,
     )
-    relay = Relay(outbox, ctx, poll_s=config.poll_s, sweep_s=config.sweep_s)
     deliverer = Deliverer(outbox, policy, ctx.queue, config)
+    relay = Relay(
+        outbox, ctx, poll_s=config.poll_s, sweep_s=config.sweep_s, on_written=deliverer.kick
+    )
     async with asyncio.TaskGroup() as group:
         group.create_task(relay.run(), name="webhook-relay")
         group.create_task(deliverer.run(), name="webhook-delivery")

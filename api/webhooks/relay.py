@@ -22,7 +22,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol, cast
 
@@ -88,12 +88,19 @@ class Relay:
     """Reads changed API clips and writes their new events to the outbox (`run`)."""
 
     def __init__(
-        self, outbox: Outbox, links: Links, *, poll_s: float = 0.5, sweep_s: float = 30.0
+        self,
+        outbox: Outbox,
+        links: Links,
+        *,
+        poll_s: float = 0.5,
+        sweep_s: float = 30.0,
+        on_written: Callable[[], None] = lambda: None,
     ) -> None:
         self.outbox = outbox
         self.links = links
         self.poll_s = poll_s
         self.sweep_s = sweep_s
+        self.on_written = on_written  # told when a pass wrote events (the delivery loop)
 
     async def run(self) -> None:
         """Relay until cancelled; a failure (the database away) is logged and retried."""
@@ -102,12 +109,14 @@ class Relay:
         while True:
             started = utcnow()
             try:
-                await asyncio.to_thread(self.relay_changed, since)
+                written = await asyncio.to_thread(self.relay_changed, since)
             except Exception:
                 log.exception("webhook relay failed; retrying")
                 since = None
             else:
                 since = started - OVERLAP
+                if written:
+                    self.on_written()
             if time.monotonic() >= next_sweep:
                 since, next_sweep = None, time.monotonic() + self.sweep_s
             await asyncio.sleep(self.poll_s)
