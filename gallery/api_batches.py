@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from gallery.apitables import ApiBatch, ApiBatchItem, ApiToken
+from gallery.apitables import OPEN_ITEMS_SQL, ApiBatch, ApiBatchItem, ApiToken
 from gallery.db import write_lock
 from gallery.models import Generation, utcnow
 
@@ -133,12 +133,16 @@ class BatchStore:
         return BatchView(batch, items, {row.id: row for row in rows})
 
     def _open(self, now: datetime, lease: timedelta) -> sa.ColumnElement[bool]:
-        """Items someone may claim: waiting, or claimed by a process whose lease ran out."""
-        return sa.or_(
-            col(ApiBatchItem.state) == "waiting",
-            sa.and_(
-                col(ApiBatchItem.state) == "submitting",
-                col(ApiBatchItem.updated_at) < now - lease,
+        """Items someone may claim: waiting, or claimed by a process whose lease ran out. In
+        the partial index's own words first, so the databases read only open items."""
+        return sa.and_(
+            sa.text(OPEN_ITEMS_SQL),
+            sa.or_(
+                col(ApiBatchItem.state) == "waiting",
+                sa.and_(
+                    col(ApiBatchItem.state) == "submitting",
+                    col(ApiBatchItem.updated_at) < now - lease,
+                ),
             ),
         )
 
@@ -177,7 +181,7 @@ class BatchStore:
             .join(ApiToken, col(ApiToken.id) == col(ApiBatch.token_id))
             .where(
                 col(ApiToken.member_id) == member_id,
-                col(ApiBatchItem.state).in_(OPEN_STATES),
+                sa.text(OPEN_ITEMS_SQL),  # the partial index's own words: OPEN_STATES
             )
             .order_by(col(ApiBatch.created_at), col(ApiBatch.id), col(ApiBatchItem.position))
             .limit(max(1, limit))

@@ -25,6 +25,9 @@ UNDELIVERED_SQL = "delivered_at IS NULL AND given_up_at IS NULL"
 # An API clip whose webhook events may not all be written yet: the relay's poll reads only
 # these, through a partial index (migration 0007), however many API clips have finished.
 UNSETTLED_SQL = "last_event NOT IN ('clip.succeeded', 'clip.failed', 'clip.cancelled')"
+# A batch item someone may still claim: the batch feeder reads only these, through a partial
+# index (migration 0008), however many items batches have ever had.
+OPEN_ITEMS_SQL = "state IN ('waiting', 'submitting')"
 
 
 class ApiToken(SQLModel, table=True):
@@ -102,6 +105,9 @@ class ApiBatchItem(SQLModel, table=True):
     member's caps, then the generation it became (`generation_id`) or why not (`error`)."""
 
     __tablename__ = "api_batch_item"
+    __table_args__ = (
+        partial_index("ix_api_batch_item_open", OPEN_ITEMS_SQL, "batch_id", "state", "updated_at"),
+    )
 
     batch_id: str = Field(
         primary_key=True, foreign_key="api_batch.id", ondelete="CASCADE", max_length=32
