@@ -112,7 +112,7 @@ class ApiContext:
             model_capabilities=capabilities,
             public_url=settings.resolved_public_url(),
             api_url=settings.resolved_api_url(),
-            rate_limit=RateLimit(queue, settings.api_rate_per_min),
+            rate_limit=RateLimit(admission.pipelined, settings.api_rate_per_min),
             default_quality=settings.default_quality,
             style_presets=styles,
         )

@@ -1,26 +1,27 @@
 """Each token's writes a minute (REELBOT_API_RATE_PER_MIN), counted in Redis so every API
-process shares one count: a fixed window per minute (`jobs.keys.api_rate_key`), one round trip
-(INCR and EXPIRE pipelined). Past the limit a write is a 429 with Retry-After, the seconds
-until the minute turns; reads are not counted (the caps and the fair queue bound the work a
-token can ask for, whatever its rate)."""
+process shares one count: a fixed window per minute (`jobs.keys.api_rate_key`), INCR and EXPIRE
+sent in the round trips concurrent requests share (`jobs.pipelined.PipelinedRedis`: a pipeline
+of one's own per request cost more than the rest of the request's Redis work). Past the limit
+a write is a 429 with Retry-After, the seconds until the minute turns; reads are not counted
+(the caps and the fair queue bound the work a token can ask for, whatever its rate)."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
 
-from redis.asyncio import Redis
-
 from api.problems import Problem
 from jobs.keys import api_rate_key
+from jobs.pipelined import PipelinedRedis
 
 WINDOW_S = 60
 
 
 class RateLimit:
     def __init__(
-        self, redis: Redis, per_minute: int, *, clock: Callable[[], float] = time.time
+        self, redis: PipelinedRedis, per_minute: int, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.redis = redis
         self.per_minute = per_minute
@@ -31,10 +32,10 @@ class RateLimit:
         now = self.clock()
         window = int(now // WINDOW_S)
         key = api_rate_key(token_id, window)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, 2 * WINDOW_S)
-            count, _ = await pipe.execute()
+        count, _ = await asyncio.gather(
+            self.redis.execute_command("INCR", key),
+            self.redis.execute_command("EXPIRE", key, 2 * WINDOW_S),
+        )
         if int(count) <= self.per_minute:
             return
         retry = max(1, math.ceil((window + 1) * WINDOW_S - now))
