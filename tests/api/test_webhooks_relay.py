@@ -5,19 +5,26 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
-from api.webhooks.relay import Relay
+from api.webhooks.relay import Relay, events_due
+from core.spec import CANCELLED
+from gallery.apitables import ApiClip
 from gallery.db import make_engine, migrate
+from gallery.models import Generation, GenerationStatus, Moderation, utcnow
 from gallery.store import GalleryStore
 from gallery.webhook_outbox import Outbox
 from gallery.webhook_store import REQUEST_TARGET, WebhookStore
 from tests.gallery.test_webhook_store import add_clip, add_token
+
+LAST_EVENTS = ["", "clip.queued", "clip.started", "clip.held"]  # the relay's poll reads these
 
 
 class Links:
@@ -37,7 +44,8 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
 
 
 def last_events(outbox: Outbox) -> dict[str, str]:
-    return {c.generation_id: c.last_event for c in outbox.clips_to_relay(changed_since=None)}
+    with Session(outbox.engine) as session:
+        return {c.generation_id: c.last_event for c in session.exec(select(ApiClip))}
 
 
 def test_clips_with_no_target_move_on_without_an_outbox_row(engine: Engine) -> None:
@@ -107,3 +115,35 @@ def test_two_relays_over_the_same_clips_write_each_event_once(engine: Engine) ->
     assert second.relay_page(page) == 0  # read before the first wrote: every move refused
     assert all(len(outbox.deliveries(clip.generation_id)) == 1 for clip in clips)
     assert last_events(outbox)[quiet.generation_id] == "clip.queued"
+
+
+def test_the_poll_leaves_out_only_clips_with_nothing_due(engine: Engine) -> None:
+    """Every state a row can be in against every last event not final: a clip the poll's query
+    leaves in the database (`STILL_QUEUED`) is one the relay would write nothing for."""
+    store, outbox = GalleryStore(engine), Outbox(engine)
+    token = add_token(engine)
+    cases: dict[str, tuple[GenerationStatus, Moderation, str | None, str]] = {}
+    for status, moderation, error, last in itertools.product(
+        GenerationStatus, Moderation, [None, CANCELLED, "out of memory"], LAST_EVENTS
+    ):
+        clip = add_clip(store, token)
+        cases[clip.generation_id] = (status, moderation, error, last)
+    with Session(engine) as session:
+        for gid, (status, moderation, error, last) in cases.items():
+            row = session.get(Generation, gid)
+            assert row is not None
+            row.status, row.moderation, row.error = status, moderation, error
+            row.started_at = utcnow() if status != GenerationStatus.QUEUED else None
+            session.add(row)
+            api_clip = session.get(ApiClip, gid)
+            assert api_clip is not None
+            api_clip.last_event = last
+            session.add(api_clip)
+        session.commit()
+    read = {c.generation_id for c in outbox.clips_to_relay(changed_since=None, limit=10_000)}
+    left_out = set(cases) - read
+    assert left_out  # the common case is left out...
+    with Session(engine) as session:
+        for gid in left_out:  # ...and only where nothing is due
+            row = session.get(Generation, gid)
+            assert row is not None and events_due(row, cases[gid][3]) == [], cases[gid]
