@@ -22,6 +22,7 @@ import re
 import secrets
 import string
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -162,8 +163,9 @@ class TokenStore:
             session.commit()
         return IssuedToken(row, f"{PREFIX}_{token_id}_{secret}")
 
-    def verify(self, plaintext: str) -> ApiToken | None:
-        """The live token `plaintext` is, or None (malformed, unknown, wrong secret, revoked)."""
+    def verify(self, plaintext: str, *, touch: bool = True) -> ApiToken | None:
+        """The live token `plaintext` is, or None (malformed, unknown, wrong secret, revoked).
+        Its `last_used_at` is kept unless `touch` is False (the caller does it, `touch_many`)."""
         match = _TOKEN.fullmatch(plaintext.strip()) if len(plaintext) < 128 else None
         if match is None:
             return None
@@ -174,25 +176,31 @@ class TokenStore:
             return None
         if row.revoked_at is not None:
             return None
-        self._touch(row)
+        if touch:
+            self.touch_many([row])
         return row
 
-    def _touch(self, row: ApiToken) -> None:
-        """Keep `last_used_at`, written at most once per LAST_USED_EVERY per token."""
+    def touch_many(self, rows: Sequence[ApiToken]) -> None:
+        """Keep these tokens' `last_used_at`, written at most once per LAST_USED_EVERY per
+        token, those due in one transaction (a burst of tokens first seen this minute)."""
         now = utcnow()
+        due: dict[str, ApiToken] = {}
         with self._lock:
-            last = self._last_written.get(row.id)
-            if last is not None and now - last < LAST_USED_EVERY:
-                return
-            self._last_written[row.id] = now
-        if row.last_used_at is not None and now - row.last_used_at < LAST_USED_EVERY:
-            return  # another process wrote it lately
+            for row in rows:
+                last = self._last_written.get(row.id)
+                if last is not None and now - last < LAST_USED_EVERY:
+                    continue
+                self._last_written[row.id] = now
+                if row.last_used_at is None or now - row.last_used_at >= LAST_USED_EVERY:
+                    due[row.id] = row  # else another process wrote it lately
+        if not due:
+            return
         stale = now - LAST_USED_EVERY
         with write_lock(self.engine), self._session() as session:
             session.exec(
                 sa.update(ApiToken)
                 .where(
-                    col(ApiToken.id) == row.id,
+                    col(ApiToken.id).in_(sorted(due)),
                     sa.or_(
                         col(ApiToken.last_used_at).is_(None), col(ApiToken.last_used_at) < stale
                     ),
@@ -200,7 +208,8 @@ class TokenStore:
                 .values(last_used_at=now)
             )
             session.commit()
-        row.last_used_at = now
+        for row in due.values():
+            row.last_used_at = now
 
     def get(self, token_id: str) -> ApiToken | None:
         with self._session() as session:

@@ -54,9 +54,9 @@ async def test_a_burst_of_checks_reads_once_and_keeps_no_text(tmp_path: Path) ->
     reads: list[str] = []
     verify = mine.verify
 
-    def counted(plaintext: str) -> object:
+    def counted(plaintext: str, **options: bool) -> object:
         reads.append("read")
-        return verify(plaintext)
+        return verify(plaintext, **options)
 
     mine.verify = counted  # type: ignore[method-assign]
     tokens = VerifiedTokens(mine, clock=Clock())
@@ -75,3 +75,15 @@ async def test_a_revoked_token_is_a_401_once_the_second_is_up(api: Api) -> None:
     clock.seconds += TOKEN_TTL_S
     answer = await api.call("GET", "/v1/clips", token=plaintext)
     assert answer.status == 401 and "revoked" in answer.detail
+
+
+async def test_tokens_checked_together_note_their_last_use(tmp_path: Path) -> None:
+    mine, elsewhere = stores(tmp_path)
+    issued = [
+        mine.create(f"discord:{n}", 42, "site", ("clips:read",), created_by="cli:test")
+        for n in range(5)
+    ]
+    tokens = VerifiedTokens(mine, clock=Clock())
+    await asyncio.gather(*(tokens.verify(i.plaintext) for i in issued))
+    seen = [elsewhere.get(i.token.id) for i in issued]  # as `reelbot token list` reads them
+    assert all(row is not None and row.last_used_at is not None for row in seen)
