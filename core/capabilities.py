@@ -13,7 +13,7 @@ from core.spec import Capabilities, FastRecipe
 FAMILIES: dict[str, Capabilities] = {
     "tiny": Capabilities(
         name="tiny",
-        modes=("t2v", "i2v"),
+        modes=("t2v", "i2v", "frames"),
         # 512x288 is exactly 16:9 on the 32 grid; a default clip (17 frames, 4 steps) renders in
         # about 0.3 s on 2 idle CPU cores, nine tenths of it in the VAE decode.
         native_pixels=512 * 288,
@@ -40,7 +40,7 @@ FAMILIES: dict[str, Capabilities] = {
     ),
     "ltx": Capabilities(
         name="ltx",
-        modes=("t2v", "i2v", "extend", "upscale"),
+        modes=("t2v", "i2v", "extend", "upscale", "frames"),
         native_pixels=768 * 512,
         size_multiple=32,
         native_fps=24,

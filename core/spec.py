@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from core.frames import segments
 from core.ids import GENERATION_ID_PATTERN
 
 SPEC_VERSION: Final = 1
@@ -60,7 +61,8 @@ Camera = Literal[
 ]
 # "sound": 🔊 Add sound, the parent's finished video (its one input) with a new sound track.
 # "illusion": /encrypt_text, /encrypt_image: a message (or its one input picture) hidden in it.
-Mode = Literal["t2v", "i2v", "v2v", "extend", "upscale", "sound", "illusion"]
+# "frames": /frames (Pikaframes): 2-5 input pictures, each at its point in time (core.frames).
+Mode = Literal["t2v", "i2v", "v2v", "extend", "upscale", "sound", "illusion", "frames"]
 # How a clip is rendered: `fast` with the family's fast recipe (distilled weights or LoRA, fewer
 # steps, a cache hook, FP8 where the GPU has it), `hq` on the full schedule. Named "quality", not
 # "tier": the scheduler's fast/relax *queue* tiers (core.fairshare.Tier) are another axis.
@@ -205,6 +207,15 @@ class RenderSpec(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _keyframes_fit(self) -> RenderSpec:
+        """Mode "frames": 2-5 pictures and a prompt segment per transition (or one for all)."""
+        if self.mode == "frames":
+            segments(self.prompt, len(self.input_media))  # ValueError says what is allowed
+            if self.loop or self.end_frame:
+                raise ValueError("mode 'frames' ends on its last picture: no loop or end_frame")
+        return self
+
+    @model_validator(mode="after")
     def _sound_asked(self) -> RenderSpec:
         """Sound words, and Add sound, are asks for sound."""
         if (self.sound_prompt or self.mode == "sound") and not self.sound:
@@ -298,6 +309,11 @@ class Capabilities(BaseModel):
     def all_modes(self) -> tuple[Mode, ...]:
         """Every mode a request may ask of the family: what it renders, and Add sound."""
         return (*self.modes, "sound") if self.adds_sound else self.modes
+
+    @property
+    def frames(self) -> bool:
+        """/frames: keyframes at any frame index (mode "frames")."""
+        return "frames" in self.modes
 
     @property
     def makes_sound(self) -> bool:

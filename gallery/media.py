@@ -47,6 +47,12 @@ CONTENT_TYPES = {
     "webp": "image/webp",
     "png": "image/png",
     "end.png": "image/png",  # the picture an /animate clip ends on (never public, as png)
+    # the pictures of a /frames clip, in order (core.frames.PICTURE_KINDS; never public)
+    "k0.png": "image/png",
+    "k1.png": "image/png",
+    "k2.png": "image/png",
+    "k3.png": "image/png",
+    "k4.png": "image/png",
     "sheet.png": "image/png",
     # a member's input video for /restyle, as sent (the gallery never serves these)
     "input.mp4": "video/mp4",

@@ -20,6 +20,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from core.capabilities import capabilities_for
+from core.frames import PICTURE_KINDS
 from core.spec import MAX_FPS, Capabilities, RenderJob, RenderSpec
 from gallery.media import parse_relative
 from gallery.models import UNFINISHED, Generation, GenerationStatus
@@ -32,7 +33,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # What a front end stores as a member's input under the request's own id (gallery.media).
-UPLOAD_KINDS = frozenset({"png", "end.png", "input.mp4", "input.mov", "input.webm", "input.mkv"})
+UPLOAD_KINDS = frozenset(
+    {"png", "end.png", *PICTURE_KINDS, "input.mp4", "input.mov", "input.webm", "input.mkv"}
+)
 MAX_ANCESTORS = 64  # remix chains are short; a cycle or a forged chain must still end
 ROUNDING = 1.25  # a frame snapped to the family's size grid may exceed its native area a little
 

@@ -74,7 +74,8 @@ class Spy:
         return getattr(self.pipe, name)
 
 
-@pytest.mark.parametrize("mode", CAPABILITIES.modes)
+# "frames" (keyframes) has its own tests: tests/worker/test_frames.py
+@pytest.mark.parametrize("mode", [m for m in CAPABILITIES.modes if m != "frames"])
 def test_every_mode_renders_deterministically(
     backend: LTXBackend, media: dict[str, Path], mode: str
 ) -> None:
@@ -148,7 +149,7 @@ def test_unrenderable_specs_are_refused_by_name(
 def test_capabilities() -> None:
     caps = capabilities_for("ltx")
     assert caps == CAPABILITIES
-    assert set(caps.modes) == {"t2v", "i2v", "extend", "upscale"}
+    assert set(caps.modes) == {"t2v", "i2v", "extend", "upscale", "frames"}
     assert caps.snap_size(3, 2) == (768, 512) and caps.frame_step == 8
     assert "distilled" in DEFAULT_MODEL and caps.default_steps == 8 and caps.vram_gb > 0
 

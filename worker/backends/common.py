@@ -58,6 +58,10 @@ def check_spec(caps: Capabilities, spec: RenderSpec, inputs: Sequence[Path]) -> 
     if (spec.loop and not caps.loop) or (spec.end_frame and not caps.end_frame):
         what = "loop=True" if spec.loop else "end_frame=True"
         raise ValueError(f"{what} is not supported by the {name} backend")
+    if spec.mode == "frames":  # keyframes: one input picture each (worker.backends.frames)
+        if len(inputs) != len(spec.input_media) or len(inputs) < 2:
+            raise ValueError(f"mode 'frames' takes 2 to 5 input images, got {len(inputs)}")
+        return
     wanted = 1 if spec.mode in IMAGE_MODES | VIDEO_MODES else 0
     if len(inputs) != wanted + spec.end_frame:  # an end picture follows the start picture
         kind = "image" if spec.mode in IMAGE_MODES else "video"

@@ -35,8 +35,9 @@ FADE_S = 0.35  # how long the clip's end takes to fade into the picture it ends 
 
 
 def wants_ending(spec: RenderSpec) -> bool:
-    """Whether the clip ends on a picture: its own first frame, or the member's end image."""
-    return spec.loop or spec.end_frame
+    """Whether the clip ends on a picture: its own first frame, the member's end image, or the
+    last of its keyframes (mode "frames", `worker.backends.frames`)."""
+    return spec.loop or spec.end_frame or spec.mode == "frames"
 
 
 def last_read(source_frames: int, source_fps: float, fps: int, num_frames: int) -> int:
@@ -107,6 +108,10 @@ def ltx_ending(
     """An LTX condition pipeline's arguments with the clip's keyframes: the start picture (or,
     for text-to-video, its first frame rendered now) at frame 0, and at the last frame the end
     picture or, for a loop, the start again. Call it where the render holds its pipeline."""
+    if spec.mode == "frames":
+        from worker.backends.frames import frames_kwargs
+
+        return frames_kwargs(kwargs, spec, inputs)
     width, height = kwargs["width"], kwargs["height"]
     if spec.mode == "i2v":
         start = fit_image(inputs[0], width, height)
@@ -120,7 +125,12 @@ def ended(
     frames: np.ndarray, spec: RenderSpec, inputs: Sequence[Path], source_fps: float
 ) -> np.ndarray:
     """The rendered frames (at the spec's size, any camera move applied) closed on what the
-    clip ends on: its own first frame, or the end picture fitted to the clip's size."""
+    clip ends on: its own first frame, or the end picture fitted to the clip's size (a
+    keyframes clip: every picture held at its point in time)."""
+    if spec.mode == "frames":
+        from worker.backends.frames import pinned
+
+        return pinned(frames, spec, inputs, source_fps)
     if spec.end_frame:
         target = np.asarray(fit_image(inputs[1], spec.width, spec.height), dtype=np.uint8)
     else:

@@ -239,6 +239,9 @@ class TinyBackend:
                 raise ValueError(f"mode 'i2v' takes exactly {count}, got {len(inputs)}")
             pipe = self.image_pipe
             image["image"] = fit_image(inputs[0], spec.width, spec.height)
+        elif spec.mode == "frames":  # the pictures, each at its point in time (keyframes)
+            if len(inputs) != len(spec.input_media):
+                raise ValueError(f"mode 'frames' takes {len(spec.input_media)} input images")
         elif inputs:
             raise ValueError(f"mode {spec.mode!r} takes no input media, got {len(inputs)}")
         if wants_ending(spec):  # the keyframes replace the image-to-video pipeline's picture
