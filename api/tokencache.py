@@ -6,8 +6,8 @@ token, or None) for `TOKEN_TTL_S`, keyed by the SHA-256 of the text presented (t
 is never kept), and concurrent checks of one token share one read (`intake.caches.TTLCache`,
 whose entries expire `ttl` after their read began). So a token revoked in Discord or with
 `reelbot token revoke` is refused by every API process within a second of the revocation, and
-never later; bans are read through a cache as short-lived (`api.context`). The `last_used_at`
-of tokens read together is written in one transaction.
+never later; bans are read through a cache as short-lived (`api.context`). The tokens of a
+burst's requests are read in one query, their `last_used_at` written in one transaction.
 """
 
 from __future__ import annotations
@@ -39,21 +39,14 @@ class VerifiedTokens:
         self.cache: TTLCache[bytes, ApiToken | None] = TTLCache(
             ttl=ttl, maxsize=maxsize, clock=clock
         )
-        # `last_used_at` of the tokens read together, in one transaction
-        self._touches: Batcher[ApiToken, None] = Batcher(self._touch)
+        # The tokens asked together read in one query, their `last_used_at` in one transaction
+        self._reads: Batcher[str, ApiToken | None] = Batcher(self._read_many)
 
     async def verify(self, plaintext: str) -> ApiToken | None:
         """The live token `plaintext` is, or None, as `TokenStore.verify` said at most `ttl`
         ago."""
         key = hashlib.sha256(plaintext.encode("utf-8", "surrogatepass")).digest()
-        return await self.cache.fetch(key, lambda: self._read(plaintext))
+        return await self.cache.fetch(key, lambda: self._reads(plaintext))
 
-    async def _read(self, plaintext: str) -> ApiToken | None:
-        token = await asyncio.to_thread(self.store.verify, plaintext, touch=False)
-        if token is not None:
-            await self._touches(token)
-        return token
-
-    async def _touch(self, tokens: Sequence[ApiToken]) -> list[None]:
-        await asyncio.to_thread(self.store.touch_many, tokens)
-        return [None] * len(tokens)
+    async def _read_many(self, plaintexts: Sequence[str]) -> list[ApiToken | None]:
+        return await asyncio.to_thread(self.store.verify_many, plaintexts)

@@ -166,19 +166,31 @@ class TokenStore:
     def verify(self, plaintext: str, *, touch: bool = True) -> ApiToken | None:
         """The live token `plaintext` is, or None (malformed, unknown, wrong secret, revoked).
         Its `last_used_at` is kept unless `touch` is False (the caller does it, `touch_many`)."""
-        match = _TOKEN.fullmatch(plaintext.strip()) if len(plaintext) < 128 else None
-        if match is None:
-            return None
-        token_id, secret = match.groups()
-        row = self.get(token_id)
-        stored = row.secret_hash if row is not None else _DUMMY_HASH
-        if not hmac.compare_digest(_hash(secret), stored) or row is None:
-            return None
-        if row.revoked_at is not None:
-            return None
+        return self.verify_many([plaintext], touch=touch)[0]
+
+    def verify_many(
+        self, plaintexts: Sequence[str], *, touch: bool = True
+    ) -> list[ApiToken | None]:
+        """`verify` for a burst of requests' tokens, read in one query."""
+        asked = [_TOKEN.fullmatch(text.strip()) if len(text) < 128 else None for text in plaintexts]
+        ids = sorted({match[1] for match in asked if match is not None})
+        rows: dict[str, ApiToken] = {}
+        if ids:
+            with self._session() as session:
+                found = session.exec(select(ApiToken).where(col(ApiToken.id).in_(ids)))
+                rows = {row.id: row for row in found}
+        live: list[ApiToken | None] = []
+        for match in asked:
+            row = rows.get(match[1]) if match is not None else None
+            stored = row.secret_hash if row is not None else _DUMMY_HASH
+            secret = match[2] if match is not None else ""
+            if not hmac.compare_digest(_hash(secret), stored) or row is None:
+                live.append(None)
+            else:
+                live.append(row if row.revoked_at is None else None)
         if touch:
-            self.touch_many([row])
-        return row
+            self.touch_many([row for row in live if row is not None])
+        return live
 
     def touch_many(self, rows: Sequence[ApiToken]) -> None:
         """Keep these tokens' `last_used_at`, written at most once per LAST_USED_EVERY per

@@ -52,13 +52,13 @@ async def test_a_burst_of_checks_reads_once_and_keeps_no_text(tmp_path: Path) ->
     mine, _ = stores(tmp_path)
     issued = mine.create("discord:1", 42, "site", ("clips:read",), created_by="discord:1")
     reads: list[str] = []
-    verify = mine.verify
+    verify_many = mine.verify_many
 
-    def counted(plaintext: str, **options: bool) -> object:
-        reads.append("read")
-        return verify(plaintext, **options)
+    def counted(plaintexts: list[str], **options: bool) -> object:
+        reads.extend(plaintexts)
+        return verify_many(plaintexts, **options)
 
-    mine.verify = counted  # type: ignore[method-assign]
+    mine.verify_many = counted  # type: ignore[method-assign,assignment]
     tokens = VerifiedTokens(mine, clock=Clock())
     found = await asyncio.gather(*(tokens.verify(issued.plaintext) for _ in range(20)))
     assert {t.id for t in found if t is not None} == {issued.token.id} and len(reads) == 1
@@ -77,13 +77,18 @@ async def test_a_revoked_token_is_a_401_once_the_second_is_up(api: Api) -> None:
     assert answer.status == 401 and "revoked" in answer.detail
 
 
-async def test_tokens_checked_together_note_their_last_use(tmp_path: Path) -> None:
+async def test_tokens_checked_together_are_read_and_noted_together(tmp_path: Path) -> None:
     mine, elsewhere = stores(tmp_path)
     issued = [
         mine.create(f"discord:{n}", 42, "site", ("clips:read",), created_by="cli:test")
         for n in range(5)
     ]
+    elsewhere.revoke(issued[4].token.id, by="discord:4")
     tokens = VerifiedTokens(mine, clock=Clock())
-    await asyncio.gather(*(tokens.verify(i.plaintext) for i in issued))
+    asked = [i.plaintext for i in issued] + ["rb_nope", issued[0].plaintext[:-1] + "x"]
+    found = await asyncio.gather(*(tokens.verify(text) for text in asked))
+    assert [t.id if t else None for t in found] == [i.token.id for i in issued[:4]] + [None] * 3
     seen = [elsewhere.get(i.token.id) for i in issued]  # as `reelbot token list` reads them
-    assert all(row is not None and row.last_used_at is not None for row in seen)
+    assert [row is not None and row.last_used_at is not None for row in seen] == [True] * 4 + [
+        False
+    ]
