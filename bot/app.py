@@ -55,6 +55,7 @@ DISCORD_CONNECTIONS = 100
 COGS: tuple[str, ...] = (
     "bot.cogs.create",
     "bot.cogs.animate",
+    "bot.cogs.frames",
     "bot.cogs.restyle",
     "bot.cogs.settings",
     "bot.cogs.info",

@@ -4,6 +4,7 @@ held in the delivered frames where the clip shows it (random weights never draw 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +141,21 @@ def test_tiny_needs_every_picture(tiny: TinyBackend, pictures: list[Path]) -> No
     with pytest.raises(ValueError, match="takes 3 input images"):
         tiny.render(frames_spec(3), lambda s, t: None, inputs=pictures[:2])
     assert CAPABILITIES.frames
+
+
+def test_the_front_ends_refuse_a_wrong_count_before_anything_is_fetched() -> None:
+    from core.errors import UserFacingError
+    from core.flags import ParsedPrompt
+    from intake.keyframes import check_request, require_frames
+
+    with pytest.raises(UserFacingError, match="2 to 5 pictures; you gave 1"):
+        check_request(ParsedPrompt(prompt="dawn"), 1)
+    with pytest.raises(UserFacingError, match="2 to 5 pictures; you gave 6"):
+        check_request(ParsedPrompt(prompt="dawn"), 6)
+    with pytest.raises(
+        UserFacingError, match=re.escape("2 parts split by `|` for 4 pictures. Give 3")
+    ):
+        check_request(ParsedPrompt(prompt="dawn | dusk"), 4)
+    assert check_request(ParsedPrompt(prompt="dawn | dusk"), 3) == ["dawn", "dusk"]
+    with pytest.raises(UserFacingError, match="Keyframes work with these models: ltx, tiny"):
+        require_frames(capabilities_for("svd"))
