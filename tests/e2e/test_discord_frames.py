@@ -68,6 +68,7 @@ async def test_frames_passes_through_each_picture_in_order(stack: Stack, workers
         result = await fake.wait_for_message(
             lambda m: "your clip is ready" in m.content, timeout=90
         )
+        assert "`/frames dawn | noon -len 2 -seed 4`" in result.content
         frames = frames_of(result)
         height, width = frames.shape[1:3]
         fitted = [
