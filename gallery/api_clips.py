@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from core.ids import GENERATION_ID_PATTERN
-from gallery.apitables import ApiClip, ApiIdempotency
+from gallery.apitables import ApiClip, ApiIdempotency, WebhookEndpoint
 from gallery.db import write_lock
 from gallery.models import Generation, Moderation, utcnow
 from gallery.paging import EPOCH, InvalidCursor, bounded
@@ -39,6 +39,9 @@ KEY_TTL = timedelta(hours=24)
 # died: a retry may claim it (no request takes this long to be answered).
 CLAIM_LEASE = timedelta(minutes=5)
 MAX_LIMIT = 100
+# The last event of a clip with no webhook target when it is noted: its queued event, sent to no
+# one (the webhook relay moves it on from there as the clip changes).
+NO_ONE_TOLD = "clip.queued"
 _CURSOR = re.compile(rf"mine:([0-9]{{1,19}}):({GENERATION_ID_PATTERN})")
 
 
@@ -84,6 +87,18 @@ def decode_owned_cursor(cursor: str) -> tuple[datetime, str]:
     return moment, match[2]
 
 
+def _with_endpoints(token_ids: Sequence[str]) -> Any:
+    """Those of these tokens with an enabled webhook endpoint."""
+    return (
+        sa.select(col(WebhookEndpoint.token_id))
+        .where(
+            col(WebhookEndpoint.token_id).in_(token_ids),
+            col(WebhookEndpoint.disabled_at).is_(None),
+        )
+        .distinct()
+    )
+
+
 def _insert(engine: Engine) -> Any:
     return postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
@@ -125,23 +140,31 @@ class ApiClipStore:
             return conn.execute(statement).first() is not None
 
     def record_many(self, clips: Sequence[ApiClipNew]) -> None:
-        """`record` for a burst of clips in one transaction (one executemany)."""
+        """`record` for a burst of clips in one transaction (one executemany).
+
+        A clip with nowhere to send its events (no webhook_url, no enabled endpoint on its
+        token: most clips) is noted as told it is queued, as the webhook relay would note it
+        with no one to tell, so the relay's poll never reads it until its row changes."""
         if not clips:
             return
         now = utcnow()
-        rows = [
-            {
-                "generation_id": c.generation_id,
-                "token_id": c.token_id,
-                "webhook_url": c.webhook_url,
-                "batch_id": c.batch_id,
-                "last_event": "",
-                "created_at": now,
-            }
-            for c in clips
-        ]
         statement = self._insert(ApiClip).on_conflict_do_nothing(index_elements=["generation_id"])
+        asking = sorted({c.token_id for c in clips if not c.webhook_url})
         with write_lock(self.engine), self.engine.begin() as conn:
+            targeted = set()
+            if asking:
+                targeted = set(conn.execute(_with_endpoints(asking)).scalars())
+            rows = [
+                {
+                    "generation_id": c.generation_id,
+                    "token_id": c.token_id,
+                    "webhook_url": c.webhook_url,
+                    "batch_id": c.batch_id,
+                    "last_event": "" if c.webhook_url or c.token_id in targeted else NO_ONE_TOLD,
+                    "created_at": now,
+                }
+                for c in clips
+            ]
             conn.execute(statement, rows)
 
     def get(self, generation_id: str) -> ApiClip | None:

@@ -16,12 +16,14 @@ from sqlmodel import Session, select
 
 from api.webhooks.relay import Relay, events_due
 from core.spec import CANCELLED
+from gallery.api_clips import ApiClipNew, ApiClipStore
 from gallery.apitables import ApiClip
 from gallery.db import make_engine, migrate
 from gallery.models import Generation, GenerationStatus, Moderation, utcnow
 from gallery.store import GalleryStore
 from gallery.webhook_outbox import Outbox
 from gallery.webhook_store import REQUEST_TARGET, WebhookStore
+from tests.gallery.factories import generation
 from tests.gallery.test_webhook_store import add_clip, add_token
 
 LAST_EVENTS = ["", "clip.queued", "clip.started", "clip.held"]  # the relay's poll reads these
@@ -147,3 +149,31 @@ def test_the_poll_leaves_out_only_clips_with_nothing_due(engine: Engine) -> None
         for gid in left_out:  # ...and only where nothing is due
             row = session.get(Generation, gid)
             assert row is not None and events_due(row, cases[gid][3]) == [], cases[gid]
+
+
+def test_a_clip_with_no_target_is_noted_as_told_and_read_again_only_once_it_changes(
+    engine: Engine,
+) -> None:
+    store, outbox, api_clips = GalleryStore(engine), Outbox(engine), ApiClipStore(engine)
+    quiet_token, hooked_token = add_token(engine), add_token(engine, "tok000000002", "discord:43")
+    WebhookStore(engine).create_endpoint(hooked_token, "https://a.example/hook", [])
+    quiet, with_url, via_endpoint = (generation() for _ in range(3))
+    for new in (quiet, with_url, via_endpoint):
+        assert store.add_generation(new)
+    api_clips.record_many(
+        [
+            ApiClipNew(quiet.id, quiet_token),
+            ApiClipNew(with_url.id, quiet_token, webhook_url="https://b.example/hook"),
+            ApiClipNew(via_endpoint.id, hooked_token),
+        ]
+    )
+    assert last_events(outbox) == {quiet.id: "clip.queued", with_url.id: "", via_endpoint.id: ""}
+    polled = outbox.clips_to_relay(changed_since=None)
+    assert {c.generation_id for c in polled} == {with_url.id, via_endpoint.id}
+
+    relay = Relay(outbox, Links())
+    assert relay.relay_changed(None) == 2  # each targeted clip's clip.queued
+    store.mark_rendering(quiet.id, worker="w", attempt=1)
+    assert relay.relay_changed(None) == 0
+    assert last_events(outbox)[quiet.id] == "clip.started"
+    assert outbox.deliveries(quiet.id) == []
