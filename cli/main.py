@@ -95,7 +95,8 @@ def cmd_create(args: argparse.Namespace) -> int:
         text = with_sound(args.text, args.sound)  # --sound WORDS: -sound "WORDS"
         pictures = (args.image, args.end)  # --image, --end: /animate's picture and end_image
         hidden = args.encrypt_text or ""  # --encrypt-text GM: /encrypt_text's message
-        return asyncio.run(_create(settings, text, args.timeout, pictures, hidden))
+        frames = tuple(args.frames or ())  # --frames A B …: /frames' pictures
+        return asyncio.run(_create(settings, text, args.timeout, pictures, hidden, frames))
 
 
 async def _create(
@@ -104,6 +105,7 @@ async def _create(
     timeout: float | None,
     pictures: tuple[Path | None, Path | None] = (None, None),
     hidden: str = "",
+    frames: tuple[Path, ...] = (),
 ) -> int:
     from cli.console import create_clip
     from cli.pictures import animate_spec, read_pictures
@@ -119,10 +121,10 @@ async def _create(
     # Bad flags and pictures are reported before anything is started or connected.
     styles = StyleFile.from_file(settings.styles_file).menu(settings.backend)
     capabilities = loaded_capabilities(settings)
-    checked = read_pictures(*pictures, capabilities)
+    checked = read_pictures(*pictures, capabilities, frames)
     if hidden and checked is not None:
         raise UserFacingError(
-            "--encrypt-text hides a word in a clip made from a prompt, not --image."
+            "--encrypt-text hides a word in a clip made from a prompt, not --image or --frames."
         )
     if checked is None:
         spec = parse_request(text, capabilities=capabilities, styles=styles)
@@ -384,6 +386,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--image", type=Path, default=None, metavar="PICTURE", help="animate it, as /animate does"
+    )
+    p.add_argument(
+        "--frames",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="PICTURE",
+        help='2-5 pictures for one clip through them all, as /frames ("dawn | noon" per change)',
     )
     p.add_argument(
         "--end",

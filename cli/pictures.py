@@ -3,22 +3,25 @@
 The files are judged as Discord attachments are (`intake.media.images.check_image`: by their
 content, size and dimensions, re-encoded as PNG), the clip takes the first picture's shape
 (`intake.modes`), and `--end` ends it on the second (`intake.endings`), refused before anything
-starts where the loaded model can't, or with `-loop`. The pictures are stored under the new
-clip's id before its job exists, as the bot stores attachments.
+starts where the loaded model can't, or with `-loop`. `--frames A B [C…]` is /frames: one
+clip through 2-5 pictures (`intake.keyframes`). The pictures are stored under the new clip's id
+before its job exists, as the bot stores attachments.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import UserFacingError
-from core.flags import resolve_request
+from core.flags import ParsedPrompt, resolve_request
+from core.frames import picture_kind
 from core.spec import Capabilities, Quality, RenderSpec, StylePreset
 from gallery.media import LocalMediaStore
 from intake.endings import END_KIND, end_note, refuse_loop_with_end, require_end_frame, with_end
 from intake.followups import read_text
+from intake.keyframes import check_request, frames_note, require_frames, with_frames
 from intake.media.images import CheckedImage, check_declared_size, check_image
 from intake.modes import animate_prompt, framed_for_picture, require_mode
 
@@ -29,12 +32,26 @@ class Pictures:
 
     start: CheckedImage
     end: CheckedImage | None = None
+    keyframes: tuple[CheckedImage, ...] = ()  # --frames: every picture, `start` first
 
 
 def read_pictures(
-    image: Path | None, end: Path | None, capabilities: Capabilities
+    image: Path | None,
+    end: Path | None,
+    capabilities: Capabilities,
+    frames: Sequence[Path] = (),
 ) -> Pictures | None:
-    """The checked pictures, or None without `--image`; UserFacingError in /animate's words."""
+    """The checked pictures, or None without `--image` or `--frames`; UserFacingError in
+    /animate's (or /frames') words."""
+    if frames:
+        if image is not None or end is not None:
+            raise UserFacingError(
+                "`--frames` takes every picture itself: leave out `--image` and `--end`."
+            )
+        require_frames(capabilities)
+        check_request(ParsedPrompt(prompt="-"), len(frames))  # 2-5 pictures, before reading
+        checked = tuple(_checked(path) for path in frames)
+        return Pictures(checked[0], keyframes=checked)
     if image is None:
         if end is not None:
             raise UserFacingError(
@@ -68,7 +85,11 @@ def animate_spec(
 ) -> tuple[RenderSpec, str]:
     """The request in the first picture's shape (before its pictures are stored), and the
     lines saying how each picture is framed."""
-    parsed = read_text(animate_prompt(text), capabilities, styles)
+    if pictures.keyframes:  # /frames: the prompt's segments fit the pictures, no -loop
+        parsed = read_text(text, capabilities, styles)
+        check_request(parsed, len(pictures.keyframes))
+    else:
+        parsed = read_text(animate_prompt(text), capabilities, styles)
     if pictures.end is not None:
         refuse_loop_with_end(parsed, "--end")
     start = pictures.start
@@ -84,6 +105,9 @@ def animate_spec(
         end = pictures.end
         line = end_note(end.source_width, end.source_height, spec.aspect_ratio)
         note = f"{note}\n{line}" if note else line
+    if pictures.keyframes:
+        line = frames_note(len(pictures.keyframes))
+        note = f"{note}\n{line}" if note else line
     return spec, note
 
 
@@ -91,6 +115,12 @@ def store_pictures(
     media: LocalMediaStore, generation_id: str, pictures: Pictures, spec: RenderSpec
 ) -> RenderSpec:
     """The pictures kept under the clip's id, and the spec that animates them. Blocking."""
+    if pictures.keyframes:
+        stored = [
+            media.save_bytes(generation_id, picture.png, picture_kind(k))[0]
+            for k, picture in enumerate(pictures.keyframes)
+        ]
+        return with_frames(spec, stored)
     start, _size = media.save_bytes(generation_id, pictures.start.png, "png")
     if pictures.end is None:
         return spec.model_copy(update={"mode": "i2v", "input_media": (start,)})

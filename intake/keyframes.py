@@ -34,8 +34,7 @@ def check_request(parsed: ParsedPrompt, pictures: int) -> list[str]:
     wrong (too few or many pictures, a wrong number of segments, `-loop`)."""
     if not MIN_PICTURES <= pictures <= MAX_PICTURES:
         raise UserFacingError(
-            f"Keyframes take {MIN_PICTURES} to {MAX_PICTURES} pictures; you gave {pictures}. "
-            "Attach at least image1 and image2."
+            f"Keyframes take {MIN_PICTURES} to {MAX_PICTURES} pictures; you gave {pictures}."
         )
     if parsed.loop:
         raise FlagError(
