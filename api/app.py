@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -209,10 +210,16 @@ def bound_port(runner: web.AppRunner) -> int:
 
 
 async def run_api(settings: ApiSettings, *, redis_url: str) -> None:
-    """Serve the API until cancelled."""
+    """Serve the API until cancelled.
+
+    What start-up made (modules, the policy's patterns, the app) lives as long as the process,
+    so it is moved out of the garbage collector's sight, as `bot.app.start_settled` does for the
+    bot: a burst's collections walk only what the burst made."""
     ctx = await build_context(settings, redis_url=redis_url)
     try:
         async with serving(ctx, settings.api_host, settings.api_port):
+            gc.collect()
+            gc.freeze()
             log.info("REST API at %s", ctx.api_url)
             await asyncio.Event().wait()
     finally:
