@@ -27,10 +27,11 @@ from api.reading import Asked, Upload
 from api.schemas import SETTING_FIELDS, ClipRequest
 from api.webhooks.addresses import AddressPolicy, AddressRefused, check_url
 from core.flags import ParsedPrompt
+from core.policy import PolicyDecision
 from core.spec import RenderSpec
 from gallery.api_clips import ApiClipNew
 from gallery.apitables import ApiToken
-from gallery.models import Generation
+from gallery.models import Generation, GenerationCreate, Moderation
 from intake.followups import build_spec, follow_up_spec, merge_settings, read_defaults, read_text
 from intake.modes import (
     PICTURE_DECIDES,
@@ -43,11 +44,13 @@ from intake.modes import (
 )
 from intake.screening import screen, when_utc
 from intake.submit import Reservation, Submission, new_generation_id
+from jobs.review_requests import ReviewRequest, request_review
 
 NEEDS_REVIEW = (
-    "This prompt needs a moderator's review, which the API can't ask for yet; "
-    "use /create in Discord."
+    "This prompt needs a moderator's review, which a batch can't ask for; send it alone with "
+    "POST /v1/clips and it is held for a moderator."
 )
+SYSTEM = "system"  # the moderator of record for a hold, as the bot's
 NOT_FOUND = "There is no clip here. It may be hidden, deleted, or never existed."
 
 
@@ -75,6 +78,7 @@ class Accepted:
     position: int
     eta_s: float | None
     notes: list[str] = field(default_factory=list)
+    held: bool = False  # waiting for a moderator, not in the queue
 
 
 def visible_to(row: Generation, token: ApiToken) -> bool:
@@ -215,21 +219,27 @@ async def _follow_up(
     return spec
 
 
-async def admit(ctx: ApiContext, spec: RenderSpec, token: ApiToken, gid: str) -> Reservation:
-    """Bans, the prompt policy and the classifier, then the member's place under their caps:
-    every refusal before the upload is checked."""
-    asker = ApiAsker.of(token)
-    decision = await screen(
+async def screened(ctx: ApiContext, spec: RenderSpec, token: ApiToken) -> PolicyDecision:
+    """Bans, the prompt policy and the classifier: a ban or a block raises, a flag returns."""
+    return await screen(
         spec,
-        asker,
+        ApiAsker.of(token),
         bans=ctx.bans,
         policy=ctx.prompt_policy,
         toxicity=ctx.toxicity_check,
         until=when_utc,
     )
+
+
+async def admit(ctx: ApiContext, spec: RenderSpec, token: ApiToken, gid: str) -> Reservation:
+    """Screening, then the member's place under their caps: every refusal before the upload is
+    checked. A flagged prompt is refused here (a batch's item); `ask_clip` holds it instead."""
+    decision = await screened(ctx, spec, token)
     if decision.decision == "flag":
         raise Problem(422, "Needs a moderator's review", NEEDS_REVIEW, "needs-review")
-    return await ctx.submitter.reserve(spec, role_ids=asker.role_ids, generation_id=gid)
+    return await ctx.submitter.reserve(
+        spec, role_ids=ApiAsker.of(token).role_ids, generation_id=gid
+    )
 
 
 async def _with_upload(
@@ -256,6 +266,56 @@ async def _with_upload(
     return RenderSpec.model_validate({**spec.model_dump(), **video_in}), note
 
 
+async def _hold(
+    ctx: ApiContext,
+    token: ApiToken,
+    asked: Asked,
+    spec: RenderSpec,
+    parsed: ParsedPrompt | None,
+    gid: str,
+    webhook_url: str | None,
+    decision: PolicyDecision,
+) -> Accepted:
+    """A flagged request kept for a moderator as Discord keeps one (`bot.moderation.gate`):
+    the upload checked and stored, the row recorded "held" with its API row, and the bot asked
+    to post it in the review channel (`jobs.review_requests`). Approve submits it under the
+    member's caps then; Reject, or no review channel, fails it."""
+    notes: list[str] = []
+    if asked.upload is not None and parsed is not None:
+        spec, note = await _with_upload(ctx, token, parsed, asked.upload, gid)
+        notes = [line for line in note.splitlines() if line]
+    row = GenerationCreate.from_spec(gid, spec.model_dump(mode="json"))
+    await asyncio.to_thread(ctx.store.add_generation, row)
+    try:
+        await asyncio.to_thread(ctx.store.set_moderation, gid, Moderation.HELD)
+        await ctx.api_clip_rows.add(ApiClipNew(gid, token.id, webhook_url, None))
+        review = ReviewRequest(
+            generation_id=gid,
+            rule=decision.rule or "",
+            category=decision.category or "",
+            reason=decision.reason or "",
+            matched=decision.matched or "",
+            field=decision.field or "",
+        )
+        await request_review(ctx.queue, review)
+    except BaseException:
+        await asyncio.shield(
+            asyncio.to_thread(ctx.store.mark_failed, gid, error="review not requested")
+        )
+        raise
+    await asyncio.to_thread(
+        ctx.moderation_store.record,
+        "hold",
+        moderator_id=SYSTEM,
+        guild_id=token.guild_id,
+        target_member_id=token.member_id,
+        target_generation_id=gid,
+        reason=f"{decision.rule}: {decision.reason}",
+    )
+    notes.append(f"Held for review by a moderator: {decision.reason}")
+    return Accepted(gid, spec, 0, None, notes, held=True)
+
+
 async def ask_clip(
     ctx: ApiContext,
     token: ApiToken,
@@ -269,7 +329,12 @@ async def ask_clip(
     webhook_url = checked_webhook(ctx, asked.request.webhook_url)
     spec, parsed = await draft_spec(ctx, token, asked)
     gid = generation_id or new_generation_id()
-    reservation = await admit(ctx, spec, token, gid)
+    decision = await screened(ctx, spec, token)
+    if decision.decision == "flag":
+        return await _hold(ctx, token, asked, spec, parsed, gid, webhook_url, decision)
+    reservation = await ctx.submitter.reserve(
+        spec, role_ids=ApiAsker.of(token).role_ids, generation_id=gid
+    )
     notes: list[str] = []
     try:
         if asked.upload is not None and parsed is not None:

@@ -131,8 +131,8 @@ async def resource(
 def _accepted_json(ctx: ApiContext, accepted: Accepted) -> dict[str, Any]:
     body = ClipAccepted(
         id=accepted.generation_id,
-        status="queued",
-        queue_position=accepted.position,
+        status="held" if accepted.held else "queued",
+        queue_position=None if accepted.held else accepted.position,
         eta_s=round(accepted.eta_s, 1) if accepted.eta_s is not None else None,
         notes=accepted.notes,
         links=ClipLinks(
@@ -156,7 +156,11 @@ operations.add(
     "/v1/clips",
     "Ask for a clip (or a follow-up of one)",
     {
-        202: Answer("Queued", ClipAccepted, headers={"Location": "The clip's URL"}),
+        202: Answer(
+            "Queued, or held for a moderator's review",
+            ClipAccepted,
+            headers={"Location": "The clip's URL"},
+        ),
         400: "A body that can't be read",
         404: "`from` names no clip this token may see",
         409: "The Idempotency-Key was used with another body, or its request is still running",

@@ -22,6 +22,7 @@ from bot.delivery.progress import ProgressTracker
 from bot.gateway_guard import guard_parsers
 from bot.intake.line import Intake
 from bot.metrics import BotMetrics, RateLimitLog
+from bot.moderation.api_reviews import ApiReviews
 from bot.moderation.clip_review import Rescans, on_scanned
 from bot.moderation.config import ReviewConfig
 from bot.moderation.gate import hold
@@ -151,6 +152,7 @@ class ReelBot(commands.Bot):
         )
         self.rescans = Rescans(self)  # reported clips a worker scans again
         self.notice_dms = MemberNotices(self, queue)  # DMs other processes ask for (the API)
+        self.api_review_posts = ApiReviews(self, queue)  # requests the API held, to the moderators
         self.sync_commands = sync_commands
         self._background: list[asyncio.Task[None]] = []
 
@@ -168,7 +170,7 @@ class ReelBot(commands.Bot):
         if self.sync_commands:
             await self.tree.sync()
         loops = (self.deliverer.run, self.progress_tracker.run, self.admission.run)
-        for loop in (*loops, self.notice_dms.run):
+        for loop in (*loops, self.notice_dms.run, self.api_review_posts.run):
             task = asyncio.create_task(loop(), name=loop.__qualname__)
             task.add_done_callback(_report_death)
             self._background.append(task)

@@ -47,6 +47,7 @@ __all__ = [
     "REMIXED_PREFIX",
     "RENDER_TIMES_KEY",
     "RESULT_STREAM",
+    "REVIEW_REQUESTS_STREAM",
     "SCHED_JOB_PREFIX",
     "SCHED_PREFIX",
     "TOLD_PREFIX",
@@ -121,6 +122,10 @@ def target_key(generation_id: str) -> str:
 # Stream of {member id, text} that any process (the REST API: a webhook endpoint turned off)
 # appends and the bot DMs, once each (`jobs.member_notices`, `bot.delivery.member_notices`).
 MEMBER_NOTICES_STREAM: Final = f"{KEY_PREFIX}member-notices"
+
+# Stream of requests the REST API held for a moderator, which the bot posts in the review
+# channel with Approve / Reject, once each (`jobs.review_requests`, `bot.moderation.api_reviews`).
+REVIEW_REQUESTS_STREAM: Final = f"{KEY_PREFIX}review-requests"
 
 
 # --- the bot's guards against repeated reactions ----------------------------------------------

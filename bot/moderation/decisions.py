@@ -3,7 +3,8 @@ through intake) or rejected, a clip hidden, restored or removed, a clip the outp
 approved or rejected — and what the member and the result message then show.
 
     Approve → "held" → "ok", then the normal submit path: queued in the original channel, the
-              clip replies there.  Reject (a reason) → "held" → "removed", failed, member told.
+              clip replies there (a REST API request: queued quietly, the API tells its client).
+    Reject (a reason) → "held" → "removed", failed, member told.
     Restore → "hidden" → "ok" (reports dismissed, clip back).  Remove → "hidden" → "removed".
     a held clip (output scan): Approve → the waiting message becomes the clip;
                                Reject → it says the clip was not approved.
@@ -70,8 +71,11 @@ async def approve(bot: ReelBot, row: Generation, moderator_id: int) -> None:
     """Submit a held request as its member's own, into the channel they asked in."""
     spec = RenderSpec.model_validate(row.spec)
     user_id = user_id_of(row.owner_id)
-    if user_id is None or spec.channel_id is None:
+    if user_id is None:
         raise UserFacingError("This request did not come from Discord; I can't deliver it.")
+    if spec.channel_id is None:  # asked through the REST API, which tells the client itself
+        await _approve_quietly(bot, row, spec, moderator_id)
+        return
     asker = Asker(
         user_id=user_id,
         display_name=spec.owner_name,
@@ -88,6 +92,26 @@ async def approve(bot: ReelBot, row: Generation, moderator_id: int) -> None:
     note = "A moderator approved this request."
     try:
         await submit_request(bot, spec, asker, post, generation_id=row.id, note=note, reviewed=True)
+    except Exception as exc:
+        await asyncio.to_thread(bot.store.mark_failed, row.id, error=f"not queued: {exc}")
+        if isinstance(exc, UserFacingError):
+            await tell(bot, row, f"A moderator approved your request, but {exc}")
+        raise
+    await audit(bot.moderation_store, "approve", row, moderator_id)
+
+
+async def _approve_quietly(
+    bot: ReelBot, row: Generation, spec: RenderSpec, moderator_id: int
+) -> None:
+    """Queue a held API request as its member's own (their base caps in its guild, the same
+    id), posting nothing: the API reads it queued and its webhooks announce the rest."""
+    try:
+        reservation = await bot.submitter.reserve(spec, generation_id=row.id)
+        try:
+            await bot.submitter.submit(spec, reservation=reservation, generation_id=row.id)
+        except BaseException:
+            await asyncio.shield(bot.submitter.release(reservation))
+            raise
     except Exception as exc:
         await asyncio.to_thread(bot.store.mark_failed, row.id, error=f"not queued: {exc}")
         if isinstance(exc, UserFacingError):

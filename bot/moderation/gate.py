@@ -40,6 +40,31 @@ if TYPE_CHECKING:
     from core.policy import PolicyDecision
 
 
+def held_text(
+    bot: ReelBot,
+    spec: RenderSpec,
+    user_id: int,
+    where: str,
+    *,
+    rule: str,
+    category: str,
+    reason: str,
+    matched: str,
+    field: str,
+) -> str:
+    """The review message of a held request: who asked and where ("in <#1>", "in a DM", "via
+    the REST API"), the rule that held it and what it matched, and the command it reads as."""
+    command_line = to_command_line(
+        spec, capabilities=bot.model_capabilities, default_quality=bot.default_quality
+    )
+    return (
+        f"🛡️ **Held for review** · <@{user_id}> {where}\n"
+        f"Rule `{rule}` ({category}): {reason}\n"
+        f"Matched `{plain(matched)}` in the {field or 'prompt'}\n"
+        f"`{command_name(spec)} {plain(command_line)}`"
+    )
+
+
 async def hold(
     bot: ReelBot, spec: RenderSpec, asker: Asker, decision: PolicyDecision, generation_id: str
 ) -> None:
@@ -51,15 +76,17 @@ async def hold(
     row = GenerationCreate.from_spec(generation_id, spec.model_dump(mode="json"))
     await asyncio.to_thread(bot.store.add_generation, row)
     await asyncio.to_thread(bot.store.set_moderation, generation_id, Moderation.HELD)
-    where = f"<#{asker.channel_id}>" if asker.guild_id is not None else "a DM"
-    command_line = to_command_line(
-        spec, capabilities=bot.model_capabilities, default_quality=bot.default_quality
-    )
-    text = (
-        f"🛡️ **Held for review** · <@{asker.user_id}> in {where}\n"
-        f"Rule `{decision.rule}` ({decision.category}): {decision.reason}\n"
-        f"Matched `{plain(decision.matched or '')}` in the {decision.field or 'prompt'}\n"
-        f"`{command_name(spec)} {plain(command_line)}`"
+    where = f"in <#{asker.channel_id}>" if asker.guild_id is not None else "in a DM"
+    text = held_text(
+        bot,
+        spec,
+        asker.user_id,
+        where,
+        rule=decision.rule or "",
+        category=decision.category or "",
+        reason=decision.reason,
+        matched=decision.matched or "",
+        field=decision.field or "",
     )
     try:
         await post_review(bot, text, ("approve", "reject"), generation_id)

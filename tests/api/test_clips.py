@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from api.asking import NEEDS_REVIEW
 from api.context import FRESH_S
 from core.capabilities import capabilities_for
 from core.errors import FlagError
@@ -121,14 +120,6 @@ async def test_a_blocked_prompt_is_refused_with_the_policys_reason(api: Api) -> 
     assert answer.status == 422
     assert answer.body["type"] == "urn:reelbot:problem:content-blocked"
     assert answer.detail == f"I can't make this clip: {reason}"
-
-
-async def test_a_flagged_prompt_is_refused_for_now_saying_to_use_discord(api: Api) -> None:
-    answer = await api.post_clip({"prompt": "gore beheading"})
-    assert answer.status == 422
-    assert answer.body["type"] == "urn:reelbot:problem:needs-review"
-    assert answer.detail == NEEDS_REVIEW
-    assert api.ctx.store.list_unfinished() == []
 
 
 async def test_a_token_without_clips_write_is_told_which_scope_it_needs(api: Api) -> None:
