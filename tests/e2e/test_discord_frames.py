@@ -23,6 +23,7 @@ from core.frames import frame_indices
 from core.spec import DEFAULT_QUEUE
 from tests.e2e.test_discord_loop import fetches, frames_of
 from tests.fakediscord import FakeDiscord
+from tests.harness.members import child_clip, labels
 from tests.harness.stack import Stack, clip_id, results_for_bot
 from tests.harness.video import psnr
 from tests.harness.waiting import eventually
@@ -85,6 +86,15 @@ async def test_frames_passes_through_each_picture_in_order(stack: Stack, workers
         assert row.spec["mode"] == "frames" and row.spec["prompt"] == "dawn | noon"
         assert row.spec["input_media"] == [f"{gid[:2]}/{gid}.k{k}.png" for k in range(3)]
         assert results_for_bot(fake) == [result]
+
+        # Reroll keeps the pictures and the prompt's parts: a child through the same pictures
+        assert "Reroll" in labels(result)
+        ix = await fake.click_button(result, label="Reroll", user="bob")
+        await ix.wait_reply(timeout=30)
+        child, again = await child_clip(stack, fake, gid)
+        assert child.spec["mode"] == "frames" and child.spec["prompt"] == "dawn | noon"
+        assert child.spec["input_media"] == row.spec["input_media"]
+        assert child.spec["seed"] != 4 and "`/frames dawn | noon" in again.content
 
 
 async def test_frames_refusals_are_private_and_come_before_any_download(
