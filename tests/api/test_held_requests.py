@@ -4,8 +4,11 @@ through `jobs.review_requests` (the bot side is tests/e2e/test_api_held_reviews.
 
 from __future__ import annotations
 
-from api.webhooks.relay import events_due
+import json
+
+from api.webhooks.relay import Relay, events_due
 from gallery.models import Moderation
+from gallery.webhook_outbox import Outbox
 from jobs.keys import REVIEW_REQUESTS_STREAM
 from jobs.review_requests import ReviewRequest
 from tests.api.conftest import MEMBER, Api
@@ -42,6 +45,18 @@ async def test_a_flagged_prompt_is_held_for_a_moderator_and_readable_as_held(api
     assert review.rule and review.category and review.reason
     assert "beheading" in review.matched or "gore" in review.matched
     assert review.field == "prompt"
+
+
+async def test_the_clips_webhook_is_told_it_is_held(api: Api) -> None:
+    hook = "https://example.com/h"
+    answer = await api.post_clip({"prompt": "gore beheading", "webhook_url": hook})
+    assert answer.status == 202 and answer.body["status"] == "held"
+    gid = answer.body["id"]
+    outbox = Outbox(api.ctx.engine)
+    Relay(outbox, api.ctx).relay_changed(None)
+    sent = outbox.deliveries(gid)
+    assert [(row.url, row.event) for row in sent] == [(hook, "clip.queued"), (hook, "clip.held")]
+    assert json.loads(sent[-1].payload)["data"]["status"] == "held"
 
 
 async def test_a_prompt_nobody_flags_is_queued_and_asks_no_moderator(api: Api) -> None:
