@@ -188,6 +188,11 @@ def follow_up_spec(
             raise loop_refused("🔁 Loop")
         if parent.loop:
             raise UserFacingError("This clip loops already.")
+        if parent.mode == "frames":
+            raise UserFacingError(
+                "This clip ends on its last picture (/frames), so it can't loop. Make a clip "
+                "with /animate or /create and `-loop` instead."
+            )
         if parent.mode not in ("t2v", "i2v"):
             raise UserFacingError(
                 "Only clips made from a prompt or a picture can loop; this one was made from a "

@@ -72,6 +72,10 @@ def test_what_cannot_loop_is_refused_in_words() -> None:
     )
     with pytest.raises(UserFacingError, match="made from a video"):
         loop_of(restyled)
+    media = tuple(f"{PARENT_ID[:2]}/{PARENT_ID}.k{k}.png" for k in range(2))
+    keyframed = parent().model_copy(update={"mode": "frames", "input_media": media})
+    with pytest.raises(UserFacingError, match=r"ends on its last picture \(/frames\)"):
+        loop_of(keyframed)
     svd_like = TINY.model_copy(update={"loop": False, "name": "svd"})
     with pytest.raises(UserFacingError, match="ltx, tiny, wan"):
         loop_of(parent(), svd_like)
