@@ -52,7 +52,7 @@ class FramesCog(commands.Cog):
     @app_commands.command(name="frames")
     @app_commands.autocomplete(style=style_choices)
     @app_commands.describe(
-        image1=f"The first picture, which decides the clip's shape: {PICTURE}",
+        image1=f"The first picture; it sets the clip's shape. {PICTURE}",
         image2="The next picture (the last one, if no more follow)",
         prompt='One part per change between pictures, split by |: "dawn | noon"; or one for all',
         image3="Another picture (optional)",
