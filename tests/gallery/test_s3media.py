@@ -34,6 +34,8 @@ TYPES = {
     "jpg": "image/jpeg",
     "webp": "image/webp",
     "png": "image/png",
+    "end.png": "image/png",  # the picture an /animate clip ends on
+    **{f"k{k}.png": "image/png" for k in range(5)},  # a /frames clip's pictures
     "sheet.png": "image/png",
     "input.mp4": "video/mp4",
     "input.mov": "video/quicktime",
