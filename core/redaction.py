@@ -29,9 +29,9 @@ def redact_url(url: str) -> str:
     scheme, rest = found.groups()
     end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
     at = rest.rfind("@", 0, end)
-    if at < 0 and "@" in rest[end:]:
-        # An `@` after a `/`, `?` or `#`: a password with one of those in it, or an address
-        # in the query. Either way, hide up to it.
+    if "@" in rest[end:]:
+        # An `@` after a `/`, `?` or `#`: a password with one of those in it (`:@/pw@host`
+        # has an `@` before its `/` too), or an address in the query. Hide up to the last.
         at = rest.rfind("@")
     if at >= 0:
         userinfo, rest = rest[:at], rest[at + 1 :]

@@ -1,9 +1,8 @@
 """The job contract between the bot and the workers.
 
 Everything that crosses Redis is defined here, as frozen pydantic models that travel as JSON
-(never pickle: anyone who can write to Redis could otherwise run code on a worker). This module
-imports no torch, no redis and no discord, so the bot can build and validate jobs without them.
-"""
+(never pickle: anyone who can write to Redis could otherwise run code on a worker); no torch,
+redis or discord, so the front ends build and validate jobs without them."""
 
 from __future__ import annotations
 

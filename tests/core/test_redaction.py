@@ -84,3 +84,8 @@ def test_urls_inside_a_message_are_redacted() -> None:
     shown = redact_text(message)
     assert "hunter2pw" not in shown
     assert "redis://:***@cache:6379/0" in shown and "postgresql://app:***@db/reelbot" in shown
+
+
+def test_a_password_with_an_at_before_its_slash_is_hidden() -> None:
+    """Found by the property test above: the `@` before the `/` is not the end of it."""
+    assert redact_url("redis://:@/000000@cache:6379/0") == "redis://:***@cache:6379/0"
