@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from core.edits import EditSpec
 from core.frames import segments
 from core.ids import GENERATION_ID_PATTERN
 
@@ -61,7 +62,8 @@ Camera = Literal[
 # "sound": 🔊 Add sound, the parent's finished video (its one input) with a new sound track.
 # "illusion": /encrypt_text, /encrypt_image: a message (or its one input picture) hidden in it.
 # "frames": /frames (Pikaframes): 2-5 input pictures, each at its point in time (core.frames).
-Mode = Literal["t2v", "i2v", "v2v", "extend", "upscale", "sound", "illusion", "frames"]
+# "edit": ✏️ Modify, ↔ Expand, /add, /swap: the parent's video (and a picture) edited (core.edits).
+Mode = Literal["t2v", "i2v", "v2v", "extend", "upscale", "sound", "illusion", "frames", "edit"]
 # How a clip is rendered: `fast` with the family's fast recipe (distilled weights or LoRA, fewer
 # steps, a cache hook, FP8 where the GPU has it), `hq` on the full schedule. Named "quality", not
 # "tier": the scheduler's fast/relax *queue* tiers (core.fairshare.Tier) are another axis.
@@ -149,6 +151,7 @@ class RenderSpec(BaseModel):
     illusion_text: Annotated[str, StringConstraints(max_length=MAX_ILLUSION_CHARS)] = ""
     illusion_strength: Annotated[float, Field(ge=0.5, le=2.0)] = 1.0
     illusion_font: IllusionFont = "sans"
+    edit: EditSpec | None = None  # mode "edit" only; unsaid otherwise
     quality: Quality = DEFAULT_QUALITY
     backend: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,32}$")] = "tiny"
     parent_id: GenerationId | None = None
@@ -181,6 +184,8 @@ class RenderSpec(BaseModel):
             data.pop("illusion_strength", None)
         if data.get("illusion_font") == "sans":  # the default, and unsaid before fonts
             del data["illusion_font"]
+        if data.get("edit") is None:
+            data.pop("edit", None)
         return data
 
     @model_validator(mode="after")
@@ -212,6 +217,17 @@ class RenderSpec(BaseModel):
             segments(self.prompt, len(self.input_media))  # ValueError says what is allowed
             if self.loop or self.end_frame:
                 raise ValueError("mode 'frames' ends on its last picture: no loop or end_frame")
+        return self
+
+    @model_validator(mode="after")
+    def _edits_a_clip(self) -> RenderSpec:
+        """Mode "edit": an EditSpec, the parent's video and at most one picture (add, swap)."""
+        if (self.mode == "edit") != (self.edit is not None):
+            raise ValueError("mode 'edit' and an edit go together")
+        if self.edit is not None:
+            pictures = {"add": (1,), "swap": (0, 1)}.get(self.edit.kind, (0,))
+            if len(self.input_media) - 1 not in pictures:
+                raise ValueError(f"edit {self.edit.kind} takes the clip and {pictures} pictures")
         return self
 
     @model_validator(mode="after")
