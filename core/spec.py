@@ -29,6 +29,7 @@ MAX_ILLUSION_CHARS = 20  # /encrypt_text's message, as Pika's bot
 IllusionFont = Literal["sans", "serif", "mono"]  # DejaVu Sans, Serif, Sans Mono, all bold
 MAX_SOUND_CHARS = 300  # the words a sound track is made from
 MAX_SEED = 2**32 - 1
+MAX_REFERENCES = 3  # `-ref`: characters in one clip
 
 # Pika's guidance scale, which every backend maps onto its own useful range.
 MIN_GUIDANCE = 8.0
@@ -152,6 +153,9 @@ class RenderSpec(BaseModel):
     illusion_strength: Annotated[float, Field(ge=0.5, le=2.0)] = 1.0
     illusion_font: IllusionFont = "sans"
     edit: EditSpec | None = None  # mode "edit" only; unsaid otherwise
+    # `-ref`: saved characters' (or attached) pictures the clip must show, as the family's
+    # reference images (WanVACEPipeline's reference_images). Unsaid when empty.
+    reference_media: Annotated[tuple[str, ...], Field(max_length=MAX_REFERENCES)] = ()
     quality: Quality = DEFAULT_QUALITY
     backend: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,32}$")] = "tiny"
     parent_id: GenerationId | None = None
@@ -186,6 +190,8 @@ class RenderSpec(BaseModel):
             del data["illusion_font"]
         if data.get("edit") is None:
             data.pop("edit", None)
+        if not data.get("reference_media"):
+            data.pop("reference_media", None)
         return data
 
     @model_validator(mode="after")
@@ -313,6 +319,7 @@ class Capabilities(BaseModel):
         description="the worker adds sound to its silent frames (a text-to-audio model, "
         "worker.sound): -sound, and 🔊 Add sound on any clip",
     )
+    references: int = Field(default=0, ge=0, description="`-ref`: reference pictures it takes")
     loop: bool = Field(default=False, description="`-loop`: the last frame meets the first")
     end_frame: bool = Field(default=False, description="/animate's end image: ends on it")
     frame_step: int = Field(default=1, gt=0, description="frame counts are frame_step*k + 1")
