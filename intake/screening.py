@@ -82,6 +82,10 @@ async def screen(
         hidden = policy.check(spec.illusion_text)
         if STRENGTH[hidden.decision] > STRENGTH[decision.decision]:
             decision = hidden
+    if spec.edit is not None and spec.edit.where:  # an edit's "the red car" is read too
+        named = policy.check(spec.edit.where)
+        if STRENGTH[named.decision] > STRENGTH[decision.decision]:
+            decision = named
     if decision.decision == "block":
         raise ContentBlocked(f"I can't make this clip: {decision.reason}")
     if decision.decision == "allow" and toxicity is not None:
