@@ -25,6 +25,12 @@ Tiers. Each tier has its arq queue; a worker reads one. When a tier has no live 
 own it shares the other tier's queue (`route`), and in a shared queue a relax job goes in at
 least every `relax_every` admissions while relax has waiting jobs (and whenever fast has none).
 
+Families. A fleet may run several model families (ltx for /create, wan_vace for edits): a job
+waits and is admitted in a *lane*, its tier within its family (`lane`: "fast@ltx"), and each
+family's two lanes feed that family's own two arq queues (`queue_of`: "reelbot:queue:fast@ltx").
+Everything above holds within one family; families never wait behind one another. The rules
+here (`route`, `targets`, `plan`) are per family; a member's caps are one set for all of them.
+
 This module imports no redis and no discord; `jobs.admission` runs these rules inside Redis.
 """
 
@@ -42,6 +48,7 @@ TIERS: Final[tuple[Tier, Tier]] = ("fast", "relax")
 NO_GUILD: Final = "-"
 RELAX_QUEUE: Final = f"{KEY_PREFIX}queue:relax"
 QUEUE_OF: Final[Mapping[Tier, str]] = {"fast": DEFAULT_QUEUE, "relax": RELAX_QUEUE}
+LANE_MARK: Final = "@"  # in no tier name; family names are opaque strings after it
 
 # tier -> guild -> member -> job ids, oldest first
 Queues = Mapping[str, Mapping[str, Mapping[str, Sequence[str]]]]
@@ -110,27 +117,51 @@ def next_after(keys: Iterable[str], last: str | None) -> str | None:
     return ordered[0]
 
 
-def route(workers: Mapping[str, int]) -> dict[Tier, str]:
-    """The arq queue each tier goes to, given live workers per queue name.
+def lane(tier: str, family: str) -> str:
+    """Where a job of `family` waits in `tier` ("fast@ltx"): the scheduler's rings are per lane."""
+    return f"{tier}{LANE_MARK}{family}"
 
-    A tier goes to its own queue when a worker reads it; otherwise to the other tier's queue
-    if a worker reads that one (sharing it); with no worker at all, to its own.
+
+def split_lane(name: str) -> tuple[str, str]:
+    """(tier, family) of a lane or of a family's arq queue; family "" for an old un-suffixed one."""
+    tier, _, family = name.partition(LANE_MARK)
+    return tier, family
+
+
+def queue_of(tier: Tier, family: str) -> str:
+    """The arq queue a worker of `family` in `tier` reads ("reelbot:queue:fast@ltx")."""
+    return lane(QUEUE_OF[tier], family)
+
+
+def route(workers: Mapping[str, int], family: str) -> dict[Tier, str]:
+    """The arq queue each tier of `family` goes to, given live workers per queue name.
+
+    A tier goes to its family's own queue when a worker reads it; otherwise to the family's
+    other tier's queue if a worker reads that one (sharing it); with no worker, to its own.
     """
     routes: dict[Tier, str] = {}
     pairs: tuple[tuple[Tier, Tier], ...] = (("fast", "relax"), ("relax", "fast"))
     for tier, other in pairs:
-        own, theirs = QUEUE_OF[tier], QUEUE_OF[other]
+        own, theirs = queue_of(tier, family), queue_of(other, family)
         routes[tier] = own if workers.get(own, 0) or not workers.get(theirs, 0) else theirs
     return routes
 
 
-def targets(workers: Mapping[str, int], share: FairShare) -> dict[str, int]:
-    """How many jobs each arq queue should hold (counting those rendering): 0 with no worker."""
+def targets(workers: Mapping[str, int], share: FairShare, family: str) -> dict[str, int]:
+    """How many jobs each arq queue of `family` should hold (counting those rendering): 0 with
+    no worker."""
     return {
         queue: (count + share.extra_depth if count > 0 else 0)
-        for queue in QUEUE_OF.values()
+        for tier in TIERS
+        for queue in [queue_of(tier, family)]
         for count in [workers.get(queue, 0)]
     }
+
+
+def families_of(workers: Mapping[str, int]) -> list[str]:
+    """The families with a live worker, from live workers per arq queue, in name order."""
+    found = {split_lane(q)[1] for q, n in workers.items() if n > 0}
+    return sorted(f for f in found if f)
 
 
 def pick_tier(tiers: Sequence[Tier], waiting: Mapping[Tier, bool], debt: int, every: int) -> Tier:

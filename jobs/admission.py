@@ -23,6 +23,10 @@ that lapsed or was given back costs the member nothing that day.
 
 Places in line and ETAs are read by `jobs.places`; `Admission` answers for both, so a caller
 holds one object per process.
+
+A fleet may run several model families: a job waits in the lane of its tier and its family
+(`spec.backend`; `core.fairshare.lane`), and the step runs `admit.lua` once per family with live
+workers, filling that family's own arq queues. The caps stay one set per member.
 """
 
 from __future__ import annotations
@@ -41,8 +45,10 @@ from core.fairshare import (
     Caps,
     FairShare,
     Tier,
+    families_of,
     guild_key,
     in_flight_refusal,
+    lane,
     per_day_refusal,
     route,
     targets,
@@ -150,7 +156,7 @@ class Admission:
             *LAYOUT,
             "queue",
             gid,
-            tier,
+            lane(tier, spec.backend),
             guild_key(spec.guild_id),
             spec.owner_id,
             arq_head(job),
@@ -180,7 +186,8 @@ class Admission:
         """Hold one of the member's places for `generation_id`, or QuotaExceeded: atomic with
         every other reservation and enqueue, so requests get places in the order they reach
         Redis. Returns the member's places in use (this one included), their clips made today
-        before it, and where the job would stand in either tier (as `preview_position`); None
+        before it, and where the job would stand in either tier of its family (as
+        `preview_position`); None
         if the job is already known (reserved or queued by an earlier try): nothing to hold or
         release."""
         owner = spec.owner_id
@@ -191,7 +198,9 @@ class Admission:
         try:
             held, (_, _, _, fast, relax) = await asyncio.gather(
                 self.pipelined.run_script(self.scripts.submit, keys=[day], args=args),
-                self.places.usage(owner, day, None, guild=guild_key(spec.guild_id)),
+                self.places.usage(
+                    owner, day, None, guild=guild_key(spec.guild_id), family=spec.backend
+                ),
             )
         except BaseException:
             # Its answer was lost (Redis failed on the way, or the request was cancelled), but
@@ -260,18 +269,21 @@ class Admission:
         return counts
 
     async def admit(self) -> list[str]:
-        """One admission step: fill the arq queues up to their targets; the ids admitted."""
+        """One admission step: fill each family's arq queues up to their targets; the ids
+        admitted. A family with no live worker has targets of 0: its jobs wait."""
         workers = await self.workers()
-        routes, depth = route(workers), targets(workers, self.share)
         admitted: list[str] = []
-        while True:
-            batch = await self._step(routes, depth)
-            admitted += batch
-            if len(batch) < self.batch:
-                return admitted
+        for family in families_of(workers):
+            routes, depth = route(workers, family), targets(workers, self.share, family)
+            while True:
+                batch = await self._step(family, routes, depth)
+                admitted += batch
+                if len(batch) < self.batch:
+                    break
+        return admitted
 
-    async def _step(self, routes: dict[Tier, str], depth: dict[str, int]) -> list[str]:
-        """One call of `admit.lua`: up to `batch` admissions."""
+    async def _step(self, family: str, routes: dict[Tier, str], depth: dict[str, int]) -> list[str]:
+        """One call of `admit.lua` for `family`: up to `batch` admissions."""
         fast, relax = routes["fast"], routes["relax"]
         batch = await self.scripts.admit(
             keys=[CURSOR_KEY, fast, relax],
@@ -282,6 +294,7 @@ class Admission:
                 int(self.expires.total_seconds() * 1000),
                 depth[fast],
                 depth[relax],
+                family,
             ],
         )
         return [text(g) for g in batch]
@@ -320,9 +333,9 @@ class Admission:
         return await self.places.snapshot()
 
     async def positions(self) -> dict[str, int]:
-        """Every waiting job's place in line for its arq queue (1 = next to render, counting
-        the jobs already in arq and rendering). Replays the whole order, so it costs all waiting
-        jobs: for listings, not for the per-/create path (`position`, `preview_position`)."""
+        """Every waiting job's place in line for its family's arq queue (1 = next to render,
+        counting the jobs already in arq and rendering). Replays the whole order, so it costs all
+        waiting jobs: for listings, not the per-/create path (`position`, `preview_position`)."""
         return await self.places.positions()
 
     async def position(self, generation_id: str) -> int | None:
@@ -332,7 +345,9 @@ class Admission:
     async def preview_position(self, spec: RenderSpec, tier: Tier = "fast") -> int:
         """Where a job for `spec` would stand if it were queued now (for the reply that goes
         out before it is queued)."""
-        return await self.places.preview(tier, guild_key(spec.guild_id), spec.owner_id)
+        return await self.places.preview(
+            tier, spec.backend, guild_key(spec.guild_id), spec.owner_id
+        )
 
     async def usage(self, owner_id: str) -> tuple[int, int]:
         """(jobs waiting, queued or rendering; submissions today) for /info."""

@@ -34,6 +34,8 @@ __all__ = [
     "DEFAULT_QUEUE",
     "DEPTH_PREFIX",
     "EVENTS_PREFIX",
+    "FAMILIES_KEY",
+    "FLEET_KEY",
     "FLIGHT_PREFIX",
     "GUILDS_PREFIX",
     "HEARTBEAT_PREFIX",
@@ -89,6 +91,11 @@ def heartbeat_key(worker_id: str) -> str:
 
 
 NOT_READY_PREFIX: Final = f"{KEY_PREFIX}not-ready:"
+
+
+# hash: model family -> {"modes": [...], "at": epoch s} of its latest worker beat, so a family
+# whose workers restart for a few minutes is still offered (`jobs.fleet`)
+FLEET_KEY: Final = f"{KEY_PREFIX}fleet"
 
 
 def not_ready_key(worker_id: str) -> str:
@@ -171,6 +178,8 @@ SCHED_JOB_PREFIX: Final = f"{SCHED_PREFIX}job:"
 FLIGHT_PREFIX: Final = f"{SCHED_PREFIX}flight:"
 DEPTH_PREFIX: Final = f"{SCHED_PREFIX}depth:"
 DAY_PREFIX: Final = f"{SCHED_PREFIX}day:"
+# set: every model family a job was ever queued in (its lanes are "fast@family", "relax@family")
+FAMILIES_KEY: Final = f"{SCHED_PREFIX}families"
 
 
 def guilds_key(tier: str) -> str:

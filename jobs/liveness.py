@@ -11,6 +11,10 @@ merely stalls for a few seconds (a VM pause, swap, a Redis failover) is not decl
 its clip is not rendered twice. If it does lose its lease, it notices at its next beat and stops
 rendering: one owner per job at any time. A job whose owner is unknown (killed before it could
 record itself) falls back to arq's own expiry.
+
+A beat also announces the worker: its model family and the modes that family renders, in its
+heartbeat and in the fleet roster (`jobs.fleet`), so front ends send each request to a family
+that can make it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from redis.asyncio import Redis
 
 from jobs.keys import (
     DEFAULT_QUEUE,
+    FLEET_KEY,
     OWNERS_KEY,
     cancel_key,
     heartbeat_key,
@@ -46,6 +51,8 @@ class Liveness:
         interval_s: float,
         lease_s: float,
         queue: str = DEFAULT_QUEUE,
+        family: str | None = None,
+        modes: tuple[str, ...] = (),
     ) -> None:
         if lease_s < 2 * interval_s:
             raise ValueError(f"lease_s={lease_s} must be at least twice interval_s={interval_s}")
@@ -57,22 +64,26 @@ class Liveness:
         self.lost_job: str | None = None
         self.cancelled_job: str | None = None
         self.queue = queue  # the scheduler fills each arq queue for the workers reading it
+        self.family = family  # announced with its modes; None: a worker that announces none
+        self.modes = modes
         self.started = time.time()
         self._release = redis.register_script(lua("release"))
         self._reap = redis.register_script(lua("reap"))
 
     async def beat(self) -> None:
-        state = {
+        state: dict[str, object] = {
             "job": self.current_job,
             "at": time.time(),
             "started": self.started,
             "queue": self.queue,
         }
-        await reply(
-            self.redis.set(
-                heartbeat_key(self.worker_id), json.dumps(state), px=int(self.lease_s * 1000)
-            )
-        )
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if self.family is not None:
+                state |= {"family": self.family, "modes": list(self.modes)}
+                seen = {"modes": list(self.modes), "at": state["at"]}
+                pipe.hset(FLEET_KEY, self.family, json.dumps(seen))
+            pipe.set(heartbeat_key(self.worker_id), json.dumps(state), px=int(self.lease_s * 1000))
+            await pipe.execute()
         job = self.current_job
         if job is None:
             return

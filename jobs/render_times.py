@@ -68,6 +68,6 @@ class RenderTimes:
         """Seconds until a clip for `spec` at `position` in `tier` is ready; None when there is
         nothing to go by (no clip of its backend timed, or no worker on its queue)."""
         workers = await self.admission.workers()
-        count = workers.get(route(workers)[tier], 0)
+        count = workers.get(route(workers, spec.backend)[tier], 0)
         means = await self.means()
         return clip_ready_in(means, timing_name(spec, means), _klass(spec), position, count)

@@ -23,6 +23,7 @@ from redis.commands.core import AsyncScript
 
 from jobs.keys import (
     DEPTH_PREFIX,
+    FAMILIES_KEY,
     FLIGHT_PREFIX,
     GUILDS_PREFIX,
     MEMBERS_PREFIX,
@@ -46,6 +47,7 @@ LAYOUT: Final = (
     result_key_prefix,
     in_progress_key_prefix,
     DEPTH_PREFIX,
+    FAMILIES_KEY,
 )
 SCHEDULER: Final = ("submit", "admit", "cancel", "places", "snapshot")
 

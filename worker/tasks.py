@@ -21,6 +21,7 @@ from arq import Retry
 from arq.worker import func
 from pydantic import ValidationError
 
+from core.capabilities import capabilities_for
 from core.ids import GENERATION_ID
 from core.logs import generation_context
 from core.spec import (
@@ -37,6 +38,7 @@ from gallery.mediastore import make_media_store
 from gallery.moderation import ModerationStore
 from gallery.store import GalleryStore
 from jobs.admission import Admission
+from jobs.fleet import worker_queue
 from jobs.keys import cancel_key
 from jobs.liveness import Liveness
 from jobs.metrics_endpoint import MetricsEndpoint
@@ -81,7 +83,9 @@ async def startup(ctx: dict[str, Any]) -> None:
         worker_id,
         interval_s=config.heartbeat_s,
         lease_s=config.lease_s,
-        queue=config.queue_name,
+        queue=worker_queue(config.queue_name, config.backend),
+        family=config.backend,
+        modes=capabilities_for(config.backend).all_modes,
     )
     # arq hands each job a copy of ctx: a shared mutable set is what the first clip can clear
     ctx["unreported"] = {"load"}
@@ -261,7 +265,7 @@ def worker_settings(config: WorkerConfig) -> dict[str, Any]:
             func(count_outcomes(render_clip), name=RENDER_TASK, max_tries=config.max_tries + 1),
             func(scan_clip, name=SCAN_TASK, max_tries=2, timeout=300),
         ],
-        "queue_name": config.queue_name,
+        "queue_name": worker_queue(config.queue_name, config.backend),
         "redis_settings": RedisSettings.from_dsn(config.redis_url),
         "on_startup": startup,
         "on_shutdown": shutdown,

@@ -35,6 +35,7 @@ from gallery.media import LocalMediaStore
 from gallery.models import Generation, Moderation, ModerationAction
 from gallery.moderation import ModerationStore
 from gallery.web import clip_url
+from jobs.fleet import worker_queue
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
@@ -129,7 +130,10 @@ class Rescans:
                 SCAN_TASK,
                 {"generation_id": row.id},
                 _job_id=f"scan:{row.id}",
-                _queue_name=DEFAULT_QUEUE,
+                # a worker of the clip's own family scans it
+                _queue_name=worker_queue(
+                    DEFAULT_QUEUE, row.backend or self.bot.model_capabilities.name
+                ),
             )
             if job is None:  # scanned already (arq keeps the result): nothing new to learn
                 return

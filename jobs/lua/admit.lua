@@ -1,17 +1,21 @@
--- One admission step: move waiting jobs into the arq queues in fair order (after layout.lua).
--- The port of core.fairshare.plan; tests/jobs/test_admission.py checks that both agree.
--- KEYS: the cursor hash, the queue the fast tier goes to, the queue the relax tier goes to
+-- One admission step of one model family: move its waiting jobs into its arq queues in fair
+-- order (after layout.lua). The port of core.fairshare.plan; tests/jobs/test_admission.py checks
+-- that both agree. The family's lanes ('fast@' .. family, 'relax@' .. family) have their own
+-- cursors and relax debt, so one family never waits behind another.
+-- KEYS: the cursor hash, the queue the family's fast tier goes to, the queue its relax tier goes to
 -- ARG: max admissions, relax_every, job expiry ms, fast queue's target depth,
---      relax queue's target depth
+--      relax queue's target depth, family
 -- -> the admitted generation ids, in order
 local C = KEYS[1]
 local max_n, every, expires = tonumber(ARG[1]), tonumber(ARG[2]), tonumber(ARG[3])
+local fam = ARG[6]
 local route = {fast = KEYS[2], relax = KEYS[3]}
 local target = {[KEYS[2]] = tonumber(ARG[4])}
 if KEYS[3] ~= KEYS[2] then target[KEYS[3]] = tonumber(ARG[5]) end
 local t = redis.call('TIME')
 local now = string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
-local debt = tonumber(redis.call('HGET', C, 'relax_debt') or '0')
+local debt_field = 'relax_debt@' .. fam
+local debt = tonumber(redis.call('HGET', C, debt_field) or '0')
 
 local function next_after(key, last)
   local r = {}
@@ -20,7 +24,8 @@ local function next_after(key, last)
   return r[1]
 end
 
-local function admit(tier, queue)
+local function admit(t, queue)
+  local tier = lane(t, fam)
   local g = next_after(ring(tier), redis.call('HGET', C, 'g:' .. tier) or nil)
   local m = next_after(mring(tier, g), redis.call('HGET', C, 'm:' .. tier .. ':' .. g) or nil)
   if not m then redis.call('ZREM', ring(tier), g) return nil end
@@ -58,8 +63,8 @@ while budget > 0 do
     for _, tier in ipairs({'fast', 'relax'}) do
       if route[tier] == q then tiers[#tiers + 1] = tier end
     end
-    local waiting = {fast = redis.call('EXISTS', ring('fast')) == 1,
-                     relax = redis.call('EXISTS', ring('relax')) == 1}
+    local waiting = {fast = redis.call('EXISTS', ring(lane('fast', fam))) == 1,
+                     relax = redis.call('EXISTS', ring(lane('relax', fam))) == 1}
     local ready = {}
     for _, tier in ipairs(tiers) do if waiting[tier] then ready[#ready + 1] = tier end end
     if budget > 0 and #ready > 0 and redis.call('ZCARD', q) < target[q] then
@@ -76,5 +81,5 @@ while budget > 0 do
   end
   if not progressed then break end
 end
-redis.call('HSET', C, 'relax_debt', debt)
+redis.call('HSET', C, debt_field, debt)
 return admitted

@@ -2,9 +2,13 @@
 -- this text in front of each of them when it reads them (Redis's Lua has no `require`).
 -- ARGV starts with the key prefixes (jobs.scripts.LAYOUT, from jobs/keys.py); a script reads its
 -- own arguments from ARG, the rest of ARGV.
+-- Jobs wait in lanes: a tier within a model family ('fast@ltx', core.fairshare.lane). The ring
+-- helpers take the lane where they say `tier`; FAMILIES is the set of families ever queued.
 local GUILDS, MEMBERS, WAIT, JOB, FLIGHT = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local ARQ_JOB, ARQ_RESULT, ARQ_IN_PROGRESS, DEPTH = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
-local ARG = {unpack(ARGV, 10)}
+local FAMILIES = ARGV[10]
+local ARG = {unpack(ARGV, 11)}
+local function lane(tier, fam) return tier .. '@' .. fam end
 local function ring(tier) return GUILDS .. tier end
 local function mring(tier, g) return MEMBERS .. tier .. ':' .. g end
 local function wlist(tier, g, m) return WAIT .. tier .. ':' .. g .. ':' .. m end

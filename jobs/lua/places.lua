@@ -1,24 +1,27 @@
 -- Places in line, and a member's usage, without replaying the whole order (after layout.lua).
--- KEYS: the cursor hash, the queue the fast tier goes to, the queue the relax tier goes to
---       [, for 'usage': the member's day count]
--- ARG: relax_every, what, then by what:
---   'preview', tier, guild, member: where a job that joined the member's list would stand
+-- Each model family has its own lanes and arq queues: a job's place counts only the jobs of its
+-- own family (a member waiting for an edit is not behind another family's /create jobs).
+-- KEYS: the cursor hash [, for 'usage': the member's day count]
+-- ARG: relax_every, the fast tier's queue name and the relax tier's before a family's '@' suffix,
+--      n, then n times (family, the queue its fast tier goes to, the queue its relax tier goes
+--      to): the families with live workers (any other goes to its own queues), what, then by what:
+--   'preview', tier, family, guild, member: where a job that joined the member's list would stand
 --   'job', gid: where the job stands
 --   'member', member: the best place of any waiting job of the member's
 --   -> the 1-based place in line, or nil
---   'usage', member, in-flight cap, daily cap [, guild]
+--   'usage', member, in-flight cap, daily cap [, guild, family]
 --   -> {jobs waiting, queued or rendering; submissions today; the member's best place in line
 --      when over the in-flight cap and under the daily one, else 0 [, where a new job of theirs
---      in that guild would stand in the fast tier, and in the relax tier]}
+--      in that guild and family would stand in the fast tier, and in the relax tier]}
 --
--- Within a tier, guilds take turns in ring order after the guild cursor, and members of a guild
+-- Within a lane, guilds take turns in ring order after the guild cursor, and members of a guild
 -- in ring order after its member cursor, so the job at index k of member m's list is admitted at
 -- m's (k+1)-th turn, which is g's turn
 --   T = k + 1 + sum over members x of g before m in the ring of min(len x, k + 1)
 --             + sum over members x of g after m of min(len x, k),
 -- and that is admission number T + sum over guilds h before g of min(jobs of h, T)
 --                                + sum over guilds h after g of min(jobs of h, T - 1)
--- of its tier. In a shared queue the other tier's admissions between come from the debt rule.
+-- of its lane. In a shared queue the other tier's admissions between come from the debt rule.
 -- The scripts that change a list keep, beside each member ring, its depth sets: the members with
 -- at least j jobs waiting, for each j (the ring itself is j = 1; layout.lua's `depth`). Since
 --   sum over x of min(len x, k) = sum over j from 1 to k of #(members with at least j jobs),
@@ -27,8 +30,17 @@
 -- The first call after an upgrade builds the depth sets of the lists already waiting (once: the
 -- cursor hash's `depths` field says they are kept).
 local C = KEYS[1]
-local route = {fast = KEYS[2], relax = KEYS[3]}
 local every = tonumber(ARG[1])
+local base = {fast = ARG[2], relax = ARG[3]}
+local routes = {}
+local n_routes = tonumber(ARG[4])
+for i = 0, n_routes - 1 do
+  routes[ARG[5 + 3 * i]] = {fast = ARG[6 + 3 * i], relax = ARG[7 + 3 * i]}
+end
+ARG = {unpack(ARG, 5 + 3 * n_routes)}  -- what, then by what
+local function route(fam)  -- the family's queue per tier; its own queues with no live worker
+  return routes[fam] or {fast = lane(base.fast, fam), relax = lane(base.relax, fam)}
+end
 
 local function less(a, b)  -- byte order, as the rings sort (Lua's < follows the locale)
   for i = 1, math.min(#a, #b) do
@@ -100,31 +112,45 @@ local function rank(tier, g, m, k)  -- admission number in its tier of m's job a
   return n
 end
 
-local function place(tier, g, m, k)  -- 1-based place in its arq queue
-  local r = rank(tier, g, m, k)
-  local q = route[tier]
-  local n = r + redis.call('ZCARD', q)
-  if route.fast ~= route.relax then return n end
+local function place(tier, fam, g, m, k)  -- 1-based place in its arq queue
+  local r = rank(lane(tier, fam), g, m, k)
+  local to = route(fam)
+  local n = r + redis.call('ZCARD', to[tier])
+  if to.fast ~= to.relax then return n end
   local K = every - 1  -- fast admissions per relax one while both wait
-  local s = math.max(0, K - tonumber(redis.call('HGET', C, 'relax_debt') or '0'))
-  if tier == 'relax' then return n + tier_jobs('fast', s + (r - 1) * K) end
+  local s = math.max(0, K - tonumber(redis.call('HGET', C, 'relax_debt@' .. fam) or '0'))
+  if tier == 'relax' then return n + tier_jobs(lane('fast', fam), s + (r - 1) * K) end
   local relax = 0
   if K == 0 then relax = 2 ^ 53 elseif r > s then relax = math.floor((r - 1 - s) / K) + 1 end
-  return n + tier_jobs('relax', relax)
+  return n + tier_jobs(lane('relax', fam), relax)
+end
+
+local function lane_place(l, g, m, k)  -- place() of a lane as a job record names it
+  local tier, fam = string.match(l, '^([^@]*)@(.*)$')
+  if not tier then return false end  -- an old release's un-suffixed lane: no worker reads it
+  return place(tier, fam, g, m, k)
 end
 
 local function member_place(m)  -- the best place of any waiting job of m's (its lists' heads)
   local best = false
-  local function try(tier, g)
-    local p = place(tier, g, m, 0)
-    if not best or p < best then best = p end
+  local function try(l, g)
+    local p = lane_place(l, g, m, 0)
+    if p and (not best or p < best) then best = p end
   end
   local F = fkey(m)
-  if redis.call('SCARD', F) > redis.call('ZCARD', ring('fast')) + redis.call('ZCARD', ring('relax'))
-  then  -- fewer guilds than jobs in flight (an uncapped member): look for m in each guild
+  local lanes, guilds = {}, 0
+  for _, fam in ipairs(redis.call('SMEMBERS', FAMILIES)) do
     for _, tier in ipairs({'fast', 'relax'}) do
-      scan(ring(tier), '-', '+', function(g)
-        if redis.call('ZSCORE', mring(tier, g), m) then try(tier, g) end
+      local l = lane(tier, fam)
+      lanes[#lanes + 1] = l
+      guilds = guilds + redis.call('ZCARD', ring(l))
+    end
+  end
+  if redis.call('SCARD', F) > guilds then
+    -- fewer guilds than jobs in flight (an uncapped member): look for m in each guild
+    for _, l in ipairs(lanes) do
+      scan(ring(l), '-', '+', function(g)
+        if redis.call('ZSCORE', mring(l, g), m) then try(l, g) end
       end)
     end
     return best
@@ -140,8 +166,8 @@ local function member_place(m)  -- the best place of any waiting job of m's (its
   return best
 end
 
-local function usage(m, in_flight_cap, day_cap, g)
-  local today = tonumber(redis.call('GET', KEYS[4]) or '0')
+local function usage(m, in_flight_cap, day_cap, g, fam)
+  local today = tonumber(redis.call('GET', KEYS[2]) or '0')
   local live = 0
   for _, gid in ipairs(redis.call('SMEMBERS', fkey(m))) do
     if redis.call('HGET', jkey(gid), 'state') == 'waiting'
@@ -154,42 +180,46 @@ local function usage(m, in_flight_cap, day_cap, g)
     at = member_place(m) or 0
   end
   if g then
-    return {live, today, at, place('fast', g, m, redis.call('LLEN', wlist('fast', g, m))),
-      place('relax', g, m, redis.call('LLEN', wlist('relax', g, m)))}
+    local fast, relax = lane('fast', fam), lane('relax', fam)
+    return {live, today, at, place('fast', fam, g, m, redis.call('LLEN', wlist(fast, g, m))),
+      place('relax', fam, g, m, redis.call('LLEN', wlist(relax, g, m)))}
   end
   return {live, today, at}
 end
 
 local function build_depths()  -- once: lists left by a release that kept no depth sets
   if redis.call('HEXISTS', C, 'depths') == 1 then return end
-  for _, tier in ipairs({'fast', 'relax'}) do
-    scan(ring(tier), '-', '+', function(g)
-      scan(mring(tier, g), '-', '+', function(m)
-        resized(tier, g, m, 1, redis.call('LLEN', wlist(tier, g, m)))
+  for _, fam in ipairs(redis.call('SMEMBERS', FAMILIES)) do
+    for _, tier in ipairs({'fast', 'relax'}) do
+      local l = lane(tier, fam)
+      scan(ring(l), '-', '+', function(g)
+        scan(mring(l, g), '-', '+', function(m)
+          resized(l, g, m, 1, redis.call('LLEN', wlist(l, g, m)))
+        end)
       end)
-    end)
+    end
   end
   redis.call('HSET', C, 'depths', 1)
 end
 
 build_depths()
-local what = ARG[2]
+local what = ARG[1]
 if what == 'usage' then
-  return usage(ARG[3], ARG[4], ARG[5], ARG[6])
+  return usage(ARG[2], ARG[3], ARG[4], ARG[5], ARG[6])
 elseif what == 'preview' then
-  local tier, g, m = ARG[3], ARG[4], ARG[5]
-  return place(tier, g, m, redis.call('LLEN', wlist(tier, g, m)))
+  local tier, fam, g, m = ARG[2], ARG[3], ARG[4], ARG[5]
+  return place(tier, fam, g, m, redis.call('LLEN', wlist(lane(tier, fam), g, m)))
 elseif what == 'member' then
-  return member_place(ARG[3])
+  return member_place(ARG[2])
 elseif what ~= 'job' then
   return redis.error_reply('places.lua: unknown what ' .. tostring(what))
 end
-local gid = ARG[3]
+local gid = ARG[2]
 local tier, g, m, state, q = unpack(redis.call('HMGET', jkey(gid), 'tier', 'guild', 'member',
   'state', 'queue'))
 if state == 'waiting' then
   local k = redis.call('LPOS', wlist(tier, g, m), gid)
-  return k and place(tier, g, m, k)
+  return k and lane_place(tier, g, m, k)
 elseif q then
   local r = redis.call('ZRANK', q, gid)
   return r and r + 1

@@ -10,8 +10,8 @@
 --     KEYS: the member's day count
 --     -> {status, used, made today before it}: 1 reserved, 0 already known, -1 in-flight cap,
 --        -2 daily cap
---   'queue', gid, tier, guild, member, arq head, in-flight cap, daily cap, day count TTL s,
---     count it today (1/0) [, event JSON, stream max length, stream TTL s]
+--   'queue', gid, lane (tier@family), guild, member, arq head, in-flight cap, daily cap,
+--     day count TTL s, count it today (1/0) [, event JSON, stream max length, stream TTL s]
 --     KEYS: the member's day count [, the job's events stream]
 --     -> {status, used}: 1 queued, 0 already known, -1 in-flight cap, -2 daily cap
 --     A reserved job is queued without a second look at the caps, and counted on the day it was
@@ -100,6 +100,8 @@ local n = redis.call('RPUSH', wlist(tier, g, m), gid)
 resized(tier, g, m, n - 1, n)
 redis.call('ZADD', mring(tier, g), 0, m)
 redis.call('ZADD', ring(tier), 0, g)
+local fam = string.match(tier, '@(.*)$')
+if fam then redis.call('SADD', FAMILIES, fam) end
 redis.call('SADD', fkey(m), gid)
 redis.call('PERSIST', fkey(m))  -- a waiting job keeps its member's set (admission dates it)
 if KEYS[2] then

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from core.fairshare import (
-    RELAX_QUEUE,
     Caps,
     FairShare,
     QuotaExceeded,
@@ -24,11 +23,11 @@ from core.fairshare import (
     fair_order,
     guild_key,
     plan,
+    queue_of,
     route,
     targets,
 )
 from core.spec import (
-    DEFAULT_QUEUE,
     RENDER_TASK,
     ProgressEvent,
     RenderJob,
@@ -44,11 +43,14 @@ from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.timeout(60)
 ROOMY = Caps(in_flight=100, per_day=1000)
+FAMILY = "tiny"  # the family of every job of tests.harness.renderjobs
+DEFAULT_QUEUE = queue_of("fast", FAMILY)  # where its fast jobs go, as a tiny worker reads them
+RELAX_QUEUE = queue_of("relax", FAMILY)
 
 
 async def start_workers(redis: Redis, count: int, queue: str = DEFAULT_QUEUE) -> None:
     for i in range(count):
-        state = {"job": None, "at": 0, "started": 0, "queue": queue}
+        state = {"job": None, "at": 0, "started": 0, "queue": queue, "family": FAMILY}
         await redis.set(heartbeat_key(f"{queue}-{i}"), json.dumps(state), px=60_000)
 
 
@@ -131,8 +133,9 @@ async def test_the_redis_step_admits_in_the_pure_schedulers_order(redis) -> None
             await admission.enqueue(job(member, serial, guild), caps=ROOMY, tier=tier)
         snap = await admission.snapshot()
         workers = await admission.workers()
-        free = {q: t - snap.depth.get(q, 0) for q, t in targets(workers, share).items()}
-        expected, _ = plan(snap.queues, snap.cursor, free, route(workers), share)
+        free = {q: t - snap.depth.get(q, 0) for q, t in targets(workers, share, FAMILY).items()}
+        lanes = snap.queues.get(FAMILY, {})
+        expected, _ = plan(lanes, snap.cursor(FAMILY), free, route(workers, FAMILY), share)
         assert await admission.admit() == [a.job for a in expected]
         for gid in await in_arq(redis):
             if rng.random() < 0.5:
@@ -222,7 +225,12 @@ async def test_a_bot_dying_mid_step_loses_and_duplicates_nothing(redis_server, r
             enqueued.append(gid)
             await finish(redis, gid)
         snap = await setup.snapshot()
-        waiting = [g for ms in snap.queues["fast"].values() for js in ms.values() for g in js]
+        waiting = [
+            g
+            for ms in snap.queues.get(FAMILY, {}).get("fast", {}).values()
+            for js in ms.values()
+            for g in js
+        ]
         assert sorted(waiting + enqueued) == sorted(submitted)  # every job in exactly one place
 
 
@@ -489,11 +497,12 @@ async def test_a_requeue_by_the_reconciler_is_neither_capped_nor_counted(redis) 
 async def replay_preview(admission: Admission, spec: RenderSpec, tier: Tier) -> int:
     """The old `preview_position`: the snapshot plus a phantom job, through `fair_order`."""
     snap = await admission.snapshot()
-    routes = route(await admission.workers())
-    members = snap.queues[tier].setdefault(guild_key(spec.guild_id), {})
+    routes = route(await admission.workers(), spec.backend)
+    lanes = snap.queues.setdefault(spec.backend, {"fast": {}, "relax": {}})
+    members = lanes[tier].setdefault(guild_key(spec.guild_id), {})
     members.setdefault(spec.owner_id, []).append("")
     ahead = {q: snap.depth.get(q, 0) for q in set(routes.values())}
-    for a in fair_order(snap.queues, snap.cursor, routes, admission.share):
+    for a in fair_order(lanes, snap.cursor(spec.backend), routes, admission.share):
         ahead[a.queue] += 1
         if a.job == "":
             return ahead[a.queue]

@@ -49,12 +49,12 @@ async def test_the_depth_sets_follow_arrivals_admissions_and_cancels(redis: Redi
     jobs = [job("alice", n, guild=1) for n in range(3)]
     for clip in jobs:
         await admission.enqueue(clip, caps=CAPS)
-    assert await redis.zrange(depth_key("fast", "1", 3), 0, -1) == [b"alice"]
+    assert await redis.zrange(depth_key("fast@tiny", "1", 3), 0, -1) == [b"alice"]
     await admission.cancel(jobs[1].generation_id)
-    assert not await redis.exists(depth_key("fast", "1", 3))
-    assert await redis.zrange(depth_key("fast", "1", 2), 0, -1) == [b"alice"]
+    assert not await redis.exists(depth_key("fast@tiny", "1", 3))
+    assert await redis.zrange(depth_key("fast@tiny", "1", 2), 0, -1) == [b"alice"]
     await admission.admit()  # one worker, no extra depth: one job to arq
-    assert not await redis.exists(depth_key("fast", "1", 2))
+    assert not await redis.exists(depth_key("fast@tiny", "1", 2))
 
 
 @pytest.mark.parametrize("seed", [1, 2])

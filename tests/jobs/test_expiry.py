@@ -6,11 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from core.fairshare import Caps
+from core.fairshare import Caps, queue_of
 from core.spec import ResultRecord
 from jobs.admission import Admission
 from jobs.keys import (
-    DEFAULT_QUEUE,
     cancel_key,
     flight_key,
     heartbeat_key,
@@ -22,10 +21,11 @@ from tests.harness.renderjobs import job
 
 pytestmark = pytest.mark.timeout(30)
 ROOMY = Caps(in_flight=10, per_day=100)
+DEFAULT_QUEUE = queue_of("fast", "tiny")  # a tiny worker's queue: the family of `job`'s clips
 
 
 async def beat(redis) -> None:
-    await redis.set(heartbeat_key("w1"), b"{}", px=60_000)
+    await redis.set(heartbeat_key("w1"), f'{{"queue": "{DEFAULT_QUEUE}"}}', px=60_000)
 
 
 async def test_an_in_flight_set_a_crash_strands_expires_with_its_jobs(redis) -> None:

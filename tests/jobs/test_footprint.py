@@ -33,6 +33,7 @@ from gallery.models import GenerationCreate
 from gallery.store import GalleryStore
 from jobs.admission import DAY_TTL, Admission
 from jobs.events import FINISHED_TTL_S, publish_event, read_event
+from jobs.fleet import worker_queue
 from jobs.keys import RESULT_STREAM, events_key, flight_key
 from jobs.liveness import Liveness
 from jobs.results import SENT_TTL_S
@@ -60,6 +61,8 @@ LONGER_LIVED = {
 }
 # Keys of fixed names that may stay without an expiry.
 FOREVER = {"reelbot:results", "reelbot:sched:cursor", "reelbot:sched:render-s"}
+# one entry per model family, not per clip: the families ever queued, and the fleet roster
+FOREVER |= {"reelbot:sched:families", "reelbot:fleet"}
 
 
 def pattern(key: str) -> str:
@@ -126,7 +129,12 @@ class Evening:
             ctx.update(metrics=WorkerMetrics(), store=self.store, media=self.media)
             ctx.update(unreported=set(), load_s=0.0)
             liveness = Liveness(
-                ctx["redis"], f"gpu-{n}", interval_s=config.heartbeat_s, lease_s=config.lease_s
+                ctx["redis"],
+                f"gpu-{n}",
+                interval_s=config.heartbeat_s,
+                lease_s=config.lease_s,
+                queue=worker_queue(config.queue_name, config.backend),
+                family=config.backend,
             )
             ctx["liveness"] = liveness
             ctx["liveness_task"] = asyncio.create_task(liveness.run())

@@ -36,6 +36,8 @@ def test_key_values_are_those_an_older_release_left_in_redis() -> None:
     assert keys.remixed_key(7, GID) == f"reelbot:remixed:7:{GID}"
     assert keys.told_key(7, "refused:QuotaExceeded") == "reelbot:told:7:refused:QuotaExceeded"
     assert keys.CURSOR_KEY == "reelbot:sched:cursor"
+    assert keys.FAMILIES_KEY == "reelbot:sched:families"
+    assert keys.FLEET_KEY == "reelbot:fleet"
     assert keys.RENDER_TIMES_KEY == "reelbot:sched:render-s"
     assert keys.guilds_key("fast") == "reelbot:sched:guilds:fast"
     assert keys.members_key("relax", "-") == "reelbot:sched:members:relax:-"
@@ -89,13 +91,14 @@ async def test_the_scripts_write_exactly_the_keys_jobs_keys_names(redis: Redis) 
         guild_id=7,
     )
     job = RenderJob(generation_id=GID, spec=spec)
-    await redis.set(keys.heartbeat_key("w1"), b'{"queue": "reelbot:queue:fast"}')
+    await redis.set(keys.heartbeat_key("w1"), b'{"queue": "reelbot:queue:fast@tiny"}')
     await admission.enqueue(job, caps=Caps(), announce=ProgressEvent(kind="queued"))
     assert await _all(redis) == {
         keys.heartbeat_key("w1"),
-        keys.guilds_key("fast"),
-        keys.members_key("fast", "7"),
-        keys.wait_key("fast", "7", "discord:1"),
+        keys.FAMILIES_KEY,
+        keys.guilds_key("fast@tiny"),
+        keys.members_key("fast@tiny", "7"),
+        keys.wait_key("fast@tiny", "7", "discord:1"),
         keys.sched_job_key(GID),
         keys.flight_key("discord:1"),
         keys.day_key("discord:1", NOW),
@@ -107,8 +110,9 @@ async def test_the_scripts_write_exactly_the_keys_jobs_keys_names(redis: Redis) 
     assert await admission.cancel(GID) is False
     assert await _all(redis) == {
         keys.heartbeat_key("w1"),
+        keys.FAMILIES_KEY,
         keys.CURSOR_KEY,
-        keys.DEFAULT_QUEUE,
+        keys.DEFAULT_QUEUE + "@tiny",
         keys.job_key_prefix + GID,
         keys.in_progress_key_prefix + GID,
         keys.sched_job_key(GID),
@@ -122,8 +126,9 @@ async def test_the_scripts_write_exactly_the_keys_jobs_keys_names(redis: Redis) 
     await publish_result_once(redis, ResultRecord(generation_id=GID, status="done"))
     assert await _all(redis) == {
         keys.heartbeat_key("w1"),
+        keys.FAMILIES_KEY,
         keys.CURSOR_KEY,
-        keys.DEFAULT_QUEUE,
+        keys.DEFAULT_QUEUE + "@tiny",
         keys.job_key_prefix + GID,
         keys.in_progress_key_prefix + GID,
         keys.day_key("discord:1", NOW),
