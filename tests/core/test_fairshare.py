@@ -19,13 +19,17 @@ from core.fairshare import (
     duration,
     estimate,
     fair_order,
+    families_of,
     in_flight_refusal,
+    lane,
     next_after,
     per_day_refusal,
     plan,
+    queue_of,
     ready_in,
     route,
     size_class,
+    split_lane,
     targets,
 )
 from core.spec import DEFAULT_QUEUE
@@ -128,14 +132,58 @@ def test_tiers_with_their_own_workers_fill_their_own_queues() -> None:
     ],
 )
 def test_route(workers, expected) -> None:
-    assert route(workers) == expected
+    """Within one family (its queues are the tier's queue @ the family)."""
+    suffixed = {lane(q, "ltx"): n for q, n in workers.items()}
+    assert route(suffixed, "ltx") == {t: lane(q, "ltx") for t, q in expected.items()}
+
+
+@pytest.mark.parametrize(
+    "workers, family, expected",
+    [
+        # another family's workers are no reason to share: each family routes on its own
+        ({queue_of("fast", "ltx"): 2}, "wan_vace", SPLIT),
+        ({queue_of("fast", "ltx"): 2, queue_of("relax", "wan_vace"): 1}, "ltx", FAST_ONLY),
+        (
+            {queue_of("fast", "ltx"): 2, queue_of("relax", "wan_vace"): 1},
+            "wan_vace",
+            {"fast": RELAX_QUEUE, "relax": RELAX_QUEUE},
+        ),
+    ],
+)
+def test_route_per_family(workers, family, expected) -> None:
+    assert route(workers, family) == {t: lane(q, family) for t, q in expected.items()}
 
 
 def test_targets_keep_one_job_ready_per_queue_with_workers() -> None:
-    assert targets({DEFAULT_QUEUE: 2}, FairShare(extra_depth=1)) == {
-        DEFAULT_QUEUE: 3,
-        RELAX_QUEUE: 0,
+    workers = {queue_of("fast", "ltx"): 2, queue_of("fast", "wan_vace"): 1}
+    assert targets(workers, FairShare(extra_depth=1), "ltx") == {
+        queue_of("fast", "ltx"): 3,
+        queue_of("relax", "ltx"): 0,
     }
+    assert targets(workers, FairShare(extra_depth=1), "wan_vace") == {
+        queue_of("fast", "wan_vace"): 2,
+        queue_of("relax", "wan_vace"): 0,
+    }
+
+
+@pytest.mark.parametrize(
+    "workers, expected",
+    [
+        ({}, []),
+        ({DEFAULT_QUEUE: 3}, []),  # an old release's worker names no family
+        ({queue_of("fast", "wan_vace"): 1, queue_of("relax", "ltx"): 2}, ["ltx", "wan_vace"]),
+        ({queue_of("fast", "ltx"): 0}, []),
+    ],
+)
+def test_families_with_live_workers(workers, expected) -> None:
+    assert families_of(workers) == expected
+
+
+def test_lanes_and_queues_are_the_tier_at_the_family() -> None:
+    assert lane("fast", "ltx") == "fast@ltx"
+    assert queue_of("relax", "wan_vace") == "reelbot:queue:relax@wan_vace"
+    assert split_lane("reelbot:queue:relax@wan_vace") == ("reelbot:queue:relax", "wan_vace")
+    assert split_lane("fast") == ("fast", "")
 
 
 def test_settings_refuse_nonsense() -> None:

@@ -1,0 +1,44 @@
+"""Which family makes a request in a fleet of several (core.fleet.choose_family), table-driven."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.fleet import choose_family
+
+CREATE = ("t2v", "i2v", "extend")
+EDITS = ("edit", "v2v")
+
+
+@pytest.mark.parametrize(
+    "mode, offered, live, expected",
+    [
+        # nothing known (no worker ever seen): the main family, and the job waits, as before
+        ("edit", {}, {}, "ltx"),
+        ("t2v", {}, {}, "ltx"),
+        # the main family makes what it offers, even with more workers elsewhere
+        ("t2v", {"ltx": CREATE, "wan": CREATE}, {"ltx": 1, "wan": 5}, "ltx"),
+        # ... even when it was only seen lately (restarting): it is still offered
+        ("t2v", {"ltx": CREATE, "wan": CREATE}, {"wan": 2}, "ltx"),
+        # a mode the main family lacks goes to a family that has it
+        ("edit", {"ltx": CREATE, "wan_vace": EDITS}, {"ltx": 1, "wan_vace": 1}, "wan_vace"),
+        # seen lately with no live worker now: still offered (its jobs wait for it)
+        ("edit", {"ltx": CREATE, "wan_vace": EDITS}, {"ltx": 1}, "wan_vace"),
+        # most live workers wins; ties by name
+        ("v2v", {"ltx": CREATE, "b": EDITS, "a": EDITS}, {"a": 1, "b": 2}, "b"),
+        ("v2v", {"ltx": CREATE, "b": EDITS, "a": EDITS}, {"a": 2, "b": 2}, "a"),
+        ("v2v", {"ltx": CREATE, "b": EDITS, "a": EDITS}, {}, "a"),
+        # nobody offers it: None (the front end refuses, saying how to start one)
+        ("edit", {"ltx": CREATE}, {"ltx": 3}, None),
+        ("edit", {"ltx": CREATE, "wan": CREATE}, {}, None),
+        # the main family is unknown to the fleet, others are known: they decide
+        ("t2v", {"wan": CREATE}, {"wan": 1}, "wan"),
+        ("edit", {"wan": CREATE}, {"wan": 1}, None),
+    ],
+)
+def test_choose_family(mode, offered, live, expected) -> None:
+    assert choose_family(mode, main="ltx", offered=offered, live=live) == expected
+
+
+def test_live_workers_are_optional() -> None:
+    assert choose_family("edit", main="ltx", offered={"wan_vace": EDITS}) == "wan_vace"
