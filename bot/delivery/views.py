@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import discord
 
+from bot.delivery.edit_views import edit_items
 from bot.intake.effects import effect_spec
 from bot.intake.requests import Asker, reply_with, submit_request
 from bot.replies import answer_error
@@ -101,6 +102,8 @@ def result_view(
     view = discord.ui.View(timeout=None)
     for action in result_actions(modes):
         view.add_item(ClipButton(action, generation_id))
+    for item in edit_items(generation_id) if "edit" in modes else ():  # ✏️ Modify, ↔ Expand
+        view.add_item(item)
     if effects:
         view.add_item(EffectSelect(generation_id, effects))
     return view
