@@ -15,6 +15,7 @@ from typing import TypedDict, TypeVar
 from pydantic import ValidationError
 
 from core.capabilities import families_with
+from core.characters import read_references, references_refused
 from core.errors import FlagError
 from core.flagtext import clean_text, flag_tokens, read_text
 from core.flagvalues import ALLOWED, CAMERAS, PROMPT_FIRST, check_length, closest, read_value
@@ -76,6 +77,9 @@ _LOOKALIKES = {
     "loops": "loop",
     "seamless": "loop",
     "repeat": "loop",
+    "character": "ref",
+    "cref": "ref",
+    "reference": "ref",
 }
 _QUOTE_HINT = "If it's part of your prompt, put it in quotes."
 _T = TypeVar("_T")
@@ -100,6 +104,7 @@ class ParsedPrompt:
     quality: Quality | None = None
     sound_prompt: str = ""  # `-sound WORDS`: what the sound is made from (sound on when given)
     loop: bool = False
+    references: tuple[str, ...] = ()  # `-ref`: saved characters' names, resolved by a front end
 
 
 def random_seed() -> int:
@@ -120,8 +125,11 @@ def parse_request(
     channel_id: int | None = None,
     parent_id: str | None = None,
     default_quality: Quality = DEFAULT_QUALITY,
+    references: tuple[str, ...] = (),
 ) -> RenderSpec:
-    """Read `/create` text into a complete spec for the loaded model, or raise `FlagError`."""
+    """Read `/create` text into a complete spec for the loaded model, or raise `FlagError`.
+    `references` are the stored pictures of the text's `-ref` names, in order, where the caller
+    looked them up (`intake.characters`)."""
     parsed = parse_flags(
         text,
         styles=styles,
@@ -141,6 +149,7 @@ def parse_request(
         channel_id=channel_id,
         parent_id=parent_id,
         default_quality=default_quality,
+        references=references,
     )
 
 
@@ -157,11 +166,23 @@ def resolve_request(
     parent_id: str | None = None,
     upload_limit: int | None = None,
     default_quality: Quality = DEFAULT_QUALITY,
+    references: tuple[str, ...] = (),
 ) -> RenderSpec:
     """Fill what the member left out with the loaded model's defaults: the complete spec.
 
     `default_quality` is the operator's `REELBOT_DEFAULT_QUALITY`, for a request with neither
-    `-fast` nor `-hq`; a family with no fast recipe renders every clip on its full schedule."""
+    `-fast` nor `-hq`; a family with no fast recipe renders every clip on its full schedule.
+    `references` are the stored pictures of `parsed.references`: `-ref` names nobody looked up
+    (a front end without characters) are refused, never dropped."""
+    if parsed.references:
+        shown = f"-ref {', '.join(parsed.references)}"
+        references_refused(capabilities, len(parsed.references), shown)
+        if len(references) != len(parsed.references):
+            raise FlagError(
+                f"`{shown}`: saved characters can be used from /create on Discord and "
+                "`reelbot create`, not here. Leave `-ref` out.",
+                token=shown,
+            )
     aspect = parsed.aspect_ratio or DEFAULT_ASPECT
     aspect_w, aspect_h = (int(part) for part in aspect.split(":"))
     width, height = capabilities.snap_size(aspect_w, aspect_h)
@@ -191,6 +212,7 @@ def resolve_request(
             sound=parsed.sound or bool(parsed.sound_prompt),
             sound_prompt=parsed.sound_prompt,
             loop=parsed.loop,
+            reference_media=references,
             backend=backend or capabilities.name,
             parent_id=parent_id,
             owner_id=owner_id,
@@ -249,7 +271,7 @@ def parse_flags(
         name = tok.name.lower()
         if tok.tail or name not in ALLOWED:
             raise _unknown_flag(tok.word, name, tok.tail)
-        if name in fields:
+        if name in fields and name != "ref":  # -ref Mira -ref Tom: characters add up
             raise FlagError(f"`{tok.word}` is given twice; give each flag once.", token=tok.word)
         if name in _SWITCHES:
             if raw and name == "sound":  # -sound "rain on a tin roof": what it is made from
@@ -286,6 +308,13 @@ def parse_flags(
             raise FlagError(
                 f"`{tok.word}` needs a value after it.", token=tok.word, allowed=ALLOWED[name]
             )
+        if name == "ref":
+            earlier = _get(fields, "ref", tuple) or ()
+            value = read_text(raw)
+            fields[name] = read_references(
+                f"{tok.word} {raw}", raw if value is None else value, earlier
+            )
+            continue
         fields[name] = read_value(name, tok.word, raw, styles, max_seconds)
 
     return ParsedPrompt(
@@ -304,6 +333,7 @@ def parse_flags(
         sound_prompt=_get(fields, "sound_prompt", str) or "",
         quality=next((QUALITY_WORDS[name] for name in QUALITY_WORDS if name in fields), None),
         loop=bool(fields.get("loop")),
+        references=_get(fields, "ref", tuple) or (),
     )
 
 

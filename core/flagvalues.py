@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import get_args
 
+from core.characters import REF_ALLOWED, read_references
 from core.errors import FlagError
 from core.flagtext import read_text
 from core.spec import (
@@ -52,6 +53,7 @@ ALLOWED: dict[str, str] = {
     "fast": "nothing after it; not with -hq",
     "hq": "nothing after it; not with -fast",
     "loop": "nothing after it: the clip's last frame meets its first",
+    "ref": REF_ALLOWED,
 }
 _NOUNS = {
     "motion": "motion strength",
@@ -86,6 +88,8 @@ def read_value(
         return _read_camera(shown, value)
     if name == "style":
         return _read_style(shown, value, styles)
+    if name == "ref":  # saved characters' names, checked against the store by the front end
+        return read_references(shown, value)
     if value == raw and " " in raw:
         raise FlagError(
             f"`{shown}`: `{flag}` takes one value, not `{raw}`. {PROMPT_FIRST}",
