@@ -28,7 +28,7 @@ from api.schemas import SETTING_FIELDS, ClipRequest
 from api.webhooks.addresses import AddressPolicy, AddressRefused, check_url
 from core.flags import ParsedPrompt
 from core.policy import PolicyDecision
-from core.spec import RenderSpec
+from core.spec import Capabilities, RenderSpec
 from gallery.api_clips import ApiClipNew
 from gallery.apitables import ApiToken
 from gallery.models import Generation, GenerationCreate, Moderation
@@ -111,6 +111,12 @@ async def _defaults(ctx: ApiContext, owner_id: str) -> ParsedPrompt | None:
     return read_defaults(text, ctx.model_capabilities, ctx.style_presets)
 
 
+async def _family_for(ctx: ApiContext, upload: Upload | None) -> Capabilities:
+    """The capabilities of the model family that makes a request with this upload (or none)."""
+    mode = "t2v" if upload is None else "i2v" if upload.kind == "image" else "v2v"
+    return await ctx.submitter.fleet.family_for(mode, ctx.model_capabilities)
+
+
 async def draft_spec(
     ctx: ApiContext, token: ApiToken, asked: Asked
 ) -> tuple[RenderSpec, ParsedPrompt | None]:
@@ -123,6 +129,7 @@ async def draft_spec(
     in_guild = token.guild_id is not None
     options = _settings_given(req)
     defaults = await _defaults(ctx, asker.owner_id)
+    caps = await _family_for(ctx, upload)  # sized for the family of the fleet that makes it
     if upload is not None and upload.kind == "image":
         require_mode(caps, "i2v", "animate pictures")
         parsed = read_text(animate_prompt(req.prompt), caps, styles)
@@ -250,7 +257,7 @@ async def _with_upload(
     gid: str,
 ) -> tuple[RenderSpec, str]:
     """The spec in the upload's shape, the upload checked and stored under `gid`."""
-    asker, caps = ApiAsker.of(token), ctx.model_capabilities
+    asker, caps = ApiAsker.of(token), await _family_for(ctx, upload)
     if upload.kind == "image":
         picture = await ctx.upload_checks.image(upload.data, upload.filename)
         framed, note = framed_for_picture(parsed, picture.source_width, picture.source_height)

@@ -30,6 +30,7 @@ from core.redaction import redact_url as redacted
 from core.spec import ProgressEvent, RenderJob, RenderSpec, deserialize_job, serialize_job
 from gallery.models import GenerationCreate
 from gallery.store import GalleryStore
+from intake.fleet import FleetChoice
 from intake.rowwriter import RowWriter
 from jobs.admission import Admission, Preview
 
@@ -115,6 +116,7 @@ class Submitter:
         self.rows = RowWriter(store)  # group commit: a burst costs a few transactions
         self.admission = admission
         self.limits = limits or Limits()
+        self.fleet = FleetChoice(admission.redis)  # which model family renders each request
 
     async def reserve(
         self,
@@ -126,7 +128,9 @@ class Submitter:
     ) -> Reservation:
         """Hold the member's place for a request, or QuotaExceeded (the member's own words):
         before a row is written, an upload read or an answer posted. `spec` needs only its
-        owner and guild to be final. `unlimited` is for the operator's own terminal."""
+        owner and guild to be final. `unlimited` is for the operator's own terminal. A mode
+        no worker of the fleet offers is refused first, before anything is held."""
+        await self.fleet.routed(spec)
         gid = generation_id or new_generation_id()
         caps = None if unlimited else self.limits.caps_for(role_ids)
         preview = None
@@ -166,9 +170,10 @@ class Submitter:
 
         A member over a cap gets QuotaExceeded before anything is written; past the
         reservation, only a place that lapsed (`jobs.admission.RESERVATION_TTL`) can still be
-        refused. Whatever fails gives the place back.
+        refused. Whatever fails gives the place back. The spec goes to the model family that
+        renders its mode (`FleetChoice.routed`).
         """
-        spec = _owned(spec)
+        spec = await self.fleet.routed(_owned(spec))
         if reservation is None:
             reservation = await self.reserve(
                 spec, role_ids=role_ids, unlimited=unlimited, generation_id=generation_id

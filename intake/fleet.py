@@ -1,0 +1,105 @@
+"""Which model family makes a request, as a front end sees the fleet (cached for a moment).
+
+A fleet may run several families (ltx for /create, wan_vace for clip edits). The workers
+announce theirs (`jobs.fleet`); `core.fleet.choose_family` decides. A front end asks
+`family_for(mode, main)` for the Capabilities to size a request with, and the `Submitter` has
+every spec `routed` before it holds a place: a mode no worker offers is refused then, with what
+an operator would start, before anything is queued or counted against the member's caps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+
+from core.capabilities import FAMILIES, capabilities_for
+from core.errors import UserFacingError
+from core.fleet import choose_family
+from core.spec import Capabilities, RenderSpec
+from jobs.fleet import Fleet, read_fleet
+
+__all__ = ["DOING", "FleetChoice", "no_worker"]
+
+# What a member asked for, in words: "No worker here can <doing> right now".
+DOING = {
+    "t2v": "make clips from a prompt",
+    "i2v": "animate pictures",
+    "v2v": "restyle videos",
+    "extend": "extend clips",
+    "upscale": "upscale clips",
+    "sound": "add sound to clips",
+    "illusion": "hide words in clips",
+    "frames": "make clips through pictures",
+    "edit": "edit clips",
+}
+
+
+def no_worker(mode: str) -> UserFacingError:
+    """The refusal for a mode no live or recently seen worker offers, naming a family that
+    would (a built-in one, the tiny test model last)."""
+    able = sorted((f for f, c in FAMILIES.items() if mode in c.all_modes), key=_real_first)
+    start = f" (REELBOT_WORKERS=…{able[0]}:1)" if able else ""
+    doing = DOING.get(mode, f"make {mode} clips")
+    return UserFacingError(
+        f"No worker here can {doing} right now — ask a server admin to start one{start}."
+    )
+
+
+def _real_first(family: str) -> tuple[bool, str]:
+    return (family == "tiny", family)
+
+
+class FleetChoice:
+    """The fleet read from Redis at most once every `cache_s` (one read at a time: in a burst
+    every request would otherwise scan the heartbeats at once)."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        cache_s: float = 1.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.redis = redis
+        self.cache_s = cache_s
+        self.clock = clock
+        self._fleet = Fleet()
+        self._read_at: float | None = None
+        self._reading: asyncio.Future[Fleet] | None = None
+
+    async def fleet(self) -> Fleet:
+        if self._read_at is not None and self.clock() - self._read_at < self.cache_s:
+            return self._fleet
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.ensure_future(self._read())
+        return await asyncio.shield(self._reading)
+
+    async def _read(self) -> Fleet:
+        fleet = await read_fleet(self.redis)
+        self._fleet, self._read_at = fleet, self.clock()
+        return fleet
+
+    async def family_for(self, mode: str, main: Capabilities) -> Capabilities:
+        """The Capabilities to size a `mode` request with: the main family's (the front end's
+        REELBOT_BACKEND) when it offers the mode or no worker was ever seen, else those of the
+        family that offers it; a UserFacingError when none does."""
+        fleet = await self.fleet()
+        family = choose_family(mode, main=main.name, offered=fleet.offered(), live=fleet.workers())
+        if family is None:
+            raise no_worker(mode)
+        return main if family == main.name else capabilities_for(family)
+
+    async def routed(self, spec: RenderSpec) -> RenderSpec:
+        """`spec` for the family that renders its mode: as it is when its own family offers it
+        (a front end chose it already, or nothing is known), else moved to the family that
+        does; a UserFacingError when no live or recently seen worker offers the mode."""
+        fleet = await self.fleet()
+        family = choose_family(
+            spec.mode, main=spec.backend, offered=fleet.offered(), live=fleet.workers()
+        )
+        if family is None:
+            raise no_worker(spec.mode)
+        return spec if family == spec.backend else spec.model_copy(update={"backend": family})
