@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import eventloop
+from cli.edit import add_edit_command
 from cli.media import add_media_commands
 from cli.verify_scan import add_inspect_commands, gallery_settings
 from core.errors import ConfigError, FlagError, UserFacingError
@@ -369,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_media_commands(sub)
     add_inspect_commands(sub)
+    add_edit_command(sub)  # reelbot edit
     from cli.token import add_token_commands  # reelbot token create|list|revoke
 
     add_token_commands(sub)
