@@ -24,6 +24,7 @@ FAMILY_OF_PIPELINE = {
     "LTXImageToVideoPipeline": "ltx",
     "WanPipeline": "wan",
     "WanImageToVideoPipeline": "wan",
+    "WanVACEPipeline": "wan_vace",
     "StableDiffusionPipeline": "animatediff",
     "AnimateDiffPipeline": "animatediff",
     "StableVideoDiffusionPipeline": "svd",

@@ -22,6 +22,7 @@ from core.models import (
     CLIP_SCAN,
     MAIN,
     MOTION_ADAPTER,
+    REGION_FINDER,
     SCAN,
     UPSAMPLER,
     Repo,
@@ -68,6 +69,18 @@ def _wan() -> Any:
     from worker.backends.wan import _build_tiny
 
     return _build_tiny()
+
+
+def _wan_vace(folders: dict[str, Path]) -> None:
+    """The VACE pipeline; and the region finder's tiny SAM 3 where `worker.regions` has one."""
+    from worker.backends.wan_vace import _build_tiny
+
+    _build_tiny().save_pretrained(folders[MAIN])
+    try:
+        from worker.regions import write_tiny_regions
+    except ImportError:  # no region finder in this install: edits with words can't run
+        return
+    write_tiny_regions(folders[REGION_FINDER])
 
 
 def _svd() -> Any:
@@ -140,5 +153,6 @@ _WRITERS: dict[str, Callable[[dict[str, Path]], None]] = {
     "wan": _saved(_wan),
     "svd": _saved(_svd),
     "ltx2": _saved(_ltx2),
+    "wan_vace": _wan_vace,
     "animatediff": _animatediff,
 }

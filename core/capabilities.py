@@ -96,6 +96,35 @@ FAMILIES: dict[str, Capabilities] = {
             note="20 of 50 steps on Wan's UniPC scheduler, first-block cache, FP8 on Ada/Hopper",
         ),
     ),
+    # Wan 2.1 VACE: text-to-video, and the clip editor (✏️ Modify, ↔ Expand, /add, /swap) as
+    # masked video-to-video with reference pictures (WanVACEPipeline). The default is the 1.3B
+    # checkpoint: its transformer is ~1.3B (+ VACE blocks), 3 GB in bf16, next to UMT5-XXL's
+    # 11.4 GB and a 0.5 GB VAE, so a 480p edit fits a 24 GB card; Wan's card gives 8.2 GB with
+    # the text encoder offloaded. The 14B (REELBOT_MODEL=Wan-AI/Wan2.1-VACE-14B-diffusers,
+    # 81 GB on the hub in fp32) needs ~28 GB for its transformer alone in bf16 and a 48-80 GB
+    # GPU; it also renders 720p, which these numbers (the 1.3B's 480p) do not ask of it.
+    "wan_vace": Capabilities(
+        name="wan_vace",
+        modes=("t2v", "edit"),
+        native_pixels=832 * 480,  # what the 1.3B was trained at (480p)
+        size_multiple=16,  # 8x VAE, 2x2 patches
+        native_fps=16,
+        default_seconds=5.0,  # 81 frames at 16 fps, its training length
+        max_seconds=5.0,
+        default_steps=50,
+        guidance_range=(4.0, 8.0),  # Pika's 12 -> 5.0, the pipeline's default
+        native_camera=False,
+        frame_step=4,
+        motion="virtual-camera travel",
+        vram_gb=20.0,  # 1.5 B transformer (3 GB) + UMT5-XXL (11.4 GB) bf16, fp32 VAE, 480p
+        sound=False,
+        adds_sound=True,
+        fast=FastRecipe(
+            steps=20,
+            cache="off",  # the VACE transformer's control blocks are not in the cache registry
+            note="20 of 50 steps on Wan's UniPC scheduler (no distilled 1.3B VACE weights wired)",
+        ),
+    ),
     "animatediff": Capabilities(
         name="animatediff",
         modes=("t2v", "illusion"),  # illusion: a ControlNet hides a message (worker.illusion)

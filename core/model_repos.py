@@ -27,6 +27,7 @@ UPSAMPLER = "spatial upsampler"
 MOTION_ADAPTER = "motion adapter"
 CAMERA_LORA = "camera LoRA"
 CLIP_SCAN = "CLIP scan"
+REGION_FINDER = "region finder"  # wan_vace: SAM 3 finds the thing an edit's words name
 
 
 @dataclass(frozen=True)

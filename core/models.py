@@ -40,6 +40,7 @@ from core.model_repos import CLIP_SCAN as CLIP_SCAN
 from core.model_repos import DUPLICATES as DUPLICATES
 from core.model_repos import MAIN as MAIN
 from core.model_repos import MOTION_ADAPTER as MOTION_ADAPTER
+from core.model_repos import REGION_FINDER as REGION_FINDER
 from core.model_repos import UPSAMPLER as UPSAMPLER
 from core.model_repos import FamilyModels as FamilyModels
 from core.model_repos import Repo as Repo
@@ -55,6 +56,9 @@ LIGHTRICKS_COMMERCIAL = (
 )
 LTX_UPSAMPLER_ID = "Lightricks/ltxv-spatial-upscaler-0.9.7"
 MOTION_ADAPTER_ID = "guoyww/animatediff-motion-adapter-v1-5-2"
+# wan_vace: the 1.3B (core.capabilities says why), and SAM 3 for an edit's words (worker.regions)
+WAN_VACE_ID = "Wan-AI/Wan2.1-VACE-1.3B-diffusers"
+REGIONS_ID = "facebook/sam3"
 CAMERA_LORA_NAMES: tuple[str, ...] = (
     "zoom-in",
     "zoom-out",
@@ -178,6 +182,47 @@ MODELS: dict[str, FamilyModels] = {
         ),
         vram_bf16_gb=FAMILIES["wan"].vram_gb,
         vram_fp8_gb=27.0,  # transformer 10 -> 5 GB
+    ),
+    "wan_vace": FamilyModels(
+        family="wan_vace",
+        repos=(
+            Repo(
+                role=MAIN,
+                repo_id=WAN_VACE_ID,
+                setting="model",
+                allow_patterns=pipeline_files(
+                    "scheduler", "text_encoder", "tokenizer", "transformer", "vae"
+                ),
+                download_gb=18.0,
+                licence="Apache-2.0",
+                source=ESTIMATE.format(
+                    "transformer ~1.5B fp32 ~6 GB; UMT5-XXL 3 shards 11.36 GB and VAE 508 MB per "
+                    "the hub file list of the same layout (a-r-r-o-w/Wan-VACE-1.3B-diffusers)"
+                ),
+                checked=(
+                    "class WanVACEPipeline and folders (scheduler UniPC, text_encoder UMT5, "
+                    "tokenizer, transformer WanVACETransformer3DModel, vae AutoencoderKLWan): "
+                    "model_index.json of the 14B's mirror and the 1.3B's diffusers layout; 480p "
+                    "(832x480) for the 1.3B: Wan2.1's configs; Apache-2.0: Wan2.1 and its "
+                    "listings"
+                ),
+                unverified="the transformer's stored dtype and size; the licence on the hub card",
+            ),
+            Repo(
+                role=REGION_FINDER,
+                repo_id=REGIONS_ID,
+                setting="regions_model",
+                allow_patterns=("*.json", "*.txt", "*.safetensors"),
+                download_gb=3.4,
+                licence="SAM License (Meta; hub access granted on request)",
+                source=ESTIMATE.format("0.9B parameters (the hub's listing) in fp32"),
+                checked="id, Mask Generation, 0.9B and gated access: hub listings of the model",
+                unverified="the licence text and file list (the repository is gated)",
+                optional=True,
+            ),
+        ),
+        vram_bf16_gb=FAMILIES["wan_vace"].vram_gb,
+        vram_fp8_gb=19.0,  # transformer 3 -> 1.5 GB
     ),
     "animatediff": FamilyModels(
         family="animatediff",

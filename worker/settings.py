@@ -44,6 +44,13 @@ class ModelSettings(BaseSettings):
         "pan-left, …) in it",
     )
 
+    regions_model: str | None = Field(
+        default=None,
+        description="wan_vace: the region finder (SAM 3) for an edit's words, hub id or folder, "
+        "loaded at the first such edit (unset: facebook/sam3, or builtin:tiny for a builtin:tiny "
+        "model)",
+    )
+
     @field_validator("models_dir", mode="before")
     @classmethod
     def _expanded(cls, value: object) -> object:

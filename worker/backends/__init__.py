@@ -26,6 +26,7 @@ BACKENDS: dict[str, str] = {
     "animatediff": "worker.backends.animatediff",
     "svd": "worker.backends.svd",
     "ltx2": "worker.backends.ltx2",
+    "wan_vace": "worker.backends.wan_vace",
 }
 
 StepCallback = Callable[[int, int], None]
