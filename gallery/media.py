@@ -54,6 +54,9 @@ CONTENT_TYPES = {
     "k3.png": "image/png",
     "k4.png": "image/png",
     "sheet.png": "image/png",
+    # a saved character's picture (`/character save`), keyed by the character's own id, not a
+    # clip's: what `-ref NAME` puts in a clip (never public)
+    "char.png": "image/png",
     # a member's input video for /restyle, as sent (the gallery never serves these)
     "input.mp4": "video/mp4",
     "input.mov": "video/quicktime",

@@ -12,7 +12,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlmodel import SQLModel
 
-from gallery import apitables, models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from gallery import apitables, chartables, models  # noqa: F401  (registers the tables)
 from gallery.db import include_object, make_engine
 from gallery.settings import GallerySettings
 

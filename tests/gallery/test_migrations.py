@@ -18,7 +18,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
-from gallery import apitables  # noqa: F401  (registers the API tables on SQLModel.metadata)
+from gallery import apitables, chartables  # noqa: F401  (registers their tables on the metadata)
 from gallery.db import alembic_config, include_object, make_engine, migrate
 from gallery.store import GalleryStore
 from tests.gallery.factories import add_done
