@@ -22,6 +22,7 @@ from pydantic import (
 from core.edits import EditSpec
 from core.frames import segments
 from core.ids import GENERATION_ID_PATTERN
+from core.story import shot_frames, shots
 
 SPEC_VERSION: Final = 1
 MAX_PROMPT_CHARS = 1500
@@ -64,7 +65,10 @@ Camera = Literal[
 # "illusion": /encrypt_text, /encrypt_image: a message (or its one input picture) hidden in it.
 # "frames": /frames (Pikaframes): 2-5 input pictures, each at its point in time (core.frames).
 # "edit": ✏️ Modify, ↔ Expand, /add, /swap: the parent's video (and a picture) edited (core.edits).
-Mode = Literal["t2v", "i2v", "v2v", "extend", "upscale", "sound", "illusion", "frames", "edit"]
+# "story": /story: 2-8 shots split by `|`, each from the last one's last frame (core.story).
+Mode = Literal[
+    "t2v", "i2v", "v2v", "extend", "upscale", "sound", "illusion", "frames", "edit", "story"
+]
 # How a clip is rendered: `fast` with the family's fast recipe (distilled weights or LoRA, fewer
 # steps, a cache hook, FP8 where the GPU has it), `hq` on the full schedule. Named "quality", not
 # "tier": the scheduler's fast/relax *queue* tiers (core.fairshare.Tier) are another axis.
@@ -226,6 +230,15 @@ class RenderSpec(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _story_told(self) -> RenderSpec:
+        """Mode "story": 2-8 shots of equal length, from the prompt or one picture."""
+        if self.mode == "story":
+            shot_frames(self.num_frames, len(shots(self.prompt)))  # ValueError says what
+            if len(self.input_media) > 1:
+                raise ValueError("mode 'story' starts from at most one input picture")
+        return self
+
+    @model_validator(mode="after")
     def _edits_a_clip(self) -> RenderSpec:
         """Mode "edit": an EditSpec, the parent's video and at most one picture (add, swap)."""
         if (self.mode == "edit") != (self.edit is not None):
@@ -329,8 +342,10 @@ class Capabilities(BaseModel):
 
     @property
     def all_modes(self) -> tuple[Mode, ...]:
-        """Every mode a request may ask of the family: what it renders, and Add sound."""
-        return (*self.modes, "sound") if self.adds_sound else self.modes
+        """Every mode a request may ask of the family: what it renders, Add sound, and stories
+        (shots chained by image-to-video: `worker.story`)."""
+        story: tuple[Mode, ...] = ("story",) if {"t2v", "i2v"} <= set(self.modes) else ()
+        return (*self.modes, *(("sound",) if self.adds_sound else ()), *story)
 
     @property
     def frames(self) -> bool:
