@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-_SIZE = 112  # input frames' side: 8 x 8 patches of 14 pixels, as SAM 3's 1008 is 72 x 72
+_SIZE = 56  # input frames' side: 4 x 4 patches of 14 pixels, as SAM 3's 1008 is 72 x 72
 _PATCH = 14
 _WIDTH = 128  # detector, FPN and tracker width; the tracker's memory is 64 wide and must be less
 _SEED = 0

@@ -8,13 +8,14 @@ no more model passes than `max_frames`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from worker.regions import TINY, RegionFinder, sample_indices, spread
@@ -36,8 +37,18 @@ def clip(count: int, seed: int = 0) -> list[Image.Image]:
     return frames
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """The tiny model's ops take microseconds: on a shared 2-core machine handing each to two
+    threads costs ten times the work (0.7 s against 4-14 s a find, measured), so one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
-def finder() -> RegionFinder:
+def finder(one_thread: None) -> RegionFinder:
     return RegionFinder.load(TINY, device="cpu", threshold=LOW)
 
 
