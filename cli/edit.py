@@ -109,6 +109,7 @@ async def _edit(
     from gallery.db import make_engine, migrate
     from gallery.mediastore import make_media_store
     from gallery.store import GalleryStore
+    from intake.fleet import FleetChoice
     from intake.submit import admitting_submitter, connect_queue, new_generation_id
 
     public_url = (
@@ -127,32 +128,32 @@ async def _edit(
         except UserFacingError as exc:
             raise FlagError(str(exc)) from None
         assert row is not None
-        caps = await edit_capabilities(capabilities_for(settings.backend))
-        parent = RenderSpec.model_validate(row.spec)
-        held: Any = parent_media if picture is not None else None  # replaced once stored
-        spec = edit_spec(
-            parent,
-            row.id,
-            Terminal(),
-            ask,
-            caps,
-            parent_media=parent_media,
-            picture=held,
-            default_quality=settings.default_quality,
-        )
         redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
         if not redis_url:
             raise UserFacingError(
                 "No Redis configured and no `reelbot up` running here. Start `reelbot up` in "
                 "another terminal, or set REELBOT_REDIS_URL to your server."
             )
-        media = make_media_store(settings)
-        new_id = new_generation_id()
-        if picture is not None:  # in the store under the edit's id before its job can exist
-            stored, _size = await asyncio.to_thread(media.save_bytes, new_id, picture, "png")
-            spec = spec.model_copy(update={"input_media": (parent_media, stored)})
         pool = await connect_queue(redis_url)
         try:
+            main = capabilities_for(settings.backend)
+            caps = await edit_capabilities(main, FleetChoice(pool))  # the fleet's editor
+            held: Any = parent_media if picture is not None else None  # replaced once stored
+            spec = edit_spec(
+                RenderSpec.model_validate(row.spec),
+                row.id,
+                Terminal(),
+                ask,
+                caps,
+                parent_media=parent_media,
+                picture=held,
+                default_quality=settings.default_quality,
+            )
+            media = make_media_store(settings)
+            new_id = new_generation_id()
+            if picture is not None:  # in the store under the edit's id before its job exists
+                stored, _size = await asyncio.to_thread(media.save_bytes, new_id, picture, "png")
+                spec = spec.model_copy(update={"input_media": (parent_media, stored)})
             printer = ProgressPrinter(sys.stdout)
             async with admitting_submitter(pool, store) as submitter:
                 await _follow(new_id, spec, submitter, pool, media, public_url, printer, timeout)

@@ -26,6 +26,7 @@ from core.flagtext import clean_text
 from core.ids import GENERATION_ID, is_generation_id
 from core.spec import DEFAULT_QUALITY, Capabilities, Quality, RenderSpec
 from gallery.models import Generation, GenerationStatus, Moderation
+from intake.fleet import FleetChoice
 from intake.followups import Owner
 
 EDIT_FAMILY = "wan_vace"  # what renders edits where the main family can't (worker.backends)
@@ -37,10 +38,15 @@ NO_EDITOR = (
 )
 
 
-async def edit_capabilities(main: Capabilities) -> Capabilities:
-    """The capabilities of the family that renders edits: the main family's when it edits,
-    else the VACE family's. The one place to switch to the mixed fleet's choice
-    (`intake.fleet.family_for("edit")`), which did not exist when this was written."""
+async def edit_capabilities(main: Capabilities, fleet: FleetChoice | None = None) -> Capabilities:
+    """The capabilities of the family that renders edits, the one place that picks it: the
+    fleet's choice (`FleetChoice.family_for("edit")`, a UserFacingError when no worker edits);
+    where that is a family that can't edit (no worker seen yet) or there is no fleet to ask,
+    the main family's when it edits, else the VACE family's."""
+    if fleet is not None:
+        chosen = await fleet.family_for("edit", main)
+        if "edit" in chosen.modes:
+            return chosen
     if "edit" in main.modes:
         return main
     try:

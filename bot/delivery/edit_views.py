@@ -82,7 +82,7 @@ async def queue_edit(
     media = check_parent(row, asker.owner_id, moderates=moderates(interaction))
     assert row is not None  # check_parent refused a missing clip
     parent = RenderSpec.model_validate(row.spec)
-    caps = await edit_capabilities(bot.model_capabilities)
+    caps = await edit_capabilities(bot.model_capabilities, bot.submitter.fleet)
     # a picture's place holds the parent's path until the picture is stored under the new id
     held = media if picture is not None else None
     spec = edit_spec(
