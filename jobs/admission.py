@@ -44,6 +44,7 @@ from redis.asyncio import Redis
 from core.fairshare import (
     Caps,
     FairShare,
+    QuotaExceeded,
     Tier,
     families_of,
     guild_key,
@@ -54,6 +55,7 @@ from core.fairshare import (
     targets,
 )
 from core.spec import RENDER_TASK, ProgressEvent, RenderJob, RenderSpec, serialize_job
+from core.story import cost
 from jobs.events import EVENTS_MAXLEN, EVENTS_TTL_S, stamped
 from jobs.keys import CURSOR_KEY, cancel_key, day_key, events_key
 from jobs.liveness import live_workers
@@ -163,7 +165,7 @@ class Admission:
             UNLIMITED if caps is None else caps.in_flight,
             UNLIMITED if caps is None else caps.per_day,
             int(DAY_TTL.total_seconds()),
-            0 if caps is None else 1,
+            0 if caps is None else cost(spec.mode, spec.prompt),  # a story: one per shot
         ]
         if announce is not None:
             keys.append(events_key(gid))
@@ -172,7 +174,7 @@ class Admission:
         if status == -1:
             raise in_flight_refusal(used, await self.next_position(spec.owner_id))
         if status == -2:
-            raise per_day_refusal(used, now)
+            raise per_day_refusal_for(spec, used, now)
         self.kick()
 
     async def reserve(
@@ -194,7 +196,7 @@ class Admission:
         now = datetime.fromtimestamp(self.clock(), UTC)
         day = day_key(owner, now)
         args = [*LAYOUT, "reserve", generation_id, owner, caps.in_flight, caps.per_day]
-        args.append(int(ttl.total_seconds() * 1000))
+        args += [int(ttl.total_seconds() * 1000), cost(spec.mode, spec.prompt)]
         try:
             held, (_, _, _, fast, relax) = await asyncio.gather(
                 self.pipelined.run_script(self.scripts.submit, keys=[day], args=args),
@@ -212,7 +214,7 @@ class Admission:
         if status == -1:
             raise in_flight_refusal(used, await self.next_position(owner))
         if status == -2:
-            raise per_day_refusal(used, now)
+            raise per_day_refusal_for(spec, used, now)
         return Preview(used, made[0], {"fast": fast, "relax": relax}) if status == 1 else None
 
     async def release(self, generation_id: str) -> bool:
@@ -366,3 +368,17 @@ class Admission:
     async def eta(self, generation_id: str, spec: RenderSpec) -> float | None:
         """Seconds until the clip is ready: rounds of jobs ahead times its class's average."""
         return await self.places.eta(generation_id, spec)
+
+
+def per_day_refusal_for(spec: RenderSpec, used: int, now: datetime) -> QuotaExceeded:
+    """The daily cap's refusal; for a story, also what it needed (a clip per shot)."""
+    refusal = per_day_refusal(used, now)
+    shots = cost(spec.mode, spec.prompt)
+    if shots == 1:
+        return refusal
+    return QuotaExceeded(
+        f"{refusal} A story counts each of its shots, and this one has {shots}: "
+        "try fewer shots, or wait for the reset.",
+        cap="per_day",
+        used=used,
+    )

@@ -5,8 +5,8 @@
 --    set for its step callback (unless the job is not in the scheduler at all: finished)
 local gid = ARG[1]
 local j = jkey(gid)
-local tier, g, m, dk, state, q = unpack(redis.call('HMGET', j, 'tier', 'guild', 'member', 'day',
-  'state', 'queue'))
+local tier, g, m, dk, state, q, cost = unpack(redis.call('HMGET', j, 'tier', 'guild', 'member',
+  'day', 'state', 'queue', 'cost'))
 -- no record: finished (its result took it out of the scheduler) or never queued here. Nothing
 -- renders it, so no cancel key is left behind for a day.
 if not state then return 0 end
@@ -25,7 +25,9 @@ end
 if out then
   redis.call('SREM', fkey(m), gid)
   redis.call('DEL', j)
-  if tonumber(redis.call('GET', dk) or '0') > 0 then redis.call('DECR', dk) end
+  -- what it counted today given back (a story counted each of its shots: submit.lua)
+  local made = tonumber(redis.call('GET', dk) or '0')
+  if made > 0 then redis.call('DECRBY', dk, math.min(made, tonumber(cost or '1'))) end
   return 1
 end
 redis.call('SET', KEYS[1], '1', 'EX', ARG[2])

@@ -6,12 +6,14 @@
 -- releasing it gives the place back; one that is neither (its bot died) expires by itself: its
 -- record goes, the next call drops it, and it cost nothing today.
 -- ARG: what, then by what:
---   'reserve', gid, member, in-flight cap, daily cap, reservation TTL ms
+--   'reserve', gid, member, in-flight cap, daily cap, reservation TTL ms [, cost]
 --     KEYS: the member's day count
+--     (cost: the clips it counts today, a story's shots; 1 when not given)
 --     -> {status, used, made today before it}: 1 reserved, 0 already known, -1 in-flight cap,
 --        -2 daily cap
 --   'queue', gid, lane (tier@family), guild, member, arq head, in-flight cap, daily cap,
---     day count TTL s, count it today (1/0) [, event JSON, stream max length, stream TTL s]
+--     day count TTL s, count it today (its cost, 0: not) [, event JSON, stream max length,
+--     stream TTL s]
 --     KEYS: the member's day count [, the job's events stream]
 --     -> {status, used}: 1 queued, 0 already known, -1 in-flight cap, -2 daily cap
 --     A reserved job is queued without a second look at the caps, and counted on the day it was
@@ -27,9 +29,9 @@ local function live(m)
   local F = fkey(m)
   local held_today = 0
   for _, other in ipairs(redis.call('SMEMBERS', F)) do
-    local state, day = unpack(redis.call('HMGET', jkey(other), 'state', 'day'))
+    local state, day, cost = unpack(redis.call('HMGET', jkey(other), 'state', 'day', 'cost'))
     if state == 'reserved' then
-      if day == KEYS[1] then held_today = held_today + 1 end
+      if day == KEYS[1] then held_today = held_today + tonumber(cost or '1') end
     elseif state ~= 'waiting' and redis.call('EXISTS', ARQ_JOB .. other) == 0 then
       redis.call('SREM', F, other)  -- finished (arq drops its job key), or a lapsed reservation
       redis.call('DEL', jkey(other))
@@ -38,25 +40,26 @@ local function live(m)
   return redis.call('SCARD', F), held_today
 end
 
-local function within_caps(m, in_flight_cap, day_cap)  -- nil, or the refusal
+local function within_caps(m, in_flight_cap, day_cap, cost)  -- nil, or the refusal
   local used, held_today = live(m)
   if used >= tonumber(in_flight_cap) then return {-1, used} end
   local today = tonumber(redis.call('GET', KEYS[1]) or '0') + held_today
-  if today >= tonumber(day_cap) then return {-2, today} end
+  if today + cost > tonumber(day_cap) then return {-2, today} end
   return nil, used, today
 end
 
-local function count_today(day, ttl)
-  redis.call('INCR', day)
+local function count_today(day, ttl, cost)
+  redis.call('INCRBY', day, cost)
   redis.call('EXPIRE', day, ttl)
 end
 
 if what == 'reserve' then
   local m = ARG[3]
   if redis.call('EXISTS', j) == 1 then return {0, 0, 0} end
-  local refused, used, today = within_caps(m, ARG[4], ARG[5])
+  local cost = tonumber(ARG[7] or '1')
+  local refused, used, today = within_caps(m, ARG[4], ARG[5], cost)
   if refused then return refused end
-  redis.call('HSET', j, 'member', m, 'day', KEYS[1], 'state', 'reserved')
+  redis.call('HSET', j, 'member', m, 'day', KEYS[1], 'state', 'reserved', 'cost', cost)
   redis.call('PEXPIRE', j, ARG[6])
   -- the in-flight set outlives this place, and a member who never comes back leaves no set:
   -- a set with no expiry holds a waiting job, which keeps it until admission gives it one
@@ -84,15 +87,17 @@ local state = redis.call('HGET', j, 'state')
 local used
 if state == 'reserved' then  -- its place is held: counted on the day it was reserved
   redis.call('PERSIST', j)
-  count_today(redis.call('HGET', j, 'day'), ARG[9])
+  local day, cost = unpack(redis.call('HMGET', j, 'day', 'cost'))
+  count_today(day, ARG[9], tonumber(cost or '1'))
   used = redis.call('SCARD', fkey(m))
 else
   if state or redis.call('EXISTS', j) == 1 then return {0, 0} end
   local refused, today
-  refused, used, today = within_caps(m, ARG[7], ARG[8])
+  local cost = tonumber(ARG[10])
+  refused, used, today = within_caps(m, ARG[7], ARG[8], math.max(cost, 1))
   if refused then return refused end
-  if ARG[10] == '1' then count_today(KEYS[1], ARG[9]) end
-  redis.call('HSET', j, 'day', KEYS[1])
+  if cost > 0 then count_today(KEYS[1], ARG[9], cost) end
+  redis.call('HSET', j, 'day', KEYS[1], 'cost', math.max(cost, 1))
   used = used + 1
 end
 redis.call('HSET', j, 'tier', tier, 'guild', g, 'member', m, 'head', ARG[6], 'state', 'waiting')
