@@ -6,8 +6,10 @@ import asyncio
 import logging
 
 from aiohttp import hdrs, web
+from pydantic import ValidationError
 
-from gallery.browse import Page
+from core.edits import EditSpec
+from gallery.browse import Lineage, Page
 from gallery.media import LocalMediaStore
 from gallery.models import Generation
 from gallery.paging import InvalidCursor, Period, Sort
@@ -89,10 +91,31 @@ async def clip_page(request: web.Request) -> web.Response:
         render_s=render_seconds(clip),
         command=remix_command(clip),
         lineage=lineage,
+        edit=edited_from(clip, lineage),
         page_url=clip_url(base, clip.id),
         video_url=media_url(base, clip.id),
         poster_url=media_url(base, clip.id, "jpg"),
     )
+
+
+def edited_from(clip: Generation, lineage: Lineage) -> dict[str, str] | None:
+    """An edit's line in its lineage: what was done and the instruction (an expand's borders
+    follow the parent's own prompt, so it has none), and its parent when that is public."""
+    edit = clip.spec.get("edit") if clip.spec and clip.spec.get("mode") == "edit" else None
+    if edit is None:
+        return None
+    try:
+        what = EditSpec.model_validate(edit).describe()
+    except ValidationError:
+        return None
+    said = "" if edit.get("kind") == "expand" else clip.prompt
+    parent = next((a for a in lineage.ancestors if a.id == clip.parent_id), None)
+    return {
+        "what": what,
+        "instruction": said,
+        "parent_id": parent.id if parent else "",
+        "parent_prompt": parent.prompt if parent else "",
+    }
 
 
 async def member_page(request: web.Request) -> web.Response:
