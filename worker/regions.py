@@ -10,11 +10,12 @@ re-detecting each frame so instances that enter later are found and drift is cor
 (transformers' sam3_video docs; `modeling_sam3_video.Sam3VideoModel._det_track_one_frame`).
 Parameters, counted from transformers 5.25's default configs: SAM 3 video 860 M (ViT backbone
 454 M, text encoder 353 M, DETR heads and tracker ~50 M); Grounding DINO (Swin-T) 172 M plus
-SAM 2 video (Hiera-T) 39 M; EdgeTAM video 36 M. The pair is two models glued by boxes on one
-frame: the tracker never sees the words again, so a car that enters later is missed. EdgeTAM
-is a small on-device SAM 2 that takes points, boxes or masks, never words, so it needs the same
-detector in front. SAM 3 costs more memory (about 1.7 GB of weights in bf16, one 1008 x 1008 ViT-L
-pass per processed frame) but the worker runs it once per edit, beside a video model of 5-14 B.
+SAM 2 video (Hiera-T) 39 M; EdgeTAM video 36 M. The pair is two models glued by boxes: the
+tracker never reads the words, so a car that enters later is missed unless we rerun the
+detector and match its boxes to tracks ourselves, which SAM 3 does inside. EdgeTAM is a small
+on-device SAM 2 that takes points, boxes or masks, never words: it needs the same detector.
+SAM 3 costs more memory (about 1.7 GB of weights in bf16, one 1008 x 1008 ViT pass per processed
+frame), but the worker runs it once per edit, beside a video model of 5-14 B parameters.
 
 Licence. The weights are under Meta's SAM License (facebookresearch/sam3 LICENSE, 2025-11-19),
 not an open-source licence: use, copy, modify and redistribute, commercially too, royalty-free,
@@ -33,7 +34,9 @@ Bounded. At most `max_frames` frames go through the model (evenly spaced, first 
 a frame between two of them gets the union of their masks, so on a long clip the region errs
 wide (covers the thing wherever it was in between), never narrow. Frames are downscaled to the
 model's input before the model sees them, under `torch.inference_mode()`, kept on the CPU until
-each one is used.
+each one is used. transformers runs SAM 3's mask NMS and hole filling with a hub kernel
+(kernels-community/cv-utils); where that can't load (offline, or not trusted) both are skipped
+with a warning: duplicate instances don't change a union, but small holes stay in the mask.
 """
 
 from __future__ import annotations
