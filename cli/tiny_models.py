@@ -72,14 +72,11 @@ def _wan() -> Any:
 
 
 def _wan_vace(folders: dict[str, Path]) -> None:
-    """The VACE pipeline; and the region finder's tiny SAM 3 where `worker.regions` has one."""
+    """The VACE pipeline, and the region finder's tiny SAM 3 video model beside it."""
     from worker.backends.wan_vace import _build_tiny
+    from worker.regions_tiny import write_tiny_regions
 
     _build_tiny().save_pretrained(folders[MAIN])
-    try:
-        from worker.regions import write_tiny_regions
-    except ImportError:  # no region finder in this install: edits with words can't run
-        return
     write_tiny_regions(folders[REGION_FINDER])
 
 
