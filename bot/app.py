@@ -67,6 +67,7 @@ COGS: tuple[str, ...] = (
     "bot.cogs.styles",
     "bot.cogs.effect",
     "bot.cogs.encrypt",
+    "bot.cogs.characters",
     "bot.cogs.edit",
 )
 

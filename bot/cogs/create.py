@@ -23,6 +23,8 @@ from core.spec import (
     Quality,
 )
 from core.stylefile import StyleMenu, effect_needs_picture
+from gallery.characters import CharacterStore
+from intake.characters import take_references, with_references
 from intake.followups import build_spec, merge_settings, read_text
 
 if TYPE_CHECKING:
@@ -128,7 +130,18 @@ class CreateCog(commands.Cog):
             }
             parsed = await with_options(interaction, parsed, options, hide=hide)
             asker = Asker.of(interaction)
+            # -ref NAME: a family that takes reference pictures, the names screened, looked up
+            parsed, capabilities, pictures = await take_references(
+                parsed,
+                main=capabilities,
+                member_id=asker.owner_id,
+                guild_id=asker.guild_id,
+                store=CharacterStore(bot.store.engine),
+                policy=bot.prompt_policy,
+                fleet=bot.submitter.fleet,
+            )
             spec = build_spec(parsed, asker, capabilities, default_quality=bot.default_quality)
+            spec = with_references(spec, pictures)
             effect_needs_picture(spec)  # `-style squish`, an effect: /effect or /animate
             await submit_request(bot, spec, asker, reply_with(interaction), place=place)
 
