@@ -52,6 +52,7 @@ from PIL import Image
 log = logging.getLogger(__name__)
 
 REGIONS_MODEL = "facebook/sam3"
+REGIONS_SETTING = "REELBOT_REGIONS_MODEL"  # the setting that names `source` (wired by the worker)
 TINY = "builtin:tiny"
 MAX_FRAMES = 64  # a 5 s clip at 16 fps is 81 frames; 64 model passes keep an edit's wait short
 PROMPT_TOKENS = 32  # SAM 3's text encoder reads 32 positions (Sam3VideoProcessor pads to 32)
@@ -108,10 +109,7 @@ class RegionFinder:
             model, tokenizer = build_tiny_regions()
             model = model.to(device=device, dtype=dtype)
         else:
-            from transformers import AutoTokenizer, Sam3VideoModel
-
-            model = Sam3VideoModel.from_pretrained(source, dtype=dtype).to(device).eval()
-            tokenizer = AutoTokenizer.from_pretrained(source)
+            model, tokenizer = _pretrained(source, device, dtype)
         return cls(
             model, tokenizer, device=device, dtype=dtype, threshold=threshold, max_frames=max_frames
         )
@@ -183,6 +181,26 @@ class RegionFinder:
         )
         pixels = torch.from_numpy(stack).permute(0, 3, 1, 2).float().div_(255.0)
         return pixels.sub_(PIXEL_MEAN).div_(PIXEL_STD)
+
+
+def _pretrained(source: str, device: str, dtype: torch.dtype) -> tuple[Any, Any]:
+    """SAM 3 and its tokenizer from a hub id or a folder, or a ModelLoadError saying the fix."""
+    from transformers import AutoTokenizer, Sam3VideoModel
+
+    from worker.model_sources import ModelLoadError
+
+    try:
+        model = Sam3VideoModel.from_pretrained(source, dtype=dtype).to(device).eval()
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    except Exception as exc:  # a missing or torn folder, a gated repo without a token, memory
+        lines = str(exc).strip().splitlines()
+        first = lines[0] if lines else type(exc).__name__
+        raise ModelLoadError(
+            f"{REGIONS_SETTING}={source}: can't load the region finder's model: {first}; pull "
+            f"{REGIONS_MODEL} (gated: accept its licence on the hub, then pull with a token) or "
+            "set it to a folder saved with save_pretrained (model and tokenizer)"
+        ) from exc
+    return model, tokenizer
 
 
 def sample_indices(count: int, limit: int) -> list[int]:

@@ -18,6 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
+from worker.model_sources import ModelLoadError
 from worker.regions import TINY, RegionFinder, sample_indices, spread
 from worker.regions_tiny import write_tiny_regions
 
@@ -159,3 +160,12 @@ def test_bad_input_says_what_to_do(finder: RegionFinder) -> None:
         finder.find(clip(2), "  ")
     with pytest.raises(ValueError, match="every frame must be 64x48"):
         finder.find([*clip(1), Image.new("RGB", (32, 32))], "the red car")
+
+
+def test_a_folder_without_the_model_names_the_setting_and_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError) as caught:
+        RegionFinder.load(str(tmp_path), device="cpu")
+
+    message = str(caught.value)
+    assert f"REELBOT_REGIONS_MODEL={tmp_path}: can't load the region finder's model" in message
+    assert "pull facebook/sam3" in message
