@@ -65,12 +65,13 @@ def screen_names(policy: Policy, names: Sequence[str]) -> None:
     if not names:
         return
     decision = policy.check(", ".join(names))
+    shown = ", ".join(f"`{n}`" for n in names)
     if decision.decision == "block":
-        raise ContentBlocked(f"I can't make this clip: {decision.reason}")
+        raise ContentBlocked(f"I can't use the character name {shown}: {decision.reason}")
     if decision.decision == "flag":
         raise UserFacingError(
-            f"I can't use the character names {', '.join(f'`{n}`' for n in names)}: "
-            f"{decision.reason}. Leave `-ref` out, or save the character under another name."
+            f"I can't use the character name {shown}: {decision.reason}. "
+            "Pick another name (or leave `-ref` out)."
         )
 
 
