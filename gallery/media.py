@@ -62,6 +62,16 @@ CONTENT_TYPES = {
     "input.mov": "video/quicktime",
     "input.webm": "video/webm",
     "input.mkv": "video/x-matroska",
+    # a story's finished shots (core.story.SHOT_KINDS), kept so a retry renders only the rest
+    # (never public: the story's own mp4 is what visitors see)
+    "s0.mp4": "video/mp4",
+    "s1.mp4": "video/mp4",
+    "s2.mp4": "video/mp4",
+    "s3.mp4": "video/mp4",
+    "s4.mp4": "video/mp4",
+    "s5.mp4": "video/mp4",
+    "s6.mp4": "video/mp4",
+    "s7.mp4": "video/mp4",
 }
 KINDS = frozenset(CONTENT_TYPES)
 # What a visitor may see of a public clip: the clip, its smaller copies, its stills. A member's
