@@ -54,6 +54,9 @@ CONTENT_TYPES = {
     "k3.png": "image/png",
     "k4.png": "image/png",
     "sheet.png": "image/png",
+    # an edit's mask (✏️ Modify, ↔ Expand, /add, /swap): where it may differ from its parent,
+    # over the whole clip, white on black (never public, as sheet.png)
+    "mask.png": "image/png",
     # a saved character's picture (`/character save`), keyed by the character's own id, not a
     # clip's: what `-ref NAME` puts in a clip (never public)
     "char.png": "image/png",
@@ -75,7 +78,8 @@ CONTENT_TYPES = {
 }
 KINDS = frozenset(CONTENT_TYPES)
 # What a visitor may see of a public clip: the clip, its smaller copies, its stills. A member's
-# inputs (png, end.png, input.*) and moderators' contact sheets (sheet.png) are never public.
+# inputs (png, end.png, input.*), contact sheets (sheet.png) and edit masks (mask.png) are
+# never public.
 PUBLIC_KINDS = ("mp4", "small.mp4", "preview.mp4", "jpg", "webp")
 # A stored relative path, exactly as `relative_path` makes it: shard / id . kind.
 _RELATIVE = re.compile(r"^([0-9a-f]{2})/(\1[0-9a-f]{30})\.([a-z0-9.]+)$")

@@ -3,7 +3,8 @@
 A moderator decides from one picture in the review channel instead of opening a video: tiles
 left to right, top to bottom in frame order, each captioned with the frame's number, time and
 its highest categories. The grid (columns × rows) is also written into the PNG as the text
-chunk `reelbot:grid`, so tools and tests can read it without measuring.
+chunk `reelbot:grid`, so tools and tests can read it without measuring. An edit's sheet outlines
+its mask on every tile (`OUTLINE`), so a moderator sees what the edit changed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ CAPTION_H = 34
 MAX_COLUMNS = 4
 BACKGROUND = (24, 24, 28)
 GRID_KEY = "reelbot:grid"
+OUTLINE = (0, 255, 255)  # an edit's mask, outlined on each tile
 
 
 def grid_for(count: int) -> tuple[int, int]:
@@ -46,10 +48,33 @@ def caption(score: FrameScore, top: int = 2) -> tuple[str, str]:
     )
 
 
+def outline(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(height, width) bool of a tile `size` (width, height): the edge of `mask` (H, W) bool
+    scaled to it, one pixel wide, inside the masked area."""
+    from PIL import Image
+
+    scaled = (
+        np.asarray(
+            Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.Resampling.NEAREST)
+        )
+        > 127
+    )
+    inner = scaled.copy()
+    inner[1:, :] &= scaled[:-1, :]
+    inner[:-1, :] &= scaled[1:, :]
+    inner[:, 1:] &= scaled[:, :-1]
+    inner[:, :-1] &= scaled[:, 1:]
+    return scaled & ~inner
+
+
 def contact_sheet(
-    frames: np.ndarray | Mapping[int, np.ndarray], scores: Sequence[FrameScore]
+    frames: np.ndarray | Mapping[int, np.ndarray],
+    scores: Sequence[FrameScore],
+    *,
+    mask: np.ndarray | None = None,
 ) -> bytes:
-    """PNG bytes of the frames `scores` name (by index into `frames`), tiled with captions."""
+    """PNG bytes of the frames `scores` name (by index into `frames`), tiled with captions;
+    an edit's `mask` (T, H, W) bool outlined on each tile (its frame's, or the last one's)."""
     from PIL import Image, ImageDraw, ImageFont
     from PIL.PngImagePlugin import PngInfo
 
@@ -64,7 +89,10 @@ def contact_sheet(
     font = ImageFont.load_default(size=12)
     for n, score in enumerate(scores):
         x, y = (n % columns) * tile_w, (n // columns) * cell_h
-        tile = Image.fromarray(frames[score.index]).resize((tile_w, tile_h))
+        pixels = np.array(Image.fromarray(frames[score.index]).resize((tile_w, tile_h)))
+        if mask is not None and len(mask):
+            pixels[outline(mask[min(score.index, len(mask) - 1)], (tile_w, tile_h))] = OUTLINE
+        tile = Image.fromarray(pixels)
         sheet.paste(tile, (x, y))
         where, what = caption(score)
         draw.text((x + 4, y + tile_h + 2), where, fill=(230, 230, 230), font=font)

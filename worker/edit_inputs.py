@@ -20,7 +20,7 @@ import numpy as np
 from core.edits import Canvas, expand_canvas
 from core.spec import Capabilities, RenderSpec
 from worker.backends.common import frames_for
-from worker.composite import FEATHER_PX, composite
+from worker.composite import FEATHER_PX, composite, reach
 from worker.edit_masks import RegionFinder, box_mask, expand_inputs, found_mask
 from worker.images import fit_image
 from worker.media_decode import ClipPlan
@@ -37,6 +37,10 @@ class EditInputs:
     feather: int  # how far outside `region` the seam fades (0: a hard edge)
     reference: Any | None = None  # the add / swap picture (PIL), VACE's reference_images
     timings: dict[str, float] = field(default_factory=dict)  # "regions": finding the thing
+
+    def reach(self) -> np.ndarray:
+        """Every pixel the composite may change: the region and its feathered seam."""
+        return reach(self.region, self.feather)
 
     def composite(self, generated: np.ndarray) -> np.ndarray:
         """The generated frames on the region, the parent's everywhere else."""

@@ -37,6 +37,7 @@ TYPES = {
     "end.png": "image/png",  # the picture an /animate clip ends on
     **{f"k{k}.png": "image/png" for k in range(5)},  # a /frames clip's pictures
     "sheet.png": "image/png",
+    "mask.png": "image/png",  # an edit's mask (never public)
     "char.png": "image/png",  # a saved character's picture (/character save)
     "input.mp4": "video/mp4",
     "input.mov": "video/quicktime",

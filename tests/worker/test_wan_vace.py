@@ -97,6 +97,7 @@ def test_text_to_video_renders_the_specs_size_deterministically(backend: WanVace
     clip = backend.render(spec, lambda s, t: steps.append((s, t)))
     assert clip.frames.shape == (5, 64, 96, 3) and clip.frames.dtype == np.uint8
     assert clip.fps == 16 and steps == [(1, 2), (2, 2)]
+    assert clip.mask is None  # nothing to keep of a parent
     assert np.array_equal(clip.frames, backend.render(spec, lambda s, t: None).frames)
     other = backend.render(make_spec(seed=8), lambda s, t: None).frames
     assert not np.array_equal(clip.frames, other)
@@ -132,6 +133,7 @@ def test_modify_with_a_box_keeps_every_pixel_outside_it(
     outside = ~reach(inside)  # beyond the box and its feathered seam
     assert outside.sum() > 0.5 * outside.size
     assert np.array_equal(clip.frames[outside], parent[outside])  # byte for byte, before encode
+    assert clip.mask is not None and np.array_equal(clip.mask, ~outside)  # kept as mask.png
     changed = np.abs(clip.frames.astype(int) - parent.astype(int))[inside]
     assert changed.mean() > 10  # the box was regenerated
 

@@ -39,13 +39,15 @@ class RenderedClip:
 
     `audio` is the sound made with them (backends with `Capabilities.sound`, when the spec asks
     for it): float32 samples in [-1, 1], shape (channels, samples), starting with the first frame,
-    at `sample_rate` Hz. None for a silent clip.
+    at `sample_rate` Hz. None for a silent clip. `mask` (an edit's): bool (frames, height, width),
+    True where the clip may differ from its parent; kept as `mask.png`, drawn on the sheet.
     """
 
     frames: np.ndarray
     fps: float
     audio: np.ndarray | None = None
     sample_rate: int | None = None
+    mask: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.audio is not None and not self.sample_rate:

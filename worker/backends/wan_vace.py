@@ -67,7 +67,6 @@ class WanVaceBackend:
         self._lock = threading.Lock()
         self.fast = FastPath(self.device)
         self.styles = StyleAdapters.none(CAPABILITIES.name)  # the worker sets the file's
-        self.last_edit: EditInputs | None = None  # the latest edit's masks (mask.png, the sheet)
 
     def finder(self) -> RegionFinder:
         """The region finder, loaded at the first edit with words (it stays resident)."""
@@ -135,9 +134,10 @@ class WanVaceBackend:
             video = self.pipe(**kwargs).frames[0]
         frames = to_uint8(video)
         if edit is not None:
-            self.last_edit = edit
             frames = edit.composite(frames)
-        elif moving:
+            mask = edit.reach()[: len(frames)]
+            return RenderedClip(frames=frames, fps=float(caps.native_fps), mask=mask)
+        if moving:
             travel = camera_travel(spec.motion)
             frames = vcam.apply_camera(frames, spec.camera, spec.width, spec.height, travel=travel)
         return RenderedClip(frames=frames, fps=float(caps.native_fps))
