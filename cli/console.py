@@ -13,10 +13,10 @@ from typing import TextIO
 from arq.connections import ArqRedis
 
 from bot.messages import about, progress_bar
+from cli.characters import parse_with_references
 from cli.pictures import Pictures, animate_spec, store_pictures
 from core.capabilities import capabilities_for
 from core.errors import UserFacingError
-from core.flags import parse_request
 from core.flagtext import value_text
 from core.spec import DEFAULT_QUALITY, Capabilities, Quality, RenderSpec, StylePreset
 from core.styles import DEFAULT_STYLES
@@ -112,13 +112,14 @@ async def create_clip(
             text, pictures, caps, styles, owner=owner, default_quality=default_quality
         )
     else:
-        spec = parse_request(
+        spec = parse_with_references(  # -ref NAME: a saved character's picture
             text,
-            capabilities=caps,
+            caps,
+            styles,  # REELBOT_STYLES_FILE's for the family, as the bot reads them
+            store.engine,
             owner_id=owner,
             owner_name=owner,
             default_quality=default_quality,  # REELBOT_DEFAULT_QUALITY, as the bot reads it
-            styles=styles,  # REELBOT_STYLES_FILE's for the family, as the bot reads them
         )
         if hidden:
             spec = with_hidden(spec, message=hidden)

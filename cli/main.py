@@ -98,10 +98,10 @@ async def _create(
     hidden: str = "",
     frames: tuple[Path, ...] = (),
 ) -> int:
+    from cli.characters import parse_with_references
     from cli.console import create_clip
     from cli.pictures import animate_spec, read_pictures
     from cli.up import read_run_file
-    from core.flags import parse_request
     from core.stylefile import StyleFile
     from gallery.db import make_engine, migrate
     from gallery.mediastore import make_media_store
@@ -118,7 +118,7 @@ async def _create(
             "--encrypt-text hides a word in a clip made from a prompt, not --image or --frames."
         )
     if checked is None:
-        spec = parse_request(text, capabilities=capabilities, styles=styles)
+        spec = parse_with_references(text, capabilities, styles, settings.resolved_database_url())
         if hidden:
             require_illusion(capabilities)
             with_hidden(spec, message=hidden)

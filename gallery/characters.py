@@ -149,6 +149,14 @@ class CharacterStore:
                 session.commit()
             return own
 
+    def server_wide_named(self, name: str) -> list[Character]:
+        """Every guild's server-wide character of that name (the operator's terminal, which
+        belongs to no guild, may use any of them)."""
+        statement = select(Character).where(col(Character.owner_id).is_(None))
+        with self._session() as session:
+            rows = list(session.exec(statement))
+        return [c for c in rows if name_key(c.name) == name_key(name)]
+
     def for_member_page(self, member_id: str) -> list[Character]:
         """A member's own characters in every guild, by name (the gallery's member page)."""
         statement = select(Character).where(col(Character.owner_id) == member_id)
