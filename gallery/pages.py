@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from core.edits import EditSpec
 from gallery.browse import Lineage, Page
+from gallery.characters import CharacterStore
 from gallery.media import LocalMediaStore
 from gallery.models import Generation
 from gallery.paging import InvalidCursor, Period, Sort
@@ -128,11 +129,14 @@ async def member_page(request: web.Request) -> web.Response:
         page = await asyncio.to_thread(browse.member_clips, member_id, cursor=cursor_of(request))
     except InvalidCursor as exc:
         raise bad_cursor(exc) from exc
+    # their saved characters (`-ref NAME`), by name only: the pictures stay private
+    kept = await asyncio.to_thread(CharacterStore(browse.engine).for_member_page, member_id)
     return render(
         request,
         "member.html",
         profile=profile,
         page=page,
+        characters=sorted({c.name for c in kept}, key=str.casefold),
         path=member_path(member_id),
         member_path=member_path,
     )

@@ -289,3 +289,26 @@ async def test_metrics_are_private(site: Site) -> None:
     assert 'reelbot_gallery_clips{status="done"} 2.0' in text
     assert "reelbot_gallery_public_clips 1.0" in text
     assert gid not in text
+
+
+async def test_member_page_lists_their_characters_by_name_only(site: Site) -> None:
+    from gallery.characters import CharacterStore
+
+    site.add(owner_id="discord:42", owner_name="Forty-two")
+    characters = CharacterStore(site.store.engine)
+    for n, (name, owner, guild) in enumerate(
+        [("Mira", "discord:42", 1), ("zed", "discord:42", 2), ("Knight", None, 1)]
+    ):
+        cid = f"{n:032x}"
+        characters.save(
+            character_id=cid,
+            name=name,
+            picture=f"{cid[:2]}/{cid}.char.png",
+            owner_id=owner,
+            guild_id=guild,
+            created_by="discord:42",
+        )
+    html = await site.text("/members/discord:42")
+    assert 'Characters: <span class="character">Mira</span>, ' in html
+    assert '<span class="character">zed</span>' in html
+    assert "Knight" not in html and ".char.png" not in html  # the server's; no pictures
