@@ -56,7 +56,14 @@ def needed_frames(spec: RenderSpec, caps: Capabilities) -> int:
 
 
 def _read_parent(path: Path, width: int, height: int, caps: Capabilities, needed: int) -> Any:
+    """The parent's first `needed` frames at the family's rate. A clip of exactly the child's
+    length decodes a frame or few short of 4k+1 (its last instant is not a frame): its last
+    frame is held for those (at most `frame_step`), so the child keeps the parent's timing; a
+    shorter parent is cut to 4k+1 frames."""
     frames = read_clip(path, ClipPlan(width, height, caps.native_fps, needed))
+    short = needed - len(frames)
+    if 0 < short <= caps.frame_step:
+        return np.concatenate([frames, np.repeat(frames[-1:], short, axis=0)])
     count = (len(frames) - 1) // caps.frame_step * caps.frame_step + 1
     return frames[:count]
 

@@ -221,3 +221,19 @@ def test_add_gives_the_picture_to_vace_as_a_reference(
     expected = fit_image(media["picture"], 96, 64)
     assert np.array_equal(np.asarray(reference), np.asarray(expected))
     assert clip.frames.shape == (5, 64, 96, 3)  # the reference frames are not in the clip
+
+
+def test_an_edit_as_long_as_its_parent_keeps_the_parents_timing(
+    backend: WanVaceBackend, tmp_path: Path
+) -> None:
+    """A 1 s parent decodes 16 frames at 16 fps, one short of the 17 (4k+1) a 1 s child needs:
+    its last frame is held for it, rather than the child being cut to 13 frames (0.75 s)."""
+    parent = tmp_path / "second.mp4"
+    encode_mp4(smooth_clip(24, 64, 64), 24.0, parent, fps=24, num_frames=24)
+    edit = EditSpec(kind="modify", box=Box(x=0, y=0, w=25, h=25))
+    spec = edit_spec(edit, width=64, height=64, aspect_ratio="1:1", num_frames=24, steps=1)
+    clip = backend.render(spec, lambda s, t: None, inputs=[parent])
+    assert len(clip.frames) == 17
+    decoded = parent_frames(parent, 64, 64, count=17)
+    assert len(decoded) == 16
+    assert np.array_equal(clip.frames[16, 40:, 40:], decoded[15, 40:, 40:])
