@@ -76,24 +76,28 @@ def parent_size(path: Path) -> tuple[int, int]:
 
 
 def canvas_for(spec: RenderSpec, caps: Capabilities, parent: tuple[int, int]) -> Canvas:
-    """The expand's canvas for a parent of `parent` size; ValueError when the spec's size is not
-    the canvas (the front end and the worker must agree)."""
+    """The expand's canvas for a parent of `parent` size: `expand_canvas` at the family's
+    pixels, or at the spec's own area (a front end that sizes clips smaller, as tests and small
+    fleets do). ValueError when neither gives the spec's size: the front end and the worker
+    must agree on the shape."""
     edit = spec.edit
     assert edit is not None
-    canvas = expand_canvas(
-        *parent,
-        expand_to=edit.expand_to,
-        zoom_out=edit.zoom_out,
-        native_pixels=caps.native_pixels,
-        multiple=caps.size_multiple,
-    )
-    if (canvas.width, canvas.height) != (spec.width, spec.height):
-        raise ValueError(
-            f"width={spec.width} and height={spec.height} are not the expanded canvas "
-            f"{canvas.width}x{canvas.height} of a {parent[0]}x{parent[1]} clip "
-            f"({edit.describe()}); size the edit with core.edits.expand_canvas"
+    size = (spec.width, spec.height)
+    for pixels in (caps.native_pixels, spec.width * spec.height):
+        canvas = expand_canvas(
+            *parent,
+            expand_to=edit.expand_to,
+            zoom_out=edit.zoom_out,
+            native_pixels=pixels,
+            multiple=caps.size_multiple,
         )
-    return canvas
+        if (canvas.width, canvas.height) == size:
+            return canvas
+    raise ValueError(
+        f"width={spec.width} and height={spec.height} are not the expanded canvas "
+        f"{canvas.width}x{canvas.height} of a {parent[0]}x{parent[1]} clip "
+        f"({edit.describe()}); size the edit with core.edits.expand_canvas"
+    )
 
 
 def edit_inputs(

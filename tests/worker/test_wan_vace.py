@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.edits import Box, EditSpec
+from core.edits import Box, EditSpec, expand_canvas
 from core.spec import RenderSpec
 from worker.backends import load_backend
 from worker.backends.wan_vace import CAPABILITIES, WanVaceBackend
@@ -202,9 +202,27 @@ def test_expand_to_a_size_the_canvas_is_not_is_refused(
         EditSpec(kind="expand", zoom_out=2.0), width=128, height=64, aspect_ratio="2:1"
     )
     with pytest.raises(
-        ValueError, match=r"width=128 and height=64 are not the expanded canvas 96x64"
+        ValueError, match=r"width=128 and height=64 are not the expanded canvas 112x80 of a 96x64"
     ):
         backend.render(spec, lambda s, t: None, inputs=[media["parent"]])
+
+
+def test_expand_sized_by_a_front_end_at_another_scale_renders_its_canvas(
+    backend: WanVaceBackend, media: dict[str, Path]
+) -> None:
+    """A bot sizing clips smaller or larger than the family (tests, small fleets) gets the
+    canvas it asked for, in the shape the edit names, the parent in its middle."""
+    canvas = expand_canvas(128, 72, expand_to="1:1", native_pixels=128 * 128, multiple=16)
+    assert (canvas.width, canvas.height) == (128, 128)
+    spec = edit_spec(
+        EditSpec(kind="expand", expand_to="1:1"), width=128, height=128, aspect_ratio="1:1"
+    )
+    clip = backend.render(spec, lambda s, t: None, inputs=[media["wide"]])
+    left, top, w, h = canvas.inner
+    assert clip.frames.shape == (5, 128, 128, 3)
+    assert np.array_equal(
+        clip.frames[:, top : top + h, left : left + w], parent_frames(media["wide"], w, h)
+    )
 
 
 def test_add_gives_the_picture_to_vace_as_a_reference(
