@@ -60,6 +60,8 @@ CONTENT_TYPES = {
     # a saved character's picture (`/character save`), keyed by the character's own id, not a
     # clip's: what `-ref NAME` puts in a clip (never public)
     "char.png": "image/png",
+    # /create's `ref_image`: a picture the clip must show, under the clip's id (never public)
+    "ref.png": "image/png",
     # a member's input video for /restyle, as sent (the gallery never serves these)
     "input.mp4": "video/mp4",
     "input.mov": "video/quicktime",

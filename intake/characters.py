@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 from core.capabilities import UnknownBackend, capabilities_for
 from core.characters import references_refused
-from core.errors import ContentBlocked, UserFacingError
+from core.errors import ContentBlocked, FlagError, UserFacingError
 from core.flags import ParsedPrompt
-from core.spec import Capabilities, RenderSpec
+from core.spec import MAX_REFERENCES, Capabilities, RenderSpec
 
 if TYPE_CHECKING:
     from core.policy import Policy
@@ -28,10 +28,11 @@ if TYPE_CHECKING:
     from intake.fleet import FleetChoice
 
 REF_MODE = "t2v"  # a clip from a prompt, showing the characters
+REF_IMAGE_KIND = "ref.png"  # /create's ref_image, stored under the clip's id
 
 
 async def family_for_references(
-    main: Capabilities, count: int, fleet: FleetChoice | None
+    main: Capabilities, count: int, fleet: FleetChoice | None, token: str = "-ref"
 ) -> Capabilities:
     """The capabilities to size a `-ref` request with: the main family's when it takes
     `count` reference pictures, else those of a family the fleet offers prompts on that does
@@ -48,7 +49,7 @@ async def family_for_references(
         ]
         if able:
             return min(able, key=lambda caps: -live.get(caps.name, 0))
-    references_refused(main, count)
+    references_refused(main, count, token)
     return main  # not reached: refused above
 
 
@@ -118,14 +119,25 @@ async def take_references(
     store: CharacterStore,
     policy: Policy,
     fleet: FleetChoice | None,
+    attached: int = 0,
 ) -> tuple[ParsedPrompt, Capabilities, tuple[str, ...]]:
     """`parsed` without its `-ref` names, the capabilities to size the request with, and the
     names' stored pictures in order (for `with_references`); a request without `-ref` comes
-    back as it is, with `main`."""
+    back as it is, with `main`. `attached`: reference pictures given as files besides the
+    names (/create's `ref_image`), counted against the family's and the clip's limit."""
     names = parsed.references
-    if not names:
+    count = len(names) + attached
+    if not count:
         return parsed, main, ()
-    capabilities = await family_for_references(main, len(names), fleet)
+    if count > MAX_REFERENCES:
+        raise FlagError(
+            f"`-ref {', '.join(names)}` and `ref_image` make {count} pictures; a clip can show "
+            f"at most {MAX_REFERENCES}. Leave one out.",
+            token="ref_image:",
+        )
+    capabilities = await family_for_references(
+        main, count, fleet, "-ref" if names else "ref_image:"
+    )
     screen_names(policy, names)
     pictures = await asyncio.to_thread(look_up, store, member_id, guild_id, names)
     return without_references(parsed), capabilities, pictures

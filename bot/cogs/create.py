@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING
 
 import discord
@@ -10,7 +12,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs.settings import member_defaults
+from bot.deferral import Deferral
+from bot.intake.line import Place
 from bot.intake.requests import Asker, reply_with, submit_request
+from bot.intake.tickets import admitted
 from core.flags import ParsedPrompt
 from core.spec import (
     MAX_FPS,
@@ -24,8 +29,9 @@ from core.spec import (
 )
 from core.stylefile import StyleMenu, effect_needs_picture
 from gallery.characters import CharacterStore
-from intake.characters import take_references, with_references
+from intake.characters import REF_IMAGE_KIND, take_references, with_references
 from intake.followups import build_spec, merge_settings, read_text
+from intake.media.images import download
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
@@ -44,6 +50,7 @@ SETTING_DESCRIPTIONS = {
     "quality": "fast: fewer steps, sooner; hq: the full schedule (unset: the server's default)",
 }
 LOOP_DESCRIPTION = "End where it starts, so it plays as a seamless loop (as -loop)"
+DOWNLOAD_TIMEOUT_S = 15.0  # ref_image; the interaction is deferred while it downloads
 COMMON_RATIOS = ["16:9", "9:16", "1:1", "4:5", "5:4", "3:2", "2:3", "21:9", "4:3", "3:4"]
 
 
@@ -80,6 +87,21 @@ async def style_choices(
     return [app_commands.Choice(name=n, value=n) for n in names if current.lower() in n][:25]
 
 
+@contextlib.asynccontextmanager
+async def in_line(
+    interaction: discord.Interaction[ReelBot], *, downloads: bool
+) -> AsyncIterator[Place]:
+    """A request's place: with a picture to fetch, behind its member's own requests only (as
+    /animate's, so a slow download holds nobody else up); else a turn among all requests."""
+    line = interaction.client.intake_line
+    if downloads:
+        with line.place(interaction) as place:
+            yield place
+    else:
+        async with line.turn(interaction) as place:
+            yield place
+
+
 class CreateCog(commands.Cog):
     def __init__(self, bot: ReelBot) -> None:
         self.bot = bot
@@ -90,6 +112,7 @@ class CreateCog(commands.Cog):
         prompt="What to see; flags like -motion 3 -camera pan left -ar 9:16 may follow",
         aspect_ratio="Width:height, like 16:9, 9:16 or 1:1",
         loop=LOOP_DESCRIPTION,
+        ref_image="A picture the clip must show, as -ref does (models taking reference pictures)",
         **SETTING_DESCRIPTIONS,
     )
     async def create(
@@ -108,10 +131,11 @@ class CreateCog(commands.Cog):
         style: str | None = None,
         quality: Quality | None = None,
         loop: bool | None = None,
+        ref_image: discord.Attachment | None = None,
     ) -> None:
         """Make a short video clip from a prompt."""
         # first come, first served: among all requests, and among the member's own for caps
-        async with interaction.client.intake_line.turn(interaction) as place:
+        async with in_line(interaction, downloads=ref_image is not None) as place:
             bot = interaction.client
             capabilities = bot.model_capabilities
             parsed = read_text(prompt, capabilities, bot.style_presets)
@@ -139,11 +163,24 @@ class CreateCog(commands.Cog):
                 store=CharacterStore(bot.store.engine),
                 policy=bot.prompt_policy,
                 fleet=bot.submitter.fleet,
+                attached=int(ref_image is not None),
             )
             spec = build_spec(parsed, asker, capabilities, default_quality=bot.default_quality)
             spec = with_references(spec, pictures)
             effect_needs_picture(spec)  # `-style squish`, an effect: /effect or /animate
-            await submit_request(bot, spec, asker, reply_with(interaction), place=place)
+            if ref_image is None:
+                await submit_request(bot, spec, asker, reply_with(interaction), place=place)
+                return
+            await Deferral.of(interaction).arm()
+            # bans, policy and caps before the picture is fetched, as /animate's
+            async with admitted(bot, spec, asker, place=place) as ticket:
+                data = await download(ref_image, timeout_s=DOWNLOAD_TIMEOUT_S)
+                picture = await bot.upload_checks.image(data, ref_image.filename)
+                kept, _size = await asyncio.to_thread(
+                    bot.media_store.save_bytes, ticket.generation_id, picture.png, REF_IMAGE_KIND
+                )
+                spec = with_references(spec, (*spec.reference_media, kept))
+                await submit_request(bot, spec, asker, reply_with(interaction), ticket=ticket)
 
     @create.autocomplete("aspect_ratio")
     async def _ratios(

@@ -146,3 +146,44 @@ async def test_server_wide_characters_are_for_moderators_to_save_and_delete(
         ix = await fake.slash_command("character delete", {"name": "Mira"})
         assert "No character named 'Mira' — yours are: none yet" in (await ix.wait_reply()).content
     assert not any(stack.media.root.rglob("*.char.png"))
+
+
+def fetches(fake: FakeDiscord) -> list[str]:
+    """Downloads of uploaded files from the fake's CDN."""
+    return [r.path for r in fake.requests if r.path.startswith("/attachments/")]
+
+
+async def test_ref_image_joins_the_named_characters(ref_stack: Stack) -> None:
+    async with FakeDiscord() as fake, fake.running(await ref_stack.new_bot()):
+        await save_mira(fake)
+        [kept] = list(ref_stack.media.root.rglob("*.char.png"))
+        extra = fake.upload("hat.png", png(300, 300))
+        ix = await fake.slash_command(
+            "create", {"prompt": "a knight in a hat -ref Mira", "ref_image": extra}
+        )
+        queued = await ix.wait_reply()
+        assert not queued.ephemeral and "queued" in queued.content
+        [spec] = specs(ref_stack)
+        [gid] = [p.name.split(".")[0] for p in ref_stack.media.root.rglob("*.ref.png")]
+        assert spec["reference_media"] == [
+            kept.relative_to(ref_stack.media.root).as_posix(),
+            f"{gid[:2]}/{gid}.ref.png",
+        ]
+
+        extra = fake.upload("hat.png", png(300, 300))
+        ix = await fake.slash_command(
+            "create", {"prompt": "a knight -ref Mira, B, C", "ref_image": extra}
+        )
+        reply = await ix.wait_reply()
+        assert reply.ephemeral and "make 4 pictures; a clip can show at most 3" in reply.content
+        assert len(specs(ref_stack)) == 1
+
+
+async def test_ref_image_is_refused_before_the_download_without_references(stack: Stack) -> None:
+    async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
+        extra = fake.upload("hat.png", png(300, 300))
+        ix = await fake.slash_command("create", {"prompt": "a knight", "ref_image": extra})
+        reply = await ix.wait_reply()
+        assert reply.ephemeral
+        assert "`ref_image:` needs a model that takes reference pictures" in reply.content
+        assert fetches(fake) == [] and specs(stack) == []

@@ -39,6 +39,7 @@ TYPES = {
     "sheet.png": "image/png",
     "mask.png": "image/png",  # an edit's mask (never public)
     "char.png": "image/png",  # a saved character's picture (/character save)
+    "ref.png": "image/png",  # /create's ref_image
     "input.mp4": "video/mp4",
     "input.mov": "video/quicktime",
     "input.webm": "video/webm",
