@@ -1,0 +1,80 @@
+"""✏️ Modify end to end with a real editor: fake Discord ↔ unmodified discord.py bot ↔ real Redis ↔
+a real `python -m worker` on the Wan VACE family (`builtin:tiny`, tiny random weights built in
+code) ↔ SQLite gallery. The bot's own family is wan_vace, so the one worker makes the parent
+(text to video) and its edit. Assertions are on what members receive: the edit is posted once
+as a child owned by whoever asked, in the parent's shape and length.
+
+Not here: an expand (the worker checks its canvas against the real family's native size, which
+this small test bot doesn't size for), and that pixels outside the region stay the parent's
+(the worker's tests show it; the tiny model's frames are too flat to tell the two apart).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cli.local_redis import LocalRedis
+from core.capabilities import capabilities_for
+from tests.fakediscord import FakeDiscord, Message
+from tests.harness.members import child_clip, create, labels, user_id
+from tests.harness.stack import Stack, clip_id
+from tests.harness.video import decoded
+from tests.harness.workers import WorkerProcesses, reelbot_env
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+# Sized small, in two steps, so the tiny VACE renders in seconds on a CPU.
+VACE_SMALL = capabilities_for("wan_vace").model_copy(
+    update={"native_pixels": 128 * 64, "default_steps": 2}
+)
+
+
+@pytest.fixture
+async def stack(redis_server: LocalRedis, redis, data_dir: Path) -> AsyncIterator[Stack]:
+    s = Stack(redis_server.url, data_dir, capabilities=VACE_SMALL)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def vace_worker(redis_server: LocalRedis, data_dir: Path) -> Iterator[WorkerProcesses]:
+    env = reelbot_env(
+        redis_server.url, data_dir, REELBOT_BACKEND="wan_vace", REELBOT_MODEL="builtin:tiny"
+    )
+    procs = WorkerProcesses(env, data_dir.parent / "logs")
+    procs.start()
+    yield procs
+    procs.stop_all()
+
+
+def frames_of(message: Message) -> tuple[np.ndarray, float]:
+    [data] = message.files.values()
+    return decoded(data)
+
+
+async def test_modify_a_region_posts_the_edit_as_the_askers_child_clip(
+    stack: Stack, vace_worker: WorkerProcesses
+) -> None:
+    async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
+        first = await create(fake, "a red car on a coast road -len 1 -seed 3")
+        parent_id = clip_id(first)
+        assert "Modify" in labels(first)
+        parent, fps = frames_of(first)
+
+        ix = await fake.click_button(first, label="Modify", user="bob")
+        modal = await ix.wait_modal()
+        sent = await fake.submit_modal(
+            modal["custom_id"], {"what": "make it snow", "where": "right"}, user="bob"
+        )
+        queued = await sent.wait_reply()
+        assert not queued.ephemeral
+
+        row, result = await child_clip(stack, fake, parent_id)
+        assert (row.parent_id, row.owner_id) == (parent_id, user_id(fake, "bob"))
+        assert row.spec["mode"] == "edit" and row.backend == "wan_vace"
+        edited, child_fps = frames_of(result)
+        assert edited.shape == parent.shape and child_fps == fps
