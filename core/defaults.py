@@ -67,6 +67,12 @@ def parse_defaults(
             "Add `-seed N` to a single /create when you want to repeat a clip.",
             token="-seed",
         )
+    if parsed.references:
+        raise FlagError(
+            "`-ref` can't be a default: your characters would be in every clip. Add "
+            "`-ref NAME` to the clips they belong in.",
+            token="-ref",
+        )
     if parsed.loop:
         raise FlagError(
             "`-loop` can't be a default: it would also refuse every /animate with an end "

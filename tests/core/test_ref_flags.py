@@ -105,3 +105,11 @@ def test_name_rule(name: str, ok: bool) -> None:
 
 def test_names_compare_without_case() -> None:
     assert name_key("MIRA") == name_key("mira") == name_key("Mira")
+
+
+def test_ref_is_never_a_default() -> None:
+    from core.defaults import parse_defaults
+
+    with pytest.raises(FlagError, match="can't be a default") as caught:
+        parse_defaults("-ar 9:16 -ref Mira")
+    assert caught.value.token == "-ref"
