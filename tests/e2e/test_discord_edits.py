@@ -202,6 +202,7 @@ REFUSALS = [
     ("same shape", "The clip is already 16:9; pick another shape"),
     ("bad picture", "PNG, JPEG, WebP or GIF"),
     ("both with", "exactly one of `with`"),
+    ("blocked what", "Explicit sexual content isn't allowed here."),
 ]
 
 
@@ -233,6 +234,8 @@ async def test_each_bad_edit_is_a_private_answer_and_queues_nothing(
             else:
                 if case == "bad where":
                     swap["what"] = "50,50,60,10"
+                if case == "blocked what":  # the words naming the thing are screened too
+                    swap["what"] = "xxx moaning"
                 if case == "both with":
                     swap["with_image"] = fake.upload("cat.png", png(), width=96, height=96)
                 ix = await fake.slash_command("swap", swap, user="bob")
