@@ -54,18 +54,20 @@ def box_mask(edit: EditSpec, frames: int, height: int, width: int) -> np.ndarray
 
 
 def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
-    """`mask` (…, H, W) bool grown by `pixels` in every direction (a square max filter)."""
-    if pixels <= 0:
-        return mask.copy()
+    """`mask` (…, H, W) bool grown by `pixels` in every direction (a square max filter, done
+    as two passes, across then down: 4·pixels + 2 shifts, not (2·pixels + 1)²)."""
     grown = mask.copy()
-    height, width = mask.shape[-2:]
-    for dy in range(-pixels, pixels + 1):
-        for dx in range(-pixels, pixels + 1):
-            src_y = slice(max(0, -dy), height - max(0, dy))
-            dst_y = slice(max(0, dy), height - max(0, -dy))
-            src_x = slice(max(0, -dx), width - max(0, dx))
-            dst_x = slice(max(0, dx), width - max(0, -dx))
-            grown[..., dst_y, dst_x] |= mask[..., src_y, src_x]
+    if pixels <= 0:
+        return grown
+    for axis in (-1, -2):
+        source = grown.copy()
+        size = mask.shape[axis]
+        for shift in range(1, min(pixels, size - 1) + 1):
+            ahead = [slice(None)] * mask.ndim
+            behind = [slice(None)] * mask.ndim
+            ahead[axis], behind[axis] = slice(shift, None), slice(None, size - shift)
+            grown[tuple(ahead)] |= source[tuple(behind)]
+            grown[tuple(behind)] |= source[tuple(ahead)]
     return grown
 
 
