@@ -193,10 +193,10 @@ MODELS: dict[str, FamilyModels] = {
                 allow_patterns=pipeline_files(
                     "scheduler", "text_encoder", "tokenizer", "transformer", "vae"
                 ),
-                download_gb=18.0,
+                download_gb=20.0,
                 licence="Apache-2.0",
                 source=ESTIMATE.format(
-                    "transformer ~1.5B fp32 ~6 GB; UMT5-XXL 3 shards 11.36 GB and VAE 508 MB per "
+                    "transformer ~2B fp32 ~8.4 GB; UMT5-XXL 3 shards 11.36 GB and VAE 508 MB per "
                     "the hub file list of the same layout (a-r-r-o-w/Wan-VACE-1.3B-diffusers)"
                 ),
                 checked=(
@@ -222,7 +222,7 @@ MODELS: dict[str, FamilyModels] = {
             ),
         ),
         vram_bf16_gb=FAMILIES["wan_vace"].vram_gb,
-        vram_fp8_gb=19.0,  # transformer 3 -> 1.5 GB
+        vram_fp8_gb=20.0,  # transformer 4 -> 2 GB
     ),
     "animatediff": FamilyModels(
         family="animatediff",
