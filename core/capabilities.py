@@ -98,12 +98,12 @@ FAMILIES: dict[str, Capabilities] = {
     ),
     # Wan 2.1 VACE: text-to-video, and the clip editor (✏️ Modify, ↔ Expand, /add, /swap) as
     # masked video-to-video with reference pictures (WanVACEPipeline). The default is the 1.3B
-    # checkpoint: 1.3B of Wan blocks plus 15 VACE blocks, about 2B (our count from the config's
-    # shapes: 30 blocks of ~46M at dim 1536), ~4 GB in bf16, next to UMT5-XXL's 11.4 GB and a
-    # 0.5 GB VAE, so a 480p edit fits a 24 GB card (Wan's own figure for the 1.3B T2V is 8.2 GB
-    # with the text encoder offloaded). The 14B (REELBOT_MODEL=Wan-AI/Wan2.1-VACE-14B-diffusers,
-    # 81 GB on the hub, fp32) needs ~30 GB for its transformer alone in bf16, a 48-80 GB GPU;
-    # it also renders 720p, which these numbers (the 1.3B's 480p) do not ask of it.
+    # checkpoint: 1.3B of Wan blocks plus its VACE blocks, 1.8B in all (the hub's transformer
+    # shards, 7.15 GB in fp32), 3.6 GB in bf16, next to UMT5-XXL's 11.4 GB and a 0.5 GB VAE, so
+    # a 480p edit fits a 24 GB card (Wan's own figure for the 1.3B T2V is 8.2 GB with the text
+    # encoder offloaded). The 14B (REELBOT_MODEL=Wan-AI/Wan2.1-VACE-14B-diffusers) has a
+    # 17B transformer (69.4 GB of fp32 shards in the diffusers copy), 35 GB in bf16 alone: an
+    # 80 GB GPU; it also renders 720p, which these numbers (the 1.3B's 480p) do not ask of it.
     "wan_vace": Capabilities(
         name="wan_vace",
         modes=("t2v", "edit"),
@@ -117,7 +117,7 @@ FAMILIES: dict[str, Capabilities] = {
         native_camera=False,
         frame_step=4,
         motion="virtual-camera travel",
-        vram_gb=22.0,  # ~2B transformer (4 GB) + UMT5-XXL (11.4 GB) bf16, fp32 VAE, 480p
+        vram_gb=22.0,  # 1.8B transformer (3.6 GB) + UMT5-XXL (11.4 GB) bf16, fp32 VAE, 480p
         sound=False,
         adds_sound=True,
         fast=FastRecipe(

@@ -193,20 +193,18 @@ MODELS: dict[str, FamilyModels] = {
                 allow_patterns=pipeline_files(
                     "scheduler", "text_encoder", "tokenizer", "transformer", "vae"
                 ),
-                download_gb=20.0,
+                download_gb=19.0,
                 licence="Apache-2.0",
-                source=ESTIMATE.format(
-                    "transformer ~2B fp32 ~8.4 GB; UMT5-XXL 3 shards 11.36 GB and VAE 508 MB per "
-                    "the hub file list of the same layout (a-r-r-o-w/Wan-VACE-1.3B-diffusers)"
+                source=HUB_SIZES.format(
+                    "transformer 2 shards 7.15 GB fp32 (its hub file pages); UMT5-XXL 3 shards "
+                    "11.36 GB and VAE 508 MB (a-r-r-o-w/Wan-VACE-1.3B-diffusers, same layout)"
                 ),
                 checked=(
-                    "class WanVACEPipeline and folders (scheduler UniPC, text_encoder UMT5, "
-                    "tokenizer, transformer WanVACETransformer3DModel, vae AutoencoderKLWan): "
-                    "model_index.json of the 14B's mirror and the 1.3B's diffusers layout; 480p "
-                    "(832x480) for the 1.3B: Wan2.1's configs; Apache-2.0: Wan2.1 and its "
-                    "listings"
+                    "WanVACEPipeline's folders (UniPC, UMT5, tokenizer, WanVACETransformer3DModel, "
+                    "AutoencoderKLWan): the 14B mirror's model_index.json; 832x480 for the 1.3B: "
+                    "Wan2.1's configs; Apache-2.0: Wan2.1's listings"
                 ),
-                unverified="the transformer's stored dtype and size; the licence on the hub card",
+                unverified="this repository's text encoder and VAE sizes; its hub card's licence",
             ),
             Repo(
                 role=REGION_FINDER,
@@ -214,15 +212,15 @@ MODELS: dict[str, FamilyModels] = {
                 setting="regions_model",
                 allow_patterns=("*.json", "*.txt", "*.safetensors"),
                 download_gb=3.4,
-                licence="SAM License (Meta; hub access granted on request)",
+                licence="SAM License (Meta's own; gated: accept it on the hub, pull with a token)",
                 source=ESTIMATE.format("0.9B parameters (the hub's listing) in fp32"),
-                checked="id, Mask Generation, 0.9B and gated access: hub listings of the model",
-                unverified="the licence text and file list (the repository is gated)",
+                checked="0.9B, gated: hub listings; the licence: worker/regions.py (its LICENSE)",
+                unverified="the file list and sizes (the repository is gated)",
                 optional=True,
             ),
         ),
         vram_bf16_gb=FAMILIES["wan_vace"].vram_gb,
-        vram_fp8_gb=20.0,  # transformer 4 -> 2 GB
+        vram_fp8_gb=20.0,  # transformer 3.6 -> 1.8 GB
     ),
     "animatediff": FamilyModels(
         family="animatediff",
