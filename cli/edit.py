@@ -15,14 +15,21 @@ import asyncio
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from core.edits import EXPAND_SHAPES, ZOOM_OUTS
 from core.errors import FlagError, UserFacingError
+from core.spec import DEFAULT_QUALITY, Capabilities, Quality, RenderSpec
 from intake.edits import EditAsk, check_parent, clip_id_of, edit_capabilities, edit_spec
 
 if TYPE_CHECKING:
+    from arq.connections import ArqRedis
+
     from bot.settings import BotSettings
+    from cli.console import CreatedClip
+    from gallery.media import LocalMediaStore
+    from gallery.models import Generation
+    from gallery.store import GalleryStore
 
 OWNER = "cli:local"
 
@@ -102,15 +109,12 @@ def cmd_edit(args: argparse.Namespace) -> int:
 async def _edit(
     settings: BotSettings, clip: str, ask: EditAsk, picture: bytes | None, timeout: float | None
 ) -> int:
-    from cli.console import ProgressPrinter, _follow
     from cli.up import read_run_file
     from core.capabilities import capabilities_for
-    from core.spec import RenderSpec
     from gallery.db import make_engine, migrate
     from gallery.mediastore import make_media_store
     from gallery.store import GalleryStore
-    from intake.fleet import FleetChoice
-    from intake.submit import admitting_submitter, connect_queue, new_generation_id
+    from intake.submit import connect_queue
 
     public_url = (
         settings.public_url
@@ -121,13 +125,7 @@ async def _edit(
     try:
         await asyncio.to_thread(migrate, engine)
         store = GalleryStore(engine)
-        try:
-            gid = clip_id_of(clip, public_url)
-            row = await asyncio.to_thread(store.get, gid)
-            parent_media = check_parent(row, OWNER, moderates=True)
-        except UserFacingError as exc:
-            raise FlagError(str(exc)) from None
-        assert row is not None
+        row = await parent_of(store, clip, public_url)  # before anything else is connected
         redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
         if not redis_url:
             raise UserFacingError(
@@ -136,32 +134,79 @@ async def _edit(
             )
         pool = await connect_queue(redis_url)
         try:
-            main = capabilities_for(settings.backend)
-            caps = await edit_capabilities(main, FleetChoice(pool))  # the fleet's editor
-            held: Any = parent_media if picture is not None else None  # replaced once stored
-            spec = edit_spec(
-                RenderSpec.model_validate(row.spec),
-                row.id,
-                Terminal(),
+            await edit_clip(
+                row,
                 ask,
-                caps,
-                parent_media=parent_media,
-                picture=held,
+                picture,
+                pool=pool,
+                store=store,
+                media=make_media_store(settings),
+                main=capabilities_for(settings.backend),
+                public_url=public_url,
+                idle_timeout_s=timeout,
                 default_quality=settings.default_quality,
             )
-            media = make_media_store(settings)
-            new_id = new_generation_id()
-            if picture is not None:  # in the store under the edit's id before its job exists
-                stored, _size = await asyncio.to_thread(media.save_bytes, new_id, picture, "png")
-                spec = spec.model_copy(update={"input_media": (parent_media, stored)})
-            printer = ProgressPrinter(sys.stdout)
-            async with admitting_submitter(pool, store) as submitter:
-                await _follow(new_id, spec, submitter, pool, media, public_url, printer, timeout)
         finally:
             await pool.aclose()
     finally:
         engine.dispose()
     return 0
+
+
+async def parent_of(store: GalleryStore, clip: str, public_url: str) -> Generation:
+    """The clip a terminal names, or a FlagError (exit 2) saying why it can't be edited."""
+    try:
+        row = await asyncio.to_thread(store.get, clip_id_of(clip, public_url))
+        check_parent(row, OWNER, moderates=True)
+    except UserFacingError as exc:
+        raise FlagError(str(exc)) from None
+    assert row is not None
+    return row
+
+
+async def edit_clip(
+    row: Generation,
+    ask: EditAsk,
+    picture: bytes | None,
+    *,
+    pool: ArqRedis,
+    store: GalleryStore,
+    media: LocalMediaStore,
+    main: Capabilities,
+    public_url: str,
+    out: TextIO = sys.stdout,
+    capabilities: Capabilities | None = None,
+    idle_timeout_s: float | None = None,
+    default_quality: Quality = DEFAULT_QUALITY,
+) -> CreatedClip:
+    """Queue the edit of `row` (sized for the fleet's editor, or `capabilities`), follow it
+    and print where the new clip is, as `cli.console.create_clip` does."""
+    from cli.console import ProgressPrinter, _follow
+    from intake.fleet import FleetChoice
+    from intake.submit import admitting_submitter, new_generation_id
+
+    parent_media = check_parent(row, OWNER, moderates=True)
+    caps = capabilities or await edit_capabilities(main, FleetChoice(pool))
+    held = parent_media if picture is not None else None  # replaced once stored
+    spec = edit_spec(
+        RenderSpec.model_validate(row.spec),
+        row.id,
+        Terminal(),
+        ask,
+        caps,
+        parent_media=parent_media,
+        picture=held,
+        default_quality=default_quality,
+    )
+    new_id = new_generation_id()
+    if picture is not None:  # in the store under the edit's id before its job exists
+        stored, _size = await asyncio.to_thread(media.save_bytes, new_id, picture, "png")
+        spec = spec.model_copy(update={"input_media": (parent_media, stored)})
+    printer = ProgressPrinter(out)
+    async with admitting_submitter(pool, store) as submitter:
+        return await _follow(
+            new_id, spec, submitter, pool, media, public_url, printer, idle_timeout_s
+        )
 
 
 def add_edit_command(sub: Any) -> None:
