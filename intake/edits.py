@@ -12,6 +12,7 @@ prompt, and the words naming the region are screened too (`intake.screening`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -58,6 +59,18 @@ async def edit_capabilities(main: Capabilities, fleet: FleetChoice | None = None
     return caps
 
 
+# A Discord message link (Copy Message Link on a result): the clip is found by its message.
+MESSAGE_LINK = re.compile(
+    r"https://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/channels/(?:\d+|@me)/\d+/(?P<id>\d+)"
+)
+
+
+def message_id_of(text: str) -> int | None:
+    """The message id in a Discord message link, or None when `text` is not one."""
+    found = MESSAGE_LINK.fullmatch(text.strip().strip("<>"))
+    return int(found["id"]) if found else None
+
+
 def clip_id_of(text: str, gallery_url: str = "") -> str:
     """The generation id in a member's clip reference: an id, or a link to one of our gallery's
     clips (`/clips/<id>`, `/media/<id>.mp4`). A link to anywhere else is refused."""
@@ -70,8 +83,8 @@ def clip_id_of(text: str, gallery_url: str = "") -> str:
     if found is None or (ours is not None and parts.netloc.lower() != ours.netloc.lower()):
         where = f" ({gallery_url.rstrip('/')}/clips/…)" if gallery_url else ""
         raise UserFacingError(
-            f"`{value[:100]}` isn't one of this server's clips. Give a clip's id or its "
-            f"gallery link{where}."
+            f"`{value[:100]}` isn't one of this server's clips. Give a clip's id, its "
+            f"gallery link{where} or the link to its message here."
         )
     return found.group(0)
 

@@ -10,6 +10,7 @@ picture gets exactly /animate's checks (`intake.media.images`).
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import discord
@@ -20,14 +21,14 @@ from bot.deferral import Deferral
 from bot.delivery.edit_views import ExpandSelect, FetchPicture, ModifyButton, queue_edit
 from core.edits import MAX_WHERE_CHARS
 from core.errors import UserFacingError
-from intake.edits import MAX_INSTRUCTION_CHARS, EditAsk, clip_id_of
+from intake.edits import MAX_INSTRUCTION_CHARS, EditAsk, clip_id_of, message_id_of
 from intake.media.images import download
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
 
 DOWNLOAD_TIMEOUT_S = 15.0
-CLIP_HELP = "The clip to edit: its id or its gallery link"
+CLIP_HELP = "The clip to edit: its id, its gallery link or the link to its message"
 WHERE_DESCRIPTION = "Where: the red car, left, top, center, or x,y,w,h in percent (optional)"
 
 
@@ -41,8 +42,15 @@ def picture_of(bot: ReelBot, attachment: discord.Attachment) -> FetchPicture:
     return fetch
 
 
-def clip_of(bot: ReelBot, clip: str) -> str:
-    return clip_id_of(clip, bot.deliverer.public_url)
+async def clip_of(bot: ReelBot, clip: str) -> str:
+    """The clip's id from an id, a gallery link, or the link to its result message."""
+    message_id = message_id_of(clip)
+    if message_id is None:
+        return clip_id_of(clip, bot.deliverer.public_url)
+    row = await asyncio.to_thread(bot.community.by_message, message_id)
+    if row is None:
+        raise UserFacingError("That message isn't one of my clips. Link a clip's result message.")
+    return row.id
 
 
 class EditCog(commands.Cog):
@@ -71,7 +79,7 @@ class EditCog(commands.Cog):
         where: app_commands.Range[str, 1, MAX_WHERE_CHARS] | None = None,
     ) -> None:
         """Put the object in a picture into one of the clips here."""
-        gid = clip_of(self.bot, clip)
+        gid = await clip_of(self.bot, clip)
         ask = EditAsk("add", instruction=prompt or "", where=where or "")
         await Deferral.of(interaction).arm()  # "thinking…" if the picture is slow
         await queue_edit(interaction, gid, ask, picture=picture_of(self.bot, image))
@@ -98,7 +106,7 @@ class EditCog(commands.Cog):
                 "Give exactly one of `with` (words) or `with_image` (a picture) for what "
                 "replaces it."
             )
-        gid = clip_of(self.bot, clip)
+        gid = await clip_of(self.bot, clip)
         ask = EditAsk("swap", instruction=with_words or "", where=what)
         if with_image is None:
             await queue_edit(interaction, gid, ask)

@@ -164,7 +164,8 @@ async def test_modify_in_a_named_region_and_expand_to_9_16(stack) -> None:
 
 
 async def test_add_a_picture_and_swap_by_words(stack) -> None:
-    async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
+    bot = await stack.new_bot()
+    async with FakeDiscord() as fake, fake.running(bot):
         gid = finished_clip(stack, user_id(fake, "alice"))
         picture = fake.upload("cat.png", png(), width=96, height=96)
         ix = await fake.slash_command(
@@ -182,8 +183,11 @@ async def test_add_a_picture_and_swap_by_words(stack) -> None:
             assert stored.size == (96, 96)
 
         other = finished_clip(stack, user_id(fake, "alice"))
-        ix = await fake.slash_command(
-            "swap", {"clip": other, "what": "the red car", "with": "a vintage bicycle"}
+        result = await posted_result(bot, fake, other)
+        stack.store.set_discord_message(other, result.id)
+        link = f"https://discord.com/channels/{fake.world.guild.id}/{fake.channel.id}/{result.id}"
+        ix = await fake.slash_command(  # the clip named by its result message's link
+            "swap", {"clip": link, "what": "the red car", "with": "a vintage bicycle"}
         )
         assert not (await ix.wait_reply()).ephemeral
         row, spec = await the_child(stack, other)

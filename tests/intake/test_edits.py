@@ -20,6 +20,7 @@ from intake.edits import (
     clip_id_of,
     edit_capabilities,
     edit_spec,
+    message_id_of,
     queued_note,
 )
 
@@ -187,3 +188,18 @@ def test_a_clip_longer_than_the_editor_makes_is_cut_and_the_member_told() -> Non
 async def test_the_editing_family_is_the_main_one_when_it_edits_else_vace() -> None:
     assert await edit_capabilities(VACE) is VACE
     assert (await edit_capabilities(capabilities_for("tiny"))).name == "wan_vace"
+
+
+@pytest.mark.parametrize(
+    ("text", "message_id"),
+    [
+        ("https://discord.com/channels/1/2/345", 345),
+        ("<https://ptb.discord.com/channels/@me/2/6>", 6),
+        ("https://discordapp.com/channels/1/2/7", 7),
+        ("https://discord.com/channels/1/2", None),
+        (f"{GALLERY}/clips/{GID}", None),
+        ("https://evil.example/channels/1/2/3", None),
+    ],
+)
+def test_a_result_message_link_names_its_message(text: str, message_id: int | None) -> None:
+    assert message_id_of(text) == message_id
