@@ -6,7 +6,9 @@ rendering it, and shows as not alive until a live worker reaps the job. Queue de
 arq queues' sizes and the fair scheduler's member wait lists; the oldest waiting request is the
 oldest head of those lists (each list is first in, first out), dated by its "queued" event.
 The result stream's length shows whether delivery keeps up: finished clips stay in it until the
-bot has posted them, so a length that only grows means no bot is reading it.
+bot has posted them, so a length that only grows means no bot is reading it. The fleet lists
+each model family live now (its workers and the modes they render), and those seen lately;
+queues and waiting lists are per lane, a tier within a family ("fast@ltx").
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from core.fairshare import QUEUE_OF, TIERS, route
+from core.fairshare import TIERS, lane, queue_of, route, split_lane
 from core.spec import DEFAULT_QUEUE
 from jobs.admission import Admission
 from jobs.events import read_event
+from jobs.fleet import read_fleet
 from jobs.keys import NOT_READY_PREFIX, OWNERS_KEY, RESULT_STREAM, events_key, heartbeat_key
 from jobs.results import KEPT_WITHOUT_READER, results_backlog
 
@@ -56,6 +59,7 @@ async def _workers(redis: Redis, now: float) -> list[dict[str, Any]]:
             "alive": True,
             "job": state.get("job"),
             "queue": str(state.get("queue") or DEFAULT_QUEUE),
+            "family": state.get("family"),
             "heartbeat_age_s": _age(now, state.get("at")),
             "uptime_s": _age(now, state.get("started")),
         }
@@ -122,38 +126,51 @@ async def read_status(redis: Redis, *, now: float | None = None) -> dict[str, An
         if worker["alive"]:
             per_queue[worker["queue"]] = per_queue.get(worker["queue"], 0) + 1
     snap = await Admission(redis).snapshot()
-    routes = route(per_queue)
-    queues = {
-        tier: {
-            "key": QUEUE_OF[tier],
-            "depth": snap.depth.get(QUEUE_OF[tier], 0),
-            "workers": per_queue.get(QUEUE_OF[tier], 0),
-        }
-        for tier in TIERS
-    }
-    tiers = {}
+    fleet = await read_fleet(redis, now=now)
+    families = sorted(
+        {split_lane(q)[1] for q in per_queue} - {""} | set(snap.queues) | set(fleet.live)
+    )
+    queues: dict[str, dict[str, Any]] = {}
+    tiers: dict[str, dict[str, Any]] = {}
     oldest: dict[str, Any] | None = None
     undated: dict[str, Any] | None = None  # a head whose events expired
-    for tier in TIERS:
-        guilds = snap.queues.get(tier, {})
-        lists = [(m, gids) for members in guilds.values() for m, gids in members.items() if gids]
-        tiers[tier] = {
-            "waiting_jobs": sum(len(gids) for _, gids in lists),
-            "members_waiting": len({m for m, _ in lists}),
-            "guilds_waiting": len(guilds),
-            "routed_to": routes[tier],
+    for family in families:
+        routes = route(per_queue, family)
+        for tier in TIERS:
+            name, key = lane(tier, family), queue_of(tier, family)
+            queues[name] = {
+                "key": key,
+                "depth": snap.depth.get(key, 0),
+                "workers": per_queue.get(key, 0),
+            }
+            guilds = snap.queues.get(family, {}).get(tier, {})
+            lists = [(m, ids) for members in guilds.values() for m, ids in members.items() if ids]
+            tiers[name] = {
+                "waiting_jobs": sum(len(ids) for _, ids in lists),
+                "members_waiting": len({m for m, _ in lists}),
+                "guilds_waiting": len(guilds),
+                "routed_to": routes[tier],
+            }
+            for _, ids in lists:
+                age = _age(now, await _queued_at(redis, ids[0]))
+                if age is None:
+                    undated = undated or {"generation_id": ids[0], "age_s": None, "tier": name}
+                elif oldest is None or age > oldest["age_s"]:
+                    oldest = {"generation_id": ids[0], "age_s": age, "tier": name}
+    offered = fleet.offered()
+    fleet_view = {
+        family: {
+            "workers": fleet.live[family].workers if family in fleet.live else 0,
+            "modes": list(modes),
+            "live": family in fleet.live,
         }
-        for _, gids in lists:
-            at = await _queued_at(redis, gids[0])
-            age = _age(now, at)
-            if age is None:
-                undated = undated or {"generation_id": gids[0], "age_s": None, "tier": tier}
-            elif oldest is None or age > oldest["age_s"]:
-                oldest = {"generation_id": gids[0], "age_s": age, "tier": tier}
+        for family, modes in sorted(offered.items())
+    }
     backlog = await results_backlog(redis)
     return {
         "at": now,
         "workers": workers,
+        "fleet": fleet_view,
         "queues": queues,
         "tiers": tiers,
         "oldest_waiting": oldest or undated,
@@ -213,6 +230,21 @@ def _alive(worker: dict[str, Any]) -> str:
     return "NO (died while rendering)"
 
 
+def fleet_lines(fleet: dict[str, Any]) -> list[str]:
+    """Each model family live now or seen lately: its workers and the modes they render."""
+    if not fleet:
+        return ["Fleet: no worker has announced its model family yet"]
+    rows = [
+        [
+            family,
+            str(f["workers"]) if f["live"] else "0 (seen in the last 10 min)",
+            ", ".join(f["modes"]) or "-",
+        ]
+        for family, f in fleet.items()
+    ]
+    return ["Fleet", *_table(["FAMILY", "WORKERS", "MODES"], rows)]
+
+
 def render_status(status: dict[str, Any]) -> str:
     """The status as tables for a terminal."""
     workers = status["workers"]
@@ -224,17 +256,18 @@ def render_status(status: dict[str, Any]) -> str:
                 w["id"],
                 _alive(w),
                 w["job"] or "-",
+                w.get("family") or "-",
                 w["queue"] or "-",
                 duration(w["heartbeat_age_s"]),
                 duration(w["uptime_s"]),
             ]
             for w in workers
         ]
-        lines += _table(["ID", "ALIVE", "JOB", "QUEUE", "BEAT", "UPTIME"], rows)
+        lines += _table(["ID", "ALIVE", "JOB", "FAMILY", "QUEUE", "BEAT", "UPTIME"], rows)
         lines += reasons
     else:
         lines.append("(none: start `reelbot worker` or `reelbot up`)")
-    lines += ["", "Queues"]
+    lines += ["", *fleet_lines(status["fleet"]), "", "Queues"]
     rows = [
         [
             f"arq {tier}",

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from arq import Retry
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from core.fairshare import NOT_WORK, QUEUE_OF, TIERS, size_class
+from core.fairshare import NOT_WORK, TIERS, size_class
 from core.spec import RenderSpec
 from jobs.metrics_endpoint import MetricsEndpoint
 from jobs.results import results_backlog
@@ -146,11 +146,9 @@ class WorkerMetrics:
     async def refresh_queues(self, admission: Admission) -> None:
         """Read the queue depths and the result stream's length from Redis."""
         snap = await admission.snapshot()
-        for tier in TIERS:
-            members = snap.queues.get(tier, {}).values()
-            waiting = sum(len(gids) for guild in members for gids in guild.values())
-            self.queue.labels(tier, "waiting").set(waiting)
-            self.queue.labels(tier, "queued").set(snap.depth.get(QUEUE_OF[tier], 0))
+        for tier in TIERS:  # every model family's together
+            self.queue.labels(tier, "waiting").set(snap.waiting(tier))
+            self.queue.labels(tier, "queued").set(snap.queued(tier))
         backlog = await results_backlog(admission.redis)
         self.results.labels("stored").set(backlog.length)
         self.results.labels("pending").set(backlog.pending)

@@ -13,8 +13,8 @@ import pytest
 from redis.asyncio import Redis
 
 from cli.status import duration, read_status, render_status
-from core.fairshare import RELAX_QUEUE, Caps
-from core.spec import DEFAULT_QUEUE, ProgressEvent, RenderJob, ResultRecord
+from core.fairshare import Caps, queue_of
+from core.spec import ProgressEvent, RenderJob, ResultRecord
 from jobs.admission import Admission
 from jobs.events import publish_event
 from jobs.keys import OWNERS_KEY, RESULT_STREAM, heartbeat_key
@@ -25,11 +25,24 @@ from tests.harness.renderjobs import job
 pytestmark = pytest.mark.timeout(60)
 ROOMY = Caps(in_flight=100, per_day=1000)
 NOW = 1_750_000_000.0
+DEFAULT_QUEUE = queue_of("fast", "tiny")  # the queue of a tiny worker: `job`'s clips are tiny's
+RELAX_QUEUE = queue_of("relax", "tiny")
 
 
-async def beat(redis: Redis, worker_id: str, *, job: str | None, at: float, started: float) -> None:
-    state = {"job": job, "at": at, "started": started, "queue": DEFAULT_QUEUE}
-    await redis.set(heartbeat_key(worker_id), json.dumps(state), px=60_000)
+async def beat(
+    redis: Redis,
+    worker_id: str,
+    *,
+    job: str | None,
+    at: float,
+    started: float,
+    family: str = "tiny",
+    modes: tuple[str, ...] = ("t2v", "i2v"),
+) -> None:
+    queue = queue_of("fast", family)
+    state = {"job": job, "at": at, "started": started, "queue": queue, "family": family}
+    await redis.set(heartbeat_key(worker_id), json.dumps({**state, "modes": modes}), px=60_000)
+    await redis.hset("reelbot:fleet", family, json.dumps({"modes": modes, "at": at}))
 
 
 async def queue_at(redis: Redis, admission: Admission, j: RenderJob, at: float, **kw) -> None:
@@ -63,6 +76,7 @@ async def test_status_reports_workers_queues_and_the_oldest_request(redis, busy)
         "alive": True,
         "job": busy["rendering"],
         "queue": DEFAULT_QUEUE,
+        "family": "tiny",
         "heartbeat_age_s": 0.5,
         "uptime_s": 3600,
     }
@@ -70,25 +84,29 @@ async def test_status_reports_workers_queues_and_the_oldest_request(redis, busy)
     assert workers["gpu-1"]["heartbeat_age_s"] == 2 and workers["gpu-1"]["uptime_s"] == 60
     assert workers["gpu-gone"]["alive"] is False and workers["gpu-gone"]["job"] == "e" * 32
 
-    assert status["queues"]["fast"] == {"key": DEFAULT_QUEUE, "depth": 1, "workers": 2}
-    assert status["queues"]["relax"] == {"key": RELAX_QUEUE, "depth": 0, "workers": 0}
-    assert status["tiers"]["fast"] == {
+    assert status["queues"]["fast@tiny"] == {"key": DEFAULT_QUEUE, "depth": 1, "workers": 2}
+    assert status["queues"]["relax@tiny"] == {"key": RELAX_QUEUE, "depth": 0, "workers": 0}
+    assert status["tiers"]["fast@tiny"] == {
         "waiting_jobs": 2,
         "members_waiting": 1,
         "guilds_waiting": 1,
         "routed_to": DEFAULT_QUEUE,
     }
     # no worker reads the relax queue, so relax jobs share the fast one
-    assert status["tiers"]["relax"]["waiting_jobs"] == 1
-    assert status["tiers"]["relax"]["members_waiting"] == 1
-    assert status["tiers"]["relax"]["routed_to"] == DEFAULT_QUEUE
-    assert status["oldest_waiting"] == {"generation_id": busy["b1"], "age_s": 90, "tier": "relax"}
+    assert status["tiers"]["relax@tiny"]["waiting_jobs"] == 1
+    assert status["tiers"]["relax@tiny"]["members_waiting"] == 1
+    assert status["tiers"]["relax@tiny"]["routed_to"] == DEFAULT_QUEUE
+    assert status["oldest_waiting"] == {
+        "generation_id": busy["b1"],
+        "age_s": 90,
+        "tier": "relax@tiny",
+    }
 
 
 async def test_an_empty_install_has_no_workers_and_nothing_waiting(redis) -> None:
     status = await read_status(redis, now=NOW)
     assert status["workers"] == [] and status["oldest_waiting"] is None
-    assert {t["waiting_jobs"] for t in status["tiers"].values()} == {0}
+    assert status["tiers"] == {} and status["fleet"] == {}
     assert "none" in render_status(status)
 
 
@@ -96,8 +114,26 @@ async def test_a_job_whose_events_expired_is_still_named_as_waiting(redis) -> No
     j = job("carol", 1)
     await Admission(redis).enqueue(j, caps=ROOMY)
     oldest = (await read_status(redis, now=NOW))["oldest_waiting"]
-    assert oldest == {"generation_id": j.generation_id, "age_s": None, "tier": "fast"}
+    assert oldest == {"generation_id": j.generation_id, "age_s": None, "tier": "fast@tiny"}
     assert "unknown time" in render_status(await read_status(redis, now=NOW))
+
+
+async def test_status_lists_each_family_live_now_with_its_workers_and_modes(redis) -> None:
+    await beat(redis, "ltx-0", job=None, at=NOW - 1, started=NOW - 60, family="ltx")
+    await beat(redis, "ltx-1", job=None, at=NOW - 1, started=NOW - 60, family="ltx")
+    await beat(
+        redis, "vace-0", job=None, at=NOW - 1, started=NOW, family="wan_vace", modes=("edit",)
+    )
+    await redis.delete(heartbeat_key("vace-0"))  # restarting: seen a moment ago, not live
+    status = await read_status(redis, now=NOW)
+    assert status["fleet"] == {
+        "ltx": {"workers": 2, "modes": ["t2v", "i2v"], "live": True},
+        "wan_vace": {"workers": 0, "modes": ["edit"], "live": False},
+    }
+    assert status["queues"]["fast@ltx"]["workers"] == 2
+    table = render_status(status)
+    assert "ltx       2                            t2v, i2v" in table
+    assert "wan_vace  0 (seen in the last 10 min)  edit" in table
 
 
 async def test_the_table_names_every_worker_and_the_oldest_request(redis, busy) -> None:
