@@ -23,11 +23,13 @@ from bot.delivery.views import result_view
 from cli.local_redis import LocalRedis
 from core.capabilities import capabilities_for
 from core.edits import expand_canvas
+from core.fairshare import queue_of
 from core.spec import RenderSpec
 from gallery.community import CommunityStore
 from gallery.models import GenerationCreate, Moderation
 from intake.submit import new_generation_id
 from jobs.keys import SCHED_JOB_PREFIX, sched_job_key
+from jobs.liveness import Liveness
 from tests.fakediscord import FakeDiscord, Message
 from tests.harness.members import labels, user_id
 from tests.harness.stack import PUBLIC_URL, Stack
@@ -77,6 +79,20 @@ def finished_clip(stack: Stack, owner: str, **row: Any) -> str:
     if row:
         stack.store._update(gid, **row)
     return gid
+
+
+async def tiny_worker_beat(redis: Any) -> None:
+    """A live worker of the tiny family, as its heartbeat announces it (no "edit" mode)."""
+    worker = Liveness(
+        redis,
+        "tiny-0",
+        interval_s=1,
+        lease_s=15,
+        queue=queue_of("fast", "tiny"),
+        family="tiny",
+        modes=TINY.all_modes,
+    )
+    await worker.beat()
 
 
 async def posted_result(bot: ReelBot, fake: FakeDiscord, gid: str) -> Message:
@@ -207,6 +223,7 @@ REFUSALS = [
     ("bad picture", "PNG, JPEG, WebP or GIF"),
     ("both with", "exactly one of `with`"),
     ("blocked what", "Explicit sexual content isn't allowed here."),
+    ("no editor", "No worker here can edit clips right now"),
 ]
 
 
@@ -240,6 +257,8 @@ async def test_each_bad_edit_is_a_private_answer_and_queues_nothing(
                     swap["what"] = "50,50,60,10"
                 if case == "blocked what":  # the words naming the thing are screened too
                     swap["what"] = "xxx moaning"
+                if case == "no editor":  # the fleet: one live tiny worker, which doesn't edit
+                    await tiny_worker_beat(bot.queue)
                 if case == "both with":
                     swap["with_image"] = fake.upload("cat.png", png(), width=96, height=96)
                 ix = await fake.slash_command("swap", swap, user="bob")
