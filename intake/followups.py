@@ -229,6 +229,10 @@ def follow_up_spec(
     try:
         ends = {"end_frame": True} if end_frame else {}
         changes: dict[str, object] = {"mode": mode, "input_media": inputs, **ends, **size}
+        if mode == "edit":  # what was edited, on the parent's video at the edit's own canvas
+            changes |= {"edit": parent.edit, "aspect_ratio": parent.aspect_ratio}
+            changes |= {"width": parent.width, "height": parent.height}
+            changes |= {"num_frames": parent.num_frames, "fps": parent.fps}
         if mode == "illusion":  # what it hides, which no command text carries
             changes |= {"illusion_text": parent.illusion_text}
             changes |= {"illusion_strength": parent.illusion_strength}

@@ -23,6 +23,7 @@ from intake.edits import (
     message_id_of,
     queued_note,
 )
+from intake.followups import follow_up_spec
 
 GID = "0123456789abcdef0123456789abcdef"
 GALLERY = "https://clips.example.org"
@@ -203,3 +204,14 @@ async def test_the_editing_family_is_the_main_one_when_it_edits_else_vace() -> N
 )
 def test_a_result_message_link_names_its_message(text: str, message_id: int | None) -> None:
     assert message_id_of(text) == message_id
+
+
+def test_reroll_vary_and_remix_of_an_edit_are_the_same_edit_again() -> None:
+    ask = EditAsk("expand", expand_to="9:16")
+    edit = edit_spec(PARENT, GID, Member(), ask, VACE, parent_media="p.mp4")
+    reroll = follow_up_spec(edit, "f" * 32, "reroll", Member(), VACE, {})
+    remix = follow_up_spec(edit, "f" * 32, "remix", Member(), VACE, {}, text="make it rain")
+    for child in (reroll, remix):
+        assert (child.mode, child.edit, child.input_media) == ("edit", edit.edit, ("p.mp4",))
+        assert (child.width, child.height, child.num_frames) == (edit.width, edit.height, 24)
+    assert reroll.seed != edit.seed and remix.prompt == "make it rain"
