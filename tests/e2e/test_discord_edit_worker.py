@@ -2,11 +2,11 @@
 a real `python -m worker` on the Wan VACE family (`builtin:tiny`, tiny random weights built in
 code) ↔ SQLite gallery. The bot's own family is wan_vace, so the one worker makes the parent
 (text to video) and its edit. Assertions are on what members receive: the edit is posted once
-as a child owned by whoever asked, in the parent's shape and length.
+as a child owned by whoever asked, in the parent's shape and length; an expand to 9:16 comes back
+in the canvas the bot sized it for.
 
-Not here: an expand (the worker checks its canvas against the real family's native size, which
-this small test bot doesn't size for), and that pixels outside the region stay the parent's
-(the worker's tests show it; the tiny model's frames are too flat to tell the two apart).
+Not here: that pixels outside the region stay the parent's (the worker's tests show it; the
+tiny model's frames are too flat to tell the two apart).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def frames_of(message: Message) -> tuple[np.ndarray, float]:
     return decoded(data)
 
 
-async def test_modify_a_region_posts_the_edit_as_the_askers_child_clip(
+async def test_modify_and_expand_post_the_edits_as_child_clips(
     stack: Stack, vace_worker: WorkerProcesses
 ) -> None:
     async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
@@ -78,3 +78,11 @@ async def test_modify_a_region_posts_the_edit_as_the_askers_child_clip(
         assert row.spec["mode"] == "edit" and row.backend == "wan_vace"
         edited, child_fps = frames_of(result)
         assert edited.shape == parent.shape and child_fps == fps
+
+        # ↔ Expand to 9:16: the posted clip has the canvas the bot sized and the worker made
+        ix = await fake.select(first, f"reelbot:expand:{parent_id}", ["9:16"], user="alice")
+        assert not (await ix.wait_reply()).ephemeral
+        row, result = await child_clip(stack, fake, parent_id, count=2)
+        taller, _fps = frames_of(result)
+        assert taller.shape[1:3] == (row.height, row.width) and row.width < row.height
+        assert row.spec["edit"]["expand_to"] == "9:16" and len(taller) == len(parent)
