@@ -23,8 +23,9 @@ from api import batch_feeder
 from api.batch_feeder import REVOKED, BatchFeeder
 from api.context import ApiContext
 from cli.local_redis import LocalRedis
+from core.fairshare import queue_of
 from core.flags import parse_request
-from core.spec import DEFAULT_QUEUE, ResultRecord
+from core.spec import ResultRecord
 from gallery.api_batches import BatchStore, BatchView, item_generation_id
 from gallery.models import Generation, GenerationStatus
 from jobs.keys import flight_key, heartbeat_key
@@ -34,6 +35,7 @@ from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.timeout(90)
 CAP = 2
+DEFAULT_QUEUE = queue_of("fast", "tiny")  # where a tiny worker reads fast jobs
 
 
 @pytest.fixture(autouse=True)

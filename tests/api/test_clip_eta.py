@@ -8,10 +8,13 @@ import asyncio
 import json
 
 from core.capabilities import capabilities_for
+from core.fairshare import queue_of
 from core.flags import parse_request
-from core.spec import DEFAULT_QUEUE, RenderSpec
+from core.spec import RenderSpec
 from jobs.keys import heartbeat_key
 from tests.api.conftest import Api
+
+DEFAULT_QUEUE = queue_of("fast", "tiny")  # where a tiny worker reads fast jobs
 
 
 async def test_the_answers_eta_is_the_queued_clips_eta(api: Api) -> None:

@@ -8,11 +8,14 @@ import json
 from arq.constants import in_progress_key_prefix
 
 from api.schemas import Cancelled, Clip, ClipPage
+from core.fairshare import queue_of
 from core.spec import CANCELLED, ProgressEvent
 from jobs.events import publish_event
-from jobs.keys import DEFAULT_QUEUE, cancel_key, heartbeat_key
+from jobs.keys import cancel_key, heartbeat_key
 from tests.api.conftest import GUILD, MEMBER, Api
 from tests.harness.waiting import eventually
+
+DEFAULT_QUEUE = queue_of("fast", "tiny")  # where a tiny worker reads fast jobs
 
 OTHER = "discord:2002"
 
@@ -115,7 +118,8 @@ async def test_the_owner_cancels_a_queued_clip_and_it_reads_cancelled(api: Api) 
 
 async def test_a_rendering_clip_is_asked_to_stop(api: Api, redis) -> None:
     gid = await queued(api)
-    await redis.set(heartbeat_key("w1"), json.dumps({"job": None}))  # a live worker
+    live = {"job": None, "queue": DEFAULT_QUEUE}  # a live worker
+    await redis.set(heartbeat_key("w1"), json.dumps(live))
     api.ctx.admission.kick()
     await eventually(lambda: redis.zscore(DEFAULT_QUEUE, gid), lambda _score: True)
     await redis.set(in_progress_key_prefix + gid, b"1")  # and a worker has taken it

@@ -11,12 +11,14 @@ from redis.asyncio import Redis
 
 from bot.delivery.eta import RenderTimes, work_seconds
 from bot.messages import queued_text
-from core.fairshare import Caps, size_class
+from core.fairshare import Caps, queue_of, size_class
 from core.flags import parse_request
-from core.spec import DEFAULT_QUEUE, RenderJob, RenderSpec
+from core.spec import RenderJob, RenderSpec
 from jobs.admission import Admission
 from jobs.keys import heartbeat_key
 from tests.bot.capabilities import CAPS
+
+DEFAULT_QUEUE = queue_of("fast", "tiny")  # where a tiny worker reads fast jobs
 
 SMALL = "a fox -len 1 -seed 1"
 BIG = "a fox on a long walk -len 4 -ar 1:1 -seed 2"

@@ -11,14 +11,16 @@ import pytest
 
 from cli.console import create_clip, queued_line
 from core.capabilities import capabilities_for
+from core.fairshare import queue_of
 from core.flags import parse_request
-from core.spec import DEFAULT_QUEUE
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
 from intake.submit import connect_queue
 from jobs.admission import Admission
 from jobs.keys import heartbeat_key
+
+DEFAULT_QUEUE = queue_of("fast", "tiny")  # where a tiny worker reads fast jobs
 
 pytestmark = pytest.mark.timeout(60)
 GID = "0123456789abcdef0123456789abcdef"

@@ -80,7 +80,7 @@ async def forge(pool: ArqRedis, gid: str, sent: RenderSpec) -> dict[str, Any]:
     """Put a job into arq's queue directly, past the fair scheduler; what the worker returned."""
     job = RenderJob(generation_id=gid, spec=sent)
     queued = await pool.enqueue_job(
-        RENDER_TASK, job.model_dump(mode="json"), _job_id=gid, _queue_name=DEFAULT_QUEUE
+        RENDER_TASK, job.model_dump(mode="json"), _job_id=gid, _queue_name=DEFAULT_QUEUE + "@tiny"
     )
     assert queued is not None
     result: dict[str, Any] = await queued.result(timeout=120)
