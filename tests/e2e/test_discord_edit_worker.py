@@ -3,7 +3,7 @@ a real `python -m worker` on the Wan VACE family (`builtin:tiny`, tiny random we
 code) ↔ SQLite gallery. The bot's own family is wan_vace, so the one worker makes the parent
 (text to video) and its edit. Assertions are on what members receive: the edit is posted once
 as a child owned by whoever asked, in the parent's shape and length; an expand to 9:16 comes back
-in the canvas the bot sized it for.
+in the canvas the bot sized it for; /add with a picture is posted in the parent's shape.
 
 Not here: that pixels outside the region stay the parent's (the worker's tests show it; the
 tiny model's frames are too flat to tell the two apart).
@@ -11,17 +11,19 @@ tiny model's frames are too flat to tell the two apart).
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from cli.local_redis import LocalRedis
 from core.capabilities import capabilities_for
 from tests.fakediscord import FakeDiscord, Message
 from tests.harness.members import child_clip, create, labels, user_id
-from tests.harness.stack import Stack, clip_id
+from tests.harness.stack import PUBLIC_URL, Stack, clip_id
 from tests.harness.video import decoded
 from tests.harness.workers import WorkerProcesses, reelbot_env
 
@@ -51,12 +53,18 @@ def vace_worker(redis_server: LocalRedis, data_dir: Path) -> Iterator[WorkerProc
     procs.stop_all()
 
 
+def png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (96, 96), (200, 40, 40)).save(out, format="PNG")
+    return out.getvalue()
+
+
 def frames_of(message: Message) -> tuple[np.ndarray, float]:
     [data] = message.files.values()
     return decoded(data)
 
 
-async def test_modify_and_expand_post_the_edits_as_child_clips(
+async def test_modify_expand_and_add_post_the_edits_as_child_clips(
     stack: Stack, vace_worker: WorkerProcesses
 ) -> None:
     async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
@@ -86,3 +94,13 @@ async def test_modify_and_expand_post_the_edits_as_child_clips(
         taller, _fps = frames_of(result)
         assert taller.shape[1:3] == (row.height, row.width) and row.width < row.height
         assert row.spec["edit"]["expand_to"] == "9:16" and len(taller) == len(parent)
+
+        # /add a picture at the centre, by the clip's gallery link
+        picture = fake.upload("hat.png", png(), width=96, height=96)
+        options = {"clip": f"{PUBLIC_URL}/clips/{parent_id}", "image": picture, "where": "center"}
+        ix = await fake.slash_command("add", options, user="bob")
+        assert not (await ix.wait_reply()).ephemeral
+        row, result = await child_clip(stack, fake, parent_id, count=3)
+        added, _fps = frames_of(result)
+        assert row.spec["edit"]["kind"] == "add" and len(row.spec["input_media"]) == 2
+        assert added.shape == parent.shape
