@@ -1,4 +1,4 @@
-"""✏️ Modify end to end with a real editor: fake Discord ↔ unmodified discord.py bot ↔ real Redis ↔
+"""Edits end to end with a real editor: fake Discord ↔ unmodified discord.py bot ↔ real Redis ↔
 a real `python -m worker` on the Wan VACE family (`builtin:tiny`, tiny random weights built in
 code) ↔ SQLite gallery. The bot's own family is wan_vace, so the one worker makes the parent
 (text to video) and its edit. Assertions are on what members receive: the edit is posted once
