@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from core.capabilities import capabilities_for
 from core.frames import PICTURE_KINDS
 from core.spec import MAX_FPS, Capabilities, RenderJob, RenderSpec
+from core.story import shots
 from gallery.media import parse_relative
 from gallery.models import UNFINISHED, Generation, GenerationStatus
 from worker.announce import fail_clip
@@ -113,6 +114,8 @@ def check_size(spec: RenderSpec, caps: Capabilities, work_limit: float) -> None:
     if spec.mode not in caps.all_modes:  # what it renders, and Add sound (worker.sound)
         raise Refusal(f"the {caps.name} model can't do {spec.mode}", fail_row=True)
     pixels, frames, steps = largest(caps)
+    if spec.mode == "story":  # each shot is within the family's longest clip (worker.story)
+        frames *= len(shots(spec.prompt))
     asked = f"{spec.width}×{spec.height}, {spec.num_frames} frames, {spec.steps} steps"
     if spec.width * spec.height > pixels or spec.num_frames > frames:
         raise Refusal(

@@ -25,6 +25,8 @@ from jobs.liveness import Liveness
 from worker.announce import announce_done, audit_scan, block_clip, publish_progress
 from worker.backends import Backend, RenderedClip
 from worker.c2pa_manifest import sign_c2pa
+from worker.contact_sheet import contact_sheet
+from worker.edit_masks import mask_union_png
 from worker.encode import encode_mp4, encode_to_fit, write_poster, write_preview
 from worker.output_check import OutputCheck, sheet_png
 from worker.provenance import clip_provenance
@@ -32,13 +34,14 @@ from worker.remux import add_sound_track
 from worker.scan import ScanReport
 from worker.settings import WorkerConfig
 from worker.sound import needs_sound, parent_frames, with_sound
+from worker.story import ShotFiles, render_story
 from worker.watermark import embed_watermark
 
 log = logging.getLogger(__name__)
 
 STEP_EVENT_INTERVAL_S = 0.25  # progress events per clip are rate-limited to this spacing
 # What a render writes into the media store (small.mp4 only when the clip is over the cap).
-CLIP_KINDS = ("mp4", "small.mp4", "preview.mp4", "jpg", "sheet.png")
+CLIP_KINDS = ("mp4", "small.mp4", "preview.mp4", "jpg", "sheet.png", "mask.png")
 
 
 class RenderCancelled(Exception):
@@ -82,7 +85,10 @@ async def make_clip(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[s
         clip = await asyncio.to_thread(parent_frames, spec, inputs)
         timings["read"] = time.perf_counter() - t0
     else:
-        clip, render_timings = await _render_in_thread(ctx["backend"], job, redis, liveness, inputs)
+        shots = ShotFiles(media, gid, resume=attempt > 1) if spec.mode == "story" else None
+        clip, render_timings = await _render_in_thread(
+            ctx["backend"], job, redis, liveness, inputs, shots
+        )
         timings.update(render_timings)
     if needs_sound(spec, ctx["backend"].capabilities):  # worker.sound: made for these frames
         t0 = time.perf_counter()
@@ -139,8 +145,14 @@ async def make_clip(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[s
     )
     sheet = ""
     if held and report is not None:
-        png = await asyncio.to_thread(sheet_png, clip.frames, report)
+        if clip.mask is None:
+            png = await asyncio.to_thread(sheet_png, clip.frames, report)
+        else:  # an edit's: its mask outlined on each tile
+            png = await asyncio.to_thread(contact_sheet, clip.frames, report.frames, mask=clip.mask)
         sheet, _ = await asyncio.to_thread(media.save_bytes, gid, png, "sheet.png")
+    if clip.mask is not None:  # an edit's mask, kept with the clip (never public)
+        png = await asyncio.to_thread(mask_union_png, clip.mask)
+        await asyncio.to_thread(media.save_bytes, gid, png, "mask.png")
     timings["encode"] = time.perf_counter() - t0
     if config.c2pa_cert_file and config.c2pa_key_file:
         t0 = time.perf_counter()
@@ -212,6 +224,7 @@ async def _render_in_thread(
     redis: Any,
     liveness: Liveness,
     inputs: Sequence[Path] = (),
+    shots: ShotFiles | None = None,
 ) -> tuple[RenderedClip, dict[str, float]]:
     """Denoise in a thread so the event loop keeps beating; cancel it cooperatively.
 
@@ -223,7 +236,7 @@ async def _render_in_thread(
     marks = {"last_step": 0.0, "last_event": 0.0}
     gid = job.generation_id
 
-    def on_step(step: int, total: int) -> None:
+    def on_step(step: int, total: int, shot: str = "") -> None:
         now = time.perf_counter()
         marks["last_step"] = now
         if stop.is_set():
@@ -234,11 +247,13 @@ async def _render_in_thread(
             raise OwnerCancelled(gid)
         if step == total or now - marks["last_event"] >= STEP_EVENT_INTERVAL_S:
             marks["last_event"] = now
-            event = ProgressEvent(kind="step", step=step, total=total)
+            event = ProgressEvent(kind="step", step=step, total=total, message=shot)
             asyncio.run_coroutine_threadsafe(publish_progress(redis, gid, event), loop)
 
     started = time.perf_counter()
-    thread_job = asyncio.ensure_future(asyncio.to_thread(job_render, backend, job, on_step, inputs))
+    thread_job = asyncio.ensure_future(
+        asyncio.to_thread(job_render, backend, job, on_step, inputs, shots)
+    )
     try:
         clip = await asyncio.shield(thread_job)
     except asyncio.CancelledError:
@@ -253,7 +268,11 @@ async def _render_in_thread(
 
 
 def job_render(
-    backend: Backend, job: RenderJob, on_step: Any, inputs: Sequence[Path] = ()
+    backend: Backend,
+    job: RenderJob,
+    on_step: Any,
+    inputs: Sequence[Path] = (),
+    shots: ShotFiles | None = None,
 ) -> RenderedClip:
     """The blocking render call, named so that profiles and stack dumps read well."""
     if job.spec.sound and not backend.capabilities.sound:  # the bot refuses it; others may not
@@ -271,6 +290,8 @@ def job_render(
     if style is not None and style.adapter and getattr(backend, "styles", None) is None:
         name = backend.capabilities.name
         raise ValueError(f"the {name} model takes no LoRAs, so `-style {style.name}` can't be used")
+    if job.spec.mode == "story":  # its shots one after another (worker.story)
+        return render_story(backend, job.spec, on_step, inputs, shots)
     return backend.render(job.spec, on_step, inputs=inputs)
 
 

@@ -1,0 +1,133 @@
+"""A story (`/story`, mode "story"): its shots rendered one after another, delivered as one clip.
+
+Shot 1 is text-to-video (image-to-video when the story starts from the member's picture); each
+next shot is the family's image-to-video from the previous shot's last frame, with its own
+text and the story's seed plus its index. The continuing shot's first frame is that picture
+again, so it is dropped at the seam. Chaining works on every family that has image-to-video
+(`Capabilities.all_modes` offers "story" exactly there), with the backend's own render path:
+styles, `-fast`, the step callback and cancelling all behave as for any clip.
+
+The alternative is diffusers' `LTXI2VLongMultiPromptPipeline` (0.42: one long LTX render in
+temporal tiles, a prompt per tile through `prompt_segments`, tiles blended over
+`temporal_overlap` latent frames). It exists only for LTX-Video, renders nothing until its last
+tile, so it can't keep finished shots across a worker's death, and its tile boundaries are
+latent windows, not the member's shots. `bench/story.py` measures both on the tiny model; the
+chained render spends its extra time on the shots' own VAE encodes and decodes (a seam costs
+one image encode), see the figures there.
+
+Each finished shot is stored (`core.story.shot_kind`: `s0.mp4` …, private) before the next
+starts, so a retried job (attempt > 1, after a worker died) loads the shots already made and
+renders only the rest. A stored shot is re-read from its MP4 (H.264 at CRF 12: close to what
+was rendered, not bit for bit), and a resumed story's next shot starts from that decoded frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from core.spec import MAX_SEED, RenderSpec
+from core.story import shot_frames, shot_kind, shot_label, shots
+from gallery.media import LocalMediaStore
+from worker.backends import Backend, RenderedClip
+from worker.encode import encode_mp4
+
+log = logging.getLogger(__name__)
+
+ShotStep = Callable[..., None]
+"""on_step(step, total, message): the step of the shot `message` names ("shot 2/3")."""
+SHOT_CRF = 12  # a stored shot is what the next one starts from: near lossless
+
+
+@dataclass(frozen=True)
+class ShotFiles:
+    """Where one story's finished shots are kept (the media store, under the story's id);
+    `resume`: read back what an earlier attempt stored (only a retry does)."""
+
+    media: LocalMediaStore
+    generation_id: str
+    resume: bool = False
+
+    def stored(self, k: int) -> np.ndarray | None:
+        """Shot k's frames, if an earlier attempt finished it; None otherwise."""
+        if not self.resume:
+            return None
+        path = self.media.fetch(self.media.relative_path(self.generation_id, shot_kind(k)))
+        return None if path is None else read_shot(path)
+
+    def keep(self, k: int, frames: np.ndarray, fps: float) -> None:
+        """Store shot k whole (written aside, then moved into place) before the next starts."""
+        kind = shot_kind(k)
+        rate = max(1, round(fps))
+        path = self.media.path_for(self.generation_id, kind)
+        encode_mp4(frames, rate, path, fps=rate, num_frames=len(frames), crf=SHOT_CRF)
+        self.media.publish(self.generation_id, [kind])  # a bucket has it before we go on
+
+
+def read_shot(path: Path) -> np.ndarray:
+    """A stored shot's frames as uint8 RGB (T, H, W, 3): our own file, not a member's."""
+    import av
+
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+def shot_spec(spec: RenderSpec, k: int, text: str, *, from_picture: bool) -> RenderSpec:
+    """Shot k (0-based) as a clip of its own: its text, its length, the seed plus k; from a
+    picture (image-to-video) or from the text alone."""
+    count = len(shots(spec.prompt))
+    data = spec.model_dump(mode="json")
+    data.update(
+        prompt=text,
+        mode="i2v" if from_picture else "t2v",
+        num_frames=shot_frames(spec.num_frames, count),
+        seed=(spec.seed + k) % (MAX_SEED + 1),
+        input_media=[],
+    )
+    return RenderSpec.model_validate(data)
+
+
+def render_story(
+    backend: Backend,
+    spec: RenderSpec,
+    on_step: ShotStep,
+    inputs: Sequence[Path] = (),
+    files: ShotFiles | None = None,
+) -> RenderedClip:
+    """Every shot in order, each from the last one's last frame; the frames joined, the
+    repeated first frame of each continuing shot dropped. Blocking (the render thread)."""
+    if spec.mode != "story":
+        raise ValueError(f"mode {spec.mode!r} is not a story")
+    if len(inputs) > 1:
+        raise ValueError(f"a story starts from at most one picture, got {len(inputs)}")
+    texts = shots(spec.prompt)
+    parts: list[np.ndarray] = []
+    fps = float(backend.capabilities.native_fps)
+    with tempfile.TemporaryDirectory(prefix="story-") as scratch:
+        start: Path | None = inputs[0] if inputs else None
+        for k, text in enumerate(texts):
+            label = shot_label(k, len(texts))
+            frames = files.stored(k) if files is not None else None
+            if frames is not None:
+                log.info("%s kept from an earlier attempt (%d frames)", label, len(frames))
+            else:
+                one = shot_spec(spec, k, text, from_picture=start is not None)
+
+                def step(i: int, total: int, label: str = label) -> None:
+                    on_step(i, total, label)
+
+                clip = backend.render(one, step, inputs=(start,) if start else ())
+                frames, fps = clip.frames, clip.fps
+                if files is not None:
+                    files.keep(k, frames, fps)
+                log.info("%s rendered (%d frames)", label, len(frames))
+            parts.append(frames if k == 0 else frames[1:])  # the seam: its first frame is ours
+            start = Path(scratch) / f"last{k}.png"
+            Image.fromarray(frames[-1]).save(start)
+    return RenderedClip(frames=np.concatenate(parts), fps=fps)
