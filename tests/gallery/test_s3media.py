@@ -44,6 +44,7 @@ TYPES = {
     "input.mov": "video/quicktime",
     "input.webm": "video/webm",
     "input.mkv": "video/x-matroska",
+    **{f"s{k}.mp4": "video/mp4" for k in range(8)},  # a story's shots (never public)
 }
 
 
