@@ -32,6 +32,7 @@ from core.spec import MAX_FPS, MIN_FPS, RenderSpec
 from core.text import without_bidi
 from gallery.models import Generation, GenerationStatus, Moderation
 from intake.cancel import cancel_request
+from jobs.fleet import Fleet
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
@@ -192,6 +193,17 @@ def _model_line(bot: ReelBot) -> str:
 _SHOWN_RATIOS: Sequence[tuple[int, int]] = ((16, 9), (9, 16), (1, 1))
 
 
+def fleet_line(fleet: Fleet) -> str:
+    """Each model family with a worker live now: how many, and what they make."""
+    if not fleet.live:
+        return "Workers: none running right now; requests wait until one starts."
+    families = [
+        f"`{family}` ×{w.workers} ({', '.join(w.modes) or 'nothing announced'})"
+        for family, w in sorted(fleet.live.items())
+    ]
+    return "Workers: " + "; ".join(families) + "."
+
+
 class InfoCog(commands.Cog):
     def __init__(self, bot: ReelBot) -> None:
         self.bot = bot
@@ -221,6 +233,7 @@ class InfoCog(commands.Cog):
             if defaults
             else "Your default flags: none (set some with /settings).",
             _model_line(bot),
+            fleet_line(await bot.submitter.fleet.fleet()),
         ]
         await interaction.response.send_message(
             "\n".join(lines), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()

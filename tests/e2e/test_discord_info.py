@@ -8,18 +8,17 @@ message, the posted MP4, and on the queue and gallery state a cancel must leave 
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 from arq.constants import in_progress_key_prefix
 
 from core.flags import parse_request
-from core.spec import DEFAULT_QUEUE
 from gallery.community import CommunityStore
 from jobs.admission import Admission
 from jobs.keys import cancel_key, heartbeat_key
 from tests.fakediscord import FakeDiscord
 from tests.gallery.factories import add_done
+from tests.harness.fleet import DEFAULT_QUEUE, idle_beat
 from tests.harness.stack import PUBLIC_URL, probe
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -119,7 +118,7 @@ async def test_queue_lists_positions_and_only_the_owner_cancels(stack, redis) ->
     """No worker runs, so everything stays queued."""
     # One live worker (its heartbeat) and a clip of this size delivered before, after 30 s of
     # work, make an ETA possible.
-    await redis.set(heartbeat_key("test-worker"), json.dumps({"job": None}))
+    await redis.set(heartbeat_key("test-worker"), idle_beat())
     timed = parse_request("a red kite", capabilities=stack.capabilities)
     await Admission(redis).record_render(timed, 30.0)
     async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
@@ -181,7 +180,7 @@ async def test_the_queued_answer_says_when_a_small_and_a_big_clip_will_be_ready(
     """The ETA is the average work time of clips of the same model and size, times the rounds
     of jobs ahead; /queue says the same later."""
     for name in ("w-0", "w-1"):  # two live workers, none rendering (no worker process runs)
-        await redis.set(heartbeat_key(name), json.dumps({"job": None}))
+        await redis.set(heartbeat_key(name), idle_beat())
     admission = Admission(redis)
     small = parse_request("a red kite", capabilities=stack.capabilities)
     big = parse_request("a red kite -len 4 -ar 1:1", capabilities=stack.capabilities)
@@ -315,3 +314,14 @@ async def test_every_clip_command_autocompletes_its_style_option(stack) -> None:
                 "vintage",
                 "watercolor",
             ], command
+
+
+async def test_info_lists_each_model_family_live_now(stack, redis) -> None:
+    ltx = {"family": "ltx", "queue": "reelbot:queue:fast@ltx", "modes": ["t2v", "i2v"]}
+    await redis.set(heartbeat_key("ltx-0"), idle_beat(**ltx))
+    await redis.set(heartbeat_key("ltx-1"), idle_beat(**ltx))
+    vace = {"family": "wan_vace", "queue": "reelbot:queue:fast@wan_vace", "modes": ["edit"]}
+    await redis.set(heartbeat_key("vace-0"), idle_beat(**vace))
+    async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
+        info = await run(fake, "info")
+        assert "Workers: `ltx` ×2 (t2v, i2v); `wan_vace` ×1 (edit)." in info.content
