@@ -54,6 +54,7 @@ class Progress:
     step: int
     total: int
     started: float
+    shot: str = ""  # a story's shot being rendered ("shot 2/3"; worker.story), else ""
 
 
 class ProgressTracker:
@@ -140,7 +141,9 @@ class ProgressTracker:
         target = watch.target
         if target is None or target.status_message_id is None:
             return
-        progress = Progress(target, watch.spec, event.step, event.total, watch.started)
+        progress = Progress(
+            target, watch.spec, event.step, event.total, watch.started, shot=event.message
+        )
         self.pacer.offer(target.channel_id, gid, progress)
 
     async def finish(self, gid: str) -> None:
@@ -152,6 +155,8 @@ class ProgressTracker:
         target = progress.target
         elapsed = time.monotonic() - progress.started
         text = progress_text(target.user_id, progress.spec, progress.step, progress.total, elapsed)
+        if progress.shot:  # "rendering shot 2/3 · `███░░` 12/30 · …"
+            text = text.replace(" rendering ", f" rendering {progress.shot} · ", 1)
         channel = self.client.get_partial_messageable(target.channel_id)
         with generation_context(gid):
             try:
