@@ -6,6 +6,7 @@ import re
 
 from pydantic import Field, SecretStr, field_validator
 
+from core.fleet import parse_workers
 from intake.settings import IntakeSettings
 
 
@@ -14,7 +15,11 @@ class BotSettings(IntakeSettings):
     API reads the same)."""
 
     discord_token: SecretStr | None = Field(default=None, description="bot token; unset → no bot")
-    workers: int = Field(default=1, ge=0, le=64, description="local workers `reelbot up` starts")
+    workers: int | str = Field(
+        default=1,
+        description="local workers `reelbot up` starts: a count of REELBOT_BACKEND's, or "
+        "family:count pairs for a mixed fleet (ltx:1,wan_vace:1)",
+    )
     mod_review_channel_id: int | None = Field(
         default=None,
         description="channel where flagged requests and reported clips wait for moderators",
@@ -38,6 +43,14 @@ class BotSettings(IntakeSettings):
         description="output-scan categories whose hold NSFW-marked channels skip, per guild id "
         'or "*" for every guild; JSON: {"*": ["nudity", "suggestive"]}. Never minors',
     )
+
+    @field_validator("workers")
+    @classmethod
+    def _a_worker_plan(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 0 <= value <= 64:
+            raise ValueError("from 0 to 64 workers")
+        parse_workers(value, "tiny")  # the family does not matter for the shape
+        return value
 
     @field_validator("scan_nsfw_skip")
     @classmethod

@@ -28,6 +28,7 @@ from cli.console import create_clip
 from cli.local_redis import LocalRedis, free_port
 from cli.up_api import start_api
 from core.errors import ConfigError
+from core.fleet import parse_workers
 from gallery.db import make_engine, migrate
 from gallery.mediastore import make_media_store
 from gallery.store import GalleryStore
@@ -125,6 +126,18 @@ class WorkerProcess:
             self.process.wait()
 
 
+def worker_processes(
+    plan: tuple[tuple[str, int], ...], env: dict[str, str], log_dir: Path
+) -> list[WorkerProcess]:
+    """The workers of each family of REELBOT_WORKERS (`core.fleet.parse_workers`), each with
+    its own REELBOT_BACKEND: a mixed fleet on one machine."""
+    families = [family for family, count in plan for _ in range(count)]
+    return [
+        WorkerProcess(i, {**env, "REELBOT_BACKEND": family}, log_dir)
+        for i, family in enumerate(families)
+    ]
+
+
 def available_port(host: str, preferred: int) -> int:
     """The configured port if free, else any free one (the output says which)."""
     with socket.socket() as sock:
@@ -190,17 +203,16 @@ async def run_up(
             "REELBOT_MEDIA_DIR": str(media_dir),
             **(setup.worker_env if setup is not None else {}),
         }
-        workers = [WorkerProcess(i, env, data_dir / "logs") for i in range(settings.workers)]
+        plan = parse_workers(settings.workers, settings.backend)
+        workers = worker_processes(plan, env, data_dir / "logs")
         for worker in workers:
             worker.start()
             stack.push_async_callback(asyncio.to_thread, worker.stop)
             task = asyncio.create_task(worker.supervise())
             stack.callback(task.cancel)
         if workers:
-            print(
-                f"workers: {len(workers)} x {settings.backend} (logs in {data_dir / 'logs'})",
-                file=out,
-            )
+            fleet = ", ".join(f"{count} x {family}" for family, count in plan)
+            print(f"workers: {fleet} (logs in {data_dir / 'logs'})", file=out)
 
         pool = await connect_queue(redis_url)
         stack.push_async_callback(pool.aclose)

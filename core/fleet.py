@@ -8,11 +8,15 @@ family with most live workers that offers it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from core.spec import Mode
 
-__all__ = ["choose_family"]
+__all__ = ["MAX_WORKERS", "choose_family", "parse_workers"]
+
+MAX_WORKERS = 64  # local workers one `reelbot up` may start
+_FAMILY = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,99}$")  # a built-in family or a module path
 
 
 def choose_family(
@@ -36,3 +40,25 @@ def choose_family(
     if not able:
         return None
     return min(able, key=lambda f: (-workers.get(f, 0), f))
+
+
+def parse_workers(value: int | str, backend: str) -> tuple[tuple[str, int], ...]:
+    """REELBOT_WORKERS as (family, count) pairs: a count of `backend`'s workers ("2"), or
+    family:count pairs ("ltx:1,wan_vace:1"); a ValueError that shows the expected shape."""
+    text = str(value).strip()
+    shape = "a count (2) or family:count pairs (ltx:1,wan_vace:1)"
+    if text.isdigit():
+        pairs = [(backend, int(text))]
+    else:
+        pairs = []
+        for part in text.split(","):
+            family, sep, count = (p.strip() for p in part.strip().partition(":"))
+            if not sep or not _FAMILY.match(family) or not count.isdigit():
+                raise ValueError(f"{part.strip()!r} is not family:count; write {shape}")
+            pairs.append((family, int(count)))
+    if sum(n for _, n in pairs) > MAX_WORKERS:
+        raise ValueError(f"at most {MAX_WORKERS} workers in all; write {shape}")
+    merged: dict[str, int] = {}
+    for name, n in pairs:
+        merged[name] = merged.get(name, 0) + n
+    return tuple((f, n) for f, n in merged.items() if n > 0)

@@ -148,7 +148,10 @@ def test_compose_file_matches_the_compose_specification(compose: dict[str, Any])
 
 def test_every_service_restarts_and_has_a_health_check(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) == {"redis", "postgres", "bot", "api", "gallery", "worker", "caddy"}
+    assert set(services) == {
+        *{"redis", "postgres", "bot", "api", "gallery", "worker", "caddy"},
+        "worker-edit",
+    }
     for name, service in services.items():
         assert service.get("restart") == "unless-stopped", name
         test = service.get("healthcheck", {}).get("test")
@@ -181,7 +184,7 @@ def test_workers_each_reserve_one_gpu_and_can_be_scaled(compose: dict[str, Any])
 
 
 def test_app_services_share_the_media_volume(compose: dict[str, Any]) -> None:
-    for name in ("bot", "api", "gallery", "worker"):
+    for name in ("bot", "api", "gallery", "worker", "worker-edit"):
         service = compose["services"][name]
         assert "media:/data/media" in service["volumes"], name
         assert service["environment"]["REELBOT_MEDIA_DIR"] == "/data/media", name
@@ -222,7 +225,23 @@ def test_the_images_default_commands_are_reelbot_subcommands(
 
 def test_built_services_use_the_right_target(compose: dict[str, Any]) -> None:
     targets = {n: s["build"]["target"] for n, s in compose["services"].items() if "build" in s}
-    assert targets == {"bot": "app", "api": "app", "gallery": "app", "worker": "worker"}
+    assert targets == {
+        **{"bot": "app", "api": "app", "gallery": "app"},
+        **{"worker": "worker", "worker-edit": "worker"},
+    }
+
+
+def test_two_gpu_worker_services_run_different_model_families(compose: dict[str, Any]) -> None:
+    """A mixed fleet: the main family's workers (REELBOT_BACKEND from .env) and, with
+    `--profile edit`, a wan_vace worker for clip edits on a GPU of its own."""
+    main, edit = compose["services"]["worker"], compose["services"]["worker-edit"]
+    assert main["environment"]["REELBOT_BACKEND"] is None  # passed from .env
+    assert edit["environment"]["REELBOT_BACKEND"] == "wan_vace"
+    assert edit["profiles"] == ["edit"] and "profiles" not in main
+    for worker in (main, edit):
+        assert worker["deploy"]["resources"]["reservations"]["devices"][0]["count"] == 1
+        assert worker["command"] == ["reelbot", "worker"]
+        assert worker["environment"]["REELBOT_METRICS_PORT"] == 9100
 
 
 # 3. Every variable the compose file sets is known.
@@ -418,6 +437,10 @@ SERVICE_SETTINGS: dict[str, tuple[type[BaseSettings], set[str]]] = {
         WorkerConfig,
         {"ADMIN_TOKEN", "GALLERY_HOST", "GALLERY_PORT", "GALLERY_METRICS_PORT"},
     ),
+    "worker-edit": (
+        WorkerConfig,
+        {"ADMIN_TOKEN", "GALLERY_HOST", "GALLERY_PORT", "GALLERY_METRICS_PORT"},
+    ),
     # role-raised caps need the member's Discord roles, which an API token does not carry
     "api": (
         ApiSettings,
@@ -428,7 +451,7 @@ SERVICE_SETTINGS: dict[str, tuple[type[BaseSettings], set[str]]] = {
 SECRET_HOLDERS = {
     "REELBOT_DISCORD_TOKEN": {"bot"},
     "REELBOT_ADMIN_TOKEN": {"gallery"},
-    "REELBOT_REDIS_URL": {"bot", "api", "worker"},
+    "REELBOT_REDIS_URL": {"bot", "api", "worker", "worker-edit"},
     "REDISCLI_AUTH": {"redis"},
     "POSTGRES_PASSWORD": {"postgres"},
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.fleet import choose_family
+from core.fleet import choose_family, parse_workers
 
 CREATE = ("t2v", "i2v", "extend")
 EDITS = ("edit", "v2v")
@@ -42,3 +42,34 @@ def test_choose_family(mode, offered, live, expected) -> None:
 
 def test_live_workers_are_optional() -> None:
     assert choose_family("edit", main="ltx", offered={"wan_vace": EDITS}) == "wan_vace"
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (1, (("ltx", 1),)),  # today's REELBOT_WORKERS: a count of REELBOT_BACKEND's
+        ("2", (("ltx", 2),)),
+        (0, ()),
+        ("ltx:1,wan_vace:1", (("ltx", 1), ("wan_vace", 1))),
+        (" ltx : 2 , wan_vace:1 ", (("ltx", 2), ("wan_vace", 1))),
+        ("ltx:1,ltx:2,wan:0", (("ltx", 3),)),
+        ("my_pkg.backend:1", (("my_pkg.backend", 1),)),
+    ],
+)
+def test_parse_workers(value, expected) -> None:
+    assert parse_workers(value, "ltx") == expected
+
+
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("ltx", "'ltx' is not family:count"),
+        ("ltx:one", "'ltx:one' is not family:count"),
+        ("LTX:1", "'LTX:1' is not family:count"),
+        ("ltx:40,wan:40", "at most 64 workers in all"),
+    ],
+)
+def test_a_bad_worker_plan_says_what_to_write(value, words) -> None:
+    with pytest.raises(ValueError) as bad:
+        parse_workers(value, "ltx")
+    assert words in str(bad.value) and "(ltx:1,wan_vace:1)" in str(bad.value)
