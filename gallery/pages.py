@@ -9,6 +9,7 @@ from aiohttp import hdrs, web
 from pydantic import ValidationError
 
 from core.edits import EditSpec
+from core.story import STORY, shots
 from gallery.browse import Lineage, Page
 from gallery.characters import CharacterStore
 from gallery.media import LocalMediaStore
@@ -93,6 +94,7 @@ async def clip_page(request: web.Request) -> web.Response:
         command=remix_command(clip),
         lineage=lineage,
         edit=edited_from(clip, lineage),
+        story=story_shots(clip),
         page_url=clip_url(base, clip.id),
         video_url=media_url(base, clip.id),
         poster_url=media_url(base, clip.id, "jpg"),
@@ -117,6 +119,17 @@ def edited_from(clip: Generation, lineage: Lineage) -> dict[str, str] | None:
         "parent_id": parent.id if parent else "",
         "parent_prompt": parent.prompt if parent else "",
     }
+
+
+def story_shots(clip: Generation) -> list[str]:
+    """A story's shots in order, each with its own words (the template escapes them); [] for
+    any other clip."""
+    if not clip.spec or clip.spec.get("mode") != STORY:
+        return []
+    try:
+        return shots(clip.prompt)
+    except ValueError:
+        return []
 
 
 async def member_page(request: web.Request) -> web.Response:
