@@ -117,6 +117,14 @@ class WanVaceBackend:
         if spec.mode == "edit":
             edit = edit_inputs(spec, caps, inputs, self.finder)
             count, height, width = edit.mask.shape
+            log.info(
+                "edit %s: %d frames at %dx%d, %.0f%% of the pixels regenerated",
+                spec.edit.describe() if spec.edit else "",
+                count,
+                width,
+                height,
+                100 * float(edit.mask.mean()),
+            )
             kwargs |= {"video": list(_pictures(edit.video)), "mask": mask_images(edit.mask)}
             if edit.reference is not None:
                 kwargs["reference_images"] = [edit.reference]
