@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import sys
 import tempfile
@@ -37,6 +38,7 @@ from core.fairshare import (  # noqa: E402
     FairShare,
     fair_order,
     plan,
+    queue_of,
 )
 from core.spec import DEFAULT_QUEUE, RenderJob  # noqa: E402
 
@@ -128,7 +130,8 @@ async def redis_figures(jobs: int) -> None:
 
     with tempfile.TemporaryDirectory() as tmp, LocalRedis(Path(tmp), appendonly=False) as server:
         redis = Redis.from_url(server.url)
-        await redis.set(heartbeat_key("bench"), b'{"queue": "%s"}' % DEFAULT_QUEUE.encode())
+        tiny = {t: queue_of(t, "tiny") for t in ("fast", "relax")}  # the clips' family's queues
+        await redis.set(heartbeat_key("bench"), b'{"queue": "%s"}' % tiny["fast"].encode())
         admission = Admission(redis, share=FairShare(extra_depth=jobs), batch=64)
         caps = Caps(in_flight=jobs, per_day=jobs)
         clips = [
@@ -157,13 +160,13 @@ async def redis_figures(jobs: int) -> None:
         admit_s = time.perf_counter() - started
         assert len(admitted) == jobs, len(admitted)
         await redis.flushdb()
-        await redis.set(heartbeat_key("bench"), b"{}")
+        await redis.set(heartbeat_key("bench"), b'{"queue": "%s"}' % tiny["fast"].encode())
         single = Admission(redis, share=FairShare(extra_depth=jobs), batch=1)
         for clip in clips[:500]:
             await single.enqueue(clip, caps=caps)
         started = time.perf_counter()
         for _ in range(500):
-            await single._step(SPLIT, {DEFAULT_QUEUE: jobs, RELAX_QUEUE: 0})
+            await single._step("tiny", tiny, {tiny["fast"]: jobs, tiny["relax"]: 0})
         step_s = (time.perf_counter() - started) / 500
         await redis.aclose()
     print(f"redis path, {jobs} jobs from 50 members in 3 guilds:")
@@ -232,7 +235,9 @@ async def latency_figures(backlog: int, calls: int) -> None:
         redis = Redis.from_url(server.url)
         for name, who in shapes.items():
             await redis.flushdb()
-            await redis.set(heartbeat_key("bench"), b"{}")  # one fast worker, relax shares it
+            # one fast worker of the clips' family (tiny), relax shares it
+            beat = {"queue": queue_of("fast", "tiny")}
+            await redis.set(heartbeat_key("bench"), json.dumps(beat))
             admission = Admission(redis, workers_cache_s=3600)
             caps = Caps(in_flight=backlog + 10, per_day=backlog + 10)
             for n in range(backlog):
