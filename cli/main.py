@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from bot import eventloop
 from cli.edit import add_edit_command
 from cli.media import add_media_commands
+from cli.story import add_story_option
 from cli.verify_scan import add_inspect_commands, gallery_settings
 from core.errors import ConfigError, FlagError, UserFacingError
 
@@ -329,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MESSAGE",
         help="hide MESSAGE (at most 20 characters) in the clip, as /encrypt_text does",
     )
-    p.set_defaults(run=cmd_create)
+    add_story_option(p, cmd_create)  # --story: the text is a story (cli/story.py)
 
     p = sub.add_parser("up", help="run everything locally and make a first clip")
     p.add_argument("--workers", type=int, default=None, help="local worker processes")
@@ -380,8 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        code: int = args.run(args)
-        return code
+        return int(args.run(args))
     except FlagError as exc:
         say(exc)
         return EXIT_BAD_INPUT
