@@ -130,7 +130,7 @@ class Submitter:
         before a row is written, an upload read or an answer posted. `spec` needs only its
         owner and guild to be final. `unlimited` is for the operator's own terminal. A mode
         no worker of the fleet offers is refused first, before anything is held."""
-        await self.fleet.routed(spec)
+        spec = await self.fleet.routed(spec)  # its place previewed in its own family's line
         gid = generation_id or new_generation_id()
         caps = None if unlimited else self.limits.caps_for(role_ids)
         preview = None
