@@ -61,7 +61,8 @@ def command_name(spec: RenderSpec) -> str:
             font = "" if spec.illusion_font == "sans" else f" font:{spec.illusion_font}"
             return f"/encrypt_text message:{_code(spec.illusion_text)}{font} prompt:"
         return "/encrypt_image prompt:"
-    return {"i2v": "/animate", "v2v": "/restyle", "frames": "/frames"}.get(spec.mode, "/create")
+    named = {"i2v": "/animate", "v2v": "/restyle", "frames": "/frames", "story": "/story"}
+    return named.get(spec.mode, "/create")
 
 
 def progress_text(user_id: int, spec: RenderSpec, step: int, total: int, elapsed: float) -> str:

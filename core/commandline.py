@@ -20,6 +20,7 @@ from core.spec import (
     Quality,
     RenderSpec,
 )
+from core.story import cost
 from core.text import without_bidi
 
 __all__ = ["stored_command_line", "to_command_line"]
@@ -38,7 +39,8 @@ def to_command_line(
     (it was made where REELBOT_DEFAULT_QUALITY is fast) or `default_quality`, that of the place
     the line is shown, is fast: a line pasted on either kind of server makes the same clip.
     """
-    default_length = capabilities is not None and spec.num_frames == frames_of(
+    num_frames = spec.num_frames // cost(spec.mode, spec.prompt)  # a story's: each shot's
+    default_length = capabilities is not None and num_frames == frames_of(
         capabilities.default_seconds, spec.fps
     )
     return _command_line(
@@ -50,7 +52,7 @@ def to_command_line(
         aspect=spec.aspect_ratio,
         guidance=spec.guidance_scale,
         fps=spec.fps,
-        num_frames=None if default_length else spec.num_frames,
+        num_frames=None if default_length else num_frames,
         hidden=spec.hidden,
         sound=spec.sound,
         sound_prompt=spec.sound_prompt,
@@ -78,7 +80,10 @@ def stored_command_line(
         aspect=str(stored.get("aspect_ratio") or DEFAULT_ASPECT),
         guidance=float(stored.get("guidance_scale", DEFAULT_GUIDANCE)),
         fps=int(stored.get("fps", DEFAULT_FPS)),
-        num_frames=int(stored["num_frames"]) if stored.get("num_frames") else None,
+        num_frames=int(stored["num_frames"])
+        // cost(str(stored.get("mode")), str(stored.get("prompt", "")))
+        if stored.get("num_frames")
+        else None,
         hidden=bool(stored.get("hidden")),
         sound=bool(stored.get("sound")),
         sound_prompt=str(stored.get("sound_prompt") or ""),

@@ -82,3 +82,14 @@ def test_families_with_image_to_video_tell_stories() -> None:
     assert "story" in FAMILIES["tiny"].all_modes
     assert "story" in FAMILIES["ltx"].all_modes
     assert "story" not in FAMILIES["wan_vace"].all_modes  # no image-to-video to chain with
+
+
+def test_a_storys_command_line_says_each_shots_length() -> None:
+    """The line under a result (and on its gallery page) reads back to the same story."""
+    from core.commandline import stored_command_line, to_command_line
+
+    story = _spec(num_frames=3 * 24)  # three shots of one second
+    assert to_command_line(story).endswith("-len 1 -seed 1")
+    assert stored_command_line(story.model_dump(mode="json")).endswith("-len 1 -seed 1")
+    plain = _spec(mode="t2v", num_frames=3 * 24)
+    assert to_command_line(plain).endswith("-len 3 -seed 1")

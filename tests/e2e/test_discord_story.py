@@ -58,6 +58,7 @@ async def test_a_story_of_three_shots_is_one_clip_and_its_page_lists_them(
         result = await fake.wait_for_message(
             lambda m: "your clip is ready" in m.content, timeout=90
         )
+        assert "`/story " in result.content and "-len 1 -seed 4" in result.content  # remade so
         gid = clip_id(result)
         row = await eventually(lambda: stack.store.get(gid), lambda r: r.discord_message_id)
         assert row.spec["mode"] == "story" and row.spec["num_frames"] == 3 * 24
