@@ -20,6 +20,7 @@ from core.errors import FlagError, UserFacingError
 from core.flags import ParsedPrompt, loop_refused, parse_flags, random_seed, resolve_request
 from core.options import merge_options
 from core.spec import DEFAULT_QUALITY, MAX_MOTION, Capabilities, Quality, RenderSpec, StylePreset
+from core.story import shots, story_frames
 
 # What can be asked of an existing clip. "remix" is new text (the Remix form, or the API's).
 FollowUp = Literal["reroll", "remix", "vary", "extend", "upscale", "loop"]
@@ -193,6 +194,11 @@ def follow_up_spec(
                 "This clip ends on its last picture (/frames), so it can't loop. Make a clip "
                 "with /animate or /create and `-loop` instead."
             )
+        if parent.mode == "story":
+            raise UserFacingError(
+                "A story ends where its last shot goes, so it can't loop. Loop a clip made "
+                "with /create or /animate instead."
+            )
         if parent.mode not in ("t2v", "i2v"):
             raise UserFacingError(
                 "Only clips made from a prompt or a picture can loop; this one was made from a "
@@ -233,6 +239,8 @@ def follow_up_spec(
             changes |= {"edit": parent.edit, "aspect_ratio": parent.aspect_ratio}
             changes |= {"width": parent.width, "height": parent.height}
             changes |= {"num_frames": parent.num_frames, "fps": parent.fps}
+        if mode == "story":  # the line says each shot's length: the story is all of them
+            changes |= {"num_frames": story_frames(spec.num_frames, len(shots(spec.prompt)))}
         if mode == "illusion":  # what it hides, which no command text carries
             changes |= {"illusion_text": parent.illusion_text}
             changes |= {"illusion_strength": parent.illusion_strength}

@@ -1,0 +1,35 @@
+"""Reroll, Vary and Loop on a story: the child is a story of the same shots and length."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.intake.requests import Asker
+from core.capabilities import capabilities_for
+from core.errors import UserFacingError
+from core.flags import parse_request
+from core.styles import DEFAULT_STYLES
+from intake.followups import follow_up_spec
+from intake.stories import as_story
+
+TINY = capabilities_for("tiny")
+PARENT_ID = "d" * 32
+BOB = Asker(user_id=42, display_name="Bob", guild_id=7, channel_id=8)
+
+
+def story(text: str = "a fox wakes | the fox runs | the fox sleeps -len 2 -seed 5"):
+    shot = parse_request(text, capabilities=TINY, owner_id="discord:1", owner_name="Alice")
+    return as_story(shot)
+
+
+@pytest.mark.parametrize("action", ["reroll", "vary"])
+def test_a_storys_child_is_the_same_story(action: str) -> None:
+    parent = story()
+    child = follow_up_spec(parent, PARENT_ID, action, BOB, TINY, DEFAULT_STYLES)
+    assert (child.mode, child.prompt) == ("story", parent.prompt)
+    assert child.num_frames == parent.num_frames == 3 * 48  # 6 s: longer than one clip
+
+
+def test_a_story_cannot_loop() -> None:
+    with pytest.raises(UserFacingError, match="can't loop"):
+        follow_up_spec(story(), PARENT_ID, "loop", BOB, TINY, DEFAULT_STYLES)
