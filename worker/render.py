@@ -80,12 +80,12 @@ async def make_clip(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[s
     )
     await publish_progress(redis, gid, started)
 
+    shots = ShotFiles(media, gid, resume=attempt > 1) if spec.mode == "story" else None
     if spec.mode == "sound":  # Add sound: the parent's frames, for the scan, poster and preview
         t0 = time.perf_counter()
         clip = await asyncio.to_thread(parent_frames, spec, inputs)
         timings["read"] = time.perf_counter() - t0
     else:
-        shots = ShotFiles(media, gid, resume=attempt > 1) if spec.mode == "story" else None
         clip, render_timings = await _render_in_thread(
             ctx["backend"], job, redis, liveness, inputs, shots
         )
@@ -194,7 +194,8 @@ async def make_clip(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[s
         ctx, gid, relative, upload_path=upload, poster_path=poster, review=review, sheet_path=sheet
     )
     # With a bucket, this machine's copies go: its disk holds only the clips it is working on
-    await asyncio.to_thread(media.evict, [*published, *spec.input_media])
+    kept = shots.local() if shots is not None else []  # a story's shots (worker.story)
+    await asyncio.to_thread(media.evict, [*published, *spec.input_media, *kept])
     log.info("done in attempt %d (first=%s): %s", attempt, first, timings)
     return {"status": "done", "generation_id": gid, "timings": timings, "held": held}
 

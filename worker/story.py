@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image
 
 from core.spec import MAX_SEED, RenderSpec
-from core.story import shot_frames, shot_kind, shot_label, shots
+from core.story import SHOT_KINDS, shot_frames, shot_kind, shot_label, shots
 from gallery.media import LocalMediaStore
 from worker.backends import Backend, RenderedClip
 from worker.encode import encode_mp4
@@ -69,6 +69,15 @@ class ShotFiles:
         path = self.media.path_for(self.generation_id, kind)
         encode_mp4(frames, rate, path, fps=rate, num_frames=len(frames), crf=SHOT_CRF)
         self.media.publish(self.generation_id, [kind])  # a bucket has it before we go on
+
+    def local(self) -> list[str]:
+        """The shots on this machine's disk, for `evict` once the story is delivered (a bucket
+        keeps them)."""
+        return [
+            self.media.relative_path(self.generation_id, kind)
+            for kind in SHOT_KINDS
+            if self.media.path_for(self.generation_id, kind).is_file()
+        ]
 
 
 def read_shot(path: Path) -> np.ndarray:

@@ -95,6 +95,7 @@ def test_three_shots_make_one_clip_each_from_the_last_ones_last_frame(
         assert (condition - last).abs().mean() < 0.01 * (condition - first).abs().mean()
     # every shot was stored before the next began
     assert all((tmp_path / GID[:2] / f"{GID}.s{k}.mp4").is_file() for k in range(3))
+    assert files.local() == [f"{GID[:2]}/{GID}.s{k}.mp4" for k in range(3)]  # evicted once done
 
 
 def test_a_retry_renders_only_the_shots_not_stored(
