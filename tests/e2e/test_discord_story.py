@@ -18,16 +18,20 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from core.capabilities import capabilities_for
+from core.fairshare import Caps
 from core.flags import parse_request
+from core.limits import Limits
 from gallery.db import make_engine, migrate
 from gallery.store import GalleryStore
 from gallery.web import create_app
 from intake.stories import as_story
+from jobs.admission import Admission
 from jobs.events import read_event
 from jobs.keys import RESULT_STREAM, events_key
 from tests.e2e.test_discord_loop import frames_of
 from tests.e2e.test_worker_faults import events_of
 from tests.fakediscord import FakeDiscord
+from tests.harness.members import user_id
 from tests.harness.stack import PUBLIC_URL, Stack, clip_id, results_for_bot
 from tests.harness.waiting import eventually
 from tests.harness.workers import WorkerProcesses, submit_admitted
@@ -79,6 +83,28 @@ async def test_a_story_of_three_shots_is_one_clip_and_its_page_lists_them(
         "<li>a knight rides out</li><li>the knight meets a dragon &lt;b&gt;</li>"
         "<li>they share tea</li>"
     )
+
+
+async def test_a_story_costs_its_shots_today_and_one_that_does_not_fit_is_refused(
+    stack: Stack, redis: Redis
+) -> None:
+    """No worker runs: requests just queue. Two clips made, a cap of 4: three shots don't fit."""
+    bot = await stack.new_bot(limits=Limits(base=Caps(in_flight=5, per_day=4)))
+    async with FakeDiscord() as fake, fake.running(bot):
+        for n in range(2):
+            ix = await fake.slash_command("create", {"prompt": f"a fox {n}"}, user="alice")
+            assert not (await ix.wait_reply()).ephemeral
+        owner, usage = user_id(fake, "alice"), Admission(redis).usage
+        await eventually(lambda: usage(owner), lambda used: used == (2, 2))  # both queued
+        ix = await fake.slash_command("story", {"prompt": " | ".join(SHOTS)}, user="alice")
+        refused = await ix.wait_reply()
+        assert refused.ephemeral and "You've made 2 clips today" in refused.content
+        assert "A story counts each of its shots, and this one has 3" in refused.content
+        assert await usage(owner) == (2, 2)  # nothing queued or counted
+        ix = await fake.slash_command("story", {"prompt": "a fox | a hen"}, user="alice")
+        assert not (await ix.wait_reply()).ephemeral
+        # queued just after its answer: one more in line, two more clips today
+        await eventually(lambda: usage(owner), lambda used: used == (3, 4))
 
 
 async def test_a_worker_killed_between_shots_renders_no_shot_twice(
