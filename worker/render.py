@@ -90,7 +90,8 @@ async def make_clip(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[s
             ctx["backend"], job, redis, liveness, inputs, shots
         )
         timings.update(render_timings)
-    if needs_sound(spec, ctx["backend"].capabilities):  # worker.sound: made for these frames
+    # worker.sound: made for these frames (a story's, over all its shots, whatever the family)
+    if needs_sound(spec, ctx["backend"].capabilities) or (spec.mode == "story" and spec.sound):
         t0 = time.perf_counter()
         clip, load_s = await asyncio.to_thread(with_sound, clip, spec, ctx["sound"])
         timings["sound"] = time.perf_counter() - t0 - load_s

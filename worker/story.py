@@ -99,6 +99,8 @@ def shot_spec(spec: RenderSpec, k: int, text: str, *, from_picture: bool) -> Ren
         num_frames=shot_frames(spec.num_frames, count),
         seed=(spec.seed + k) % (MAX_SEED + 1),
         input_media=[],
+        sound=False,  # a story's sound is one track over the joined clip (worker.render)
+        sound_prompt="",
     )
     return RenderSpec.model_validate(data)
 

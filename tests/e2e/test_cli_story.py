@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import pytest
 
 from tests.e2e.test_cli_loop import OFFLINE
@@ -43,10 +44,17 @@ def test_create_story_prints_one_clip_of_every_shot(
     workers.start()
     env = reelbot_env(redis_server.url, data_dir)
     result = reelbot(
-        "create", "--story", "a fox wakes | the fox runs -seed 2 -len 1", env=env, timeout=180
+        "create",
+        "--story",
+        "a fox wakes | the fox runs -seed 2 -len 1 -sound",
+        env=env,
+        timeout=180,
     )
     assert result.returncode == 0, result.stderr + workers.logs()
     assert "a story of 2 shots, 1 s each" in result.stdout
     path = Path(result.stdout.split("file:")[1].split()[0])
     frames, fps = decoded(path)
     assert (len(frames), fps) == (48, 24.0)
+    with av.open(str(path)) as container:  # one sound track over both shots
+        [stream] = container.streams.audio
+        assert abs(float(stream.duration * stream.time_base) - 2.0) < 0.1

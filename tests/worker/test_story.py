@@ -127,6 +127,7 @@ def test_a_story_from_a_picture_starts_with_image_to_video(
     picture = tmp_path / "start.png"
     Image.new("RGB", (160, 120), (200, 30, 30)).save(picture)
     shots = Shots(backend, monkeypatch)
-    spec = story_spec(prompt="a | b", num_frames=48)
+    spec = story_spec(prompt="a | b", num_frames=48, sound=True)
     render_story(backend, spec, lambda *args: None, inputs=(picture,))
     assert [s.mode for s in shots.specs] == ["i2v", "i2v"]
+    assert not any(s.sound for s in shots.specs)  # one track over the story, made after
