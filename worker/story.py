@@ -3,7 +3,7 @@
 Shot 1 is text-to-video (image-to-video when the story starts from the member's picture); each
 next shot is the family's image-to-video from the previous shot's last frame, with its own
 text and the story's seed plus its index. The continuing shot's first frame is that picture
-again, so it is dropped at the seam. Chaining works on every family that has image-to-video
+again, so it is dropped at the seam. Chaining works on every family with text- and image-to-video
 (`Capabilities.all_modes` offers "story" exactly there), with the backend's own render path:
 styles, `-fast`, the step callback and cancelling all behave as for any clip.
 
