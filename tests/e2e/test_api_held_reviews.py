@@ -8,16 +8,15 @@ served on the same Redis and SQLite gallery.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from core.spec import DEFAULT_QUEUE
 from jobs.keys import heartbeat_key
 from tests.api.conftest import Api, open_api
 from tests.fakediscord import FakeDiscord, Message
+from tests.harness.fleet import DEFAULT_QUEUE, idle_beat
 from tests.harness.members import labels
 from tests.harness.moderation import actions, moderating, new_bot
 from tests.harness.stack import Stack
@@ -63,7 +62,7 @@ async def status(api: Api, gid: str) -> dict:
 async def test_an_api_request_is_posted_for_review_and_approval_queues_it(
     stack, api, redis
 ) -> None:
-    await redis.set(heartbeat_key("test-worker"), json.dumps({"job": None}))  # a worker is up
+    await redis.set(heartbeat_key("test-worker"), idle_beat())  # a worker is up
     async with moderating() as fake, fake.running(await new_bot(stack, fake)):
         alice = fake.users["alice"]
         gid = await ask_flagged(api, fake)

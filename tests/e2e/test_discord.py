@@ -12,10 +12,10 @@ import pytest
 from bot.app import DISCORD_CONNECTIONS
 from bot.delivery import consumer as delivery_module
 from bot.delivery.consumer import GROUP
-from core.spec import DEFAULT_QUEUE
 from jobs.keys import RESULT_STREAM
 from tests.fakediscord import FakeDiscord, Overwrite
 from tests.fakediscord.world import ATTACH_FILES
+from tests.harness.fleet import DEFAULT_QUEUE
 from tests.harness.stack import PUBLIC_URL, probe, results_for_bot
 from tests.harness.waiting import eventually
 

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from core.capabilities import capabilities_for
-from core.spec import DEFAULT_QUEUE
 from tests.fakediscord import FakeDiscord
+from tests.harness.fleet import DEFAULT_QUEUE
 from tests.harness.stack import PUBLIC_URL, probe, results_for_bot
 from tests.harness.waiting import eventually
 

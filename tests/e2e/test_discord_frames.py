@@ -20,9 +20,9 @@ from PIL import Image, ImageOps
 from cli.local_redis import LocalRedis
 from core.capabilities import capabilities_for
 from core.frames import frame_indices
-from core.spec import DEFAULT_QUEUE
 from tests.e2e.test_discord_loop import fetches, frames_of
 from tests.fakediscord import FakeDiscord
+from tests.harness.fleet import DEFAULT_QUEUE
 from tests.harness.members import child_clip, labels
 from tests.harness.stack import Stack, clip_id, results_for_bot
 from tests.harness.video import psnr

@@ -20,9 +20,9 @@ from PIL import Image, ImageOps
 
 from cli.local_redis import LocalRedis
 from core.capabilities import capabilities_for
-from core.spec import DEFAULT_QUEUE
 from gallery.web import create_app
 from tests.fakediscord import FakeDiscord, Message
+from tests.harness.fleet import DEFAULT_QUEUE
 from tests.harness.members import child_clip, create, labels, user_id
 from tests.harness.stack import PUBLIC_URL, Stack, clip_id, results_for_bot
 from tests.harness.video import decoded, psnr

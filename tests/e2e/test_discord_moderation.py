@@ -11,9 +11,9 @@ import pytest
 
 from bot.moderation.buttons import REFUSED
 from bot.moderation.decisions import HIDDEN_BY_MOD, HIDDEN_NOTE
-from core.spec import DEFAULT_QUEUE
 from gallery.moderation import ModerationStore
 from tests.fakediscord import FakeDiscord, Message
+from tests.harness.fleet import DEFAULT_QUEUE
 from tests.harness.members import labels
 from tests.harness.moderation import actions, moderating, new_bot
 from tests.harness.stack import PUBLIC_URL, READY

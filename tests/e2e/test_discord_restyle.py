@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from core.spec import DEFAULT_QUEUE
 from tests.fakediscord import FakeDiscord
+from tests.harness.fleet import DEFAULT_QUEUE
 from tests.harness.stack import PUBLIC_URL, WAN_SMALL, Stack, probe, results_for_bot
 from tests.harness.uploads import mp4
 from tests.harness.waiting import eventually

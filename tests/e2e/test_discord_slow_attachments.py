@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 import pytest
 from PIL import Image
 
-from core.spec import DEFAULT_QUEUE
 from tests.fakediscord import FakeDiscord
+from tests.harness.fleet import DEFAULT_QUEUE
 from tests.harness.stack import WAN_SMALL, Stack
 from tests.harness.uploads import mp4
 

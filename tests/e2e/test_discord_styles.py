@@ -19,9 +19,9 @@ import pytest
 from PIL import Image
 
 from cli.local_redis import LocalRedis
-from core.spec import DEFAULT_QUEUE
 from core.stylefile import StyleFile
 from tests.fakediscord import FakeDiscord, Message
+from tests.harness.fleet import DEFAULT_QUEUE
 from tests.harness.loras import save_tiny_lora
 from tests.harness.members import child_clip, create
 from tests.harness.stack import READY, Stack, clip_id
