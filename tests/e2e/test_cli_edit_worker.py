@@ -35,7 +35,10 @@ SMALL = capabilities_for("wan_vace").model_copy(
 
 
 @pytest.fixture
-def vace_worker(redis_server: LocalRedis, data_dir: Path) -> Iterator[WorkerProcesses]:
+def vace_worker(
+    redis_server: LocalRedis, redis: object, data_dir: Path
+) -> Iterator[WorkerProcesses]:
+    """One wan_vace worker on a flushed Redis (no other test's workers or jobs left in it)."""
     procs = WorkerProcesses(reelbot_env(redis_server.url, data_dir, **VACE), data_dir / "logs")
     procs.start()
     yield procs
