@@ -83,8 +83,8 @@ async def startup(ctx: dict[str, Any]) -> None:
         worker_id,
         interval_s=config.heartbeat_s,
         lease_s=config.lease_s,
-        queue=worker_queue(config.queue_name, config.backend),
-        family=config.backend,
+        queue=worker_queue(config.queue_name, family_of(config)),
+        family=family_of(config),
         modes=capabilities_for(config.backend).all_modes,
     )
     # arq hands each job a copy of ctx: a shared mutable set is what the first clip can clear
@@ -253,6 +253,12 @@ async def scan_clip(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str, s
 _GID = GENERATION_ID  # .fullmatch: exactly a generation id
 
 
+def family_of(config: WorkerConfig) -> str:
+    """The model family this worker renders, as specs name it (`RenderSpec.backend`): its
+    capabilities' name, also for an operator's backend loaded by module path."""
+    return capabilities_for(config.backend).name
+
+
 def worker_settings(config: WorkerConfig) -> dict[str, Any]:
     """Keyword arguments for `arq.worker.Worker`: JSON jobs, one clip at a time, tight polling."""
     from arq.connections import RedisSettings
@@ -265,7 +271,7 @@ def worker_settings(config: WorkerConfig) -> dict[str, Any]:
             func(count_outcomes(render_clip), name=RENDER_TASK, max_tries=config.max_tries + 1),
             func(scan_clip, name=SCAN_TASK, max_tries=2, timeout=300),
         ],
-        "queue_name": worker_queue(config.queue_name, config.backend),
+        "queue_name": worker_queue(config.queue_name, family_of(config)),
         "redis_settings": RedisSettings.from_dsn(config.redis_url),
         "on_startup": startup,
         "on_shutdown": shutdown,

@@ -66,3 +66,19 @@ async def test_a_worker_that_announces_nothing_is_counted_but_offers_nothing(
     fleet = await read_fleet(redis)
     assert fleet.offered() == {}
     assert await live_workers(redis) == {"reelbot:queue:fast": 1}
+
+
+def test_a_worker_reads_its_familys_queue_even_by_module_path() -> None:
+    """An operator's backend loaded by module path renders the family its capabilities name
+    (the specs' `backend`), so it reads and announces that family."""
+    from worker.settings import WorkerConfig
+    from worker.tasks import family_of, worker_settings
+
+    for backend, family in [("wan", "wan"), ("tests.faults.backends", "tiny")]:
+        config = WorkerConfig(redis_url="redis://localhost:6379/0", backend=backend)
+        assert family_of(config) == family
+        assert worker_settings(config)["queue_name"] == queue_of("fast", family)
+    relax = WorkerConfig(
+        redis_url="redis://localhost:6379/0", backend="ltx", queue_name="reelbot:queue:relax"
+    )
+    assert worker_settings(relax)["queue_name"] == "reelbot:queue:relax@ltx"
