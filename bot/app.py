@@ -152,6 +152,7 @@ class ReelBot(commands.Bot):
             stop_progress=self.progress_tracker.finish,
             metrics=self.bot_metrics,
             default_quality=default_quality,
+            fleet=self.submitter.fleet,
         )
         self.rescans = Rescans(self)  # reported clips a worker scans again
         self.notice_dms = MemberNotices(self, queue)  # DMs other processes ask for (the API)

@@ -15,6 +15,7 @@ from core.errors import FlagError, UserFacingError
 from core.flags import ParsedPrompt
 from core.flagtext import clean_text, flag_tokens
 from core.spec import Capabilities, Quality, RenderSpec
+from intake.fleet import FleetChoice
 from intake.followups import Owner, build_spec
 from intake.media.images import framing_note, nearest_ratio
 from intake.media.video_info import VideoInfo
@@ -34,6 +35,17 @@ def require_mode(capabilities: Capabilities, mode: str, doing: str) -> None:
             f"The model loaded right now (`{capabilities.name}`) can't {doing}. "
             "Use /create to make a clip from a prompt."
         )
+
+
+async def serving_family(
+    fleet: FleetChoice, main: Capabilities, mode: str, doing: str
+) -> Capabilities:
+    """The family that serves `mode` in this fleet (the main one when it does, or when no worker
+    was ever seen), refused as `require_mode` refuses when it can't; a UserFacingError naming
+    the missing worker when no family of the fleet offers the mode."""
+    capabilities = await fleet.family_for(mode, main)
+    require_mode(capabilities, mode, doing)
+    return capabilities
 
 
 def animate_prompt(text: str | None) -> str:

@@ -47,7 +47,7 @@ from core.spec import (
 from intake.endings import END_KIND, end_note, refuse_loop_with_end, require_end_frame, with_end
 from intake.followups import build_spec, read_text
 from intake.media.images import download
-from intake.modes import PICTURE_DECIDES, animate_prompt, framed_for_picture, require_mode
+from intake.modes import PICTURE_DECIDES, animate_prompt, framed_for_picture, serving_family
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
@@ -89,8 +89,9 @@ class AnimateCog(commands.Cog):
         """Make a short video clip from a picture."""
         bot = interaction.client
         with bot.intake_line.place(interaction) as place:  # among the member's own requests
-            capabilities = bot.model_capabilities
-            require_mode(capabilities, "i2v", "animate pictures")
+            capabilities = await serving_family(
+                bot.submitter.fleet, bot.model_capabilities, "i2v", "animate pictures"
+            )
             if end_image is not None:
                 require_end_frame(capabilities.name, capabilities.end_frame)
             # Everything the member typed is checked before the picture is downloaded.

@@ -29,7 +29,7 @@ from bot.intake.tickets import admitted
 from core.spec import MAX_SEED, Quality
 from intake.followups import build_spec
 from intake.media.images import download
-from intake.modes import PICTURE_DECIDES, framed_for_picture, require_mode
+from intake.modes import PICTURE_DECIDES, framed_for_picture, serving_family
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
@@ -82,8 +82,9 @@ class EffectCog(commands.Cog):
         """Apply a one-click effect (squish, melt, …) to a picture, as a short clip."""
         bot = interaction.client
         with bot.intake_line.place(interaction) as place:  # among the member's own requests
-            capabilities = bot.model_capabilities
-            require_mode(capabilities, "i2v", "animate pictures")
+            capabilities = await serving_family(
+                bot.submitter.fleet, bot.model_capabilities, "i2v", "animate pictures"
+            )
             # What the member chose is checked before the picture is downloaded.
             parsed = effect_prompt(bot.style_presets, effect, subject or "", capabilities.name)
             options = {"seed": seed, "quality": quality}

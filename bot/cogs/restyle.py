@@ -48,7 +48,7 @@ from intake.media.videos import (
     check_declared_video_size,
     download_video,
 )
-from intake.modes import VIDEO_DECIDES, fitted_to_video, refuse_movement, require_mode
+from intake.modes import VIDEO_DECIDES, fitted_to_video, refuse_movement, serving_family
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
@@ -83,8 +83,9 @@ class RestyleCog(commands.Cog):
         """Give a short video a new look, keeping its layout and motion."""
         bot = interaction.client
         with bot.intake_line.place(interaction) as place:  # among the member's own requests
-            capabilities = bot.model_capabilities
-            require_mode(capabilities, "v2v", "restyle videos")
+            capabilities = await serving_family(
+                bot.submitter.fleet, bot.model_capabilities, "v2v", "restyle videos"
+            )
             # Everything the member typed is checked before the video is downloaded.
             parsed = read_text(prompt, capabilities, bot.style_presets)
             refuse_movement(parsed)

@@ -52,6 +52,7 @@ from gallery.media import LocalMediaStore
 from gallery.models import Generation, Moderation
 from gallery.store import GalleryStore
 from gallery.web import clip_url
+from intake.fleet import FleetChoice
 from jobs.admission import Admission
 from jobs.keys import RESULT_STREAM
 from jobs.results import acknowledge
@@ -95,8 +96,10 @@ class Delivery:
         stop_progress: Callable[[str], Awaitable[None]] | None = None,
         metrics: BotMetrics | None = None,
         default_quality: Quality = DEFAULT_QUALITY,
+        fleet: FleetChoice | None = None,
     ) -> None:
         self.client = client
+        self.fleet = fleet  # the other families' modes (✏️ Modify where a wan_vace worker edits)
         self.default_quality = default_quality  # REELBOT_DEFAULT_QUALITY: how lines are read
         self.metrics = metrics or BotMetrics()
         # told of every clip the output scan held or blocked, before its post is recorded
@@ -371,8 +374,22 @@ class Delivery:
         if file is not None:
             kwargs["file"] = file
         effects = effect_options(self.client, spec)  # ✨ Effects, for a clip from a picture
-        kwargs["view"] = result_view(record.generation_id, self.modes, effects)
+        kwargs["view"] = result_view(record.generation_id, await self.modes_now(), effects)
         return await channel.send(text, **kwargs)
+
+    async def modes_now(self) -> tuple[str, ...]:
+        """The modes a result's buttons offer: the bot's own family's, and those any family of
+        the fleet offers now (an ltx bot with a wan_vace worker shows ✏️ Modify and ↔ Expand).
+        A fleet that can't be read leaves the bot's own: a post never fails on it."""
+        if self.fleet is None:
+            return self.modes
+        try:
+            offered = (await self.fleet.fleet()).offered()
+        except Exception:  # a Redis blip: the buttons of the bot's own family
+            log.warning("the fleet could not be read; posting with the main family's buttons")
+            return self.modes
+        more = {mode for modes in offered.values() for mode in modes} - set(self.modes)
+        return (*self.modes, *sorted(more))
 
     def _attachment(
         self, record: ResultRecord, spec: RenderSpec, limit: int
