@@ -126,16 +126,37 @@ class WorkerProcess:
             self.process.wait()
 
 
+TINY_EDITOR = "wan_vace"
+"""The family the local tiny stack adds beside its tiny workers, on its tiny random weights,
+so a newcomer can try every command at once: the tiny family makes clips, frames, loops and
+sound; it doesn't edit clips (✏️ Modify, ↔ Expand, /add, /swap) or take `-ref` characters."""
+
+
+def local_plan(workers: int | str, backend: str) -> tuple[tuple[str, int], ...]:
+    """REELBOT_WORKERS as (family, count) pairs (`core.fleet.parse_workers`); a plain count on
+    the tiny stack gets one tiny editor too (`TINY_EDITOR`). Pairs are taken as written."""
+    plan = parse_workers(workers, backend)
+    if backend == "tiny" and str(workers).strip().isdigit() and plan:
+        plan = (*plan, (TINY_EDITOR, 1))
+    return plan
+
+
 def worker_processes(
     plan: tuple[tuple[str, int], ...], env: dict[str, str], log_dir: Path
 ) -> list[WorkerProcess]:
-    """The workers of each family of REELBOT_WORKERS (`core.fleet.parse_workers`), each with
-    its own REELBOT_BACKEND: a mixed fleet on one machine."""
+    """The workers of each family of the plan, each with its own REELBOT_BACKEND: a mixed
+    fleet on one machine. A worker of another family than the tiny stack's own, beside it,
+    loads that family's tiny random weights (there is nothing else to load offline)."""
     families = [family for family, count in plan for _ in range(count)]
+    tiny = env.get("REELBOT_BACKEND") == "tiny" and not env.get("REELBOT_MODEL")
     return [
-        WorkerProcess(i, {**env, "REELBOT_BACKEND": family}, log_dir)
+        WorkerProcess(i, {**env, "REELBOT_BACKEND": family, **_tiny_model(family, tiny)}, log_dir)
         for i, family in enumerate(families)
     ]
+
+
+def _tiny_model(family: str, tiny_stack: bool) -> dict[str, str]:
+    return {"REELBOT_MODEL": "builtin:tiny"} if tiny_stack and family != "tiny" else {}
 
 
 def available_port(host: str, preferred: int) -> int:
@@ -203,8 +224,10 @@ async def run_up(
             "REELBOT_MEDIA_DIR": str(media_dir),
             **(setup.worker_env if setup is not None else {}),
         }
-        plan = parse_workers(settings.workers, settings.backend)
-        workers = worker_processes(plan, env, data_dir / "logs")
+        plan = local_plan(settings.workers, settings.backend)
+        workers = worker_processes(
+            plan, {**env, "REELBOT_BACKEND": settings.backend}, data_dir / "logs"
+        )
         for worker in workers:
             worker.start()
             stack.push_async_callback(asyncio.to_thread, worker.stop)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import BotSettings
-from cli.up import worker_processes
+from cli.up import local_plan, worker_processes
 from core.errors import ConfigError
 from core.fleet import parse_workers
 from jobs.settings import load_settings
@@ -43,3 +43,19 @@ def test_a_bad_plan_names_the_variable_and_the_shape(monkeypatch, value) -> None
     with pytest.raises(ConfigError) as bad:
         load_settings(BotSettings)
     assert "REELBOT_WORKERS" in str(bad.value)
+
+
+def test_the_tiny_stack_edits_out_of_the_box(tmp_path: Path) -> None:
+    """`./dev up` (tiny, a count of workers) starts a tiny editor beside its tiny workers, on
+    tiny random weights, so ✏️ Modify and friends work at once; pairs are taken as written."""
+    env = {"REELBOT_BACKEND": "tiny"}
+    workers = worker_processes(local_plan(2, "tiny"), env, tmp_path)
+    assert [w.env["REELBOT_BACKEND"] for w in workers] == ["tiny", "tiny", "wan_vace"]
+    assert [w.env.get("REELBOT_MODEL") for w in workers] == [None, None, "builtin:tiny"]
+    assert local_plan("tiny:1", "tiny") == (("tiny", 1),)
+    assert local_plan(0, "tiny") == ()
+    assert local_plan(1, "ltx") == (("ltx", 1),)
+    ltx = worker_processes(
+        local_plan("ltx:1,wan_vace:1", "ltx"), {"REELBOT_BACKEND": "ltx"}, tmp_path
+    )
+    assert all("REELBOT_MODEL" not in w.env for w in ltx)  # real weights, as configured
