@@ -107,6 +107,7 @@ FAMILIES: dict[str, Capabilities] = {
     "wan_vace": Capabilities(
         name="wan_vace",
         modes=("t2v", "edit"),
+        references=3,  # -ref: WanVACEPipeline(reference_images=…), saved characters
         native_pixels=832 * 480,  # what the 1.3B was trained at (480p)
         size_multiple=16,  # 8x VAE, 2x2 patches
         native_fps=16,

@@ -32,6 +32,13 @@ def fit_image(path: Path, width: int, height: int) -> Image.Image:
     than `MAX_SIDE` on a side, or fails to decode."""
     if width < 1 or height < 1:
         raise ValueError(f"width={width} and height={height} must both be positive")
+    rgb = read_picture(path)
+    return ImageOps.fit(rgb, (width, height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+
+
+def read_picture(path: Path) -> Image.Image:
+    """The whole RGB picture at `path`, read as `fit_image` reads it (for a reference picture,
+    which the pipeline fits itself, so a character is never cropped)."""
     try:
         with Image.open(path, formats=FORMATS) as opened:
             if max(opened.size) > MAX_SIDE:
@@ -42,7 +49,7 @@ def fit_image(path: Path, width: int, height: int) -> Image.Image:
         raise _too_large("has far too many pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError):
         raise UnreadableImage("your picture couldn't be read (it may be damaged)", RESEND) from None
-    return ImageOps.fit(rgb, (width, height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+    return rgb
 
 
 def _too_large(what: str) -> UnreadableImage:

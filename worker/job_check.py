@@ -136,6 +136,13 @@ def check_size(spec: RenderSpec, caps: Capabilities, work_limit: float) -> None:
 def check_inputs(store: GalleryStore, row: Generation, spec: RenderSpec) -> None:
     """Each input is this request's own upload, or a file of one of its ancestors (its
     uploads, which a reroll inherits, or its finished clip, which extend and upscale take)."""
+    for item in spec.reference_media:  # -ref: a saved character's picture, or /create's own
+        try:
+            kind = parse_relative(item)[1]
+        except ValueError:
+            kind = ""
+        if kind not in ("char.png", "ref.png"):
+            raise Refusal(f"reference {item!r} is not a saved character's picture", fail_row=True)
     ancestors: dict[str, Generation] | None = None
     for item in spec.input_media:
         try:

@@ -73,6 +73,7 @@ async def make_clip(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[s
         ctx["unreported"].discard("load")
         timings["load"] = ctx["load_s"]
     inputs = await asyncio.to_thread(input_paths, media, spec.input_media)
+    references = await asyncio.to_thread(input_paths, media, spec.reference_media)  # -ref
 
     await asyncio.to_thread(store.mark_rendering, gid, worker=liveness.worker_id, attempt=attempt)
     started = ProgressEvent(
@@ -87,7 +88,7 @@ async def make_clip(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[s
         timings["read"] = time.perf_counter() - t0
     else:
         clip, render_timings = await _render_in_thread(
-            ctx["backend"], job, redis, liveness, inputs, shots
+            ctx["backend"], job, redis, liveness, inputs, shots, references
         )
         timings.update(render_timings)
     # worker.sound: made for these frames (a story's, over all its shots, whatever the family)
@@ -227,6 +228,7 @@ async def _render_in_thread(
     liveness: Liveness,
     inputs: Sequence[Path] = (),
     shots: ShotFiles | None = None,
+    references: Sequence[Path] = (),
 ) -> tuple[RenderedClip, dict[str, float]]:
     """Denoise in a thread so the event loop keeps beating; cancel it cooperatively.
 
@@ -254,7 +256,7 @@ async def _render_in_thread(
 
     started = time.perf_counter()
     thread_job = asyncio.ensure_future(
-        asyncio.to_thread(job_render, backend, job, on_step, inputs, shots)
+        asyncio.to_thread(job_render, backend, job, on_step, inputs, shots, references)
     )
     try:
         clip = await asyncio.shield(thread_job)
@@ -275,6 +277,7 @@ def job_render(
     on_step: Any,
     inputs: Sequence[Path] = (),
     shots: ShotFiles | None = None,
+    references: Sequence[Path] = (),
 ) -> RenderedClip:
     """The blocking render call, named so that profiles and stack dumps read well."""
     if job.spec.sound and not backend.capabilities.sound:  # the bot refuses it; others may not
@@ -292,8 +295,12 @@ def job_render(
     if style is not None and style.adapter and getattr(backend, "styles", None) is None:
         name = backend.capabilities.name
         raise ValueError(f"the {name} model takes no LoRAs, so `-style {style.name}` can't be used")
+    if len(references) > caps.references:  # the bot refuses it; others may not
+        raise ValueError(f"the {caps.name} model takes no reference pictures (-ref)")
     if job.spec.mode == "story":  # its shots one after another (worker.story)
         return render_story(backend, job.spec, on_step, inputs, shots)
+    if references:  # -ref: only families with reference pictures take the argument
+        return backend.render(job.spec, on_step, inputs=inputs, references=references)  # type: ignore[call-arg]
     return backend.render(job.spec, on_step, inputs=inputs)
 
 

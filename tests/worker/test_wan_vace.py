@@ -255,3 +255,23 @@ def test_an_edit_as_long_as_its_parent_keeps_the_parents_timing(
     decoded = parent_frames(parent, 64, 64, count=17)
     assert len(decoded) == 16
     assert np.array_equal(clip.frames[16, 40:, 40:], decoded[15, 40:, 40:])
+
+
+def test_ref_characters_reach_vace_whole_and_change_the_clip(
+    backend: WanVaceBackend, media: dict[str, Path]
+) -> None:
+    """-ref: each saved character's whole picture (never cropped to the frame) is one of VACE's
+    reference_images, and the clip differs from the same seed without it."""
+    pipe = backend.pipe
+    backend.pipe = spy = Spy(pipe)
+    try:
+        plain = backend.render(make_spec(), lambda s, t: None)
+        spec = make_spec(reference_media=("ab/" + "ab" + "0" * 30 + ".char.png",))
+        with_ref = backend.render(spec, lambda s, t: None, references=[media["picture"]])
+    finally:
+        backend.pipe = pipe
+    assert "reference_images" not in spy.calls[0]
+    (reference,) = spy.calls[1]["reference_images"]
+    assert reference.size == (80, 80)  # the square picture as it is, not cut to 3:2
+    assert with_ref.frames.shape == plain.frames.shape
+    assert not np.array_equal(with_ref.frames, plain.frames)

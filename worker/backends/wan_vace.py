@@ -44,6 +44,7 @@ from worker.backends.common import (
 from worker.edit_inputs import EditInputs, edit_inputs
 from worker.edit_masks import RegionFinder, mask_images
 from worker.fast import FastPath
+from worker.images import read_picture
 from worker.motion import camera_travel
 from worker.styles import StyleAdapters
 
@@ -95,9 +96,15 @@ class WanVaceBackend:
             raise ValueError(f"camera={spec.camera!r} can't be used with mode 'edit'")
 
     def render(
-        self, spec: RenderSpec, on_step: StepCallback, *, inputs: Sequence[Path] = ()
+        self,
+        spec: RenderSpec,
+        on_step: StepCallback,
+        *,
+        inputs: Sequence[Path] = (),
+        references: Sequence[Path] = (),
     ) -> RenderedClip:
-        """Render `spec`; for an edit `inputs` are the parent's MP4 (and the picture)."""
+        """Render `spec`; for an edit `inputs` are the parent's MP4 (and the picture);
+        `references` are -ref's pictures (saved characters), VACE's reference_images."""
         import torch
 
         caps = self.capabilities
@@ -133,6 +140,8 @@ class WanVaceBackend:
                 spec.width, spec.height, caps.size_multiple, spec.camera
             )
             count = frames_for(spec.duration_s, caps.native_fps, caps.frame_step)
+            if references:  # the pipeline fits each picture into the frame itself
+                kwargs["reference_images"] = [read_picture(path) for path in references]
         kwargs |= {"width": width, "height": height, "num_frames": count}
         with (
             self._lock,
