@@ -22,7 +22,7 @@ from pydantic import (
 from core.edits import EditSpec
 from core.frames import segments
 from core.ids import GENERATION_ID_PATTERN
-from core.story import shot_frames, shots
+from core.story import MAX_SHOTS, shot_frames, shots
 
 SPEC_VERSION: Final = 1
 MAX_PROMPT_CHARS = 1500
@@ -163,6 +163,7 @@ class RenderSpec(BaseModel):
     quality: Quality = DEFAULT_QUALITY
     backend: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,32}$")] = "tiny"
     parent_id: GenerationId | None = None
+    retake: Annotated[int, Field(ge=0, lt=MAX_SHOTS)] | None = None  # 🎬: the parent story's shot
     # Where the clip is posted caps its size (Discord: the interaction's attachment_size_limit);
     # the worker then also writes a copy that fits. None: no cap (the terminal, the gallery).
     upload_limit: Annotated[int, Field(ge=1)] | None = None
@@ -196,6 +197,8 @@ class RenderSpec(BaseModel):
             data.pop("edit", None)
         if not data.get("reference_media"):
             data.pop("reference_media", None)
+        if data.get("retake") is None:
+            data.pop("retake", None)
         return data
 
     @model_validator(mode="after")
@@ -236,6 +239,10 @@ class RenderSpec(BaseModel):
             shot_frames(self.num_frames, len(shots(self.prompt)))  # ValueError says what
             if len(self.input_media) > 1:
                 raise ValueError("mode 'story' starts from at most one input picture")
+        if self.retake is not None and (
+            self.mode != "story" or self.parent_id is None or self.retake >= len(shots(self.prompt))
+        ):
+            raise ValueError("retake names a shot of the parent story (mode 'story', parent_id)")
         return self
 
     @model_validator(mode="after")

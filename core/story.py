@@ -37,10 +37,11 @@ def shots(prompt: str) -> list[str]:
     return parts
 
 
-def cost(mode: str, prompt: str) -> int:
+def cost(mode: str, prompt: str, retake: int | None = None) -> int:
     """How many clips a request counts against its member's daily cap: one per shot of a
-    story, one for anything else (a story's prompt was checked when its spec was made)."""
-    if mode != STORY:
+    story, one for anything else (a story's prompt was checked when its spec was made); a
+    retake of one shot renders that shot only, so it is one clip."""
+    if mode != STORY or retake is not None:
         return 1
     return len(shots(prompt))
 

@@ -165,7 +165,7 @@ class Admission:
             UNLIMITED if caps is None else caps.in_flight,
             UNLIMITED if caps is None else caps.per_day,
             int(DAY_TTL.total_seconds()),
-            0 if caps is None else cost(spec.mode, spec.prompt),  # a story: one per shot
+            0 if caps is None else cost(spec.mode, spec.prompt, spec.retake),  # a story: per shot
         ]
         if announce is not None:
             keys.append(events_key(gid))
@@ -196,7 +196,7 @@ class Admission:
         now = datetime.fromtimestamp(self.clock(), UTC)
         day = day_key(owner, now)
         args = [*LAYOUT, "reserve", generation_id, owner, caps.in_flight, caps.per_day]
-        args += [int(ttl.total_seconds() * 1000), cost(spec.mode, spec.prompt)]
+        args += [int(ttl.total_seconds() * 1000), cost(spec.mode, spec.prompt, spec.retake)]
         try:
             held, (_, _, _, fast, relax) = await asyncio.gather(
                 self.pipelined.run_script(self.scripts.submit, keys=[day], args=args),
@@ -373,7 +373,7 @@ class Admission:
 def per_day_refusal_for(spec: RenderSpec, used: int, now: datetime) -> QuotaExceeded:
     """The daily cap's refusal; for a story, also what it needed (a clip per shot)."""
     refusal = per_day_refusal(used, now)
-    shots = cost(spec.mode, spec.prompt)
+    shots = cost(spec.mode, spec.prompt, spec.retake)
     if shots == 1:
         return refusal
     return QuotaExceeded(
