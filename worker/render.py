@@ -81,7 +81,7 @@ async def make_clip(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[s
     )
     await publish_progress(redis, gid, started)
 
-    shots = ShotFiles(media, gid, resume=attempt > 1) if spec.mode == "story" else None
+    shots = ShotFiles.of(media, spec, gid, attempt) if spec.mode == "story" else None
     if spec.mode == "sound":  # Add sound: the parent's frames, for the scan, poster and preview
         t0 = time.perf_counter()
         clip = await asyncio.to_thread(parent_frames, spec, inputs)

@@ -20,11 +20,18 @@ Each finished shot is stored (`core.story.shot_kind`: `s0.mp4` …, private) bef
 starts, so a retried job (attempt > 1, after a worker died) loads the shots already made and
 renders only the rest. A stored shot is re-read from its MP4 (H.264 at CRF 12: close to what
 was rendered, not bit for bit), and a resumed story's next shot starts from that decoded frame.
+
+🎬 Retake (`RenderSpec.retake`, a child of the story): the parent's stored shots other than the
+retaken one are copied into the child's kinds first, so the same resume path renders that shot
+only, from the previous shot's last frame with the child's seed. The kept shot after it began
+from the old shot's last frame, so its first `SEAM_FRAMES` frames are crossfaded from the new
+shot's last frame into the kept ones (a short blend, not a re-render).
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -44,22 +51,40 @@ log = logging.getLogger(__name__)
 ShotStep = Callable[..., None]
 """on_step(step, total, message): the step of the shot `message` names ("shot 2/3")."""
 SHOT_CRF = 12  # a stored shot is what the next one starts from: near lossless
+SEAM_FRAMES = 4  # a retake's seam into the kept next shot: frames crossfaded
 
 
 @dataclass(frozen=True)
 class ShotFiles:
     """Where one story's finished shots are kept (the media store, under the story's id);
-    `resume`: read back what an earlier attempt stored (only a retry does)."""
+    `resume`: read back what an earlier attempt stored (only a retry does); `parent`, `retake`:
+    a retake's story and the shot it renders again (every other shot is the parent's)."""
 
     media: LocalMediaStore
     generation_id: str
     resume: bool = False
+    parent: str | None = None
+    retake: int | None = None
+
+    @classmethod
+    def of(cls, media: LocalMediaStore, spec: RenderSpec, gid: str, attempt: int) -> ShotFiles:
+        """A story job's shot files: a retake's kept shots come from its parent story."""
+        parent = spec.parent_id if spec.retake is not None else None
+        return cls(media, gid, resume=attempt > 1, parent=parent, retake=spec.retake)
 
     def stored(self, k: int) -> np.ndarray | None:
-        """Shot k's frames, if an earlier attempt finished it; None otherwise."""
-        if not self.resume:
-            return None
-        path = self.media.fetch(self.media.relative_path(self.generation_id, shot_kind(k)))
+        """Shot k's frames, if an earlier attempt finished it or a retake keeps the parent's
+        (copied into this story's kinds first); None otherwise."""
+        kind = shot_kind(k)
+        own = self.media.relative_path(self.generation_id, kind)
+        path = self.media.fetch(own) if self.resume else None
+        if path is None and self.parent is not None and k != self.retake:
+            kept = self.media.fetch(self.media.relative_path(self.parent, kind))
+            if kept is None:
+                raise RuntimeError(f"shot {k + 1} of story {self.parent} is no longer stored")
+            path = self.media.path_for(self.generation_id, kind)
+            shutil.copyfile(kept, path)
+            self.media.publish(self.generation_id, [kind])
         return None if path is None else read_shot(path)
 
     def keep(self, k: int, frames: np.ndarray, fps: float) -> None:
@@ -101,6 +126,7 @@ def shot_spec(spec: RenderSpec, k: int, text: str, *, from_picture: bool) -> Ren
         input_media=[],
         sound=False,  # a story's sound is one track over the joined clip (worker.render)
         sound_prompt="",
+        retake=None,  # the shot is a plain clip; the story is the retake
     )
     return RenderSpec.model_validate(data)
 
@@ -139,7 +165,20 @@ def render_story(
                 if files is not None:
                     files.keep(k, frames, fps)
                 log.info("%s rendered (%d frames)", label, len(frames))
+            if files is not None and files.retake is not None and k == files.retake + 1:
+                frames = crossfade(parts[-1][-1], frames)
             parts.append(frames if k == 0 else frames[1:])  # the seam: its first frame is ours
             start = Path(scratch) / f"last{k}.png"
             Image.fromarray(frames[-1]).save(start)
     return RenderedClip(frames=np.concatenate(parts), fps=fps)
+
+
+def crossfade(last: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """A kept shot's first `SEAM_FRAMES` frames blended from the retaken shot's `last` frame
+    (weight falling to 0) into its own, so the seam after a retake doesn't jump."""
+    out = kept.copy()
+    n = min(SEAM_FRAMES, len(kept))
+    for i in range(n):
+        w = (n - i) / (n + 1)
+        out[i] = np.rint(w * last + (1 - w) * kept[i]).astype(np.uint8)
+    return out
