@@ -4,7 +4,10 @@ tiny and one Wan VACE editor (`builtin:tiny`, tiny random weights built in code)
 gallery. A /create renders on the tiny worker; its result offers ✏️ Modify and ↔ Expand because
 the fleet edits, and every edit (Modify with and without *where*, Expand to 9:16, /add, /swap)
 renders on the editor and is posted as a child of the clip. A /swap naming something the tiny
-region finder does not see is answered "I couldn't find …" in the failure post.
+region finder does not see is answered "I couldn't find …" in the failure post: the worker has
+no setting for the finder's threshold, so this is the words path; the tiny finder's weights are
+drawn from a fixed seed and the clip's frames from -seed 3, so "the red car" scores below SAM 3's
+detection threshold in every frame on every run (no edit of the whole frame instead).
 
 The bot sizes an edit for the family the fleet names (`intake.fleet.FleetChoice.family_for` →
 `core.capabilities.capabilities_for("wan_vace")`): at its real 480p and 50 steps the tiny VACE
@@ -29,10 +32,11 @@ from PIL import Image
 
 from cli.local_redis import LocalRedis
 from core.capabilities import FAMILIES as FAMILIES_BUILTIN
+from gallery.community import CommunityStore
 from jobs.fleet import read_fleet
 from tests.fakediscord import FakeDiscord, Message
 from tests.fakediscord.records import walk_components
-from tests.harness.members import child_clip, create, labels, user_id
+from tests.harness.members import child_clip, create, labels, results_of, user_id
 from tests.harness.stack import PUBLIC_URL, Stack, clip_id
 from tests.harness.video import decoded
 from tests.harness.waiting import eventually
@@ -158,4 +162,17 @@ async def test_a_tiny_clip_is_edited_by_the_fleets_vace_worker(
         ix = await fake.slash_command("swap", swap, user="bob")
         assert not (await ix.wait_reply()).ephemeral
         assert (await edited(5, "swap", "bob")).shape == whole.shape
-        assert len(parent) >= 1
+        assert len(whole) == len(parent)  # the parent's length, in the editor's size
+
+        # a /swap naming something the tiny region finder doesn't see: the failure post says so
+        swap = {"clip": parent_id, "what": "the red car", "with": "a vintage bicycle"}
+        ix = await fake.slash_command("swap", swap, user="bob")
+        assert not (await ix.wait_reply()).ephemeral
+        failed = await fake.wait_for_message(
+            lambda m: "sorry, this clip failed" in m.content, timeout=60
+        )
+        assert 'I couldn\'t find "the red car" in this clip' in failed.content, failed.content
+        assert f"<@{fake.users['bob'].id}>" in failed.content and not failed.files
+        children = CommunityStore(stack.engine).children(parent_id)
+        assert len(children) == 6 and results_of(fake, children[-1].id) == []
+        assert stack.store.get(children[-1].id).status == "failed"  # not an edit of everything
