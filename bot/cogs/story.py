@@ -19,6 +19,7 @@ from discord.ext import commands
 
 from bot.cogs.create import COMMON_RATIOS, SETTING_DESCRIPTIONS, style_choices, with_options
 from bot.deferral import Deferral
+from bot.delivery.story_views import RetakeButton, ShotSelect
 from bot.intake.requests import Asker, reply_with, submit_request
 from bot.intake.tickets import admitted
 from core.spec import (
@@ -46,6 +47,9 @@ START_KIND = "png"  # the start picture is stored as /animate's is
 class StoryCog(commands.Cog):
     def __init__(self, bot: ReelBot) -> None:
         self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(RetakeButton, ShotSelect)  # 🎬 Retake, after restarts too
 
     @app_commands.command(name="story")
     @app_commands.autocomplete(style=style_choices)

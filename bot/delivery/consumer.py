@@ -374,7 +374,10 @@ class Delivery:
         if file is not None:
             kwargs["file"] = file
         effects = effect_options(self.client, spec)  # ✨ Effects, for a clip from a picture
-        kwargs["view"] = result_view(record.generation_id, await self.modes_now(), effects)
+        story = spec.mode == "story"  # 🎬 Retake under a story
+        kwargs["view"] = result_view(
+            record.generation_id, await self.modes_now(), effects, story=story
+        )
         return await channel.send(text, **kwargs)
 
     async def modes_now(self) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 import discord
 
 from bot.delivery.edit_views import edit_items
+from bot.delivery.story_views import RetakeButton
 from bot.intake.effects import effect_spec
 from bot.intake.requests import Asker, reply_with, submit_request
 from bot.replies import answer_error
@@ -94,7 +95,11 @@ def result_actions(modes: Collection[str]) -> list[ClipAction]:
 
 
 def result_view(
-    generation_id: str, modes: Collection[str], effects: Sequence[tuple[str, str]] = ()
+    generation_id: str,
+    modes: Collection[str],
+    effects: Sequence[tuple[str, str]] = (),
+    *,
+    story: bool = False,
 ) -> discord.ui.View:
     """The buttons for a result message, and ✨ Effects when `effects` (name, description) are
     offered. `timeout=None`: a view that timed out would unregister the dynamic items from
@@ -106,6 +111,8 @@ def result_view(
         view.add_item(item)
     if effects:
         view.add_item(EffectSelect(generation_id, effects))
+    if story:  # 🎬 Retake one of its shots (`bot.delivery.story_views`)
+        view.add_item(RetakeButton(generation_id))
     return view
 
 
