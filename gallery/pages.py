@@ -95,6 +95,7 @@ async def clip_page(request: web.Request) -> web.Response:
         lineage=lineage,
         edit=edited_from(clip, lineage),
         story=story_shots(clip),
+        retake=retake_of(clip, lineage),
         page_url=clip_url(base, clip.id),
         video_url=media_url(base, clip.id),
         poster_url=media_url(base, clip.id, "jpg"),
@@ -130,6 +131,20 @@ def story_shots(clip: Generation) -> list[str]:
         return shots(clip.prompt)
     except ValueError:
         return []
+
+
+def retake_of(clip: Generation, lineage: Lineage) -> dict[str, str] | None:
+    """A 🎬 Retake's line: which shot of which story it took again (the story linked when it
+    is public); None for any other clip."""
+    shot = clip.spec.get("retake") if clip.spec else None
+    if not isinstance(shot, int):
+        return None
+    parent = next((a for a in lineage.ancestors if a.id == clip.parent_id), None)
+    return {
+        "shot": str(shot + 1),
+        "parent_id": parent.id if parent else "",
+        "parent_prompt": parent.prompt if parent else "",
+    }
 
 
 async def member_page(request: web.Request) -> web.Response:

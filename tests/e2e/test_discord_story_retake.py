@@ -9,13 +9,15 @@ member's click is refused privately.
 from __future__ import annotations
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
+from gallery.web import create_app
 from jobs.admission import Admission
 from tests.e2e.test_discord_loop import frames_of
 from tests.fakediscord import FakeDiscord
 from tests.harness.members import user_id
-from tests.harness.stack import Stack, clip_id
+from tests.harness.stack import PUBLIC_URL, Stack, clip_id
 from tests.harness.waiting import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
@@ -64,6 +66,11 @@ async def test_the_owner_retakes_shot_2_and_gets_a_child_story(
         assert stack.store.get(gid).deleted_at is None  # the old one stays
         # 3 clips for the story, 1 for the retake: one shot rendered
         assert (await Admission(redis).usage(user_id(fake, "bob")))[1] == 4
+
+    app = create_app(stack.store, stack.media, public_url=PUBLIC_URL)
+    async with TestClient(TestServer(app)) as client:
+        html = await (await client.get(f"/clips/{child.id}")).text()
+    assert f'Retake of shot 2 of <a href="/clips/{gid}">a knight rides out | the knight' in html
 
     logs = workers.logs()
     assert logs.count("shot 2/3 rendered") == 2, logs  # the story's, then the retake's
