@@ -7,6 +7,7 @@ backend (`REELBOT_BACKEND=mypkg.backend`) is a module of theirs with a `CAPABILI
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 
 from core.spec import Capabilities, FastRecipe
 
@@ -199,6 +200,50 @@ FAMILIES: dict[str, Capabilities] = {
         ),
     ),
 }
+
+
+# What a worker announces of its family's limits beside its modes (jobs.liveness), so a front
+# end sizes a request for the worker that will render it: the built-in numbers, unless the
+# worker serves smaller weights (TINY_LIMITS).
+ANNOUNCED_LIMITS = ("native_pixels", "default_steps", "default_seconds", "max_seconds")
+# A family's limits on its tiny random weights where the real ones would be far too slow on a
+# CPU: the local tiny stack's editor (cli.up) at 480p took ~2 min a step on 2 cores, at 256x144
+# seconds. Its clips are noise either way: they prove every part works.
+TINY_LIMITS: dict[str, dict[str, float | int]] = {
+    "wan_vace": {"native_pixels": 256 * 144, "default_steps": 4},
+}
+
+
+def served_capabilities(name: str, model: str | None) -> Capabilities:
+    """The capabilities a worker of family `name` on weights `model` serves: the family's, or
+    smaller ones on `builtin:tiny` (TINY_LIMITS)."""
+    caps = capabilities_for(name)
+    if model == "builtin:tiny" and caps.name in TINY_LIMITS:
+        caps = caps.model_copy(update=TINY_LIMITS[caps.name])
+    return caps
+
+
+def announced_limits(caps: Capabilities) -> dict[str, float | int]:
+    """The limits a worker announces (ANNOUNCED_LIMITS)."""
+    return {key: getattr(caps, key) for key in ANNOUNCED_LIMITS}
+
+
+def with_limits(caps: Capabilities, limits: Mapping[str, object]) -> Capabilities:
+    """`caps` with the limits a worker announced; anything unreadable or unknown is ignored."""
+    update = {
+        k: v
+        for k, v in limits.items()
+        if k in ANNOUNCED_LIMITS
+        and isinstance(v, int | float)
+        and not isinstance(v, bool)
+        and v > 0
+    }
+    if not update:
+        return caps
+    try:
+        return Capabilities.model_validate({**caps.model_dump(), **update})
+    except ValueError:
+        return caps
 
 
 def families_with(feature: str) -> list[str]:

@@ -9,7 +9,7 @@ family with most live workers that offers it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from core.spec import Mode
 
@@ -25,15 +25,18 @@ def choose_family(
     main: str,
     offered: Mapping[str, tuple[Mode | str, ...]],
     live: Mapping[str, int] | None = None,
+    main_modes: Collection[Mode | str] = (),
 ) -> str | None:
     """The family to render a `mode` request, or None when no family offers it.
 
     `offered`: the modes of each family live now or seen lately; `live`: live workers per
     family. The main family when it offers the mode, or when nothing at all is known (no
     worker ever seen: the job waits for one, as before fleets); else the family offering it
-    with most live workers, ties by name; else None.
+    with most live workers, ties by name; else None. `main_modes`: what the main family makes
+    by its capabilities, which count before any of its workers announced them, so a fleet
+    whose editor beat first still takes /create while the main worker loads.
     """
-    if not offered or mode in offered.get(main, ()):
+    if not offered or mode in offered.get(main, ()) or (main not in offered and mode in main_modes):
         return main
     workers = live or {}
     able = [f for f, modes in offered.items() if mode in modes]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from redis.asyncio import Redis
 
-from core.capabilities import FAMILIES, capabilities_for
+from core.capabilities import FAMILIES, capabilities_for, with_limits
 from core.errors import UserFacingError
 from core.fleet import choose_family
 from core.spec import Capabilities, RenderSpec
@@ -46,6 +46,14 @@ def no_worker(mode: str) -> UserFacingError:
     return UserFacingError(
         f"No worker here can {doing} right now — ask a server admin to start one{start}."
     )
+
+
+def _modes_of(family: str) -> tuple[str, ...]:
+    """A family's modes by its capabilities; none for a name nobody knows."""
+    try:
+        return capabilities_for(family).all_modes
+    except (ValueError, ImportError):
+        return ()
 
 
 def _real_first(family: str) -> tuple[bool, str]:
@@ -87,10 +95,19 @@ class FleetChoice:
         REELBOT_BACKEND) when it offers the mode or no worker was ever seen, else those of the
         family that offers it; a UserFacingError when none does."""
         fleet = await self.fleet()
-        family = choose_family(mode, main=main.name, offered=fleet.offered(), live=fleet.workers())
+        family = choose_family(
+            mode,
+            main=main.name,
+            offered=fleet.offered(),
+            live=fleet.workers(),
+            main_modes=main.all_modes,
+        )
         if family is None:
             raise no_worker(mode)
-        return main if family == main.name else capabilities_for(family)
+        if family == main.name:
+            return main
+        # sized as its workers announced (a tiny editor's smaller frames), else as built in
+        return with_limits(capabilities_for(family), fleet.limits.get(family, {}))
 
     async def routed(self, spec: RenderSpec) -> RenderSpec:
         """`spec` for the family that renders its mode: as it is when its own family offers it
@@ -98,7 +115,11 @@ class FleetChoice:
         does; a UserFacingError when no live or recently seen worker offers the mode."""
         fleet = await self.fleet()
         family = choose_family(
-            spec.mode, main=spec.backend, offered=fleet.offered(), live=fleet.workers()
+            spec.mode,
+            main=spec.backend,
+            offered=fleet.offered(),
+            live=fleet.workers(),
+            main_modes=_modes_of(spec.backend),
         )
         if family is None:
             raise no_worker(spec.mode)

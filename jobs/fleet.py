@@ -42,6 +42,8 @@ class Fleet:
 
     live: Mapping[str, FamilyWorkers] = field(default_factory=dict)
     recent: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # the limits each family's workers announced (core.capabilities.ANNOUNCED_LIMITS), if any
+    limits: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
 
     def offered(self) -> dict[str, tuple[str, ...]]:
         """The modes of every family live now or seen lately (a live worker's word wins)."""
@@ -76,11 +78,14 @@ async def read_fleet(redis: Redis, *, now: float | None = None) -> Fleet:
     now = time.time() if now is None else now
     keys = [k async for k in redis.scan_iter(match=heartbeat_key("*"), count=1000)]
     live: dict[str, FamilyWorkers] = {}
+    limits: dict[str, Mapping[str, object]] = {}
     for raw in await reply(redis.mget(keys)) if keys else []:
         state = _json(raw)
         family = state.get("family")
         if not isinstance(family, str):  # expired meanwhile, or a worker announcing none
             continue
+        if isinstance(state.get("limits"), dict):
+            limits.setdefault(family, state["limits"])
         known = live.get(family, FamilyWorkers(0, ()))
         modes = tuple(dict.fromkeys([*known.modes, *_modes(state.get("modes"))]))
         live[family] = FamilyWorkers(known.workers + 1, modes)
@@ -91,4 +96,8 @@ async def read_fleet(redis: Redis, *, now: float | None = None) -> Fleet:
         at = seen.get("at")
         if isinstance(at, int | float) and at >= oldest:
             recent[raw_family.decode()] = _modes(seen.get("modes"))
-    return Fleet(live=dict(sorted(live.items())), recent=dict(sorted(recent.items())))
+            if isinstance(seen.get("limits"), dict):
+                limits.setdefault(raw_family.decode(), seen["limits"])
+    return Fleet(
+        live=dict(sorted(live.items())), recent=dict(sorted(recent.items())), limits=limits
+    )

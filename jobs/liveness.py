@@ -23,6 +23,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Mapping
 
 from redis.asyncio import Redis
 
@@ -53,6 +54,7 @@ class Liveness:
         queue: str = DEFAULT_QUEUE,
         family: str | None = None,
         modes: tuple[str, ...] = (),
+        limits: Mapping[str, float | int] | None = None,
     ) -> None:
         if lease_s < 2 * interval_s:
             raise ValueError(f"lease_s={lease_s} must be at least twice interval_s={interval_s}")
@@ -66,6 +68,7 @@ class Liveness:
         self.queue = queue  # the scheduler fills each arq queue for the workers reading it
         self.family = family  # announced with its modes; None: a worker that announces none
         self.modes = modes
+        self.limits = dict(limits or {})  # core.capabilities.ANNOUNCED_LIMITS of what it serves
         self.started = time.time()
         self._release = redis.register_script(lua("release"))
         self._reap = redis.register_script(lua("reap"))
@@ -81,6 +84,8 @@ class Liveness:
             if self.family is not None:
                 state |= {"family": self.family, "modes": list(self.modes)}
                 seen = {"modes": list(self.modes), "at": state["at"]}
+                if self.limits:
+                    state["limits"] = seen["limits"] = self.limits
                 pipe.hset(FLEET_KEY, self.family, json.dumps(seen))
             pipe.set(heartbeat_key(self.worker_id), json.dumps(state), px=int(self.lease_s * 1000))
             await pipe.execute()

@@ -21,7 +21,7 @@ from arq import Retry
 from arq.worker import func
 from pydantic import ValidationError
 
-from core.capabilities import capabilities_for
+from core.capabilities import announced_limits, capabilities_for, served_capabilities
 from core.ids import GENERATION_ID
 from core.logs import generation_context
 from core.spec import (
@@ -78,6 +78,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["moderation"] = ModerationStore(engine)
     ctx["media"] = make_media_store(config)
     worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    served = served_capabilities(config.backend, config.model)
     liveness = Liveness(
         ctx["redis"],
         worker_id,
@@ -85,7 +86,8 @@ async def startup(ctx: dict[str, Any]) -> None:
         lease_s=config.lease_s,
         queue=worker_queue(config.queue_name, family_of(config)),
         family=family_of(config),
-        modes=capabilities_for(config.backend).all_modes,
+        modes=served.all_modes,
+        limits=announced_limits(served),  # the front ends size its requests with these
     )
     # arq hands each job a copy of ctx: a shared mutable set is what the first clip can clear
     ctx["unreported"] = {"load"}

@@ -73,3 +73,14 @@ def test_a_bad_worker_plan_says_what_to_write(value, words) -> None:
     with pytest.raises(ValueError) as bad:
         parse_workers(value, "ltx")
     assert words in str(bad.value) and "(ltx:1,wan_vace:1)" in str(bad.value)
+
+
+def test_the_main_family_takes_its_modes_before_its_first_worker_beats() -> None:
+    """An editor that beat first must not make /create refused while the main worker loads;
+    a main family whose workers announced fewer modes is taken at their word."""
+    editor = {"wan_vace": ("t2v", "edit")}
+    frames = ("t2v", "frames")
+    assert choose_family("frames", main="tiny", offered=editor, main_modes=frames) == "tiny"
+    assert choose_family("frames", main="tiny", offered=editor) is None
+    announced = {**editor, "tiny": ("t2v",)}
+    assert choose_family("frames", main="tiny", offered=announced, main_modes=frames) is None

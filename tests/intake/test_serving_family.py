@@ -65,3 +65,25 @@ async def test_results_offer_modify_and_expand_when_a_wan_vace_worker_edits(redi
     await beat(redis, "wan_vace")
     shown = labels(await delivery.modes_now())
     assert any("Modify" in label for label in shown), shown
+
+
+async def test_an_edit_is_sized_for_the_editor_as_it_announced_its_limits(redis: Any) -> None:
+    """The local tiny editor renders 256x144 in seconds where 480p takes minutes on a CPU:
+    its beat says so, and the front end sizes edits with it; a worker announcing nothing is
+    sized as its family is built in."""
+    from core.capabilities import announced_limits, served_capabilities
+
+    await beat(redis, "tiny")
+    await Liveness(
+        redis,
+        "vace-0",
+        interval_s=1,
+        lease_s=15,
+        queue=queue_of("fast", "wan_vace"),
+        family="wan_vace",
+        modes=capabilities_for("wan_vace").all_modes,
+        limits=announced_limits(served_capabilities("wan_vace", "builtin:tiny")),
+    ).beat()
+    caps = await FleetChoice(redis).family_for("edit", capabilities_for("tiny"))
+    assert (caps.name, caps.native_pixels, caps.default_steps) == ("wan_vace", 256 * 144, 4)
+    assert served_capabilities("wan_vace", None) == capabilities_for("wan_vace")

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from core.capabilities import FAMILIES
+from core.capabilities import FAMILIES, served_capabilities
 from core.models import REGIONS_ID, WAN_VACE_ID
 from core.spec import RenderSpec
 from worker import camera as vcam
@@ -260,4 +260,6 @@ def load(
     pipe.set_progress_bar_config(disable=True)
     log.info("wan_vace backend %s on %s in %.2f s", model, device, time.perf_counter() - started)
     tokens = pipe.tokenizer.model_max_length if model == TINY else 512
-    return WanVaceBackend(pipe, max_sequence_length=tokens, regions_model=regions)
+    backend = WanVaceBackend(pipe, max_sequence_length=tokens, regions_model=regions)
+    backend.capabilities = served_capabilities("wan_vace", model)  # smaller on builtin:tiny
+    return backend
