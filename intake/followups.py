@@ -220,6 +220,14 @@ def follow_up_spec(
         seed_source=seed_source,
         default_quality=default_quality,
     )
+    if parent.reference_media and action in ("reroll", "vary"):
+        # -ref's characters, which no command line carries, on the family that drew them
+        return _with_characters(spec, parent)
+    if parent.reference_media and action in ("loop", "remix"):
+        raise UserFacingError(
+            f"This clip shows saved characters (-ref), which {action} can't keep yet. Use 🎲 "
+            "Reroll or 🌀 Vary, or /create again with -ref."
+        )
     mode, inputs, end_frame = parent.mode, parent.input_media, parent.end_frame
     if action == "loop" and end_frame:  # it ends on its own first frame now
         inputs, end_frame = inputs[:1], False
@@ -248,6 +256,14 @@ def follow_up_spec(
         return RenderSpec.model_validate({**spec.model_dump(), **changes})
     except ValidationError as exc:
         raise FlagError(f"These settings can't be rendered ({exc.errors()[0]['msg']}).") from None
+
+
+def _with_characters(spec: RenderSpec, parent: RenderSpec) -> RenderSpec:
+    """A reroll or vary of a -ref clip: its characters' pictures, on the parent's family at the
+    parent's size, length and steps (what that family's workers were sized for)."""
+    keep = ("reference_media", "backend", "width", "height", "num_frames", "fps", "steps")
+    keep += ("mode", "input_media", "end_frame")  # an i2v parent's picture, as below
+    return spec.model_copy(update={field: getattr(parent, field) for field in keep})
 
 
 def _other_seed(avoid: int, source: Callable[[], int]) -> Callable[[], int]:
