@@ -63,7 +63,10 @@ async def test_reroll_by_another_member_makes_their_own_child_clip(stack) -> Non
         row, result = await child_clip(stack, fake, parent_id)
         assert int(result.message_reference["message_id"]) == queued.id
         assert f"<@{fake.users['bob'].id}>" in result.content
-        assert "-camera pan left" in result.content and "-seed 7" not in result.content
+        # The reroll's own seed is on its command line, not the parent's 7 (a new seed
+        # may itself start with 7, so the whole flag is compared)
+        assert "-camera pan left" in result.content and row.seed != 7
+        assert f"-seed {row.seed}`" in result.content and "-seed 7`" not in result.content
         assert [name for name in result.files] == [f"reelbot-{row.seed}.mp4"]
         assert labels(result) == ["Reroll", "Remix", "Vary", "Loop", "Add sound", "Delete"]
         assert (row.parent_id, row.owner_id) == (parent_id, user_id(fake, "bob"))
