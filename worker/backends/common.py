@@ -144,6 +144,36 @@ def t5_vocab_size() -> int:
     return len(_vocab())
 
 
+def tiny_umt5_encoder() -> Any:
+    """Wan's text encoder (UMT5) in miniature, over the tiny vocabulary: the Wan family's tiny
+    pipelines share it. Build it inside `seeded_build` where the caller's order wants it."""
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    return UMT5EncoderModel(
+        UMT5Config(
+            vocab_size=t5_vocab_size(),
+            d_model=32,
+            d_kv=8,
+            d_ff=64,
+            num_layers=2,
+            num_heads=4,
+            relative_attention_num_buckets=8,
+            dropout_rate=0.0,
+            pad_token_id=0,
+            eos_token_id=1,
+        )
+    )
+
+
+def wan_flow_scheduler() -> Any:
+    """The flow-matching UniPC scheduler Wan's pipelines ship with (shift 3.0, 480p's)."""
+    from diffusers import UniPCMultistepScheduler
+
+    return UniPCMultistepScheduler(
+        prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0
+    )
+
+
 def clip_tokenizer() -> Any:
     """A CLIP BPE tokenizer from an in-memory byte-level vocabulary (no merges), 77 tokens."""
     from transformers import CLIPTokenizer

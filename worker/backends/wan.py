@@ -46,8 +46,9 @@ from worker.backends.common import (
     seeded_build,
     step_callback,
     t5_tokenizer,
-    t5_vocab_size,
+    tiny_umt5_encoder,
     to_uint8,
+    wan_flow_scheduler,
 )
 from worker.backends.keyframes import ended, first_frame_kwargs, wants_ending
 from worker.fast import FastPath
@@ -160,11 +161,9 @@ def _build_tiny() -> Any:  # a diffusers.WanPipeline
     """TI2V-5B's geometry in miniature (diffusers' Wan 2.2 5B test components), seeded."""
     from diffusers import (
         AutoencoderKLWan,
-        UniPCMultistepScheduler,
         WanPipeline,
         WanTransformer3DModel,
     )
-    from transformers import UMT5Config, UMT5EncoderModel
 
     with seeded_build(0):
         vae = AutoencoderKLWan(
@@ -182,20 +181,7 @@ def _build_tiny() -> Any:  # a diffusers.WanPipeline
             scale_factor_temporal=4,
             temperal_downsample=[False, True, True],
         )
-        text_encoder = UMT5EncoderModel(
-            UMT5Config(
-                vocab_size=t5_vocab_size(),
-                d_model=32,
-                d_kv=8,
-                d_ff=64,
-                num_layers=2,
-                num_heads=4,
-                relative_attention_num_buckets=8,
-                dropout_rate=0.0,
-                pad_token_id=0,
-                eos_token_id=1,
-            )
-        )
+        text_encoder = tiny_umt5_encoder()
         transformer = WanTransformer3DModel(
             patch_size=(1, 2, 2),
             num_attention_heads=2,
@@ -212,9 +198,7 @@ def _build_tiny() -> Any:  # a diffusers.WanPipeline
         )
     for module in (vae, text_encoder, transformer):
         module.eval()
-    scheduler = UniPCMultistepScheduler(
-        prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0
-    )
+    scheduler = wan_flow_scheduler()
     return WanPipeline(
         tokenizer=t5_tokenizer(64),
         text_encoder=text_encoder,

@@ -38,8 +38,9 @@ from worker.backends.common import (
     seeded_build,
     step_callback,
     t5_tokenizer,
-    t5_vocab_size,
+    tiny_umt5_encoder,
     to_uint8,
+    wan_flow_scheduler,
 )
 from worker.edit_inputs import EditInputs, edit_inputs
 from worker.edit_masks import RegionFinder, mask_images
@@ -171,11 +172,9 @@ def _build_tiny() -> Any:  # a diffusers.WanVACEPipeline
     16 latent channels, control layers 0 and 2 of 3), seeded."""
     from diffusers import (
         AutoencoderKLWan,
-        UniPCMultistepScheduler,
         WanVACEPipeline,
         WanVACETransformer3DModel,
     )
-    from transformers import UMT5Config, UMT5EncoderModel
 
     z_dim = 16
     with seeded_build(0):
@@ -186,20 +185,7 @@ def _build_tiny() -> Any:  # a diffusers.WanVACEPipeline
             num_res_blocks=1,
             temperal_downsample=[False, True, True],
         )
-        text_encoder = UMT5EncoderModel(
-            UMT5Config(
-                vocab_size=t5_vocab_size(),
-                d_model=32,
-                d_kv=8,
-                d_ff=64,
-                num_layers=2,
-                num_heads=4,
-                relative_attention_num_buckets=8,
-                dropout_rate=0.0,
-                pad_token_id=0,
-                eos_token_id=1,
-            )
-        )
+        text_encoder = tiny_umt5_encoder()
         transformer = WanVACETransformer3DModel(
             patch_size=(1, 2, 2),
             num_attention_heads=2,
@@ -219,9 +205,7 @@ def _build_tiny() -> Any:  # a diffusers.WanVACEPipeline
         )
     for module in (vae, text_encoder, transformer):
         module.eval()
-    scheduler = UniPCMultistepScheduler(
-        prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0
-    )
+    scheduler = wan_flow_scheduler()
     return WanVACEPipeline(
         tokenizer=t5_tokenizer(64),
         text_encoder=text_encoder,
