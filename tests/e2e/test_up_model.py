@@ -2,13 +2,16 @@
 what the first clip will cost before anything starts, pulls the family's repositories (here from
 the local fake hub, serving the tiny model in the real layout), then a real worker loads them
 through the production `from_pretrained` branch and makes the first clip at the CPU plan's size.
-Run again with the hub gone and HF_HUB_OFFLINE=1, nothing is pulled and the clip is made again.
+Prepared again with the hub gone and HF_HUB_OFFLINE=1, nothing is pulled and the worker is
+pointed at the same folder (that an offline worker renders from such a folder is
+test_models_pull's, per family: a second whole `up` here spent a minute on the same render).
 
 The test proves the wiring (pull -> worker -> clip), not the quality: the weights are tiny.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -18,6 +21,7 @@ from pathlib import Path
 import av
 import pytest
 
+from cli.up_model import prepare
 from core.capabilities import FAMILIES
 from core.models import CPU_PLANS, family_models
 from tests.e2e.test_models_pull import hub_folders
@@ -80,12 +84,20 @@ def test_up_with_a_model_says_the_cost_pulls_it_and_makes_the_first_clip(tmp_pat
         frames = sum(1 for _ in container.decode(stream))
         assert frames / float(stream.average_rate) == PLAN.seconds
 
-    # The hub is gone: everything is here, so nothing is pulled, and the clip is made offline.
-    again = up(tmp_path, "--model", main, HF_HUB_OFFLINE="1")
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert f"models:  animatediff is here ({main})" in again.stdout
-    assert "pulling" not in again.stdout
-    assert clip_of(again.stdout).is_file()
+    # The hub is gone: everything is here, so nothing is pulled, and the worker is pointed at
+    # the same folder as the first time.
+    with pytest.MonkeyPatch.context() as env:
+        for name in UNSET:
+            env.delenv(name, raising=False)
+        env.setenv("HF_HUB_OFFLINE", "1")
+        env.setenv("HF_HOME", str(tmp_path / "hf"))
+        env.setenv("REELBOT_DEVICE", "cpu")
+        said = io.StringIO()
+        again = prepare(main, data_dir=tmp_path / "data", out=said, progress=False)
+    assert f"models:  animatediff is here ({main})" in said.getvalue()
+    assert "pulling" not in said.getvalue()
+    assert again.family == "animatediff"
+    assert again.worker_env["REELBOT_MODELS_DIR"] == str(models)
 
 
 def test_a_family_without_a_cpu_plan_is_refused_before_any_download(tmp_path: Path) -> None:

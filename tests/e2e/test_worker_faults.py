@@ -30,13 +30,15 @@ from tests.harness.workers import WorkerProcesses, reelbot_env, submit_admitted
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 
-def slow_spec(seed: int = 21) -> RenderSpec:
-    """The slowest clip a spec allows the tiny model: 200 steps at 1024x576 (seconds on CPU)."""
+def slow_spec(seed: int = 21, steps: int = 200) -> RenderSpec:
+    """A slow clip for the tiny model: 1024x576, 200 steps at most (tens of seconds on CPU).
+    80 steps still outlast a stall, the 2.5 s lease and a Redis restart several times over;
+    the whole 200 went only to waiting for the end (a minute and a half of the suite)."""
     spec = parse_request(
         f"a slow harbour at dawn -seed {seed}", capabilities=capabilities_for("tiny")
     )
     return RenderSpec.model_validate(
-        {**spec.model_dump(), "steps": 200, "width": 1024, "height": 576}
+        {**spec.model_dump(), "steps": steps, "width": 1024, "height": 576}
     )
 
 
@@ -115,7 +117,7 @@ async def test_a_stall_shorter_than_the_lease_does_not_render_twice(
 ) -> None:
     slow = workers.start()
     workers.start()  # a second worker that could wrongly take the job over
-    gid = await submit(redis_server.url, store, slow_spec())
+    gid = await submit(redis_server.url, store, slow_spec(steps=80))
     first = await events_of(redis_server.url, gid, until_step=True)
     owner = next(e.worker for e in first if e.kind == "started")
     # Whichever worker rendered it, stall that one for well under the 2.5 s lease.
@@ -133,7 +135,7 @@ async def test_a_stall_longer_than_the_lease_hands_over_and_the_stalled_one_stop
     redis_server, redis, workers: WorkerProcesses, store
 ) -> None:
     stalled = workers.start()
-    gid = await submit(redis_server.url, store, slow_spec())
+    gid = await submit(redis_server.url, store, slow_spec(steps=80))
     await events_of(redis_server.url, gid, until_step=True)
     workers.start()
     await eventually(lambda: heartbeats(redis), lambda beating: len(beating) >= 2, timeout=60)
@@ -161,7 +163,7 @@ async def test_a_redis_restart_mid_render_still_delivers_the_clip_once(
     workers = WorkerProcesses(reelbot_env(server.url, data_dir), data_dir.parent / "logs")
     try:
         workers.start()
-        gid = await submit(server.url, store, slow_spec())
+        gid = await submit(server.url, store, slow_spec(steps=80))
         await events_of(server.url, gid, until_step=True)
         # The AOF is fsynced every second: a second on, it holds the job (what is tested is
         # that a restart with the AOF loses nothing, not a crash inside that second).
