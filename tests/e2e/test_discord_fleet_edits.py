@@ -42,7 +42,7 @@ from tests.harness.video import decoded
 from tests.harness.waiting import eventually
 from tests.harness.workers import WorkerProcesses, reelbot_env
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 VACE = "wan_vace"
 FAMILIES = ("tiny", VACE)
@@ -176,3 +176,41 @@ async def test_a_tiny_clip_is_edited_by_the_fleets_vace_worker(
         children = CommunityStore(stack.engine).children(parent_id)
         assert len(children) == 6 and results_of(fake, children[-1].id) == []
         assert stack.store.get(children[-1].id).status == "failed"  # not an edit of everything
+
+        # 5. -ref: a saved character; the bot's own tiny takes no reference pictures, so the
+        # fleet's wan_vace renders it, with the picture as WanVACEPipeline's reference_images
+        await refs_render_on_the_fleets_vace(stack, fake, fleet[VACE])
+
+
+async def refs_render_on_the_fleets_vace(
+    stack: Stack, fake: FakeDiscord, vace: WorkerProcesses
+) -> None:
+    """/character save, then `-ref` of an unknown name (refused, naming the member's), then
+    `/create … -ref Mira`: rendered by the VACE worker from the stored picture, posted once."""
+    picture = fake.upload("mira.png", png(), width=96, height=96)
+    ix = await fake.slash_command(
+        "character save", {"name": "Mira", "image": picture}, user="alice"
+    )
+    assert "Saved **Mira** as yours" in (await ix.wait_reply()).content
+    [kept] = stack.media.root.rglob("*.char.png")
+    stored = kept.relative_to(stack.media.root).as_posix()
+
+    ix = await fake.slash_command("create", {"prompt": "a knight -ref Tom"}, user="alice")
+    refused = await ix.wait_reply()
+    assert refused.ephemeral
+    assert "No character named 'Tom' — yours are: `Mira`" in refused.content
+    assert "/character save" in refused.content
+
+    result = await create(fake, "a knight in the rain -len 1 -seed 4 -ref Mira", user="alice")
+    gid = clip_id(result)
+    row = stack.store.get(gid)
+    assert row.status == "done", f"{row.error}\n{vace.logs()[-3000:]}"
+    assert row.spec["reference_media"] == [stored] and row.backend == VACE
+    assert rendered_by(row, vace) and row.owner_id == user_id(fake, "alice")
+    # the worker's conditioning path: the saved 96x96 picture, whole, as reference_images
+    said = [line for line in vace.logs().splitlines() if "-ref:" in line]
+    assert any("1 reference_images (96x96)" in line and gid in line for line in said), said
+    frames = frames_of(result)
+    assert frames.shape[1:3] == (row.height, row.width)
+    await eventually(lambda: stack.store.get(gid), lambda r: r.discord_message_id)
+    assert len(results_of(fake, gid)) == 1  # posted once

@@ -143,6 +143,11 @@ class WanVaceBackend:
             count = frames_for(spec.duration_s, caps.native_fps, caps.frame_step)
             if references:  # the pipeline fits each picture into the frame itself
                 kwargs["reference_images"] = [read_picture(path) for path in references]
+                log.info(
+                    "-ref: %d reference_images (%s)",
+                    len(references),
+                    ", ".join(f"{p.width}x{p.height}" for p in kwargs["reference_images"]),
+                )
         kwargs |= {"width": width, "height": height, "num_frames": count}
         with (
             self._lock,
