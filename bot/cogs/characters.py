@@ -185,7 +185,10 @@ class CharacterCog(commands.Cog):
             raise UserFacingError(f"No character named '{name}' — yours are: {names}.")
         await asyncio.to_thread(self._remove_picture, gone.picture)
         await interaction.response.send_message(
-            f"Deleted **{gone.name}**.", ephemeral=True, allowed_mentions=NO_MENTIONS
+            f"Deleted **{gone.name}**. Clips already made with it keep it; a clip still "
+            "waiting to render with it will fail and say so.",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
         )
 
 

@@ -23,6 +23,7 @@ test_discord_edits.py::test_each_bad_edit_is_a_private_answer_and_queues_nothing
 from __future__ import annotations
 
 import io
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -214,3 +215,26 @@ async def refs_render_on_the_fleets_vace(
     assert frames.shape[1:3] == (row.height, row.width)
     await eventually(lambda: stack.store.get(gid), lambda r: r.discord_message_id)
     assert len(results_of(fake, gid)) == 1  # posted once
+
+    # Mira deleted while a clip that shows her waits (the editor paused, so it can't have
+    # started): the clip fails, saying why, and is not rendered without her
+    (proc,) = vace.processes
+    proc.send_signal(signal.SIGSTOP)
+    try:
+        ix = await fake.slash_command("create", {"prompt": "a knight at dawn -len 1 -ref Mira"})
+        queued = await ix.wait_reply()
+        assert not queued.ephemeral and "queued" in queued.content
+        ix = await fake.slash_command("character delete", {"name": "Mira"})
+        said = (await ix.wait_reply()).content
+        assert "Deleted **Mira**" in said and "waiting to render with it will fail" in said
+        assert not kept.exists()
+    finally:
+        proc.send_signal(signal.SIGCONT)
+    failed = await fake.wait_for_message(lambda m: "a character it shows" in m.content, timeout=60)
+    assert "sorry, this clip failed" in failed.content and not failed.files
+    assert "was deleted or saved over" in failed.content and "/character save" in failed.content
+    with stack.engine.connect() as conn:
+        [(waiting, status)] = conn.exec_driver_sql(
+            "SELECT id, status FROM generation WHERE prompt LIKE '%at dawn%'"
+        ).all()
+    assert status == "failed" and results_of(fake, waiting) == []

@@ -53,3 +53,20 @@ def test_only_saved_characters_pictures_are_references(item: str) -> None:
     with pytest.raises(Refusal, match="not a saved character's picture"):
         check_inputs(None, Row(), spec(item, backend="wan_vace"))  # type: ignore[arg-type]
     check_inputs(None, Row(), spec(CHARACTER, backend="wan_vace"))  # type: ignore[arg-type]
+
+
+def test_a_deleted_characters_picture_fails_the_clip_saying_so(tmp_path) -> None:
+    """The character was deleted (its picture removed) while the clip waited: one plain
+    failure, never a retry, never a clip rendered without it."""
+    from gallery.media import LocalMediaStore
+    from worker.render import MissingReference, reference_paths
+    from worker.settings import WorkerConfig
+    from worker.tasks import PERMANENT_ERRORS, failure_reason
+
+    media = LocalMediaStore(tmp_path / "media")
+    with pytest.raises(MissingReference) as caught:
+        reference_paths(media, [CHARACTER])
+    assert isinstance(caught.value, PERMANENT_ERRORS)
+    told = failure_reason(caught.value, WorkerConfig())
+    assert "a character it shows (-ref) was deleted or saved over" in told
+    assert "/character save" in told
