@@ -25,7 +25,13 @@ PULL_HINT = "run `reelbot models pull {family}`, or set it to a folder that has 
 
 
 class ModelLoadError(UserFacingError):
-    """The worker's model (or one of its auxiliary repositories) could not be loaded."""
+    """The worker's model (or one of its auxiliary repositories) could not be loaded. The
+    message is the operator's (settings, paths); `member_hint` is what a member whose clip
+    needed the model can do instead, if anything."""
+
+    def __init__(self, message: str, *, member_hint: str = "") -> None:
+        super().__init__(message)
+        self.member_hint = member_hint
 
 
 def locate(value: str, models_dir: Path | None) -> str:

@@ -58,6 +58,11 @@ MAX_FRAMES = 64  # a 5 s clip at 16 fps is 81 frames; 64 model passes keep an ed
 PROMPT_TOKENS = 32  # SAM 3's text encoder reads 32 positions (Sam3VideoProcessor pads to 32)
 PIXEL_MEAN = 0.5  # SAM 3's image processor: IMAGENET_STANDARD_MEAN and _STD
 PIXEL_STD = 0.5
+# What a member can do when the finder can't load: name the region by place, which needs no model
+NO_FINDER_HINT = (
+    "this server can't find things by name right now; give the region as left, right, top, "
+    "bottom, center, or x,y,w,h in percent instead"
+)
 
 
 class RegionFinder:
@@ -198,7 +203,8 @@ def _pretrained(source: str, device: str, dtype: torch.dtype) -> tuple[Any, Any]
         raise ModelLoadError(
             f"{REGIONS_SETTING}={source}: can't load the region finder's model: {first}; pull "
             f"{REGIONS_MODEL} (gated: accept its licence on the hub, then pull with a token) or "
-            "set it to a folder saved with save_pretrained (model and tokenizer)"
+            "set it to a folder saved with save_pretrained (model and tokenizer)",
+            member_hint=NO_FINDER_HINT,
         ) from exc
     return model, tokenizer
 

@@ -46,6 +46,7 @@ from worker.announce import announce_done, fail_clip
 from worker.job_check import refused
 from worker.media_budget import UnreadableMedia
 from worker.metrics import WorkerMetrics, count_outcomes
+from worker.model_sources import ModelLoadError
 from worker.output_check import OutputCheck, sheet_png
 from worker.readiness import load_announced
 from worker.reconcile import reconcile_forever
@@ -59,6 +60,7 @@ from worker.render import (
 )
 from worker.settings import WorkerConfig
 from worker.sound import SoundModel
+from worker.speech import SpeechModel
 from worker.styles import styles_for
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,9 @@ log = logging.getLogger(__name__)
 # The same job would fail the same way again: fail the clip at once instead of retrying.
 # UnreadableMedia (a member's upload that can't be decoded, or is over its decoding budget) is
 # a ValueError, and named here so that stays true.
-PERMANENT_ERRORS = (MissingInput, UnreadableMedia, ValueError, TypeError)
+# ModelLoadError: a model a clip needs (the region finder, loaded at the first edit with words)
+# failed to load on this worker, and would again.
+PERMANENT_ERRORS = (MissingInput, UnreadableMedia, ModelLoadError, ValueError, TypeError)
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -77,6 +81,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["load_s"] = time.perf_counter() - started
     # -sound and Add sound: the text-to-audio model, loaded by the first clip that needs it
     ctx["sound"] = SoundModel.from_config(config, ctx["backend"])
+    # /speak's typed lines: the text-to-speech model, loaded by the first line to voice
+    ctx["speech"] = SpeechModel.from_config(config, ctx["backend"])
     if hasattr(ctx["backend"], "styles"):  # the styles file's LoRAs, loaded as jobs ask
         ctx["backend"].styles = styles_for(config, config.backend)
     engine = make_engine(config.resolved_database_url())
@@ -224,6 +230,11 @@ def failure_reason(exc: BaseException, config: WorkerConfig, *, attempts: int = 
         )
     if isinstance(exc, MissingInput):
         return "its input image is missing; please send it again"
+    if isinstance(exc, ModelLoadError):  # its message names settings and paths: the log's
+        told = (
+            "a model this clip needs didn't load on this server (its admin can see why in the log)"
+        )
+        return f"{told}; {exc.member_hint}" if exc.member_hint else told
     if isinstance(exc, TimeoutError):
         return f"it took longer than this server allows ({config.job_timeout_s} s)"
     if isinstance(exc, UnreadableMedia):  # a member's upload: its message is for them

@@ -20,7 +20,7 @@ from worker.edit_masks import DILATE_PX, dilate
 from worker.encode import encode_mp4
 from worker.media_decode import ClipPlan
 from worker.media_sandbox import read_clip
-from worker.model_sources import load_configured
+from worker.model_sources import ModelLoadError, load_configured
 from worker.regions import TINY, RegionFinder
 from worker.settings import WorkerConfig
 from worker.tasks import failure_reason
@@ -121,6 +121,31 @@ def test_words_that_match_nothing_fail_with_the_members_message(
         'I couldn\'t find "the red car" in this clip. Name something that is in it, or give a '
         "region (left, right, top, bottom, center, or x,y,w,h in percent)."
     )
+
+
+def test_a_region_finder_that_cant_load_tells_the_member_to_name_a_place(
+    backend: WanVaceBackend, parent: Path, tmp_path: Path
+) -> None:
+    """The operator's message (setting, folder) goes to the log; the member is told what to do
+    instead, and the clip fails at once rather than loading again on each retry."""
+    from worker.tasks import PERMANENT_ERRORS
+
+    saved = backend._finder, backend.regions_model
+    backend._finder, backend.regions_model = None, str(tmp_path / "no-sam3-here")
+    try:
+        with pytest.raises(ModelLoadError) as caught:
+            backend.render(where_spec("the red car"), lambda s, t: None, inputs=[parent])
+    finally:
+        backend._finder, backend.regions_model = saved
+    assert "REELBOT_REGIONS_MODEL=" in str(caught.value)  # the operator's, for the log
+    told = failure_reason(caught.value, WorkerConfig(backend="wan_vace"))
+    assert told == (
+        "a model this clip needs didn't load on this server (its admin can see why in the log); "
+        "this server can't find things by name right now; give the region as left, right, top, "
+        "bottom, center, or x,y,w,h in percent instead"
+    )
+    assert str(tmp_path) not in told
+    assert isinstance(caught.value, PERMANENT_ERRORS)
 
 
 def test_the_saved_tiny_folders_load_and_edit(
