@@ -102,6 +102,7 @@ async def test_a_model_without_reference_pictures_refuses_ref(stack: Stack) -> N
         assert reply.ephemeral
         assert "needs a model that takes reference pictures" in reply.content
         assert "this server's model (tiny) doesn't" in reply.content
+        assert "reference pictures (wan_vace)" in reply.content  # which would, with no worker
         assert specs(stack) == []
 
 
@@ -122,6 +123,30 @@ async def test_a_bad_picture_gets_the_animate_words_and_nothing_is_kept(
         assert reply.ephemeral
         for word in words:
             assert word in reply.content
+        listed = await (await fake.slash_command("character list", {})).wait_reply()
+        assert "no characters here yet" in listed.content
+    assert not stack.media.root.exists() or not any(stack.media.root.rglob("*.char.png"))
+
+
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("p0rn star", "Explicit sexual content isn't allowed here"),
+        ("Taylor Swift", "Clips of real people are reviewed by a moderator first"),
+    ],
+)
+async def test_a_name_the_policy_blocks_or_flags_is_refused_before_the_picture(
+    stack: Stack, name: str, words: str
+) -> None:
+    """A name is words of every request that uses it: what the policy blocks, or would hold
+    for a moderator, is refused at save (and nothing is fetched or kept)."""
+    async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
+        picture = fake.upload("mira.png", png())
+        ix = await fake.slash_command("character save", {"name": name, "image": picture})
+        reply = await ix.wait_reply()
+        assert reply.ephemeral
+        assert f"I can't use the character name `{name}`: {words}" in reply.content
+        assert fetches(fake) == []
         listed = await (await fake.slash_command("character list", {})).wait_reply()
         assert "no characters here yet" in listed.content
     assert not stack.media.root.exists() or not any(stack.media.root.rglob("*.char.png"))
