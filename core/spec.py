@@ -22,6 +22,7 @@ from pydantic import (
 from core.edits import EditSpec
 from core.frames import segments
 from core.ids import GENERATION_ID_PATTERN
+from core.speak import MAX_SPEAK_CHARS, VOICE_KIND
 from core.story import MAX_SHOTS, shot_frames, shots
 
 SPEC_VERSION: Final = 1
@@ -66,8 +67,19 @@ Camera = Literal[
 # "frames": /frames (Pikaframes): 2-5 input pictures, each at its point in time (core.frames).
 # "edit": ✏️ Modify, ↔ Expand, /add, /swap: the parent's video (and a picture) edited (core.edits).
 # "story": /story: 2-8 shots split by `|`, each from the last one's last frame (core.story).
+# "speak": /speak: a picture speaks a voice (its second input) or a typed line (core.speak).
 Mode = Literal[
-    "t2v", "i2v", "v2v", "extend", "upscale", "sound", "illusion", "frames", "edit", "story"
+    "t2v",
+    "i2v",
+    "v2v",
+    "extend",
+    "upscale",
+    "sound",
+    "illusion",
+    "frames",
+    "edit",
+    "story",
+    "speak",
 ]
 # How a clip is rendered: `fast` with the family's fast recipe (distilled weights or LoRA, fewer
 # steps, a cache hook, FP8 where the GPU has it), `hq` on the full schedule. Named "quality", not
@@ -164,6 +176,9 @@ class RenderSpec(BaseModel):
     backend: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,32}$")] = "tiny"
     parent_id: GenerationId | None = None
     retake: Annotated[int, Field(ge=0, lt=MAX_SHOTS)] | None = None  # 🎬: the parent story's shot
+    # Mode "speak" without an uploaded voice: the line the worker's text-to-speech voices.
+    # Unsaid when empty, so older jobs and stored specs read and write as before.
+    speak_text: Annotated[str, StringConstraints(max_length=MAX_SPEAK_CHARS)] = ""
     # Where the clip is posted caps its size (Discord: the interaction's attachment_size_limit);
     # the worker then also writes a copy that fits. None: no cap (the terminal, the gallery).
     upload_limit: Annotated[int, Field(ge=1)] | None = None
@@ -199,6 +214,8 @@ class RenderSpec(BaseModel):
             data.pop("reference_media", None)
         if data.get("retake") is None:
             data.pop("retake", None)
+        if not data.get("speak_text"):
+            data.pop("speak_text", None)
         return data
 
     @model_validator(mode="after")
@@ -254,6 +271,25 @@ class RenderSpec(BaseModel):
             pictures = {"add": (1,), "swap": (0, 1)}.get(self.edit.kind, (0,))
             if len(self.input_media) - 1 not in pictures:
                 raise ValueError(f"edit {self.edit.kind} takes the clip and {pictures} pictures")
+        return self
+
+    @model_validator(mode="after")
+    def _speaks_one_voice(self) -> RenderSpec:
+        """Mode "speak": the picture and either its stored voice or a typed line, not both
+        (a request not yet given its picture, screened before the download, has none)."""
+        if self.mode != "speak":
+            if self.speak_text:
+                raise ValueError("speak_text needs mode 'speak'")
+            return self
+        voiced = len(self.input_media) == 2 and self.input_media[1].endswith(VOICE_KIND)
+        typed = bool(self.speak_text.strip())
+        if voiced == typed or (typed and len(self.input_media) > 1):
+            raise ValueError(
+                "mode 'speak' takes a picture and either a voice (input_media[1], "
+                f"{VOICE_KIND}) or speak_text, not both"
+            )
+        if self.loop or self.end_frame:
+            raise ValueError("mode 'speak' can't loop or end on a picture")
         return self
 
     @model_validator(mode="after")

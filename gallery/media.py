@@ -77,6 +77,9 @@ CONTENT_TYPES = {
     "s5.mp4": "video/mp4",
     "s6.mp4": "video/mp4",
     "s7.mp4": "video/mp4",
+    # /speak's voice: the member's upload decoded and written again as 16-bit PCM WAV by the
+    # front end (core.speak.VOICE_KIND; never public, as the picture)
+    "voice.wav": "audio/wav",
 }
 KINDS = frozenset(CONTENT_TYPES)
 # What a visitor may see of a public clip: the clip, its smaller copies, its stills. A member's

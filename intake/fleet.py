@@ -34,6 +34,7 @@ DOING = {
     "illusion": "hide words in clips",
     "frames": "make clips through pictures",
     "edit": "edit clips",
+    "speak": "make pictures speak",
 }
 
 

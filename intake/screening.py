@@ -82,6 +82,10 @@ async def screen(
         hidden = policy.check(spec.illusion_text)
         if STRENGTH[hidden.decision] > STRENGTH[decision.decision]:
             decision = hidden
+    if spec.speak_text:  # /speak's typed line: a voice says it, so it is read like a prompt
+        said = policy.check(spec.speak_text)
+        if STRENGTH[said.decision] > STRENGTH[decision.decision]:
+            decision = said
     if spec.edit is not None and spec.edit.where:  # an edit's "the red car" is read too
         named = policy.check(spec.edit.where)
         if STRENGTH[named.decision] > STRENGTH[decision.decision]:

@@ -63,7 +63,9 @@ NEVER: dict[str, set[str]] = {
     },
     "jobs": {"discord", "sqlalchemy", "sqlmodel", "torch", "diffusers", "transformers", "av"},
     "gallery": {"discord", "redis", "arq", "torch", "diffusers", "transformers", "av"},
-    "intake": {"discord", "torch", "diffusers", "transformers", "av"},
+    # no "av": intake.media.voices decodes /speak's uploads with PyAV (no pure-Python decoder
+    # reads MP3, Opus or AAC), imported inside the check that runs in the upload-check processes
+    "intake": {"discord", "torch", "diffusers", "transformers"},
     "worker": {"discord"},
     "bot": {"torch", "diffusers", "transformers", "av"},
     "api": {"discord", "torch", "diffusers", "transformers", "av"},

@@ -39,6 +39,7 @@ from typing import TypeVar
 
 from intake.media.images import AttachmentError, CheckedImage, check_image, shown_name
 from intake.media.videos import CheckedVideo, judge_video
+from intake.media.voices import CheckedVoice, check_voice
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,10 @@ class UploadChecks:
     async def image(self, data: bytes, filename: str) -> CheckedImage:
         """`intake.media.images.check_image`, off the event loop and off the default executor."""
         return await self._run(check_image, data, filename)
+
+    async def voice(self, data: bytes, filename: str) -> CheckedVoice:
+        """`intake.media.voices.check_voice` (/speak), decoded in a check process as above."""
+        return await self._run(check_voice, data, filename)
 
     async def _run(self, check: Callable[[bytes, str], T], data: bytes, filename: str) -> T:
         async with self._slot():
