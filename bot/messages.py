@@ -95,8 +95,11 @@ def result_text(
     `default_quality` is this server's REELBOT_DEFAULT_QUALITY: the line is read as shown here."""
     head = f"<@{user_id}> your clip is ready · {clip_summary(spec)}\n"
     tail = f"{_HOW[how]}\n{clip_url}"
-    line = to_command_line(spec, default_quality=default_quality)
-    command = f"{command_name(spec)} {_code(line)}"
+    if spec.edit is not None:  # no command makes an edit again from a line: say what it did
+        command = f"edited: {_code(spec.edit.describe())} · {_code(spec.prompt)}"
+    else:
+        line = to_command_line(spec, default_quality=default_quality)
+        command = f"{command_name(spec)} {_code(line)}"
     room = DISCORD_MESSAGE_LIMIT - len(head) - len(tail) - 2
     if len(command) > room:
         command = command[: room - 1] + "…"

@@ -13,7 +13,9 @@ from bot.messages import (
     queued_text,
     result_text,
 )
+from core.edits import EditSpec
 from core.flags import parse_request
+from core.spec import RenderSpec
 from core.text import BIDI_CONTROLS
 from tests.bot.capabilities import CAPS
 
@@ -86,3 +88,21 @@ def test_the_result_and_the_queued_line_say_which_quality_made_the_clip() -> Non
     assert "`/create a fox -len 2 -fast -seed 3`" in fast_text  # the line gives a fast clip back
     assert "seed 3 · hq\n" in result_text(1, hq, URL)
     assert "· fast" in queued_text(1, fast, 2)
+
+
+def test_an_edits_result_says_what_was_edited_not_a_create_line() -> None:
+    """An edit can't be made again by pasting a /create line; its result says what it did."""
+    parent = spec("a red car on a coast road -seed 3")
+    edit = parent.model_copy(
+        update={
+            "mode": "edit",
+            "prompt": "make it `snow`",
+            "input_media": ("parent.mp4",),
+            "edit": EditSpec(kind="modify", where="the red car"),
+        }
+    )
+    text = result_text(1, RenderSpec.model_validate(edit.model_dump()), URL)
+    assert "`edited: modify the red car · make it ˋsnowˋ`" in text
+    assert "/create" not in text and text.endswith(URL)
+    expand = edit.model_copy(update={"edit": EditSpec(kind="expand", expand_to="9:16")})
+    assert "`edited: expanded to 9:16 · make it ˋsnowˋ`" in result_text(1, expand, URL)
