@@ -14,7 +14,8 @@ from core.spec import Capabilities, FastRecipe
 FAMILIES: dict[str, Capabilities] = {
     "tiny": Capabilities(
         name="tiny",
-        modes=("t2v", "i2v", "frames"),
+        # speak: image-to-video, the voice muxed as its track (no lip model: README, /speak)
+        modes=("t2v", "i2v", "frames", "speak"),
         # 512x288 is exactly 16:9 on the 32 grid; a default clip (17 frames, 4 steps) renders in
         # about 0.3 s on 2 idle CPU cores, nine tenths of it in the VAE decode.
         native_pixels=512 * 288,
@@ -174,7 +175,8 @@ FAMILIES: dict[str, Capabilities] = {
     ),
     "ltx2": Capabilities(
         name="ltx2",
-        modes=("t2v", "i2v"),
+        # speak: image-to-video with the voice's audio latents held fixed (worker.backends.speak)
+        modes=("t2v", "i2v", "speak"),
         native_pixels=768 * 512,
         size_multiple=32,
         native_fps=24,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.capabilities import capabilities_for
 from core.frames import PICTURE_KINDS
+from core.speak import VOICE_KIND
 from core.spec import MAX_FPS, Capabilities, RenderJob, RenderSpec
 from core.story import shots
 from gallery.media import parse_relative
@@ -35,7 +36,16 @@ log = logging.getLogger(__name__)
 
 # What a front end stores as a member's input under the request's own id (gallery.media).
 UPLOAD_KINDS = frozenset(
-    {"png", "end.png", *PICTURE_KINDS, "input.mp4", "input.mov", "input.webm", "input.mkv"}
+    {
+        "png",
+        "end.png",
+        *PICTURE_KINDS,
+        "input.mp4",
+        "input.mov",
+        "input.webm",
+        "input.mkv",
+        VOICE_KIND,  # /speak's voice, re-encoded by the front end
+    }
 )
 MAX_ANCESTORS = 64  # remix chains are short; a cycle or a forged chain must still end
 ROUNDING = 1.25  # a frame snapped to the family's size grid may exceed its native area a little

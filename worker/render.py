@@ -34,6 +34,8 @@ from worker.remux import add_sound_track
 from worker.scan import ScanReport
 from worker.settings import WorkerConfig
 from worker.sound import needs_sound, parent_frames, with_sound
+from worker.speak import keeps_audio, render_speech, speech_for
+from worker.speech import Voice
 from worker.story import ShotFiles, render_story
 from worker.watermark import embed_watermark
 
@@ -92,8 +94,14 @@ async def make_clip(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[s
         clip = await asyncio.to_thread(parent_frames, spec, inputs)
         timings["read"] = time.perf_counter() - t0
     else:
+        voice = None
+        if spec.mode == "speak":  # /speak: the stored voice, or the typed line voiced (TTS)
+            voice, speech_timings = await asyncio.to_thread(speech_for, spec, inputs, ctx["speech"])
+            if "load" in speech_timings:  # this clip waited for the TTS model to load
+                timings["load"] = timings.get("load", 0.0) + speech_timings.pop("load")
+            timings.update(speech_timings)
         clip, render_timings = await _render_in_thread(
-            ctx["backend"], job, redis, liveness, inputs, shots, references
+            ctx["backend"], job, redis, liveness, inputs, shots, references, voice
         )
         timings.update(render_timings)
     # worker.sound: made for these frames (a story's, over all its shots, whatever the family)
@@ -144,7 +152,7 @@ async def make_clip(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[s
             fps=spec.fps,
             num_frames=spec.num_frames,
             metadata=tags,
-            audio=clip.audio if spec.sound else None,
+            audio=clip.audio if keeps_audio(spec) else None,
             sample_rate=clip.sample_rate,
         )
     upload, poster = await asyncio.to_thread(
@@ -243,6 +251,7 @@ async def _render_in_thread(
     inputs: Sequence[Path] = (),
     shots: ShotFiles | None = None,
     references: Sequence[Path] = (),
+    voice: Voice | None = None,
 ) -> tuple[RenderedClip, dict[str, float]]:
     """Denoise in a thread so the event loop keeps beating; cancel it cooperatively.
 
@@ -270,7 +279,7 @@ async def _render_in_thread(
 
     started = time.perf_counter()
     thread_job = asyncio.ensure_future(
-        asyncio.to_thread(job_render, backend, job, on_step, inputs, shots, references)
+        asyncio.to_thread(job_render, backend, job, on_step, inputs, shots, references, voice)
     )
     try:
         clip = await asyncio.shield(thread_job)
@@ -292,6 +301,7 @@ def job_render(
     inputs: Sequence[Path] = (),
     shots: ShotFiles | None = None,
     references: Sequence[Path] = (),
+    voice: Voice | None = None,
 ) -> RenderedClip:
     """The blocking render call, named so that profiles and stack dumps read well."""
     if job.spec.sound and not backend.capabilities.sound:  # the bot refuses it; others may not
@@ -311,6 +321,10 @@ def job_render(
         raise ValueError(f"the {name} model takes no LoRAs, so `-style {style.name}` can't be used")
     if len(references) > caps.references:  # the bot refuses it; others may not
         raise ValueError(f"the {caps.name} model takes no reference pictures (-ref)")
+    if job.spec.mode == "speak":  # the picture speaks the voice (worker.speak)
+        if voice is None:
+            raise ValueError("mode 'speak' needs its voice")
+        return render_speech(backend, job.spec, on_step, inputs, voice)
     if job.spec.mode == "story":  # its shots one after another (worker.story)
         return render_story(backend, job.spec, on_step, inputs, shots)
     if references:  # -ref: only families with reference pictures take the argument
@@ -347,7 +361,7 @@ def extra_media(
             num_frames=spec.num_frames,
             max_bytes=spec.upload_limit,
             metadata=metadata,
-            audio=clip.audio if spec.sound else None,
+            audio=clip.audio if keeps_audio(spec) else None,
             sample_rate=clip.sample_rate,
         )
         upload = media.relative_path(gid, "small.mp4") if small else ""

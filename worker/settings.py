@@ -116,6 +116,12 @@ class WorkerConfig(QueueSettings, GallerySettings, ModelSettings):
         "id) in diffusers layout, builtin:tiny, or off; unset: builtin:tiny for the tiny family, "
         "else stabilityai/stable-audio-3-medium, found under REELBOT_MODELS_DIR",
     )
+    tts_model: str | None = Field(
+        default=None,
+        description="text to speech for /speak's typed lines: a Dia folder (or hub id) in "
+        "transformers layout, builtin:tiny, or off; unset: builtin:tiny for the tiny family, "
+        "else nari-labs/Dia-1.6B-0626, found under REELBOT_MODELS_DIR",
+    )
     scan_hold: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_HOLD),
         description='category → score at which a clip waits for a moderator (JSON: {"nudity":0.5})',

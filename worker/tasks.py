@@ -60,6 +60,7 @@ from worker.render import (
 )
 from worker.settings import WorkerConfig
 from worker.sound import SoundModel
+from worker.speech import SpeechModel
 from worker.styles import styles_for
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["load_s"] = time.perf_counter() - started
     # -sound and Add sound: the text-to-audio model, loaded by the first clip that needs it
     ctx["sound"] = SoundModel.from_config(config, ctx["backend"])
+    # /speak's typed lines: the text-to-speech model, loaded by the first line to voice
+    ctx["speech"] = SpeechModel.from_config(config, ctx["backend"])
     if hasattr(ctx["backend"], "styles"):  # the styles file's LoRAs, loaded as jobs ask
         ctx["backend"].styles = styles_for(config, config.backend)
     engine = make_engine(config.resolved_database_url())

@@ -41,6 +41,7 @@ so the default (`-motion 1`) is the model's own speed. Audio positions are not a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -113,7 +114,32 @@ class LTX2Backend:
         self, spec: RenderSpec, on_step: StepCallback, *, inputs: Sequence[Path] = ()
     ) -> RenderedClip:
         """Render `spec`; for i2v `inputs` is one picture. The sound comes back only if asked."""
+        return self._render(spec, on_step, inputs)
+
+    def speak(
+        self, spec: RenderSpec, on_step: StepCallback, picture: Path, voice: np.ndarray, rate: int
+    ) -> RenderedClip:
+        """/speak: `picture` animated beside `voice` (mono float samples at `rate` Hz), its
+        audio latents held clean at every step (`worker.backends.lipsync`); silent frames
+        come back, the voice itself is the track (`worker.speak`)."""
+        from worker.speech import Voice, resampled
+
+        vae_rate = int(self.pipe.audio_vae.config.sample_rate)
+        samples = resampled(Voice(voice[None, :], rate), vae_rate)
+        i2v = spec.model_copy(update={"mode": "i2v", "speak_text": "", "sound": False})
+        return self._render(i2v, on_step, (picture,), voice=samples)
+
+    def _render(
+        self,
+        spec: RenderSpec,
+        on_step: StepCallback,
+        inputs: Sequence[Path],
+        *,
+        voice: np.ndarray | None = None,
+    ) -> RenderedClip:
         import torch
+
+        from worker.backends.lipsync import encode_voice, held_voice, packed_voice
 
         caps = self.capabilities
         check_spec(caps, spec, inputs)
@@ -138,10 +164,16 @@ class LTX2Backend:
         if spec.mode == "i2v":
             pipe = self.image_pipe
             kwargs["image"] = fit_image(inputs[0], width, height)
+        held: Any = contextlib.nullcontext()
+        if voice is not None:  # /speak: the voice's latents in the audio stream, held clean
+            latents = encode_voice(pipe, voice, kwargs["num_frames"], caps.native_fps)
+            kwargs["audio_latents"] = latents
+            held = held_voice(pipe.transformer, packed_voice(pipe, latents))
         with (
             self._lock,
             self.styles.use(pipe, spec) as style,
             self.fast.use(pipe, spec.quality, caps.fast, adapters=style),
+            held,
         ):
             output = pipe(**kwargs)
         frames = to_uint8(output.frames[0])
