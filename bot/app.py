@@ -57,6 +57,7 @@ COGS: tuple[str, ...] = (
     "bot.cogs.create",
     "bot.cogs.animate",
     "bot.cogs.frames",
+    "bot.cogs.speak",
     "bot.cogs.story",
     "bot.cogs.restyle",
     "bot.cogs.settings",

@@ -175,7 +175,7 @@ FAMILIES: dict[str, Capabilities] = {
     ),
     "ltx2": Capabilities(
         name="ltx2",
-        # speak: image-to-video with the voice's audio latents held fixed (worker.backends.speak)
+        # speak: image-to-video with the voice's audio latents held fixed (worker.backends.lipsync)
         modes=("t2v", "i2v", "speak"),
         native_pixels=768 * 512,
         size_multiple=32,

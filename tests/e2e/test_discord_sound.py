@@ -122,3 +122,92 @@ async def test_a_blocked_sound_word_is_refused_privately_in_the_policys_words(st
 
         assert [m for m in fake.messages if not m.ephemeral and "xxx" in m.content] == []
         assert CommunityStore(stack.engine).children(parent_id) == []
+
+
+def voice_wav(seconds: float, rate: int = 16000) -> bytes:
+    """A mono 16-bit WAV: a tone whose pitch glides, like a voice's, made in code."""
+    import wave
+
+    t = np.arange(round(seconds * rate)) / rate
+    tone = 0.4 * np.sin(2 * np.pi * (180 + 60 * t) * t)
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((tone * 32767).astype("<i2").tobytes())
+    return out.getvalue()
+
+
+def face_png() -> bytes:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (320, 320), (230, 190, 160))
+    ImageDraw.Draw(image).ellipse((120, 200, 200, 240), fill=(120, 20, 30))  # a mouth
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def track_of(data: bytes) -> np.ndarray:
+    """The posted MP4's sound as mono float samples at its own rate."""
+    with av.open(io.BytesIO(data)) as container:
+        frames = [f.to_ndarray() for f in container.decode(audio=0)]
+    return np.concatenate(frames, axis=1).mean(axis=0)
+
+
+async def test_speak_with_a_voice_and_with_a_typed_line(stack) -> None:
+    """/speak's clip has the voice as its AAC track, as long as the voice; a typed line is
+    voiced on the worker (tiny Dia); a bad voice file and a blocked line are refused privately."""
+    async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
+        face = fake.upload("me.png", face_png())
+        voice = fake.upload("hello.mp3", voice_wav(1.5), content_type="audio/mpeg")  # a WAV
+        ix = await fake.slash_command(
+            "speak", {"image": face, "audio": voice, "prompt": "-seed 4"}, user="bob"
+        )
+        queued = await ix.wait_reply()
+        assert not queued.ephemeral and "speaks your 1.5 s voice" in queued.content
+        result = await fake.wait_for_message(
+            lambda m: "your clip is ready" in m.content, timeout=90
+        )
+        row = stack.store.get(clip_id(result))
+        assert row.spec["mode"] == "speak" and row.spec["input_media"][1].endswith(".voice.wav")
+        frames, fps = decoded(posted(result))
+        sound = sound_of(posted(result))
+        assert sound is not None
+        codec, rate, seconds, _ = sound
+        assert (codec, rate) == ("aac", 44100)
+        assert abs(len(frames) / fps - 1.5) <= 1 / fps and abs(seconds - 1.5) <= 0.05
+        # the track is the voice: its pitch, not another sound (AAC keeps a pure tone's peak)
+        track = track_of(posted(result))
+        spectrum = np.abs(np.fft.rfft(track[: rate // 2]))
+        assert 150 < np.argmax(spectrum) * 2 < 260  # 180-210 Hz over the first half second
+
+        ix = await fake.slash_command(
+            "speak", {"image": face, "text": "Hello there, friends!", "prompt": "-seed 2"}
+        )
+        queued = await ix.wait_reply()
+        assert not queued.ephemeral and 'says "Hello there, friends!"' in queued.content
+        result = await fake.wait_for_message(
+            lambda m: (
+                "your clip is ready" in m.content
+                and bool(m.message_reference)
+                and int(m.message_reference["message_id"]) == queued.id
+            ),
+            timeout=90,
+        )
+        typed = stack.store.get(clip_id(result))
+        assert typed.spec["speak_text"] == "Hello there, friends!" and "tts" in typed.timings
+        sound = sound_of(posted(result))
+        assert sound is not None and sound[0] == "aac" and sound[3] > 1e-3
+
+        for args, words in (
+            ({"audio": fake.upload("v.wav", b"not a recording at all " * 20)}, "WAV, MP3"),
+            ({"audio": fake.upload("long.wav", voice_wav(21))}, "at most 20 s"),
+            ({"text": "xxx moaning"}, BLOCKED),
+            ({}, "not neither"),
+        ):
+            ix = await fake.slash_command("speak", {"image": face, **args})
+            refusal = await ix.wait_reply()
+            assert refusal.ephemeral and words in refusal.content
+        assert [m for m in fake.messages if "queued" in m.content and not m.ephemeral][2:] == []
