@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
 from bot.moderation.buttons import post_review
 from bot.moderation.decisions import user_id_of
 from bot.moderation.gate import held_text
 from core.spec import RenderSpec
 from gallery.models import GenerationStatus, Moderation
+from jobs.group_reader import GroupReader
 from jobs.keys import REVIEW_REQUESTS_STREAM
 from jobs.review_requests import ReviewRequest
 
@@ -34,13 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GROUP = "reelbot-bot"
-CLAIM_IDLE_MS = 60_000  # another bot's unacknowledged request is taken over after this long
-RETRY_DELAY_S = 5.0
 WHERE = "via the REST API"
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value or "")
 
 
 class ApiReviews:
@@ -48,59 +42,21 @@ class ApiReviews:
 
     def __init__(self, bot: ReelBot, redis: Redis, *, consumer: str = "bot-1") -> None:
         self.bot = bot
-        self.redis = redis
-        self.consumer = consumer
+        self.reader = GroupReader(
+            redis,
+            REVIEW_REQUESTS_STREAM,
+            GROUP,
+            self._post,
+            consumer=consumer,
+            what="API review requests",
+        )
 
     async def run(self) -> None:
-        """Post requests until cancelled: this consumer's pending ones first (from before a
-        restart), then abandoned and new ones. A failure is logged and retried."""
-        group_ready = False
-        own_pending = True
-        while True:
-            try:
-                if not group_ready:
-                    await self._ensure_group()
-                    group_ready = True
-                if own_pending:
-                    await self._read("0")
-                    own_pending = False
-                await self._claim_abandoned()
-                await self._read(">", block_ms=2000)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
-                    group_ready = False
-                own_pending = True
-                log.warning("API review requests: %s; retrying in %.0f s", exc, RETRY_DELAY_S)
-                await asyncio.sleep(RETRY_DELAY_S)
+        """Post requests until cancelled (`jobs.group_reader`: pending, abandoned, then new)."""
+        await self.reader.run()
 
-    async def _ensure_group(self) -> None:
-        try:
-            await self.redis.xgroup_create(REVIEW_REQUESTS_STREAM, GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-
-    async def _read(self, start: str, block_ms: int | None = None) -> None:
-        replies = await self.redis.xreadgroup(
-            GROUP, self.consumer, {REVIEW_REQUESTS_STREAM: start}, count=20, block=block_ms
-        )
-        for _stream, entries in replies or []:
-            for entry_id, fields in entries:
-                await self._post(entry_id, fields)
-
-    async def _claim_abandoned(self) -> None:
-        reply = await self.redis.xautoclaim(
-            REVIEW_REQUESTS_STREAM, GROUP, self.consumer, min_idle_time=CLAIM_IDLE_MS, count=20
-        )
-        for entry_id, fields in reply[1]:
-            await self._post(entry_id, fields)
-
-    async def _post(self, entry_id: Any, fields: dict[Any, Any] | None) -> None:
-        request = ReviewRequest.from_fields({_text(k): _text(v) for k, v in (fields or {}).items()})
-        await self._handle(request, _text(entry_id))
-        await self.redis.xack(REVIEW_REQUESTS_STREAM, GROUP, entry_id)
+    async def _post(self, entry_id: str, fields: dict[str, str]) -> None:
+        await self._handle(ReviewRequest.from_fields(fields), entry_id)
 
     async def _handle(self, request: ReviewRequest, entry_id: str) -> None:
         bot, gid = self.bot, request.generation_id
@@ -131,6 +87,6 @@ class ApiReviews:
             await post_review(bot, text, ("approve", "reject"), gid, nonce=entry_id[:25])
         except discord.HTTPException as exc:
             if exc.status >= 500 or exc.status == 429:
-                raise  # left pending: read again after RETRY_DELAY_S
+                raise  # left pending: read again after the reader's retry delay
             await asyncio.to_thread(bot.store.mark_failed, gid, error="review not posted")
             log.warning("review of %s not posted: %s", gid, exc, extra={"generation_id": gid})

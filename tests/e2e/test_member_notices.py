@@ -42,7 +42,7 @@ async def test_a_notice_is_one_dm_even_when_read_again(stack, redis) -> None:
             # A bot killed after the DM and before the ack reads the entry again: Discord
             # matches the nonce and makes no second message.
             [(entry_id, fields)] = await redis.xrange(MEMBER_NOTICES_STREAM, count=1)
-            await bot.notice_dms._send(entry_id, fields)
+            await bot.notice_dms.reader._handle(entry_id, fields)
             assert len(dms_to(fake, "bob")) == 1
             assert [e.kind for e in fake.recorder.log].count("dedup") == 1
 
