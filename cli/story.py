@@ -1,7 +1,8 @@
 """`reelbot create --story "shot 1 | shot 2 | shot 3 -len 2"`: a story from the terminal, as
 /story makes it (`intake.stories`), followed to the finished MP4 like any `reelbot create`.
 
-Flags go after the last shot and apply to every shot. The story is read and checked before
+Flags after the last shot apply to every shot; a shot may carry its own `-camera`, `-motion`,
+`-len` and `-neg` (`core.storyflags`). The story is read and checked before
 anything is connected (exit 2 with the reason); the terminal has no caps, so its cost today
 is not counted.
 """
@@ -41,10 +42,9 @@ def story_spec(text: str, settings: BotSettings) -> RenderSpec:
     """The story the text tells, for the configured model, or the member's error."""
     from core.capabilities import UnknownBackend, capabilities_for
     from core.errors import ConfigError
-    from core.flags import parse_request
+    from core.flags import resolve_request
     from core.stylefile import StyleFile
-    from intake.followups import read_text
-    from intake.stories import as_story, check_story, require_story
+    from intake.stories import as_story, check_story, read_story, require_story
 
     try:
         capabilities = capabilities_for(settings.backend)
@@ -52,16 +52,16 @@ def story_spec(text: str, settings: BotSettings) -> RenderSpec:
         raise ConfigError(f"REELBOT_BACKEND: {exc}.") from None
     styles = StyleFile.from_file(settings.styles_file).menu(settings.backend)
     require_story(capabilities)
-    check_story(read_text(text, capabilities, styles))
-    shot = parse_request(
-        text,
+    told = read_story(text, capabilities, styles)  # the story's flags and each shot's own
+    check_story(told.story)
+    shot = resolve_request(
+        told.story,
         capabilities=capabilities,
-        styles=styles,
         owner_id="cli:local",
         owner_name="cli:local",
         default_quality=settings.default_quality,
     )
-    return as_story(shot)
+    return as_story(shot, own=told.shots)
 
 
 def cmd_story(args: argparse.Namespace) -> int:
@@ -87,10 +87,10 @@ async def _follow_story(
 ) -> int:
     from cli.console import ProgressPrinter, _follow
     from cli.up import read_run_file
-    from core.story import shots
     from gallery.db import make_engine, migrate
     from gallery.mediastore import make_media_store
     from gallery.store import GalleryStore
+    from intake.stories import story_note
     from intake.submit import admitting_submitter, connect_queue, new_generation_id
 
     redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
@@ -108,8 +108,7 @@ async def _follow_story(
         or settings.resolved_public_url()
     )
     printer = ProgressPrinter(out)
-    count = len(shots(spec.prompt))
-    printer.line(f"a story of {count} shots, {spec.duration_s / count:g} s each")
+    printer.line(story_note(spec).split(";")[0].lower())  # "a story of 3 shots, 2 s each, …"
     try:
         async with admitting_submitter(pool, GalleryStore(engine)) as submitter:
             await _follow(

@@ -20,7 +20,7 @@ from core.spec import (
     Quality,
     RenderSpec,
 )
-from core.story import cost
+from core.story import SEPARATOR, shot_lengths, shots
 from core.text import without_bidi
 
 __all__ = ["stored_command_line", "to_command_line"]
@@ -39,26 +39,31 @@ def to_command_line(
     (it was made where REELBOT_DEFAULT_QUALITY is fast) or `default_quality`, that of the place
     the line is shown, is fast: a line pasted on either kind of server makes the same clip.
     """
-    num_frames = spec.num_frames // cost(spec.mode, spec.prompt)  # a story's: each shot's
-    default_length = capabilities is not None and num_frames == frames_of(
-        capabilities.default_seconds, spec.fps
+    stored = spec.model_dump(mode="json", include={"mode", "prompt", "shot_flags"})
+    num_frames = _length_said(spec.num_frames, stored)  # a story's: each shot's
+    default_length = num_frames is None or (
+        capabilities is not None and num_frames == frames_of(capabilities.default_seconds, spec.fps)
     )
-    return _command_line(
-        prompt=spec.prompt,
-        negative=spec.negative_prompt,
-        style=spec.style.name if spec.style is not None else None,
-        motion=spec.motion,
-        camera=spec.camera,
-        aspect=spec.aspect_ratio,
-        guidance=spec.guidance_scale,
-        fps=spec.fps,
-        num_frames=None if default_length else num_frames,
-        hidden=spec.hidden,
-        sound=spec.sound,
-        sound_prompt=spec.sound_prompt,
-        loop=spec.loop,
-        quality=_stored_quality(spec.model_dump(include={"quality"}), default_quality),
-        seed=spec.seed,
+    return _shots_said(
+        stored,
+        spec.fps,
+        _command_line(
+            prompt=spec.prompt,
+            negative=spec.negative_prompt,
+            style=spec.style.name if spec.style is not None else None,
+            motion=spec.motion,
+            camera=spec.camera,
+            aspect=spec.aspect_ratio,
+            guidance=spec.guidance_scale,
+            fps=spec.fps,
+            num_frames=None if default_length else num_frames,
+            hidden=spec.hidden,
+            sound=spec.sound,
+            sound_prompt=spec.sound_prompt,
+            loop=spec.loop,
+            quality=_stored_quality(spec.model_dump(include={"quality"}), default_quality),
+            seed=spec.seed,
+        ),
     )
 
 
@@ -71,26 +76,73 @@ def stored_command_line(
     default, and a missing length or seed is left out of the line.
     """
     style = stored.get("style")
-    return _command_line(
-        prompt=str(stored.get("prompt", "")),
-        negative=str(stored.get("negative_prompt") or ""),
-        style=str(style["name"]) if isinstance(style, Mapping) and style.get("name") else None,
-        motion=int(stored.get("motion", DEFAULT_MOTION)),
-        camera=str(stored["camera"]) if stored.get("camera") else None,
-        aspect=str(stored.get("aspect_ratio") or DEFAULT_ASPECT),
-        guidance=float(stored.get("guidance_scale", DEFAULT_GUIDANCE)),
-        fps=int(stored.get("fps", DEFAULT_FPS)),
-        num_frames=int(stored["num_frames"])
-        // cost(str(stored.get("mode")), str(stored.get("prompt", "")))
-        if stored.get("num_frames")
-        else None,
-        hidden=bool(stored.get("hidden")),
-        sound=bool(stored.get("sound")),
-        sound_prompt=str(stored.get("sound_prompt") or ""),
-        loop=bool(stored.get("loop")),
-        quality=_stored_quality(stored, default_quality),
-        seed=int(stored["seed"]) if stored.get("seed") is not None else None,
+    fps = int(stored.get("fps", DEFAULT_FPS))
+    return _shots_said(
+        stored,
+        fps,
+        _command_line(
+            prompt=str(stored.get("prompt", "")),
+            negative=str(stored.get("negative_prompt") or ""),
+            style=str(style["name"]) if isinstance(style, Mapping) and style.get("name") else None,
+            motion=int(stored.get("motion", DEFAULT_MOTION)),
+            camera=str(stored["camera"]) if stored.get("camera") else None,
+            aspect=str(stored.get("aspect_ratio") or DEFAULT_ASPECT),
+            guidance=float(stored.get("guidance_scale", DEFAULT_GUIDANCE)),
+            fps=int(stored.get("fps", DEFAULT_FPS)),
+            num_frames=_length_said(int(stored["num_frames"]), stored)
+            if stored.get("num_frames")
+            else None,
+            hidden=bool(stored.get("hidden")),
+            sound=bool(stored.get("sound")),
+            sound_prompt=str(stored.get("sound_prompt") or ""),
+            loop=bool(stored.get("loop")),
+            quality=_stored_quality(stored, default_quality),
+            seed=int(stored["seed"]) if stored.get("seed") is not None else None,
+        ),
     )
+
+
+def _own(stored: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A story's shots' own flags as stored (none for anything else or an older story)."""
+    own = stored.get("shot_flags") if stored.get("mode") == "story" else None
+    return [shot for shot in own if isinstance(shot, Mapping)] if isinstance(own, list) else []
+
+
+def _length_said(num_frames: int, stored: Mapping[str, Any]) -> int | None:
+    """The `-len` after the last shot, in frames: a story's length a shot (that of a shot
+    without its own `-len`; None when every shot has one); anything else's whole length."""
+    if stored.get("mode") != "story":
+        return num_frames
+    own = _own(stored)
+    frames = [int(s["num_frames"]) if s.get("num_frames") else None for s in own]
+    lengths = shot_lengths(num_frames, len(shots(str(stored.get("prompt", "")))), frames)
+    kept = [n for n, f in zip(lengths, frames or [None] * len(lengths), strict=True) if f is None]
+    return kept[0] if kept else None
+
+
+def _shots_said(stored: Mapping[str, Any], fps: int, line: str) -> str:
+    """`line` with each story shot's own flags typed after its words (`a -camera pan_left |
+    b`); the last shot's own flags are followed by `|`, so the flags after are the story's."""
+    own = _own(stored)
+    prompt = str(stored.get("prompt", ""))
+    if not own or not line.startswith(prompt):
+        return line
+    parts = []
+    for text, shot in zip(shots(prompt), own, strict=True):
+        words = [text]
+        if shot.get("camera"):
+            words += ["-camera", str(shot["camera"])]
+        if shot.get("motion") is not None:
+            words += ["-motion", str(shot["motion"])]
+        if shot.get("num_frames"):
+            words += ["-len", _seconds(int(shot["num_frames"]), fps)]
+        if shot.get("negative_prompt"):
+            words += ["-neg", value_text(str(shot["negative_prompt"]))]
+        parts.append(" ".join(words))
+    told = f" {SEPARATOR} ".join(parts)
+    if len(parts[-1]) > len(shots(prompt)[-1]):  # the last shot has flags of its own
+        told += f" {SEPARATOR}"
+    return told + line[len(prompt) :]
 
 
 def _stored_quality(stored: Mapping[str, Any], default_quality: Quality) -> Quality | None:

@@ -23,7 +23,7 @@ from core.edits import EditSpec
 from core.frames import segments
 from core.ids import GENERATION_ID_PATTERN
 from core.speak import MAX_SPEAK_CHARS, VOICE_KIND
-from core.story import MAX_SHOTS, shot_frames, shots
+from core.story import MAX_SHOTS, shot_lengths, shots
 
 SPEC_VERSION: Final = 1
 MAX_PROMPT_CHARS = 1500
@@ -127,6 +127,23 @@ class StylePreset(BaseModel):
         return data
 
 
+class Shot(BaseModel):
+    """One shot's own flags in a story, typed inside the shot (`a knight rides out -camera
+    pan_left | …`); None: the story's own setting. `num_frames` is the shot's `-len`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    camera: Camera | None = None
+    motion: Annotated[int, Field(ge=MIN_MOTION, le=MAX_MOTION)] | None = None
+    num_frames: Annotated[int, Field(ge=1, le=24 * 60)] | None = None
+    negative_prompt: PromptText | None = None
+
+    @model_serializer(mode="wrap")
+    def _unset_unsaid(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {key: value for key, value in data.items() if value is not None}
+
+
 class RenderSpec(BaseModel):
     """What to render and for whom, validated once at the edge; the worker trusts nothing else.
 
@@ -176,6 +193,9 @@ class RenderSpec(BaseModel):
     backend: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{1,32}$")] = "tiny"
     parent_id: GenerationId | None = None
     retake: Annotated[int, Field(ge=0, lt=MAX_SHOTS)] | None = None  # 🎬: the parent story's shot
+    # Mode "story": each shot's own flags, in shot order (core.story.shot_lengths reads the
+    # lengths). Unsaid when empty, so older jobs and stored specs read and write as before.
+    shot_flags: Annotated[tuple[Shot, ...], Field(max_length=MAX_SHOTS)] = ()
     # Mode "speak" without an uploaded voice: the line the worker's text-to-speech voices.
     # Unsaid when empty, so older jobs and stored specs read and write as before.
     speak_text: Annotated[str, StringConstraints(max_length=MAX_SPEAK_CHARS)] = ""
@@ -214,6 +234,8 @@ class RenderSpec(BaseModel):
             data.pop("reference_media", None)
         if data.get("retake") is None:
             data.pop("retake", None)
+        if not data.get("shot_flags"):
+            data.pop("shot_flags", None)
         if not data.get("speak_text"):
             data.pop("speak_text", None)
         return data
@@ -251,9 +273,13 @@ class RenderSpec(BaseModel):
 
     @model_validator(mode="after")
     def _story_told(self) -> RenderSpec:
-        """Mode "story": 2-8 shots of equal length, from the prompt or one picture."""
+        """Mode "story": 2-8 shots (of equal length but for their own `-len`), from the prompt
+        or one picture."""
+        if self.shot_flags and self.mode != "story":
+            raise ValueError("shot_flags needs mode 'story'")
         if self.mode == "story":
-            shot_frames(self.num_frames, len(shots(self.prompt)))  # ValueError says what
+            own = [shot.num_frames for shot in self.shot_flags]
+            shot_lengths(self.num_frames, len(shots(self.prompt)), own)  # ValueError says what
             if len(self.input_media) > 1:
                 raise ValueError("mode 'story' starts from at most one input picture")
         if self.retake is not None and (

@@ -12,6 +12,7 @@ shot against the member's daily cap (`cost`), so eight shots are not a way round
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 MIN_SHOTS: Final = 2
@@ -51,6 +52,26 @@ def shot_frames(num_frames: int, count: int) -> int:
     if count < 1 or num_frames % count:
         raise ValueError(f"a story of {count} shots can't be {num_frames} frames long")
     return num_frames // count
+
+
+def shot_lengths(num_frames: int, count: int, own: Sequence[int | None] = ()) -> list[int]:
+    """Each shot's frames: a shot's own `-len` (`own[k]`, None: not given) or the story's
+    length a shot, which is what is left of `num_frames` shared equally by the others. Old
+    stories (no `own`) are `count` equal shots."""
+    if not own:
+        return [shot_frames(num_frames, count)] * count
+    if len(own) != count:
+        raise ValueError(f"a story of {count} shots has {len(own)} shots' own flags")
+    given = sum(f for f in own if f is not None)
+    rest = sum(1 for f in own if f is None)
+    if rest == 0:
+        if given != num_frames:
+            raise ValueError(f"a story of shots of {given} frames in all can't be {num_frames}")
+        return [f for f in own if f is not None]
+    if num_frames - given < rest:
+        raise ValueError(f"a story of {count} shots can't be {num_frames} frames long")
+    base = shot_frames(num_frames - given, rest)
+    return [base if f is None else f for f in own]
 
 
 def story_frames(per_shot: int, count: int) -> int:

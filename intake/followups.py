@@ -20,7 +20,8 @@ from core.errors import FlagError, UserFacingError
 from core.flags import ParsedPrompt, loop_refused, parse_flags, random_seed, resolve_request
 from core.options import merge_options
 from core.spec import DEFAULT_QUALITY, MAX_MOTION, Capabilities, Quality, RenderSpec, StylePreset
-from core.story import shots, story_frames
+from core.storyflags import ShotAsk
+from intake.stories import read_story, story_fields
 
 # What can be asked of an existing clip. "remix" is new text (the Remix form, or the API's).
 FollowUp = Literal["reroll", "remix", "vary", "extend", "upscale", "loop"]
@@ -173,12 +174,15 @@ def follow_up_spec(
     child keeps the parent's quality unless remix text says otherwise.
     """
     source = text if action == "remix" and text is not None else None
-    parsed = read_text(
-        source
-        or to_command_line(parent, capabilities=capabilities, default_quality=default_quality),
-        capabilities,
-        styles,
+    line = source or to_command_line(
+        parent, capabilities=capabilities, default_quality=default_quality
     )
+    own: tuple[ShotAsk, ...] = ()
+    if parent.mode == "story":  # its shots may carry their own flags
+        told = read_story(line, capabilities, styles)
+        parsed, own = told.story, told.shots
+    else:
+        parsed = read_text(line, capabilities, styles)
     if action == "reroll":
         parsed = dataclasses.replace(parsed, seed=None)
         seed_source = _other_seed(parent.seed, seed_source)
@@ -248,7 +252,7 @@ def follow_up_spec(
             changes |= {"width": parent.width, "height": parent.height}
             changes |= {"num_frames": parent.num_frames, "fps": parent.fps}
         if mode == "story":  # the line says each shot's length: the story is all of them
-            changes |= {"num_frames": story_frames(spec.num_frames, len(shots(spec.prompt)))}
+            changes |= story_fields(spec, own)
         if mode == "illusion":  # what it hides, which no command text carries
             changes |= {"illusion_text": parent.illusion_text}
             changes |= {"illusion_strength": parent.illusion_strength}

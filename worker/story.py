@@ -41,7 +41,7 @@ import numpy as np
 from PIL import Image
 
 from core.spec import MAX_SEED, RenderSpec
-from core.story import SHOT_KINDS, shot_frames, shot_kind, shot_label, shots
+from core.story import SHOT_KINDS, shot_kind, shot_label, shot_lengths, shots
 from gallery.media import LocalMediaStore
 from worker.backends import Backend, RenderedClip
 from worker.encode import encode_mp4
@@ -114,14 +114,20 @@ def read_shot(path: Path) -> np.ndarray:
 
 
 def shot_spec(spec: RenderSpec, k: int, text: str, *, from_picture: bool) -> RenderSpec:
-    """Shot k (0-based) as a clip of its own: its text, its length, the seed plus k; from a
-    picture (image-to-video) or from the text alone."""
+    """Shot k (0-based) as a clip of its own: its text, its length, the seed plus k, its own
+    camera, motion and negative prompt where it has them (`spec.shot_flags`); from a picture
+    (image-to-video) or from the text alone."""
     count = len(shots(spec.prompt))
+    own = spec.shot_flags[k] if spec.shot_flags else None
+    lengths = shot_lengths(spec.num_frames, count, [s.num_frames for s in spec.shot_flags])
     data = spec.model_dump(mode="json")
+    if own is not None:
+        data.update(own.model_dump(mode="json", exclude={"num_frames"}))  # set ones only
+    data.pop("shot_flags", None)
     data.update(
         prompt=text,
         mode="i2v" if from_picture else "t2v",
-        num_frames=shot_frames(spec.num_frames, count),
+        num_frames=lengths[k],
         seed=(spec.seed + k) % (MAX_SEED + 1),
         input_media=[],
         sound=False,  # a story's sound is one track over the joined clip (worker.render)

@@ -32,10 +32,10 @@ from core.spec import (
     Camera,
     Quality,
 )
-from intake.followups import build_spec, read_text
+from intake.followups import build_spec
 from intake.media.images import download
 from intake.modes import framed_for_picture
-from intake.stories import as_story, check_story, require_story, story_note
+from intake.stories import as_story, check_story, read_story, require_story, story_note
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
@@ -81,7 +81,8 @@ class StoryCog(commands.Cog):
         with bot.intake_line.place(interaction) as place:  # among the member's own requests
             capabilities = bot.model_capabilities
             require_story(capabilities)
-            parsed = read_text(prompt, capabilities, bot.style_presets)
+            told = read_story(prompt, capabilities, bot.style_presets)  # each shot's own flags
+            parsed = told.story
             options = {
                 "motion": motion,
                 "camera": camera,
@@ -95,12 +96,12 @@ class StoryCog(commands.Cog):
                 "quality": quality,
             }
             parsed = await with_options(interaction, parsed, options, hide=hide)
-            count = len(check_story(parsed))
+            check_story(parsed)
             asker = Asker.of(interaction)
             quality_default = bot.default_quality
             shot = build_spec(parsed, asker, capabilities, default_quality=quality_default)
-            spec = as_story(shot)  # one place in line, a clip per shot against today's cap
-            note = story_note(count, shot.duration_s)
+            spec = as_story(shot, own=told.shots)  # one place in line, a clip a shot today
+            note = story_note(spec)
             if image is None:
                 await submit_request(
                     bot, spec, asker, reply_with(interaction), place=place, note=note
@@ -119,7 +120,7 @@ class StoryCog(commands.Cog):
                 kept, _size = await asyncio.to_thread(
                     bot.media_store.save_bytes, ticket.generation_id, picture.png, START_KIND
                 )
-                spec = as_story(shot, kept)
+                spec = as_story(shot, kept, own=told.shots)
                 note = f"{framing}\n{note}" if framing else note
                 await submit_request(
                     bot, spec, asker, reply_with(interaction), ticket=ticket, note=note

@@ -20,6 +20,7 @@ from tests.harness.workers import WorkerProcesses, reelbot_env
         (["just one shot"], 3, ["A story takes 2 to 8 shots separated by |, got 1"]),
         (["a | | c"], 3, ["Shot 2 of the story is empty"]),
         (["a | b -loop"], 2, ["`-loop` can't be used with a story"]),
+        (["a -ar 9:16 | b"], 2, ["`-ar` in shot 1 of the story", "its own -camera, -motion"]),
         (["a | b", "--image", "p.png"], 3, ["/story's image on Discord"]),
     ],
 )
@@ -46,15 +47,15 @@ def test_create_story_prints_one_clip_of_every_shot(
     result = reelbot(
         "create",
         "--story",
-        "a fox wakes | the fox runs -seed 2 -len 1 -sound",
+        "a fox wakes -len 2 -camera pan left | the fox runs -seed 2 -len 1 -sound",
         env=env,
         timeout=180,
     )
     assert result.returncode == 0, result.stderr + workers.logs()
-    assert "a story of 2 shots, 1 s each" in result.stdout
+    assert "a story of 2 shots, 2 and 1 s" in result.stdout  # shot 1's own -len
     path = Path(result.stdout.split("file:")[1].split()[0])
     frames, fps = decoded(path)
-    assert (len(frames), fps) == (48, 24.0)
+    assert (len(frames), fps) == (72, 24.0)
     with av.open(str(path)) as container:  # one sound track over both shots
         [stream] = container.streams.audio
-        assert abs(float(stream.duration * stream.time_base) - 2.0) < 0.1
+        assert abs(float(stream.duration * stream.time_base) - 3.0) < 0.1

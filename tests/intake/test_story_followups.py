@@ -33,3 +33,19 @@ def test_a_storys_child_is_the_same_story(action: str) -> None:
 def test_a_story_cannot_loop() -> None:
     with pytest.raises(UserFacingError, match="can't loop"):
         follow_up_spec(story(), PARENT_ID, "loop", BOB, TINY, DEFAULT_STYLES)
+
+
+def test_a_reroll_keeps_each_shots_own_flags() -> None:
+    from core.flags import resolve_request
+    from intake.stories import read_story
+
+    told = read_story(
+        "a fox wakes -camera pan left | the fox runs -len 3 | the fox sleeps -len 2 -seed 5",
+        TINY,
+        DEFAULT_STYLES,
+    )
+    parent = as_story(resolve_request(told.story, capabilities=TINY), own=told.shots)
+    child = follow_up_spec(parent, PARENT_ID, "reroll", BOB, TINY, DEFAULT_STYLES)
+    assert child.shot_flags == parent.shot_flags
+    assert child.num_frames == parent.num_frames == 48 + 72 + 48
+    assert child.seed != parent.seed

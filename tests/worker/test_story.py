@@ -131,3 +131,20 @@ def test_a_story_from_a_picture_starts_with_image_to_video(
     render_story(backend, spec, lambda *args: None, inputs=(picture,))
     assert [s.mode for s in shots.specs] == ["i2v", "i2v"]
     assert not any(s.sound for s in shots.specs)  # one track over the story, made after
+
+
+def test_each_shot_renders_with_its_own_camera_motion_and_length(
+    backend: TinyBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shots = Shots(backend, monkeypatch)
+    own = [{"camera": "pan left", "negative_prompt": "fog"}, {"num_frames": 48, "motion": 3}, {}]
+    spec = story_spec(shot_flags=own, num_frames=24 + 48 + 24, camera="zoom in")
+
+    clip = render_story(backend, spec, lambda *args: None)
+
+    assert [s.camera for s in shots.specs] == ["pan left", "zoom in", "zoom in"]
+    assert [s.motion for s in shots.specs] == [3 if k == 1 else spec.motion for k in range(3)]
+    assert [s.num_frames for s in shots.specs] == [24, 48, 24]
+    assert [s.negative_prompt for s in shots.specs] == ["fog", "", ""]
+    assert all(not s.shot_flags for s in shots.specs)  # each shot is a plain clip
+    assert clip.frames.shape[0] == PER_SHOT + native_frames(2.0) + PER_SHOT - 2
