@@ -1,5 +1,5 @@
 """`reelbot styles` lists the styles and effects this server offers; `reelbot styles check
-[FILE]` checks a styles file before a worker loads it.
+[FILE]` checks a styles file before a worker loads it (`reelbot styles preview`: cli.previews).
 
 The check reads the file as every process does (`core.stylefile`: families known, names, fields,
 safetensors only), then each LoRA: a local file or folder must exist and hold a `.safetensors`
@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from cli.previews import add_preview_command
 from core.errors import ConfigError
 from core.stylefile import SAFE_SUFFIX, LoraEntry, StyleFile
 
@@ -47,6 +48,7 @@ def add_styles_command(sub: Any) -> None:
         "file", type=Path, nargs="?", default=None, help="default: REELBOT_STYLES_FILE"
     )
     check.set_defaults(run=cmd_styles_check)
+    add_preview_command(actions)  # reelbot styles preview [NAME…]
 
 
 def _settings() -> Any:

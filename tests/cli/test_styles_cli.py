@@ -115,3 +115,15 @@ def test_the_list_shows_what_the_server_family_offers(
     assert "-style noir" in done.stdout  # the built-in presets stay
     assert "effect melt" in done.stdout
     assert "(style ink: only on wan)" in done.stdout
+
+
+def test_preview_of_a_style_the_family_lacks_says_which_it_has(tmp_path: Path) -> None:
+    """`reelbot styles preview` refuses a name before it connects to anything."""
+    styles = write(
+        tmp_path, '[styles.ink]\nprompt = "ink wash"\n[effects.melt]\nprompt = "{subject} melts"\n'
+    )
+    env = {"REELBOT_STYLES_FILE": str(styles), "REELBOT_BACKEND": "tiny"}
+    done = reelbot("styles", "preview", "ink", "melt", "nosuch", env=env)
+    assert done.returncode != 0
+    assert "No style named 'melt', 'nosuch' on the tiny model; it offers:" in done.stderr
+    assert "ink" in done.stderr and "anime" in done.stderr  # a built-in preset too

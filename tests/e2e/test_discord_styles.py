@@ -10,7 +10,10 @@ style with no words at all.
 
 from __future__ import annotations
 
+import asyncio
 import io
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,11 +23,13 @@ from PIL import Image
 
 from cli.local_redis import LocalRedis
 from core.stylefile import StyleFile
+from gallery.previews import PREVIEW_OWNER, latest_previews
 from tests.fakediscord import FakeDiscord, Message
 from tests.harness.fleet import DEFAULT_QUEUE
 from tests.harness.loras import save_tiny_lora
 from tests.harness.members import child_clip, create
-from tests.harness.stack import READY, Stack, clip_id
+from tests.harness.paths import ROOT
+from tests.harness.stack import PUBLIC_URL, READY, Stack, clip_id
 from tests.harness.video import decoded
 from tests.harness.waiting import eventually
 from tests.harness.workers import WorkerProcesses, reelbot_env
@@ -92,6 +97,21 @@ async def test_a_lora_style_changes_the_clip_and_the_next_plain_clip_is_as_it_wa
         styled_msg = await create(fake, "a fox in the snow -style anime -seed 5")
         styled = frames(styled_msg)
         after = frames(await create(fake, "a fox in the snow -seed 5"))
+
+        # the operator makes the style's preview clip (the normal job path); /styles links it
+        preview = [sys.executable, "-m", "cli.main", "styles", "preview", "anime"]
+        done = await asyncio.to_thread(
+            subprocess.run, preview, env=worker.env, cwd=ROOT, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        previews = latest_previews(stack.engine, "tiny")
+        assert list(previews) == ["anime"]
+        made = stack.store.get(previews["anime"])
+        assert made is not None and made.owner_id == PREVIEW_OWNER and made.status == "done"
+        listing = await (await fake.slash_command("styles", {})).wait_reply()
+        link = f"[preview](<{PUBLIC_URL}/clips/{previews['anime']}>)"
+        assert f"`anime` ✨ LoRA — Anime: line art and cel shading · {link}" in listing.content
+        assert listing.content.count("[preview]") == 1  # the styles without one: none
 
     assert "-style anime" in styled_msg.content  # the line that makes it again
     assert not np.array_equal(styled, alone)  # same seed, same words: the LoRA did it
