@@ -196,6 +196,7 @@ def test_create_finds_a_running_up_and_a_second_up_is_refused(tmp_path: Path) ->
         **{k: v for k, v in os.environ.items() if k != "REELBOT_REDIS_URL"},
         "REELBOT_DATA_DIR": str(data),
         "REELBOT_GALLERY_PORT": "0",
+        "REELBOT_WORKERS": "tiny:1",  # no tiny editor: nothing here edits (it cost a process)
     }
     up = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "up", "--no-demo"],
