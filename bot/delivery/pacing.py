@@ -159,8 +159,11 @@ class EditPacer(Generic[S]):
                 taken = turns.take(now) if due is not None and at <= now else None
                 if taken is None:
                     wake.clear()  # an offer may make an earlier edit due
+                    # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel
+                    # (close()) that lands as the wake fires, and this loop would run on
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wake.wait(), max(at - now, 0.001))
+                        async with asyncio.timeout(max(at - now, 0.001)):
+                            await wake.wait()
                     continue
                 clip, state = taken
                 edit = asyncio.create_task(self._send(clip, state))
