@@ -9,7 +9,7 @@ from aiohttp import hdrs, web
 from pydantic import ValidationError
 
 from core.edits import EditSpec
-from core.story import STORY, shots
+from core.story import STORY, shot_lengths, shots
 from gallery.browse import Lineage, Page
 from gallery.characters import CharacterStore
 from gallery.media import LocalMediaStore
@@ -122,15 +122,35 @@ def edited_from(clip: Generation, lineage: Lineage) -> dict[str, str] | None:
     }
 
 
-def story_shots(clip: Generation) -> list[str]:
-    """A story's shots in order, each with its own words (the template escapes them); [] for
-    any other clip."""
+def story_shots(clip: Generation) -> list[dict[str, str]]:
+    """A story's shots in order, each with its own words (the template escapes them) and where
+    it is in the story's MP4, so the page plays each shot on its own as a media fragment of
+    that clip (`#t=start,end`); [] for any other clip.
+
+    A fragment of the story's own MP4, not a file per shot: that clip is the one the output
+    scan passed, watermarked and signed, so a shot shows exactly what was checked and nothing
+    else is made public (the stored `s0.mp4` … are the worker's, unscanned, never served)."""
     if not clip.spec or clip.spec.get("mode") != STORY:
         return []
     try:
-        return shots(clip.prompt)
-    except ValueError:
+        texts = shots(clip.prompt)
+        fps = int(clip.spec.get("fps") or clip.fps)
+        own = clip.spec.get("shot_flags") or []
+        frames = [int(s["num_frames"]) if s.get("num_frames") else None for s in own]
+        lengths = shot_lengths(int(clip.spec["num_frames"]), len(texts), frames)
+    except (ValueError, KeyError, TypeError, AttributeError):
         return []
+    out, start = [], 0
+    for text, length in zip(texts, lengths, strict=True):
+        begin, end = start / fps, (start + length) / fps
+        out.append({"text": text, "start": f"{begin:g}", "end": f"{end:g}", "at": _at(begin)})
+        start += length
+    return out
+
+
+def _at(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def retake_of(clip: Generation, lineage: Lineage) -> dict[str, str] | None:
