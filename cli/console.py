@@ -97,6 +97,7 @@ async def create_clip(
     styles: Mapping[str, StylePreset] = DEFAULT_STYLES,
     pictures: Pictures | None = None,
     hidden: str = "",
+    effect: str = "",
 ) -> CreatedClip:
     """Parse, enqueue, follow progress to the end and say where the clip is.
 
@@ -104,12 +105,19 @@ async def create_clip(
     clip is admitted even where no bot runs (any number of loops may run at once).
     `capabilities` sizes the clip instead of the backend's own (`reelbot up --model` on a CPU).
     `pictures` (`--image`, `--end`) make it /animate's clip, stored before it is queued;
-    `hidden` (`--encrypt-text`) a word hidden in it, as /encrypt_text's."""
+    `hidden` (`--encrypt-text`) a word hidden in it, as /encrypt_text's; `effect` (`--effect`)
+    the styles file's effect on the picture, `text` saying what it shows, as /effect's."""
     caps = capabilities or capabilities_for(backend)
     note = ""
     if pictures is not None:
         spec, note = animate_spec(
-            text, pictures, caps, styles, owner=owner, default_quality=default_quality
+            text,
+            pictures,
+            caps,
+            styles,
+            owner=owner,
+            default_quality=default_quality,
+            effect=effect,
         )
     else:
         spec = parse_with_references(  # -ref NAME: a saved character's picture

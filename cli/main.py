@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from bot import eventloop
 from cli.edit import add_edit_command
 from cli.media import add_media_commands
+from cli.speak import add_speak_options
 from cli.story import add_story_option
 from cli.verify_scan import add_inspect_commands, gallery_settings
 from core.errors import ConfigError, FlagError, UserFacingError
@@ -88,7 +89,8 @@ def cmd_create(args: argparse.Namespace) -> int:
         pictures = (args.image, args.end)  # --image, --end: /animate's picture and end_image
         hidden = args.encrypt_text or ""  # --encrypt-text GM: /encrypt_text's message
         frames = tuple(args.frames or ())  # --frames A B …: /frames' pictures
-        return asyncio.run(_create(settings, text, args.timeout, pictures, hidden, frames))
+        effect = args.effect or ""  # --effect squish: /effect's effect on --image
+        return asyncio.run(_create(settings, text, args.timeout, pictures, hidden, frames, effect))
 
 
 async def _create(
@@ -98,6 +100,7 @@ async def _create(
     pictures: tuple[Path | None, Path | None] = (None, None),
     hidden: str = "",
     frames: tuple[Path, ...] = (),
+    effect: str = "",
 ) -> int:
     from cli.characters import parse_with_references
     from cli.console import create_clip
@@ -118,6 +121,11 @@ async def _create(
         raise UserFacingError(
             "--encrypt-text hides a word in a clip made from a prompt, not --image or --frames."
         )
+    if effect and checked is None:
+        raise UserFacingError(
+            "`--effect` animates a picture: give it with `--image PICTURE` (the text says what "
+            "the picture shows)."
+        )
     if checked is None:
         spec = parse_with_references(text, capabilities, styles, settings.resolved_database_url())
         if hidden:
@@ -125,7 +133,9 @@ async def _create(
             with_hidden(spec, message=hidden)
     else:
         quality = settings.default_quality
-        animate_spec(text, checked, capabilities, styles, owner="", default_quality=quality)
+        animate_spec(
+            text, checked, capabilities, styles, owner="", default_quality=quality, effect=effect
+        )
     redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
     if not redis_url:
         raise UserFacingError(
@@ -151,6 +161,7 @@ async def _create(
             styles=styles,
             pictures=checked,
             hidden=hidden,
+            effect=effect,
         )
     finally:
         await pool.aclose()
@@ -330,7 +341,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MESSAGE",
         help="hide MESSAGE (at most 20 characters) in the clip, as /encrypt_text does",
     )
+    p.add_argument(
+        "--effect",
+        default=None,
+        metavar="NAME",
+        help="with --image: the styles file's effect NAME, the text saying what the picture "
+        "shows, as /effect does (`reelbot styles` lists them)",
+    )
     add_story_option(p, cmd_create)  # --story: the text is a story (cli/story.py)
+    add_speak_options(p)  # --speak VOICE / --say LINE with --image: /speak (cli/speak.py)
 
     p = sub.add_parser("up", help="run everything locally and make a first clip")
     p.add_argument("--workers", type=int, default=None, help="local worker processes")

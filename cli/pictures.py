@@ -4,8 +4,9 @@ The files are judged as Discord attachments are (`intake.media.images.check_imag
 content, size and dimensions, re-encoded as PNG), the clip takes the first picture's shape
 (`intake.modes`), and `--end` ends it on the second (`intake.endings`), refused before anything
 starts where the loaded model can't, or with `-loop`. `--frames A B [C…]` is /frames: one
-clip through 2-5 pictures (`intake.keyframes`). The pictures are stored under the new clip's id
-before its job exists, as the bot stores attachments.
+clip through 2-5 pictures (`intake.keyframes`). `--effect NAME` is /effect: the styles file's
+effect on the picture, the text saying what the picture shows (`bot.intake.effects`). The
+pictures are stored under the new clip's id before its job exists, as the bot stores attachments.
 """
 
 from __future__ import annotations
@@ -82,10 +83,17 @@ def animate_spec(
     *,
     owner: str,
     default_quality: Quality,
+    effect: str = "",
 ) -> tuple[RenderSpec, str]:
     """The request in the first picture's shape (before its pictures are stored), and the
-    lines saying how each picture is framed."""
-    if pictures.keyframes:  # /frames: the prompt's segments fit the pictures, no -loop
+    lines saying how each picture is framed. `effect`: the text is the effect's subject."""
+    if effect:  # /effect: the effect's template filled with the text, never read for flags
+        if pictures.keyframes or pictures.end is not None:
+            raise UserFacingError("`--effect` animates one picture: leave out `--end`/`--frames`.")
+        from bot.intake.effects import effect_prompt
+
+        parsed = effect_prompt(styles, effect, text, capabilities.name)
+    elif pictures.keyframes:  # /frames: the prompt's segments fit the pictures, no -loop
         parsed = read_text(text, capabilities, styles)
         check_request(parsed, len(pictures.keyframes))
     else:
