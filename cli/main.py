@@ -17,7 +17,7 @@ from bot import eventloop
 from cli.edit import add_edit_command
 from cli.media import add_media_commands
 from cli.speak import add_speak_options
-from cli.story import add_story_option
+from cli.story import add_retake_command, add_story_option
 from cli.verify_scan import add_inspect_commands, gallery_settings
 from core.errors import ConfigError, FlagError, UserFacingError
 
@@ -391,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_media_commands(sub)
     add_inspect_commands(sub)
     add_edit_command(sub)  # reelbot edit
+    add_retake_command(sub)  # reelbot retake: 🎬 Retake (cli/story.py)
     from cli.token import add_token_commands  # reelbot token create|list|revoke
 
     add_token_commands(sub)
