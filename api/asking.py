@@ -43,6 +43,7 @@ from intake.modes import (
     require_mode,
 )
 from intake.screening import screen, when_utc
+from intake.stories import as_story, check_story, read_story, require_story
 from intake.submit import Reservation, Submission, new_generation_id
 from jobs.review_requests import ReviewRequest, request_review
 
@@ -124,6 +125,8 @@ async def draft_spec(
     decides only the shape), and the parsed request an upload's shape is applied to."""
     req, upload, asker = asked.request, asked.upload, ApiAsker.of(token)
     caps, styles = ctx.model_capabilities, ctx.style_presets
+    if req.story:
+        return await _story_spec(ctx, token, asked), None
     if req.from_ is not None or req.action is not None:
         return await _follow_up(ctx, token, req, upload), None
     in_guild = token.guild_id is not None
@@ -169,6 +172,43 @@ async def draft_spec(
         refuse_movement(parsed)
     spec = build_spec(parsed, asker, caps, default_quality=ctx.default_quality)
     return spec, parsed
+
+
+async def _story_spec(ctx: ApiContext, token: ApiToken, asked: Asked) -> RenderSpec:
+    """`"story": true`: the prompt read as /story reads it (its shots, each with its own flags,
+    and the story's), the settings fields and /settings defaults applied to the whole story;
+    one spec, a clip per shot against the daily cap (`core.story.cost`)."""
+    req, asker = asked.request, ApiAsker.of(token)
+    if asked.upload is not None or req.from_ is not None or req.action is not None:
+        raise Problem(
+            422,
+            "Not with a story",
+            "A story starts from its text here: send `prompt` and `story` without `from`, "
+            "`action` or a file.",
+            "story-alone",
+        )
+    if not req.prompt or not req.prompt.strip():
+        raise Problem(
+            422,
+            "Prompt needed",
+            'A story needs its shots: send a `prompt` like "a fox wakes | the fox runs".',
+            "prompt-needed",
+        )
+    caps = await ctx.submitter.fleet.family_for("story", ctx.model_capabilities)
+    require_story(caps)
+    told = read_story(req.prompt, caps, ctx.style_presets)
+    parsed = merge_settings(
+        told.story,
+        _settings_given(req),
+        hide=req.hide,
+        in_guild=token.guild_id is not None,
+        defaults=await _defaults(ctx, asker.owner_id),
+        capabilities=caps,
+        styles=ctx.style_presets,
+    )
+    check_story(parsed)
+    shot = build_spec(parsed, asker, caps, default_quality=ctx.default_quality)
+    return as_story(shot, own=told.shots)
 
 
 async def _follow_up(

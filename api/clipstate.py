@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from core.commandline import stored_command_line
 from core.spec import CANCELLED, DEFAULT_QUALITY
+from core.story import STORY, shot_lengths, shots
 from gallery.apitables import ApiClip
 from gallery.models import Generation, GenerationStatus, Moderation
 from gallery.webkit import clip_url, media_url
@@ -103,6 +104,36 @@ def shown_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     return shown
 
 
+def story_shots(spec: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """A story's shots in order (`api.schemas.StoryShot`): words, place in the clip, own flags;
+    None for any other clip, or a stored story that no longer reads."""
+    if spec.get("mode") != STORY:
+        return None
+    try:
+        texts = shots(str(spec["prompt"]))
+        fps = int(spec["fps"])
+        own = list(spec.get("shot_flags") or [{}] * len(texts))
+        frames = [int(s["num_frames"]) if s.get("num_frames") else None for s in own]
+        lengths = shot_lengths(int(spec["num_frames"]), len(texts), frames)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    out, start = [], 0
+    for k, (text, length, shot) in enumerate(zip(texts, lengths, own, strict=True)):
+        out.append(
+            {
+                "index": k + 1,
+                "prompt": text,
+                "start_s": round(start / fps, 3),
+                "end_s": round((start + length) / fps, 3),
+                "camera": shot.get("camera"),
+                "motion": shot.get("motion"),
+                "negative": shot.get("negative_prompt"),
+            }
+        )
+        start += length
+    return out
+
+
 def links(generation_id: str, *, api_url: str, public_url: str) -> dict[str, str]:
     base = f"{api_url.rstrip('/')}/v1/clips/{generation_id}"
     return {
@@ -181,5 +212,6 @@ def clip_resource(
         "result": result,
         "lineage": {"parent_id": row.parent_id, "children": list(children)},
         "batch_id": api_clip.batch_id if api_clip is not None else None,
+        "shots": story_shots(row.spec or {}),
         "links": links(row.id, api_url=api_url, public_url=public_url),
     }

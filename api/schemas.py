@@ -86,6 +86,13 @@ class ClipRequest(BaseModel):
     action: FollowUp | None = Field(
         default=None, description="With `from`: what to make of that clip"
     )
+    story: bool | None = Field(
+        default=None,
+        description="The prompt is a story, as /story takes it: 2 to 8 shots split by `|`, each "
+        "continuing from the last and able to carry its own -camera, -motion, -len and -neg; one "
+        "clip of them all that counts one clip per shot against the daily cap",
+        examples=[True],
+    )
 
 
 class ClipLinks(BaseModel):
@@ -153,6 +160,19 @@ class ClipResult(BaseModel):
     public: bool = Field(description="Whether the gallery shows it to anyone")
 
 
+class StoryShot(BaseModel):
+    """One shot of a story: its words, where it is in the clip and its own flags (null: the
+    story's)."""
+
+    index: int = Field(description="1 = the first shot")
+    prompt: str
+    start_s: float = Field(description="Where the shot starts in the story's clip, in seconds")
+    end_s: float
+    camera: str | None = None
+    motion: int | None = None
+    negative: str | None = None
+
+
 class Lineage(BaseModel):
     parent_id: str | None
     children: list[str] = Field(description="Clips made from this one that you may see")
@@ -179,6 +199,9 @@ class Clip(BaseModel):
     result: ClipResult | None
     lineage: Lineage
     batch_id: str | None
+    shots: list[StoryShot] | None = Field(
+        default=None, description="A story's shots in order; null for any other clip"
+    )
     links: ClipLinks
 
 
