@@ -61,7 +61,15 @@ def command_name(spec: RenderSpec) -> str:
             font = "" if spec.illusion_font == "sans" else f" font:{spec.illusion_font}"
             return f"/encrypt_text message:{_code(spec.illusion_text)}{font} prompt:"
         return "/encrypt_image prompt:"
-    named = {"i2v": "/animate", "v2v": "/restyle", "frames": "/frames", "story": "/story"}
+    if spec.mode == "speak" and spec.speak_text:  # the typed line, as the voice said it
+        return f"/speak text:{_code(spec.speak_text)} prompt:"
+    named = {
+        "i2v": "/animate",
+        "v2v": "/restyle",
+        "frames": "/frames",
+        "story": "/story",
+        "speak": "/speak",
+    }
     return named.get(spec.mode, "/create")
 
 

@@ -172,6 +172,7 @@ async def test_speak_with_a_voice_and_with_a_typed_line(stack) -> None:
         )
         row = stack.store.get(clip_id(result))
         assert row.spec["mode"] == "speak" and row.spec["input_media"][1].endswith(".voice.wav")
+        assert "`/speak a person speaking to the camera" in result.content
         frames, fps = decoded(posted(result))
         sound = sound_of(posted(result))
         assert sound is not None
@@ -198,6 +199,7 @@ async def test_speak_with_a_voice_and_with_a_typed_line(stack) -> None:
         )
         typed = stack.store.get(clip_id(result))
         assert typed.spec["speak_text"] == "Hello there, friends!" and "tts" in typed.timings
+        assert "`/speak text:Hello there, friends! prompt:" in result.content
         sound = sound_of(posted(result))
         assert sound is not None and sound[0] == "aac" and sound[3] > 1e-3
 
