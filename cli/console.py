@@ -14,7 +14,13 @@ from arq.connections import ArqRedis
 
 from bot.messages import about, progress_bar
 from cli.characters import parse_with_references
-from cli.pictures import Pictures, animate_spec, store_pictures
+from cli.pictures import (
+    Pictures,
+    animate_spec,
+    hidden_picture_spec,
+    store_hidden,
+    store_pictures,
+)
 from core.capabilities import capabilities_for
 from core.errors import UserFacingError
 from core.flagtext import value_text
@@ -24,6 +30,7 @@ from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore
 from gallery.web import clip_url
 from intake.illusions import with_hidden
+from intake.media.images import CheckedImage
 from intake.submit import Submitter, admitting_submitter, new_generation_id
 from jobs.events import follow_events
 
@@ -98,6 +105,7 @@ async def create_clip(
     pictures: Pictures | None = None,
     hidden: str = "",
     effect: str = "",
+    hidden_picture: CheckedImage | None = None,
 ) -> CreatedClip:
     """Parse, enqueue, follow progress to the end and say where the clip is.
 
@@ -106,7 +114,8 @@ async def create_clip(
     `capabilities` sizes the clip instead of the backend's own (`reelbot up --model` on a CPU).
     `pictures` (`--image`, `--end`) make it /animate's clip, stored before it is queued;
     `hidden` (`--encrypt-text`) a word hidden in it, as /encrypt_text's; `effect` (`--effect`)
-    the styles file's effect on the picture, `text` saying what it shows, as /effect's."""
+    the styles file's effect on the picture, `text` saying what it shows, as /effect's;
+    `hidden_picture` (`--encrypt-image`) a picture hidden in it, as /encrypt_image's."""
     caps = capabilities or capabilities_for(backend)
     note = ""
     if pictures is not None:
@@ -118,6 +127,10 @@ async def create_clip(
             owner=owner,
             default_quality=default_quality,
             effect=effect,
+        )
+    elif hidden_picture is not None:
+        spec, note = hidden_picture_spec(
+            text, hidden_picture, caps, styles, owner=owner, default_quality=default_quality
         )
     else:
         spec = parse_with_references(  # -ref NAME: a saved character's picture
@@ -135,8 +148,10 @@ async def create_clip(
     gid = new_generation_id()
     if pictures is not None:  # in the store under the clip's id before its job can exist
         spec = await asyncio.to_thread(store_pictures, media, gid, pictures, spec)
-        for line in note.splitlines():
-            printer.line(line)
+    if hidden_picture is not None:
+        spec = await asyncio.to_thread(store_hidden, media, gid, hidden_picture, spec)
+    for line in note.splitlines():
+        printer.line(line)
     async with admitting_submitter(pool, store) as submitter:
         return await _follow(
             gid,

@@ -91,7 +91,10 @@ def cmd_create(args: argparse.Namespace) -> int:
         hidden = args.encrypt_text or ""  # --encrypt-text GM: /encrypt_text's message
         frames = tuple(args.frames or ())  # --frames A B …: /frames' pictures
         effect = args.effect or ""  # --effect squish: /effect's effect on --image
-        return asyncio.run(_create(settings, text, args.timeout, pictures, hidden, frames, effect))
+        logo = args.encrypt_image  # --encrypt-image LOGO: /encrypt_image's picture
+        return asyncio.run(
+            _create(settings, text, args.timeout, pictures, hidden, frames, effect, logo)
+        )
 
 
 async def _create(
@@ -102,10 +105,11 @@ async def _create(
     hidden: str = "",
     frames: tuple[Path, ...] = (),
     effect: str = "",
+    hidden_image: Path | None = None,
 ) -> int:
     from cli.characters import parse_with_references
     from cli.console import create_clip
-    from cli.pictures import animate_spec, read_pictures
+    from cli.pictures import animate_spec, check_picture, hidden_picture_spec, read_pictures
     from cli.up import read_run_file
     from core.stylefile import StyleFile
     from gallery.db import make_engine, migrate
@@ -117,6 +121,11 @@ async def _create(
     # Bad flags and pictures are reported before anything is started or connected.
     styles = StyleFile.from_file(settings.styles_file).menu(settings.backend)
     capabilities = loaded_capabilities(settings)
+    if hidden_image is not None and (pictures[0] or frames or hidden):
+        raise UserFacingError(
+            "--encrypt-image hides a picture in a clip made from the text: leave out "
+            "--image, --frames and --encrypt-text."
+        )
     checked = read_pictures(*pictures, capabilities, frames)
     if hidden and checked is not None:
         raise UserFacingError(
@@ -127,7 +136,14 @@ async def _create(
             "`--effect` animates a picture: give it with `--image PICTURE` (the text says what "
             "the picture shows)."
         )
-    if checked is None:
+    hidden_picture = None
+    if hidden_image is not None:  # --encrypt-image: the picture hidden in a clip of the text
+        hidden_picture = check_picture(hidden_image)
+        quality = settings.default_quality
+        hidden_picture_spec(
+            text, hidden_picture, capabilities, styles, owner="", default_quality=quality
+        )
+    elif checked is None:
         spec = parse_with_references(text, capabilities, styles, settings.resolved_database_url())
         if hidden:
             require_illusion(capabilities)
@@ -163,6 +179,7 @@ async def _create(
             pictures=checked,
             hidden=hidden,
             effect=effect,
+            hidden_picture=hidden_picture,
         )
     finally:
         await pool.aclose()
@@ -341,6 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="MESSAGE",
         help="hide MESSAGE (at most 20 characters) in the clip, as /encrypt_text does",
+    )
+    p.add_argument(
+        "--encrypt-image",
+        type=Path,
+        default=None,
+        metavar="PICTURE",
+        help="hide PICTURE (a logo works best) in the clip, as /encrypt_image does",
     )
     p.add_argument(
         "--effect",

@@ -7,6 +7,7 @@ starts where the loaded model can't, or with `-loop`. `--frames A B [C…]` is /
 clip through 2-5 pictures (`intake.keyframes`). `--effect NAME` is /effect: the styles file's
 effect on the picture, the text saying what the picture shows (`bot.intake.effects`). The
 pictures are stored under the new clip's id before its job exists, as the bot stores attachments.
+`--encrypt-image PICTURE` is /encrypt_image: the picture hidden in a clip made from the text.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from core.spec import Capabilities, Quality, RenderSpec, StylePreset
 from gallery.media import LocalMediaStore
 from intake.endings import END_KIND, end_note, refuse_loop_with_end, require_end_frame, with_end
 from intake.followups import read_text
+from intake.illusions import require_illusion, with_hidden
 from intake.keyframes import check_request, frames_note, require_frames, with_frames
 from intake.media.images import CheckedImage, check_declared_size, check_image
 from intake.modes import animate_prompt, framed_for_picture, require_mode
@@ -64,6 +66,11 @@ def read_pictures(
     if end is not None:
         require_end_frame(capabilities.name, capabilities.end_frame)
     return Pictures(_checked(image), _checked(end) if end is not None else None)
+
+
+def check_picture(path: Path) -> CheckedImage:
+    """The picture at `path` judged as a Discord attachment is; UserFacingError otherwise."""
+    return _checked(path)
 
 
 def _checked(path: Path) -> CheckedImage:
@@ -134,3 +141,36 @@ def store_pictures(
         return spec.model_copy(update={"mode": "i2v", "input_media": (start,)})
     end, _size = media.save_bytes(generation_id, pictures.end.png, END_KIND)
     return with_end(spec, start, end)
+
+
+def hidden_picture_spec(
+    text: str,
+    picture: CheckedImage,
+    capabilities: Capabilities,
+    styles: Mapping[str, StylePreset],
+    *,
+    owner: str,
+    default_quality: Quality,
+) -> tuple[RenderSpec, str]:
+    """/encrypt_image's request from the terminal, in the picture's shape, refused now where it
+    can't hide a picture (`store_hidden` keeps the picture once the clip has an id)."""
+    require_illusion(capabilities)
+    parsed = read_text(text, capabilities, styles)
+    framed, note = framed_for_picture(parsed, picture.source_width, picture.source_height)
+    spec = resolve_request(
+        framed,
+        capabilities=capabilities,
+        owner_id=owner,
+        owner_name=owner,
+        default_quality=default_quality,
+    )
+    with_hidden(spec, picture="draft.png")  # refused now, not after the picture is stored
+    return spec, note
+
+
+def store_hidden(
+    media: LocalMediaStore, generation_id: str, picture: CheckedImage, spec: RenderSpec
+) -> RenderSpec:
+    """The picture to hide kept under the clip's id (as /encrypt_image keeps it). Blocking."""
+    stored, _size = media.save_bytes(generation_id, picture.png, "png")
+    return with_hidden(spec, picture=stored)

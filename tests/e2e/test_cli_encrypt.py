@@ -1,6 +1,6 @@
-"""`reelbot create "a city at night" --encrypt-text GM` from a terminal: a real worker on the tiny
-AnimateDiff family hides the word; a family without it, or a long word, is refused before
-anything connects."""
+"""`reelbot create "a city at night" --encrypt-text GM` (or `--encrypt-image LOGO`) from a
+terminal: a real worker on the tiny AnimateDiff family hides the word, then the picture; a family
+without it, a long word, or a picture with --image, is refused before anything connects."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import io
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from cli.console import create_clip
+from cli.pictures import check_picture
 from core.capabilities import capabilities_for
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
@@ -31,10 +33,22 @@ def test_a_family_without_it_and_a_long_word_are_refused_before_connecting(
     result = reelbot("create", "a city at night", "--encrypt-text", "x" * 21, env=env)
     assert result.returncode == 2 and "a clip hides at most 20" in result.stderr
 
+    logo = tmp_path / "logo.png"
+    Image.new("RGB", (200, 200), (255, 255, 255)).save(logo)
+    result = reelbot(
+        "create", "a city", "--encrypt-image", str(logo), "--image", str(logo), env=env
+    )
+    assert result.returncode == 3 and "leave out --image" in result.stderr
+    env["REELBOT_BACKEND"] = "tiny"
+    result = reelbot("create", "a city at night", "--encrypt-image", str(logo), env=env)
+    assert result.returncode == 3 and "the animatediff model can" in result.stderr
+
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-async def test_create_hides_the_word(redis_server, workers, data_dir) -> None:
+async def test_create_hides_the_word_and_a_picture(
+    redis_server, workers, data_dir, tmp_path: Path
+) -> None:
     engine = make_engine(f"sqlite:///{data_dir / 'reelbot.db'}")
     migrate(engine)
     store, media = GalleryStore(engine), LocalMediaStore(data_dir / "media")
@@ -58,6 +72,18 @@ async def test_create_hides_the_word(redis_server, workers, data_dir) -> None:
             capabilities=small,
             hidden="GM",
         )
+        logo = tmp_path / "logo.png"
+        Image.new("RGB", (300, 200), (255, 255, 255)).save(logo)
+        common = {"pool": pool, "store": store, "media": media, "backend": "animatediff"}
+        picture = await create_clip(
+            "a city at night -len 1 -seed 4",
+            **common,
+            public_url="http://gallery.test",
+            out=out,
+            idle_timeout_s=120,
+            capabilities=small,
+            hidden_picture=check_picture(logo),
+        )
     finally:
         await pool.aclose()
     assert f"file:    {clip.path}" in out.getvalue()
@@ -65,3 +91,8 @@ async def test_create_hides_the_word(redis_server, workers, data_dir) -> None:
     assert frames[0].shape[:2] == (96, 96)
     row = store.get(clip.generation_id)
     assert row is not None and (row.spec["mode"], row.spec["illusion_text"]) == ("illusion", "GM")
+    gid = picture.generation_id
+    row = store.get(gid)
+    assert row is not None and row.spec["mode"] == "illusion" and not row.spec["illusion_text"]
+    assert row.spec["input_media"] == [f"{gid[:2]}/{gid}.png"]  # kept as /encrypt_image keeps it
+    assert row.status == "done" and row.width > row.height  # the picture's 3:2 shape
