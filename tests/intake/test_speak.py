@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import wave
+from typing import Any
 
 import av
 import numpy as np
@@ -17,6 +18,7 @@ from core.errors import FlagError, UserFacingError
 from core.flags import parse_flags
 from core.speak import MAX_SPEAK_CHARS
 from core.spec import RenderSpec
+from intake.fleet import FleetChoice
 from intake.media.voices import (
     STORED_RATE,
     AttachmentError,
@@ -27,6 +29,7 @@ from intake.media.voices import (
     check_voice,
     sniff,
 )
+from intake.modes import serving_family
 from intake.speak import check_request, refuse_flags, speak_prompt, voice_length, with_speech
 
 
@@ -154,3 +157,17 @@ def test_the_spec_takes_a_picture_and_one_voice() -> None:
         with_speech(spec, "ab/ab.png", "ab/ab.voice.wav", "hello")
     with pytest.raises(ValueError, match="needs mode 'speak'"):
         RenderSpec(**base, speak_text="hello")
+
+
+async def test_speak_goes_to_a_speaking_family_or_is_refused_up_front(redis: Any) -> None:
+    """An ltx bot's /speak renders on a live ltx2 worker; with only ltx and wan workers it is
+    refused before anything is downloaded or queued, naming the family to start."""
+    from tests.intake.test_serving_family import beat
+
+    await beat(redis, "ltx")
+    await beat(redis, "wan")
+    with pytest.raises(UserFacingError, match=r"No worker here can make pictures speak.*ltx2:1"):
+        await serving_family(FleetChoice(redis), FAMILIES["ltx"], "speak", "make pictures speak")
+    await beat(redis, "ltx2")
+    caps = await serving_family(FleetChoice(redis), FAMILIES["ltx"], "speak", "make pictures speak")
+    assert caps.name == "ltx2"
