@@ -8,6 +8,10 @@ region finder does not see is answered "I couldn't find …" in the failure post
 no setting for the finder's threshold, so this is the words path; the tiny finder's weights are
 drawn from a fixed seed and the clip's frames from -seed 3, so "the red car" scores below SAM 3's
 detection threshold in every frame on every run (no edit of the whole frame instead).
+Then `-ref`: a character saved with /character save renders on the editor (the bot's tiny takes
+no reference pictures), its picture passed as WanVACEPipeline's reference_images; deleted while
+a second such clip waits (the editor paused with SIGSTOP, so it can't have started), that clip
+fails, saying why.
 
 The bot sizes an edit for the family the fleet names (`intake.fleet.FleetChoice.family_for` →
 `core.capabilities.capabilities_for("wan_vace")`): at its real 480p and 50 steps the tiny VACE
