@@ -198,6 +198,11 @@ def follow_up_spec(
                 "This clip ends on its last picture (/frames), so it can't loop. Make a clip "
                 "with /animate or /create and `-loop` instead."
             )
+        if parent.mode == "speak":
+            raise UserFacingError(
+                "A speaking clip follows its voice, so it can't loop. Make a clip with "
+                "/animate and `-loop` instead."
+            )
         if parent.mode == "story":
             raise UserFacingError(
                 "A story ends where its last shot goes, so it can't loop. Loop a clip made "
@@ -253,6 +258,8 @@ def follow_up_spec(
             changes |= {"num_frames": parent.num_frames, "fps": parent.fps}
         if mode == "story":  # the line says each shot's length: the story is all of them
             changes |= story_fields(spec, own)
+        if mode == "speak":  # the typed line the voice says (none: the stored voice is input 2)
+            changes |= {"speak_text": parent.speak_text}
         if mode == "illusion":  # what it hides, which no command text carries
             changes |= {"illusion_text": parent.illusion_text}
             changes |= {"illusion_strength": parent.illusion_strength}

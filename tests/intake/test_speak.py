@@ -171,3 +171,31 @@ async def test_speak_goes_to_a_speaking_family_or_is_refused_up_front(redis: Any
     await beat(redis, "ltx2")
     caps = await serving_family(FleetChoice(redis), FAMILIES["ltx"], "speak", "make pictures speak")
     assert caps.name == "ltx2"
+
+
+class _Member:
+    owner_id = "discord:2"
+    display_name = "bob"
+    guild_id = 1
+    channel_id = 2
+    upload_limit = None
+
+
+@pytest.mark.parametrize(
+    ("media", "line"),
+    [(("ab/" + "a" * 32 + ".png", "ab/" + "a" * 32 + ".voice.wav"), ""), (("ab/x.png",), "hi!")],
+)
+def test_a_reroll_of_a_speaking_clip_speaks_the_same_voice_or_line(
+    media: tuple[str, ...], line: str
+) -> None:
+    from intake.followups import follow_up_spec
+
+    base = dict(prompt="a person speaking", aspect_ratio="1:1", width=384, height=384, steps=4)
+    parent = RenderSpec(
+        **base, num_frames=36, seed=5, mode="speak", input_media=media, speak_text=line
+    )
+    child = follow_up_spec(parent, "a" * 32, "reroll", _Member(), FAMILIES["tiny"], {})  # type: ignore[arg-type]
+    assert (child.mode, child.input_media, child.speak_text) == ("speak", media, line)
+    assert child.num_frames == 36 and child.seed != 5
+    with pytest.raises(UserFacingError, match="follows its voice"):
+        follow_up_spec(parent, "a" * 32, "loop", _Member(), FAMILIES["tiny"], {})  # type: ignore[arg-type]
