@@ -50,6 +50,11 @@ def add_sound_spec(
         raise UserFacingError("The model loaded right now can't add sound to clips.")
     if not parent_media:
         raise UserFacingError("This clip has no finished video to add sound to yet.")
+    if parent.mode == "speak":  # its sound is the voice the picture speaks
+        raise UserFacingError(
+            "This clip's sound is the voice it speaks, so a new track would drop it. Use /speak "
+            "again with another voice or line instead."
+        )
     words = clean_text(words)
     check_length("Your sound words", words, "sound", MAX_SOUND_CHARS)
     line = to_command_line(parent, capabilities=capabilities, default_quality=default_quality)

@@ -199,3 +199,22 @@ def test_a_reroll_of_a_speaking_clip_speaks_the_same_voice_or_line(
     assert child.num_frames == 36 and child.seed != 5
     with pytest.raises(UserFacingError, match="follows its voice"):
         follow_up_spec(parent, "a" * 32, "loop", _Member(), FAMILIES["tiny"], {})  # type: ignore[arg-type]
+
+
+def test_add_sound_on_a_speaking_clip_is_refused_rather_than_drop_the_voice() -> None:
+    from intake.addsound import add_sound_spec
+
+    parent = RenderSpec(
+        prompt="a person speaking",
+        aspect_ratio="1:1",
+        width=384,
+        height=384,
+        num_frames=36,
+        steps=4,
+        seed=5,
+        mode="speak",
+        input_media=("ab/x.png",),
+        speak_text="hi",
+    )
+    with pytest.raises(UserFacingError, match="voice it speaks"):
+        add_sound_spec(parent, "a" * 32, _Member(), FAMILIES["tiny"], {}, parent_media="ab/x.mp4")  # type: ignore[arg-type]
