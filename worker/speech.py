@@ -67,12 +67,14 @@ def read_voice(path: Path) -> Voice:
 
 
 def tts_source(config: WorkerConfig) -> str | None:
-    """Where this worker's TTS comes from; None when the operator turned it off."""
+    """Where this worker's TTS comes from; None when the operator turned it off. Unset: the
+    tiny Dia beside tiny video weights, else Dia-1.6B (under REELBOT_MODELS_DIR if pulled)."""
     from worker.model_sources import locate
 
     value = config.tts_model
-    if value is None:
-        value = TINY if config.backend == "tiny" else DEFAULT_TTS_MODEL
+    if value is None:  # tiny weights beside tiny weights (the tiny family, builtin:tiny LTX-2)
+        tiny = config.backend == "tiny" or config.model == TINY
+        value = TINY if tiny else DEFAULT_TTS_MODEL
     if value.strip().lower() in OFF:
         return None
     return locate(value.strip(), config.models_dir)

@@ -152,3 +152,18 @@ def test_a_worker_without_tts_fails_typed_lines_with_a_reason_and_reads_voices(
         assert str(failed.value) == BROKEN_TEXT
     stored = read_voice(write_wav(tmp_path / "v.wav", tone(0.5, 300)))
     assert stored.audio.shape == (1, 22050) and stored.sample_rate == 44100
+
+
+def test_the_tts_follows_the_setting_tiny_beside_tiny_weights(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from worker.speech import DEFAULT_TTS_MODEL, TINY, tts_source
+
+    def config(**kw: object) -> Any:
+        return SimpleNamespace(**({"tts_model": None, "model": None, "models_dir": None} | kw))
+
+    assert tts_source(config(backend="tiny")) == TINY
+    assert tts_source(config(backend="ltx2", model=TINY)) == TINY
+    assert tts_source(config(backend="ltx2")) == DEFAULT_TTS_MODEL
+    assert tts_source(config(backend="tiny", tts_model="off")) is None
+    assert tts_source(config(backend="ltx2", tts_model=str(tmp_path))) == str(tmp_path)
