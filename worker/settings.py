@@ -119,7 +119,7 @@ class WorkerConfig(QueueSettings, GallerySettings, ModelSettings):
     tts_model: str | None = Field(
         default=None,
         description="text to speech for /speak's typed lines: a Dia folder (or hub id) in "
-        "transformers layout, builtin:tiny, or off; unset: builtin:tiny for the tiny family, "
+        "transformers layout, builtin:tiny, or off; unset: builtin:tiny beside tiny weights, "
         "else nari-labs/Dia-1.6B-0626, found under REELBOT_MODELS_DIR",
     )
     scan_hold: dict[str, float] = Field(
