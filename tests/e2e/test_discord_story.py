@@ -122,7 +122,14 @@ async def test_a_worker_killed_between_shots_renders_no_shot_twice(
     first = workers.start()
     gid = await submit_admitted(redis_server.url, store, story)
     stored = workers.data_dir / "media" / gid[:2] / f"{gid}.s0.mp4"
-    await eventually(stored.is_file, timeout=120, every=0.02, explain=workers.logs)
+    # shot 1 stored and said so (the log line follows the file: killed between the two, the
+    # first worker never said it, and the count below was 0 once in a while)
+    await eventually(
+        lambda: stored.is_file() and "shot 1/3 rendered" in workers.logs(),
+        timeout=120,
+        every=0.02,
+        explain=workers.logs,
+    )
     os.kill(first.pid, signal.SIGKILL)  # after shot 1 was stored, before the story is done
     first.wait()
     workers.start()
