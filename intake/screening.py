@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from core.errors import ContentBlocked, MemberBanned
 from core.policy import STRENGTH, Policy, PolicyDecision
 from core.spec import RenderSpec
+from core.story import shots
 
 if TYPE_CHECKING:
     from intake.caches import Bans
@@ -86,6 +87,13 @@ async def screen(
         said = policy.check(spec.speak_text)
         if STRENGTH[said.decision] > STRENGTH[decision.decision]:
             decision = said
+    # A story's shot may carry its own -neg: read with that shot's words, as the model sees it
+    told = shots(spec.prompt) if spec.shot_flags else []  # as many as shot_flags (RenderSpec)
+    for text, shot in zip(told, spec.shot_flags, strict=True):
+        if shot.negative_prompt:
+            own = policy.check(text, shot.negative_prompt, spec.style)
+            if STRENGTH[own.decision] > STRENGTH[decision.decision]:
+                decision = own
     if spec.edit is not None and spec.edit.where:  # an edit's "the red car" is read too
         named = policy.check(spec.edit.where)
         if STRENGTH[named.decision] > STRENGTH[decision.decision]:
