@@ -21,6 +21,7 @@ _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’"}
 _QUOTE_MARKS = frozenset(_QUOTES) | frozenset(_QUOTES.values())
 _DASHES = frozenset("-–—")  # every flag starts with one (see _FLAG)
 _WORD_END = frozenset(" ,.;:!?)]}")
+_SHOT_BREAK = "|"  # core.story.SEPARATOR: where a story's text is cut into its shots
 # Invisible characters, and bidi controls: those would reorder the prompt wherever it is shown.
 _INVISIBLE = frozenset("\u00ad\u200b\u2060\ufeff") | BIDI_CONTROLS
 
@@ -100,8 +101,11 @@ def read_text(segment: str) -> str | None:
 def command_texts(prompt: str, negative: str) -> str:
     """`PROMPT` or `PROMPT -neg NEGATIVE`, quoted where needed so that both read back exactly."""
     fallback = f"{prompt} -neg {negative}" if negative else prompt
+    negatives = _renderings(negative) if negative else [""]
+    if _SHOT_BREAK in negative:  # quoted first: a story's line is cut at each bare `|`
+        negatives.sort(key=lambda shown: shown == negative)
     for shown_prompt in _renderings(prompt):
-        for shown_negative in _renderings(negative) if negative else [""]:
+        for shown_negative in negatives:
             line = f"{shown_prompt} -neg {shown_negative}" if negative else shown_prompt
             if _reads_back(line, prompt, negative):
                 return line
@@ -110,10 +114,11 @@ def command_texts(prompt: str, negative: str) -> str:
 
 def value_text(text: str) -> str:
     """`text` written as a flag's value that reads back as it (`-sound "rain on a tin roof"`):
-    in quotes when it has several words, as members are shown to write it; bare when one."""
+    in quotes when it has several words, as members are shown to write it; bare when one.
+    A `|` is quoted too: a story's line is cut into shots at each bare one."""
     shown = _renderings(text)
     quoted = [rendering for rendering in shown if rendering != text]
-    if quoted and (" " in text or text not in shown):
+    if quoted and (" " in text or _SHOT_BREAK in text or text not in shown):
         return quoted[0]
     return shown[0] if shown else f'"{text}"'
 

@@ -75,7 +75,9 @@ def parse_story(text: str, parse: Callable[[str], ParsedPrompt]) -> StoryText:
     shot; `FlagError` names the flag and the shot when a shot carries one it can't."""
     parts = split_shots(text)
     story_flags = ""
-    if len(parts) > 1 and _flags_only(parts[-1]):  # `… | last shot -camera x | -len 2`
+    if len(parts) > 2 and not parts[-1]:  # `… | last shot -camera x |`: nothing after
+        parts.pop()
+    elif len(parts) > 1 and _flags_only(parts[-1]):  # `… | last shot -camera x | -len 2`
         story_flags = parts.pop()
     elif parts:  # the last shot's flags are the story's
         last = parts[-1]
@@ -87,7 +89,7 @@ def parse_story(text: str, parse: Callable[[str], ParsedPrompt]) -> StoryText:
     for k, part in enumerate(parts):
         tokens = flag_tokens(part)
         if not tokens:
-            words.append(part)
+            words.append(_words(part, k))
             asks.append(ShotAsk())
             continue
         if tokens[0].start == 0 or not part[: tokens[0].start].strip():
@@ -105,7 +107,7 @@ def parse_story(text: str, parse: Callable[[str], ParsedPrompt]) -> StoryText:
                     token=tok.word,
                 )
         own = parse(part)  # unknown flags, bad values and lengths: the /create messages
-        words.append(own.prompt)
+        words.append(_words(own.prompt, k))
         asks.append(
             ShotAsk(
                 camera=own.camera,
@@ -116,6 +118,18 @@ def parse_story(text: str, parse: Callable[[str], ParsedPrompt]) -> StoryText:
         )
     story = parse(" ".join([f" {SEPARATOR} ".join(words), story_flags]).strip())
     return StoryText(story=story, shots=tuple(asks))
+
+
+def _words(words: str, k: int) -> str:
+    """Shot k's words, which can't hold a `|` even in quotes: the story's prompt keeps its
+    shots joined by `|`, so one there would be read back as another shot."""
+    if SEPARATOR in words:
+        raise FlagError(
+            f"Shot {k + 1} of the story has a `{SEPARATOR}` in its words: `{SEPARATOR}` only "
+            "separates shots, so leave it out of what happens (a -neg may keep one in quotes).",
+            token=SEPARATOR,
+        )
+    return words
 
 
 def _flags_only(part: str) -> bool:
