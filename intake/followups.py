@@ -21,7 +21,7 @@ from core.flags import ParsedPrompt, loop_refused, parse_flags, random_seed, res
 from core.options import merge_options
 from core.spec import DEFAULT_QUALITY, MAX_MOTION, Capabilities, Quality, RenderSpec, StylePreset
 from core.storyflags import ShotAsk
-from intake.stories import read_story, story_fields
+from intake.stories import check_story, read_story, story_fields
 
 # What can be asked of an existing clip. "remix" is new text (the Remix form, or the API's).
 FollowUp = Literal["reroll", "remix", "vary", "extend", "upscale", "loop"]
@@ -181,6 +181,8 @@ def follow_up_spec(
     if parent.mode == "story":  # its shots may carry their own flags
         told = read_story(line, capabilities, styles)
         parsed, own = told.story, told.shots
+        if source is not None:  # new text: 2 to 8 shots, or the member is told why
+            check_story(parsed)
     else:
         parsed = read_text(line, capabilities, styles)
     if action == "reroll":

@@ -49,3 +49,8 @@ def test_a_reroll_keeps_each_shots_own_flags() -> None:
     assert child.shot_flags == parent.shot_flags
     assert child.num_frames == parent.num_frames == 48 + 72 + 48
     assert child.seed != parent.seed
+
+
+def test_a_remix_of_a_story_with_one_shot_is_the_members_error() -> None:
+    with pytest.raises(UserFacingError, match="A story takes 2 to 8 shots separated by \\|, got 1"):
+        follow_up_spec(story(), PARENT_ID, "remix", BOB, TINY, DEFAULT_STYLES, text="one fox")
