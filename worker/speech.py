@@ -165,8 +165,8 @@ def _load_model(source: str, device: str) -> tuple[Any, Any]:
         return model.to(resolved), processor
     from transformers import DiaForConditionalGeneration, DiaProcessor
 
-    processor = DiaProcessor.from_pretrained(source)
-    model = DiaForConditionalGeneration.from_pretrained(source, torch_dtype=dtype)
+    processor = DiaProcessor.from_pretrained(source)  # its DAC codec too (audio_tokenizer)
+    model: Any = DiaForConditionalGeneration.from_pretrained(source, dtype=dtype)
     return model.to(resolved).eval(), processor
 
 
