@@ -166,8 +166,8 @@ def _load_model(source: str, device: str) -> tuple[Any, Any]:
     from transformers import DiaForConditionalGeneration, DiaProcessor
 
     processor = DiaProcessor.from_pretrained(source)  # its DAC codec too (audio_tokenizer)
-    model: Any = DiaForConditionalGeneration.from_pretrained(source, dtype=dtype)
-    return model.to(resolved).eval(), processor
+    loaded: Any = DiaForConditionalGeneration.from_pretrained(source, dtype=dtype)
+    return loaded.to(resolved).eval(), processor
 
 
 def resampled(voice: Voice, rate: int) -> np.ndarray:

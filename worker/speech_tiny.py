@@ -39,7 +39,6 @@ def build_tiny_speech() -> tuple[Any, Any]:
                 n_codebooks=len(DELAY_PATTERN),
                 codebook_size=1024,
                 codebook_dim=4,
-                hidden_size=32,
                 sampling_rate=SAMPLE_RATE,
             )
         )
