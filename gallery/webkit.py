@@ -17,6 +17,7 @@ from aiohttp import web
 
 from core.commandline import stored_command_line
 from core.spec import DEFAULT_QUALITY, Camera
+from core.story import STORY
 from core.text import without_bidi
 from gallery.browse import BrowseStore, SearchQuery
 from gallery.media import LocalMediaStore
@@ -192,8 +193,8 @@ def flags_of(clip: Generation) -> dict[str, Any]:
 
 
 def remix_command(clip: Generation) -> str:
-    """The `/create` line that remakes the clip, from its spec with the row's columns as
-    fallback (older rows kept fewer keys)."""
+    """The `/create` (a story's: `/story`) line that remakes the clip, from its spec with the
+    row's columns as fallback (older rows kept fewer keys)."""
     spec = {
         "prompt": clip.prompt,
         "negative_prompt": clip.negative_prompt,
@@ -206,7 +207,9 @@ def remix_command(clip: Generation) -> str:
         **(clip.spec or {}),
         "hidden": False,  # what the gallery shows is public
     }
-    return "/create prompt: " + stored_command_line(spec)
+    # A story's line has shots (and their own flags) only /story reads; /create would refuse it
+    command = "/story" if spec.get("mode") == STORY else "/create"
+    return f"{command} prompt: " + stored_command_line(spec)
 
 
 def public_json(

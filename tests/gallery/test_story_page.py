@@ -75,3 +75,17 @@ async def test_a_plain_clip_has_no_shots(
     )
     page = await (await client.get(f"/clips/{plain}")).text()
     assert 'class="shots"' not in page
+
+
+async def test_the_story_page_gives_the_story_command_that_remakes_it(
+    client: TestClient[web.Request, web.Application], sqlite_store: GalleryStore
+) -> None:
+    gid = add_clip(sqlite_store, STORY)
+    page = await (await client.get(f"/clips/{gid}")).text()
+    [command] = re.findall(r'<code class="command">(.*?)</code>', page, re.S)
+    # /create would read `-camera pan left | …` as one camera move and refuse the line
+    assert htmllib.unescape(command) == (
+        '/story prompt: a knight <b>rides</b> out | the knight meets a "dragon" -camera pan left '
+        "-len 3 | they share tea & cake -ar 1:1 -fps 8 -len 2 -seed 42"
+    )
+    assert "<b>rides" not in command  # escaped
