@@ -167,3 +167,27 @@ def test_the_tts_follows_the_setting_tiny_beside_tiny_weights(tmp_path: Path) ->
     assert tts_source(config(backend="ltx2")) == DEFAULT_TTS_MODEL
     assert tts_source(config(backend="tiny", tts_model="off")) is None
     assert tts_source(config(backend="ltx2", tts_model=str(tmp_path))) == str(tmp_path)
+
+
+def test_a_dia_folder_in_transformers_layout_loads_as_the_real_one_does(tmp_path: Path) -> None:
+    """The tiny Dia saved as nari-labs/Dia-1.6B-0626 is laid out (config, weights, processor
+    config naming its DAC codec's repository) loads through the real path, REELBOT_TTS_MODEL=DIR."""
+    import json
+
+    from worker.speech_tiny import build_tiny_speech
+
+    model, processor = build_tiny_speech()
+    folder, codec = tmp_path / "Dia-1.6B-0626", tmp_path / "dac_44khz"
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    processor.audio_tokenizer.save_pretrained(codec)
+    config = folder / "processor_config.json"
+    saved = json.loads(config.read_text())
+    saved["audio_tokenizer"]["audio_tokenizer_name_or_path"] = str(codec)  # the hub's: a repo id
+    config.write_text(json.dumps(saved))
+
+    loaded = SpeechModel(str(folder), "cpu")
+    voice, load_s = loaded.say("Hello there", 0.5, 4)
+    built, _ = SpeechModel("builtin:tiny", "cpu").say("Hello there", 0.5, 4)
+    assert load_s > 0 and voice.sample_rate == 44100
+    np.testing.assert_allclose(voice.audio, built.audio, atol=1e-5)  # the same model
