@@ -17,7 +17,6 @@ from bot import eventloop
 from cli.edit import add_edit_command
 from cli.media import add_media_commands
 from cli.speak import add_speak_options
-from cli.speak import add_speak_options
 from cli.story import add_retake_command, add_story_option
 from cli.verify_scan import add_inspect_commands, gallery_settings
 from core.errors import ConfigError, FlagError, UserFacingError
@@ -374,7 +373,6 @@ def build_parser() -> argparse.ArgumentParser:
         "shows, as /effect does (`reelbot styles` lists them)",
     )
     add_story_option(p, cmd_create)  # --story: the text is a story (cli/story.py)
-    add_speak_options(p)  # --speak VOICE / --say LINE with --image: /speak (cli/speak.py)
     add_speak_options(p)  # --speak VOICE / --say LINE with --image: /speak (cli/speak.py)
 
     p = sub.add_parser("up", help="run everything locally and make a first clip")
