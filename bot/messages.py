@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from core.commandline import to_command_line
+from core.commandline import slash_command, to_command_line
 from core.spec import DEFAULT_QUALITY, Quality, RenderSpec
 from core.text import without_bidi
 
@@ -63,14 +63,7 @@ def command_name(spec: RenderSpec) -> str:
         return "/encrypt_image prompt:"
     if spec.mode == "speak" and spec.speak_text:  # the typed line, as the voice said it
         return f"/speak text:{_code(spec.speak_text)} prompt:"
-    named = {
-        "i2v": "/animate",
-        "v2v": "/restyle",
-        "frames": "/frames",
-        "story": "/story",
-        "speak": "/speak",
-    }
-    return named.get(spec.mode, "/create")
+    return slash_command(spec.mode)
 
 
 def progress_text(user_id: int, spec: RenderSpec, step: int, total: int, elapsed: float) -> str:

@@ -23,7 +23,22 @@ from core.spec import (
 from core.story import SEPARATOR, shot_lengths, shots
 from core.text import without_bidi
 
-__all__ = ["stored_command_line", "to_command_line"]
+__all__ = ["slash_command", "stored_command_line", "to_command_line"]
+
+# The slash command whose line remakes a clip of each mode; the rest are /create's (extend and
+# upscale are buttons on a clip; an edit has no line: it is made from its parent in Discord).
+SLASH_COMMANDS = {
+    "i2v": "/animate",
+    "v2v": "/restyle",
+    "frames": "/frames",
+    "story": "/story",
+    "speak": "/speak",
+}
+
+
+def slash_command(mode: str) -> str:
+    """The command a clip of `mode` is made with (its line alone lacks any picture or voice)."""
+    return SLASH_COMMANDS.get(mode, "/create")
 
 
 def to_command_line(

@@ -15,9 +15,8 @@ from typing import Any, get_args
 import jinja2
 from aiohttp import web
 
-from core.commandline import stored_command_line
+from core.commandline import slash_command, stored_command_line
 from core.spec import DEFAULT_QUALITY, Camera
-from core.story import STORY
 from core.text import without_bidi
 from gallery.browse import BrowseStore, SearchQuery
 from gallery.media import LocalMediaStore
@@ -192,9 +191,10 @@ def flags_of(clip: Generation) -> dict[str, Any]:
     }
 
 
-def remix_command(clip: Generation) -> str:
-    """The `/create` (a story's: `/story`) line that remakes the clip, from its spec with the
-    row's columns as fallback (older rows kept fewer keys)."""
+def remix_command(clip: Generation) -> str | None:
+    """The line that remakes the clip (`/create`, a story's `/story`, an animated picture's
+    `/animate` …), from its spec with the row's columns as fallback (older rows kept fewer
+    keys); None for an edit, which no line makes: it is made from its parent."""
     spec = {
         "prompt": clip.prompt,
         "negative_prompt": clip.negative_prompt,
@@ -207,9 +207,11 @@ def remix_command(clip: Generation) -> str:
         **(clip.spec or {}),
         "hidden": False,  # what the gallery shows is public
     }
+    mode = str(spec.get("mode") or "t2v")
+    if mode == "edit":
+        return None
     # A story's line has shots (and their own flags) only /story reads; /create would refuse it
-    command = "/story" if spec.get("mode") == STORY else "/create"
-    return f"{command} prompt: " + stored_command_line(spec)
+    return f"{slash_command(mode)} prompt: " + stored_command_line(spec)
 
 
 def public_json(

@@ -41,3 +41,22 @@ async def test_a_clip_that_is_not_an_edit_says_nothing_of_edits(site: Site) -> N
     parent = site.add(prompt="the original")
     gid = site.add(prompt="a remix", parent_id=parent)
     assert "Edited from" not in await site.text(f"/clips/{gid}")
+
+
+async def test_an_edit_offers_no_line_that_would_make_another_clip(site: Site) -> None:
+    """Pasting `/create prompt: make it snow` would make a new clip of snow, not this edit."""
+    parent = site.add(prompt="a red car on a coast road")
+    spec = {**EDIT, "edit": {"kind": "modify", "where": "the sky"}}
+    gid = site.add(prompt="make it snow", parent_id=parent, spec=spec)
+
+    page = await site.text(f"/clips/{gid}")
+    assert "/create prompt:" not in page
+    assert "use ✏️ Modify, ↔ Expand, /add or /swap" in page
+    assert (await site.json(f"/api/clips/{gid}"))["create_command"] is None
+
+
+async def test_a_clip_made_from_a_picture_names_the_command_that_takes_one(site: Site) -> None:
+    gid = site.add(prompt="the cat waves", spec={"mode": "i2v", "input_media": ["ab/cat.png"]})
+    page = await site.text(f"/clips/{gid}")
+    assert "/animate prompt: the cat waves" in page and "(with your own picture)" in page
+    assert (await site.json(f"/api/clips/{gid}"))["create_command"].startswith("/animate prompt:")
