@@ -3,9 +3,12 @@
 Several processes (bots) read the same stream in one group; each entry is acknowledged only
 after its handler returns, so an entry whose process died mid-way stays pending and is taken
 over (`XAUTOCLAIM`) once it has been idle for `claim_idle_ms`. A process reads its own pending
-entries first (from before a restart). A handler that raises leaves its entry pending and the
-reader tries again after `retry_delay_s`; handlers make a second run harmless (a nonce, a state
-check), since an entry can be handled again after a crash between handling and acknowledging.
+entries first (from before a restart). A handler that raises one of the `transient` errors
+(Discord's 5xx, a database away) leaves its entry pending and the reader tries again after
+`retry_delay_s`; any other error is the entry's own (malformed, a bug it trips): it is logged
+and acknowledged, so one bad entry never holds up every entry behind it. Handlers make a second
+run harmless (a nonce, a state check), since an entry can be handled again after a crash
+between handling and acknowledging.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class GroupReader:
         *,
         consumer: str,
         what: str,
+        transient: tuple[type[BaseException], ...] = (Exception,),
         claim_idle_ms: int = CLAIM_IDLE_MS,
         retry_delay_s: float = RETRY_DELAY_S,
     ) -> None:
@@ -52,6 +56,7 @@ class GroupReader:
         self.handle = handle
         self.consumer = consumer
         self.what = what  # for the log: "member notices"
+        self.transient = transient  # left pending and tried again; any other error gives up
         self.claim_idle_ms = claim_idle_ms
         self.retry_delay_s = retry_delay_s
 
@@ -107,5 +112,10 @@ class GroupReader:
 
     async def _handle(self, entry_id: Any, fields: dict[Any, Any] | None) -> None:
         decoded = {_text(k): _text(v) for k, v in (fields or {}).items()}
-        await self.handle(_text(entry_id), decoded)
+        try:
+            await self.handle(_text(entry_id), decoded)
+        except self.transient:
+            raise  # left pending: read again after retry_delay_s
+        except Exception:
+            log.exception("%s: entry %s can't be handled; giving up on it", self.what, entry_id)
         await self.redis.xack(self.stream, self.group, entry_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 import discord
 from redis.asyncio import Redis
 
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 
 GROUP = "reelbot-bot"
 DISCORD_PREFIX = "discord:"
+# Discord's 5xx and 429 (re-raised by _send) and a dropped connection: tried again later
+TRANSIENT = (discord.HTTPException, aiohttp.ClientError, OSError)
 
 
 class MemberNotices:
@@ -37,6 +40,7 @@ class MemberNotices:
             self._send,
             consumer=consumer,
             what="member notices",
+            transient=TRANSIENT,
         )
 
     async def run(self) -> None:

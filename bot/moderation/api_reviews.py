@@ -16,8 +16,11 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+import aiohttp
 import discord
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.exc import OperationalError
 
 from bot.moderation.buttons import post_review
 from bot.moderation.decisions import user_id_of
@@ -35,6 +38,9 @@ log = logging.getLogger(__name__)
 
 GROUP = "reelbot-bot"
 WHERE = "via the REST API"
+# Discord's 5xx and 429 (re-raised by _handle), a dropped connection, the database or Redis
+# away: tried again later. Anything else (a malformed request) is logged and given up.
+TRANSIENT = (discord.HTTPException, aiohttp.ClientError, OSError, OperationalError, RedisError)
 
 
 class ApiReviews:
@@ -49,6 +55,7 @@ class ApiReviews:
             self._post,
             consumer=consumer,
             what="API review requests",
+            transient=TRANSIENT,
         )
 
     async def run(self) -> None:

@@ -61,7 +61,16 @@ async def test_a_failed_entry_stays_pending_and_is_handled_on_the_next_try(redis
         if len(tries) == 1:
             raise ConnectionError("Discord said 503")
 
-    one = GroupReader(redis, STREAM, GROUP, flaky, consumer="a", what="test", retry_delay_s=0.1)
+    one = GroupReader(
+        redis,
+        STREAM,
+        GROUP,
+        flaky,
+        consumer="a",
+        what="test",
+        transient=(ConnectionError,),
+        retry_delay_s=0.1,
+    )
     await redis.xadd(STREAM, {"n": "1"})
     async with running(one):
         await eventually(lambda: list(tries), lambda seen: seen == ["1", "1"])
@@ -90,3 +99,32 @@ async def test_a_deleted_group_is_made_again(redis) -> None:
         await asyncio.sleep(0.1)
         await redis.xadd(STREAM, {"n": "2"})
         await eventually(lambda: [n for _, n in handled], lambda seen: "2" in seen, timeout=15)
+
+
+async def test_an_entry_that_always_fails_is_given_up_and_holds_up_nothing(redis) -> None:
+    """A malformed entry (not a transient error) is logged and acknowledged once, so the
+    entries behind it are handled: before, it was tried every few seconds forever."""
+    await redis.delete(STREAM)
+    tries: list[str] = []
+
+    async def picky(entry_id: str, fields: dict[str, str]) -> None:
+        tries.append(fields["n"])
+        if fields["n"] == "bad":
+            raise ValueError("no such field")
+
+    one = GroupReader(
+        redis,
+        STREAM,
+        GROUP,
+        picky,
+        consumer="a",
+        what="test",
+        transient=(ConnectionError,),
+        retry_delay_s=0.1,
+    )
+    await redis.xadd(STREAM, {"n": "bad"})
+    await redis.xadd(STREAM, {"n": "good"})
+    async with running(one):
+        await eventually(lambda: list(tries), lambda seen: "good" in seen)
+        await eventually(lambda: pending(redis), lambda count: count == 0)
+    assert tries == ["bad", "good"]
