@@ -89,26 +89,39 @@ def clip_id_of(text: str, gallery_url: str = "") -> str:
     return found.group(0)
 
 
+class CannotEdit(UserFacingError):
+    """Why a clip can't be edited, with a `reason` a front end can answer by (the REST API's
+    status): missing, deleted, hidden, held, rendering or unfinished."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def check_parent(row: Generation | None, asker_id: str, *, moderates: bool = False) -> str:
     """The parent's finished MP4 (its media path), or why this member can't edit it."""
     if row is None:
-        raise UserFacingError("I can't find that clip. Check its id or link and try again.")
+        raise CannotEdit("I can't find that clip. Check its id or link and try again.", "missing")
     if row.deleted_at is not None:
-        raise UserFacingError("That clip was deleted, so there's nothing left to edit.")
+        raise CannotEdit("That clip was deleted, so there's nothing left to edit.", "deleted")
     if (row.hidden or row.moderation == Moderation.HIDDEN) and not (
         moderates or row.owner_id == asker_id
     ):
-        raise UserFacingError(
-            "That clip is hidden: only the person who made it, or a moderator, can edit it."
+        raise CannotEdit(
+            "That clip is hidden: only the person who made it, or a moderator, can edit it.",
+            "hidden",
         )
     if row.moderation == Moderation.HELD:
-        raise UserFacingError(
-            "That clip is waiting for a moderator's review. You can edit it once it is approved."
+        raise CannotEdit(
+            "That clip is waiting for a moderator's review. You can edit it once it is approved.",
+            "held",
         )
     if row.status in (GenerationStatus.QUEUED, GenerationStatus.RENDERING):
-        raise UserFacingError("That clip is still rendering. Try again once it has been posted.")
+        raise CannotEdit(
+            "That clip is still rendering. Try again once it has been posted.", "rendering"
+        )
     if row.status != GenerationStatus.DONE or not row.media_path:
-        raise UserFacingError("That clip didn't finish, so there's no video to edit.")
+        raise CannotEdit("That clip didn't finish, so there's no video to edit.", "unfinished")
     return row.media_path
 
 
