@@ -11,11 +11,16 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 
-from core.spec import Mode
+from core.spec import Mode, RenderSpec
 
-__all__ = ["MAX_WORKERS", "choose_family", "parse_workers"]
+__all__ = ["EXTRAS", "MAX_WORKERS", "choose_family", "extras_needed", "lacks", "parse_workers"]
 
 MAX_WORKERS = 64  # local workers one `reelbot up` may start
+# What a worker makes beside its modes, each from a model of its own that an operator may turn
+# off: "sound" (REELBOT_SOUND_MODEL: -sound without joint audio, 🔊 Add sound, a story's track)
+# and "voice" (REELBOT_TTS_MODEL: /speak's typed line). A worker announces those it has; one
+# that announces none of this (from before extras were announced) counts as having them all.
+EXTRAS = ("sound", "voice")
 _FAMILY = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,99}$")  # a built-in family or a module path
 
 
@@ -65,3 +70,22 @@ def parse_workers(value: int | str, backend: str) -> tuple[tuple[str, int], ...]
     for name, n in pairs:
         merged[name] = merged.get(name, 0) + n
     return tuple((f, n) for f, n in merged.items() if n > 0)
+
+
+def extras_needed(spec: RenderSpec, *, joint_audio: bool) -> tuple[str, ...]:
+    """The EXTRAS a worker needs to render `spec` (as `worker.render` and `worker.speak` use
+    them): its sound model for Add sound, a story's -sound, and a -sound its family can't make
+    with the picture (`joint_audio`: `Capabilities.sound`); its text-to-speech for a typed
+    line to speak."""
+    needed = []
+    if spec.mode == "sound" or (spec.sound and (spec.mode == "story" or not joint_audio)):
+        needed.append("sound")
+    if spec.speak_text.strip():  # whatever speaks it: a picture (/speak) or a clip
+        needed.append("voice")
+    return tuple(needed)
+
+
+def lacks(extra: str, family: str, extras: Mapping[str, Collection[str]]) -> bool:
+    """Whether `family`'s workers said they can't make `extra` (`extras`: what each family's
+    live, else latest, workers announced). A family that said nothing makes it."""
+    return family in extras and extra not in extras[family]

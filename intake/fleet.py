@@ -4,7 +4,9 @@ A fleet may run several families (ltx for /create, wan_vace for clip edits). The
 announce theirs (`jobs.fleet`); `core.fleet.choose_family` decides. A front end asks
 `family_for(mode, main)` for the Capabilities to size a request with, and the `Submitter` has
 every spec `routed` before it holds a place: a mode no worker offers is refused then, with what
-an operator would start, before anything is queued or counted against the member's caps.
+an operator would start, before anything is queued or counted against the member's caps; so is
+a request needing an extra (sound, a typed line's voice) that the family rendering it announced
+it lacks, naming the setting that turns it on.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from redis.asyncio import Redis
 
 from core.capabilities import FAMILIES, capabilities_for, with_limits
 from core.errors import UserFacingError
-from core.fleet import choose_family
+from core.fleet import choose_family, extras_needed, lacks
 from core.spec import Capabilities, RenderSpec
 from jobs.fleet import Fleet, read_fleet
 
-__all__ = ["DOING", "FleetChoice", "no_worker"]
+__all__ = ["DOING", "FleetChoice", "no_extra", "no_worker"]
 
 # What a member asked for, in words: "No worker here can <doing> right now".
 DOING = {
@@ -35,6 +37,7 @@ DOING = {
     "frames": "make clips through pictures",
     "edit": "edit clips",
     "speak": "make pictures speak",
+    "speak_clip": "make clips speak",
 }
 
 
@@ -47,6 +50,35 @@ def no_worker(mode: str) -> UserFacingError:
     return UserFacingError(
         f"No worker here can {doing} right now — ask a server admin to start one{start}."
     )
+
+
+# A core.fleet.EXTRAS no worker makes: what it is in words, and what would make it.
+EXTRA_REFUSALS = {
+    "sound": (
+        "No worker here makes sound right now — ask a server admin to set REELBOT_SOUND_MODEL "
+        "on a worker (it is off)."
+    ),
+    "voice": (
+        "No worker here can voice a typed line right now — attach a voice file instead, or ask "
+        "a server admin to set REELBOT_TTS_MODEL on a worker (it is off)."
+    ),
+}
+
+
+def no_extra(extra: str) -> UserFacingError:
+    """The refusal for a request needing an extra the family that renders it lacks."""
+    return UserFacingError(
+        EXTRA_REFUSALS.get(extra, f"No worker here makes {extra} right now — ask a server admin.")
+    )
+
+
+def _joint_audio(family: str) -> bool:
+    """Whether a family makes -sound with the picture (no sound model needed); False for a
+    name nobody knows, so its sound is checked."""
+    try:
+        return capabilities_for(family).sound
+    except (ValueError, ImportError):
+        return False
 
 
 def _modes_of(family: str) -> tuple[str, ...]:
@@ -113,7 +145,8 @@ class FleetChoice:
     async def routed(self, spec: RenderSpec) -> RenderSpec:
         """`spec` for the family that renders its mode: as it is when its own family offers it
         (a front end chose it already, or nothing is known), else moved to the family that
-        does; a UserFacingError when no live or recently seen worker offers the mode."""
+        does; a UserFacingError when no live or recently seen worker offers the mode, or when
+        that family's workers announced they lack an extra it needs (`no_extra`)."""
         fleet = await self.fleet()
         family = choose_family(
             spec.mode,
@@ -124,4 +157,20 @@ class FleetChoice:
         )
         if family is None:
             raise no_worker(spec.mode)
+        for extra in extras_needed(spec, joint_audio=_joint_audio(family)):
+            if lacks(extra, family, fleet.extras):
+                raise no_extra(extra)
         return spec if family == spec.backend else spec.model_copy(update={"backend": family})
+
+    async def adds_sound(self, main: str) -> bool:
+        """Whether 🔊 Add sound can be offered now: the family that would render it (`main`,
+        the bot's own, first) didn't announce that it lacks a sound model."""
+        fleet = await self.fleet()
+        family = choose_family(
+            "sound",
+            main=main,
+            offered=fleet.offered(),
+            live=fleet.workers(),
+            main_modes=_modes_of(main),
+        )
+        return family is not None and not lacks("sound", family, fleet.extras)

@@ -14,7 +14,8 @@ record itself) falls back to arq's own expiry.
 
 A beat also announces the worker: its model family and the modes that family renders, in its
 heartbeat and in the fleet roster (`jobs.fleet`), so front ends send each request to a family
-that can make it.
+that can make it; and the extras its own models make beside them (`core.fleet.EXTRAS`: sound,
+a typed line's voice), so a request that needs one its operator turned off is refused up front.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class Liveness:
         family: str | None = None,
         modes: tuple[str, ...] = (),
         limits: Mapping[str, float | int] | None = None,
+        extras: tuple[str, ...] | None = None,
     ) -> None:
         if lease_s < 2 * interval_s:
             raise ValueError(f"lease_s={lease_s} must be at least twice interval_s={interval_s}")
@@ -69,6 +71,7 @@ class Liveness:
         self.family = family  # announced with its modes; None: a worker that announces none
         self.modes = modes
         self.limits = dict(limits or {})  # core.capabilities.ANNOUNCED_LIMITS of what it serves
+        self.extras = extras  # core.fleet.EXTRAS it makes; None: announced as before (all of them)
         self.started = time.time()
         self._release = redis.register_script(lua("release"))
         self._reap = redis.register_script(lua("reap"))
@@ -86,6 +89,8 @@ class Liveness:
                 seen = {"modes": list(self.modes), "at": state["at"]}
                 if self.limits:
                     state["limits"] = seen["limits"] = self.limits
+                if self.extras is not None:
+                    state["extras"] = seen["extras"] = list(self.extras)
                 pipe.hset(FLEET_KEY, self.family, json.dumps(seen))
             pipe.set(heartbeat_key(self.worker_id), json.dumps(state), px=int(self.lease_s * 1000))
             await pipe.execute()

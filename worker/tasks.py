@@ -101,6 +101,8 @@ async def startup(ctx: dict[str, Any]) -> None:
         family=family_of(config),
         modes=served.all_modes,
         limits=announced_limits(served),  # the front ends size its requests with these
+        # core.fleet.EXTRAS: a -sound or typed line the operator turned off is refused up front
+        extras=worker_extras(ctx["sound"], ctx["speech"]),
     )
     # arq hands each job a copy of ctx: a shared mutable set is what the first clip can clear
     ctx["unreported"] = {"load"}
@@ -129,6 +131,14 @@ async def startup(ctx: dict[str, Any]) -> None:
             log.error("metrics not served on port %d: %s", config.metrics_port, exc)
     log.info(
         "worker %s ready: backend %s loaded in %.1f s", worker_id, config.backend, ctx["load_s"]
+    )
+
+
+def worker_extras(sound: SoundModel, speech: SpeechModel) -> tuple[str, ...]:
+    """The extras (`core.fleet.EXTRAS`) this worker announces: its sound model and its
+    text-to-speech unless their setting is off (one set but broken fails its clips instead)."""
+    return tuple(
+        extra for extra, model in (("sound", sound), ("voice", speech)) if model.source is not None
     )
 
 

@@ -376,23 +376,27 @@ class Delivery:
         effects = effect_options(self.client, spec)  # ✨ Effects, for a clip from a picture
         story = spec.mode == "story"  # 🎬 Retake under a story
         kwargs["view"] = result_view(
-            record.generation_id, await self.modes_now(), effects, story=story
+            record.generation_id, await self.modes_now(spec.backend), effects, story=story
         )
         return await channel.send(text, **kwargs)
 
-    async def modes_now(self) -> tuple[str, ...]:
+    async def modes_now(self, family: str | None = None) -> tuple[str, ...]:
         """The modes a result's buttons offer: the bot's own family's, and those any family of
-        the fleet offers now (an ltx bot with a wan_vace worker shows ✏️ Modify and ↔ Expand).
-        A fleet that can't be read leaves the bot's own: a post never fails on it."""
+        the fleet offers now (an ltx bot with a wan_vace worker shows ✏️ Modify and ↔ Expand);
+        no 🔊 Add sound when the workers that would add it to a clip of `family` said their
+        sound model is off. A fleet that can't be read leaves the bot's own: a post never
+        fails on it."""
         if self.fleet is None:
             return self.modes
         try:
             offered = (await self.fleet.fleet()).offered()
+            sound = family is None or await self.fleet.adds_sound(family)
         except Exception:  # a Redis blip: the buttons of the bot's own family
             log.warning("the fleet could not be read; posting with the main family's buttons")
             return self.modes
         more = {mode for modes in offered.values() for mode in modes} - set(self.modes)
-        return (*self.modes, *sorted(more))
+        modes = (*self.modes, *sorted(more))
+        return modes if sound else tuple(m for m in modes if m != "sound")
 
     def _attachment(
         self, record: ResultRecord, spec: RenderSpec, limit: int

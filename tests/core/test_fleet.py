@@ -84,3 +84,31 @@ def test_the_main_family_takes_its_modes_before_its_first_worker_beats() -> None
     assert choose_family("frames", main="tiny", offered=editor) is None
     announced = {**editor, "tiny": ("t2v",)}
     assert choose_family("frames", main="tiny", offered=announced, main_modes=frames) is None
+
+
+@pytest.mark.parametrize(
+    "update, joint_audio, needed",
+    [
+        ({}, False, ()),
+        ({"sound": True}, False, ("sound",)),
+        ({"sound": True}, True, ()),  # LTX-2's joint audio: no sound model
+        ({"mode": "sound", "sound": True, "input_media": ("ab/x.mp4",)}, True, ("sound",)),
+        ({"mode": "speak", "input_media": ("ab/x.png",), "speak_text": "hi"}, False, ("voice",)),
+        ({"mode": "speak", "input_media": ("ab/x.png", "ab/x.voice.wav")}, False, ()),
+    ],
+)
+def test_extras_needed(update, joint_audio, needed) -> None:
+    from core.fleet import extras_needed
+    from core.spec import RenderSpec
+
+    base = dict(prompt="a", aspect_ratio="1:1", width=256, height=256, num_frames=8, steps=2)
+    spec = RenderSpec(**base, seed=1, **update)
+    assert extras_needed(spec, joint_audio=joint_audio) == needed
+
+
+def test_a_family_lacks_an_extra_only_when_its_workers_said_so() -> None:
+    from core.fleet import lacks
+
+    assert lacks("sound", "tiny", {"tiny": ("voice",)})
+    assert not lacks("sound", "tiny", {"tiny": ("sound",)})
+    assert not lacks("sound", "tiny", {"ltx": ()})  # tiny said nothing: it makes it
