@@ -5,6 +5,7 @@ from __future__ import annotations
 import discord
 
 from core.commandline import slash_command, to_command_line
+from core.speak import SPEAKING
 from core.spec import DEFAULT_QUALITY, Quality, RenderSpec
 from core.text import without_bidi
 
@@ -61,7 +62,7 @@ def command_name(spec: RenderSpec) -> str:
             font = "" if spec.illusion_font == "sans" else f" font:{spec.illusion_font}"
             return f"/encrypt_text message:{_code(spec.illusion_text)}{font} prompt:"
         return "/encrypt_image prompt:"
-    if spec.mode == "speak" and spec.speak_text:  # the typed line, as the voice said it
+    if spec.mode in SPEAKING and spec.speak_text:  # the typed line, as the voice said it
         return f"/speak text:{_code(spec.speak_text)} prompt:"
     return slash_command(spec.mode)
 

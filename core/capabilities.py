@@ -14,8 +14,9 @@ from core.spec import Capabilities, FastRecipe
 FAMILIES: dict[str, Capabilities] = {
     "tiny": Capabilities(
         name="tiny",
-        # speak: image-to-video, the voice muxed as its track (no lip model: README, /speak)
-        modes=("t2v", "i2v", "frames", "speak"),
+        # speak: image-to-video, the voice muxed as its track (no lip model: README, /speak);
+        # speak_clip: the clip's own frames, cut to the voice, with the voice muxed
+        modes=("t2v", "i2v", "frames", "speak", "speak_clip"),
         # 512x288 is exactly 16:9 on the 32 grid; a default clip (17 frames, 4 steps) renders in
         # about 0.3 s on 2 idle CPU cores, nine tenths of it in the VAE decode.
         native_pixels=512 * 288,
@@ -175,8 +176,9 @@ FAMILIES: dict[str, Capabilities] = {
     ),
     "ltx2": Capabilities(
         name="ltx2",
-        # speak: image-to-video with the voice's audio latents held fixed (worker.backends.lipsync)
-        modes=("t2v", "i2v", "speak"),
+        # speak: image-to-video with the voice's audio latents held fixed (worker.backends.lipsync);
+        # speak_clip: the clip re-rendered on its own frames (a video condition) beside the voice
+        modes=("t2v", "i2v", "speak", "speak_clip"),
         native_pixels=768 * 512,
         size_multiple=32,
         native_fps=24,

@@ -33,6 +33,7 @@ SLASH_COMMANDS = {
     "frames": "/frames",
     "story": "/story",
     "speak": "/speak",
+    "speak_clip": "/speak",
 }
 
 

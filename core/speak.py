@@ -12,6 +12,11 @@ from __future__ import annotations
 from typing import Final
 
 SPEAK: Final = "speak"  # the mode (core.spec.Mode)
+# /speak clip:…: a member's finished clip re-rendered to speak (its video is input 0, its id the
+# parent's). Its own mode, so a family that makes pictures speak but can't re-render a clip is
+# refused up front by the fleet (`intake.fleet`), and the worker knows which input it reads.
+SPEAK_CLIP: Final = "speak_clip"
+SPEAKING: Final = frozenset({SPEAK, SPEAK_CLIP})  # a clip whose sound is the voice it speaks
 MAX_SPEAK_CHARS: Final = 300  # a typed line: about 20 s of speech
 MAX_VOICE_SECONDS: Final = 20.0
 MAX_VOICE_BYTES: Final = 10 * 1024 * 1024

@@ -22,7 +22,7 @@ from pydantic import (
 from core.edits import EditSpec
 from core.frames import segments
 from core.ids import GENERATION_ID_PATTERN
-from core.speak import MAX_SPEAK_CHARS, VOICE_KIND
+from core.speak import MAX_SPEAK_CHARS, SPEAK_CLIP, SPEAKING, VOICE_KIND
 from core.story import MAX_SHOTS, shot_lengths, shots
 
 SPEC_VERSION: Final = 1
@@ -68,6 +68,7 @@ Camera = Literal[
 # "edit": ✏️ Modify, ↔ Expand, /add, /swap: the parent's video (and a picture) edited (core.edits).
 # "story": /story: 2-8 shots split by `|`, each from the last one's last frame (core.story).
 # "speak": /speak: a picture speaks a voice (its second input) or a typed line (core.speak).
+# "speak_clip": /speak clip:…: the parent's finished video (input 0) re-rendered to speak.
 Mode = Literal[
     "t2v",
     "i2v",
@@ -80,6 +81,7 @@ Mode = Literal[
     "edit",
     "story",
     "speak",
+    "speak_clip",
 ]
 # How a clip is rendered: `fast` with the family's fast recipe (distilled weights or LoRA, fewer
 # steps, a cache hook, FP8 where the GPU has it), `hq` on the full schedule. Named "quality", not
@@ -303,10 +305,14 @@ class RenderSpec(BaseModel):
     def _speaks_one_voice(self) -> RenderSpec:
         """Mode "speak": the picture and either its stored voice or a typed line, not both
         (a request not yet given its picture, screened before the download, has none)."""
-        if self.mode != "speak":
+        if self.mode not in SPEAKING:
             if self.speak_text:
                 raise ValueError("speak_text needs mode 'speak'")
             return self
+        if self.mode == SPEAK_CLIP and (
+            not self.parent_id or not self.input_media or not self.input_media[0].endswith(".mp4")
+        ):
+            raise ValueError("mode 'speak_clip' takes its parent's video (input_media[0], .mp4)")
         voiced = len(self.input_media) == 2 and self.input_media[1].endswith(VOICE_KIND)
         typed = bool(self.speak_text.strip())
         if voiced == typed or (typed and len(self.input_media) > 1):

@@ -21,6 +21,7 @@ from core.errors import FlagError, UserFacingError
 from core.flags import random_seed
 from core.flagtext import clean_text
 from core.flagvalues import check_length
+from core.speak import SPEAKING
 from core.spec import (
     DEFAULT_QUALITY,
     MAX_SOUND_CHARS,
@@ -50,7 +51,7 @@ def add_sound_spec(
         raise UserFacingError("The model loaded right now can't add sound to clips.")
     if not parent_media:
         raise UserFacingError("This clip has no finished video to add sound to yet.")
-    if parent.mode == "speak":  # its sound is the voice the picture speaks
+    if parent.mode in SPEAKING:  # its sound is the voice the picture speaks
         raise UserFacingError(
             "This clip's sound is the voice it speaks, so a new track would drop it. Use /speak "
             "again with another voice or line instead."

@@ -19,6 +19,7 @@ from core.defaults import apply_defaults, parse_defaults
 from core.errors import FlagError, UserFacingError
 from core.flags import ParsedPrompt, loop_refused, parse_flags, random_seed, resolve_request
 from core.options import merge_options
+from core.speak import SPEAK_CLIP, SPEAKING
 from core.spec import DEFAULT_QUALITY, MAX_MOTION, Capabilities, Quality, RenderSpec, StylePreset
 from core.storyflags import ShotAsk
 from intake.stories import check_story, read_story, story_fields
@@ -200,7 +201,7 @@ def follow_up_spec(
                 "This clip ends on its last picture (/frames), so it can't loop. Make a clip "
                 "with /animate or /create and `-loop` instead."
             )
-        if parent.mode == "speak":
+        if parent.mode in SPEAKING:
             raise UserFacingError(
                 "A speaking clip follows its voice, so it can't loop. Make a clip with "
                 "/animate and `-loop` instead."
@@ -260,8 +261,12 @@ def follow_up_spec(
             changes |= {"num_frames": parent.num_frames, "fps": parent.fps}
         if mode == "story":  # the line says each shot's length: the story is all of them
             changes |= story_fields(spec, own)
-        if mode == "speak":  # the typed line the voice says (none: the stored voice is input 2)
+        if mode in SPEAKING:  # the typed line the voice says (none: the stored voice is input 2)
             changes |= {"speak_text": parent.speak_text}
+        if mode == SPEAK_CLIP:  # the clip it re-renders, at the length its voice made it
+            changes |= {"width": parent.width, "height": parent.height}
+            changes |= {"num_frames": parent.num_frames, "fps": parent.fps}
+            changes |= {"aspect_ratio": parent.aspect_ratio}
         if mode == "illusion":  # what it hides, which no command text carries
             changes |= {"illusion_text": parent.illusion_text}
             changes |= {"illusion_strength": parent.illusion_strength}

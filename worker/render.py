@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.speak import SPEAKING
 from core.spec import ProgressEvent, RenderJob, RenderSpec
 from gallery.media import LocalMediaStore
 from gallery.models import Moderation
@@ -95,7 +96,7 @@ async def make_clip(ctx: dict[str, Any], job: RenderJob, attempt: int) -> dict[s
         timings["read"] = time.perf_counter() - t0
     else:
         voice = None
-        if spec.mode == "speak":  # /speak: the stored voice, or the typed line voiced (TTS)
+        if spec.mode in SPEAKING:  # /speak: the stored voice, or the typed line voiced (TTS)
             voice, speech_timings = await asyncio.to_thread(speech_for, spec, inputs, ctx["speech"])
             if "load" in speech_timings:  # this clip waited for the TTS model to load
                 timings["load"] = timings.get("load", 0.0) + speech_timings.pop("load")
@@ -321,7 +322,7 @@ def job_render(
         raise ValueError(f"the {name} model takes no LoRAs, so `-style {style.name}` can't be used")
     if len(references) > caps.references:  # the bot refuses it; others may not
         raise ValueError(f"the {caps.name} model takes no reference pictures (-ref)")
-    if job.spec.mode == "speak":  # the picture speaks the voice (worker.speak)
+    if job.spec.mode in SPEAKING:  # the picture (or clip) speaks the voice (worker.speak)
         if voice is None:
             raise ValueError("mode 'speak' needs its voice")
         return render_speech(backend, job.spec, on_step, inputs, voice)

@@ -77,6 +77,11 @@ MOTION_SPEED = (0.8, 1.0, 1.1, 1.2, 1.25)
 LTX2_0_STG_BLOCK = 29  # the pipeline's advice for LTX-2.0; its default (28) is for 2.3
 MAX_PROMPT_TOKENS = 1024  # the pipeline's default; a 1,500-character prompt fits
 _STEP = 8
+# /speak clip:…: how much of each step's estimate is the clip's own (worker.backends.ltx2's
+# clip_condition). 0.5 is our choice, not a measured one: half keeps the clip's look, framing
+# and motion; the other half leaves the mouth room to follow the voice. Higher keeps more of the
+# original (and of its closed or moving lips), lower lets the model redraw more.
+CLIP_STRENGTH = 0.5
 
 CAPABILITIES = FAMILIES["ltx2"]
 
@@ -107,6 +112,7 @@ class LTX2Backend:
             }
         # Both pipelines keep per-call state on themselves and share every module.
         self._lock = threading.Lock()
+        self._clip_pipe: Any = None  # LTX2ConditionPipeline, for /speak clip:…
         self.fast = FastPath(self.device)  # the -fast recipe, switched on per clip
         self.styles = StyleAdapters.none(CAPABILITIES.name)  # the worker sets the file's
 
@@ -129,6 +135,36 @@ class LTX2Backend:
         i2v = spec.model_copy(update={"mode": "i2v", "speak_text": "", "sound": False})
         return self._render(i2v, on_step, (picture,), voice=samples)
 
+    def speak_clip(
+        self,
+        spec: RenderSpec,
+        on_step: StepCallback,
+        frames: np.ndarray,
+        voice: np.ndarray,
+        rate: int,
+    ) -> RenderedClip:
+        """/speak clip:…: the clip's `frames` (uint8, at `spec.fps`) re-rendered beside `voice`:
+        all of them one video condition of strength `CLIP_STRENGTH` (see `clip_condition`),
+        the voice's audio latents held clean as /speak's; silent frames come back."""
+        from worker.speech import Voice, resampled
+
+        vae_rate = int(self.pipe.audio_vae.config.sample_rate)
+        samples = resampled(Voice(voice[None, :], rate), vae_rate)
+        t2v = spec.model_copy(
+            update={"mode": "t2v", "input_media": (), "speak_text": "", "sound": False}
+        )
+        return self._render(t2v, on_step, (), voice=samples, video=frames, video_fps=spec.fps)
+
+    @property
+    def clip_pipe(self) -> Any:
+        """`LTX2ConditionPipeline` over the very same modules (made once, on first use)."""
+        if self._clip_pipe is None:
+            from diffusers import LTX2ConditionPipeline
+
+            self._clip_pipe = LTX2ConditionPipeline(**self.pipe.components)
+            self._clip_pipe.set_progress_bar_config(disable=True)
+        return self._clip_pipe
+
     def _render(
         self,
         spec: RenderSpec,
@@ -136,6 +172,8 @@ class LTX2Backend:
         inputs: Sequence[Path],
         *,
         voice: np.ndarray | None = None,
+        video: np.ndarray | None = None,
+        video_fps: float = 0.0,
     ) -> RenderedClip:
         import torch
 
@@ -164,6 +202,13 @@ class LTX2Backend:
         if spec.mode == "i2v":
             pipe = self.image_pipe
             kwargs["image"] = fit_image(inputs[0], width, height)
+        if video is not None:  # /speak clip:…: the clip's own frames, one video condition
+            pipe = self.clip_pipe
+            kwargs["conditions"] = [
+                clip_condition(
+                    video, video_fps, kwargs["num_frames"], caps.native_fps, width, height
+                )
+            ]
         held: Any = contextlib.nullcontext()
         if voice is not None:  # /speak: the voice's latents in the audio stream, held clean
             latents = encode_voice(pipe, voice, kwargs["num_frames"], caps.native_fps)
@@ -187,6 +232,29 @@ class LTX2Backend:
         return RenderedClip(
             frames=frames, fps=float(caps.native_fps), audio=audio, sample_rate=self.sample_rate
         )
+
+
+def clip_condition(
+    frames: np.ndarray, fps: float, num_frames: int, rate: int, width: int, height: int
+) -> Any:
+    """The clip as one `LTX2VideoCondition` over every frame the render makes (index 0, the
+    clip resampled in time to `num_frames` at `rate`, nearest frame; a short clip holds its last
+    one), at `CLIP_STRENGTH`.
+
+    Why a condition of every frame, and not an image-to-video render from the first frame or a
+    re-noised copy of the clip's latents: the pipeline's own keyframe path then keeps the whole
+    clip, every token with a conditioning mask of `CLIP_STRENGTH`, so each token starts at that
+    share of the noise, is told so by its timestep (t × (1 − strength)), and each step's
+    estimate is `strength` × the clip's clean latents + (1 − strength) × the model's. The clip's
+    look and motion are pinned in every step, on the schedule the model was trained on (no
+    scheduler surgery), and the other share is what the voice, held in the audio stream, can
+    move: the mouth."""
+    from diffusers.pipelines.ltx2.pipeline_ltx2_condition import LTX2VideoCondition
+    from PIL import Image
+
+    picks = np.minimum((np.arange(num_frames) * fps / rate).astype(int), len(frames) - 1)
+    pictures = [Image.fromarray(frames[i]).resize((width, height)) for i in picks]
+    return LTX2VideoCondition(frames=pictures, index=0, strength=CLIP_STRENGTH)
 
 
 # A character vocabulary (Gemma's "▁" for spaces) with byte fallback: any text tokenizes.
