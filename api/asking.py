@@ -20,18 +20,21 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from api.clipstate import is_visible_to_all
+from api.askers import NOT_FOUND, ApiAsker, Draft, settings_given, visible_to
 from api.context import ApiContext
+from api.editing import EDIT_ACTIONS, edit_draft, stray_edit_fields
 from api.problems import Problem
 from api.reading import Asked, Upload
-from api.schemas import SETTING_FIELDS, ClipRequest
+from api.referencing import with_characters
+from api.schemas import ClipRequest
+from api.speaking import speak_draft
 from api.webhooks.addresses import AddressPolicy, AddressRefused, check_url
 from core.flags import ParsedPrompt
 from core.policy import PolicyDecision
 from core.spec import Capabilities, RenderSpec
 from gallery.api_clips import ApiClipNew
 from gallery.apitables import ApiToken
-from gallery.models import Generation, GenerationCreate, Moderation
+from gallery.models import GenerationCreate, Moderation
 from intake.followups import build_spec, follow_up_spec, merge_settings, read_defaults, read_text
 from intake.modes import (
     PICTURE_DECIDES,
@@ -52,24 +55,6 @@ NEEDS_REVIEW = (
     "POST /v1/clips and it is held for a moderator."
 )
 SYSTEM = "system"  # the moderator of record for a hold, as the bot's
-NOT_FOUND = "There is no clip here. It may be hidden, deleted, or never existed."
-
-
-@dataclass(frozen=True)
-class ApiAsker:
-    """An API token's member as intake sees them: no channel, no upload cap, and no name (the
-    gallery keeps the one Discord last gave them)."""
-
-    owner_id: str
-    guild_id: int | None
-    display_name: str = ""
-    channel_id: int | None = None
-    upload_limit: int | None = None
-    role_ids: tuple[int, ...] = ()  # roles are Discord's; the API asks under the base caps
-
-    @classmethod
-    def of(cls, token: ApiToken) -> ApiAsker:
-        return cls(owner_id=token.member_id, guild_id=token.guild_id)
 
 
 @dataclass(frozen=True)
@@ -80,11 +65,6 @@ class Accepted:
     eta_s: float | None
     notes: list[str] = field(default_factory=list)
     held: bool = False  # waiting for a moderator, not in the queue
-
-
-def visible_to(row: Generation, token: ApiToken) -> bool:
-    """A hidden, deleted or moderated clip is its owner's tokens' alone."""
-    return row.owner_id == token.member_id or is_visible_to_all(row)
 
 
 def webhook_policy(ctx: ApiContext) -> AddressPolicy:
@@ -103,10 +83,6 @@ def checked_webhook(ctx: ApiContext, url: str | None) -> str | None:
         raise Problem(422, "Webhook URL refused", str(exc), "bad-webhook-url") from None
 
 
-def _settings_given(req: ClipRequest) -> dict[str, object]:
-    return {name: getattr(req, name) for name in SETTING_FIELDS}
-
-
 async def _defaults(ctx: ApiContext, owner_id: str) -> ParsedPrompt | None:
     text = await ctx.default_flags.get(owner_id)
     return read_defaults(text, ctx.model_capabilities, ctx.style_presets)
@@ -118,19 +94,44 @@ async def _family_for(ctx: ApiContext, upload: Upload | None) -> Capabilities:
     return await ctx.submitter.fleet.family_for(mode, ctx.model_capabilities)
 
 
-async def draft_spec(
-    ctx: ApiContext, token: ApiToken, asked: Asked
-) -> tuple[RenderSpec, ParsedPrompt | None]:
+async def draft_spec(ctx: ApiContext, token: ApiToken, asked: Asked) -> Draft:
     """The spec as far as the request settles it before its upload is checked (the upload
-    decides only the shape), and the parsed request an upload's shape is applied to."""
+    decides only the shape), and what checks and stores the upload once the member is let in."""
     req, upload, asker = asked.request, asked.upload, ApiAsker.of(token)
     caps, styles = ctx.model_capabilities, ctx.style_presets
+    if req.action not in EDIT_ACTIONS and (stray := stray_edit_fields(req)):
+        raise Problem(
+            422,
+            "Only for an edit",
+            f"{stray} go with an edit: `from` and `action` modify, expand, add or swap.",
+            "edit-fields",
+        )
+    if req.speak:
+        return await speak_draft(ctx, token, asked)
+    if asked.voice is not None or req.say is not None:
+        raise Problem(
+            422,
+            "Only for /speak",
+            "A `voice` file or a `say` line makes a picture speak: send them with `speak` "
+            "true and an `image`.",
+            "speak-fields",
+        )
+    if req.ref is not None and (req.story or upload is not None or req.from_ or req.action):
+        raise Problem(
+            422,
+            "Only with a prompt",
+            "`ref` names saved characters for a clip made from a prompt alone (as /create's "
+            "-ref): send it without `from`, `action`, `story` or a file.",
+            "ref-alone",
+        )
     if req.story:
-        return await _story_spec(ctx, token, asked), None
+        return Draft(await _story_spec(ctx, token, asked))
+    if req.action in EDIT_ACTIONS:
+        return await edit_draft(ctx, token, req, upload)
     if req.from_ is not None or req.action is not None:
-        return await _follow_up(ctx, token, req, upload), None
+        return Draft(await _follow_up(ctx, token, req, upload))
     in_guild = token.guild_id is not None
-    options = _settings_given(req)
+    options = settings_given(req)
     defaults = await _defaults(ctx, asker.owner_id)
     caps = await _family_for(ctx, upload)  # sized for the family of the fleet that makes it
     if upload is not None and upload.kind == "image":
@@ -170,8 +171,16 @@ async def draft_spec(
     )
     if upload is not None and upload.kind == "video":
         refuse_movement(parsed)
+    if upload is None:
+        return await with_characters(ctx, token, req, parsed, caps)
     spec = build_spec(parsed, asker, caps, default_quality=ctx.default_quality)
-    return spec, parsed
+    framed = parsed
+
+    async def finish(gid: str) -> tuple[RenderSpec, list[str]]:
+        made, note = await _with_upload(ctx, token, framed, upload, gid)
+        return made, [line for line in note.splitlines() if line]
+
+    return Draft(spec, parsed, finish=finish)
 
 
 async def _story_spec(ctx: ApiContext, token: ApiToken, asked: Asked) -> RenderSpec:
@@ -199,7 +208,7 @@ async def _story_spec(ctx: ApiContext, token: ApiToken, asked: Asked) -> RenderS
     told = read_story(req.prompt, caps, ctx.style_presets)
     parsed = merge_settings(
         told.story,
-        _settings_given(req),
+        settings_given(req),
         hide=req.hide,
         in_guild=token.guild_id is not None,
         defaults=await _defaults(ctx, asker.owner_id),
@@ -222,7 +231,7 @@ async def _follow_up(
             "extend or upscale).",
             "follow-up-incomplete",
         )
-    given = [name for name, value in _settings_given(req).items() if value is not None]
+    given = [name for name, value in settings_given(req).items() if value is not None]
     if upload is not None or given:
         what = "a file" if upload is not None else ", ".join(f"`{n}`" for n in given)
         raise Problem(
@@ -313,12 +322,19 @@ async def _with_upload(
     return RenderSpec.model_validate({**spec.model_dump(), **video_in}), note
 
 
+async def finished(draft: Draft, gid: str) -> tuple[RenderSpec, list[str]]:
+    """The draft with its uploads checked and stored under `gid`, and every note for people."""
+    notes = list(draft.notes)
+    if draft.finish is None:
+        return draft.spec, notes
+    spec, more = await draft.finish(gid)
+    return spec, notes + more
+
+
 async def _hold(
     ctx: ApiContext,
     token: ApiToken,
-    asked: Asked,
-    spec: RenderSpec,
-    parsed: ParsedPrompt | None,
+    draft: Draft,
     gid: str,
     webhook_url: str | None,
     decision: PolicyDecision,
@@ -327,10 +343,7 @@ async def _hold(
     the upload checked and stored, the row recorded "held" with its API row, and the bot asked
     to post it in the review channel (`jobs.review_requests`). Approve submits it under the
     member's caps then; Reject, or no review channel, fails it."""
-    notes: list[str] = []
-    if asked.upload is not None and parsed is not None:
-        spec, note = await _with_upload(ctx, token, parsed, asked.upload, gid)
-        notes = [line for line in note.splitlines() if line]
+    spec, notes = await finished(draft, gid)
     row = GenerationCreate.from_spec(gid, spec.model_dump(mode="json"))
     await asyncio.to_thread(ctx.store.add_generation, row)
     try:
@@ -374,19 +387,16 @@ async def ask_clip(
     """Read, screen, reserve, check the upload, record and queue one clip; the refusal (a
     `Problem` or a `UserFacingError` in the bot's words) otherwise, with nothing left behind."""
     webhook_url = checked_webhook(ctx, asked.request.webhook_url)
-    spec, parsed = await draft_spec(ctx, token, asked)
-    gid = generation_id or new_generation_id()
+    draft = await draft_spec(ctx, token, asked)
+    spec, gid = draft.spec, generation_id or new_generation_id()
     decision = await screened(ctx, spec, token)
     if decision.decision == "flag":
-        return await _hold(ctx, token, asked, spec, parsed, gid, webhook_url, decision)
+        return await _hold(ctx, token, draft, gid, webhook_url, decision)
     reservation = await ctx.submitter.reserve(
         spec, role_ids=ApiAsker.of(token).role_ids, generation_id=gid
     )
-    notes: list[str] = []
     try:
-        if asked.upload is not None and parsed is not None:
-            spec, note = await _with_upload(ctx, token, parsed, asked.upload, gid)
-            notes = [line for line in note.splitlines() if line]
+        spec, notes = await finished(draft, gid)
 
         async def record(submission: Submission) -> None:
             note = ApiClipNew(submission.generation_id, token.id, webhook_url, batch_id)

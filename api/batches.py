@@ -167,7 +167,7 @@ async def read_items(ctx: ApiContext, token: ApiToken, clips: list[Any]) -> list
                 )
             req = clip_request(fields)
             webhook_url = checked_webhook(ctx, req.webhook_url)
-            spec, _ = await draft_spec(ctx, token, Asked(req, None, ""))
+            spec = (await draft_spec(ctx, token, Asked(req, None, ""))).spec
             decision = await screen(
                 spec,
                 ApiAsker.of(token),

@@ -20,30 +20,35 @@ from pydantic import ValidationError
 from api.context import context_of
 from api.problems import Problem
 from api.schemas import ClipRequest
+from core.speak import MAX_VOICE_BYTES
 from intake.media.images import MAX_BYTES, check_declared_size
 from intake.media.videos import MAX_VIDEO_BYTES, check_declared_video_size
+from intake.media.voices import ADVICE, SUBJECT
 
 JSON_MAX_BYTES = 64 * 1024
 FORM_FIELD_MAX = 8 * 1024
 MAX_FORM_PARTS = 32
 CHUNK_BYTES = 256 * 1024
 UPLOAD_FIELDS = {"image": MAX_BYTES, "video": MAX_VIDEO_BYTES}
+VOICE_FIELD = "voice"  # /speak's voice, beside its `image`
 
 
 @dataclass(frozen=True)
 class Upload:
-    kind: Literal["image", "video"]
+    kind: Literal["image", "video", "voice"]
     filename: str
     data: bytes
 
 
 @dataclass(frozen=True)
 class Asked:
-    """A clip request as read: its fields, its file (if any), and its fingerprint."""
+    """A clip request as read: its fields, its file (if any), its fingerprint, and /speak's
+    voice file (if any)."""
 
     request: ClipRequest
     upload: Upload | None
     body_hash: str
+    voice: Upload | None = None
 
 
 def bad_body(detail: str) -> Problem:
@@ -72,11 +77,12 @@ def invalid_fields(exc: ValidationError) -> Problem:
     return Problem(422, "Invalid request", detail, "invalid-request", errors=errors)
 
 
-def fingerprint(fields: dict[str, Any], upload: Upload | None) -> str:
+def fingerprint(fields: dict[str, Any], upload: Upload | None, voice: Upload | None = None) -> str:
     digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode())
-    if upload is not None:
-        digest.update(f"\0{upload.kind}\0{upload.filename}\0".encode())
-        digest.update(hashlib.sha256(upload.data).digest())
+    for file in (upload, voice):
+        if file is not None:
+            digest.update(f"\0{file.kind}\0{file.filename}\0".encode())
+            digest.update(hashlib.sha256(file.data).digest())
     return digest.hexdigest()
 
 
@@ -84,8 +90,9 @@ async def read_clip_request(request: web.Request) -> Asked:
     """The body as a clip request; 400 for a body that can't be read, 413 for one too large,
     422 for fields that aren't right."""
     kind = request.content_type
+    voice = None
     if kind == "multipart/form-data":
-        fields, upload = await _read_form(request)
+        fields, upload, voice = await _read_form(request)
     elif kind in ("application/json", "") or kind.endswith("+json"):
         fields, upload = await _read_json(request), None
     else:
@@ -96,7 +103,7 @@ async def read_clip_request(request: web.Request) -> Asked:
             f"video), not {kind}.",
             "unsupported-media-type",
         )
-    return Asked(clip_request(fields), upload, fingerprint(fields, upload))
+    return Asked(clip_request(fields), upload, fingerprint(fields, upload, voice), voice)
 
 
 async def read_at_most(request: web.Request, cap: int) -> bytes | None:
@@ -144,18 +151,21 @@ def _json_too_large() -> Problem:
     )
 
 
-async def _read_form(request: web.Request) -> tuple[dict[str, Any], Upload | None]:
-    """The form's fields and its file. The whole form is held to REELBOT_API_MAX_BODY_BYTES as
-    it is read (a chunked body declares no length for the middleware to check) and to
-    `MAX_FORM_PARTS` parts."""
+async def _read_form(
+    request: web.Request,
+) -> tuple[dict[str, Any], Upload | None, Upload | None]:
+    """The form's fields, its file and its `voice`. The whole form is held to
+    REELBOT_API_MAX_BODY_BYTES as it is read (a chunked body declares no length for the
+    middleware to check) and to `MAX_FORM_PARTS` parts."""
     fields: dict[str, Any] = {}
     upload: Upload | None = None
+    voice: Upload | None = None
     budget = Budget(context_of(request).settings.api_max_body_bytes)
     reader = await request.multipart()
     for _ in range(MAX_FORM_PARTS + 1):
         part = await reader.next()
         if part is None:
-            return fields, upload
+            return fields, upload, voice
         if not isinstance(part, BodyPartReader):
             raise bad_body("Nested multipart bodies aren't taken; send one form.")
         name = part.name or ""
@@ -164,10 +174,15 @@ async def _read_form(request: web.Request) -> tuple[dict[str, Any], Upload | Non
                 raise bad_body("Send one file: an `image` to animate or a `video` to restyle.")
             upload = await _read_file(part, name, request.content_length, budget)
             continue
+        if name == VOICE_FIELD:
+            if voice is not None:
+                raise bad_body("Send one `voice` file.")
+            voice = await _read_voice(part, request.content_length, budget)
+            continue
         if part.filename is not None:
             raise bad_body(
-                f"`{name[:40]}` is a file; only `image` (to animate) or `video` (to restyle) "
-                "may be."
+                f"`{name[:40]}` is a file; only `image` (to animate, edit or speak), `video` (to "
+                "restyle) or `voice` (to speak) may be."
             )
         value, _size = await _read_part(part, FORM_FIELD_MAX, budget)
         if value is None:
@@ -228,3 +243,19 @@ async def _read_file(
         raise bad_body(f"The `{name}` file is empty.")
     kind: Literal["image", "video"] = "video" if name == "video" else "image"
     return Upload(kind, filename, data)
+
+
+async def _read_voice(part: BodyPartReader, declared: int | None, budget: Budget) -> Upload:
+    """/speak's voice, read no further than its cap (refused in /speak's words); its content
+    is judged later, on the check processes (`intake.media.voices`)."""
+    filename = part.filename or VOICE_FIELD
+    data, size = await _read_part(part, MAX_VOICE_BYTES, budget)
+    if data is None:
+        shown = max(size, declared or 0)
+        check_declared_size(
+            filename, shown, max_bytes=MAX_VOICE_BYTES, subject=SUBJECT, advice=ADVICE
+        )
+        raise AssertionError("a file over its cap is refused above")  # pragma: no cover
+    if not data:
+        raise bad_body(f"The `{VOICE_FIELD}` file is empty.")
+    return Upload("voice", filename, data)

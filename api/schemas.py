@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.clipstate import ClipStatus
+from core.edits import EditKind
 from intake.followups import FollowUp
 
 # JSON field -> the slash option of the same setting (`core.options.OPTION_FLAGS`).
@@ -35,8 +36,10 @@ class ClipRequest(BaseModel):
     """Ask for a clip: a prompt with inline flags (`a fox -motion 3 -ar 9:16`), the same
     settings as fields, or both (they must agree). With `from` and `action`, a follow-up of an
     existing clip: reroll, vary, extend and upscale repeat its settings; remix takes a new
-    `prompt`. As multipart/form-data the same fields are form fields, with an `image` (to
-    animate) or a `video` (to restyle) file."""
+    `prompt`; modify, expand, add and swap edit it (✏️ Modify, ↔ Expand, /add, /swap). With
+    `speak`, a picture speaks (/speak). As multipart/form-data the same fields are form fields,
+    with an `image` (to animate, to add or swap in, or to speak) or a `video` (to restyle)
+    file, and a `voice` file for `speak`."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, title="ClipRequest")
 
@@ -83,8 +86,52 @@ class ClipRequest(BaseModel):
         pattern="^[0-9a-f]{32}$",
         description="The id of a clip to make a follow-up of",
     )
-    action: FollowUp | None = Field(
-        default=None, description="With `from`: what to make of that clip"
+    action: FollowUp | EditKind | None = Field(
+        default=None,
+        description="With `from`: what to make of that clip. reroll, vary, extend, upscale, "
+        "remix; or an edit (a new clip of yours from its finished video, made by the editing "
+        "family): modify (`prompt`: what to change, `where` optional), expand (`expand_to` or "
+        "`zoom_out`; `prompt` optional, for the new borders), add (an `image` file of what to "
+        "put in; `prompt` and `where` optional), swap (`where`: what to replace, and `with` "
+        "words or an `image` file)",
+    )
+    where: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="modify, add, swap: where in the clip — a thing (the red car), left, "
+        "right, top, bottom, center, or x,y,w,h in percent",
+        examples=["the sky"],
+    )
+    expand_to: str | None = Field(
+        default=None, description="expand: the new shape, one of 16:9, 9:16, 1:1, 4:5, 21:9"
+    )
+    zoom_out: float | None = Field(
+        default=None, description="expand: a larger canvas of the same shape, 1.5 or 2"
+    )
+    with_: str | None = Field(
+        default=None,
+        alias="with",
+        max_length=2000,
+        description="swap: what replaces the thing named by `where` (or send an `image`)",
+    )
+    ref: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Saved characters to show, as /create's -ref takes them: names split by "
+        "commas, the member's own first, then the server's (also as `-ref NAME` in the prompt)",
+        examples=["Mira"],
+    )
+    speak: bool | None = Field(
+        default=None,
+        description="/speak (multipart): the `image` speaks the `voice` file (WAV, MP3, "
+        "OGG/Opus or M4A, at most 20 s and 10 MB) or the `say` line in a generated voice; "
+        "`prompt`, `seed`, `style`, `quality` and `hide` may go with it",
+        examples=[True],
+    )
+    say: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="With `speak`: the line the picture says, instead of a `voice` file",
     )
     story: bool | None = Field(
         default=None,
