@@ -15,11 +15,14 @@ from arq.constants import in_progress_key_prefix
 from core.flags import parse_request
 from gallery.community import CommunityStore
 from jobs.admission import Admission
+from jobs.fleet import read_fleet
 from jobs.keys import cancel_key, heartbeat_key
 from tests.fakediscord import FakeDiscord
 from tests.gallery.factories import add_done
 from tests.harness.fleet import DEFAULT_QUEUE, idle_beat
+from tests.harness.members import create, labels, user_id
 from tests.harness.stack import PUBLIC_URL, probe
+from tests.harness.waiting import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -325,3 +328,38 @@ async def test_info_lists_each_model_family_live_now(stack, redis) -> None:
     async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
         info = await run(fake, "info")
         assert "Workers: `ltx` ×2 (t2v, i2v); `wan_vace` ×1 (edit)." in info.content
+
+
+def png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (96, 96), (40, 90, 200)).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def test_sound_and_typed_lines_a_worker_turned_off_are_refused_up_front(
+    stack, workers, redis
+) -> None:
+    """A worker started with REELBOT_SOUND_MODEL=off and REELBOT_TTS_MODEL=off says so in its
+    beat: its clips are posted without 🔊 Add sound, and -sound or /speak's typed line is
+    refused privately, naming the setting, with nothing queued (they used to queue and fail)."""
+    workers.env |= {"REELBOT_SOUND_MODEL": "off", "REELBOT_TTS_MODEL": "off"}
+    workers.start()
+    await eventually(lambda: read_fleet(redis), lambda f: f.extras.get("tiny") == (), timeout=60)
+    async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
+        result = await create(fake, "a lighthouse at dusk -len 1 -seed 4")
+        assert "Add sound" not in labels(result) and labels(result)[-1] == "Delete"
+
+        face = fake.upload("me.png", png())
+        for command, options, setting in (
+            ("create", {"prompt": "a lighthouse -sound waves"}, "REELBOT_SOUND_MODEL"),
+            ("speak", {"image": face, "text": "Hello there!"}, "REELBOT_TTS_MODEL"),
+        ):
+            refusal = await run(fake, command, options, user="bob")
+            assert refusal.ephemeral and "No worker here" in refusal.content, refusal.content
+            assert f"set {setting} on a worker" in refusal.content
+        assert [m for m in fake.messages if not m.ephemeral and "queued" in m.content][1:] == []
+        assert await Admission(redis).usage(user_id(fake, "bob")) == (0, 0)
