@@ -7,11 +7,17 @@ prompt) and the caps before any file is downloaded; the picture is then checked 
 and the voice by its content (`intake.media.voices`: WAV, MP3, OGG/Opus or M4A, decoded within
 bounds, at most 20 s and 10 MB), each failure a private message naming what was wrong and what
 is allowed. Both are stored under the new id (`png`, `voice.wav`) before the job exists.
+
+`/speak clip:<id or link> (audio:… | text:…)` makes one of the clips here speak instead of a
+picture (`intake.speakclip`): the clip is named and checked as /add's (`intake.edits`), the
+result a child of it owned by whoever asked, on a family that makes clips speak (mode
+"speak_clip"), through the same bans, policy, caps and fair queue; only the voice is fetched.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import discord
@@ -19,11 +25,16 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cogs.create import style_choices, with_options
+from bot.cogs.edit import clip_of
 from bot.deferral import Deferral
+from bot.delivery.edit_views import moderates
 from bot.intake.requests import Asker, reply_with, submit_request
 from bot.intake.tickets import admitted
-from core.speak import MAX_SPEAK_CHARS, MAX_VOICE_BYTES, VOICE_KIND, VOICE_RULES
-from core.spec import MAX_SEED, Quality
+from core.errors import UserFacingError
+from core.speak import MAX_SPEAK_CHARS, MAX_VOICE_BYTES, SPEAK_CLIP, VOICE_KIND, VOICE_RULES
+from core.spec import MAX_SEED, Quality, RenderSpec
+from intake.edits import check_parent
+from intake.fleet import DOING
 from intake.followups import build_spec, read_text
 from intake.media.images import download
 from intake.media.voices import ADVICE, SUBJECT
@@ -38,6 +49,7 @@ from intake.speak import (
     voice_length,
     with_speech,
 )
+from intake.speakclip import speak_clip_note, speak_clip_spec
 
 if TYPE_CHECKING:
     from bot.app import ReelBot
@@ -53,6 +65,7 @@ class SpeakCog(commands.Cog):
     @app_commands.autocomplete(style=style_choices)
     @app_commands.describe(
         image="The face or character to speak: PNG, JPEG, WebP or GIF, at least 64×64, up to 10 MB",
+        clip="Or one of the clips here to make speak: its id, gallery link or message link",
         audio=f"The voice to speak: {VOICE_RULES} (or give text instead)",
         text=f"A line to say in a generated voice, up to {MAX_SPEAK_CHARS} characters",
         prompt="What the clip shows besides (optional); flags like -seed 5 may follow",
@@ -64,7 +77,7 @@ class SpeakCog(commands.Cog):
     async def speak(
         self,
         interaction: discord.Interaction[ReelBot],
-        image: discord.Attachment,
+        image: discord.Attachment | None = None,
         audio: discord.Attachment | None = None,
         text: app_commands.Range[str, 1, 2000] | None = None,
         prompt: app_commands.Range[str, 1, 4000] | None = None,
@@ -72,9 +85,26 @@ class SpeakCog(commands.Cog):
         hide: bool | None = None,
         style: str | None = None,
         quality: Quality | None = None,
+        clip: app_commands.Range[str, 1, 300] | None = None,
     ) -> None:
-        """Make a picture speak a voice or a line, with the voice as its sound."""
+        """Make a picture or a clip speak a voice or a line, with the voice as its sound."""
         bot = interaction.client
+        if (image is None) == (clip is None):
+            raise UserFacingError(
+                "Give /speak either a picture (`image`) or one of the clips here (`clip`: its "
+                "id, gallery link or message link), not both"
+                + (" and not neither." if image is None else ".")
+            )
+        if clip is not None:
+            if style is not None:
+                raise UserFacingError(
+                    "A clip keeps its own look when it speaks, so `style` can't be used with "
+                    "`clip`. Remove it."
+                )
+            options = SpeakClipOptions(prompt, seed, hide, quality)
+            await speak_on_clip(interaction, clip, audio, text, options)
+            return
+        assert image is not None
         with bot.intake_line.place(interaction) as place:  # among the member's own requests
             line = check_request(audio is not None, text)
             capabilities = await serving_family(
@@ -137,6 +167,84 @@ class SpeakCog(commands.Cog):
                 await submit_request(
                     bot, spec, asker, reply_with(interaction), ticket=ticket, note=note
                 )
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakClipOptions:
+    """What else the member typed with `clip`."""
+
+    prompt: str | None
+    seed: int | None
+    hide: bool | None
+    quality: Quality | None
+
+
+async def speak_on_clip(
+    interaction: discord.Interaction[ReelBot],
+    clip: str,
+    audio: discord.Attachment | None,
+    text: str | None,
+    options: SpeakClipOptions,
+) -> None:
+    """/speak clip:…: the clip and the request checked, then bans, policy and caps, and only
+    then the voice fetched, checked and stored under the new id before the job exists."""
+    bot = interaction.client
+    with bot.intake_line.place(interaction) as place:
+        line = check_request(audio is not None, text)
+        gid = await clip_of(bot, clip)
+        asker = Asker.of(interaction)
+        row = await asyncio.to_thread(bot.store.get, gid)
+        media = check_parent(row, asker.owner_id, moderates=moderates(interaction))
+        assert row is not None  # check_parent refused a missing clip
+        parent = RenderSpec.model_validate(row.spec)
+        caps = await serving_family(
+            bot.submitter.fleet, bot.model_capabilities, SPEAK_CLIP, DOING[SPEAK_CLIP]
+        )
+        quality = options.quality or bot.default_quality
+
+        def spec_for(voice: str | None, seconds: float | None) -> RenderSpec:
+            return speak_clip_spec(
+                parent,
+                row.id,
+                asker,
+                caps,
+                parent_media=media,
+                prompt=options.prompt,
+                voice=voice,
+                voice_seconds=seconds,
+                line=line,
+                hide=options.hide,
+                seed=options.seed,
+                default_quality=quality,
+            )
+
+        # screened as it will be rendered; a voice's place is named until it is stored
+        draft = spec_for(stand_in_voice(media) if audio is not None else None, None)
+        await Deferral.of(interaction).arm()
+        async with admitted(bot, draft, asker, place=place) as ticket:
+            spec, seconds = draft, None
+            if audio is not None:  # judged by its content, never its name or type
+                sound = await download(
+                    audio,
+                    max_bytes=MAX_VOICE_BYTES,
+                    timeout_s=DOWNLOAD_TIMEOUT_S,
+                    subject=SUBJECT,
+                    advice=ADVICE,
+                )
+                voice = await bot.upload_checks.voice(sound, audio.filename)
+                kept, _size = await asyncio.to_thread(
+                    bot.media_store.save_bytes, ticket.generation_id, voice.wav, VOICE_KIND
+                )
+                seconds = voice.seconds
+                spec = spec_for(kept, seconds).model_copy(update={"seed": draft.seed})
+            note = speak_clip_note(parent, spec, seconds)
+            answer = reply_with(interaction)
+            await submit_request(bot, spec, asker, answer, ticket=ticket, note=note)
+
+
+def stand_in_voice(media: str) -> str:
+    """A name in the voice's place for screening (never stored, never read)."""
+    return f"{media.removesuffix('.mp4')}.{VOICE_KIND}"
 
 
 async def setup(bot: ReelBot) -> None:

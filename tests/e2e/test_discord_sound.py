@@ -22,6 +22,7 @@ from tests.fakediscord.records import walk_components
 from tests.harness.members import child_clip, create, labels, user_id
 from tests.harness.stack import clip_id
 from tests.harness.video import decoded
+from tests.harness.waiting import eventually
 from tests.harness.workers import WorkerProcesses
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -213,3 +214,53 @@ async def test_speak_with_a_voice_and_with_a_typed_line(stack) -> None:
             refusal = await ix.wait_reply()
             assert refusal.ephemeral and words in refusal.content
         assert [m for m in fake.messages if "queued" in m.content and not m.ephemeral][2:] == []
+
+
+async def test_speak_on_a_clip_is_a_child_with_the_clips_frames_and_the_voice(stack) -> None:
+    """/speak clip:… makes one of the clips here speak: a child owned by whoever asked, as long
+    as the voice, its frames the clip's own on the tiny family (no lip model there) and its
+    track the voice; a voice longer than the clip and a clip named with a picture are refused
+    privately with what to do."""
+    async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
+        first = await create(fake, "a news anchor at a desk -len 2 -seed 11")
+        parent_id = clip_id(first)
+        parent_frames, fps = decoded(posted(first))
+        link = f"https://discord.com/channels/{fake.world.guild.id}/{fake.channel.id}/{first.id}"
+        await eventually(lambda: stack.store.get(parent_id), lambda r: r.discord_message_id)
+
+        voice = fake.upload("line.wav", voice_wav(1.0))
+        ix = await fake.slash_command("speak", {"clip": link, "audio": voice}, user="bob")
+        queued = await ix.wait_reply()
+        assert not queued.ephemeral and "Your clip speaks your 1.0 s voice" in queued.content
+        assert "first 1.0 s of 2.0 s" in queued.content
+
+        row, result = await child_clip(stack, fake, parent_id)
+        assert (row.parent_id, row.owner_id) == (parent_id, user_id(fake, "bob"))
+        assert row.spec["mode"] == "speak_clip" and row.spec["prompt"] == "a news anchor at a desk"
+        media, kept = row.spec["input_media"]
+        assert media == f"{parent_id[:2]}/{parent_id}.mp4" and kept.endswith(".voice.wav")
+        frames, child_fps = decoded(posted(result))
+        assert child_fps == fps and len(frames) == round(1.0 * fps)  # cut to the voice
+
+        def drift(offset: int) -> float:
+            shown = parent_frames[offset : offset + len(frames)].astype(int)
+            return float(np.abs(frames.astype(int) - shown).mean())
+
+        # the clip's own frames in step (through one more lossy encode of noisy tiny frames):
+        # much nearer the parent's frame for frame than one frame on
+        assert drift(0) < 0.7 * drift(1)
+        sound = sound_of(posted(result))
+        assert sound is not None and sound[0] == "aac" and abs(sound[2] - 1.0) <= 0.05
+        track = track_of(posted(result))
+        spectrum = np.abs(np.fft.rfft(track[: sound[1] // 2]))
+        assert 150 < np.argmax(spectrum) * 2 < 260  # the voice's pitch
+
+        for args, words in (
+            ({"audio": fake.upload("long.wav", voice_wav(2.5))}, "the clip is 2.0 s"),
+            ({"text": "hi", "image": fake.upload("me.png", face_png())}, "not both"),
+            ({"text": "hi", "clip": "https://example.com/clips/" + "f" * 32}, "isn't one of"),
+        ):
+            ix = await fake.slash_command("speak", {"clip": parent_id, **args}, user="bob")
+            refusal = await ix.wait_reply()
+            assert refusal.ephemeral and words in refusal.content
+        assert len(CommunityStore(stack.engine).children(parent_id)) == 1
