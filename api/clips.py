@@ -163,12 +163,14 @@ operations.add(
         ),
         400: "A body that can't be read",
         404: "`from` names no clip this token may see",
-        409: "The Idempotency-Key was used with another body, or its request is still running",
+        409: "The Idempotency-Key was used with another body, or its request is still running; "
+        "or the clip to edit is still rendering, held for review or failed",
         413: "The body or its upload is too large",
         415: "Neither JSON nor multipart/form-data",
         422: "Settings, prompt, upload or webhook URL refused (the words Discord uses)",
         **_WRITE_REFUSALS,
-        503: "Redis or the database is not answering",
+        503: "Redis or the database is not answering, or no worker of the fleet edits clips "
+        "(`no-editor`) or makes pictures speak (`no-speaker`)",
     },
     scope="clips:write",
     body=ClipRequest,
@@ -181,7 +183,9 @@ operations.add(
         )
     ],
     description="Multipart: the same fields as form fields, plus one file, `image` (a picture "
-    "to animate, up to 10 MB) or `video` (a video to restyle, up to 25 MB).",
+    "to animate, to add or swap into a clip with action add or swap, or to speak with `speak`, "
+    "up to 10 MB) or `video` (a video to restyle, up to 25 MB); with `speak`, a `voice` file "
+    "too (WAV, MP3, OGG/Opus or M4A, up to 20 s and 10 MB) unless `say` gives the line.",
 )
 
 

@@ -179,3 +179,17 @@ async def test_an_idempotency_key_covers_the_edits_fields(api: Api) -> None:
         "POST", "/v1/clips", data=form(png(300), **pictured), headers={"Idempotency-Key": "add-1"}
     )
     assert one.status == 202 and other.status == 409
+
+
+async def test_the_document_describes_edits_characters_and_speak(api: Api) -> None:
+    document = (await api.call("GET", "/api/openapi.json", token=None)).body
+    post = document["paths"]["/v1/clips"]["post"]
+    fields = document["components"]["schemas"]["ClipRequest"]["properties"]
+    for name in ("where", "expand_to", "zoom_out", "with", "ref", "speak", "say"):
+        assert fields[name]["description"], name
+    actions = {a for option in fields["action"]["anyOf"] for a in option.get("enum", ())}
+    assert {"modify", "expand", "add", "swap", "reroll", "remix"} <= actions
+    assert (
+        "`voice` file" in post["description"]
+        and "no-editor" in post["responses"]["503"]["description"]
+    )
