@@ -27,6 +27,7 @@ from bot.cogs.settings import member_id
 from bot.delivery.targets import forget_target, load_target
 from bot.intake.requests import role_ids
 from bot.messages import about, clip_summary
+from core.fleet import lacks
 from core.ids import GENERATION_ID_PATTERN
 from core.spec import MAX_FPS, MIN_FPS, RenderSpec
 from core.text import without_bidi
@@ -193,14 +194,20 @@ def _model_line(bot: ReelBot) -> str:
 _SHOWN_RATIOS: Sequence[tuple[int, int]] = ((16, 9), (9, 16), (1, 1))
 
 
+# What a family's workers said they lack (core.fleet.EXTRAS), as /info shows it.
+_LACKING = {"sound": "no sound", "voice": "no voice for typed lines"}
+
+
 def fleet_line(fleet: Fleet) -> str:
-    """Each model family with a worker live now: how many, and what they make."""
+    """Each model family with a worker live now: how many, and what they make (and what their
+    operator turned off: sound, a typed line's voice)."""
     if not fleet.live:
         return "Workers: none running right now; requests wait until one starts."
-    families = [
-        f"`{family}` ×{w.workers} ({', '.join(w.modes) or 'nothing announced'})"
-        for family, w in sorted(fleet.live.items())
-    ]
+    families = []
+    for family, w in sorted(fleet.live.items()):
+        makes = ", ".join(w.modes) or "nothing announced"
+        off = [words for extra, words in _LACKING.items() if lacks(extra, family, fleet.extras)]
+        families.append(f"`{family}` ×{w.workers} ({'; '.join([makes, *off])})")
     return "Workers: " + "; ".join(families) + "."
 
 
