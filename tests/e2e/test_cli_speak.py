@@ -4,6 +4,7 @@ are refused before anything connects."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import av
@@ -24,6 +25,9 @@ from tests.harness.workers import WorkerProcesses, reelbot_env
         (["hi", "--image", "f.png", "--speak", "bad.wav"], ["isn't a recording"]),
         (["hi", "--image", "f.png", "--speak", "long.wav"], ["at most 20 s"]),
         (["hi -loop", "--image", "f.png", "--say", "yo"], ["`-loop` can't be used with /speak"]),
+        (["hi", "--speak-clip", "c" * 32, "--image", "f.png", "--say", "y"], ["leave out --image"]),
+        (["hi", "--speak-clip", "https://example.com/x", "--say", "yo"], ["isn't one of"]),
+        (["hi", "--speak-clip", "c" * 32, "--say", "yo"], ["I can't find that clip"]),
     ],
 )
 def test_bad_speech_is_refused_before_connecting(
@@ -70,3 +74,26 @@ def test_create_speak_prints_a_clip_with_the_voice_as_its_track(
         [stream] = container.streams.audio
         assert stream.codec_context.name == "aac"
         assert abs(float(stream.duration * stream.time_base) - 1.25) < 0.05
+
+    # the clip just made speaks a shorter voice: a child cut to it, the voice its track
+    (tmp_path / "short.wav").write_bytes(voice_wav(0.5))
+    [parent_id] = re.findall(r"[0-9a-f]{32}", path.name)
+    again = reelbot(
+        "create",
+        "",
+        "--speak-clip",
+        parent_id,
+        "--speak",
+        str(tmp_path / "short.wav"),
+        env=env,
+        timeout=180,
+    )
+    assert again.returncode == 0, again.stderr + workers.logs()
+    assert "Your clip speaks your 0.5 s voice" in again.stdout
+    assert "first 0.5 s of 1.2 s" in again.stdout
+    child = Path(again.stdout.split("file:")[1].split()[0])
+    frames, fps = decoded(child)
+    assert (len(frames), fps) == (12, 24.0)
+    with av.open(str(child)) as container:
+        [stream] = container.streams.audio
+        assert abs(float(stream.duration * stream.time_base) - 0.5) < 0.05
