@@ -363,3 +363,5 @@ async def test_sound_and_typed_lines_a_worker_turned_off_are_refused_up_front(
             assert f"set {setting} on a worker" in refusal.content
         assert [m for m in fake.messages if not m.ephemeral and "queued" in m.content][1:] == []
         assert await Admission(redis).usage(user_id(fake, "bob")) == (0, 0)
+        info = await run(fake, "info", user="bob")
+        assert "; no sound; no voice for typed lines)." in info.content
