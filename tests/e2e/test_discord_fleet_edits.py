@@ -39,6 +39,7 @@ from cli.local_redis import LocalRedis
 from core.capabilities import FAMILIES as FAMILIES_BUILTIN
 from gallery.community import CommunityStore
 from jobs.fleet import read_fleet
+from tests.api.conftest import open_api
 from tests.fakediscord import FakeDiscord, Message
 from tests.fakediscord.records import walk_components
 from tests.harness.members import child_clip, create, labels, results_of, user_id
@@ -109,7 +110,7 @@ def rendered_by(row: object, workers: WorkerProcesses) -> bool:
 
 
 async def test_a_tiny_clip_is_edited_by_the_fleets_vace_worker(
-    stack: Stack, fleet: dict[str, WorkerProcesses], redis
+    stack: Stack, fleet: dict[str, WorkerProcesses], redis, data_dir: Path
 ) -> None:
     await eventually(lambda: read_fleet(redis), lambda f: set(f.live) == set(FAMILIES))
     async with FakeDiscord() as fake, fake.running(await stack.new_bot()):
@@ -185,6 +186,33 @@ async def test_a_tiny_clip_is_edited_by_the_fleets_vace_worker(
         # 5. -ref: a saved character; the bot's own tiny takes no reference pictures, so the
         # fleet's wan_vace renders it, with the picture as WanVACEPipeline's reference_images
         await refs_render_on_the_fleets_vace(stack, fake, fleet[VACE])
+
+        # 6. the REST API asks an edit of the same clip: the fleet's wan_vace renders it too
+        await api_edit_renders(stack, data_dir, fake, fleet[VACE], parent_id)
+
+
+async def api_edit_renders(
+    stack: Stack, data_dir: Path, fake: FakeDiscord, vace: WorkerProcesses, parent_id: str
+) -> None:
+    """POST /v1/clips `{"from", "action": "modify", "where"}` with alice's token: her child
+    clip, rendered by the VACE worker, succeeded in the API's own answer."""
+    async with open_api(stack.redis_url, f"sqlite:///{data_dir / 'reelbot.db'}", data_dir) as api:
+        alice = user_id(fake, "alice")
+        api.token = api.issue(alice, guild_id=fake.world.guild.id)
+        asked = {"from": parent_id, "action": "modify", "prompt": "make it snow", "where": "top"}
+        answer = await api.post_clip(asked)
+        assert answer.status == 202, answer.body
+        gid = answer.body["id"]
+
+        async def clip() -> dict:
+            return (await api.call("GET", f"/v1/clips/{gid}")).body
+
+        done = await eventually(clip, lambda c: c["status"] in ("succeeded", "failed"), timeout=90)
+        assert done["status"] == "succeeded", f"{done['error']}\n{vace.logs()[-3000:]}"
+        assert done["spec"]["mode"] == "edit" and done["spec"]["backend"] == VACE
+        assert done["lineage"]["parent_id"] == parent_id and done["owner_id"] == alice
+        row = stack.store.get(gid)
+        assert rendered_by(row, vace) and row.spec["edit"]["box"]["h"] == 50  # `top`: the top half
 
 
 async def refs_render_on_the_fleets_vace(
