@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 
 from core.commandline import slash_command, to_command_line
-from core.speak import SPEAKING
+from core.speak import SPEAK_CLIP, SPEAKING
 from core.spec import DEFAULT_QUALITY, Quality, RenderSpec
 from core.text import without_bidi
 
@@ -99,6 +99,9 @@ def result_text(
     tail = f"{_HOW[how]}\n{clip_url}"
     if spec.edit is not None:  # no command makes an edit again from a line: say what it did
         command = f"edited: {_code(spec.edit.describe())} · {_code(spec.prompt)}"
+    elif spec.mode == SPEAK_CLIP:  # the clip it spoke on, by id (a voice is attached again)
+        said = f" text:{_code(spec.speak_text)}" if spec.speak_text else ""
+        command = f"/speak clip:{spec.parent_id}{said} prompt:{_code(spec.prompt)} seed:{spec.seed}"
     else:
         line = to_command_line(spec, default_quality=default_quality)
         command = f"{command_name(spec)} {_code(line)}"

@@ -208,7 +208,7 @@ def remix_command(clip: Generation) -> str | None:
         "hidden": False,  # what the gallery shows is public
     }
     mode = str(spec.get("mode") or "t2v")
-    if mode == "edit":
+    if mode in ("edit", "speak_clip"):  # made from its parent (/speak clip: names the clip)
         return None
     # A story's line has shots (and their own flags) only /story reads; /create would refuse it
     return f"{slash_command(mode)} prompt: " + stored_command_line(spec)

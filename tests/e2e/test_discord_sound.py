@@ -237,6 +237,7 @@ async def test_speak_on_a_clip_is_a_child_with_the_clips_frames_and_the_voice(st
         row, result = await child_clip(stack, fake, parent_id)
         assert (row.parent_id, row.owner_id) == (parent_id, user_id(fake, "bob"))
         assert row.spec["mode"] == "speak_clip" and row.spec["prompt"] == "a news anchor at a desk"
+        assert f"`/speak clip:{parent_id} prompt:a news anchor at a desk seed:" in result.content
         media, kept = row.spec["input_media"]
         assert media == f"{parent_id[:2]}/{parent_id}.mp4" and kept.endswith(".voice.wav")
         frames, child_fps = decoded(posted(result))
