@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from api.clipstate import is_visible_to_all
 from api.schemas import SETTING_FIELDS, ClipRequest
-from core.flags import ParsedPrompt
 from core.spec import RenderSpec
 from gallery.apitables import ApiToken
 from gallery.models import Generation
@@ -42,12 +41,10 @@ class ApiAsker:
 
 @dataclass(frozen=True)
 class Draft:
-    """The spec as far as the request settles it before any upload is checked; `parsed` is
-    what an /animate or /restyle upload's shape is applied to; `finish` checks and stores the
-    upload(s) once the member is let in."""
+    """The spec as far as the request settles it before any upload is checked (screened and
+    reserved for); `finish` checks and stores the upload(s) once the member is let in."""
 
     spec: RenderSpec
-    parsed: ParsedPrompt | None = None
     notes: tuple[str, ...] = ()
     finish: Finish | None = None
 

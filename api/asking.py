@@ -180,7 +180,7 @@ async def draft_spec(ctx: ApiContext, token: ApiToken, asked: Asked) -> Draft:
         made, note = await _with_upload(ctx, token, framed, upload, gid)
         return made, [line for line in note.splitlines() if line]
 
-    return Draft(spec, parsed, finish=finish)
+    return Draft(spec, finish=finish)
 
 
 async def _story_spec(ctx: ApiContext, token: ApiToken, asked: Asked) -> RenderSpec:

@@ -38,4 +38,4 @@ async def with_characters(
         fleet=ctx.submitter.fleet,
     )
     spec = build_spec(parsed, ApiAsker.of(token), caps, default_quality=ctx.default_quality)
-    return Draft(with_references(spec, pictures), parsed)
+    return Draft(with_references(spec, pictures))

@@ -122,4 +122,4 @@ async def speak_draft(ctx: ApiContext, token: ApiToken, asked: Asked) -> Draft:
         notes = [part for part in note.splitlines() if part] + [said]
         return with_speech(spec, stored, kept, line), notes
 
-    return Draft(draft, parsed, finish=finish)
+    return Draft(draft, finish=finish)
