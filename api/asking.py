@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import cast
 
 from api.askers import NOT_FOUND, ApiAsker, Draft, settings_given, visible_to
 from api.context import ApiContext
@@ -35,7 +36,14 @@ from core.spec import Capabilities, RenderSpec
 from gallery.api_clips import ApiClipNew
 from gallery.apitables import ApiToken
 from gallery.models import GenerationCreate, Moderation
-from intake.followups import build_spec, follow_up_spec, merge_settings, read_defaults, read_text
+from intake.followups import (
+    FollowUp,
+    build_spec,
+    follow_up_spec,
+    merge_settings,
+    read_defaults,
+    read_text,
+)
 from intake.modes import (
     PICTURE_DECIDES,
     VIDEO_DECIDES,
@@ -262,7 +270,7 @@ async def _follow_up(
     spec = follow_up_spec(
         RenderSpec.model_validate(row.spec),
         row.id,
-        req.action,
+        cast(FollowUp, req.action),  # an edit's action went to `edit_draft`
         ApiAsker.of(token),
         ctx.model_capabilities,
         ctx.style_presets,
