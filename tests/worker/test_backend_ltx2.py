@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from core.capabilities import capabilities_for
+from core.speak import SPEAKING
 from core.spec import RenderJob, RenderSpec
 from worker.backends import RenderedClip, load_backend
 from worker.backends import ltx as ltx_module
@@ -82,8 +83,8 @@ class Spy:
         return getattr(self.pipe, name)
 
 
-# "speak" renders through LTX2Backend.speak with a voice: tests/worker/test_speak.py
-@pytest.mark.parametrize("mode", [m for m in CAPABILITIES.modes if m != "speak"])
+# "speak" and "speak_clip" render with a voice: tests/worker/test_speak.py, test_speak_clip.py
+@pytest.mark.parametrize("mode", [m for m in CAPABILITIES.modes if m not in SPEAKING])
 def test_each_mode_renders_deterministically(
     backend: LTX2Backend, picture: Path, mode: str
 ) -> None:
