@@ -236,7 +236,7 @@ async def _follow_up(
             422,
             "Follow-up incomplete",
             "A follow-up needs both `from` (the clip's id) and `action` (reroll, remix, vary, "
-            "extend or upscale).",
+            "extend, upscale, or an edit: modify, expand, add or swap).",
             "follow-up-incomplete",
         )
     given = [name for name, value in settings_given(req).items() if value is not None]

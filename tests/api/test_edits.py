@@ -141,6 +141,8 @@ async def test_what_an_edit_cant_take_is_named(api: Api) -> None:
     assert stray.status == 422 and stray.body["type"].endswith(":edit-fields")
     no_from = await api.post_clip({"action": "modify", "prompt": "snow"})
     assert no_from.status == 422 and "`from`" in no_from.detail
+    no_action = await api.post_clip({"from": parent})
+    assert no_action.status == 422 and "modify, expand, add or swap" in no_action.detail
     wrong = await api.post_clip({"from": parent, "action": "modify", "with": "a cat"})
     assert wrong.status == 422 and "`with`" in wrong.detail
 
