@@ -195,3 +195,13 @@ async def test_the_document_describes_edits_characters_and_speak(api: Api) -> No
         "`voice` file" in post["description"]
         and "no-editor" in post["responses"]["503"]["description"]
     )
+
+
+async def test_an_edit_the_policy_flags_is_held_with_its_picture_stored(api: Api) -> None:
+    parent = await finished(api)
+    asked = {"from": parent, "action": "add", "prompt": "a nude marble statue in a museum"}
+    answer = await api.call("POST", "/v1/clips", data=form(png(), **asked))
+    assert answer.status == 202 and answer.body["status"] == "held", answer.body
+    spec = spec_of(api, answer.body["id"])
+    assert spec.mode == "edit" and api.ctx.media_store.resolve(spec.input_media[1]).exists()
+    assert any(note.startswith("Held for review") for note in answer.body["notes"])
