@@ -11,8 +11,9 @@ the same command again skips every file already in place (the folder's `.cache/h
 records their commit) and starts only the unfinished ones again.
 
 `reelbot models pull scan` fetches the output scan's CLIP model (`core.models.AUXILIARY`), which
-any family may use. `--tiny` writes the family's tiny random model instead (`cli.tiny_models`),
-with no network.
+any family may use; `reelbot models pull speech` fetches Dia and its DAC codec, for /speak's
+typed lines on an offline worker. `--tiny` writes the family's tiny random model instead
+(`cli.tiny_models`), with no network.
 """
 
 from __future__ import annotations
@@ -28,7 +29,17 @@ from typing import Any
 
 from cli.models_dir import configured_models_dir
 from core.errors import UserFacingError
-from core.models import AUXILIARY, CLIP_SCAN_REPO, MODELS, SCAN, FamilyModels, Repo, family_models
+from core.models import (
+    AUXILIARY,
+    CLIP_SCAN_REPO,
+    DIA_ID,
+    MODELS,
+    SCAN,
+    SPEECH,
+    FamilyModels,
+    Repo,
+    family_models,
+)
 
 EXIT_INTERRUPTED = 130
 
@@ -322,6 +333,11 @@ def _next_step(family: str, into: Path) -> str:
             f"ready: REELBOT_SCAN_CLIP_MODEL={CLIP_SCAN_REPO.repo_id} REELBOT_MODELS_DIR={into} "
             "(the output scan adds CLIP; works with HF_HUB_OFFLINE=1)"
         )
+    if family == SPEECH:
+        return (
+            f"ready: REELBOT_TTS_MODEL={DIA_ID} REELBOT_MODELS_DIR={into} "
+            "(/speak voices typed lines; works with HF_HUB_OFFLINE=1)"
+        )
     return (
         f"ready: REELBOT_BACKEND={family} REELBOT_MODELS_DIR={into} (works with HF_HUB_OFFLINE=1)"
     )
@@ -333,7 +349,11 @@ def add_pull_command(models_sub: Any) -> None:
         "pull", help="download a family's weights into REELBOT_MODELS_DIR (resumable)"
     )
     pullable = [name for name, m in {**MODELS, **AUXILIARY}.items() if m.repos]
-    p.add_argument("family", choices=sorted(pullable), help="a family, or scan (the scan's CLIP)")
+    p.add_argument(
+        "family",
+        choices=sorted(pullable),
+        help="a family, scan (the scan's CLIP) or speech (Dia, for /speak's typed lines)",
+    )
     p.add_argument(
         "--tiny",
         action="store_true",

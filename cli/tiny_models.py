@@ -3,10 +3,10 @@
 Each backend builds its tiny pipeline in code (the `builtin:tiny` branch); here those very builders
 are saved with `save_pretrained`, one folder per repository of `core.models.MODELS[family]` (the
 main one and every auxiliary: LTX's spatial upsampler, AnimateDiff's motion adapter and camera
-LoRAs; and `scan`, the output scan's CLIP), each laid out as its hub repository is. Pointing the
-worker at them (`REELBOT_MODELS_DIR`, or `REELBOT_MODEL=D/<org>/<name>`) runs the production
-`from_pretrained` branch offline, on a CPU, in seconds. The tests' fake hub serves exactly these
-folders.
+LoRAs; `scan`, the output scan's CLIP; `speech`, Dia and its codec), each laid out as its hub
+repository is. Pointing the worker at them (`REELBOT_MODELS_DIR`, or
+`REELBOT_MODEL=D/<org>/<name>`) runs the production `from_pretrained` branch offline, on a CPU,
+in seconds. The tests' fake hub serves exactly these folders.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ from core.models import (
     MOTION_ADAPTER,
     REGION_FINDER,
     SCAN,
+    SPEECH,
+    TTS,
+    TTS_CODEC,
     UPSAMPLER,
     Repo,
     family_models,
@@ -144,8 +147,28 @@ def _scan(folders: dict[str, Path]) -> None:
     processor.save_pretrained(folders[CLIP_SCAN])
 
 
+def _speech(folders: dict[str, Path]) -> None:
+    """The tiny Dia (`worker.speech_tiny`) as nari-labs/Dia-1.6B-0626 is laid out, its processor
+    config naming the codec by the hub id the real one gives (descript/dac_44khz), and the tiny
+    DAC in that repository's folder."""
+    import json
+
+    from core.models import DAC_ID
+    from worker.speech_tiny import build_tiny_speech
+
+    model, processor = build_tiny_speech()
+    model.save_pretrained(folders[TTS])
+    processor.save_pretrained(folders[TTS])
+    processor.audio_tokenizer.save_pretrained(folders[TTS_CODEC])
+    config = folders[TTS] / "processor_config.json"
+    saved = json.loads(config.read_text())
+    saved["audio_tokenizer"]["audio_tokenizer_name_or_path"] = DAC_ID
+    config.write_text(json.dumps(saved, indent=2))
+
+
 _WRITERS: dict[str, Callable[[dict[str, Path]], None]] = {
     SCAN: _scan,
+    SPEECH: _speech,
     "ltx": _ltx,
     "wan": _saved(_wan),
     "svd": _saved(_svd),

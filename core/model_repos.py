@@ -28,6 +28,8 @@ MOTION_ADAPTER = "motion adapter"
 CAMERA_LORA = "camera LoRA"
 CLIP_SCAN = "CLIP scan"
 REGION_FINDER = "region finder"  # wan_vace: SAM 3 finds the thing an edit's words name
+TTS = "text to speech"  # /speak's typed lines: Dia (worker.speech)
+TTS_CODEC = "speech codec"  # Dia's DAC, named by its processor config
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,8 @@ from core.model_repos import DUPLICATES as DUPLICATES
 from core.model_repos import MAIN as MAIN
 from core.model_repos import MOTION_ADAPTER as MOTION_ADAPTER
 from core.model_repos import REGION_FINDER as REGION_FINDER
+from core.model_repos import TTS as TTS
+from core.model_repos import TTS_CODEC as TTS_CODEC
 from core.model_repos import UPSAMPLER as UPSAMPLER
 from core.model_repos import FamilyModels as FamilyModels
 from core.model_repos import Repo as Repo
@@ -357,15 +359,60 @@ MODELS: dict[str, FamilyModels] = {
 }
 
 
+# /speak's typed lines (worker.speech): Dia, and the DAC codec its processor config names by
+# hub id; the worker finds the codec pulled beside it by that id (offline), under REELBOT_TTS_MODEL
+DIA_ID = "nari-labs/Dia-1.6B-0626"
+DAC_ID = "descript/dac_44khz"
+SPEECH_REPOS = (
+    Repo(
+        role=TTS,
+        repo_id=DIA_ID,
+        setting="tts_model",
+        allow_patterns=("*.json", "*.safetensors"),
+        download_gb=6.44,
+        licence="Apache-2.0",
+        source=ESTIMATE.format("1.61B parameters x 4 bytes, if stored in float32"),
+        checked=(
+            "id and transformers layout (DiaForConditionalGeneration, DiaProcessor): "
+            "transformers' Dia docs and worker/speech.py; Apache-2.0: nari-labs/dia's LICENSE "
+            "and README"
+        ),
+        unverified="the hub's file list and sizes, and the stored dtype (the hub is not reachable)",
+        optional=True,
+    ),
+    Repo(
+        role=TTS_CODEC,
+        repo_id=DAC_ID,
+        setting="tts_model",  # no setting of its own: Dia's processor config names it
+        allow_patterns=("*.json", "*.safetensors"),
+        download_gb=0.31,
+        licence="MIT",
+        source=ESTIMATE.format("~76M parameters x 4 bytes"),
+        checked="the id: Dia's processor config (audio_tokenizer) in transformers' Dia docs",
+        unverified=(
+            "the hub's file list and sizes; MIT is descript-audio-codec's code licence, the hub "
+            "card's tag was not read"
+        ),
+        optional=True,
+    ),
+)
+
 SCAN = "scan"
+SPEECH = "speech"
 # Repositories any family may use besides its own: `reelbot models` lists them after the
-# families, `reelbot models pull scan` fetches them; none is a backend.
+# families, `reelbot models pull scan` (or `speech`) fetches them; none is a backend.
 AUXILIARY: dict[str, FamilyModels] = {
     SCAN: FamilyModels(
         family=SCAN,
         repos=(CLIP_SCAN_REPO,),
         vram_bf16_gb=None,
         vram_source="the output scan's CLIP (REELBOT_SCAN_CLASSIFIERS=clip or auto), any family",
+    ),
+    SPEECH: FamilyModels(
+        family=SPEECH,
+        repos=SPEECH_REPOS,
+        vram_bf16_gb=None,
+        vram_source="/speak's typed lines (REELBOT_TTS_MODEL): Dia-1.6B, any speaking family",
     ),
 }
 

@@ -12,6 +12,7 @@ clips at once with the reason and goes on serving the rest (uploaded voices need
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -83,10 +84,18 @@ def tts_source(config: WorkerConfig) -> str | None:
 class SpeechModel:
     """The text-to-speech model, loaded on first use and kept; one line at a time."""
 
-    def __init__(self, source: str | None, device: str, *, setting: str = "") -> None:
+    def __init__(
+        self,
+        source: str | None,
+        device: str,
+        *,
+        setting: str = "",
+        models_dir: Path | None = None,
+    ) -> None:
         self.source = source
         self.device = device
         self.setting = setting or str(source)
+        self.models_dir = models_dir  # where `reelbot models pull speech` put Dia's codec
         self._model: Any = None
         self._processor: Any = None
         self._failed: str | None = None
@@ -95,7 +104,12 @@ class SpeechModel:
     @classmethod
     def from_config(cls, config: WorkerConfig, backend: Any = None) -> SpeechModel:
         device = str(getattr(backend, "device", "") or config.device)
-        return cls(tts_source(config), device, setting=config.tts_model or "")
+        return cls(
+            tts_source(config),
+            device,
+            setting=config.tts_model or "",
+            models_dir=config.models_dir,
+        )
 
     def say(self, text: str, seconds: float, seed: int) -> tuple[Voice, float]:
         """`text` voiced (at most `seconds` of it), and the seconds spent loading first.
@@ -139,13 +153,13 @@ class SpeechModel:
             raise SpeechUnavailable(BROKEN_TEXT)
         started = time.perf_counter()
         try:
-            self._model, self._processor = _load_model(self.source, self.device)
+            self._model, self._processor = _load_model(self.source, self.device, self.models_dir)
         except Exception as exc:  # a missing folder, a torn file, memory: the same next time
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             self._failed = (
                 f"this worker's text-to-speech model can't be loaded (REELBOT_TTS_MODEL="
-                f"{self.setting or self.source}: {first}); download nari-labs/Dia-1.6B-0626 "
-                "(and descript/dac_44khz, its codec) into REELBOT_MODELS_DIR, or set it to off"
+                f"{self.setting or self.source}: {first}); `reelbot models pull speech` puts "
+                "nari-labs/Dia-1.6B-0626 and its codec in REELBOT_MODELS_DIR, or set it to off"
             )
             log.error("%s", self._failed)
             raise SpeechUnavailable(BROKEN_TEXT) from exc
@@ -154,7 +168,7 @@ class SpeechModel:
         return load_s
 
 
-def _load_model(source: str, device: str) -> tuple[Any, Any]:
+def _load_model(source: str, device: str, models_dir: Path | None = None) -> tuple[Any, Any]:
     from worker.backends.common import resolve_device
 
     resolved, dtype = resolve_device(device)
@@ -165,9 +179,39 @@ def _load_model(source: str, device: str) -> tuple[Any, Any]:
         return model.to(resolved), processor
     from transformers import DiaForConditionalGeneration, DiaProcessor
 
-    processor = DiaProcessor.from_pretrained(source)  # its DAC codec too (audio_tokenizer)
+    codec = _pulled_codec(source, models_dir)
+    if codec is None:
+        processor = DiaProcessor.from_pretrained(source)  # its DAC codec too (audio_tokenizer)
+    else:  # the hub id its processor config names, pulled beside it: offline
+        from transformers import DacFeatureExtractor, DacModel, DiaTokenizer
+
+        processor = DiaProcessor(
+            feature_extractor=DacFeatureExtractor.from_pretrained(source),
+            tokenizer=DiaTokenizer.from_pretrained(source),
+            audio_tokenizer=DacModel.from_pretrained(codec),
+        )
     loaded: Any = DiaForConditionalGeneration.from_pretrained(source, dtype=dtype)
     return loaded.to(resolved).eval(), processor
+
+
+def _pulled_codec(source: str, models_dir: Path | None) -> str | None:
+    """The folder of the DAC codec Dia's processor config names by its hub id
+    (descript/dac_44khz), when `reelbot models pull speech` put it under `models_dir`; None
+    otherwise (transformers then loads it by that id, from the hub or its cache)."""
+    from worker.model_sources import locate
+
+    config = Path(source) / "processor_config.json"
+    if models_dir is None or not config.is_file():
+        return None
+    try:
+        named = json.loads(config.read_text()).get("audio_tokenizer", {})
+    except (OSError, ValueError):
+        return None
+    name = named.get("audio_tokenizer_name_or_path") if isinstance(named, dict) else None
+    if not isinstance(name, str) or not name:
+        return None
+    found = locate(name, models_dir)
+    return found if found != name else None
 
 
 def resampled(voice: Voice, rate: int) -> np.ndarray:
