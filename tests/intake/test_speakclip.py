@@ -116,3 +116,25 @@ def test_a_reroll_speaks_the_same_voice_on_the_same_clip_and_loop_is_refused() -
     assert child.seed != spoken.seed
     with pytest.raises(UserFacingError, match="follows its voice"):
         follow_up_spec(spoken, "c" * 32, "loop", _Member(), FAMILIES["tiny"], {})  # type: ignore[arg-type]
+
+
+def test_its_result_line_names_the_clip_and_the_gallery_offers_no_remix_line() -> None:
+    from bot.messages import result_text
+    from gallery.models import Generation
+    from gallery.webkit import remix_command
+
+    spec = make(voice=None, line="Good evening.")
+    text = result_text(1, spec, "https://gallery.example/clips/x")
+    assert f"`/speak clip:{PARENT} text:Good evening. prompt:a news anchor at a desk" in text
+    row = Generation(
+        id="c" * 32,
+        owner_id="discord:2",
+        prompt=spec.prompt,
+        seed=spec.seed,
+        width=spec.width,
+        height=spec.height,
+        num_frames=spec.num_frames,
+        fps=spec.fps,
+        spec=spec.model_dump(mode="json"),
+    )
+    assert remix_command(row) is None
