@@ -202,7 +202,9 @@ async def test_speak_with_a_voice_and_with_a_typed_line(stack) -> None:
         assert typed.spec["speak_text"] == "Hello there, friends!" and "tts" in typed.timings
         assert "`/speak text:Hello there, friends! prompt:" in result.content
         sound = sound_of(posted(result))
-        assert sound is not None and sound[0] == "aac" and sound[3] > 1e-3
+        # the tiny random Dia speaks quietly (an RMS about 1e-3, just under or over it with the
+        # thread count): what is asserted is a track that isn't silence, which decodes to 0
+        assert sound is not None and sound[0] == "aac" and sound[3] > 1e-5
 
         for args, words in (
             ({"audio": fake.upload("v.wav", b"not a recording at all " * 20)}, "WAV, MP3"),

@@ -45,6 +45,7 @@ TYPES = {
     "input.webm": "video/webm",
     "input.mkv": "video/x-matroska",
     **{f"s{k}.mp4": "video/mp4" for k in range(8)},  # a story's shots (never public)
+    "voice.wav": "audio/wav",  # /speak's checked voice (never public)
 }
 
 
