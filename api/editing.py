@@ -39,6 +39,7 @@ EDIT_FIELDS = {"where": "where", "expand_to": "expand_to", "zoom_out": "zoom_out
 PARENT_STATUS = {
     "missing": 404,
     "deleted": 404,
+    "removed": 403,  # taken down by the moderators: its owner sees it, can't edit it
     "hidden": 404,
     "held": 409,
     "rendering": 409,
@@ -133,8 +134,8 @@ async def edit_draft(
         picture=media if upload is not None else None,  # held until the picture is stored
         default_quality=ctx.default_quality,
     )
-    if req.hide is not None and req.hide != spec.hidden:
-        spec = spec.model_copy(update={"hidden": req.hide})
+    if req.hide and not spec.hidden:  # hiding only: a hidden parent's edit stays hidden
+        spec = spec.model_copy(update={"hidden": True})
     note = queued_note(parent, caps)
     notes = (note,) if note else ()
     if upload is None:

@@ -25,7 +25,8 @@ from core.errors import FlagError, UserFacingError
 from core.flags import random_seed
 from core.flagtext import clean_text
 from core.ids import GENERATION_ID, is_generation_id
-from core.spec import DEFAULT_QUALITY, Capabilities, Quality, RenderSpec
+from core.rendercaps import Capabilities
+from core.spec import DEFAULT_QUALITY, Quality, RenderSpec
 from gallery.models import Generation, GenerationStatus, Moderation
 from intake.fleet import FleetChoice
 from intake.followups import Owner
@@ -91,7 +92,8 @@ def clip_id_of(text: str, gallery_url: str = "") -> str:
 
 class CannotEdit(UserFacingError):
     """Why a clip can't be edited, with a `reason` a front end can answer by (the REST API's
-    status): missing, deleted, hidden, held, rendering or unfinished."""
+    status): missing, deleted, removed (by the moderators), hidden, held, rendering or
+    unfinished."""
 
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
@@ -104,9 +106,13 @@ def check_parent(row: Generation | None, asker_id: str, *, moderates: bool = Fal
         raise CannotEdit("I can't find that clip. Check its id or link and try again.", "missing")
     if row.deleted_at is not None:
         raise CannotEdit("That clip was deleted, so there's nothing left to edit.", "deleted")
-    if (row.hidden or row.moderation == Moderation.HIDDEN) and not (
-        moderates or row.owner_id == asker_id
-    ):
+    if row.moderation in (Moderation.REMOVED, Moderation.HIDDEN):  # its owner and moderators too:
+        raise CannotEdit(  # an edit of it would be a new clip, public where its parent is not
+            "That clip was taken down by the moderators, so it can't be edited (a moderator "
+            "can restore it first).",
+            "removed",
+        )
+    if row.hidden and not (moderates or row.owner_id == asker_id):
         raise CannotEdit(
             "That clip is hidden: only the person who made it, or a moderator, can edit it.",
             "hidden",

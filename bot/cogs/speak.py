@@ -232,10 +232,11 @@ async def speak_on_clip(
                     advice=ADVICE,
                 )
                 voice = await bot.upload_checks.voice(sound, audio.filename)
+                seconds = voice.seconds
+                spec_for(stand_in_voice(media), seconds)  # too long for the clip: before storing
                 kept, _size = await asyncio.to_thread(
                     bot.media_store.save_bytes, ticket.generation_id, voice.wav, VOICE_KIND
                 )
-                seconds = voice.seconds
                 spec = spec_for(kept, seconds).model_copy(update={"seed": draft.seed})
             note = speak_clip_note(parent, spec, seconds)
             answer = reply_with(interaction)

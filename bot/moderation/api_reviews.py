@@ -20,7 +20,8 @@ import aiohttp
 import discord
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.moderation.buttons import post_review
 from bot.moderation.decisions import user_id_of
@@ -38,9 +39,17 @@ log = logging.getLogger(__name__)
 
 GROUP = "reelbot-bot"
 WHERE = "via the REST API"
-# Discord's 5xx and 429 (re-raised by _handle), a dropped connection, the database or Redis
-# away: tried again later. Anything else (a malformed request) is logged and given up.
-TRANSIENT = (discord.HTTPException, aiohttp.ClientError, OSError, OperationalError, RedisError)
+# Discord's 5xx and 429 (re-raised by _handle), a dropped connection, the database (any driver
+# error, or no pooled connection in time) or Redis away: tried again later. Anything else (a
+# malformed request) is logged and given up.
+TRANSIENT = (
+    discord.HTTPException,
+    aiohttp.ClientError,
+    OSError,
+    DBAPIError,
+    PoolTimeout,
+    RedisError,
+)
 
 
 class ApiReviews:

@@ -125,6 +125,20 @@ async def test_a_clip_that_cant_be_edited_is_refused_as_discord_refuses_it(api: 
     api.ctx.store.set_moderation(held, "held")
     answer = await api.post_clip({"from": held, **ask})
     assert answer.status == 409 and "waiting for a moderator's review" in answer.detail
+    # the member's own clip, taken down by the moderators: its edit would be public
+    removed = await finished(api)
+    api.ctx.store.set_moderation(removed, "removed")
+    answer = await api.post_clip({"from": removed, **ask})
+    assert answer.status == 403 and "taken down by the moderators" in answer.detail
+
+
+async def test_an_edit_of_a_hidden_clip_stays_hidden_whatever_hide_says(api: Api) -> None:
+    parent = await finished(api, {"prompt": "a fox in the snow", "hide": True})
+    answer = await api.post_clip(
+        {"from": parent, "action": "modify", "prompt": "make it snow", "hide": False}
+    )
+    assert answer.status == 202, answer.body
+    assert spec_of(api, answer.body["id"]).hidden
 
 
 async def test_what_an_edit_cant_take_is_named(api: Api) -> None:

@@ -90,7 +90,12 @@ def test_anything_else_is_not_one_of_our_clips(text: str) -> None:
     [
         ({"deleted_at": datetime.now(UTC)}, "discord:1", True, "was deleted"),
         ({"hidden": True}, "discord:2", False, "only the person who made it"),
-        ({"moderation": Moderation.HIDDEN}, "discord:2", False, "only the person who made it"),
+        ({"moderation": Moderation.HIDDEN}, "discord:2", False, "taken down by the moderators"),
+        # a clip the moderators took down is nobody's to edit, its owner's and theirs neither:
+        # the edit would be a new clip, public where its parent is not
+        ({"moderation": Moderation.HIDDEN}, "discord:1", False, "taken down by the moderators"),
+        ({"moderation": Moderation.REMOVED}, "discord:1", False, "taken down by the moderators"),
+        ({"moderation": Moderation.REMOVED}, "discord:2", True, "taken down by the moderators"),
         ({"moderation": Moderation.HELD}, "discord:1", True, "once it is approved"),
         ({"status": GenerationStatus.RENDERING}, "discord:1", False, "still rendering"),
         ({"status": GenerationStatus.QUEUED}, "discord:1", False, "still rendering"),
