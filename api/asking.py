@@ -32,7 +32,8 @@ from api.speaking import speak_draft
 from api.webhooks.addresses import AddressPolicy, AddressRefused, check_url
 from core.flags import ParsedPrompt
 from core.policy import PolicyDecision
-from core.spec import Capabilities, RenderSpec
+from core.rendercaps import Capabilities
+from core.spec import RenderSpec
 from gallery.api_clips import ApiClipNew
 from gallery.apitables import ApiToken
 from gallery.models import GenerationCreate, Moderation

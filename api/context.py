@@ -19,7 +19,8 @@ from api.ratelimit import RateLimit
 from api.settings import ApiSettings
 from api.tokencache import TOKEN_TTL_S, VerifiedTokens
 from core.policy import Policy
-from core.spec import Capabilities, Quality, StylePreset
+from core.rendercaps import Capabilities
+from core.spec import Quality, StylePreset
 from core.styles import DEFAULT_STYLES
 from gallery.api_clips import ApiClipStore
 from gallery.api_tokens import TokenStore

@@ -12,7 +12,7 @@ from api.context import ApiContext
 from api.schemas import ClipRequest
 from core.characters import read_references
 from core.flags import ParsedPrompt
-from core.spec import Capabilities
+from core.rendercaps import Capabilities
 from gallery.apitables import ApiToken
 from gallery.characters import CharacterStore
 from intake.characters import take_references, with_references

@@ -32,7 +32,8 @@ from core.capabilities import capabilities_for
 from core.errors import UserFacingError
 from core.limits import Limits
 from core.policy import Policy, default_policy
-from core.spec import DEFAULT_QUALITY, Capabilities, Quality, StylePreset
+from core.rendercaps import Capabilities
+from core.spec import DEFAULT_QUALITY, Quality, StylePreset
 from core.stylefile import StyleFile
 from core.styles import DEFAULT_STYLES
 from gallery.community import CommunityStore

@@ -16,7 +16,8 @@ from sqlalchemy.engine import Engine
 from core.characters import references_refused
 from core.errors import UserFacingError
 from core.flags import parse_request
-from core.spec import Capabilities, RenderSpec, StylePreset
+from core.rendercaps import Capabilities
+from core.spec import RenderSpec, StylePreset
 from gallery.characters import CharacterStore
 from intake.followups import read_text
 

@@ -24,7 +24,8 @@ from cli.pictures import (
 from core.capabilities import capabilities_for
 from core.errors import UserFacingError
 from core.flagtext import value_text
-from core.spec import DEFAULT_QUALITY, Capabilities, Quality, RenderSpec, StylePreset
+from core.rendercaps import Capabilities
+from core.spec import DEFAULT_QUALITY, Quality, RenderSpec, StylePreset
 from core.styles import DEFAULT_STYLES
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from core.edits import EXPAND_SHAPES, ZOOM_OUTS
 from core.errors import FlagError, UserFacingError
-from core.spec import DEFAULT_QUALITY, Capabilities, Quality, RenderSpec
+from core.rendercaps import Capabilities
+from core.spec import DEFAULT_QUALITY, Quality, RenderSpec
 from intake.edits import EditAsk, check_parent, clip_id_of, edit_capabilities, edit_spec
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from core.errors import ConfigError, FlagError, UserFacingError
 
 if TYPE_CHECKING:
     from bot.settings import BotSettings
-    from core.spec import Capabilities
+    from core.rendercaps import Capabilities
 
 EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 3

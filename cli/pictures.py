@@ -19,7 +19,8 @@ from pathlib import Path
 from core.errors import UserFacingError
 from core.flags import ParsedPrompt, resolve_request
 from core.frames import picture_kind
-from core.spec import Capabilities, Quality, RenderSpec, StylePreset
+from core.rendercaps import Capabilities
+from core.spec import Quality, RenderSpec, StylePreset
 from gallery.media import LocalMediaStore
 from intake.endings import END_KIND, end_note, refuse_loop_with_end, require_end_frame, with_end
 from intake.followups import read_text

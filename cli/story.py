@@ -23,7 +23,8 @@ from core.spec import DEFAULT_QUALITY
 
 if TYPE_CHECKING:
     from bot.settings import BotSettings
-    from core.spec import Capabilities, Quality, RenderSpec, StylePreset
+    from core.rendercaps import Capabilities
+    from core.spec import Quality, RenderSpec, StylePreset
     from gallery.models import Generation
 
 Command = Callable[[argparse.Namespace], int]

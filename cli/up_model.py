@@ -24,7 +24,7 @@ from cli.models_pull import PullError, describe, pull_repos
 from core.capabilities import FAMILIES
 from core.errors import UserFacingError
 from core.models import CPU_PLANS, MODELS, CpuPlan, FamilyModels, Repo, family_of_repo
-from core.spec import Capabilities
+from core.rendercaps import Capabilities
 
 CPU_FAMILY = "animatediff"  # the one family with a CPU plan: what to suggest instead
 MODELS_SUBDIR = "models"  # under REELBOT_DATA_DIR when REELBOT_MODELS_DIR is unset

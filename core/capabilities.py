@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 
-from core.spec import Capabilities, FastRecipe
+from core.rendercaps import Capabilities, FastRecipe
 
 FAMILIES: dict[str, Capabilities] = {
     "tiny": Capabilities(

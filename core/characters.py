@@ -12,7 +12,8 @@ import re
 
 from core.capabilities import families_with
 from core.errors import FlagError
-from core.spec import MAX_REFERENCES, Capabilities
+from core.rendercaps import Capabilities
+from core.spec import MAX_REFERENCES
 
 MAX_NAME_CHARS = 32
 MAX_CHARACTERS = 25  # per member (server-wide ones count for nobody)

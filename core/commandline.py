@@ -11,12 +11,12 @@ from typing import Any
 
 from core.flags import DEFAULT_ASPECT, QUALITY_WORDS, frames_of
 from core.flagtext import command_texts, value_text
+from core.rendercaps import Capabilities
 from core.spec import (
     DEFAULT_FPS,
     DEFAULT_GUIDANCE,
     DEFAULT_MOTION,
     DEFAULT_QUALITY,
-    Capabilities,
     Quality,
     RenderSpec,
 )

@@ -19,6 +19,7 @@ from core.characters import read_references, references_refused
 from core.errors import FlagError
 from core.flagtext import clean_text, flag_tokens, read_text
 from core.flagvalues import ALLOWED, CAMERAS, PROMPT_FIRST, check_length, closest, read_value
+from core.rendercaps import Capabilities
 from core.spec import (
     DEFAULT_FPS,
     DEFAULT_GUIDANCE,
@@ -26,7 +27,6 @@ from core.spec import (
     DEFAULT_QUALITY,
     MAX_SEED,
     Camera,
-    Capabilities,
     Quality,
     RenderSpec,
     StylePreset,

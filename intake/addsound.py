@@ -21,15 +21,9 @@ from core.errors import FlagError, UserFacingError
 from core.flags import random_seed
 from core.flagtext import clean_text
 from core.flagvalues import check_length
+from core.rendercaps import Capabilities
 from core.speak import SPEAKING
-from core.spec import (
-    DEFAULT_QUALITY,
-    MAX_SOUND_CHARS,
-    Capabilities,
-    Quality,
-    RenderSpec,
-    StylePreset,
-)
+from core.spec import DEFAULT_QUALITY, MAX_SOUND_CHARS, Quality, RenderSpec, StylePreset
 from intake.followups import Owner, build_spec, read_text
 
 

@@ -20,7 +20,8 @@ from core.capabilities import UnknownBackend, capabilities_for
 from core.characters import references_refused
 from core.errors import ContentBlocked, FlagError, UserFacingError
 from core.flags import ParsedPrompt
-from core.spec import MAX_REFERENCES, Capabilities, RenderSpec
+from core.rendercaps import Capabilities
+from core.spec import MAX_REFERENCES, RenderSpec
 
 if TYPE_CHECKING:
     from core.policy import Policy

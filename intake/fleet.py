@@ -20,7 +20,8 @@ from redis.asyncio import Redis
 from core.capabilities import FAMILIES, capabilities_for, with_limits
 from core.errors import UserFacingError
 from core.fleet import choose_family, extras_needed, lacks
-from core.spec import Capabilities, RenderSpec
+from core.rendercaps import Capabilities
+from core.spec import RenderSpec
 from jobs.fleet import Fleet, read_fleet
 
 __all__ = ["DOING", "FleetChoice", "no_extra", "no_worker"]

@@ -19,8 +19,9 @@ from core.defaults import apply_defaults, parse_defaults
 from core.errors import FlagError, UserFacingError
 from core.flags import ParsedPrompt, loop_refused, parse_flags, random_seed, resolve_request
 from core.options import merge_options
+from core.rendercaps import Capabilities
 from core.speak import SPEAK_CLIP, SPEAKING
-from core.spec import DEFAULT_QUALITY, MAX_MOTION, Capabilities, Quality, RenderSpec, StylePreset
+from core.spec import DEFAULT_QUALITY, MAX_MOTION, Quality, RenderSpec, StylePreset
 from core.storyflags import ShotAsk
 from intake.stories import check_story, read_story, story_fields
 

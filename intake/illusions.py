@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from core.capabilities import FAMILIES
 from core.errors import FlagError, UserFacingError
-from core.spec import MAX_ILLUSION_CHARS, Capabilities, IllusionFont, RenderSpec
+from core.rendercaps import Capabilities
+from core.spec import MAX_ILLUSION_CHARS, IllusionFont, RenderSpec
 
 DEFAULT_STRENGTH = 1.0
 MIN_STRENGTH = 0.5

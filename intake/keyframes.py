@@ -16,7 +16,8 @@ from core.capabilities import families_with
 from core.errors import FlagError, UserFacingError
 from core.flags import ParsedPrompt
 from core.frames import MAX_PICTURES, MIN_PICTURES, segments
-from core.spec import Capabilities, RenderSpec
+from core.rendercaps import Capabilities
+from core.spec import RenderSpec
 
 
 def require_frames(capabilities: Capabilities) -> None:

@@ -14,7 +14,8 @@ import dataclasses
 from core.errors import FlagError, UserFacingError
 from core.flags import ParsedPrompt
 from core.flagtext import clean_text, flag_tokens
-from core.spec import Capabilities, Quality, RenderSpec
+from core.rendercaps import Capabilities
+from core.spec import Quality, RenderSpec
 from intake.fleet import FleetChoice
 from intake.followups import Owner, build_spec
 from intake.media.images import framing_note, nearest_ratio

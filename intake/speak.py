@@ -17,8 +17,9 @@ from core.capabilities import FAMILIES
 from core.errors import FlagError, UserFacingError
 from core.flags import ParsedPrompt
 from core.flagtext import clean_text, flag_tokens
+from core.rendercaps import Capabilities
 from core.speak import MAX_SPEAK_CHARS, SPEAK, VOICE_RULES, voice_seconds_allowed
-from core.spec import DEFAULT_FPS, Capabilities, RenderSpec
+from core.spec import DEFAULT_FPS, RenderSpec
 from core.text import without_bidi
 
 DEFAULT_PROMPT = "a person speaking to the camera"

@@ -20,8 +20,9 @@ from pydantic import ValidationError
 from core.errors import FlagError, UserFacingError
 from core.flags import random_seed
 from core.flagtext import clean_text, flag_tokens
+from core.rendercaps import Capabilities
 from core.speak import SPEAK_CLIP, voice_seconds_allowed
-from core.spec import DEFAULT_QUALITY, Capabilities, Quality, RenderSpec
+from core.spec import DEFAULT_QUALITY, Quality, RenderSpec
 from intake.followups import Owner
 
 MAX_PROMPT_CHARS = 300  # what the clip shows besides, as an edit's instruction

@@ -17,7 +17,8 @@ from functools import partial
 from core.capabilities import FAMILIES
 from core.errors import FlagError, UserFacingError
 from core.flags import ParsedPrompt, frames_of, parse_flags
-from core.spec import Capabilities, RenderSpec, Shot, StylePreset
+from core.rendercaps import Capabilities
+from core.spec import RenderSpec, Shot, StylePreset
 from core.story import MAX_SHOTS, STORY, shot_lengths, shots
 from core.storyflags import ShotAsk, StoryText, parse_story
 

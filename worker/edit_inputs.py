@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from core.edits import Canvas, expand_canvas
-from core.spec import Capabilities, RenderSpec
+from core.rendercaps import Capabilities
+from core.spec import RenderSpec
 from worker.backends.common import frames_for
 from worker.composite import FEATHER_PX, composite, reach
 from worker.edit_masks import RegionFinder, box_mask, expand_inputs, found_mask

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from core.spec import FastRecipe, Quality
+from core.rendercaps import FastRecipe
+from core.spec import Quality
 from worker.styles import activate
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from core.capabilities import capabilities_for
 from core.frames import PICTURE_KINDS
+from core.rendercaps import Capabilities
 from core.speak import VOICE_KIND
-from core.spec import MAX_FPS, Capabilities, RenderJob, RenderSpec
+from core.spec import MAX_FPS, RenderJob, RenderSpec
 from core.story import shots
 from gallery.media import parse_relative
 from gallery.models import UNFINISHED, Generation, GenerationStatus

@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.spec import Capabilities, RenderSpec
+from core.rendercaps import Capabilities
+from core.spec import RenderSpec
 from worker.encode import fit_audio
 
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ from core.errors import FlagError, UserFacingError
 from core.flags import ParsedPrompt
 from core.flagtext import clean_text
 from core.flagvalues import check_length, closest
-from core.spec import Capabilities, Quality, RenderSpec, StylePreset
+from core.rendercaps import Capabilities
+from core.spec import Quality, RenderSpec, StylePreset
 from core.stylefile import EffectEntry, StyleMenu
 from intake.followups import Owner, build_spec
 from intake.modes import DEFAULT_PROMPT

@@ -25,7 +25,7 @@ from api.settings import ApiSettings
 from cli.local_redis import LocalRedis
 from core.capabilities import capabilities_for
 from core.policy import default_policy
-from core.spec import Capabilities
+from core.rendercaps import Capabilities
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from intake.submit import connect_queue

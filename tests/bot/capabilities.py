@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.spec import Capabilities
+from core.rendercaps import Capabilities
 
 CAPS = Capabilities(
     name="tiny",

@@ -126,7 +126,7 @@ async def hgetall_calls(redis: Redis) -> int:
 async def test_a_fast_clip_is_timed_apart_from_full_schedule_ones(redis) -> None:
     """A distilled or cached fast render costs less than its steps say: its ETA comes from fast
     clips once one is timed, and until then from the full-schedule ones, scaled by size."""
-    from core.spec import FastRecipe
+    from core.rendercaps import FastRecipe
     from jobs.keys import RENDER_TIMES_KEY
 
     caps = CAPS.model_copy(update={"fast": FastRecipe(steps=2)})

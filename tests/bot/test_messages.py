@@ -78,7 +78,7 @@ def test_the_queued_message_shows_the_eta_when_there_is_one() -> None:
 
 
 def test_the_result_and_the_queued_line_say_which_quality_made_the_clip() -> None:
-    from core.spec import FastRecipe
+    from core.rendercaps import FastRecipe
 
     caps = CAPS.model_copy(update={"fast": FastRecipe(steps=2)})
     fast = parse_request("a fox -fast -seed 3", capabilities=caps)

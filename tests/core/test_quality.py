@@ -9,7 +9,8 @@ from core.commandline import stored_command_line, to_command_line
 from core.defaults import apply_defaults, defaults_text, parse_defaults
 from core.errors import FlagError
 from core.flags import parse_flags, parse_request
-from core.spec import FastRecipe, RenderSpec
+from core.rendercaps import FastRecipe
+from core.spec import RenderSpec
 from tests.bot.capabilities import CAPS
 
 FAST_CAPS = CAPS.model_copy(update={"fast": FastRecipe(steps=2, guidance=1.0)})

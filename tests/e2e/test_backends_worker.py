@@ -30,7 +30,8 @@ from PIL import Image
 from cli.local_redis import LocalRedis
 from core.capabilities import capabilities_for
 from core.flags import parse_request
-from core.spec import Capabilities, RenderSpec
+from core.rendercaps import Capabilities
+from core.spec import RenderSpec
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.models import Generation

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from core.spec import FastRecipe
+from core.rendercaps import FastRecipe
 from tests.fakediscord import FakeDiscord
 from tests.harness.stack import WAN_SMALL, Stack
 from tests.harness.uploads import mp4

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from bot.app import ReelBot
 from cli.local_redis import LocalRedis
-from core.spec import Capabilities
+from core.rendercaps import Capabilities
 from gallery.models import Generation
 from tests.fakediscord import FakeDiscord, Message
 from tests.harness.stack import READY, Stack

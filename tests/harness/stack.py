@@ -13,7 +13,7 @@ import pytest
 from bot.app import ReelBot
 from cli.local_redis import LocalRedis
 from core.capabilities import capabilities_for
-from core.spec import Capabilities
+from core.rendercaps import Capabilities
 from gallery.db import make_engine, migrate
 from gallery.media import LocalMediaStore
 from gallery.store import GalleryStore

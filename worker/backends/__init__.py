@@ -15,7 +15,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from core.capabilities import capabilities_for
-from core.spec import Capabilities, RenderSpec
+from core.rendercaps import Capabilities
+from core.spec import RenderSpec
 
 # name -> module path; each module defines CAPABILITIES (its `core.capabilities` entry) and
 # load(model, device) -> Backend. The names are those of `core.capabilities.FAMILIES`.

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from core.spec import Capabilities, RenderSpec
+from core.rendercaps import Capabilities
+from core.spec import RenderSpec
 
 log = logging.getLogger(__name__)
 
