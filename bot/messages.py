@@ -5,6 +5,7 @@ from __future__ import annotations
 import discord
 
 from core.commandline import slash_command, to_command_line
+from core.ids import GENERATION_ID
 from core.speak import SPEAK_CLIP, SPEAKING
 from core.spec import DEFAULT_QUALITY, Quality, RenderSpec
 from core.text import without_bidi
@@ -101,7 +102,9 @@ def result_text(
         command = f"edited: {_code(spec.edit.describe())} · {_code(spec.prompt)}"
     elif spec.mode == SPEAK_CLIP:  # the clip it spoke on, by id (a voice is attached again)
         said = f" text:{_code(spec.speak_text)}" if spec.speak_text else ""
-        command = f"/speak clip:{spec.parent_id}{said} prompt:{_code(spec.prompt)} seed:{spec.seed}"
+        command = (
+            f"/speak clip:{spoken_on(spec)}{said} prompt:{_code(spec.prompt)} seed:{spec.seed}"
+        )
     else:
         line = to_command_line(spec, default_quality=default_quality)
         command = f"{command_name(spec)} {_code(line)}"
@@ -109,6 +112,13 @@ def result_text(
     if len(command) > room:
         command = command[: room - 1] + "…"
     return f"{head}`{command}`{tail}"
+
+
+def spoken_on(spec: RenderSpec) -> str:
+    """The clip a speak_clip spoke on: its first input's id (a Reroll's parent is the speaking
+    clip, and its input still the original's video)."""
+    found = GENERATION_ID.search(spec.input_media[0]) if spec.input_media else None
+    return found.group(0) if found else str(spec.parent_id)
 
 
 def failed_text(user_id: int, spec: RenderSpec, reason: str) -> str:

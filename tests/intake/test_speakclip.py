@@ -138,3 +138,13 @@ def test_its_result_line_names_the_clip_and_the_gallery_offers_no_remix_line() -
         spec=spec.model_dump(mode="json"),
     )
     assert remix_command(row) is None
+
+
+def test_a_rerolls_result_line_names_the_clip_it_spoke_on() -> None:
+    """A Reroll of a speaking clip is its child, but speaks on the same original: pasting the
+    line must speak on that one, not re-render the speaking clip again."""
+    from bot.messages import result_text
+
+    reroll = make(voice=None, line="Good evening.").model_copy(update={"parent_id": "d" * 32})
+    text = result_text(1, reroll, "https://gallery.example/clips/x")
+    assert f"`/speak clip:{PARENT} text:Good evening." in text and "d" * 32 not in text
