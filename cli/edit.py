@@ -110,7 +110,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
 async def _edit(
     settings: BotSettings, clip: str, ask: EditAsk, picture: bytes | None, timeout: float | None
 ) -> int:
-    from cli.up import read_run_file
+    from cli.up import queue_redis_url, read_run_file
     from core.capabilities import capabilities_for
     from gallery.db import make_engine, migrate
     from gallery.mediastore import make_media_store
@@ -127,12 +127,7 @@ async def _edit(
         await asyncio.to_thread(migrate, engine)
         store = GalleryStore(engine)
         row = await parent_of(store, clip, public_url)  # before anything else is connected
-        redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
-        if not redis_url:
-            raise UserFacingError(
-                "No Redis configured and no `reelbot up` running here. Start `reelbot up` in "
-                "another terminal, or set REELBOT_REDIS_URL to your server."
-            )
+        redis_url = queue_redis_url(settings)
         pool = await connect_queue(redis_url)
         try:
             await edit_clip(

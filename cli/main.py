@@ -109,7 +109,7 @@ async def _create(
     from cli.characters import parse_with_references
     from cli.console import create_clip
     from cli.pictures import animate_spec, check_picture, hidden_picture_spec, read_pictures
-    from cli.up import read_run_file
+    from cli.up import queue_redis_url, read_run_file
     from core.stylefile import StyleFile
     from gallery.db import make_engine, migrate
     from gallery.mediastore import make_media_store
@@ -152,12 +152,7 @@ async def _create(
         animate_spec(
             text, checked, capabilities, styles, owner="", default_quality=quality, effect=effect
         )
-    redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
-    if not redis_url:
-        raise UserFacingError(
-            "No Redis configured and no `reelbot up` running here. Start `reelbot up` in "
-            "another terminal, or set REELBOT_REDIS_URL to your server."
-        )
+    redis_url = queue_redis_url(settings)
     pool = await connect_queue(redis_url)
     engine = make_engine(settings.resolved_database_url())
     await asyncio.to_thread(migrate, engine)

@@ -63,7 +63,7 @@ def cmd_styles_preview(args: argparse.Namespace) -> int:
 
 async def _previews(settings: BotSettings, names: Sequence[str], timeout: float | None) -> int:
     from cli.console import create_clip
-    from cli.up import read_run_file
+    from cli.up import queue_redis_url, read_run_file
     from core.stylefile import StyleFile
     from gallery.db import make_engine, migrate
     from gallery.mediastore import make_media_store
@@ -73,12 +73,7 @@ async def _previews(settings: BotSettings, names: Sequence[str], timeout: float 
 
     styles = StyleFile.from_file(settings.styles_file).menu(settings.backend)
     texts = preview_texts(styles, names)  # a bad name before anything is connected
-    redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
-    if not redis_url:
-        raise UserFacingError(
-            "No Redis configured and no `reelbot up` running here. Start `reelbot up` in "
-            "another terminal, or set REELBOT_REDIS_URL to your server."
-        )
+    redis_url = queue_redis_url(settings)
     pool = await connect_queue(redis_url)
     engine = make_engine(settings.resolved_database_url())
     await asyncio.to_thread(migrate, engine)

@@ -259,18 +259,13 @@ async def _follow_made(
     """Connect, store the request's files under a new id (`make`, in a thread: it writes
     files), then follow the clip to its MP4 as `reelbot create` does."""
     from cli.console import ProgressPrinter, _follow
-    from cli.up import read_run_file
+    from cli.up import queue_redis_url, read_run_file
     from gallery.db import make_engine, migrate
     from gallery.mediastore import make_media_store
     from gallery.store import GalleryStore
     from intake.submit import admitting_submitter, connect_queue, new_generation_id
 
-    redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
-    if not redis_url:
-        raise UserFacingError(
-            "No Redis configured and no `reelbot up` running here. Start `reelbot up` in "
-            "another terminal, or set REELBOT_REDIS_URL to your server."
-        )
+    redis_url = queue_redis_url(settings)
     pool = await connect_queue(redis_url)
     engine = make_engine(settings.resolved_database_url())
     await asyncio.to_thread(migrate, engine)

@@ -92,19 +92,14 @@ async def _follow_story(
     settings: BotSettings, spec: RenderSpec, timeout: float | None, out: TextIO = sys.stdout
 ) -> int:
     from cli.console import ProgressPrinter, _follow
-    from cli.up import read_run_file
+    from cli.up import queue_redis_url, read_run_file
     from gallery.db import make_engine, migrate
     from gallery.mediastore import make_media_store
     from gallery.store import GalleryStore
     from intake.stories import story_note
     from intake.submit import admitting_submitter, connect_queue, new_generation_id
 
-    redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
-    if not redis_url:
-        raise UserFacingError(
-            "No Redis configured and no `reelbot up` running here. Start `reelbot up` in "
-            "another terminal, or set REELBOT_REDIS_URL to your server."
-        )
+    redis_url = queue_redis_url(settings)
     pool = await connect_queue(redis_url)
     engine = make_engine(settings.resolved_database_url())
     await asyncio.to_thread(migrate, engine)
@@ -185,7 +180,7 @@ def cmd_retake(args: argparse.Namespace) -> int:
 
 async def _retake(settings: BotSettings, clip: str, shot: int, timeout: float | None) -> int:
     from cli.console import ProgressPrinter, _follow
-    from cli.up import read_run_file
+    from cli.up import queue_redis_url, read_run_file
     from core.capabilities import capabilities_for
     from core.stylefile import StyleFile
     from gallery.db import make_engine, migrate
@@ -215,12 +210,7 @@ async def _retake(settings: BotSettings, clip: str, shot: int, timeout: float | 
             styles,
             settings.default_quality,
         )
-        redis_url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
-        if not redis_url:
-            raise UserFacingError(
-                "No Redis configured and no `reelbot up` running here. Start `reelbot up` in "
-                "another terminal, or set REELBOT_REDIS_URL to your server."
-            )
+        redis_url = queue_redis_url(settings)
         pool = await connect_queue(redis_url)
         printer = ProgressPrinter(sys.stdout)
         printer.line(f"retaking shot {shot} of the story; the other shots stay as they were")

@@ -27,7 +27,7 @@ from bot.settings import BotSettings
 from cli.console import create_clip
 from cli.local_redis import LocalRedis, free_port
 from cli.up_api import start_api
-from core.errors import ConfigError
+from core.errors import ConfigError, UserFacingError
 from core.fleet import parse_workers
 from gallery.db import make_engine, migrate
 from gallery.mediastore import make_media_store
@@ -58,6 +58,18 @@ def read_run_file(data_dir: Path, name: str) -> str | None:
         return (run_dir(data_dir) / name).read_text().strip() or None
     except OSError:
         return None
+
+
+def queue_redis_url(settings: BotSettings) -> str:
+    """The Redis a terminal command queues on: REELBOT_REDIS_URL, else the running `reelbot up`'s
+    (its run file), or what to do when there is neither."""
+    url = settings.redis_url or read_run_file(settings.data_dir, "redis.url")
+    if not url:
+        raise UserFacingError(
+            "No Redis configured and no `reelbot up` running here. Start `reelbot up` in "
+            "another terminal, or set REELBOT_REDIS_URL to your server."
+        )
+    return url
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ from core.flagvalues import check_length
 from core.rendercaps import Capabilities
 from core.speak import SPEAKING
 from core.spec import DEFAULT_QUALITY, MAX_SOUND_CHARS, Quality, RenderSpec, StylePreset
-from intake.followups import Owner, build_spec, read_text
+from intake.followups import Owner, build_spec, other_seed, read_text
 
 
 def add_sound_spec(
@@ -64,18 +64,12 @@ def add_sound_spec(
     if asker.guild_id is None:  # made in DMs: private, as /create there
         parsed = dataclasses.replace(parsed, hidden=True)
 
-    def new_seed() -> int:
-        seed = seed_source()
-        while seed == parent.seed:
-            seed = seed_source()
-        return seed
-
     spec = build_spec(
         parsed,
         asker,
         capabilities,
         parent_id=parent_id,
-        seed_source=new_seed,
+        seed_source=other_seed(parent.seed, seed_source),  # a new sound, never the parent's
         default_quality=default_quality,
     )
     the_parents = {

@@ -28,8 +28,9 @@ from core.ids import GENERATION_ID, is_generation_id
 from core.rendercaps import Capabilities
 from core.spec import DEFAULT_QUALITY, Quality, RenderSpec
 from gallery.models import Generation, GenerationStatus, Moderation
+from intake.children import child_fields, child_quality
 from intake.fleet import FleetChoice
-from intake.followups import Owner
+from intake.followups import Owner, other_seed
 
 EDIT_FAMILY = "wan_vace"  # what renders edits where the main family can't (worker.backends)
 MAX_INSTRUCTION_CHARS = 300
@@ -234,34 +235,19 @@ def edit_spec(
         raise FlagError("/add needs a picture of what to put in the clip.")
     width, height, aspect = edit_size(parent, edit, capabilities)
     num_frames, _note = edit_frames(parent, capabilities)
-    quality: Quality = default_quality if capabilities.fast is not None else "hq"
-    seed = seed_source()
-    while seed == parent.seed:
-        seed = seed_source()
+    quality = child_quality(capabilities, default_quality)
+    seed = other_seed(parent.seed, seed_source)()
     fields = {
+        **child_fields(parent, parent_id, asker, capabilities, seed=seed, quality=quality),
         "prompt": prompt,
-        "negative_prompt": parent.negative_prompt,
         "aspect_ratio": aspect,
         "width": width,
         "height": height,
         "num_frames": num_frames,
-        "fps": parent.fps,
-        "steps": capabilities.steps_for(quality),
-        "guidance_scale": parent.guidance_scale,
-        "seed": seed,
-        "motion": parent.motion,
         "mode": "edit",
         "input_media": (parent_media, *((picture,) if picture else ())),
         "edit": edit,
         "hidden": parent.hidden or asker.guild_id is None,  # DMs: private, as /create there
-        "backend": capabilities.name,
-        "parent_id": parent_id,
-        "upload_limit": asker.upload_limit,
-        "owner_id": asker.owner_id,
-        "owner_name": asker.display_name[:100],
-        "guild_id": asker.guild_id,
-        "channel_id": asker.channel_id,
-        **({"quality": quality} if quality != DEFAULT_QUALITY else {}),
     }
     try:
         return RenderSpec.model_validate(fields)

@@ -189,7 +189,7 @@ def follow_up_spec(
         parsed = read_text(line, capabilities, styles)
     if action == "reroll":
         parsed = dataclasses.replace(parsed, seed=None)
-        seed_source = _other_seed(parent.seed, seed_source)
+        seed_source = other_seed(parent.seed, seed_source)
     elif action == "vary":
         parsed = dataclasses.replace(parsed, seed=parent.seed, motion=vary_motion(parent.motion))
     elif action == "loop":
@@ -285,7 +285,9 @@ def _with_characters(spec: RenderSpec, parent: RenderSpec) -> RenderSpec:
     return spec.model_copy(update={field: getattr(parent, field) for field in keep})
 
 
-def _other_seed(avoid: int, source: Callable[[], int]) -> Callable[[], int]:
+def other_seed(avoid: int, source: Callable[[], int]) -> Callable[[], int]:
+    """`source`, drawn again whenever it gives `avoid` (a child never repeats its parent's seed)."""
+
     def pick() -> int:
         seed = source()
         while seed == avoid:

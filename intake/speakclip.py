@@ -23,7 +23,8 @@ from core.flagtext import clean_text, flag_tokens
 from core.rendercaps import Capabilities
 from core.speak import SPEAK_CLIP, voice_seconds_allowed
 from core.spec import DEFAULT_QUALITY, Quality, RenderSpec
-from intake.followups import Owner
+from intake.children import child_fields, child_quality
+from intake.followups import Owner, other_seed
 
 MAX_PROMPT_CHARS = 300  # what the clip shows besides, as an edit's instruction
 
@@ -90,36 +91,21 @@ def speak_clip_spec(
     words = clip_prompt(prompt, parent)
     num_frames = clip_frames(parent, capabilities, voice_seconds if voice else None)
     width, height = capabilities.snap_size(parent.width, parent.height)
-    quality: Quality = default_quality if capabilities.fast is not None else "hq"
+    quality = child_quality(capabilities, default_quality)
     if seed is None:
-        seed = seed_source()
-        while seed == parent.seed:
-            seed = seed_source()
+        seed = other_seed(parent.seed, seed_source)()
     media = (parent_media, voice) if voice else (parent_media,)
     fields = {
+        **child_fields(parent, parent_id, asker, capabilities, seed=seed, quality=quality),
         "prompt": words,
-        "negative_prompt": parent.negative_prompt,
         "aspect_ratio": parent.aspect_ratio,
         "width": width,
         "height": height,
         "num_frames": num_frames,
-        "fps": parent.fps,
-        "steps": capabilities.steps_for(quality),
-        "guidance_scale": parent.guidance_scale,
-        "seed": seed,
-        "motion": parent.motion,
         "mode": SPEAK_CLIP,
         "input_media": media,
         "speak_text": "" if voice else line,
         "hidden": bool(hide) or parent.hidden or asker.guild_id is None,
-        "backend": capabilities.name,
-        "parent_id": parent_id,
-        "upload_limit": asker.upload_limit,
-        "owner_id": asker.owner_id,
-        "owner_name": asker.display_name[:100],
-        "guild_id": asker.guild_id,
-        "channel_id": asker.channel_id,
-        **({"quality": quality} if quality != DEFAULT_QUALITY else {}),
     }
     try:
         return RenderSpec.model_validate(fields)
